@@ -1,0 +1,59 @@
+/**
+ * Aliases: a second id under which a workflow can be reached (by its manager) for a scope. Opening and
+ * closing are recorded, so an alias is restored when the workflow resumes, and can be handed from one
+ * workflow to another by closing it in one and opening it in the other.
+ */
+import { requireContext, type WorkflowContext } from './context.js';
+import { InvalidArgumentError } from './errors.js';
+
+/** An open alias; close it (or let `await using` close it) to release the name. */
+export interface Alias extends AsyncDisposable {
+  readonly name: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Make the current workflow reachable as `name` until the alias is closed (or the workflow ends).
+ * DuplicateAliasError when another workflow holds the name.
+ *
+ * @example
+ * await using _ = await alias('lobby');          // events sent to 'lobby' reach this workflow
+ * await alias('lobby', async () => { ... });      // callback form
+ */
+export function alias(name: string): Promise<Alias>;
+export function alias<R>(name: string, body: () => Promise<R> | R): Promise<R>;
+export async function alias<R>(name: string, body?: () => Promise<R> | R): Promise<Alias | R> {
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('An alias must be a non-empty string.');
+  const context = requireContext(`alias(${JSON.stringify(name)})`);
+  const id = context.scope.nextId(`alias:${name}`);
+  const recorded = await context.run.claimOrLive(context, 'alias', id, `alias ${name} (${id})`);
+  await context.run.addAlias(name);
+  if (recorded === null) context.run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: true }, false);
+  else context.scope.frame?.seqs.push(recorded.seq);
+  let closed = false;
+  const handle: Alias = {
+    name,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await closeAlias(context, id, name);
+    },
+    [Symbol.asyncDispose]: () => handle.close(),
+  };
+  if (body === undefined) return handle;
+  try {
+    return await body();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function closeAlias(context: WorkflowContext, openId: string, name: string): Promise<void> {
+  const { run } = context;
+  if (run.stopReason !== undefined) return;
+  const id = `${openId}:close`;
+  const recorded = await run.claimOrLive(context, 'alias', id, `close of alias ${name}`);
+  if (recorded === null) run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: false }, false);
+  else context.scope.frame?.seqs.push(recorded.seq);
+  await run.removeAlias(name);
+}

@@ -1,0 +1,69 @@
+/**
+ * Where a Quest call finds its workflow: the run, the task and the scope travel through AsyncLocalStorage,
+ * never through arguments the user must pass.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { NotInWorkflowError, InvalidNameError } from './errors.js';
+import type { OpenResource, Run } from './run.js';
+import type { TaskState } from './task-state.js';
+
+/**
+ * The records written inside a running step, removed together when the step ends (pruning). Steps nest; a
+ * record belongs to its innermost step.
+ */
+export class StepFrame {
+  /** `seq`s of records to remove when the step ends (its start record and everything inside it). */
+  readonly seqs: number[] = [];
+  constructor(readonly id: string, readonly parent: StepFrame | null) {}
+}
+
+/**
+ * A naming and ownership scope: the body of a task or of a step. Op ids of calls made in it are its path plus
+ * the call's label; tasks and resources opened in it are cancelled or closed when it ends.
+ */
+export class Scope {
+  private counters: Map<string, number> | undefined;
+  /** Tasks started in this scope that have not ended. */
+  readonly tasks = new Set<TaskState>();
+  /** Resources opened in this scope that are still open. */
+  readonly resources = new Set<OpenResource>();
+
+  constructor(readonly path: string, readonly frame: StepFrame | null) {}
+
+  /** The next op id for `label`: `path/label`, then `path/label#2`, ... Deterministic across replays. */
+  nextId(label: string): string {
+    const counters = (this.counters ??= new Map());
+    const n = (counters.get(label) ?? 0) + 1;
+    counters.set(label, n);
+    return n === 1 ? `${this.path}/${label}` : `${this.path}/${label}#${n}`;
+  }
+}
+
+/** What every Quest call inside a workflow knows about where it runs. */
+export interface WorkflowContext {
+  readonly run: Run;
+  readonly task: TaskState;
+  readonly scope: Scope;
+}
+
+export const contextStorage = new AsyncLocalStorage<WorkflowContext>();
+
+/** The current workflow context, or NotInWorkflowError naming the call that needed one. */
+export function requireContext(what: string): WorkflowContext {
+  const context = contextStorage.getStore();
+  if (context === undefined) throw new NotInWorkflowError(what);
+  return context;
+}
+
+/** The current workflow context, if any (for logging). */
+export function currentContext(): WorkflowContext | undefined {
+  return contextStorage.getStore();
+}
+
+/** Validate a step or task name: non-empty, no '/' (path separator) or '#' (repeat counter). */
+export function checkName(kind: string, name: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.includes('/') || name.includes('#')) {
+    throw new InvalidNameError(kind, String(name));
+  }
+  return name;
+}

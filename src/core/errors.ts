@@ -1,0 +1,238 @@
+/**
+ * Every error Quest raises on purpose. Each class has its own `name` and a stable string `code`, because
+ * errors are recorded in histories and rebuilt on replay: `instanceof` does not survive that trip (nor two
+ * copies of the package), `code` does. Use {@link isQuestError} to test for one.
+ *
+ * Errors are either *terminal* (retrying the same call cannot succeed: fix the code or the input) or
+ * *retryable* (a later attempt may succeed); `retryable` says which.
+ */
+
+/** The string codes of every Quest error. */
+export type QuestErrorCode =
+  | 'NOT_IN_WORKFLOW'
+  | 'INVALID_NAME'
+  | 'INVALID_ARGUMENT'
+  | 'NON_DETERMINISM'
+  | 'CORRUPT_HISTORY'
+  | 'UNSUPPORTED_FORMAT'
+  | 'NOT_SERIALIZABLE'
+  | 'DUPLICATE_RESOURCE'
+  | 'RESOURCE_NOT_FOUND'
+  | 'UNKNOWN_ACTION'
+  | 'DUPLICATE_ALIAS'
+  | 'WORKFLOW_SUSPENDED'
+  | 'TASK_CANCELLED'
+  | 'ALREADY_RUNNING'
+  | 'CONFIGURATION_MISMATCH'
+  | 'VERSION_CONFLICT'
+  | 'STORAGE_FAILURE';
+
+/** Base class of every Quest error. */
+export class QuestError extends Error {
+  /** Stable, serializable identifier of the error kind. */
+  readonly code: QuestErrorCode;
+  /** True when the same call may succeed later (e.g. a storage hiccup); false when it never will. */
+  readonly retryable: boolean;
+
+  constructor(code: QuestErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options?.retryable ?? false;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * True when `error` is a Quest error (optionally of the given code). Works across package copies and for
+ * errors rebuilt from a history, where `instanceof` would fail.
+ *
+ * @example
+ * try { await manager.getResult('order-1') } catch (e) { if (isQuestError(e, 'RESOURCE_NOT_FOUND')) ... }
+ */
+export function isQuestError(error: unknown, code?: QuestErrorCode): error is QuestError {
+  if (typeof error !== 'object' || error === null) return false;
+  const candidate = error as { code?: unknown; name?: unknown };
+  if (typeof candidate.code !== 'string' || typeof candidate.name !== 'string') return false;
+  if (!QUEST_CODES.has(candidate.code as QuestErrorCode)) return false;
+  return code === undefined || candidate.code === code;
+}
+
+const QUEST_CODES = new Set<QuestErrorCode>([
+  'NOT_IN_WORKFLOW', 'INVALID_NAME', 'INVALID_ARGUMENT', 'NON_DETERMINISM', 'CORRUPT_HISTORY',
+  'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
+  'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
+  'VERSION_CONFLICT', 'STORAGE_FAILURE',
+]);
+
+/** A step, task, resource or version call was made outside a running workflow. */
+export class NotInWorkflowError extends QuestError {
+  constructor(what: string) {
+    super(
+      'NOT_IN_WORKFLOW',
+      `${what} can only be called inside a running workflow (inside the function given to Historian or ` +
+        `WorkflowManager, or code it calls). Call it from the workflow, not from module scope or outside code.`,
+    );
+  }
+}
+
+/** A step, task or resource name is empty or contains a reserved character. */
+export class InvalidNameError extends QuestError {
+  constructor(kind: string, name: string) {
+    super(
+      'INVALID_NAME',
+      `Invalid ${kind} name ${JSON.stringify(name)}: names must be non-empty and must not contain '/' or '#'. ` +
+        `Pass an explicit name, e.g. step('fetchUser', fn), when the function is anonymous or renamed by a bundler.`,
+    );
+  }
+}
+
+/** A call received arguments of the wrong shape. */
+export class InvalidArgumentError extends QuestError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/**
+ * Replay found the workflow doing something other than what its history recorded: the code changed in a way
+ * that is not versioned, or it is not deterministic. The message names the record the history expected and
+ * the call that came. Version the change with `versioned()` and `getVersion()`.
+ */
+export class NonDeterminismError extends QuestError {
+  constructor(message: string) {
+    super(
+      'NON_DETERMINISM',
+      `${message}. The workflow code no longer matches its history: keep old paths behind getVersion(), ` +
+        `and keep side effects and randomness inside steps.`,
+    );
+  }
+}
+
+/** A stored history is damaged (unreadable record, duplicate sequence number, unknown record type). */
+export class CorruptHistoryError extends QuestError {
+  constructor(message: string) {
+    super('CORRUPT_HISTORY', `Corrupt history: ${message}. Restore the history from a backup or delete the workflow.`);
+  }
+}
+
+/** A history was written by a newer Quest whose record format this version cannot read. */
+export class UnsupportedFormatError extends QuestError {
+  constructor(found: number, supported: number) {
+    super(
+      'UNSUPPORTED_FORMAT',
+      `History record format ${found} is newer than this Quest supports (${supported}). Upgrade Quest.`,
+    );
+  }
+}
+
+/** A value recorded in the history (step result, event argument) cannot be serialized. */
+export class NotSerializableError extends QuestError {
+  constructor(path: string, what: string) {
+    super(
+      'NOT_SERIALIZABLE',
+      `Cannot record ${what} at ${path}: only JSON data, undefined, Date, Map, Set, BigInt, Error and classes ` +
+        `registered with registerType() can be recorded. Return plain data or register the class.`,
+    );
+  }
+}
+
+/** A resource with the same name and identity is already open in this workflow. */
+export class DuplicateResourceError extends QuestError {
+  constructor(name: string, identity: string | null) {
+    super(
+      'DUPLICATE_RESOURCE',
+      `Resource ${describeResource(name, identity)} is already open in this workflow. Close it first or use ` +
+        `another name.`,
+    );
+  }
+}
+
+/** No resource of that name is visible to the calling identity. Nothing was changed. */
+export class ResourceNotFoundError extends QuestError {
+  constructor(name: string, identity: string | null, workflowId?: string) {
+    super(
+      'RESOURCE_NOT_FOUND',
+      `No resource ${JSON.stringify(name)} visible to ${identity === null ? 'the public' : `identity ${JSON.stringify(identity)}`}` +
+        `${workflowId === undefined ? '' : ` in workflow ${JSON.stringify(workflowId)}`}. ` +
+        `List the resources visible to this identity to see what is open.`,
+    );
+  }
+}
+
+/** The action is not one the resource supports. Nothing was changed. */
+export class UnknownActionError extends QuestError {
+  constructor(kind: string, action: string, known: readonly string[]) {
+    super(
+      'UNKNOWN_ACTION',
+      `A ${kind} has no action ${JSON.stringify(action)}; use one of: ${known.join(', ')}.`,
+    );
+  }
+}
+
+/** An alias is already in use by a workflow. */
+export class DuplicateAliasError extends QuestError {
+  constructor(alias: string) {
+    super('DUPLICATE_ALIAS', `Alias ${JSON.stringify(alias)} is already in use. Close the other alias first.`);
+  }
+}
+
+/**
+ * The workflow was suspended: thrown at every Quest await of a suspended run so that its tasks stop.
+ * Cleanup code can test for it with {@link isSuspension} to skip side effects that only belong to a real exit.
+ */
+export class WorkflowSuspendedError extends QuestError {
+  constructor(workflowId: string) {
+    super('WORKFLOW_SUSPENDED', `Workflow ${JSON.stringify(workflowId)} was suspended; run it again to resume.`, {
+      retryable: true,
+    });
+  }
+}
+
+/** A task was cancelled by the workflow that owns it. */
+export class TaskCancelledError extends QuestError {
+  constructor(taskId: string) {
+    super('TASK_CANCELLED', `Task ${JSON.stringify(taskId)} was cancelled.`);
+  }
+}
+
+/** run() was called on a historian that is already running. */
+export class AlreadyRunningError extends QuestError {
+  constructor(workflowId: string) {
+    super('ALREADY_RUNNING', `Workflow ${JSON.stringify(workflowId)} is already running; suspend it first.`);
+  }
+}
+
+/** The configuration calls registered at a restart do not match the ones its history recorded. */
+export class ConfigurationMismatchError extends QuestError {
+  constructor(message: string) {
+    super(
+      'CONFIGURATION_MISMATCH',
+      `${message}. Register the configurations recorded earlier in the same order, then append new ones.`,
+    );
+  }
+}
+
+/** A storage backend failed; the run stops and nothing half-written is kept. */
+export class StorageError extends QuestError {
+  constructor(message: string, cause?: unknown) {
+    super('STORAGE_FAILURE', message, { cause, retryable: true });
+  }
+}
+
+/**
+ * True when `error` means "the workflow is being suspended" rather than a real failure or exit. Use it in
+ * cleanup code so that suspending does not run side effects that belong to a real exit.
+ *
+ * @example
+ * try { await work() } finally { if (!suspending) await step('notify', notifyDone)() }
+ * // or
+ * catch (e) { if (isSuspension(e)) throw e; ... }
+ */
+export function isSuspension(error: unknown): boolean {
+  return isQuestError(error, 'WORKFLOW_SUSPENDED');
+}
+
+/** `"name"` or `"name"@identity`, for messages. */
+export function describeResource(name: string, identity: string | null): string {
+  return identity === null ? JSON.stringify(name) : `${JSON.stringify(name)}@${JSON.stringify(identity)}`;
+}

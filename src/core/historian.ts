@@ -1,0 +1,228 @@
+/**
+ * The Historian runs one workflow over its history: run, suspend, resume by replay, and act on its resources
+ * from outside.
+ */
+import { contextStorage } from './context.js';
+import { createDeferred } from './deferred.js';
+import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension } from './errors.js';
+import type { History } from './history.js';
+import { describeRecord, upgradeRecord } from './records.js';
+import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
+import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
+import { Run, type AliasRegistry, type Configuration, type OpenResource, type ResourceChange } from './run.js';
+
+/** A workflow: an async function whose steps, tasks and resources Quest records. */
+export type WorkflowFunction<A extends unknown[] = never[], R = unknown> = (...args: A) => Promise<R>;
+
+/** Where a historian's workflow stands. */
+export type WorkflowStatus = 'idle' | 'running' | 'suspended' | 'completed' | 'failed';
+
+export interface HistorianOptions {
+  /**
+   * How long replay waits for the workflow to claim the next record before reporting non-determinism
+   * (only reached when the code diverged from its history). Default 2000 ms.
+   */
+  stallTimeoutMs?: number;
+  /** Where aliases opened by the workflow are registered (the WorkflowManager passes its registry). */
+  aliases?: AliasRegistry;
+}
+
+/**
+ * Runs one workflow instance over its history.
+ *
+ * @example
+ * const historian = new Historian('order-1', orderWorkflow, new MemoryHistory());
+ * const result = historian.run('order-1');      // starts (or resumes by replay)
+ * await historian.act('approval', null, 'set');  // an outside event
+ * await historian.suspend();                     // stops; `result` rejects with WorkflowSuspendedError
+ * const again = historian.run('order-1');        // resumes where it was
+ */
+export class Historian<A extends unknown[] = never[], R = unknown> {
+  private readonly configurations: Configuration[] = [];
+  private readonly streams = new Set<ResourceStream>();
+  private current: Run | undefined;
+  private settled: Promise<void> = Promise.resolve();
+  private state: WorkflowStatus = 'idle';
+
+  constructor(
+    readonly workflowId: string,
+    private readonly workflow: WorkflowFunction<A, R>,
+    private readonly history: History,
+    private readonly options: HistorianOptions = {},
+  ) {
+    if (typeof workflowId !== 'string' || workflowId.length === 0) throw new InvalidArgumentError('A workflow id must be a non-empty string.');
+    if (typeof workflow !== 'function') throw new InvalidArgumentError('Historian needs a workflow function.');
+  }
+
+  /** Where the workflow stands. */
+  get status(): WorkflowStatus {
+    return this.state;
+  }
+
+  /**
+   * Register a configuration call that runs before the workflow, recorded in its history. At a restart,
+   * register the same calls again in the same order (their recorded arguments replay at their recorded
+   * positions) and append new ones: a new configuration applies from the point where replay caught up.
+   *
+   * @example
+   * historian.configure(setPrices, { apple: 3 });
+   */
+  configure<P extends unknown[]>(fn: (...args: P) => unknown, ...args: P): this {
+    if (this.current !== undefined) throw new InvalidArgumentError('configure() must be called before run().');
+    if (typeof fn !== 'function' || fn.name === '') {
+      throw new InvalidArgumentError('configure() needs a named function (its name is recorded and checked on replay).');
+    }
+    this.configurations.push({ name: fn.name, fn: fn as (...args: never[]) => unknown, args });
+    return this;
+  }
+
+  /**
+   * Run the workflow: from the start on an empty history, otherwise by replaying the history and continuing
+   * live. Resolves with the workflow's result (the history is then cleared) or rejects with its error;
+   * rejects with WorkflowSuspendedError when suspended, NonDeterminismError when the code no longer matches
+   * the history, StorageError when the history cannot be written.
+   */
+  async run(...args: A): Promise<R> {
+    if (this.current !== undefined) throw new AlreadyRunningError(this.workflowId);
+    const done = createDeferred<void>();
+    this.settled = done.promise;
+    this.state = 'running';
+    let run: Run | undefined;
+    try {
+      const records = (await this.history.load()).map(upgradeRecord);
+      run = new Run({
+        workflowId: this.workflowId,
+        history: this.history,
+        configurations: this.configurations,
+        stallTimeoutMs: this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+        aliases: this.options.aliases,
+        onResourceChange: (resource, change) => this.resourceChanged(resource, change),
+        onReplayDone: () => this.publish(),
+      }, records.at(-1)?.seq ?? 0);
+      this.current = run;
+      const result = await this.execute(run, records, args);
+      this.state = 'completed';
+      return result;
+    } catch (error) {
+      this.state = isSuspension(error) ? 'suspended' : 'failed';
+      throw error;
+    } finally {
+      if (run !== undefined) await this.cleanUp(run);
+      this.current = undefined;
+      done.resolve();
+    }
+  }
+
+  private async execute(run: Run, records: Parameters<Run['begin']>[0], args: A): Promise<R> {
+    let main!: Promise<R>;
+    await run.begin(records, () => {
+      main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
+    });
+    main.catch(() => undefined);
+    let ok = true;
+    let value: R | undefined;
+    let error: unknown;
+    try {
+      value = await Promise.race([main, run.failed]);
+    } catch (thrown) {
+      ok = false;
+      error = thrown;
+    }
+    if (run.stopReason !== undefined) throw run.stopReason;
+    const expected = run.replay?.nextClaimable();
+    if (expected !== undefined) {
+      const divergence = new NonDeterminismError(`The workflow finished, but its history still expected the ${describeRecord(expected)}`);
+      run.fail(divergence);
+      throw divergence;
+    }
+    // Finished (returned or threw): stop what is left and forget the history.
+    run.stop(new WorkflowSuspendedError(this.workflowId));
+    await this.history.clear();
+    if (!ok) throw error;
+    return value as R;
+  }
+
+  private async cleanUp(run: Run): Promise<void> {
+    run.stop(new WorkflowSuspendedError(this.workflowId));
+    await Promise.all([...run.root.children].map((task) => task.finished));
+    if (this.state === 'suspended') await run.drain();
+    for (const resource of [...run.resources.values()]) run.forgetResource(resource);
+    for (const stream of [...this.streams]) stream.end();
+    await run.releaseAliases();
+  }
+
+  /**
+   * Suspend the workflow: every task stops at its next Quest await, nothing more is recorded, and `run()`
+   * rejects with WorkflowSuspendedError. Resolves when everything has stopped. Steps still running are told
+   * through their AbortSignal (see `abortSignal()`); their results are dropped and they run again on resume.
+   */
+  async suspend(): Promise<void> {
+    this.current?.stop(new WorkflowSuspendedError(this.workflowId));
+    await this.settled;
+  }
+
+  /**
+   * Act on a resource from outside: `put` on a queue, `set` on a state or event, ... as `identity` (`null`:
+   * anonymous, sees public resources only). Changes are recorded durably before this resolves; reads are not
+   * recorded. Waits while the history is being replayed. ResourceNotFoundError when no resource of that name
+   * is visible to `identity`, UnknownActionError for an action the resource does not have; neither changes
+   * anything.
+   *
+   * @example
+   * await historian.act('words', null, 'put', 'hello');
+   */
+  async act(name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
+    const run = this.current;
+    if (run === undefined) throw new WorkflowSuspendedError(this.workflowId);
+    return run.externalAction(name, identity, action, args);
+  }
+
+  /** The resources visible to `identity` (public ones, and its own), now. */
+  resources(identity: string | null): ResourceInfo[] {
+    const run = this.current;
+    if (run === undefined) return [];
+    const visible: ResourceInfo[] = [];
+    for (const resource of run.resources.values()) {
+      if (canSee(identity, resource)) {
+        visible.push({ name: resource.key.name, identity: resource.key.identity, kind: resource.state.kind, view: resource.state.view() });
+      }
+    }
+    return visible;
+  }
+
+  /**
+   * A stream of snapshots of the resources visible to `identity`: one now (once replay has caught up), then
+   * one each time such a resource is opened, acted on or closed. Ends when the workflow stops.
+   *
+   * @example
+   * for await (const snapshot of historian.resourceStream('ann')) render(snapshot.resources);
+   */
+  resourceStream(identity: string | null): ResourceStream {
+    const stream = new ResourceStream(identity, (closed) => this.streams.delete(closed));
+    if (this.current === undefined) {
+      stream.end();
+      return stream;
+    }
+    this.streams.add(stream);
+    if (this.current.replay === null) stream.push({ change: 'initial', resources: this.resources(identity) });
+    return stream;
+  }
+
+  private resourceChanged(resource: OpenResource, change: ResourceChange): void {
+    if (this.streams.size === 0 || this.current === undefined || this.current.replay !== null) return;
+    for (const stream of this.streams) {
+      if (!canSee(stream.identity, resource)) continue;
+      const snapshot: ResourceSnapshot = { change, resource: { ...resource.key }, resources: this.resources(stream.identity) };
+      stream.push(snapshot);
+    }
+  }
+
+  /** After replay: every stream gets the state it missed while the history was replayed. */
+  private publish(): void {
+    for (const stream of this.streams) stream.push({ change: 'initial', resources: this.resources(stream.identity) });
+  }
+}
+
+function canSee(identity: string | null, resource: OpenResource): boolean {
+  return resource.key.identity === null || resource.key.identity === identity;
+}

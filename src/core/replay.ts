@@ -1,0 +1,176 @@
+/**
+ * Replay: re-running a workflow against its history so that it reaches the state it had, then continues live.
+ *
+ * The history is consumed strictly in order. Calls made by the workflow *claim* their record by op id and
+ * wait until every record before it has been consumed; records nobody calls for (outside events, versions,
+ * configurations, events made inside steps that have since completed) are *applied* by the replay driver at
+ * their position. Between two records the driver lets the workflow settle (every task runs until it waits
+ * again), so each task observes exactly the sequence of resource states it observed when the history was
+ * written, whatever the interleaving of its tasks.
+ *
+ * A call that has no record goes live: it waits until the whole history is consumed, then runs and records.
+ * When nothing claims the next record and no restarted step body is still running, replay has diverged from
+ * the code: NonDeterminismError names the record expected and the calls that came instead.
+ */
+import { createDeferred, settle, type Deferred } from './deferred.js';
+import { NonDeterminismError, CorruptHistoryError } from './errors.js';
+import { CLAIMED_TYPES, describeRecord, type HistoryRecord, type RecordType } from './records.js';
+
+/** How long replay waits for a record to be claimed before calling the code non-deterministic. */
+export const DEFAULT_STALL_TIMEOUT_MS = 2000;
+
+export class Replay {
+  private readonly index = new Map<string, number>();
+  private readonly claims = new Map<number, Deferred<HistoryRecord>>();
+  private readonly liveWaiters: Array<{ deferred: Deferred<void>; what: string }> = [];
+  /** Position of the next record to consume. */
+  private position = 0;
+  /** Restarted step bodies running live while replay continues; they may still claim records. */
+  private liveBodies = 0;
+  private wake: Deferred<void> | undefined;
+  private stopped: Error | undefined;
+  private released = false;
+
+  constructor(
+    readonly records: readonly HistoryRecord[],
+    private readonly stallTimeoutMs: number,
+  ) {
+    let previous = -Infinity;
+    records.forEach((record, position) => {
+      if (record.seq <= previous) throw new CorruptHistoryError(`record seq ${record.seq} is out of order`);
+      previous = record.seq;
+      if (CLAIMED_TYPES.has(record.type)) this.index.set(key(record.type, record.id), position);
+    });
+  }
+
+  /** True once every record has been consumed. */
+  get finished(): boolean {
+    return this.position >= this.records.length;
+  }
+
+  /** Position of the record of `type` written by op `id`, or -1 when the history has none (still to consume). */
+  find(type: RecordType, id: string): number {
+    const position = this.index.get(key(type, id));
+    if (position === undefined) return -1;
+    if (position < this.position || this.claims.has(position)) {
+      throw new NonDeterminismError(`The workflow made the call ${id} twice; the history has it once`);
+    }
+    return position;
+  }
+
+  /** Claim the record at `position`; resolves with it when every earlier record has been consumed. */
+  claim(position: number): Deferred<HistoryRecord> {
+    const deferred = createDeferred<HistoryRecord>();
+    this.claims.set(position, deferred);
+    this.wake?.resolve();
+    return deferred;
+  }
+
+  /** A call with no record: resolves when the whole history has been consumed. */
+  waitLive(what: string): Deferred<void> {
+    const deferred = createDeferred<void>();
+    if (this.released) deferred.resolve();
+    else this.liveWaiters.push({ deferred, what });
+    return deferred;
+  }
+
+  /** The first record still to consume that the workflow itself would have to claim, if any. */
+  nextClaimable(): HistoryRecord | undefined {
+    for (let position = this.position; position < this.records.length; position++) {
+      const record = this.records[position] as HistoryRecord;
+      if (CLAIMED_TYPES.has(record.type) && !(record.type === 'internal' && this.insideCompletedStep(record.id))) return record;
+    }
+    return undefined;
+  }
+
+  /** Bracket a restarted step body that runs live during replay: it may claim records later. */
+  bodyStarted(): void {
+    this.liveBodies++;
+  }
+
+  bodyEnded(): void {
+    this.liveBodies--;
+    this.wake?.resolve();
+  }
+
+  /** Is `id` inside a step that completed (its end record is in the history)? Its events cannot be claimed. */
+  insideCompletedStep(id: string): boolean {
+    for (let slash = id.lastIndexOf('/'); slash > 0; slash = id.lastIndexOf('/', slash - 1)) {
+      if (this.index.has(key('step_end', id.slice(0, slash)))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Consume the history in order. `apply` handles unclaimed records (outside events, versions, configurations,
+   * events inside completed steps); it may throw to fail the replay.
+   */
+  async drive(apply: (record: HistoryRecord) => Promise<void> | void): Promise<void> {
+    while (this.position < this.records.length) {
+      await settle();
+      if (this.stopped !== undefined) return;
+      const record = this.records[this.position] as HistoryRecord;
+      if (!CLAIMED_TYPES.has(record.type) || (record.type === 'internal' && this.insideCompletedStep(record.id))) {
+        await apply(record);
+      } else {
+        const claim = await this.awaitClaim(this.position, record);
+        if (claim === undefined) return;
+        this.claims.delete(this.position);
+        claim.resolve(record);
+      }
+      this.position++;
+    }
+  }
+
+  /** Replay has caught up: release every call that waits to run live, in the order they came. */
+  finish(): void {
+    this.releaseLive();
+  }
+
+  /** Stop replay: every claim and live wait is rejected with `reason`. */
+  stop(reason: Error): void {
+    this.stopped = reason;
+    for (const claim of this.claims.values()) claim.reject(reason);
+    this.claims.clear();
+    for (const waiter of this.liveWaiters) waiter.deferred.reject(reason);
+    this.liveWaiters.length = 0;
+    this.wake?.resolve();
+  }
+
+  private async awaitClaim(position: number, record: HistoryRecord): Promise<Deferred<HistoryRecord> | undefined> {
+    let deadline: number | undefined;
+    for (;;) {
+      if (this.stopped !== undefined) return undefined;
+      const claim = this.claims.get(position);
+      if (claim !== undefined) return claim;
+      if (this.liveBodies === 0) {
+        deadline ??= Date.now() + this.stallTimeoutMs;
+        if (Date.now() >= deadline) throw this.divergence(record);
+      }
+      this.wake = createDeferred<void>();
+      const timer = this.liveBodies === 0 ? setTimeout(() => this.wake?.resolve(), 20) : undefined;
+      await this.wake.promise;
+      if (timer !== undefined) clearTimeout(timer);
+      this.wake = undefined;
+      await settle();
+    }
+  }
+
+  private divergence(record: HistoryRecord): NonDeterminismError {
+    const came = this.liveWaiters.map((waiter) => waiter.what);
+    return new NonDeterminismError(
+      `Replay expected the ${describeRecord(record)} (record ${record.seq}, task ${record.task || 'outside'}) ` +
+        `but the workflow ${came.length === 0 ? 'made no such call' : `called ${came.slice(0, 5).join(', ')} instead`}`,
+    );
+  }
+
+  private releaseLive(): void {
+    this.released = true;
+    for (const waiter of this.liveWaiters) waiter.deferred.resolve();
+    this.liveWaiters.length = 0;
+  }
+}
+
+function key(type: RecordType, id: string): string {
+  return `${type} ${id}`;
+}

@@ -1,0 +1,175 @@
+/**
+ * Resource kinds: the state machines behind queues, states, events and identity queues. A resource only
+ * knows how to apply an action now or say it would block; recording, replay and waiting live in the run
+ * (run.ts), so every kind gets them for free.
+ */
+import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError, UnknownActionError } from './errors.js';
+import { serialize, type Json } from './serializer.js';
+
+/** What an action does, which decides whether it is recorded and whether an outside caller may use it. */
+export interface ActionSpec {
+  /** Changes the resource: recorded as an event, replayed in history order. */
+  readonly mutates: boolean;
+  /** May have to wait until the resource can perform it (a get on an empty queue). */
+  readonly blocking: boolean;
+  /** Number of arguments the action takes. */
+  readonly arity: number;
+}
+
+/** Returned by {@link ResourceState.perform} when the action must wait for a change of the resource. */
+export const WOULD_BLOCK: unique symbol = Symbol('would block');
+
+/** The state of one open resource. */
+export abstract class ResourceState {
+  abstract readonly kind: string;
+  abstract readonly actions: Readonly<Record<string, ActionSpec>>;
+  /** Apply `action` now, or return WOULD_BLOCK. Arguments are already validated. */
+  abstract perform(action: string, args: readonly unknown[]): unknown;
+  /** A JSON view of the resource for listings, streams and the dashboard. */
+  abstract view(): Json;
+  /** Arguments an outside caller's action needs that the workflow must not invent on replay (fresh ids). */
+  prepareExternal(_action: string, args: unknown[]): unknown[] {
+    return args;
+  }
+
+  /** The spec of `action`, or UnknownActionError. Validates the argument count. */
+  spec(action: string, args: readonly unknown[]): ActionSpec {
+    const spec = Object.hasOwn(this.actions, action) ? this.actions[action] : undefined;
+    if (spec === undefined) throw new UnknownActionError(this.kind, action, Object.keys(this.actions));
+    if (args.length > spec.arity) {
+      throw new InvalidArgumentError(
+        `${this.kind}.${action} takes ${spec.arity} argument${spec.arity === 1 ? '' : 's'}, got ${args.length}.`,
+      );
+    }
+    return spec;
+  }
+}
+
+const MUTATE = { mutates: true, blocking: false, arity: 1 } as const;
+const MUTATE0 = { mutates: true, blocking: false, arity: 0 } as const;
+const TAKE = { mutates: true, blocking: true, arity: 0 } as const;
+const READ = { mutates: false, blocking: false, arity: 0 } as const;
+
+/** A first-in, first-out queue. Outside callers usually `put`; the workflow `get`s (or the other way round). */
+export class QueueState extends ResourceState {
+  readonly kind: string = 'queue';
+  readonly actions: Readonly<Record<string, ActionSpec>> = { put: MUTATE, get: TAKE, size: READ };
+  protected items: unknown[] = [];
+  private head = 0;
+
+  perform(action: string, args: readonly unknown[]): unknown {
+    switch (action) {
+      case 'put':
+        this.items.push(args[0]);
+        return undefined;
+      case 'get': {
+        if (this.head === this.items.length) return WOULD_BLOCK;
+        const item = this.items[this.head];
+        this.items[this.head++] = undefined;
+        // Compact now and then so a long-lived queue does not keep a growing dead prefix.
+        if (this.head > 1024 && this.head * 2 > this.items.length) {
+          this.items = this.items.slice(this.head);
+          this.head = 0;
+        }
+        return item;
+      }
+      case 'size':
+        return this.items.length - this.head;
+    }
+    return undefined;
+  }
+
+  view(): Json {
+    const pending = this.items.slice(this.head);
+    return { size: pending.length, items: viewItems(pending.slice(0, 20)) };
+  }
+}
+
+/**
+ * A queue in which every outside `put` gets a fresh identity (a UUID), returned to the caller; the workflow
+ * `get`s `[identity, value]` pairs and can answer on resources scoped to that identity.
+ */
+export class IdentityQueueState extends QueueState {
+  override readonly kind: string = 'identityQueue';
+
+  override prepareExternal(action: string, args: unknown[]): unknown[] {
+    return action === 'put' ? [[randomUUID(), args[0]]] : args;
+  }
+
+  override perform(action: string, args: readonly unknown[]): unknown {
+    if (action === 'put') {
+      const entry = args[0];
+      // A workflow-side put supplies its own value; pair it with a fresh identity unless already paired.
+      if (!isIdentityPair(entry)) throw new InvalidArgumentError('identityQueue.put expects [identity, value].');
+      super.perform('put', [entry]);
+      return entry[0];
+    }
+    return super.perform(action, args);
+  }
+}
+
+function isIdentityPair(value: unknown): value is [string, unknown] {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string';
+}
+
+/** A single value the workflow and outside callers can read and set. */
+export class StateState extends ResourceState {
+  readonly kind = 'state';
+  readonly actions: Readonly<Record<string, ActionSpec>> = { get: READ, set: MUTATE };
+  constructor(private value: unknown) {
+    super();
+  }
+
+  perform(action: string, args: readonly unknown[]): unknown {
+    if (action === 'set') this.value = args[0];
+    else return this.value;
+    return undefined;
+  }
+
+  view(): Json {
+    return { value: viewItems([this.value])[0] ?? null };
+  }
+}
+
+/** A flag that can be set, cleared and waited for. */
+export class EventState extends ResourceState {
+  readonly kind = 'event';
+  readonly actions: Readonly<Record<string, ActionSpec>> = {
+    set: MUTATE0,
+    clear: MUTATE0,
+    wait: { mutates: false, blocking: true, arity: 0 },
+    isSet: READ,
+  };
+  private flag = false;
+
+  perform(action: string): unknown {
+    switch (action) {
+      case 'set':
+        this.flag = true;
+        return undefined;
+      case 'clear':
+        this.flag = false;
+        return undefined;
+      case 'wait':
+        return this.flag ? undefined : WOULD_BLOCK;
+      case 'isSet':
+        return this.flag;
+    }
+    return undefined;
+  }
+
+  view(): Json {
+    return { isSet: this.flag };
+  }
+}
+
+function viewItems(values: readonly unknown[]): Json[] {
+  return values.map((value) => {
+    try {
+      return serialize(value);
+    } catch {
+      return String(value);
+    }
+  });
+}

@@ -1,0 +1,681 @@
+/**
+ * One run of a workflow: from `Historian.run()` until the workflow finishes, fails or is suspended. The run
+ * owns the write buffer, the replay, the open resources, the versions in effect and every task; a suspended
+ * run is dead for good (every later write throws), and resuming creates a new run over the same history.
+ */
+import { createDeferred, settle, type Deferred } from './deferred.js';
+import {
+  ConfigurationMismatchError,
+  DuplicateResourceError,
+  InvalidArgumentError,
+  NonDeterminismError,
+  ResourceNotFoundError,
+  StorageError,
+  isQuestError,
+} from './errors.js';
+import type { History, HistoryChange } from './history.js';
+import {
+  FORMAT_VERSION,
+  type ConfigRecord,
+  type ExternalEventRecord,
+  type HistoryRecord,
+  type InternalEventRecord,
+  type Outcome,
+  type RecordType,
+  type ResourceKey,
+  type VersionRecord,
+} from './records.js';
+import { Replay } from './replay.js';
+import { WOULD_BLOCK, type ResourceState } from './resources.js';
+import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
+import { Scope, type StepFrame, type WorkflowContext } from './context.js';
+import { TaskState } from './task-state.js';
+
+/** A configuration call registered with `Historian.configure`. */
+export interface Configuration {
+  readonly name: string;
+  readonly fn: (...args: never[]) => unknown;
+  readonly args: readonly unknown[];
+}
+
+/** Where aliases live (the manager): the run registers and removes them as the workflow opens and closes them. */
+export interface AliasRegistry {
+  add(alias: string, workflowId: string): void | Promise<void>;
+  remove(alias: string, workflowId: string): void | Promise<void>;
+}
+
+/** How a resource changed, for resource streams. */
+export type ResourceChange = 'open' | 'act' | 'close';
+
+export interface RunOptions {
+  readonly workflowId: string;
+  readonly history: History;
+  readonly configurations: readonly Configuration[];
+  readonly stallTimeoutMs: number;
+  readonly aliases: AliasRegistry | undefined;
+  readonly onResourceChange: (resource: OpenResource, change: ResourceChange) => void;
+  /** Called once replay has caught up (before live calls are released). */
+  readonly onReplayDone: () => void;
+}
+
+/** A blocked action waiting for a resource to change; may wait on several resources at once (MultiQueue). */
+interface Waiter {
+  readonly action: string;
+  readonly args: readonly unknown[];
+  done: boolean;
+  /** How many open resources it waits on; it fails when the last of them closes. */
+  waitingOn: number;
+  complete(value: unknown, resource: OpenResource): void;
+  fail(reason: Error): void;
+}
+
+/** A resource open in this run. */
+export class OpenResource {
+  readonly waiters: Waiter[] = [];
+  closed = false;
+  constructor(
+    readonly key: ResourceKey,
+    readonly state: ResourceState,
+    /** Op id of the open record; outside events on the resource carry it, so they are pruned with its scope. */
+    readonly openId: string,
+    /** The step whose pruning removes the resource's records (null: top level). */
+    readonly frame: StepFrame | null,
+  ) {}
+}
+
+/** Map key of a resource: identity first so that `a` and `a`@x never collide. */
+export function resourceMapKey(name: string, identity: string | null): string {
+  return identity === null ? `-\u0000${name}` : `+${identity}\u0000${name}`;
+}
+
+export class Run {
+  readonly workflowId: string;
+  /** Non-null while the history is being replayed. */
+  replay: Replay | null = null;
+  /** Why the run stopped (suspension, failure), once it has. */
+  stopReason: Error | undefined;
+  /** Aborted when the run stops; steps can observe it through `abortSignal()`. */
+  readonly abortController = new AbortController();
+  readonly resources = new Map<string, OpenResource>();
+  /** Versions in effect at the current point of the history (name '' is the workflow's global version). */
+  readonly versions = new Map<string, string>();
+  readonly root = new TaskState('main', null);
+  readonly rootScope = new Scope('main', null);
+  readonly aliases = new Set<string>();
+
+  private readonly options: RunOptions;
+  private readonly declaredVersions = new Map<string, string>();
+  private seq = 0;
+  private pending: HistoryRecord[] = [];
+  private pendingRemove: number[] = [];
+  private inflight: Promise<void> | null = null;
+  private nextBatch: Deferred<void> | null = null;
+  private configsApplied = 0;
+  private readonly failure = createDeferred<never>();
+  private readonly replayDone = createDeferred<void>();
+
+  constructor(options: RunOptions, lastSeq: number) {
+    this.options = options;
+    this.workflowId = options.workflowId;
+    this.seq = lastSeq;
+    // The failure promise is raced against the workflow; never leave it unhandled.
+    this.failure.promise.catch(() => undefined);
+  }
+
+  /** The context of the workflow function itself. */
+  rootContext(): WorkflowContext {
+    return { run: this, task: this.root, scope: this.rootScope };
+  }
+
+  /** Resolves when replay has caught up (at once for a new workflow). */
+  get replayFinished(): Promise<void> {
+    return this.replayDone.promise;
+  }
+
+  /** Rejects when the run fails (storage failure, replay divergence); never resolves. */
+  get failed(): Promise<never> {
+    return this.failure.promise;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Writing records
+
+  /**
+   * Append a record. Non-durable records wait in the buffer and go out with the next durable write (order is
+   * kept, so a durable record implies every record before it). Returns a promise only when `durable`.
+   */
+  write(
+    task: string,
+    frame: StepFrame | null,
+    partial: DistributiveOmit<HistoryRecord, 'v' | 'seq' | 't' | 'task'>,
+    durable: boolean,
+    remove?: readonly number[],
+  ): Promise<void> | undefined {
+    if (this.stopReason !== undefined) throw this.stopReason;
+    const record = { v: FORMAT_VERSION, seq: ++this.seq, t: Date.now(), task, ...partial } as HistoryRecord;
+    frame?.seqs.push(record.seq);
+    this.pending.push(record);
+    if (remove !== undefined) for (const seq of remove) this.pendingRemove.push(seq);
+    return durable ? this.flush() : undefined;
+  }
+
+  /** Remove records (a cancelled step's) together with the next write. */
+  forget(seqs: readonly number[]): void {
+    for (const seq of seqs) this.pendingRemove.push(seq);
+  }
+
+  /** Make every buffered record durable. */
+  flush(): Promise<void> | undefined {
+    if (this.inflight !== null) {
+      this.nextBatch ??= createDeferred<void>();
+      return this.nextBatch.promise;
+    }
+    return this.commitPending();
+  }
+
+  private commitPending(): Promise<void> | undefined {
+    if (this.pending.length === 0 && this.pendingRemove.length === 0) return undefined;
+    const change = this.takePending();
+    let result: Promise<void> | void;
+    try {
+      result = this.options.history.commit(change);
+    } catch (error) {
+      throw this.storageFailure(error);
+    }
+    if (result === undefined) return undefined;
+    this.inflight = result.then(
+      () => {
+        this.inflight = null;
+        const next = this.nextBatch;
+        this.nextBatch = null;
+        if (next !== null) {
+          try {
+            const again = this.commitPending();
+            if (again === undefined) next.resolve();
+            else again.then(next.resolve, next.reject);
+          } catch (error) {
+            next.reject(error);
+          }
+        }
+      },
+      (error: unknown) => {
+        this.inflight = null;
+        const failure = this.storageFailure(error);
+        this.nextBatch?.reject(failure);
+        this.nextBatch = null;
+        throw failure;
+      },
+    );
+    return this.inflight;
+  }
+
+  /** Take the buffer; a record appended and removed before it was ever written is simply dropped. */
+  private takePending(): HistoryChange {
+    const append = this.pending;
+    const remove = this.pendingRemove;
+    this.pending = [];
+    this.pendingRemove = [];
+    const first = append[0];
+    if (first === undefined || remove.length === 0) return { append, remove };
+    const dropped = new Set<number>();
+    const stored: number[] = [];
+    for (const seq of remove) {
+      if (seq >= first.seq) dropped.add(seq);
+      else stored.push(seq);
+    }
+    if (dropped.size === 0) return { append, remove };
+    return { append: append.filter((record) => !dropped.has(record.seq)), remove: stored };
+  }
+
+  private storageFailure(error: unknown): StorageError {
+    const failure = isQuestError(error, 'STORAGE_FAILURE')
+      ? (error as StorageError)
+      : new StorageError(`Could not write the history of workflow ${JSON.stringify(this.workflowId)}: ${String(error)}`, error);
+    this.fail(failure);
+    return failure;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Replay helpers used by steps, tasks and resources
+
+  /**
+   * In replay, find the record of (type, id): claim it and resolve with it once its turn comes. When the
+   * history has none, wait until replay has caught up and resolve with null: the caller runs live and
+   * records. Outside replay, resolves with null at once.
+   */
+  async claimOrLive(context: WorkflowContext, type: RecordType, id: string, what: string): Promise<HistoryRecord | null> {
+    const replay = this.replay;
+    if (replay === null) return null;
+    const position = replay.find(type, id);
+    if (position >= 0) return context.task.track(replay.claim(position));
+    await context.task.track(replay.waitLive(what));
+    return null;
+  }
+
+  /** Wait (outside any task) until replay has caught up. */
+  async waitLive(what: string): Promise<void> {
+    if (this.replay !== null) await this.replay.waitLive(what).promise;
+    if (this.stopReason !== undefined) throw this.stopReason;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Starting, replaying, stopping
+
+  /**
+   * Start the run: replay `records` (if any), applying configurations and versions in history order; start the
+   * workflow with `startMain` once the records that precede it are applied.
+   */
+  async begin(records: readonly HistoryRecord[], startMain: () => void): Promise<void> {
+    if (records.length === 0) {
+      await this.catchUp();
+      this.replayDone.resolve();
+      startMain();
+      return;
+    }
+    const replay = new Replay(records, this.options.stallTimeoutMs);
+    this.replay = replay;
+    startMain();
+    replay
+      .drive((record) => this.applyRecord(record))
+      .then(async () => {
+        if (this.stopReason !== undefined) return;
+        await settle();
+        await this.catchUp();
+        this.replay = null;
+        this.options.onReplayDone();
+        replay.finish();
+        this.replayDone.resolve();
+      })
+      .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
+  }
+
+  /** Once replay has caught up: record configurations and versions that are new in this code. */
+  private async catchUp(): Promise<void> {
+    const configurations = this.options.configurations;
+    for (let i = this.configsApplied; i < configurations.length; i++) {
+      const configuration = configurations[i] as Configuration;
+      const args = configuration.args.map((arg, n) => serialize(arg, `configuration ${configuration.name} argument ${n}`));
+      this.write('', null, { type: 'config', id: '', name: configuration.name, args }, false);
+      this.configsApplied++;
+      await configuration.fn(...(configuration.args as never[]));
+    }
+    for (const [name, version] of this.declaredVersions) this.recordVersion(name, version);
+    await this.flush();
+  }
+
+  /** Apply a record nobody claims: an outside event, a version, a configuration, an event in a completed step. */
+  private async applyRecord(record: HistoryRecord): Promise<void> {
+    switch (record.type) {
+      case 'external':
+      case 'internal':
+        this.replayEvent(record);
+        return;
+      case 'version':
+        this.versions.set(record.name, record.version);
+        return;
+      case 'config':
+        await this.replayConfiguration(record);
+        return;
+      default:
+        throw new NonDeterminismError(`Replay found the unclaimed record ${record.type} ${record.id}`);
+    }
+  }
+
+  private async replayConfiguration(record: ConfigRecord): Promise<void> {
+    const configuration = this.options.configurations[this.configsApplied];
+    if (configuration === undefined || configuration.name !== record.name) {
+      throw new ConfigurationMismatchError(
+        `The history applied configuration ${JSON.stringify(record.name)} as number ${this.configsApplied + 1}, but ` +
+          (configuration === undefined ? 'none was registered' : `${JSON.stringify(configuration.name)} was registered`),
+      );
+    }
+    this.configsApplied++;
+    await configuration.fn(...(record.args.map((arg) => deserialize(arg)) as never[]));
+  }
+
+  /** Re-apply a recorded event on its resource; it must succeed now, as it did when recorded. */
+  private replayEvent(record: ExternalEventRecord | InternalEventRecord): void {
+    const resource = this.resources.get(resourceMapKey(record.resource.name, record.resource.identity));
+    if (resource === undefined) {
+      throw new NonDeterminismError(
+        `Replay found an event (${record.action}) on resource ${record.resource.name}, which the workflow has not opened`,
+      );
+    }
+    const args = record.args.map((arg) => deserialize(arg));
+    const value = resource.state.perform(record.action, args);
+    if (value === WOULD_BLOCK) {
+      throw new NonDeterminismError(`Replay could not repeat ${record.action} on ${record.resource.name}: it would wait`);
+    }
+    resource.frame?.seqs.push(record.seq);
+    this.changed(resource, 'act');
+  }
+
+  /** Stop the run for good: every task stops at its next Quest await with `reason`. */
+  stop(reason: Error): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    this.abortController.abort(reason);
+    this.replay?.stop(reason);
+    this.root.stop(reason);
+    for (const resource of this.resources.values()) this.rejectWaiters(resource, reason);
+  }
+
+  /** Stop the run because it failed; the workflow's promise rejects with `error`. */
+  fail(error: Error): void {
+    if (this.stopReason !== undefined) return;
+    this.stop(error);
+    this.failure.reject(error);
+  }
+
+  /** After a suspension: write what was buffered before it (never anything recorded after). */
+  async drain(): Promise<void> {
+    try {
+      await this.inflight;
+      await this.commitPending();
+    } catch {
+      // The failure was already reported to the workflow; a suspended run has nobody left to tell.
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Versions
+
+  /** Declare the versions a versioned function was written for; recorded now if live, else at catch-up. */
+  declareVersions(declared: Readonly<Record<string, string>>): void {
+    for (const [name, version] of Object.entries(declared)) {
+      const previous = this.declaredVersions.get(name);
+      if (previous === undefined || version > previous) this.declaredVersions.set(name, version);
+      if (this.replay === null) this.recordVersion(name, version);
+    }
+  }
+
+  private recordVersion(name: string, version: string): void {
+    if (version <= (this.versions.get(name) ?? '')) return;
+    this.write('', null, { type: 'version', id: '', name, version } as Omit<VersionRecord, 'v' | 'seq' | 't' | 'task'>, false);
+    this.versions.set(name, version);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Resources
+
+  /** Open a resource for the calling scope; DuplicateResourceError if one of that name and identity is open. */
+  async openResource(context: WorkflowContext, kind: string, name: string, identity: string | null, state: ResourceState, init?: unknown): Promise<OpenResource> {
+    checkResourceName(name, identity);
+    const mapKey = resourceMapKey(name, identity);
+    if (this.resources.has(mapKey)) throw new DuplicateResourceError(name, identity);
+    const id = context.scope.nextId(`${kind}:${name}`);
+    const key: ResourceKey = { name, identity };
+    const recorded = await this.claimOrLive(context, 'resource_open', id, `open ${kind} ${name} (${id})`);
+    if (this.resources.has(mapKey)) throw new DuplicateResourceError(name, identity);
+    const frame = context.scope.frame;
+    if (recorded === null) {
+      const partial = { type: 'resource_open' as const, id, resource: key, kind };
+      this.write(context.task.id, frame, init === undefined ? partial : { ...partial, init: serialize(init, `initial value of ${name}`) }, false);
+    } else {
+      frame?.seqs.push(recorded.seq);
+    }
+    const resource = new OpenResource(key, state, id, frame);
+    this.resources.set(mapKey, resource);
+    this.changed(resource, 'open');
+    return resource;
+  }
+
+  /** Close a resource (recorded). During suspension it is only forgotten: nothing more is recorded. */
+  async closeResource(context: WorkflowContext, resource: OpenResource): Promise<void> {
+    if (resource.closed) return;
+    if (this.stopReason === undefined) {
+      const recorded = await this.claimOrLive(context, 'resource_close', resource.openId, `close ${resource.key.name}`);
+      if (recorded === null) {
+        this.write(context.task.id, resource.frame, { type: 'resource_close', id: resource.openId, resource: resource.key }, false);
+      } else {
+        resource.frame?.seqs.push(recorded.seq);
+      }
+    }
+    this.forgetResource(resource);
+  }
+
+  /** Remove a resource from the run without recording (the run ended, or the close was recorded). */
+  forgetResource(resource: OpenResource): void {
+    if (resource.closed) return;
+    resource.closed = true;
+    this.resources.delete(resourceMapKey(resource.key.name, resource.key.identity));
+    this.rejectWaiters(resource, new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId));
+    this.changed(resource, 'close');
+  }
+
+  /**
+   * A workflow-side action on a resource. Reads run at once and are not recorded; changes and waits are
+   * recorded (and on replay re-applied at their position and checked against the record).
+   */
+  async internalAction(context: WorkflowContext, resource: OpenResource, action: string, args: readonly unknown[]): Promise<unknown> {
+    context.task.check();
+    if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
+    const spec = resource.state.spec(action, args);
+    if (!spec.mutates && !spec.blocking) return resource.state.perform(action, args);
+    const id = context.scope.nextId(`${resource.key.name}.${action}`);
+    const serializedArgs = args.map((arg, n) => serialize(arg, `argument ${n} of ${action} on ${resource.key.name}`));
+    if (this.replay !== null) {
+      const recorded = await this.claimOrLive(context, 'internal', id, `${action} on ${resource.key.name} (${id})`);
+      if (recorded !== null) return this.replayInternal(resource, recorded as InternalEventRecord, args);
+    }
+    return this.performLive(resource, action, args, (value) =>
+      this.write(context.task.id, context.scope.frame, {
+        type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...outcomeOf(value),
+      }, false), context.task);
+  }
+
+  /**
+   * Wait for the first of several resources to allow `action` (MultiQueue). The chosen resource is recorded,
+   * so replay takes from the same one.
+   */
+  async internalActionAny(context: WorkflowContext, resources: readonly OpenResource[], action: string, label: string): Promise<[OpenResource, unknown]> {
+    context.task.check();
+    const id = context.scope.nextId(`${label}.${action}`);
+    if (this.replay !== null) {
+      const recorded = await this.claimOrLive(context, 'internal', id, `${action} on ${label} (${id})`);
+      if (recorded !== null) {
+        const record = recorded as InternalEventRecord;
+        const resource = this.resources.get(resourceMapKey(record.resource.name, record.resource.identity));
+        if (resource === undefined) throw new NonDeterminismError(`Replay found ${action} on ${record.resource.name}, which is not open`);
+        return [resource, this.replayInternal(resource, record, [])];
+      }
+    }
+    const deferred = createDeferred<[OpenResource, unknown]>();
+    const waiter: Waiter = {
+      action,
+      args: [],
+      done: false,
+      waitingOn: 0,
+      fail: (reason) => deferred.reject(reason),
+      complete: (value, resource) => {
+        this.write(context.task.id, context.scope.frame, {
+          type: 'internal', id, resource: resource.key, action, args: [], ...outcomeOf(value),
+        }, false);
+        deferred.resolve([resource, value]);
+      },
+    };
+    for (const resource of resources) {
+      if (resource.closed) continue;
+      waiter.waitingOn++;
+      resource.waiters.push(waiter);
+      this.handOff(resource);
+      if (waiter.done) break;
+    }
+    try {
+      return await context.task.track(deferred);
+    } finally {
+      waiter.done = true;
+    }
+  }
+
+  private replayInternal(resource: OpenResource, record: InternalEventRecord, args: readonly unknown[]): unknown {
+    const value = resource.state.perform(record.action, args);
+    if (value === WOULD_BLOCK) {
+      throw this.diverged(`Replay could not repeat ${record.action} on ${resource.key.name} (${record.id}): it would wait`);
+    }
+    const actual = serialize(value);
+    if (record.error === undefined && JSON.stringify(actual) !== JSON.stringify(record.result ?? null)) {
+      throw this.diverged(
+        `Replay of ${record.action} on ${resource.key.name} (${record.id}) gave ${JSON.stringify(actual)}, but the history recorded ${JSON.stringify(record.result)}`,
+      );
+    }
+    this.changed(resource, 'act');
+    this.handOff(resource);
+    return value;
+  }
+
+  /** An outside caller's action, by resource name and the caller's identity. */
+  async externalAction(name: string, identity: string | null, action: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.stopReason !== undefined) throw this.stopReason;
+    await this.waitLive(`outside ${action} on ${name}`);
+    const resource = this.findVisible(name, identity);
+    const spec = resource.state.spec(action, args);
+    if (!spec.mutates && !spec.blocking) return resource.state.perform(action, args);
+    const prepared = resource.state.prepareExternal(action, [...args]);
+    const serializedArgs = prepared.map((arg, n) => serialize(arg, `argument ${n} of ${action} on ${name}`));
+    // The workflow sees a copy, exactly as it will on replay; the caller cannot change it afterwards.
+    const copies = serializedArgs.map((arg) => deserialize(arg));
+    let durable: Promise<void> | undefined;
+    const value = await this.performLive(resource, action, copies, (result) => {
+      if (spec.mutates) {
+        durable = this.write('', resource.frame, {
+          type: 'external', id: resource.openId, resource: resource.key, action, args: serializedArgs, ...outcomeOf(result),
+        }, true);
+      }
+    });
+    if (durable !== undefined) await durable;
+    return value;
+  }
+
+  /** The resource `name` visible to `identity`: its own first, then the public one. */
+  findVisible(name: string, identity: string | null): OpenResource {
+    const own = this.resources.get(resourceMapKey(name, identity));
+    if (own !== undefined) return own;
+    const shared = identity === null ? undefined : this.resources.get(resourceMapKey(name, null));
+    if (shared !== undefined) return shared;
+    throw new ResourceNotFoundError(name, identity, this.workflowId);
+  }
+
+  /** Perform now if possible (recording synchronously), else wait in line for the resource to change. */
+  private performLive(resource: OpenResource, action: string, args: readonly unknown[], record: (value: unknown) => void, task?: TaskState): Promise<unknown> | unknown {
+    const value = resource.state.perform(action, args);
+    if (value !== WOULD_BLOCK) {
+      record(value);
+      this.changed(resource, 'act');
+      this.handOff(resource);
+      return value;
+    }
+    const deferred = createDeferred<unknown>();
+    const waiter: Waiter = {
+      action,
+      args,
+      done: false,
+      waitingOn: 1,
+      fail: (reason) => deferred.reject(reason),
+      complete: (result) => {
+        record(result);
+        deferred.resolve(result);
+      },
+    };
+    resource.waiters.push(waiter);
+    const wait = task === undefined ? deferred.promise : task.track(deferred);
+    return wait.finally(() => {
+      waiter.done = true;
+    });
+  }
+
+  /** Hand the resource to waiting actions, in arrival order, until none can proceed. */
+  private handOff(resource: OpenResource): void {
+    let progressed = true;
+    while (progressed && resource.waiters.length > 0) {
+      progressed = false;
+      for (let i = 0; i < resource.waiters.length; i++) {
+        const waiter = resource.waiters[i] as Waiter;
+        if (waiter.done) {
+          resource.waiters.splice(i--, 1);
+          continue;
+        }
+        const value = resource.state.perform(waiter.action, waiter.args);
+        if (value === WOULD_BLOCK) continue;
+        waiter.done = true;
+        resource.waiters.splice(i--, 1);
+        waiter.complete(value, resource);
+        this.changed(resource, 'act');
+        progressed = true;
+      }
+    }
+  }
+
+  /** The resource closed or the run stopped: waiters that have no other resource to wait on fail. */
+  private rejectWaiters(resource: OpenResource, reason: Error): void {
+    for (const waiter of resource.waiters) {
+      if (waiter.done || --waiter.waitingOn > 0) continue;
+      waiter.done = true;
+      waiter.fail(reason);
+    }
+    resource.waiters.length = 0;
+  }
+
+  private changed(resource: OpenResource, change: ResourceChange): void {
+    this.options.onResourceChange(resource, change);
+  }
+
+  private diverged(message: string): NonDeterminismError {
+    const error = new NonDeterminismError(message);
+    this.fail(error);
+    return error;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Aliases
+
+  async addAlias(alias: string): Promise<void> {
+    if (this.options.aliases === undefined) {
+      throw new InvalidArgumentError('alias() needs a WorkflowManager: a lone Historian has nowhere to register aliases.');
+    }
+    await this.options.aliases.add(alias, this.workflowId);
+    this.aliases.add(alias);
+  }
+
+  /** The run ended: the aliases it held are released (their records stay, so a resume restores them). */
+  async releaseAliases(): Promise<void> {
+    for (const alias of [...this.aliases]) {
+      this.aliases.delete(alias);
+      await this.options.aliases?.remove(alias, this.workflowId);
+    }
+  }
+
+  async removeAlias(alias: string): Promise<void> {
+    if (!this.aliases.delete(alias)) return;
+    await this.options.aliases?.remove(alias, this.workflowId);
+  }
+}
+
+/** Split a value or a thrown error into a record's outcome fields. */
+export function outcomeOf(value: unknown): Outcome {
+  return { result: serialize(value) };
+}
+
+/** The value or error a record's outcome describes. */
+export function valueOf(outcome: Outcome): unknown {
+  if (outcome.error !== undefined) throw deserializeError(outcome.error);
+  return outcome.result === undefined ? undefined : deserialize(outcome.result);
+}
+
+/** A recorded error outcome. */
+export function errorOutcome(error: unknown): Outcome {
+  return { error: serializeError(error) };
+}
+
+function checkResourceName(name: string, identity: string | null): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidArgumentError(`A resource name must be a non-empty string, got ${JSON.stringify(name)}.`);
+  }
+  if (identity !== null && (typeof identity !== 'string' || identity.length === 0)) {
+    throw new InvalidArgumentError(`An identity must be null (public) or a non-empty string, got ${JSON.stringify(identity)}.`);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export type { Json };

@@ -1,0 +1,48 @@
+/**
+ * Quest for TypeScript: durable, long-running asynchronous workflows. The public API, by name.
+ */
+export { Historian } from './core/historian.js';
+export type { HistorianOptions, WorkflowFunction, WorkflowStatus } from './core/historian.js';
+export { step } from './core/step.js';
+export type { Step } from './core/step.js';
+export { task } from './core/task.js';
+export type { TaskHandle, TaskStarter } from './core/task.js';
+export { queue, state, event, identityQueue, multiQueue, Queue, State, Event, IdentityQueue, MultiQueue } from './core/resource-handles.js';
+export type { MultiQueueOptions } from './core/resource-handles.js';
+export { versioned, getVersion } from './core/versioning.js';
+export { alias } from './core/alias.js';
+export type { Alias } from './core/alias.js';
+export { wrapSteps, abortSignal } from './core/helpers.js';
+export type { Stepped } from './core/helpers.js';
+export type { AliasRegistry } from './core/run.js';
+export type { ResourceInfo, ResourceSnapshot, ResourceStream } from './core/resource-stream.js';
+export type { History, HistoryChange } from './core/history.js';
+export { FORMAT_VERSION, upgradeRecord, describeRecord } from './core/records.js';
+export type { HistoryRecord, RecordType, ResourceKey } from './core/records.js';
+export { registerType, registerError, serialize, deserialize } from './core/serializer.js';
+export type { Json, TypeSerializer, SerializedError } from './core/serializer.js';
+export {
+  QuestError,
+  isQuestError,
+  isSuspension,
+  NotInWorkflowError,
+  InvalidNameError,
+  InvalidArgumentError,
+  NonDeterminismError,
+  CorruptHistoryError,
+  UnsupportedFormatError,
+  NotSerializableError,
+  DuplicateResourceError,
+  ResourceNotFoundError,
+  UnknownActionError,
+  DuplicateAliasError,
+  WorkflowSuspendedError,
+  TaskCancelledError,
+  AlreadyRunningError,
+  ConfigurationMismatchError,
+  StorageError,
+} from './core/errors.js';
+export type { QuestErrorCode } from './core/errors.js';
+export { createLogger, logger, workflowLogFields } from './logging.js';
+export type { WorkflowLogFields } from './logging.js';
+export { MemoryHistory } from './storage/memory.js';
