@@ -28,7 +28,7 @@ export async function alias<R>(name: string, body?: () => Promise<R> | R): Promi
   const id = context.scope.nextId(`alias:${name}`);
   const recorded = await context.run.claimOrLive(context, 'alias', id, `alias ${name} (${id})`);
   await context.run.addAlias(name);
-  if (recorded === null) context.run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: true }, false);
+  if (recorded === null) context.run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: true });
   else context.scope.frame?.seqs.push(recorded.seq);
   let closed = false;
   const handle: Alias = {
@@ -53,7 +53,7 @@ async function closeAlias(context: WorkflowContext, openId: string, name: string
   if (run.stopReason !== undefined) return;
   const id = `${openId}:close`;
   const recorded = await run.claimOrLive(context, 'alias', id, `close of alias ${name}`);
-  if (recorded === null) run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: false }, false);
+  if (recorded === null) run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: false });
   else context.scope.frame?.seqs.push(recorded.seq);
   await run.removeAlias(name);
 }

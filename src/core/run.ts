@@ -23,7 +23,6 @@ import {
   type Outcome,
   type RecordType,
   type ResourceKey,
-  type VersionRecord,
 } from './records.js';
 import { Replay } from './replay.js';
 import { WOULD_BLOCK, type ResourceState } from './resources.js';
@@ -141,22 +140,24 @@ export class Run {
   // Writing records
 
   /**
-   * Append a record. Non-durable records wait in the buffer and go out with the next durable write (order is
-   * kept, so a durable record implies every record before it). Returns a promise only when `durable`.
+   * Append a record to the buffer. It goes out with the next durable write (order is kept, so a durable
+   * record implies every record before it) or when a suspended run drains.
    */
-  write(
-    task: string,
-    frame: StepFrame | null,
-    partial: DistributiveOmit<HistoryRecord, 'v' | 'seq' | 't' | 'task'>,
-    durable: boolean,
-    remove?: readonly number[],
-  ): Promise<void> | undefined {
+  write(task: string, frame: StepFrame | null, partial: RecordFields): void {
     if (this.stopReason !== undefined) throw this.stopReason;
     const record = { v: FORMAT_VERSION, seq: ++this.seq, t: Date.now(), task, ...partial } as HistoryRecord;
     frame?.seqs.push(record.seq);
     this.pending.push(record);
+  }
+
+  /**
+   * Append a record, remove `remove` (pruning) in the same atomic change, and make everything buffered
+   * durable. Returns undefined when the storage applied it synchronously.
+   */
+  writeDurable(task: string, frame: StepFrame | null, partial: RecordFields, remove?: readonly number[]): Promise<void> | undefined {
+    this.write(task, frame, partial);
     if (remove !== undefined) for (const seq of remove) this.pendingRemove.push(seq);
-    return durable ? this.flush() : undefined;
+    return this.flush();
   }
 
   /** Remove records (a cancelled step's) together with the next write. */
@@ -295,7 +296,7 @@ export class Run {
     for (let i = this.configsApplied; i < configurations.length; i++) {
       const configuration = configurations[i] as Configuration;
       const args = configuration.args.map((arg, n) => serialize(arg, `configuration ${configuration.name} argument ${n}`));
-      this.write('', null, { type: 'config', id: '', name: configuration.name, args }, false);
+      this.write('', null, { type: 'config', id: '', name: configuration.name, args });
       this.configsApplied++;
       await configuration.fn(...(configuration.args as never[]));
     }
@@ -391,7 +392,7 @@ export class Run {
 
   private recordVersion(name: string, version: string): void {
     if (version <= (this.versions.get(name) ?? '')) return;
-    this.write('', null, { type: 'version', id: '', name, version } as Omit<VersionRecord, 'v' | 'seq' | 't' | 'task'>, false);
+    this.write('', null, { type: 'version', id: '', name, version } as RecordFields);
     this.versions.set(name, version);
   }
 
@@ -410,7 +411,7 @@ export class Run {
     const frame = context.scope.frame;
     if (recorded === null) {
       const partial = { type: 'resource_open' as const, id, resource: key, kind };
-      this.write(context.task.id, frame, init === undefined ? partial : { ...partial, init: serialize(init, `initial value of ${name}`) }, false);
+      this.write(context.task.id, frame, init === undefined ? partial : { ...partial, init: serialize(init, `initial value of ${name}`) });
     } else {
       frame?.seqs.push(recorded.seq);
     }
@@ -426,7 +427,7 @@ export class Run {
     if (this.stopReason === undefined) {
       const recorded = await this.claimOrLive(context, 'resource_close', resource.openId, `close ${resource.key.name}`);
       if (recorded === null) {
-        this.write(context.task.id, resource.frame, { type: 'resource_close', id: resource.openId, resource: resource.key }, false);
+        this.write(context.task.id, resource.frame, { type: 'resource_close', id: resource.openId, resource: resource.key });
       } else {
         resource.frame?.seqs.push(recorded.seq);
       }
@@ -458,10 +459,11 @@ export class Run {
       const recorded = await this.claimOrLive(context, 'internal', id, `${action} on ${resource.key.name} (${id})`);
       if (recorded !== null) return this.replayInternal(resource, recorded as InternalEventRecord, args);
     }
-    return this.performLive(resource, action, args, (value) =>
+    const record = (value: unknown): void =>
       this.write(context.task.id, context.scope.frame, {
         type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...outcomeOf(value),
-      }, false), context.task);
+      });
+    return this.performLive(resource, action, args, record, context.task);
   }
 
   /**
@@ -490,7 +492,7 @@ export class Run {
       complete: (value, resource) => {
         this.write(context.task.id, context.scope.frame, {
           type: 'internal', id, resource: resource.key, action, args: [], ...outcomeOf(value),
-        }, false);
+        });
         deferred.resolve([resource, value]);
       },
     };
@@ -538,9 +540,9 @@ export class Run {
     let durable: Promise<void> | undefined;
     const value = await this.performLive(resource, action, copies, (result) => {
       if (spec.mutates) {
-        durable = this.write('', resource.frame, {
+        durable = this.writeDurable('', resource.frame, {
           type: 'external', id: resource.openId, resource: resource.key, action, args: serializedArgs, ...outcomeOf(result),
-        }, true);
+        });
       }
     });
     if (durable !== undefined) await durable;
@@ -677,5 +679,8 @@ function checkResourceName(name: string, identity: string | null): void {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A record's own fields: the run fills in format version, seq, time and task. */
+export type RecordFields = DistributiveOmit<HistoryRecord, 'v' | 'seq' | 't' | 'task'>;
 
 export type { Json };

@@ -57,7 +57,7 @@ async function runStep<A extends unknown[], R>(context: WorkflowContext, name: s
   }
   const frame = new StepFrame(id, scope.frame);
   if (startSeq === undefined) {
-    run.write(task.id, frame, { type: 'step_start', id }, false);
+    run.write(task.id, frame, { type: 'step_start', id });
   } else {
     frame.seqs.push(startSeq);
   }
@@ -90,7 +90,7 @@ async function runStep<A extends unknown[], R>(context: WorkflowContext, name: s
     outcome = serializationError;
     recorded = errorOutcome(serializationError);
   }
-  const durable = run.write(task.id, scope.frame, { type: 'step_end', id, ...recorded }, true, frame.seqs);
+  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, frame.seqs);
   if (durable !== undefined) await durable;
   if (!ok) throw outcome;
   return outcome;

@@ -63,7 +63,7 @@ async function runTask<A extends unknown[], R>(creator: WorkflowContext, state: 
   const { run } = creator;
   const id = state.id;
   const started = await run.claimOrLive(creator, 'task_start', id, `task ${id}`);
-  if (started === null) run.write(creator.task.id, creator.scope.frame, { type: 'task_start', id }, false);
+  if (started === null) run.write(creator.task.id, creator.scope.frame, { type: 'task_start', id });
   else creator.scope.frame?.seqs.push(started.seq);
   const scope = new Scope(id, creator.scope.frame);
   const own: WorkflowContext = { run, task: state, scope };
@@ -92,7 +92,7 @@ async function runTask<A extends unknown[], R>(creator: WorkflowContext, state: 
     recorded = errorOutcome(serializationError);
   }
   const ended = await run.claimOrLive(recorder, 'task_end', id, `end of task ${id}`);
-  if (ended === null) run.write(id, creator.scope.frame, { type: 'task_end', id, ...recorded }, false);
+  if (ended === null) run.write(id, creator.scope.frame, { type: 'task_end', id, ...recorded });
   else creator.scope.frame?.seqs.push(ended.seq);
   if (!ok) throw outcome;
   return outcome;

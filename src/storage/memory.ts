@@ -4,6 +4,8 @@
  */
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
+import { StorageError } from '../core/errors.js';
+import type { Store, WorkflowEntry, WorkflowState } from './store.js';
 
 /** A history kept in this process's memory. Commits apply synchronously. */
 export class MemoryHistory implements History {
@@ -31,5 +33,76 @@ export class MemoryHistory implements History {
   /** A copy of the records, in order (for inspection and tests). */
   snapshot(): HistoryRecord[] {
     return [...this.records.values()];
+  }
+}
+
+/** A whole Quest store in memory: histories and the manager's bookkeeping, gone with the process. */
+export class MemoryStore implements Store {
+  private readonly histories = new Map<string, MemoryHistory>();
+  private readonly workflows = new Map<string, WorkflowEntry>();
+  private readonly aliases = new Map<string, string>();
+  private closed = false;
+
+  history(workflowId: string): MemoryHistory {
+    this.checkOpen();
+    let history = this.histories.get(workflowId);
+    if (history === undefined) {
+      history = new MemoryHistory();
+      this.histories.set(workflowId, history);
+    }
+    return history;
+  }
+
+  putWorkflow(entry: WorkflowEntry): Promise<void> {
+    this.checkOpen();
+    this.workflows.set(entry.id, structuredClone(entry));
+    return Promise.resolve();
+  }
+
+  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
+    this.checkOpen();
+    const entry = this.workflows.get(workflowId);
+    return Promise.resolve(entry === undefined ? undefined : structuredClone(entry));
+  }
+
+  listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
+    this.checkOpen();
+    const entries = [...this.workflows.values()].filter((entry) => state === undefined || entry.state === state);
+    entries.sort((a, b) => a.startedAt - b.startedAt);
+    return Promise.resolve(entries.map((entry) => structuredClone(entry)));
+  }
+
+  deleteWorkflow(workflowId: string): Promise<void> {
+    this.checkOpen();
+    this.workflows.delete(workflowId);
+    this.histories.delete(workflowId);
+    for (const [alias, target] of this.aliases) if (target === workflowId) this.aliases.delete(alias);
+    return Promise.resolve();
+  }
+
+  putAlias(alias: string, workflowId: string): Promise<void> {
+    this.checkOpen();
+    this.aliases.set(alias, workflowId);
+    return Promise.resolve();
+  }
+
+  deleteAlias(alias: string, workflowId: string): Promise<void> {
+    this.checkOpen();
+    if (this.aliases.get(alias) === workflowId) this.aliases.delete(alias);
+    return Promise.resolve();
+  }
+
+  getAlias(alias: string): Promise<string | undefined> {
+    this.checkOpen();
+    return Promise.resolve(this.aliases.get(alias));
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StorageError('This store is closed.');
   }
 }
