@@ -2,7 +2,7 @@
  * Quest for TypeScript: durable, long-running asynchronous workflows. The public API, by name.
  */
 export { Historian } from './core/historian.js';
-export type { HistorianOptions, WorkflowFunction, WorkflowStatus } from './core/historian.js';
+export type { HistorianOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
 export { step } from './core/step.js';
 export type { Step } from './core/step.js';
 export { task } from './core/task.js';
@@ -41,6 +41,10 @@ export {
   AlreadyRunningError,
   ConfigurationMismatchError,
   StorageError,
+  WorkflowNotFoundError,
+  DuplicateWorkflowError,
+  UnknownWorkflowTypeError,
+  WorkflowCancelledError,
 } from './core/errors.js';
 export type { QuestErrorCode } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';

@@ -25,7 +25,11 @@ export type QuestErrorCode =
   | 'ALREADY_RUNNING'
   | 'CONFIGURATION_MISMATCH'
   | 'VERSION_CONFLICT'
-  | 'STORAGE_FAILURE';
+  | 'STORAGE_FAILURE'
+  | 'WORKFLOW_NOT_FOUND'
+  | 'DUPLICATE_WORKFLOW'
+  | 'UNKNOWN_WORKFLOW_TYPE'
+  | 'WORKFLOW_CANCELLED';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -61,7 +65,8 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'NOT_IN_WORKFLOW', 'INVALID_NAME', 'INVALID_ARGUMENT', 'NON_DETERMINISM', 'CORRUPT_HISTORY',
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
-  'VERSION_CONFLICT', 'STORAGE_FAILURE',
+  'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
+  'WORKFLOW_CANCELLED',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -216,6 +221,38 @@ export class ConfigurationMismatchError extends QuestError {
 export class StorageError extends QuestError {
   constructor(message: string, cause?: unknown) {
     super('STORAGE_FAILURE', message, { cause, retryable: true });
+  }
+}
+
+/** No workflow (or alias) with that id exists in the manager. */
+export class WorkflowNotFoundError extends QuestError {
+  constructor(workflowId: string) {
+    super('WORKFLOW_NOT_FOUND', `No workflow ${JSON.stringify(workflowId)} (nor an alias of that name). List the workflows to see which exist.`);
+  }
+}
+
+/** A workflow with that id already exists (running, or finished with its result kept). */
+export class DuplicateWorkflowError extends QuestError {
+  constructor(workflowId: string) {
+    super(
+      'DUPLICATE_WORKFLOW',
+      `A workflow ${JSON.stringify(workflowId)} already exists. Pick another id, delete the old one, or start with ` +
+        `{ ifExists: 'resume' } to resume it when it exists.`,
+    );
+  }
+}
+
+/** start() named a workflow type that was not registered with the manager. */
+export class UnknownWorkflowTypeError extends QuestError {
+  constructor(type: string, known: readonly string[]) {
+    super('UNKNOWN_WORKFLOW_TYPE', `No workflow type ${JSON.stringify(type)} is registered; registered types: ${known.join(', ') || 'none'}.`);
+  }
+}
+
+/** The workflow was cancelled (or deleted while running) before it finished. */
+export class WorkflowCancelledError extends QuestError {
+  constructor(workflowId: string) {
+    super('WORKFLOW_CANCELLED', `Workflow ${JSON.stringify(workflowId)} was cancelled before it finished.`);
   }
 }
 

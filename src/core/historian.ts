@@ -25,7 +25,15 @@ export interface HistorianOptions {
   stallTimeoutMs?: number;
   /** Where aliases opened by the workflow are registered (the WorkflowManager passes its registry). */
   aliases?: AliasRegistry;
+  /**
+   * Called when the workflow finishes (returns or throws), before its history is cleared: persist the
+   * outcome here, so that a crash in between never loses both the history and the result.
+   */
+  onFinish?: (outcome: WorkflowOutcome) => Promise<void> | void;
 }
+
+/** How a workflow finished. */
+export type WorkflowOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * Runs one workflow instance over its history.
@@ -135,8 +143,9 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       run.fail(divergence);
       throw divergence;
     }
-    // Finished (returned or threw): stop what is left and forget the history.
+    // Finished (returned or threw): stop what is left, hand over the outcome, then forget the history.
     run.stop(new WorkflowSuspendedError(this.workflowId));
+    await this.options.onFinish?.(ok ? { ok, value } : { ok, error });
     await this.history.clear();
     if (!ok) throw error;
     return value as R;

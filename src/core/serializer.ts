@@ -10,6 +10,7 @@
  * Encoding: special values become `{ "$q": tag, "v": payload }`; a plain object that itself has a `$q` key is
  * wrapped as `{ "$q": "Object", "v": {...} }`, so user data can never be mistaken for a tag.
  */
+import * as questErrors from './errors.js';
 import { NotSerializableError } from './errors.js';
 
 /** JSON data as stored in a history. */
@@ -32,8 +33,14 @@ const typesByName = new Map<string, TypeSerializer<unknown>>();
 const typesByPrototype = new Map<object, TypeSerializer<unknown>>();
 const errorClasses = new Map<string, new (...args: never[]) => Error>();
 
-for (const builtin of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) {
+for (const builtin of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError]) {
   errorClasses.set(builtin.name, builtin);
+}
+// Quest's own errors are always rebuilt as their classes.
+for (const exported of Object.values(questErrors)) {
+  if (typeof exported === 'function' && exported.prototype instanceof Error) {
+    errorClasses.set(exported.name, exported as new (...args: never[]) => Error);
+  }
 }
 
 /**
