@@ -4,7 +4,8 @@
 export { Historian } from './core/historian.js';
 export type { HistorianOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
 export { step } from './core/step.js';
-export type { Step } from './core/step.js';
+export type { Step, StepOptions, RetryPolicy } from './core/step.js';
+export { sleep } from './core/sleep.js';
 export { task } from './core/task.js';
 export type { TaskHandle, TaskStarter } from './core/task.js';
 export { queue, state, event, identityQueue, multiQueue, Queue, State, Event, IdentityQueue, MultiQueue } from './core/resource-handles.js';

@@ -3,6 +3,8 @@
  * inside it is forgotten then (pruned), and a replay returns the recorded result without running it again.
  */
 import { StepFrame, Scope, checkName, contextStorage, requireContext, type WorkflowContext } from './context.js';
+import { InvalidArgumentError, isQuestError, isSuspension } from './errors.js';
+import { sleep } from './sleep.js';
 import type { StepEndRecord } from './records.js';
 import { endScope } from './scope-end.js';
 import { errorOutcome, outcomeOf, valueOf } from './run.js';
@@ -24,16 +26,80 @@ export type Step<A extends unknown[], R> = (...args: A) => Promise<Awaited<R>>;
  * const charge = step('charge', async (orderId: string, cents: number) => payments.charge(orderId, cents));
  * const receipt = await charge('o-1', 500); // runs once; replays return the recorded receipt
  */
-export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R): Step<A, R>;
-export function step<A extends unknown[], R>(fn: (...args: A) => R): Step<A, R>;
-export function step<A extends unknown[], R>(nameOrFn: string | ((...args: A) => R), maybeFn?: (...args: A) => R): Step<A, R> {
-  const [name, fn] = typeof nameOrFn === 'string' ? [nameOrFn, maybeFn] : [nameOrFn.name, nameOrFn];
+export function step<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: StepOptions): Step<A, R>;
+export function step<A extends unknown[], R>(fn: (...args: A) => R, options?: StepOptions): Step<A, R>;
+export function step<A extends unknown[], R>(
+  nameOrFn: string | ((...args: A) => R),
+  fnOrOptions?: ((...args: A) => R) | StepOptions,
+  maybeOptions?: StepOptions,
+): Step<A, R> {
+  const named = typeof nameOrFn === 'string';
+  const name = named ? nameOrFn : nameOrFn.name;
+  const fn = (named ? fnOrOptions : nameOrFn) as ((...args: A) => R) | undefined;
+  const options = (named ? maybeOptions : fnOrOptions) as StepOptions | undefined;
   if (typeof fn !== 'function') throw new TypeError('step() needs a function: step(name, fn) or step(fn).');
   checkName('step', name);
-  return (...args: A) => runStep(requireContext(`step ${JSON.stringify(name)}`), name, fn, args) as Promise<Awaited<R>>;
+  const body: (...args: A) => unknown = options?.retry === undefined ? fn : withRetries(fn, checkRetry(options.retry));
+  return (...args: A) => runStep(requireContext(`step ${JSON.stringify(name)}`), name, body, args) as Promise<Awaited<R>>;
 }
 
-async function runStep<A extends unknown[], R>(context: WorkflowContext, name: string, fn: (...args: A) => R, args: A): Promise<unknown> {
+/** Options of {@link step}. */
+export interface StepOptions {
+  /** Run the step again when it throws, as the policy says. Attempts are recorded: a restart does not reset them. */
+  retry?: RetryPolicy;
+}
+
+/**
+ * How a failing step is retried. Each attempt is a sub-step (`name/attempt`, `name/attempt#2`, ...) and each
+ * pause a durable sleep, so the attempt count and the backoff survive restarts; when the step finally ends,
+ * they are pruned with it.
+ */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (at least 1). */
+  attempts: number;
+  /** Pause before the second attempt, in ms. Default 1000. */
+  delayMs?: number;
+  /** Each pause is the previous one times this. Default 2. */
+  backoff?: number;
+  /** Longest pause, in ms. Default 60,000. */
+  maxDelayMs?: number;
+  /**
+   * Whether an error deserves another attempt. Default: every error except Quest's terminal errors (such as
+   * NotSerializableError) and suspension. The error may be a rebuilt one when the attempt is replayed.
+   */
+  retryIf?: (error: unknown) => boolean;
+}
+
+function checkRetry(policy: RetryPolicy): Required<RetryPolicy> {
+  if (!Number.isInteger(policy.attempts) || policy.attempts < 1) {
+    throw new InvalidArgumentError(`retry.attempts must be a whole number of at least 1, got ${String(policy.attempts)}.`);
+  }
+  return {
+    attempts: policy.attempts,
+    delayMs: policy.delayMs ?? 1000,
+    backoff: policy.backoff ?? 2,
+    maxDelayMs: policy.maxDelayMs ?? 60_000,
+    retryIf: policy.retryIf ?? ((error) => !isQuestError(error) || error.retryable),
+  };
+}
+
+function withRetries<A extends unknown[], R>(fn: (...args: A) => R, policy: Required<RetryPolicy>): (...args: A) => Promise<unknown> {
+  const attempt = step('attempt', fn);
+  return async (...args: A) => {
+    let delay = policy.delayMs;
+    for (let made = 1; ; made++) {
+      try {
+        return await attempt(...args);
+      } catch (error) {
+        if (made >= policy.attempts || isSuspension(error) || !policy.retryIf(error)) throw error;
+      }
+      await sleep(Math.min(delay, policy.maxDelayMs));
+      delay *= policy.backoff;
+    }
+  };
+}
+
+async function runStep<A extends unknown[]>(context: WorkflowContext, name: string, fn: (...args: A) => unknown, args: A): Promise<unknown> {
   const { run, task, scope } = context;
   task.check();
   const id = scope.nextId(name);

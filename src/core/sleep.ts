@@ -1,0 +1,53 @@
+/**
+ * Durable timers. The wake-up time is recorded as a step before waiting, and the wait itself is a step: a
+ * workflow that stops while sleeping resumes the same sleep on restart and wakes at the recorded time (at
+ * once if that time has passed), never restarting the full duration.
+ */
+import { requireContext } from './context.js';
+import { InvalidArgumentError } from './errors.js';
+import { step } from './step.js';
+
+/** setTimeout's largest delay; longer sleeps wait in several slices. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Sleep for `duration` milliseconds, or until a Date, durably: the deadline survives restarts.
+ *
+ * @example
+ * await sleep(24 * 60 * 60 * 1000);                 // a day, across any number of restarts
+ * await sleep(new Date('2027-01-01T00:00:00Z'));    // until a moment
+ */
+export async function sleep(duration: number | Date): Promise<void> {
+  const { run } = requireContext('sleep()');
+  const target = duration instanceof Date ? duration.getTime() : duration;
+  if (typeof target !== 'number' || Number.isNaN(target) || (!(duration instanceof Date) && target < 0)) {
+    throw new InvalidArgumentError(`sleep() takes a non-negative number of milliseconds or a valid Date, got ${String(duration)}.`);
+  }
+  const deadline = await step('sleep.until', () => (duration instanceof Date ? target : Date.now() + target))();
+  await step('sleep', () => waitUntil(deadline, run.abortController.signal))();
+}
+
+function waitUntil(deadline: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const arm = (): void => {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+        return;
+      }
+      timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MS));
+    };
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    arm();
+  });
+}

@@ -1,0 +1,56 @@
+/** Shared helpers of the core tests: outcomes of runs, controllable promises, history summaries. */
+import assert from 'node:assert/strict';
+import { isSuspension, type Historian, type MemoryHistory } from '../../src/index.js';
+
+/** A promise resolved from the test, to hold a step body (not the workflow) at a point of our choosing. */
+export interface Gate<T = void> {
+  readonly promise: Promise<T>;
+  open(value: T): void;
+}
+
+export function gate<T = void>(): Gate<T> {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+/** What a run ended with, as a value (never rejects): `{ ok, value }` or `{ ok: false, error }`. */
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export function outcome<R>(run: Promise<R>): Promise<Outcome<R>> {
+  return run.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+}
+
+/** Suspend `historian` and check that its run ended with a suspension (not a failure or a result). */
+export async function suspend(historian: Pick<Historian, 'suspend'>, run: Promise<Outcome<unknown>>): Promise<void> {
+  await historian.suspend();
+  const ended = await run;
+  assert.equal(ended.ok, false, 'a suspended run must not produce a result');
+  if (!ended.ok && !isSuspension(ended.error)) throw ended.error;
+}
+
+/** The error a run failed with; fails the test when it succeeded. */
+export async function failure(run: Promise<unknown>): Promise<Error> {
+  const ended = await outcome(run);
+  if (ended.ok) assert.fail(`expected the run to fail, it returned ${JSON.stringify(ended.value)}`);
+  assert.ok(ended.error instanceof Error, 'runs fail with Error instances');
+  return ended.error;
+}
+
+/** `type id` of every record, in order: compact enough to assert whole histories. */
+export function summary(history: MemoryHistory): string[] {
+  return history.snapshot().map((record) => `${record.type} ${record.id}`);
+}
+
+/** Names (`name` or `name@identity`) of the resources `identity` sees now. */
+export function visible(historian: { resources(identity: string | null): Array<{ name: string; identity: string | null }> }, identity: string | null): string[] {
+  return historian
+    .resources(identity)
+    .map((resource) => (resource.identity === null ? resource.name : `${resource.name}@${resource.identity}`))
+    .sort();
+}
