@@ -187,7 +187,7 @@ export class DuplicateAliasError extends QuestError {
  */
 export class WorkflowSuspendedError extends QuestError {
   constructor(workflowId: string) {
-    super('WORKFLOW_SUSPENDED', `Workflow ${JSON.stringify(workflowId)} was suspended; run it again to resume.`, {
+    super('WORKFLOW_SUSPENDED', `Workflow ${JSON.stringify(workflowId)} is not running (suspended, or not started): run it to resume.`, {
       retryable: true,
     });
   }

@@ -6,7 +6,7 @@ import { contextStorage } from './context.js';
 import { createDeferred } from './deferred.js';
 import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension } from './errors.js';
 import type { History } from './history.js';
-import { describeRecord, upgradeRecord } from './records.js';
+import { describeRecord, upgradeRecord, type HistoryRecord } from './records.js';
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
 import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
 import { Run, type AliasRegistry, type Configuration, type OpenResource, type ResourceChange } from './run.js';
@@ -49,6 +49,8 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   private readonly configurations: Configuration[] = [];
   private readonly streams = new Set<ResourceStream>();
   private current: Run | undefined;
+  /** Set synchronously by run() until the run exists, so outside calls made right after run() wait for it. */
+  private starting: Promise<Run | undefined> | undefined;
   private settled: Promise<void> = Promise.resolve();
   private state: WorkflowStatus = 'idle';
 
@@ -91,13 +93,15 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * the history, StorageError when the history cannot be written.
    */
   async run(...args: A): Promise<R> {
-    if (this.current !== undefined) throw new AlreadyRunningError(this.workflowId);
+    if (this.current !== undefined || this.starting !== undefined) throw new AlreadyRunningError(this.workflowId);
     const done = createDeferred<void>();
+    const created = createDeferred<Run | undefined>();
+    this.starting = created.promise;
     this.settled = done.promise;
     this.state = 'running';
     let run: Run | undefined;
     try {
-      const records = (await this.history.load()).map(upgradeRecord);
+      const records = await this.loadRecords(created);
       run = new Run({
         workflowId: this.workflowId,
         history: this.history,
@@ -108,6 +112,8 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
         onReplayDone: () => this.publish(),
       }, records.at(-1)?.seq ?? 0);
       this.current = run;
+      this.starting = undefined;
+      created.resolve(run);
       const result = await this.execute(run, records, args);
       this.state = 'completed';
       return result;
@@ -116,8 +122,20 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       throw error;
     } finally {
       if (run !== undefined) await this.cleanUp(run);
+      else for (const stream of [...this.streams]) stream.end();
       this.current = undefined;
+      this.starting = undefined;
+      created.resolve(undefined);
       done.resolve();
+    }
+  }
+
+  private async loadRecords(created: { resolve(run: undefined): void }): Promise<HistoryRecord[]> {
+    try {
+      return (await this.history.load()).map(upgradeRecord);
+    } catch (error) {
+      created.resolve(undefined);
+      throw error;
     }
   }
 
@@ -181,7 +199,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * await historian.act('words', null, 'put', 'hello');
    */
   async act(name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    const run = this.current;
+    const run = this.current ?? (await this.starting);
     if (run === undefined) throw new WorkflowSuspendedError(this.workflowId);
     return run.externalAction(name, identity, action, args);
   }
@@ -208,13 +226,39 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    */
   resourceStream(identity: string | null): ResourceStream {
     const stream = new ResourceStream(identity, (closed) => this.streams.delete(closed));
-    if (this.current === undefined) {
+    if (this.current === undefined && this.starting === undefined) {
       stream.end();
       return stream;
     }
     this.streams.add(stream);
-    if (this.current.replay === null) stream.push({ change: 'initial', resources: this.resources(identity) });
+    // While the run starts or replays, the first snapshot comes when replay has caught up (publish()).
+    if (this.current !== undefined && this.current.replay === null && this.current.replayIsDone) {
+      stream.push({ change: 'initial', resources: this.resources(identity) });
+    }
     return stream;
+  }
+
+  /**
+   * Resolves when a resource `name` is visible to `identity` (at once if it already is); rejects with
+   * WorkflowSuspendedError if the workflow stops first. Useful right after run(), before the workflow has
+   * reached the point where it opens the resource.
+   *
+   * @example
+   * historian.run();
+   * await historian.waitForResource('words', null);
+   * await historian.act('words', null, 'put', 'hello');
+   */
+  async waitForResource(name: string, identity: string | null): Promise<ResourceInfo> {
+    const stream = this.resourceStream(identity);
+    try {
+      for await (const snapshot of stream) {
+        const found = snapshot.resources.find((resource) => resource.name === name);
+        if (found !== undefined) return found;
+      }
+    } finally {
+      stream.end();
+    }
+    throw new WorkflowSuspendedError(this.workflowId);
   }
 
   private resourceChanged(resource: OpenResource, change: ResourceChange): void {

@@ -269,7 +269,7 @@ export class Run {
   async begin(records: readonly HistoryRecord[], startMain: () => void): Promise<void> {
     if (records.length === 0) {
       await this.catchUp();
-      this.replayDone.resolve();
+      this.finishReplay();
       startMain();
       return;
     }
@@ -283,11 +283,19 @@ export class Run {
         await settle();
         await this.catchUp();
         this.replay = null;
-        this.options.onReplayDone();
+        this.finishReplay();
         replay.finish();
-        this.replayDone.resolve();
       })
       .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
+  }
+
+  /** True once replay has caught up (immediately after catch-up for a new workflow). */
+  replayIsDone = false;
+
+  private finishReplay(): void {
+    this.replayIsDone = true;
+    this.options.onReplayDone();
+    this.replayDone.resolve();
   }
 
   /** Once replay has caught up: record configurations and versions that are new in this code. */
