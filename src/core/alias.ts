@@ -5,6 +5,7 @@
  */
 import { requireContext, type WorkflowContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
+import { TaskState } from './task-state.js';
 
 /** An open alias; close it (or let `await using` close it) to release the name. */
 export interface Alias extends AsyncDisposable {
@@ -52,7 +53,9 @@ async function closeAlias(context: WorkflowContext, openId: string, name: string
   const { run } = context;
   if (run.stopReason !== undefined) return;
   const id = `${openId}:close`;
-  const recorded = await run.claimOrLive(context, 'alias', id, `close of alias ${name}`);
+  // A cancelled task still releases its alias (live and on replay alike): claim under a stand-in task.
+  const closer = context.task.stopReason === undefined ? context : { ...context, task: new TaskState(context.task.id, null) };
+  const recorded = await run.claimOrLive(closer, 'alias', id, `close of alias ${name}`);
   if (recorded === null) run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: false });
   else context.scope.frame?.seqs.push(recorded.seq);
   await run.removeAlias(name);

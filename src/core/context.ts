@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { NotInWorkflowError, InvalidNameError } from './errors.js';
 import type { OpenResource, Run } from './run.js';
+import type { ItemTag } from './resources.js';
 import type { TaskState } from './task-state.js';
 
 /**
@@ -14,7 +15,18 @@ import type { TaskState } from './task-state.js';
 export class StepFrame {
   /** `seq`s of records to remove when the step ends (its start record and everything inside it). */
   readonly seqs: number[] = [];
+  /** Items this step took from resources: decided at its end (see Run.closeFrame). */
+  readonly takes: Take[] = [];
+  /** True once the step has ended (its records are gone or handed to the resources that outlive it). */
+  ended = false;
   constructor(readonly id: string, readonly parent: StepFrame | null) {}
+}
+
+/** A record that took an item (a queue get), and the tag of the record that had put the item. */
+export interface Take {
+  readonly seq: number;
+  readonly resource: OpenResource;
+  readonly taken: ItemTag | undefined;
 }
 
 /**

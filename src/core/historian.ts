@@ -8,6 +8,7 @@ import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, Workflo
 import type { History } from './history.js';
 import { describeRecord, upgradeRecord, type HistoryRecord } from './records.js';
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
+import { endScope } from './scope-end.js';
 import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
 import { Run, type AliasRegistry, type Configuration, type OpenResource, type ResourceChange } from './run.js';
 
@@ -161,7 +162,11 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       run.fail(divergence);
       throw divergence;
     }
-    // Finished (returned or threw): stop what is left, hand over the outcome, then forget the history.
+    // Finished (returned or threw): tasks it did not await are cancelled as at the end of any scope
+    // (TaskCancelledError, not a suspension: their cleanup must see that the workflow really ended).
+    await endScope(run.rootContext());
+    if (run.stopReason !== undefined) throw run.stopReason;
+    // Stop what is left, hand over the outcome, then forget the history.
     run.stop(new WorkflowSuspendedError(this.workflowId));
     await this.options.onFinish?.(ok ? { ok, value } : { ok, error });
     await this.history.clear();

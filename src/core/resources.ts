@@ -15,6 +15,20 @@ export interface ActionSpec {
   readonly blocking: boolean;
   /** Number of arguments the action takes. */
   readonly arity: number;
+  /**
+   * Takes away something an earlier action added (a queue get takes a put's item). The record of that earlier
+   * action is then owned by the taking record: both are pruned together, so replay stays consistent.
+   */
+  readonly consumes?: boolean;
+}
+
+/**
+ * Which record added an item, and who wrote it: `origin` is the step frame of the workflow code that wrote
+ * it (null: top-level code), undefined when nobody replays it as a call (an outside event).
+ */
+export interface ItemTag {
+  readonly seq: number;
+  readonly origin: { readonly ended: boolean } | null | undefined;
 }
 
 /** Returned by {@link ResourceState.perform} when the action must wait for a change of the resource. */
@@ -24,8 +38,13 @@ export const WOULD_BLOCK: unique symbol = Symbol('would block');
 export abstract class ResourceState {
   abstract readonly kind: string;
   abstract readonly actions: Readonly<Record<string, ActionSpec>>;
-  /** Apply `action` now, or return WOULD_BLOCK. Arguments are already validated. */
-  abstract perform(action: string, args: readonly unknown[]): unknown;
+  /**
+   * Apply `action` now, or return WOULD_BLOCK. Arguments are already validated. `tag` names the record that
+   * describes this action (kinds that hold items remember which record added each).
+   */
+  abstract perform(action: string, args: readonly unknown[], tag?: ItemTag): unknown;
+  /** After a consuming action: the tag of the record that had added what it took (see ActionSpec.consumes). */
+  taken: ItemTag | undefined = undefined;
   /** A JSON view of the resource for listings, streams and the dashboard. */
   abstract view(): Json;
   /** Arguments an outside caller's action needs that the workflow must not invent on replay (fresh ids). */
@@ -48,31 +67,33 @@ export abstract class ResourceState {
 
 const MUTATE = { mutates: true, blocking: false, arity: 1 } as const;
 const MUTATE0 = { mutates: true, blocking: false, arity: 0 } as const;
-const TAKE = { mutates: true, blocking: true, arity: 0 } as const;
+const TAKE = { mutates: true, blocking: true, arity: 0, consumes: true } as const;
 const READ = { mutates: false, blocking: false, arity: 0 } as const;
 
 /** A first-in, first-out queue. Outside callers usually `put`; the workflow `get`s (or the other way round). */
 export class QueueState extends ResourceState {
   readonly kind: string = 'queue';
   readonly actions: Readonly<Record<string, ActionSpec>> = { put: MUTATE, get: TAKE, size: READ };
-  protected items: unknown[] = [];
+  /** Items in order, each with the seq of the record that put it. */
+  protected items: Array<{ value: unknown; tag: ItemTag | undefined } | undefined> = [];
   private head = 0;
 
-  perform(action: string, args: readonly unknown[]): unknown {
+  perform(action: string, args: readonly unknown[], tag?: ItemTag): unknown {
     switch (action) {
       case 'put':
-        this.items.push(args[0]);
+        this.items.push({ value: args[0], tag });
         return undefined;
       case 'get': {
         if (this.head === this.items.length) return WOULD_BLOCK;
         const item = this.items[this.head];
         this.items[this.head++] = undefined;
+        this.taken = item?.tag;
         // Compact now and then so a long-lived queue does not keep a growing dead prefix.
         if (this.head > 1024 && this.head * 2 > this.items.length) {
           this.items = this.items.slice(this.head);
           this.head = 0;
         }
-        return item;
+        return item?.value;
       }
       case 'size':
         return this.items.length - this.head;
@@ -82,7 +103,7 @@ export class QueueState extends ResourceState {
 
   view(): Json {
     const pending = this.items.slice(this.head);
-    return { size: pending.length, items: viewItems(pending.slice(0, 20)) };
+    return { size: pending.length, items: viewItems(pending.slice(0, 20).map((item) => item?.value)) };
   }
 }
 
@@ -97,15 +118,14 @@ export class IdentityQueueState extends QueueState {
     return action === 'put' ? [[randomUUID(), args[0]]] : args;
   }
 
-  override perform(action: string, args: readonly unknown[]): unknown {
+  override perform(action: string, args: readonly unknown[], tag?: ItemTag): unknown {
     if (action === 'put') {
       const entry = args[0];
-      // A workflow-side put supplies its own value; pair it with a fresh identity unless already paired.
       if (!isIdentityPair(entry)) throw new InvalidArgumentError('identityQueue.put expects [identity, value].');
-      super.perform('put', [entry]);
+      super.perform('put', [entry], tag);
       return entry[0];
     }
-    return super.perform(action, args);
+    return super.perform(action, args, tag);
   }
 }
 

@@ -25,7 +25,7 @@ import {
   type ResourceKey,
 } from './records.js';
 import { Replay } from './replay.js';
-import { WOULD_BLOCK, type ResourceState } from './resources.js';
+import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
@@ -61,6 +61,8 @@ export interface RunOptions {
 interface Waiter {
   readonly action: string;
   readonly args: readonly unknown[];
+  /** Who writes the record of this action (see ItemTag). */
+  readonly origin: ItemTag['origin'];
   done: boolean;
   /** How many open resources it waits on; it fails when the last of them closes. */
   waitingOn: number;
@@ -245,6 +247,9 @@ export class Run {
    * records. Outside replay, resolves with null at once.
    */
   async claimOrLive(context: WorkflowContext, type: RecordType, id: string, what: string): Promise<HistoryRecord | null> {
+    // A stopped task must fail here, live as on replay: claiming first and then failing in track() would
+    // consume the record without applying it.
+    context.task.check();
     const replay = this.replay;
     if (replay === null) return null;
     const position = replay.find(type, id);
@@ -351,11 +356,11 @@ export class Run {
       );
     }
     const args = record.args.map((arg) => deserialize(arg));
-    const value = resource.state.perform(record.action, args);
+    const value = resource.state.perform(record.action, args, { seq: record.seq, origin: undefined });
     if (value === WOULD_BLOCK) {
       throw new NonDeterminismError(`Replay could not repeat ${record.action} on ${record.resource.name}: it would wait`);
     }
-    resource.frame?.seqs.push(record.seq);
+    this.own(resource, record.action, resource.frame, record.seq);
     this.changed(resource, 'act');
   }
 
@@ -433,7 +438,11 @@ export class Run {
   async closeResource(context: WorkflowContext, resource: OpenResource): Promise<void> {
     if (resource.closed) return;
     if (this.stopReason === undefined) {
-      const recorded = await this.claimOrLive(context, 'resource_close', resource.openId, `close ${resource.key.name}`);
+      // A cancelled task still closes what it opened (an `await using` disposal), live and on replay alike:
+      // claim under a stand-in that is not cancelled, or replay would consume the close record, throw
+      // TaskCancelledError and leave the resource open.
+      const closer = context.task.stopReason === undefined ? context : { ...context, task: new TaskState(context.task.id, null) };
+      const recorded = await this.claimOrLive(closer, 'resource_close', resource.openId, `close ${resource.key.name}`);
       if (recorded === null) {
         this.write(context.task.id, resource.frame, { type: 'resource_close', id: resource.openId, resource: resource.key });
       } else {
@@ -465,13 +474,16 @@ export class Run {
     const serializedArgs = args.map((arg, n) => serialize(arg, `argument ${n} of ${action} on ${resource.key.name}`));
     if (this.replay !== null) {
       const recorded = await this.claimOrLive(context, 'internal', id, `${action} on ${resource.key.name} (${id})`);
-      if (recorded !== null) return this.replayInternal(resource, recorded as InternalEventRecord, args);
+      if (recorded !== null) return this.replayInternal(context, resource, recorded as InternalEventRecord, args);
     }
-    const record = (value: unknown): void =>
-      this.write(context.task.id, context.scope.frame, {
+    const record = (value: unknown): void => {
+      const frame = this.recordFrame(context, resource, action);
+      this.write(context.task.id, null, {
         type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...outcomeOf(value),
       });
-    return this.performLive(resource, action, args, record, context.task);
+      this.own(resource, action, frame, this.seq);
+    };
+    return this.performLive(resource, action, args, context.scope.frame, record, context.task);
   }
 
   /**
@@ -487,20 +499,23 @@ export class Run {
         const record = recorded as InternalEventRecord;
         const resource = this.resources.get(resourceMapKey(record.resource.name, record.resource.identity));
         if (resource === undefined) throw new NonDeterminismError(`Replay found ${action} on ${record.resource.name}, which is not open`);
-        return [resource, this.replayInternal(resource, record, [])];
+        return [resource, this.replayInternal(context, resource, record, [])];
       }
     }
     const deferred = createDeferred<[OpenResource, unknown]>();
     const waiter: Waiter = {
       action,
       args: [],
+      origin: context.scope.frame,
       done: false,
       waitingOn: 0,
       fail: (reason) => deferred.reject(reason),
       complete: (value, resource) => {
-        this.write(context.task.id, context.scope.frame, {
+        const frame = this.recordFrame(context, resource, action);
+        this.write(context.task.id, null, {
           type: 'internal', id, resource: resource.key, action, args: [], ...outcomeOf(value),
         });
+        this.own(resource, action, frame, this.seq);
         deferred.resolve([resource, value]);
       },
     };
@@ -518,8 +533,8 @@ export class Run {
     }
   }
 
-  private replayInternal(resource: OpenResource, record: InternalEventRecord, args: readonly unknown[]): unknown {
-    const value = resource.state.perform(record.action, args);
+  private replayInternal(context: WorkflowContext, resource: OpenResource, record: InternalEventRecord, args: readonly unknown[]): unknown {
+    const value = resource.state.perform(record.action, args, { seq: record.seq, origin: context.scope.frame });
     if (value === WOULD_BLOCK) {
       throw this.diverged(`Replay could not repeat ${record.action} on ${resource.key.name} (${record.id}): it would wait`);
     }
@@ -529,6 +544,7 @@ export class Run {
         `Replay of ${record.action} on ${resource.key.name} (${record.id}) gave ${JSON.stringify(actual)}, but the history recorded ${JSON.stringify(record.result)}`,
       );
     }
+    this.own(resource, record.action, this.recordFrame(context, resource, record.action), record.seq);
     this.changed(resource, 'act');
     this.handOff(resource);
     return value;
@@ -546,7 +562,7 @@ export class Run {
     // The workflow sees a copy, exactly as it will on replay; the caller cannot change it afterwards.
     const copies = serializedArgs.map((arg) => deserialize(arg));
     let durable: Promise<void> | undefined;
-    const value = await this.performLive(resource, action, copies, (result) => {
+    const value = await this.performLive(resource, action, copies, undefined, (result) => {
       if (spec.mutates) {
         durable = this.writeDurable('', resource.frame, {
           type: 'external', id: resource.openId, resource: resource.key, action, args: serializedArgs, ...outcomeOf(result),
@@ -567,8 +583,15 @@ export class Run {
   }
 
   /** Perform now if possible (recording synchronously), else wait in line for the resource to change. */
-  private performLive(resource: OpenResource, action: string, args: readonly unknown[], record: (value: unknown) => void, task?: TaskState): Promise<unknown> | unknown {
-    const value = resource.state.perform(action, args);
+  private performLive(
+    resource: OpenResource,
+    action: string,
+    args: readonly unknown[],
+    origin: ItemTag['origin'],
+    record: (value: unknown) => void,
+    task?: TaskState,
+  ): Promise<unknown> | unknown {
+    const value = resource.state.perform(action, args, { seq: this.seq + 1, origin });
     if (value !== WOULD_BLOCK) {
       record(value);
       this.changed(resource, 'act');
@@ -579,6 +602,7 @@ export class Run {
     const waiter: Waiter = {
       action,
       args,
+      origin,
       done: false,
       waitingOn: 1,
       fail: (reason) => deferred.reject(reason),
@@ -594,6 +618,50 @@ export class Run {
     });
   }
 
+  /**
+   * Which step's pruning removes the record of a workflow-side action: a change lives as long as the resource
+   * (it is kept when the step that made it ends, and replayed from the history); a take or a wait lives with
+   * the step that made it.
+   */
+  private recordFrame(context: WorkflowContext, resource: OpenResource, action: string): StepFrame | null {
+    const spec = resource.state.actions[action];
+    return spec !== undefined && spec.mutates && spec.consumes !== true ? resource.frame : context.scope.frame;
+  }
+
+  /**
+   * Put record `seq` under `frame` for pruning. A take (queue get) is decided when its step ends, together
+   * with the record that put the item (see closeFrame).
+   */
+  private own(resource: OpenResource, action: string, frame: StepFrame | null, seq: number): void {
+    if (frame === null) return;
+    if (resource.state.actions[action]?.consumes === true) frame.takes.push({ seq, resource, taken: resource.state.taken });
+    else frame.seqs.push(seq);
+  }
+
+  /**
+   * A step ends: the records to remove with it. A take leaves the history together with the record that put
+   * its item when nobody would claim that record on replay any more (an outside event, or a put made inside a
+   * step that has ended): replay then sees neither. Otherwise the take is kept, as the put is, and replayed
+   * from the history; an enclosing step reconsiders it when it ends.
+   */
+  closeFrame(frame: StepFrame): number[] {
+    frame.ended = true;
+    const remove = frame.seqs;
+    for (const take of frame.takes) {
+      const origin = take.taken?.origin;
+      if (take.taken !== undefined && (origin === undefined || origin?.ended === true)) {
+        remove.push(take.seq, take.taken.seq);
+      } else if (take.resource.closed && take.resource.frame !== null) {
+        remove.push(take.seq);
+      } else if (frame.parent !== null) {
+        frame.parent.takes.push(take);
+      } else {
+        take.resource.frame?.seqs.push(take.seq);
+      }
+    }
+    return remove;
+  }
+
   /** Hand the resource to waiting actions, in arrival order, until none can proceed. */
   private handOff(resource: OpenResource): void {
     let progressed = true;
@@ -605,7 +673,8 @@ export class Run {
           resource.waiters.splice(i--, 1);
           continue;
         }
-        const value = resource.state.perform(waiter.action, waiter.args);
+        // The waiter records synchronously below, so its record takes the next seq.
+        const value = resource.state.perform(waiter.action, waiter.args, { seq: this.seq + 1, origin: waiter.origin });
         if (value === WOULD_BLOCK) continue;
         waiter.done = true;
         resource.waiters.splice(i--, 1);

@@ -144,7 +144,7 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
   if (run.stopReason !== undefined) throw run.stopReason;
   if (task.stopReason !== undefined) {
     // Cancelled, not finished: forget the step entirely so that a replay does not run its body again.
-    run.forget(frame.seqs);
+    run.forget(run.closeFrame(frame));
     throw task.stopReason;
   }
   await run.waitLive(`end of step ${id}`);
@@ -156,7 +156,7 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
     outcome = serializationError;
     recorded = errorOutcome(serializationError);
   }
-  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, frame.seqs);
+  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.closeFrame(frame));
   if (durable !== undefined) await durable;
   if (!ok) throw outcome;
   return outcome;
