@@ -5,7 +5,7 @@
 import { StepFrame, Scope, checkName, contextStorage, requireContext, type WorkflowContext } from './context.js';
 import { InvalidArgumentError, isQuestError, isSuspension } from './errors.js';
 import { sleep } from './sleep.js';
-import type { StepEndRecord } from './records.js';
+import type { Outcome, StepEndRecord } from './records.js';
 import { endScope } from './scope-end.js';
 import { errorOutcome, outcomeOf, valueOf } from './run.js';
 
@@ -103,61 +103,73 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
   const { run, task, scope } = context;
   task.check();
   const id = scope.nextId(name);
-  let startSeq: number | undefined;
-  let restarted = false;
   if (run.replay !== null) {
-    const replay = run.replay;
-    const endAt = replay.find('step_end', id);
+    const endAt = run.replay.find('step_end', id);
     if (endAt >= 0) {
-      const record = (await task.track(replay.claim(endAt))) as StepEndRecord;
+      const record = (await task.track(run.replay.claim(endAt))) as StepEndRecord;
       scope.frame?.seqs.push(record.seq);
       return valueOf(record);
     }
-    const startAt = replay.find('step_start', id);
-    if (startAt >= 0) {
-      startSeq = (await task.track(replay.claim(startAt))).seq;
-      restarted = true;
-    } else {
-      await task.track(replay.waitLive(`step ${id}`));
-    }
   }
+  const body = await runBody(context, id, fn, args);
+  await run.waitLive(`end of step ${id}`);
+  const recorded = outcomeToRecord(body);
+  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.closeFrame(body.frame));
+  if (durable !== undefined) await durable;
+  if (!body.ok) throw body.outcome;
+  return body.outcome;
+}
+
+/** How a step-like body ended, before its end is recorded. */
+export interface BodyResult {
+  ok: boolean;
+  outcome: unknown;
+  /** The body's records, to prune when its end is recorded (see Run.closeFrame). */
+  readonly frame: StepFrame;
+}
+
+/**
+ * Run the body of a step-like scope `id` (a step, a loop iteration): claim its start record on replay (the
+ * body then runs again: it had not ended) or write one, run `fn` in a new scope, then end that scope
+ * (cancel its tasks, close its resources). Throws when the run or the task stopped meanwhile; a cancelled body
+ * is forgotten entirely, so a replay does not run it again.
+ */
+export async function runBody<A extends unknown[]>(context: WorkflowContext, id: string, fn: (...args: A) => unknown, args: A): Promise<BodyResult> {
+  const { run, task, scope } = context;
   const frame = new StepFrame(id, scope.frame);
-  if (startSeq === undefined) {
-    run.write(task.id, frame, { type: 'step_start', id });
-  } else {
-    frame.seqs.push(startSeq);
-  }
-  const stepScope = new Scope(id, frame);
-  const replayDuringBody = restarted ? run.replay : null;
+  // Outside replay there is nothing to claim: skip the await (steps are the hot path).
+  const started = run.replay === null ? null : await run.claimOrLive(context, 'step_start', id, `step ${id}`);
+  if (started === null) run.write(task.id, frame, { type: 'step_start', id });
+  else frame.seqs.push(started.seq);
+  // A restarted body runs live while replay goes on; it may still claim records, so replay must wait for it.
+  const replayDuringBody = started === null ? null : run.replay;
   replayDuringBody?.bodyStarted();
-  let ok = true;
-  let outcome: unknown;
+  const result: BodyResult = { ok: true, outcome: undefined, frame };
+  const bodyScope = new Scope(id, frame);
   try {
-    outcome = await task.wait(Promise.resolve(contextStorage.run({ run, task, scope: stepScope }, fn, ...args)));
+    result.outcome = await task.wait(Promise.resolve(contextStorage.run({ run, task, scope: bodyScope }, fn, ...args)));
   } catch (error) {
-    ok = false;
-    outcome = error;
+    result.ok = false;
+    result.outcome = error;
   } finally {
     replayDuringBody?.bodyEnded();
   }
-  await endScope({ run, task, scope: stepScope });
+  await endScope({ run, task, scope: bodyScope });
   if (run.stopReason !== undefined) throw run.stopReason;
   if (task.stopReason !== undefined) {
-    // Cancelled, not finished: forget the step entirely so that a replay does not run its body again.
     run.forget(run.closeFrame(frame));
     throw task.stopReason;
   }
-  await run.waitLive(`end of step ${id}`);
-  let recorded;
+  return result;
+}
+
+/** The record fields of a body's outcome; a value that cannot be recorded turns the outcome into that error. */
+export function outcomeToRecord(body: BodyResult): Outcome {
   try {
-    recorded = ok ? outcomeOf(outcome) : errorOutcome(outcome);
+    return body.ok ? outcomeOf(body.outcome) : errorOutcome(body.outcome);
   } catch (serializationError) {
-    ok = false;
-    outcome = serializationError;
-    recorded = errorOutcome(serializationError);
+    body.ok = false;
+    body.outcome = serializationError;
+    return errorOutcome(serializationError);
   }
-  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.closeFrame(frame));
-  if (durable !== undefined) await durable;
-  if (!ok) throw outcome;
-  return outcome;
 }
