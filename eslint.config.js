@@ -18,6 +18,8 @@ export default tseslint.config(
         { allowForKnownSafeCalls: [{ from: 'package', name: ['test', 'it', 'describe', 'suite'], package: 'node:test' }] },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
+      // `return promise` inside `await using` / try disposes the resource before the promise settles.
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },

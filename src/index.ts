@@ -6,6 +6,8 @@ export type { HistorianOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatu
 export { step } from './core/step.js';
 export type { Step, StepOptions, RetryPolicy } from './core/step.js';
 export { sleep } from './core/sleep.js';
+export { loop, done } from './core/loop.js';
+export type { LoopDone } from './core/loop.js';
 export { task } from './core/task.js';
 export type { TaskHandle, TaskStarter } from './core/task.js';
 export { queue, state, event, identityQueue, multiQueue, Queue, State, Event, IdentityQueue, MultiQueue } from './core/resource-handles.js';

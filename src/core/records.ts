@@ -71,6 +71,16 @@ export interface ExternalEventRecord extends Base, Outcome {
 export interface VersionRecord extends Base { type: 'version'; name: string; version: string }
 /** A configuration call applied at this point of the history. */
 export interface ConfigRecord extends Base { type: 'config'; name: string; args: Json[] }
+/**
+ * The state a `loop()` carries after its latest iteration. Each checkpoint replaces the previous one (and the
+ * iteration's records), so a loop that runs forever keeps one. `done` marks the loop's final result.
+ */
+export interface CheckpointRecord extends Base, Outcome {
+  type: 'checkpoint';
+  /** Iterations completed so far. */
+  iteration: number;
+  done: boolean;
+}
 /** An alias opened (`open: true`) or closed for this workflow. */
 export interface AliasRecord extends Base { type: 'alias'; alias: string; open: boolean }
 
@@ -85,6 +95,7 @@ export type HistoryRecord =
   | ExternalEventRecord
   | VersionRecord
   | ConfigRecord
+  | CheckpointRecord
   | AliasRecord;
 
 export type RecordType = HistoryRecord['type'];
@@ -92,6 +103,7 @@ export type RecordType = HistoryRecord['type'];
 /** Record types a workflow call claims during replay by its op id. */
 export const CLAIMED_TYPES: ReadonlySet<RecordType> = new Set<RecordType>([
   'step_start', 'step_end', 'task_start', 'task_end', 'resource_open', 'resource_close', 'internal', 'alias',
+  'checkpoint',
 ]);
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<RecordType>([
@@ -136,6 +148,7 @@ export function describeRecord(record: HistoryRecord): string {
     case 'version': return `version ${JSON.stringify(record.version)} of ${record.name === '' ? 'the workflow' : record.name}`;
     case 'config': return `configuration ${record.name}`;
     case 'alias': return `${record.open ? 'open' : 'close'} of alias ${record.alias}`;
+    case 'checkpoint': return `checkpoint of loop ${record.id} after iteration ${record.iteration}`;
   }
 }
 

@@ -21,6 +21,8 @@ export const DEFAULT_STALL_TIMEOUT_MS = 2000;
 
 export class Replay {
   private readonly index = new Map<string, number>();
+  /** Iterations completed by each loop (from its checkpoint record). */
+  private readonly loopProgress = new Map<string, number>();
   private readonly claims = new Map<number, Deferred<HistoryRecord>>();
   private readonly liveWaiters: Array<{ deferred: Deferred<void>; what: string }> = [];
   /** Position of the next record to consume. */
@@ -40,6 +42,7 @@ export class Replay {
       if (record.seq <= previous) throw new CorruptHistoryError(`record seq ${record.seq} is out of order`);
       previous = record.seq;
       if (CLAIMED_TYPES.has(record.type)) this.index.set(key(record.type, record.id), position);
+      if (record.type === 'checkpoint') this.loopProgress.set(record.id, record.iteration);
     });
   }
 
@@ -93,10 +96,20 @@ export class Replay {
     this.wake?.resolve();
   }
 
-  /** Is `id` inside a step that completed (its end record is in the history)? Its events cannot be claimed. */
+  /**
+   * Is `id` inside a step or loop iteration that completed (a step end, or a loop checkpoint past that
+   * iteration, is in the history)? Nobody will claim its records: replay applies them.
+   */
   insideCompletedStep(id: string): boolean {
     for (let slash = id.lastIndexOf('/'); slash > 0; slash = id.lastIndexOf('/', slash - 1)) {
-      if (this.index.has(key('step_end', id.slice(0, slash)))) return true;
+      const scope = id.slice(0, slash);
+      if (this.index.has(key('step_end', scope))) return true;
+      // Loop iterations are scopes named `loop/#n` (no user name contains '#').
+      const last = scope.lastIndexOf('/');
+      if (scope.charAt(last + 1) === '#') {
+        const done = this.loopProgress.get(scope.slice(0, last));
+        if (done !== undefined && Number(scope.slice(last + 2)) <= done) return true;
+      }
     }
     return false;
   }

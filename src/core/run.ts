@@ -167,6 +167,11 @@ export class Run {
     for (const seq of seqs) this.pendingRemove.push(seq);
   }
 
+  /** The seq of the record written last. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
   /** Make every buffered record durable. */
   flush(): Promise<void> | undefined {
     if (this.inflight !== null) {
