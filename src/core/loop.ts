@@ -11,11 +11,10 @@
  * History of a loop over a queue fed from outside, at any moment: the queue's open record, one checkpoint,
  * the records of the iteration in progress, and the outside events not consumed yet.
  */
-import { requireContext } from './context.js';
+import { checkName, requireContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CheckpointRecord } from './records.js';
-import { outcomeOf, valueOf } from './run.js';
-import { checkName } from './context.js';
+import { valueOf } from './run.js';
 import { outcomeToRecord, runBody } from './step.js';
 
 const DONE: unique symbol = Symbol('quest.loop.done');
