@@ -12,6 +12,9 @@ export function createDeferred<T>(): Deferred<T> {
     resolve = res;
     reject = rej;
   });
+  // Quest rejects its own waits when a run stops, sometimes before anyone awaits them: that is never an
+  // unhandled rejection. Awaiters still receive the error.
+  promise.catch(() => undefined);
   return { promise, resolve, reject };
 }
 
