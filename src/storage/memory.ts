@@ -17,8 +17,9 @@ export class MemoryHistory implements History {
   }
 
   commit(change: HistoryChange): void {
-    for (const seq of change.remove) this.records.delete(seq);
+    // Appends first: a change may remove a record it appends itself.
     for (const record of change.append) this.records.set(record.seq, record);
+    for (const seq of change.remove) this.records.delete(seq);
   }
 
   clear(): void {

@@ -1,0 +1,455 @@
+/**
+ * SQLite storage (better-sqlite3): the embedded default. One database file in WAL mode holds every history,
+ * workflow entry and alias. Writes are group-committed: every write issued in the same event-loop turn — the
+ * commits of hundreds of workflows, entries, aliases — goes into ONE transaction with one fsync, flushed by
+ * `setImmediate`, so a lone sequential writer waits at most one turn and many concurrent writers share the
+ * cost of durability.
+ *
+ * better-sqlite3 is synchronous: a transaction (and its fsync) runs on the event-loop thread. Group commit
+ * keeps that to one fsync per turn however many workflows write.
+ */
+import Database from 'better-sqlite3';
+import type { History, HistoryChange } from '../core/history.js';
+import type { HistoryRecord } from '../core/records.js';
+import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
+import type { Store, WorkflowEntry, WorkflowState } from './store.js';
+
+/** How hard SQLite works to make a commit durable. */
+export type SqliteSynchronous = 'full' | 'normal';
+
+/** Options of a {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * `'full'` (default): a commit survives a crash of the process and of the machine (the WAL is fsynced at
+   * every transaction). `'normal'`: it survives a crash of the process; a power loss may lose the last
+   * transactions (never corrupt the database).
+   */
+  synchronous?: SqliteSynchronous;
+  /** How long to wait for another connection's write lock before failing with StorageError (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** A queue of this many writes is flushed at once instead of at the end of the turn (default 1000). */
+  maxBatch?: number;
+}
+
+/** Counters of a {@link SqliteStore}, for tests and monitoring. */
+export interface SqliteStoreStats {
+  /** Write transactions committed (each one fsync with `synchronous: 'full'`). */
+  transactions: number;
+  /** Write transactions that failed as a whole (every write in them was rejected). */
+  failedTransactions: number;
+  /** Writes (history commits, entry and alias changes) committed. */
+  writes: number;
+}
+
+/**
+ * The schema, one migration per version, applied in order; `PRAGMA user_version` says how many ran. Never edit
+ * a released migration: append a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE records (
+     workflow_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     PRIMARY KEY (workflow_id, seq)
+   ) WITHOUT ROWID;
+   CREATE TABLE workflows (
+     id TEXT PRIMARY KEY,
+     state TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     body TEXT NOT NULL
+   );
+   CREATE INDEX workflows_by_state ON workflows (state, started_at);
+   CREATE INDEX workflows_by_start ON workflows (started_at);
+   CREATE TABLE aliases (
+     alias TEXT PRIMARY KEY,
+     workflow_id TEXT NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX aliases_by_workflow ON aliases (workflow_id);`,
+];
+
+/** One queued write: applied inside the group transaction, settled after it. */
+interface Write {
+  what: string;
+  apply: () => void;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+/** The prepared statements, made once per connection. */
+interface Statements {
+  insertRecord: Statement<[string, number, string]>;
+  deleteRecord: Statement<[string, number]>;
+  clearRecords: Statement<[string]>;
+  selectRecords: Statement<[string], { seq: number; body: string }>;
+  putWorkflow: Statement<[string, string, number, string]>;
+  getWorkflow: Statement<[string], { body: string }>;
+  listWorkflows: Statement<[], { body: string }>;
+  listWorkflowsIn: Statement<[string], { body: string }>;
+  deleteWorkflow: Statement<[string]>;
+  putAlias: Statement<[string, string]>;
+  deleteAlias: Statement<[string, string]>;
+  deleteAliasesOf: Statement<[string]>;
+  getAlias: Statement<[string], { workflow_id: string }>;
+}
+
+function prepare(db: Database.Database): Statements {
+  return {
+    insertRecord: db.prepare('INSERT INTO records (workflow_id, seq, body) VALUES (?, ?, ?)'),
+    deleteRecord: db.prepare('DELETE FROM records WHERE workflow_id = ? AND seq = ?'),
+    clearRecords: db.prepare('DELETE FROM records WHERE workflow_id = ?'),
+    selectRecords: db.prepare('SELECT seq, body FROM records WHERE workflow_id = ? ORDER BY seq'),
+    // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time.
+    putWorkflow: db.prepare(
+      `INSERT INTO workflows (id, state, started_at, body) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body`,
+    ),
+    getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
+    listWorkflows: db.prepare('SELECT body FROM workflows ORDER BY started_at, rowid'),
+    listWorkflowsIn: db.prepare('SELECT body FROM workflows WHERE state = ? ORDER BY started_at, rowid'),
+    deleteWorkflow: db.prepare('DELETE FROM workflows WHERE id = ?'),
+    putAlias: db.prepare('INSERT OR REPLACE INTO aliases (alias, workflow_id) VALUES (?, ?)'),
+    deleteAlias: db.prepare('DELETE FROM aliases WHERE alias = ? AND workflow_id = ?'),
+    deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE workflow_id = ?'),
+    getAlias: db.prepare('SELECT workflow_id FROM aliases WHERE alias = ?'),
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A Quest error passes through; anything else becomes a StorageError about `what`. */
+function storageError(what: string, error: unknown): Error {
+  if (isQuestError(error)) return error;
+  return new StorageError(`Could not ${what}: ${describe(error)}`, error);
+}
+
+/**
+ * The history of one workflow in a {@link SqliteStore}: its rows of the `records` table. Obtain it with
+ * `store.history(id)`. `commit()` resolves after the group transaction holding it is committed, and rejects
+ * with StorageError (writing nothing of the change) when it fails — for instance because it appends a seq
+ * that is already in the history. `clear()` is one DELETE.
+ *
+ * @example
+ * const history = store.history('order-1');
+ * await history.commit({ append: [record], remove: [] });
+ */
+export class SqliteHistory implements History {
+  /** @internal Created by {@link SqliteStore.history}. */
+  constructor(
+    private readonly store: SqliteStore,
+    /** The workflow this history belongs to. */
+    readonly workflowId: string,
+  ) {}
+
+  load(): Promise<readonly HistoryRecord[]> {
+    return this.store.loadRecords(this.workflowId);
+  }
+
+  commit(change: HistoryChange): Promise<void> {
+    return this.store.commitRecords(this.workflowId, change);
+  }
+
+  clear(): Promise<void> {
+    return this.store.clearRecords(this.workflowId);
+  }
+}
+
+/**
+ * A {@link Store} in one SQLite database file (WAL mode, `synchronous = FULL` unless told otherwise). Several
+ * processes may share the file; writes wait up to `busyTimeoutMs` for each other.
+ *
+ * Every write (history commit, clear, entry, alias, deletion) is queued and written with all the others of the
+ * same event-loop turn in one transaction, each inside its own savepoint: a write that fails (say, a duplicate
+ * seq) is rolled back and rejected alone; when the transaction itself fails (disk full, lock timeout), every
+ * write in it is rejected with StorageError and none is kept. Reads first write whatever is queued, so they
+ * see every write issued before them. After `close()`, every call fails with StorageError.
+ *
+ * @example
+ * const store = new SqliteStore('./quest.sqlite');            // or: await openSqliteStore('./quest.sqlite')
+ * await store.history('order-1').commit({ append: [record], remove: [] });
+ * console.log(store.stats.transactions);
+ * await store.close();
+ */
+export class SqliteStore implements Store {
+  /** Counters for tests and monitoring. */
+  readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
+  private readonly db: Database.Database;
+  private readonly statements: Statements;
+  private readonly maxBatch: number;
+  private readonly writeBatch: Database.Transaction<(batch: readonly Write[], failures: Map<Write, unknown>) => void>;
+  private readonly writeOne: Database.Transaction<(write: Write) => void>;
+  private queue: Write[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  /**
+   * Open (creating if needed) the database at `path` and bring its schema up to date. Throws StorageError when
+   * the file cannot be opened, cannot use WAL, or was written by a newer Quest.
+   */
+  constructor(
+    /** The database file (`':memory:'` for a throwaway database, which is not durable). */
+    readonly path: string,
+    options: SqliteStoreOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 1000;
+    try {
+      this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    } catch (error) {
+      throw storageError(`open the SQLite database ${path}`, error);
+    }
+    try {
+      configure(this.db, path, options.synchronous ?? 'full');
+      migrate(this.db, path);
+      this.statements = prepare(this.db);
+    } catch (error) {
+      this.db.close();
+      throw storageError(`open the SQLite database ${path}`, error);
+    }
+    this.writeOne = this.db.transaction((write: Write) => write.apply());
+    this.writeBatch = this.db.transaction((batch: readonly Write[], failures: Map<Write, unknown>) => this.applyAll(batch, failures));
+  }
+
+  /** Same as the constructor, as a promise (rejecting instead of throwing), like the other stores' `open`. */
+  static open(path: string, options?: SqliteStoreOptions): Promise<SqliteStore> {
+    try {
+      return Promise.resolve(new SqliteStore(path, options));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new StorageError(String(error)));
+    }
+  }
+
+  history(workflowId: string): SqliteHistory {
+    this.checkOpen();
+    return new SqliteHistory(this, workflowId);
+  }
+
+  putWorkflow(entry: WorkflowEntry): Promise<void> {
+    const what = `save workflow ${JSON.stringify(entry.id)}`;
+    return this.serialized(what, () => JSON.stringify(entry), (body) => {
+      this.statements.putWorkflow.run(entry.id, entry.state, entry.startedAt, body);
+    });
+  }
+
+  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
+    return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => {
+      const row = this.statements.getWorkflow.get(workflowId);
+      return row === undefined ? undefined : (JSON.parse(row.body) as WorkflowEntry);
+    });
+  }
+
+  listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
+    return this.read('list workflows', () => {
+      const rows = state === undefined ? this.statements.listWorkflows.all() : this.statements.listWorkflowsIn.all(state);
+      return rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
+    });
+  }
+
+  deleteWorkflow(workflowId: string): Promise<void> {
+    // One write, so one savepoint: the entry, the history and the aliases go together or not at all.
+    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, () => {
+      this.statements.deleteWorkflow.run(workflowId);
+      this.statements.clearRecords.run(workflowId);
+      this.statements.deleteAliasesOf.run(workflowId);
+    });
+  }
+
+  putAlias(alias: string, workflowId: string): Promise<void> {
+    return this.enqueue(`save alias ${JSON.stringify(alias)}`, () => {
+      this.statements.putAlias.run(alias, workflowId);
+    });
+  }
+
+  deleteAlias(alias: string, workflowId: string): Promise<void> {
+    return this.enqueue(`delete alias ${JSON.stringify(alias)}`, () => {
+      this.statements.deleteAlias.run(alias, workflowId);
+    });
+  }
+
+  getAlias(alias: string): Promise<string | undefined> {
+    return this.read(`read alias ${JSON.stringify(alias)}`, () => this.statements.getAlias.get(alias)?.workflow_id);
+  }
+
+  /** Write what is queued, then close the database. Later calls fail with StorageError; closing twice is fine. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.flush();
+    this.closed = true;
+    try {
+      this.db.close();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(storageError(`close the SQLite database ${this.path}`, error));
+    }
+  }
+
+  /** @internal See {@link SqliteHistory.load}. */
+  loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
+    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () =>
+      this.statements.selectRecords.all(workflowId).map((row) => parseRecord(row, workflowId)),
+    );
+  }
+
+  /** @internal See {@link SqliteHistory.commit}. */
+  commitRecords(workflowId: string, change: HistoryChange): Promise<void> {
+    if (change.append.length === 0 && change.remove.length === 0) return this.read('commit', () => undefined);
+    const what = `write the history of workflow ${JSON.stringify(workflowId)}`;
+    const remove = [...change.remove];
+    return this.serialized(what, () => change.append.map((record) => [record.seq, JSON.stringify(record)] as const), (rows) => {
+      // Appends first, then removals: a change may remove a record it appends.
+      for (const [seq, body] of rows) this.statements.insertRecord.run(workflowId, seq, body);
+      for (const seq of remove) this.statements.deleteRecord.run(workflowId, seq);
+    });
+  }
+
+  /** @internal See {@link SqliteHistory.clear}. */
+  clearRecords(workflowId: string): Promise<void> {
+    return this.enqueue(`clear the history of workflow ${JSON.stringify(workflowId)}`, () => {
+      this.statements.clearRecords.run(workflowId);
+    });
+  }
+
+  /** Serialize now (what is stored is the value as it was at the call), write with the next group. */
+  private serialized<T>(what: string, serialize: () => T, apply: (data: T) => void): Promise<void> {
+    let data: T;
+    try {
+      data = serialize();
+    } catch (error) {
+      return Promise.reject(storageError(what, error));
+    }
+    return this.enqueue(what, () => apply(data));
+  }
+
+  /** Queue a write for the group transaction at the end of this turn (or now, when the queue is full). */
+  private enqueue(what: string, apply: () => void): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ what, apply, resolve, reject });
+      if (this.queue.length >= this.maxBatch) this.flush();
+      else this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Write every queued write in one transaction, then settle their promises. */
+  private flush(): void {
+    const batch = this.queue;
+    if (batch.length === 0 || this.closed) return;
+    this.queue = [];
+    const failures = new Map<Write, unknown>();
+    try {
+      // IMMEDIATE takes the write lock up front: no deadlock upgrading a read lock against another process.
+      this.writeBatch.immediate(batch, failures);
+    } catch (error) {
+      this.stats.failedTransactions++;
+      for (const write of batch) write.reject(this.transactionError(write, batch.length, failures.get(write) ?? error));
+      return;
+    }
+    this.stats.transactions++;
+    this.stats.writes += batch.length - failures.size;
+    for (const write of batch) {
+      if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
+      else write.resolve();
+    }
+  }
+
+  /** Apply each write in its own savepoint, so one failing write does not undo the others. */
+  private applyAll(batch: readonly Write[], failures: Map<Write, unknown>): void {
+    for (const write of batch) {
+      try {
+        this.writeOne(write);
+      } catch (error) {
+        failures.set(write, error);
+        // Some errors (disk full, I/O) make SQLite roll back the whole transaction: give up on the batch.
+        if (!this.db.inTransaction) throw error;
+      }
+    }
+  }
+
+  private transactionError(write: Write, size: number, cause: unknown): StorageError {
+    return new StorageError(
+      `Could not ${write.what}: the transaction failed (${describe(cause)}); none of its ${size} write(s) were kept.`,
+      cause,
+    );
+  }
+
+  /** Run a read after writing what is queued, so that it sees every write issued before it. */
+  private read<T>(what: string, query: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(this.closedError());
+    this.flush();
+    try {
+      return Promise.resolve(query());
+    } catch (error) {
+      return Promise.reject(storageError(what, error));
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): StorageError {
+    return new StorageError(`The SQLite store ${this.path} is closed.`);
+  }
+}
+
+/**
+ * Open a {@link SqliteStore}; the promise rejects with StorageError when the database cannot be opened.
+ *
+ * @example
+ * const store = await openSqliteStore('./quest.sqlite', { synchronous: 'normal' });
+ */
+export function openSqliteStore(path: string, options?: SqliteStoreOptions): Promise<SqliteStore> {
+  return SqliteStore.open(path, options);
+}
+
+function parseRecord(row: { seq: number; body: string }, workflowId: string): HistoryRecord {
+  try {
+    return JSON.parse(row.body) as HistoryRecord;
+  } catch {
+    throw new CorruptHistoryError(`record ${row.seq} of workflow ${JSON.stringify(workflowId)} is not JSON`);
+  }
+}
+
+function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (mode !== 'wal' && !db.memory) {
+    throw new StorageError(`SQLite could not switch ${path} to WAL mode (it stays in ${String(mode)} mode).`);
+  }
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+}
+
+/** Apply the migrations the database has not had yet, each in its own transaction. */
+function migrate(db: Database.Database, path: string): void {
+  // Only a database that is behind takes the write lock; opening a current one is read-only.
+  while (schemaVersion(db, path) < MIGRATIONS.length) {
+    db.transaction(() => applyNextMigration(db, path)).immediate();
+  }
+}
+
+function schemaVersion(db: Database.Database, path: string): number {
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (version > MIGRATIONS.length) {
+    throw new StorageError(`${path} was written by a newer Quest (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade Quest.`);
+  }
+  return version;
+}
+
+/** Apply the next migration. Reads the version inside the transaction: another process may have just migrated. */
+function applyNextMigration(db: Database.Database, path: string): void {
+  const version = schemaVersion(db, path);
+  const migration = MIGRATIONS[version];
+  if (migration === undefined) return;
+  db.exec(migration);
+  db.pragma(`user_version = ${version + 1}`);
+}

@@ -1,0 +1,166 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { isQuestError } from '../../src/core/errors.js';
+import { SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
+import { entry, record, runStoreConformance } from './conformance.js';
+
+runStoreConformance('sqlite', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
+  const path = join(directory, 'quest.sqlite');
+  return {
+    store: await openSqliteStore(path),
+    reopen: () => openSqliteStore(path),
+    cleanup: () => rm(directory, { recursive: true, force: true }),
+  };
+});
+
+/** Run `body` with a store in a fresh directory, then close it and remove the directory. */
+async function withStore(body: (store: SqliteStore, path: string) => Promise<void>, options?: SqliteStoreOptions): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
+  const path = join(directory, 'quest.sqlite');
+  const store = new SqliteStore(path, options);
+  try {
+    await body(store, path);
+  } finally {
+    await store.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+const isStorageError = (error: unknown): boolean => isQuestError(error, 'STORAGE_FAILURE');
+
+describe('sqlite store: group commit', () => {
+  test('commits from 50 histories in one turn share one transaction', () => withStore(async (store) => {
+    const before = store.stats.transactions;
+    const ids = Array.from({ length: 50 }, (_, i) => `w${i}`);
+    await Promise.all(ids.map((id) => store.history(id).commit({ append: [record(1, id), record(2, id)], remove: [] })));
+    assert.equal(store.stats.transactions - before, 1);
+    for (const id of ids) assert.deepEqual(await store.history(id).load(), [record(1, id), record(2, id)]);
+  }));
+
+  test('entries, aliases and commits of one turn share one transaction too', () => withStore(async (store) => {
+    const before = store.stats.transactions;
+    await Promise.all([
+      store.putWorkflow(entry('w', 1)),
+      store.putAlias('a', 'w'),
+      store.history('w').commit({ append: [record(1)], remove: [] }),
+      store.deleteWorkflow('other'),
+    ]);
+    assert.equal(store.stats.transactions - before, 1);
+  }));
+
+  test('a sequential writer gets one transaction per commit, each resolved before the next starts', () => withStore(async (store) => {
+    const history = store.history('w');
+    for (let seq = 1; seq <= 20; seq++) await history.commit({ append: [record(seq)], remove: [] });
+    assert.equal(store.stats.transactions, 20);
+  }));
+
+  test('a full queue is written at once, without waiting for the end of the turn', () => withStore(async (store) => {
+    const commits = Array.from({ length: 10 }, (_, i) => store.history(`w${i}`).commit({ append: [record(1)], remove: [] }));
+    assert.equal(store.stats.transactions, 2);
+    await Promise.all(commits);
+  }, { maxBatch: 5 }));
+
+  test('a failing commit is rejected and writes nothing; the others of its transaction are kept', () => withStore(async (store) => {
+    await store.history('bad').commit({ append: [record(1)], remove: [] });
+    const before = store.stats.transactions;
+    // seq 1 is already in 'bad': the whole change (seq 2 included) must be refused.
+    const results = await Promise.allSettled([
+      store.history('good').commit({ append: [record(1)], remove: [] }),
+      store.history('bad').commit({ append: [record(2), record(1)], remove: [] }),
+      store.history('good2').commit({ append: [record(1)], remove: [] }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.ok(results[1]!.status === 'rejected' && isStorageError(results[1]!.reason));
+    assert.equal(store.stats.transactions - before, 1);
+    assert.deepEqual(await store.history('bad').load(), [record(1)]);
+    assert.deepEqual(await store.history('good').load(), [record(1)]);
+    assert.deepEqual(await store.history('good2').load(), [record(1)]);
+  }));
+
+  test('when the transaction fails, every commit in it is rejected and none is written', () => withStore(async (store, path) => {
+    await store.history('w').commit({ append: [record(1)], remove: [] });
+    // Another connection holds the write lock; with no busy timeout, BEGIN IMMEDIATE fails at once.
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const results = await Promise.allSettled([
+        store.history('w').commit({ append: [record(2)], remove: [] }),
+        store.history('v').commit({ append: [record(1)], remove: [] }),
+        store.putWorkflow(entry('v', 1)),
+      ]);
+      assert.ok(results.every((r) => r.status === 'rejected' && isStorageError(r.reason)));
+      assert.equal(store.stats.failedTransactions, 1);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    assert.deepEqual(await store.history('w').load(), [record(1)]);
+    assert.deepEqual(await store.history('v').load(), []);
+    assert.equal(await store.getWorkflow('v'), undefined);
+    await store.history('w').commit({ append: [record(2)], remove: [] });
+    assert.deepEqual(await store.history('w').load(), [record(1), record(2)]);
+  }, { busyTimeoutMs: 0 }));
+
+  test('a read sees the writes queued before it', () => withStore(async (store) => {
+    const written = store.putWorkflow(entry('w', 1));
+    assert.deepEqual(await store.getWorkflow('w'), entry('w', 1));
+    await written;
+  }));
+
+  test('close writes what is queued', () => withStore(async (store, path) => {
+    const written = store.history('w').commit({ append: [record(1)], remove: [] });
+    await store.close();
+    await written;
+    const again = new SqliteStore(path);
+    try {
+      assert.deepEqual(await again.history('w').load(), [record(1)]);
+    } finally {
+      await again.close();
+    }
+  }));
+});
+
+describe('sqlite store: schema and settings', () => {
+  test('the schema is migrated once and recorded in user_version', () => withStore(async (store, path) => {
+    await store.close();
+    const reopened = new SqliteStore(path);
+    await reopened.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), 1);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    } finally {
+      db.close();
+    }
+  }));
+
+  test('a database of a newer schema is refused', () => withStore(async (store, path) => {
+    await store.close();
+    const db = new Database(path);
+    db.pragma('user_version = 99');
+    db.close();
+    await assert.rejects(openSqliteStore(path), (error: unknown) => isStorageError(error) && /newer Quest/.test(String(error)));
+  }));
+
+  test('synchronous normal works the same', () => withStore(async (store) => {
+    await store.history('w').commit({ append: [record(1)], remove: [] });
+    assert.deepEqual(await store.history('w').load(), [record(1)]);
+  }, { synchronous: 'normal' }));
+
+  test('a record that is not JSON is a CorruptHistoryError', () => withStore(async (store, path) => {
+    await store.history('w').commit({ append: [record(1)], remove: [] });
+    const db = new Database(path);
+    db.prepare("UPDATE records SET body = '{broken' WHERE workflow_id = 'w'").run();
+    db.close();
+    await assert.rejects(store.history('w').load(), (error: unknown) => isQuestError(error, 'CORRUPT_HISTORY'));
+  }));
+
+  test('a file that is not a database cannot be opened', async () => {
+    await assert.rejects(openSqliteStore(join(tmpdir(), 'no-such-dir-quest', 'x', 'q.sqlite')), isStorageError);
+  });
+});
