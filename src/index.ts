@@ -53,3 +53,18 @@ export type { QuestErrorCode } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';
+export { WorkflowManager } from './manager/workflow-manager.js';
+export type {
+  AnyWorkflow,
+  WorkflowRegistry,
+  WorkflowType,
+  WorkflowArgs,
+  WorkflowResult,
+  ManagerOptions,
+  StartOptions,
+  WorkflowHandle,
+  ManagedStatus,
+  WorkflowInfo,
+} from './manager/types.js';
+export { QueueProxy, StateProxy, EventProxy, IdentityQueueProxy } from './manager/proxies.js';
+export type { SignalOptions } from './manager/signals.js';

@@ -79,7 +79,9 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * historian.configure(setPrices, { apple: 3 });
    */
   configure<P extends unknown[]>(fn: (...args: P) => unknown, ...args: P): this {
-    if (this.current !== undefined) throw new InvalidArgumentError('configure() must be called before run().');
+    // `starting` too: run() loads the history before `current` is set, and a configuration pushed meanwhile
+    // would be applied by that run without having been registered before it.
+    if (this.current !== undefined || this.starting !== undefined) throw new InvalidArgumentError('configure() must be called before run().');
     if (typeof fn !== 'function' || fn.name === '') {
       throw new InvalidArgumentError('configure() needs a named function (its name is recorded and checked on replay).');
     }
@@ -189,7 +191,10 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * through their AbortSignal (see `abortSignal()`); their results are dropped and they run again on resume.
    */
   async suspend(): Promise<void> {
-    this.current?.stop(new WorkflowSuspendedError(this.workflowId));
+    // Right after run() the run does not exist yet (the history is loading): wait for it, or the
+    // suspension would be lost and this would wait for the workflow to finish.
+    const run = this.current ?? (await this.starting);
+    run?.stop(new WorkflowSuspendedError(this.workflowId));
     await this.settled;
   }
 

@@ -277,6 +277,8 @@ export class Run {
    * workflow with `startMain` once the records that precede it are applied.
    */
   async begin(records: readonly HistoryRecord[], startMain: () => void): Promise<void> {
+    // Suspended before it began (suspend() right after run()): replay nothing.
+    if (this.stopReason !== undefined) throw this.stopReason;
     if (records.length === 0) {
       await this.catchUp();
       this.finishReplay();

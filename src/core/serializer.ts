@@ -86,7 +86,8 @@ function encode(value: unknown, path: string, seen: Set<object>): Json {
       return value;
     case 'number':
       if (Number.isFinite(value) && !Object.is(value, -0)) return value;
-      return { [TAG]: 'Number', v: String(value) };
+      // String(-0) is "0": spell the sign out, or -0 would come back as 0.
+      return { [TAG]: 'Number', v: Object.is(value, -0) ? '-0' : String(value) };
     case 'undefined':
       return { [TAG]: 'undefined' };
     case 'bigint':

@@ -56,7 +56,7 @@ describe('steps', () => {
       let text = await plusFoo(who, who);
       text = await plusFoo(who, text);
       await using go = await queue<string>('go', who);
-      return plusFoo(who, `${text}${await go.get()}`);
+      return await plusFoo(who, `${text}${await go.get()}`);
     });
     const workflow = async () => {
       const ann = worker('ann');
@@ -132,6 +132,34 @@ describe('steps', () => {
     (hold[1] as (typeof hold)[number]).open();
     assert.equal(await result, '1p');
     assert.deepEqual(runs, { done: 1, pending: 2 });
+  });
+
+  test('a step suspended midway runs again over the outside events it had already seen', async () => {
+    let attempts = 0;
+    const holds = [gate(), gate()];
+    const ask = step('ask', async () => {
+      const attempt = attempts++;
+      await using answers = await queue<string>('answers', null);
+      const first = await answers.get();
+      await (holds[attempt] as (typeof holds)[number]).promise;
+      return `${first}+${await answers.get()}`;
+    });
+    const history = new MemoryHistory();
+    const before = new Historian('w', () => ask(), history);
+    const running = outcome(before.run());
+    await untilSettled(() => visible(before, null).includes('answers'));
+    await before.act('answers', null, 'put', 'a');
+    await untilSettled(() => attempts === 1);
+    await suspend(before, running);
+    assert.deepEqual(summary(history), ['step_start main/ask', 'resource_open main/ask/queue:answers', 'external main/ask/queue:answers', 'internal main/ask/answers.get']);
+
+    const after = new Historian('w', () => ask(), history);
+    const result = after.run();
+    await untilSettled(() => attempts === 2);
+    (holds[1] as (typeof holds)[number]).open();
+    await untilSettled(() => visible(after, null).includes('answers'));
+    await after.act('answers', null, 'put', 'b');
+    assert.equal(await result, 'a+b');
   });
 
   test('repeated step names get counted ids, and a repeat replays its own result', async () => {

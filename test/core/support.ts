@@ -54,3 +54,10 @@ export function visible(historian: { resources(identity: string | null): Array<{
     .map((resource) => (resource.identity === null ? resource.name : `${resource.name}@${resource.identity}`))
     .sort();
 }
+
+/** Resolves once `historian` has replayed its history (its resource streams start after replay). */
+export async function replayed(historian: Pick<Historian, 'resourceStream'>): Promise<void> {
+  const stream = historian.resourceStream(null);
+  await stream.next();
+  stream.end();
+}

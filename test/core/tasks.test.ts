@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Historian, MemoryHistory, TaskCancelledError, event, isQuestError, queue, step, task } from '../../src/index.js';
+import { Historian, MemoryHistory, TaskCancelledError, alias, event, isQuestError, queue, step, task } from '../../src/index.js';
 import { untilSettled } from '../helpers.js';
-import { gate, outcome, summary, suspend, visible } from './support.js';
+import { gate, outcome, replayed, summary, suspend, visible, type Gate } from './support.js';
 
 describe('tasks', () => {
   test('two tasks run concurrently and each replays its own steps', async () => {
@@ -20,10 +20,10 @@ describe('tasks', () => {
    * quest.py's long/fast race: one task is inside a long step while another completes short steps. When the
    * long step ends, pruning must remove only its own records; the short steps must replay, not run again.
    */
-  function longFastRace(counts: { long: number; short: number }, longGates: Array<ReturnType<typeof gate>>) {
+  function longFastRace(counts: { long: number; short: number }, longGates: Array<Gate>) {
     const longStep = step('longStep', async () => {
       const attempt = counts.long++;
-      await (longGates[attempt] as ReturnType<typeof gate>).promise;
+      await (longGates[attempt] as Gate).promise;
       return 1;
     });
     const shortStep = step('shortStep', async () => ++counts.short);
@@ -80,7 +80,7 @@ describe('tasks', () => {
     const second = new Historian('w', workflow, history);
     const result = second.run();
     await untilSettled(() => counts.long === 2 && visible(second, null).length === 2);
-    (gates[1] as ReturnType<typeof gate>).open();
+    (gates[1] as Gate).open();
     await second.act('shortPause', null, 'put', null);
     await second.act('workflowPause', null, 'put', null);
     assert.equal(await result, 7);
@@ -93,7 +93,7 @@ describe('tasks', () => {
       return (await numbers.get()) + (await numbers.get());
     });
     const level1 = task('level1', () => level2());
-    const workflow = () => level1();
+    const workflow = async () => level1();
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
@@ -175,7 +175,7 @@ describe('cancelling tasks', () => {
         outcomes.push(error instanceof TaskCancelledError ? `cancelled ${isQuestError(error, 'TASK_CANCELLED')}` : `other ${String(error)}`);
       }
       await using end = await queue<string>('end', null);
-      return end.get();
+      return await end.get();
     };
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
@@ -254,7 +254,7 @@ describe('cancelling tasks', () => {
       return 'step done';
     });
     const history = new MemoryHistory();
-    const historian = new Historian('w', async () => {
+    const historian: Historian<[], { value: string; open: string[] }> = new Historian('w', async () => {
       const value = await starter();
       return { value, open: visible(historian, null) };
     }, history);
@@ -276,8 +276,7 @@ describe('cancelling tasks', () => {
         throw error;
       }
     });
-    let historian: Historian<never[], unknown> | undefined;
-    const bothOpen = () => (historian === undefined ? false : visible(historian, null).join() === 'child,orphan');
+    const bothOpen = () => visible(historian, null).join() === 'child,orphan';
     const parent = task('parent', async () => {
       waiter('child');
       // Not a Quest await: this workflow is never replayed, it only has to let the child open its queue.
@@ -288,9 +287,67 @@ describe('cancelling tasks', () => {
       waiter('orphan');
       return parent();
     };
-    historian = new Historian('w', workflow, new MemoryHistory());
+    const historian = new Historian('w', workflow, new MemoryHistory());
     assert.equal(await historian.run(), 'parent done');
     assert.deepEqual(observed.sort(), ['child: cancelled', 'orphan: cancelled']);
+  });
+
+  test('a cancelled task releases its resources and aliases, live and on replay alike', async () => {
+    const held = new Map<string, string>();
+    const aliases = {
+      add: (name: string, workflowId: string) => {
+        if (held.has(name)) throw new Error(`alias ${name} is taken`);
+        held.set(name, workflowId);
+      },
+      remove: (name: string) => {
+        held.delete(name);
+      },
+    };
+    const attempts: string[] = [];
+    const listener = task('listener', async () => {
+      await using _nick = await alias('lobby');
+      await using inbox = await queue<string>('inbox', null);
+      try {
+        return await inbox.get();
+      } catch (error) {
+        // Cancelled: no new Quest calls are possible any more.
+        try {
+          await queue('cleanup', null);
+          attempts.push('opened');
+        } catch (again) {
+          attempts.push((again as Error).name);
+        }
+        throw error;
+      }
+    });
+    const workflow = async () => {
+      const handle = listener();
+      await using stop = await event('stop', null);
+      await stop.wait();
+      handle.cancel();
+      await handle.then(undefined, () => undefined);
+      await using end = await queue<string>('end', null);
+      return await end.get();
+    };
+    const history = new MemoryHistory();
+    const first = new Historian('w', workflow, history, { aliases });
+    const running = outcome(first.run());
+    await untilSettled(() => visible(first, null).join() === 'inbox,stop');
+    assert.deepEqual([...held.keys()], ['lobby']);
+    await first.act('stop', null, 'set');
+    await untilSettled(() => visible(first, null).join() === 'end,stop');
+    assert.deepEqual([...held.keys()], [], 'the alias was released when the task was cancelled');
+    assert.deepEqual(attempts, ['TaskCancelledError']);
+    await suspend(first, running);
+
+    const second = new Historian('w', workflow, history, { aliases });
+    const result = second.run();
+    await replayed(second);
+    assert.deepEqual(visible(second, null), ['end', 'stop'], 'the cancelled task\'s queue is closed again on replay');
+    assert.deepEqual([...held.keys()], [], 'and its alias released again');
+    await second.act('end', null, 'put', 'bye');
+    assert.equal(await result, 'bye');
+    assert.deepEqual(attempts, ['TaskCancelledError', 'TaskCancelledError']);
   });
 
   test('only the workflow that started a task can cancel it', async () => {

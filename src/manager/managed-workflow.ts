@@ -1,0 +1,230 @@
+/**
+ * One unfinished workflow of a manager: its entry, its Historian, and what became of its last run. The
+ * manager keeps one of these for every workflow whose entry is 'running', whether it runs here right now
+ * or not (type not registered, stopped on an engine error, being suspended).
+ */
+import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
+import { Historian, type WorkflowFunction, type WorkflowOutcome } from '../core/historian.js';
+import type { History, HistoryChange } from '../core/history.js';
+import type { HistoryRecord } from '../core/records.js';
+import { deserialize, deserializeError, serialize, serializeError } from '../core/serializer.js';
+import type { Store, WorkflowEntry } from '../storage/store.js';
+import type { ManagerAliases } from './alias-registry.js';
+import type { AnyWorkflow, ManagedStatus } from './types.js';
+
+/**
+ * Why the manager stops a run: to suspend it ('close': resumed by the next manager) or to end it for good
+ * ('cancel', also used by delete).
+ *
+ * @example
+ * await managed.stop('close');
+ */
+export type StopReason = 'close' | 'cancel';
+
+/**
+ * What a managed workflow needs from its manager.
+ *
+ * @example
+ * const deps: ManagedDeps = { store, aliases, stallTimeoutMs: undefined, onRunEnded: (w) => forget(w) };
+ */
+export interface ManagedDeps {
+  readonly store: Store;
+  readonly aliases: ManagerAliases;
+  readonly stallTimeoutMs: number | undefined;
+  /** Called when a run ends (finished, suspended or halted), after the workflow's state is updated. */
+  readonly onRunEnded: (workflow: ManagedWorkflow) => void;
+}
+
+/**
+ * A workflow of the manager, running or not.
+ *
+ * @example
+ * const managed = new ManagedWorkflow(entry, game, deps);
+ * managed.launch();
+ * await managed.settled();
+ */
+export class ManagedWorkflow {
+  /** The finished entry, once the outcome is durable (the Historian's onFinish hook wrote it). */
+  finished: WorkflowEntry | undefined;
+  /** Why the last run stopped without finishing, when the manager did not ask it to. */
+  halted: unknown;
+  /** Set when the manager stops the workflow. */
+  stopping: StopReason | undefined;
+  readonly historian: Historian<unknown[], unknown> | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(readonly entry: WorkflowEntry, workflow: AnyWorkflow | undefined, private readonly deps: ManagedDeps) {
+    if (workflow === undefined) return;
+    this.historian = new Historian(entry.id, workflow as WorkflowFunction<unknown[], unknown>, new WatchedHistory(this, deps), {
+      stallTimeoutMs: deps.stallTimeoutMs,
+      aliases: deps.aliases,
+      onFinish: (outcome) => this.persistOutcome(outcome),
+    });
+  }
+
+  get id(): string {
+    return this.entry.id;
+  }
+
+  /** True from launch() until the run has ended. */
+  get active(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Where the workflow stands, as list() reports it. */
+  get status(): ManagedStatus {
+    if (this.finished !== undefined) return this.finished.state === 'failed' ? 'failed' : 'completed';
+    if (this.stopping === 'cancel') return 'cancelled';
+    return this.active ? 'running' : 'suspended';
+  }
+
+  /**
+   * Run (or resume by replay) the workflow. Does nothing when it runs already; a type that is not
+   * registered leaves it halted with UnknownWorkflowTypeError.
+   */
+  launch(knownTypes: readonly string[] = []): void {
+    if (this.running !== undefined || this.finished !== undefined) return;
+    if (this.historian === undefined) {
+      this.halted = new UnknownWorkflowTypeError(this.entry.type, knownTypes);
+      return;
+    }
+    this.halted = undefined;
+    this.stopping = undefined;
+    let args: unknown[];
+    try {
+      args = this.entry.args.map((arg) => deserialize(arg));
+    } catch (error) {
+      // Arguments stored by an older version that this code cannot read (an unregistered type).
+      this.halted = error;
+      return;
+    }
+    // Synchronously: outside calls made right after launch() must find the run starting.
+    this.running = this.historian.run(...args).then(
+      () => this.runEnded(undefined),
+      (error: unknown) => this.runEnded(error),
+    );
+  }
+
+  /**
+   * Stop the run: suspend it ('close': it resumes on the next open) or stop it for good ('cancel': the
+   * caller then records the cancellation). Resolves when the run has ended; if the workflow finished first,
+   * `finished` is set and nothing was stopped.
+   */
+  async stop(reason: StopReason): Promise<void> {
+    this.stopping ??= reason;
+    if (this.running === undefined || this.historian === undefined) return;
+    await this.historian.suspend();
+    await this.settled();
+  }
+
+  /** Resolves when no run is active. */
+  async settled(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  /** The outcome for getResult(), once settled: the value, or the failure thrown. */
+  outcome(): unknown {
+    if (this.finished !== undefined) return outcomeOf(this.finished);
+    if (this.stopping === 'cancel') throw new WorkflowCancelledError(this.id);
+    if (this.halted !== undefined) throw this.halted;
+    throw new WorkflowSuspendedError(this.id);
+  }
+
+  /** WatchedHistory: the history was loaded; false means the run must not start (it is being stopped). */
+  historyLoaded(records: readonly unknown[]): boolean {
+    if (this.stopping !== undefined) return false;
+    this.deps.aliases.expectReplays(this.id, records);
+    return true;
+  }
+
+  private runEnded(error: unknown): void {
+    this.running = undefined;
+    this.deps.aliases.runEnded(this.id);
+    if (this.finished === undefined && (this.stopping === undefined || !isSuspension(error))) this.halted = error;
+    this.deps.onRunEnded(this);
+  }
+
+  /** The Historian's onFinish hook: make the outcome durable before the history is cleared. */
+  private async persistOutcome(outcome: WorkflowOutcome): Promise<void> {
+    const entry = finishedEntry(this.entry, outcome);
+    if (entry.deleteOnFinish) await this.deps.store.deleteWorkflow(entry.id);
+    else await this.deps.store.putWorkflow(entry);
+    this.finished = entry;
+  }
+}
+
+/**
+ * The entry of a finished workflow. Never throws: a result that cannot be stored makes the workflow fail
+ * with NotSerializableError instead.
+ *
+ * @example
+ * await store.putWorkflow(finishedEntry(entry, { ok: true, value: 42 }));
+ */
+export function finishedEntry(entry: WorkflowEntry, outcome: WorkflowOutcome): WorkflowEntry {
+  const finishedAt = Date.now();
+  if (outcome.ok) {
+    try {
+      return { ...entry, state: 'completed', finishedAt, result: serialize(outcome.value, `result of workflow ${entry.id}`) };
+    } catch (error) {
+      return { ...entry, state: 'failed', finishedAt, error: serializeError(error) };
+    }
+  }
+  return { ...entry, state: 'failed', finishedAt, error: serializeError(outcome.error) };
+}
+
+/**
+ * The entry of a cancelled workflow (its error is a WorkflowCancelledError).
+ *
+ * @example
+ * await store.putWorkflow(cancelledEntry(entry));
+ */
+export function cancelledEntry(entry: WorkflowEntry): WorkflowEntry {
+  return { ...entry, state: 'cancelled', finishedAt: Date.now(), error: serializeError(new WorkflowCancelledError(entry.id)) };
+}
+
+/**
+ * What a stored entry says getResult() returns or throws: the result; the recorded failure rebuilt as its
+ * class; WorkflowCancelledError; WorkflowSuspendedError for an entry still 'running'.
+ *
+ * @example
+ * const value = outcomeOf(await store.getWorkflow('g1'));
+ */
+export function outcomeOf(entry: WorkflowEntry): unknown {
+  switch (entry.state) {
+    case 'completed':
+      return entry.result === undefined ? undefined : deserialize(entry.result);
+    case 'failed':
+      throw entry.error === undefined ? new Error(`Workflow ${JSON.stringify(entry.id)} failed.`) : deserializeError(entry.error);
+    case 'cancelled':
+      throw new WorkflowCancelledError(entry.id);
+    case 'running':
+      throw new WorkflowSuspendedError(entry.id);
+  }
+}
+
+/**
+ * The store's history of one workflow, seen by its Historian. It tells the alias registry which alias opens
+ * and closes will be replays, and it does not hand the records to a run the manager is already stopping
+ * (no point replaying a history only to suspend it).
+ */
+class WatchedHistory implements History {
+  private readonly inner: History;
+
+  constructor(private readonly owner: ManagedWorkflow, deps: ManagedDeps) {
+    this.inner = deps.store.history(owner.id);
+  }
+
+  async load(): Promise<readonly HistoryRecord[]> {
+    const records = await this.inner.load();
+    if (!this.owner.historyLoaded(records)) throw new WorkflowSuspendedError(this.owner.id);
+    return records;
+  }
+
+  commit(change: HistoryChange): Promise<void> | void {
+    return this.inner.commit(change);
+  }
+
+  clear(): Promise<void> | void {
+    return this.inner.clear();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The types of the WorkflowManager's public API: the registry of workflow types, start options, handles and
+ * listings. Kept apart from the manager so that the proxies and the signal handler can use them too.
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../storage/store.js';
+
+/**
+ * Any workflow function a manager can run. Its parameter types are kept (and checked by `start()`), so this
+ * is only a bound.
+ *
+ * @example
+ * const game: AnyWorkflow = async (rounds: number) => `played ${rounds}`;
+ */
+export type AnyWorkflow = (...args: never[]) => Promise<unknown>;
+
+/**
+ * The workflow types a manager knows, by name. The names are stored with each workflow, so renaming one
+ * strands the workflows started under the old name (they stay 'suspended' until the name is back).
+ *
+ * @example
+ * const workflows = { game: guessingGame, order: processOrder } satisfies WorkflowRegistry;
+ */
+export type WorkflowRegistry = Record<string, AnyWorkflow>;
+
+/**
+ * The registered type names of a registry.
+ *
+ * @example
+ * type Names = WorkflowType<{ game: typeof game }>;                 // 'game'
+ */
+export type WorkflowType<W extends WorkflowRegistry> = keyof W & string;
+
+/**
+ * The arguments a workflow type takes.
+ *
+ * @example
+ * type GameArgs = WorkflowArgs<{ game: (rounds: number) => Promise<string> }, 'game'>;   // [rounds: number]
+ */
+export type WorkflowArgs<W extends WorkflowRegistry, T extends WorkflowType<W>> = Parameters<W[T]>;
+
+/**
+ * What a workflow type returns (resolved).
+ *
+ * @example
+ * type GameResult = WorkflowResult<{ game: (rounds: number) => Promise<string> }, 'game'>; // string
+ */
+export type WorkflowResult<W extends WorkflowRegistry, T extends WorkflowType<W>> = Awaited<ReturnType<W[T]>>;
+
+/**
+ * Options of {@link WorkflowManager.open}.
+ *
+ * @example
+ * const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows: { game } });
+ */
+export interface ManagerOptions<W extends WorkflowRegistry> {
+  /** Where histories, workflow entries, results and aliases live. The manager closes it in `close()`. */
+  store: Store;
+  /** The workflow types this manager runs, by name. */
+  workflows: W;
+  /** Passed to every Historian the manager creates. */
+  historian?: {
+    /** See HistorianOptions.stallTimeoutMs. */
+    stallTimeoutMs?: number;
+  };
+  /** Where the manager reports workflows it cannot resume (default: Quest's logger). */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/**
+ * Options of {@link WorkflowManager.startWith}.
+ *
+ * @example
+ * await manager.startWith('game', 'g1', [3], { ifExists: 'resume', deleteOnFinish: true });
+ */
+export interface StartOptions {
+  /**
+   * Forget the workflow (entry, result, aliases) as soon as it finishes. Callers already waiting in
+   * `getResult()` still get the outcome; later calls get WorkflowNotFoundError. Default false.
+   */
+  deleteOnFinish?: boolean;
+  /**
+   * What to do when a workflow with this id exists (running or finished):
+   * - 'error' (default): DuplicateWorkflowError;
+   * - 'resume': return the existing workflow, resuming it if it is not running here (start-or-resume,
+   *   idempotent). Its original arguments and options are kept; a different type is still a
+   *   DuplicateWorkflowError, because it cannot be the same workflow.
+   */
+  ifExists?: 'error' | 'resume';
+}
+
+/**
+ * A started workflow.
+ *
+ * @example
+ * const game = await manager.start('game', 'g1', 3);
+ * const score = await game.result();   // typed by the workflow's return type
+ */
+export interface WorkflowHandle<R> {
+  readonly id: string;
+  readonly type: string;
+  /** False when `ifExists: 'resume'` found the workflow already there. */
+  readonly created: boolean;
+  /** The workflow's result; same semantics as {@link WorkflowManager.getResult}. */
+  result(): Promise<R>;
+}
+
+/**
+ * How a workflow stands, as the manager reports it (see {@link WorkflowInfo} for 'suspended').
+ *
+ * @example
+ * const running = (await manager.list()).filter((w) => w.status === 'running');
+ */
+export type ManagedStatus = 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled';
+
+/**
+ * One line of {@link WorkflowManager.list}.
+ *
+ * @example
+ * { id: 'g1', type: 'game', status: 'running', startedAt: new Date(...), aliases: ['lobby'] }
+ *
+ * `suspended` means: unfinished, but not running in this manager right now: its type is not registered, it
+ * stopped on an engine error (NonDeterminismError, StorageError: see `error`), or the manager is closing.
+ * The next manager over the same store resumes it.
+ */
+export interface WorkflowInfo {
+  id: string;
+  type: string;
+  status: ManagedStatus;
+  startedAt: Date;
+  finishedAt?: Date;
+  /** Aliases the workflow holds now. */
+  aliases: string[];
+  /** Why a failed or suspended workflow is not running (the error's message). */
+  error?: string;
+}

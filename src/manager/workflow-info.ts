@@ -1,0 +1,30 @@
+/**
+ * What list() reports for one workflow: its stored entry, overlaid with what this manager knows now (is it
+ * running here, which aliases it holds, why it stopped).
+ */
+import type { WorkflowEntry } from '../storage/store.js';
+import type { ManagedWorkflow } from './managed-workflow.js';
+import type { WorkflowInfo } from './types.js';
+
+/**
+ * The listing line of `entry`; `managed` is the manager's live workflow of that id, if any.
+ *
+ * @example
+ * workflowInfo(entry, live.get(entry.id), aliases.aliasesOf(entry.id));
+ */
+export function workflowInfo(entry: WorkflowEntry, managed: ManagedWorkflow | undefined, aliases: string[]): WorkflowInfo {
+  // A 'running' entry that no run of this manager serves is waiting to be resumed: suspended.
+  const status = managed?.status ?? (entry.state === 'running' ? 'suspended' : entry.state);
+  const info: WorkflowInfo = { id: entry.id, type: entry.type, status, startedAt: new Date(entry.startedAt), aliases };
+  if (entry.finishedAt !== undefined) info.finishedAt = new Date(entry.finishedAt);
+  const error = managed?.halted ?? entry.error;
+  if (error !== undefined) info.error = messageOf(error);
+  return info;
+}
+
+function messageOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
+    return (error as { message: string }).message;
+  }
+  return String(error);
+}

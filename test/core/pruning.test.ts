@@ -1,0 +1,170 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Historian, MemoryHistory, event, queue, state, step, task } from '../../src/index.js';
+import { untilSettled } from '../helpers.js';
+import { gate, outcome, replayed, summary, suspend, visible } from './support.js';
+
+describe('pruning', () => {
+  test('outside events on a step-scoped resource are pruned with the step', async () => {
+    const getValue = step('getValue', async () => {
+      await using values = await queue<number>('the-queue', null);
+      return await values.get();
+    });
+    const workflow = async () => (await getValue()) + (await getValue());
+    const history = new MemoryHistory();
+    const first = new Historian('w', workflow, history);
+    const running = outcome(first.run());
+    await untilSettled(() => visible(first, null).includes('the-queue'));
+    await first.act('the-queue', null, 'put', 1);
+    await untilSettled(() => summary(history).includes('step_end main/getValue'));
+    await untilSettled(() => visible(first, null).includes('the-queue'));
+    await suspend(first, running);
+    // The first step's queue, the outside put on it and the get are gone; only the step's result is left.
+    assert.deepEqual(summary(history), ['step_end main/getValue', 'step_start main/getValue#2', 'resource_open main/getValue#2/queue:the-queue']);
+
+    const second = new Historian('w', workflow, history);
+    const result = second.run();
+    await untilSettled(() => visible(second, null).includes('the-queue'));
+    await second.act('the-queue', null, 'put', 2);
+    assert.equal(await result, 3);
+  });
+
+  test('outside events on resources that outlive a step are kept when the step ends', async () => {
+    const hold = gate();
+    let ran = 0;
+    const work = step('work', async () => {
+      ran++;
+      const part = step('part', async (n: number) => n);
+      const sum = (await part(1)) + (await part(2));
+      await hold.promise;
+      return sum;
+    });
+    const workflow = async () => {
+      await using config = await state('config', null, 'default');
+      await using inbox = await queue<string>('inbox', null);
+      const sum = await work();
+      await using go = await event('go', null);
+      await go.wait();
+      return { sum, config: config.get(), message: await inbox.get() };
+    };
+    const history = new MemoryHistory();
+    const first = new Historian('w', workflow, history);
+    const running = outcome(first.run());
+    await untilSettled(() => ran === 1 && visible(first, null).length === 2);
+    await first.act('config', null, 'set', 'custom');
+    await first.act('inbox', null, 'put', 'hello');
+    hold.open();
+    await untilSettled(() => visible(first, null).includes('go'));
+    await suspend(first, running);
+    assert.deepEqual(summary(history), [
+      'resource_open main/state:config',
+      'resource_open main/queue:inbox',
+      'external main/state:config',
+      'external main/queue:inbox',
+      'step_end main/work',
+      'resource_open main/event:go',
+    ]);
+
+    const second = new Historian('w', workflow, history);
+    const result = second.run();
+    await replayed(second);
+    await second.act('go', null, 'set');
+    assert.deepEqual(await result, { sum: 3, config: 'custom', message: 'hello' });
+    assert.equal(ran, 1);
+  });
+
+  /** N outer steps, each doing `width` sub-steps with their own resources, then a wait on a top-level queue. */
+  async function sizeAfter(n: number, width: number): Promise<{ size: number; records: string[] }> {
+    const leaf = step('leaf', async (i: number) => i);
+    const middle = step('middle', async (i: number) => {
+      await using scratch = await state('scratch', null, 0);
+      let total = 0;
+      for (let j = 0; j < width; j++) total += await leaf(i + j);
+      await scratch.set(total);
+      return scratch.get();
+    });
+    const outer = step('outer', async (i: number) => (await middle(i)) + (await middle(i + 1)));
+    const workflow = async () => {
+      const results: number[] = [];
+      for (let i = 0; i < n; i++) results.push(await outer(i));
+      await using go = await queue<null>('go', null);
+      await go.get();
+      return results;
+    };
+    const history = new MemoryHistory();
+    const historian = new Historian('w', workflow, history);
+    const running = outcome(historian.run());
+    await untilSettled(() => visible(historian, null).includes('go'));
+    await suspend(historian, running);
+    return { size: history.size, records: summary(history) };
+  }
+
+  test('the history after N completed steps holds N records, however much nested work each did', async () => {
+    const small = await sizeAfter(3, 1);
+    assert.equal(small.size, 3 + 1);
+    assert.deepEqual(small.records, ['step_end main/outer', 'step_end main/outer#2', 'step_end main/outer#3', 'resource_open main/queue:go']);
+    assert.equal((await sizeAfter(3, 6)).size, 3 + 1, 'wider nested work adds nothing');
+    assert.equal((await sizeAfter(12, 6)).size, 12 + 1, 'each completed step adds one record');
+  });
+
+  test('a step named "do" ending does not prune a concurrent task named "do_more"', async () => {
+    const counts = { inner: 0, doBody: 0 };
+    const doHold = gate();
+    const inner = step('inner', async () => ++counts.inner);
+    const doMore = task('do_more', async () => {
+      const value = await inner();
+      await using more = await queue<string>('more', null);
+      return `${value}:${await more.get()}`;
+    });
+    const doStep = step('do', async () => {
+      counts.doBody++;
+      const own = step('inner', async () => 'own');
+      const value = await own();
+      await doHold.promise;
+      return value;
+    });
+    const workflow = async () => {
+      const other = doMore();
+      const mine = await doStep();
+      await using finish = await event('finish', null);
+      await finish.wait();
+      return [mine, await other];
+    };
+    const history = new MemoryHistory();
+    const first = new Historian('w', workflow, history);
+    const running = outcome(first.run());
+    await untilSettled(() => counts.inner === 1 && counts.doBody === 1 && visible(first, null).includes('more'));
+    doHold.open();
+    await untilSettled(() => visible(first, null).includes('finish'));
+    await suspend(first, running);
+    const records = summary(history);
+    assert.ok(records.includes('step_end main/do_more/inner'), `do_more's step survived the end of "do": ${records.join(', ')}`);
+    assert.ok(records.includes('step_end main/do'));
+    assert.ok(!records.includes('step_end main/do/inner'), 'the sub-step of "do" was pruned');
+
+    const second = new Historian('w', workflow, history);
+    const result = second.run();
+    await replayed(second);
+    await second.act('more', null, 'put', 'x');
+    await second.act('finish', null, 'set');
+    assert.deepEqual(await result, ['own', '1:x']);
+    assert.deepEqual(counts, { inner: 1, doBody: 1 }, 'nothing ran twice');
+  });
+
+  test('a task started inside a step is pruned with the step', async () => {
+    const helper = task('helper', async (n: number) => step('double', async () => n * 2)());
+    const outer = step('outer', async () => (await helper(1)) + (await helper(2)));
+    const workflow = async () => {
+      const value = await outer();
+      await using go = await queue<null>('go', null);
+      await go.get();
+      return value;
+    };
+    const history = new MemoryHistory();
+    const historian = new Historian('w', workflow, history);
+    const running = outcome(historian.run());
+    await untilSettled(() => visible(historian, null).includes('go'));
+    await suspend(historian, running);
+    assert.deepEqual(summary(history), ['step_end main/outer', 'resource_open main/queue:go']);
+  });
+});

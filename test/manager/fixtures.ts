@@ -1,0 +1,35 @@
+/**
+ * Workflows shared by the restart tests and the child process they kill (crash-child.ts). Step executions
+ * are appended to a log file, so that they can be counted across processes.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { event, step } from '../../src/index.js';
+
+/** The workflow types, logging step executions to `log`. */
+export function orderWorkflows(log: string) {
+  const note = (what: string): void => appendFileSync(log, `${what}\n`);
+  const reserve = step('reserve', async (item: string) => {
+    note('reserve');
+    return `reserved ${item}`;
+  });
+  const ship = step('ship', async (reservation: string) => {
+    note('ship');
+    return `${reservation}, shipped`;
+  });
+  return {
+    order: async (item: string): Promise<string> => {
+      const reservation = await reserve(item);
+      await using go = await event('go', null);
+      await go.wait();
+      return await ship(reservation);
+    },
+  };
+}
+
+/** How many times each step ran, by name. */
+export function executions(log: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  if (!existsSync(log)) return counts;
+  for (const line of readFileSync(log, 'utf8').split('\n')) if (line !== '') counts[line] = (counts[line] ?? 0) + 1;
+  return counts;
+}
