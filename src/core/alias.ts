@@ -29,8 +29,13 @@ export async function alias<R>(name: string, body?: () => Promise<R> | R): Promi
   const id = context.scope.nextId(`alias:${name}`);
   const recorded = await context.run.claimOrLive(context, 'alias', id, `alias ${name} (${id})`);
   await context.run.addAlias(name);
-  if (recorded === null) context.run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: true });
-  else context.scope.frame?.seqs.push(recorded.seq);
+  if (recorded === null) {
+    // The registry's write is durable; the history's must be too, or a crash could leave them disagreeing.
+    const durable = context.run.writeDurable(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: true });
+    if (durable !== undefined) await durable;
+  } else {
+    context.scope.frame?.seqs.push(recorded.seq);
+  }
   let closed = false;
   const handle: Alias = {
     name,
@@ -56,7 +61,12 @@ async function closeAlias(context: WorkflowContext, openId: string, name: string
   // A cancelled task still releases its alias (live and on replay alike): claim under a stand-in task.
   const closer = context.task.stopReason === undefined ? context : { ...context, task: new TaskState(context.task.id, null) };
   const recorded = await run.claimOrLive(closer, 'alias', id, `close of alias ${name}`);
-  if (recorded === null) run.write(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: false });
-  else context.scope.frame?.seqs.push(recorded.seq);
+  if (recorded === null) {
+    // Durable before the registry lets another workflow take the name (a hand-over must survive a crash).
+    const durable = run.writeDurable(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: false });
+    if (durable !== undefined) await durable;
+  } else {
+    context.scope.frame?.seqs.push(recorded.seq);
+  }
   await run.removeAlias(name);
 }
