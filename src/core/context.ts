@@ -35,10 +35,24 @@ export interface Take {
  */
 export class Scope {
   private counters: Map<string, number> | undefined;
+  // Allocated on first use: most scopes (trivial steps) never start a task or open a resource.
+  private ownTasks: Set<TaskState> | undefined;
+  private ownResources: Set<OpenResource> | undefined;
+
   /** Tasks started in this scope that have not ended. */
-  readonly tasks = new Set<TaskState>();
+  get tasks(): Set<TaskState> {
+    return (this.ownTasks ??= new Set());
+  }
+
   /** Resources opened in this scope that are still open. */
-  readonly resources = new Set<OpenResource>();
+  get resources(): Set<OpenResource> {
+    return (this.ownResources ??= new Set());
+  }
+
+  /** True when nothing is left to cancel or close at the end of the scope. */
+  get idle(): boolean {
+    return (this.ownTasks === undefined || this.ownTasks.size === 0) && (this.ownResources === undefined || this.ownResources.size === 0);
+  }
 
   constructor(readonly path: string, readonly frame: StepFrame | null) {}
 

@@ -24,7 +24,7 @@ export class Replay {
   /** Iterations completed by each loop (from its checkpoint record). */
   private readonly loopProgress = new Map<string, number>();
   private readonly claims = new Map<number, Deferred<HistoryRecord>>();
-  private readonly liveWaiters: Array<{ deferred: Deferred<void>; what: string }> = [];
+  private readonly liveWaiters: Array<{ deferred: Deferred<void>; what: string; onRelease: (() => void) | undefined }> = [];
   /** Position of the next record to consume. */
   private position = 0;
   /** Restarted step bodies running live while replay continues; they may still claim records. */
@@ -69,11 +69,19 @@ export class Replay {
     return deferred;
   }
 
-  /** A call with no record: resolves when the whole history has been consumed. */
-  waitLive(what: string): Deferred<void> {
+  /**
+   * A call with no record: resolves when the whole history has been consumed. `onRelease` runs synchronously
+   * at that moment, in the order the calls came, so that what they start (a queue get taking its place in
+   * line) keeps that order whatever the number of awaits between each caller and its action.
+   */
+  waitLive(what: string, onRelease?: () => void): Deferred<void> {
     const deferred = createDeferred<void>();
-    if (this.released) deferred.resolve();
-    else this.liveWaiters.push({ deferred, what });
+    if (this.released) {
+      onRelease?.();
+      deferred.resolve();
+    } else {
+      this.liveWaiters.push({ deferred, what, onRelease });
+    }
     return deferred;
   }
 
@@ -179,7 +187,10 @@ export class Replay {
 
   private releaseLive(): void {
     this.released = true;
-    for (const waiter of this.liveWaiters) waiter.deferred.resolve();
+    for (const waiter of this.liveWaiters) {
+      waiter.onRelease?.();
+      waiter.deferred.resolve();
+    }
     this.liveWaiters.length = 0;
   }
 }

@@ -147,7 +147,8 @@ export class Run {
    */
   write(task: string, frame: StepFrame | null, partial: RecordFields): void {
     if (this.stopReason !== undefined) throw this.stopReason;
-    const record = { v: FORMAT_VERSION, seq: ++this.seq, t: Date.now(), task, ...partial } as HistoryRecord;
+    // Fill the caller's fresh literal in place rather than spreading it: steps are the hot path.
+    const record = Object.assign(partial, { v: FORMAT_VERSION, seq: ++this.seq, t: Date.now(), task }) as HistoryRecord;
     frame?.seqs.push(record.seq);
     this.pending.push(record);
   }
@@ -225,6 +226,8 @@ export class Run {
     this.pendingRemove = [];
     const first = append[0];
     if (first === undefined || remove.length === 0) return { append, remove };
+    // Fast path: a step that ran within this batch removes just its own start record, the one before its end.
+    if (remove.length === 1 && append.length === 2 && first.seq === remove[0]) return { append: [append[1] as HistoryRecord], remove: [] };
     const dropped = new Set<number>();
     const stored: number[] = [];
     for (const seq of remove) {
@@ -479,10 +482,6 @@ export class Run {
     if (!spec.mutates && !spec.blocking) return resource.state.perform(action, args);
     const id = context.scope.nextId(`${resource.key.name}.${action}`);
     const serializedArgs = args.map((arg, n) => serialize(arg, `argument ${n} of ${action} on ${resource.key.name}`));
-    if (this.replay !== null) {
-      const recorded = await this.claimOrLive(context, 'internal', id, `${action} on ${resource.key.name} (${id})`);
-      if (recorded !== null) return this.replayInternal(context, resource, recorded as InternalEventRecord, args);
-    }
     const record = (value: unknown): void => {
       const frame = this.recordFrame(context, resource, action);
       this.write(context.task.id, null, {
@@ -490,7 +489,36 @@ export class Run {
       });
       this.own(resource, action, frame, this.seq);
     };
-    return this.performLive(resource, action, args, context.scope.frame, record, context.task);
+    const live = (): Promise<unknown> | unknown => {
+      if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
+      return this.performLive(resource, action, args, context.scope.frame, record, context.task);
+    };
+    const replay = this.replay;
+    if (replay === null) return live();
+    const position = replay.find('internal', id);
+    if (position < 0) return this.afterReplay(context.task, `${action} on ${resource.key.name} (${id})`, live);
+    const recorded = await context.task.track(replay.claim(position));
+    return this.replayInternal(context, resource, recorded as InternalEventRecord, args);
+  }
+
+  /**
+   * Run `action` once replay has caught up. It starts synchronously when released, in the order the calls
+   * came (see Replay.waitLive), so that a queue get made during replay keeps its place in line.
+   */
+  private afterReplay<T>(task: TaskState | undefined, what: string, action: () => T | Promise<T>): Promise<T> {
+    const replay = this.replay;
+    if (replay === null) return Promise.resolve().then(action);
+    task?.check();
+    const result = createDeferred<T>();
+    const gate = replay.waitLive(what, () => {
+      try {
+        Promise.resolve(action()).then(result.resolve, result.reject);
+      } catch (error) {
+        result.reject(error);
+      }
+    });
+    gate.promise.catch(result.reject);
+    return task === undefined ? result.promise : task.track(result);
   }
 
   /**
@@ -560,7 +588,12 @@ export class Run {
   /** An outside caller's action, by resource name and the caller's identity. */
   async externalAction(name: string, identity: string | null, action: string, args: readonly unknown[]): Promise<unknown> {
     if (this.stopReason !== undefined) throw this.stopReason;
-    await this.waitLive(`outside ${action} on ${name}`);
+    if (this.replay === null) return this.externalNow(name, identity, action, args);
+    return this.afterReplay(undefined, `outside ${action} on ${name}`, () => this.externalNow(name, identity, action, args));
+  }
+
+  private async externalNow(name: string, identity: string | null, action: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.stopReason !== undefined) throw this.stopReason;
     const resource = this.findVisible(name, identity);
     const spec = resource.state.spec(action, args);
     if (!spec.mutates && !spec.blocking) return resource.state.perform(action, args);

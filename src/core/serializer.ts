@@ -71,8 +71,11 @@ export function registerError(errorClass: new (...args: never[]) => Error, name:
 
 /** Turn a value into JSON data; throws NotSerializableError naming the path of the first unsupported part. */
 export function serialize(value: unknown, path = 'value'): Json {
-  return encode(value, path, new Set());
+  // Primitives (most step results) never reach the cycle check: skip allocating its Set.
+  return encode(value, path, typeof value === 'object' && value !== null ? new Set() : NO_OBJECTS);
 }
+
+const NO_OBJECTS = new Set<object>();
 
 /** Rebuild a value written by {@link serialize}. */
 export function deserialize(data: Json): unknown {

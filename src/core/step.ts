@@ -117,7 +117,8 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
     }
   }
   const body = await runBody(context, id, fn, args);
-  await run.waitLive(`end of step ${id}`);
+  if (run.replay !== null) await run.waitLive(`end of step ${id}`);
+  else if (run.stopReason !== undefined) throw run.stopReason;
   const recorded = outcomeToRecord(body);
   const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.closeFrame(body.frame));
   if (durable !== undefined) await durable;
@@ -159,7 +160,7 @@ export async function runBody<A extends unknown[]>(context: WorkflowContext, id:
   } finally {
     replayDuringBody?.bodyEnded();
   }
-  await endScope({ run, task, scope: bodyScope });
+  if (!bodyScope.idle) await endScope({ run, task, scope: bodyScope });
   if (run.stopReason !== undefined) throw run.stopReason;
   if (task.stopReason !== undefined) {
     run.forget(run.closeFrame(frame));

@@ -18,95 +18,44 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Historian, done, loop, queue, step } from '../../src/index.js';
-import { TrackedHistory, outcome, suspend, summary, triangle, value, type Outcome } from './support.js';
+import { runScenario } from './scenario.js';
+import { TrackedHistory, outcome, triangle, value } from './support.js';
+import { runInWorker } from './worker.js';
+import type { ScenarioReport } from './scenario.js';
 
-interface Totals {
-  count: number;
-  sum: number;
-}
-
-/** How many times the loop body ran, and with which iteration number last (for replay work). */
-interface Probe {
-  bodyCalls: number;
-  lastIteration: number;
-}
-
-/** Sums outside events (positive numbers) until a negative one arrives. */
-function summing(probe: Probe) {
-  return async (): Promise<Totals> => {
-    await using events = await queue<number>('events', null);
-    return await loop('events', { count: 0, sum: 0 }, async (totals: Totals, iteration) => {
-      probe.bodyCalls++;
-      probe.lastIteration = iteration;
-      const n = await events.get();
-      if (n < 0) return done(totals);
-      return { count: totals.count + 1, sum: totals.sum + n };
-    });
-  };
-}
-
-interface Fed {
-  readonly historian: Historian<never[], Totals>;
-  readonly history: TrackedHistory;
-  readonly running: Promise<Outcome<Totals>>;
-  readonly probe: Probe;
-  /** History size sampled every 10,000 events, right after a batch was put (before it is consumed). */
-  readonly samples: number[];
-}
-
-/**
- * Start the summing workflow and put events 1..k, `batch` at a time: the next batch goes out once the
- * checkpoint of the previous one is durable (one event per iteration, so iteration n handles event n).
- */
-async function feed(k: number, batch: number): Promise<Fed> {
-  const probe: Probe = { bodyCalls: 0, lastIteration: 0 };
-  const history = new TrackedHistory();
-  const historian = new Historian<never[], Totals>('sum', summing(probe), history);
-  const running = outcome(historian.run());
-  await historian.waitForResource('events', null);
-  const samples: number[] = [];
-  for (let first = 1; first <= k; first += batch) {
-    const last = Math.min(k, first + batch - 1);
-    const puts: Array<Promise<unknown>> = [];
-    for (let n = first; n <= last; n++) puts.push(historian.act('events', null, 'put', n));
-    await Promise.all(puts);
-    if (Math.floor(last / 10_000) > Math.floor((first - 1) / 10_000)) samples.push(history.size);
-    await history.checkpointed(last);
-  }
-  return { historian, history, running, probe, samples };
-}
-
-/** Shared by the bound test and the replay test: fed once (about 8 s), whichever test runs first. */
-let million: Promise<Fed> | undefined;
-const feedMillion = (): Promise<Fed> => (million ??= feed(1_000_000, 100));
+/** The million-event run (about 8 s in a worker), shared by the bound test and the replay test. */
+let millionRun: Promise<ScenarioReport> | undefined;
+const million = (): Promise<ScenarioReport> => (millionRun ??= runInWorker({ k: 1_000_000, batch: 100, restart: true }));
 
 describe('loop(): bounded history', () => {
   test('1,000,000 outside events in batches of 100: at most 4 + 100 = 104 records at every commit, sum exact', async () => {
-    const { historian, history, running, samples } = await feedMillion();
-    assert.equal(samples.length, 100, 'one sample per 10,000 events');
-    for (const size of samples) assert.ok(size <= 104, `sampled ${size} records`);
+    const report = await million();
+    assert.equal(report.samples.length, 100, 'one sample per 10,000 events');
+    for (const size of report.samples) assert.ok(size <= 104, `sampled ${size} records`);
     // Checked after every commit, not only at the samples; the bound is reached: it is the real constant.
-    assert.equal(history.maxSize, 104);
-    // Between batches: open + checkpoint + the next iteration's start.
-    assert.equal(history.size, 3);
-    assert.equal(history.checkpointIteration, 1_000_000);
-    // Keep it running for the replay test below; end it there. Check the state is exact here without ending it:
-    // the state lives in the checkpoint record.
-    const checkpoint = history.snapshot().find((record) => record.type === 'checkpoint');
-    assert.deepEqual(checkpoint?.type === 'checkpoint' ? checkpoint.result : undefined, { count: 1_000_000, sum: triangle(1_000_000) });
-    assert.equal(historian.status, 'running');
-    void running;
+    assert.equal(report.maxSize, 104);
+    // Between batches: open + checkpoint (the next iteration's start is buffered until the next durable write).
+    assert.equal(report.sizeAtRest, 2);
+    assert.equal(report.checkpointIteration, 1_000_000);
+    assert.deepEqual(report.checkpointState, { count: 1_000_000, sum: triangle(1_000_000) });
+    // (The run goes on in the replay test below: suspended, resumed, one more event, then the end.)
+    assert.deepEqual(report.result, { count: 1_000_001, sum: triangle(1_000_001) });
+    assert.equal(report.sizeAfterFinish, 0, 'a finished workflow clears its history');
   });
 
   test('200,000 outside events one at a time: at most 5 records ever (real maximum on MemoryHistory: 4)', async () => {
-    const { historian, history, running, samples } = await feed(200_000, 1);
-    assert.equal(samples.length, 20);
-    for (const size of samples) assert.ok(size <= 5, `sampled ${size} records`);
-    assert.ok(history.maxSize <= 5);
-    assert.equal(history.maxSize, 4, 'open + checkpoint + iteration start + the pending event');
-    await historian.act('events', null, 'put', -1);
-    assert.deepEqual(await value(running), { count: 200_000, sum: triangle(200_000) });
-    assert.equal(history.size, 0, 'a finished workflow clears its history');
+    const report = await runInWorker({ k: 200_000, batch: 1, restart: false });
+    assert.equal(report.samples.length, 20);
+    for (const size of report.samples) assert.ok(size <= 5, `sampled ${size} records`);
+    assert.ok(report.maxSize <= 5);
+    assert.equal(report.maxSize, 4, 'open + checkpoint + iteration start + the pending event');
+    assert.deepEqual(report.result, { count: 200_000, sum: triangle(200_000) });
+  });
+
+  test('the same bound holds in this process: 10,000 events in batches of 10 keep at most 4 + 10 = 14', async () => {
+    const report = await runScenario({ k: 10_000, batch: 10, restart: false });
+    assert.equal(report.maxSize, 14);
+    assert.deepEqual(report.result, { count: 10_000, sum: triangle(10_000) });
   });
 
   test('a step inside each iteration adds one record: 20,000 events one at a time keep at most 6', async () => {
@@ -156,41 +105,19 @@ describe('loop(): bounded history', () => {
     for (let n = 1; n <= 1_000; n++) await historian.act('events', null, 'put', n);
     await historian.act('events', null, 'put', -1);
     assert.equal(await value(running), triangle(1_000));
-    // open + (external + get) per event, the end event included; never pruned.
-    assert.equal(history.maxSize, 1 + 2 * 1_001);
+    // open + (external + get) per event, never pruned: 1 + 1,001 puts + 1,000 gets (the last get is still
+    // buffered when the workflow finishes and clears its history).
+    assert.equal(history.maxSize, 1 + 1_001 + 1_000);
   });
 });
 
 describe('loop(): replay after a restart does not depend on how many events were consumed', () => {
-  /**
-   * Suspend a fed workflow, resume it with a new Historian over the same history and report what the resume had
-   * to replay; then finish it with one more event and check the totals.
-   */
-  async function restart(fed: Fed, k: number) {
-    const { historian, history, running, probe } = fed;
-    await suspend(historian, running);
-    const atSuspend = summary(history);
-    const callsBefore = probe.bodyCalls;
-    const again = new Historian<never[], Totals>('sum', summing(probe), history);
-    const resumed = outcome(again.run());
-    // Live again: replay has caught up and the queue is visible.
-    await again.waitForResource('events', null);
-    const replayed = history.loads.at(-1);
-    const bodyCallsToResume = probe.bodyCalls - callsBefore;
-    const iterationResumed = probe.lastIteration;
-    // One more event is consumed live, then the loop ends.
-    await again.act('events', null, 'put', k + 1);
-    await history.checkpointed(k + 1);
-    await again.act('events', null, 'put', -1);
-    assert.deepEqual(await value(resumed), { count: k + 1, sum: triangle(k + 1) });
-    return { atSuspend, replayed, bodyCallsToResume, iterationResumed };
-  }
-
   test('after 1,000 and after 1,000,000 events a resume replays the same 3 records and runs the body once', async () => {
-    const small = await restart(await feed(1_000, 100), 1_000);
-    const large = await restart(await feedMillion(), 1_000_000);
+    const small = await runScenario({ k: 1_000, batch: 100, restart: true });
+    const large = await million();
 
-    // The records a resume replays: open + checkpoint + the start of the iteration waiting for an event.
+    // The records a resume replays: open + checkpoint + the start of the iteration waiting for an event (the
+    // suspension writes the buffered start).
     assert.deepEqual(small.atSuspend, ['resource_open main/queue:events', 'checkpoint main/events', 'step_start main/events/#1001']);
     assert.deepEqual(large.atSuspend, ['resource_open main/queue:events', 'checkpoint main/events', 'step_start main/events/#1000001']);
     assert.equal(small.replayed, 3);
@@ -200,5 +127,8 @@ describe('loop(): replay after a restart does not depend on how many events were
     assert.equal(large.bodyCallsToResume, 1);
     assert.equal(small.iterationResumed, 1_001);
     assert.equal(large.iterationResumed, 1_000_001);
+    // And the totals carry on exactly: event k + 1 consumed after the resume, then the end.
+    assert.deepEqual(small.result, { count: 1_001, sum: triangle(1_001) });
+    assert.deepEqual(large.result, { count: 1_000_001, sum: triangle(1_000_001) });
   });
 });
