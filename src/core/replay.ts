@@ -128,18 +128,22 @@ export class Replay {
    */
   async drive(apply: (record: HistoryRecord) => Promise<void> | void): Promise<void> {
     while (this.position < this.records.length) {
-      await settle();
       if (this.stopped !== undefined) return;
       const record = this.records[this.position] as HistoryRecord;
       if (!CLAIMED_TYPES.has(record.type) || (record.type === 'internal' && this.insideCompletedStep(record.id))) {
+        // Applying wakes no task (during replay tasks wait on claims, not on resources), so consecutive
+        // applied records need no turn of the event loop between them.
         await apply(record);
-      } else {
-        const claim = await this.awaitClaim(this.position, record);
-        if (claim === undefined) return;
-        this.claims.delete(this.position);
-        claim.resolve(record);
+        this.position++;
+        continue;
       }
+      const claim = await this.awaitClaim(this.position, record);
+      if (claim === undefined) return;
+      this.claims.delete(this.position);
       this.position++;
+      claim.resolve(record);
+      // Let the claimant (and every task it wakes) run until it waits again before the next record.
+      await settle();
     }
   }
 
