@@ -7,6 +7,9 @@
  * - a comparison with quest.py is printed as "× better": how many times better Quest for TypeScript is
  *   (higher rate, shorter time or fewer records); above 1 means ahead.
  */
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -250,4 +253,68 @@ export function environment(): Record<string, unknown> {
     date: new Date().toISOString(),
     gcForced: gcAvailable() !== null,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Command-line options, scratch directories and the disk's own limit (used by the SQLite and manager benchmarks)
+
+/** The value of `--name=value` on the command line, or undefined. */
+export function stringOption(name: string, argv: readonly string[] = process.argv.slice(2)): string | undefined {
+  const prefix = `--${name}=`;
+  const found = argv.find((arg) => arg.startsWith(prefix));
+  return found === undefined ? undefined : found.slice(prefix.length);
+}
+
+/** The number given as `--name=value`, or `fallback`; throws on a value that is not a number. */
+export function numberOption(name: string, fallback: number, argv: readonly string[] = process.argv.slice(2)): number {
+  const text = stringOption(name, argv);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new RangeError(`--${name} must be a number, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/**
+ * A fresh scratch directory for databases and test files: under `--dir=PATH` when given (to measure another
+ * disk), else under the system's temporary directory. Remove it with `rmSync(dir, { recursive: true })`.
+ */
+export function scratchDirectory(prefix: string): string {
+  const parent = stringOption('dir') ?? tmpdir();
+  mkdirSync(parent, { recursive: true });
+  return mkdtempSync(join(parent, prefix));
+}
+
+/**
+ * The physical limit of one-at-a-time durable writes on the disk holding `directory`: append `bytes` bytes to
+ * a new file there and `fdatasync` it, `count` times in a row. Returns the elapsed ms (the file is removed).
+ */
+export function fdatasyncAppendMs(directory: string, count: number, bytes = 100): number {
+  const path = join(directory, `fdatasync-probe-${process.pid}`);
+  const fd = openSync(path, 'a');
+  const buffer = Buffer.alloc(bytes, 0x71);
+  try {
+    const start = now();
+    for (let i = 0; i < count; i++) {
+      writeSync(fd, buffer);
+      fdatasyncSync(fd);
+    }
+    return now() - start;
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
+/** Size of a file in bytes, 0 when it does not exist. */
+export function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** "87 %" */
+export function formatPercent(fraction: number): string {
+  return `${(fraction * 100).toFixed(0)} %`;
 }

@@ -21,7 +21,7 @@ export type { AliasRegistry } from './core/run.js';
 export type { ResourceInfo, ResourceSnapshot, ResourceStream } from './core/resource-stream.js';
 export type { History, HistoryChange } from './core/history.js';
 export { FORMAT_VERSION, upgradeRecord, describeRecord } from './core/records.js';
-export type { HistoryRecord, RecordType, ResourceKey } from './core/records.js';
+export type { HistoryRecord, RecordType, ResourceKey, StepEndRecord, ExternalEventRecord, InternalEventRecord, CheckpointRecord } from './core/records.js';
 export { registerType, registerError, serialize, deserialize } from './core/serializer.js';
 export type { Json, TypeSerializer, SerializedError } from './core/serializer.js';
 export {

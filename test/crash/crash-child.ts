@@ -1,0 +1,180 @@
+/**
+ * Child process of manager-crash.test.ts: a WorkflowManager over a SqliteStore that runs `sum` workflows
+ * (many steps, nested steps, two tasks) and keeps starting new ones, until the parent kills it.
+ *
+ * Usage: node --import tsx test/crash/crash-child.ts <database> <log> <concurrency> <mode> [hold]
+ * - mode 'crash': resume what the store holds, then keep `concurrency` workflows running, starting w<next>
+ *   whenever one finishes, forever. With `hold` = M, the M-th step execution of this process never returns
+ *   (the child prints "holding <id> <key>"), so the parent kills it mid-step for sure. SIGTERM closes the
+ *   manager gracefully (handleSignals) and exits 0.
+ * - mode 'finish': start nothing; wait for every workflow of the store, write "final <id> <result>" for each
+ *   and "status <id> <status>" from list(), close, exit 0.
+ *
+ * Every event is appended to `log` with writeSync + fsync BEFORE the child goes on (so the log survives a
+ * SIGKILL right after), then echoed on stdout for the parent's kill trigger. Lines:
+ *   opened                     the manager is open (its workflows are replaying)
+ *   resumed <id>               a workflow found running at open
+ *   started <id>               start() resolved: the entry is durable
+ *   exec <id> <key>            inside a step body, before it returns
+ *   reported <id> <key>        in workflow code, after the step returned (its end is durable)
+ *   result <id> <value>        getResult() resolved in a crash run
+ *   holding <id> <key>         the held step (mode crash with hold)
+ *   error <id> <message>       anything unexpected
+ * Step keys: "<i>" for top-level step i (every 4th one, i % 4 === 3, is a step 'pair' with two nested steps
+ * "<i>a", "<i>b"), and "L0", "L1", "R0", "R1" for the steps of the two tasks at the end.
+ */
+import { fsyncSync, openSync, writeSync } from 'node:fs';
+import { WorkflowManager, isSuspension, step, task } from '../../src/index.js';
+import { SqliteStore } from '../../src/storage/sqlite.js';
+
+/** How many top-level steps workflow w<index> runs (its argument n). */
+export function stepsOf(index: number): number {
+  return 6 + ((index * 7) % 19);
+}
+
+/** The value step `key` of workflow `id` returns: FNV-1a of "<id>/<key>", below 1,000,003. */
+export function stepValue(id: string, key: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of `${id}/${key}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  return hash % 1_000_003;
+}
+
+/** Far more workflows than any run gets to: a crash-mode child never runs out of work. */
+const MAX_WORKFLOWS = 100_000;
+const MOD = 1_000_000_007;
+
+function makeLog(path: string): (line: string) => void {
+  const fd = openSync(path, 'a');
+  return (line) => {
+    writeSync(fd, `${line}\n`);
+    fsyncSync(fd);
+    // Pipes are synchronous on Linux: once this returns, the parent gets the line even if we die next.
+    process.stdout.write(`${line}\n`);
+  };
+}
+
+function workflows(note: (line: string) => void, hold: number) {
+  let executions = 0;
+  /** Log the execution; the `hold`-th one of this process never returns. */
+  const executed = async (id: string, key: string): Promise<void> => {
+    note(`exec ${id} ${key}`);
+    if (++executions === hold) {
+      note(`holding ${id} ${key}`);
+      await new Promise<never>(() => undefined);
+    }
+  };
+  const unit = step('unit', async (id: string, key: string): Promise<number> => {
+    await executed(id, key);
+    return stepValue(id, key);
+  });
+  const pair = step('pair', async (id: string, i: number): Promise<number> => {
+    await executed(id, String(i));
+    const a = await unit(id, `${i}a`);
+    note(`reported ${id} ${i}a`);
+    const b = await unit(id, `${i}b`);
+    note(`reported ${id} ${i}b`);
+    return (a * 7 + b * 3 + stepValue(id, String(i))) % 1_000_003;
+  });
+  const side = task('side', async (id: string, name: string): Promise<number> => {
+    const first = await unit(id, `${name}0`);
+    note(`reported ${id} ${name}0`);
+    const second = await unit(id, `${name}1`);
+    note(`reported ${id} ${name}1`);
+    return first * 5 + second;
+  });
+  return {
+    sum: async (id: string, n: number): Promise<number> => {
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const value = i % 4 === 3 ? await pair(id, i) : await unit(id, String(i));
+        note(`reported ${id} ${i}`);
+        total = (total * 31 + value) % MOD;
+      }
+      const left = side(id, 'L');
+      const right = side(id, 'R');
+      const [l, r] = [await left, await right];
+      return (((total * 31 + l) % MOD) * 31 + r) % MOD;
+    },
+  };
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/\s+/g, ' ');
+}
+
+async function main(): Promise<void> {
+  const [database = '', log = '', concurrencyArg = '', mode = '', holdArg = '0'] = process.argv.slice(2);
+  const concurrency = Number(concurrencyArg);
+  if (database === '' || log === '' || !(concurrency >= 1) || (mode !== 'crash' && mode !== 'finish')) {
+    throw new Error('usage: crash-child.ts <database> <log> <concurrency> crash|finish [hold]');
+  }
+  // If the parent dies, nobody will kill us: leave when our stdin (its pipe) closes.
+  process.stdin.on('end', () => process.exit(2));
+  process.stdin.resume();
+  const note = makeLog(log);
+  const manager = await WorkflowManager.open({ store: new SqliteStore(database), workflows: workflows(note, Number(holdArg)) });
+  note('opened');
+  const existing = await manager.list();
+
+  if (mode === 'finish') {
+    await Promise.all(
+      existing.map(async ({ id }) => {
+        try {
+          note(`final ${id} ${String(await manager.getResult(id))}`);
+        } catch (error) {
+          note(`error ${id} ${message(error)}`);
+        }
+      }),
+    );
+    for (const { id, status } of await manager.list()) note(`status ${id} ${status}`);
+    await manager.close();
+    process.exit(0);
+  }
+
+  let closing = false;
+  process.on('SIGTERM', () => (closing = true));
+  manager.handleSignals({ signals: ['SIGTERM'] });
+  const active = new Set<string>();
+  let wake: (() => void) | undefined;
+  const track = (id: string): void => {
+    active.add(id);
+    void manager.getResult<number>(id).then(
+      (value) => note(`result ${id} ${value}`),
+      (error: unknown) => {
+        if (!(closing && isSuspension(error))) note(`error ${id} ${message(error)}`);
+      },
+    ).finally(() => {
+      active.delete(id);
+      wake?.();
+    });
+  };
+  let next = 0;
+  for (const { id, status } of existing) {
+    next = Math.max(next, Number(id.slice(1)) + 1);
+    if (status === 'running') {
+      note(`resumed ${id}`);
+      track(id);
+    } else if (status !== 'completed') {
+      note(`error ${id} found ${status} at open`);
+    }
+  }
+  for (; next < MAX_WORKFLOWS; next++) {
+    while (active.size >= concurrency) await new Promise<void>((resolve) => (wake = resolve));
+    const id = `w${next}`;
+    try {
+      await manager.start('sum', id, id, stepsOf(next));
+    } catch (error) {
+      if (closing) return; // handleSignals exits once the manager is closed
+      throw error;
+    }
+    note(`started ${id}`);
+    track(id);
+  }
+}
+
+if (process.argv[1]?.endsWith('crash-child.ts')) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
