@@ -3,7 +3,7 @@
  * owns the write buffer, the replay, the open resources, the versions in effect and every task; a suspended
  * run is dead for good (every later write throws), and resuming creates a new run over the same history.
  */
-import { createDeferred, settle, type Deferred } from './deferred.js';
+import { createDeferred, settle } from './deferred.js';
 import {
   ConfigurationMismatchError,
   DuplicateResourceError,
@@ -13,9 +13,8 @@ import {
   StorageError,
   isQuestError,
 } from './errors.js';
-import type { History, HistoryChange } from './history.js';
+import type { History } from './history.js';
 import {
-  FORMAT_VERSION,
   type ConfigRecord,
   type ExternalEventRecord,
   type HistoryRecord,
@@ -25,6 +24,7 @@ import {
   type ResourceKey,
 } from './records.js';
 import { Replay } from './replay.js';
+import { WriteBuffer } from './write-buffer.js';
 import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
@@ -106,11 +106,7 @@ export class Run {
 
   private readonly options: RunOptions;
   private readonly declaredVersions = new Map<string, string>();
-  private seq = 0;
-  private pending: HistoryRecord[] = [];
-  private pendingRemove: number[] = [];
-  private inflight: Promise<void> | null = null;
-  private nextBatch: Deferred<void> | null = null;
+  private readonly buffer: WriteBuffer;
   private configsApplied = 0;
   private readonly failure = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
@@ -118,7 +114,7 @@ export class Run {
   constructor(options: RunOptions, lastSeq: number) {
     this.options = options;
     this.workflowId = options.workflowId;
-    this.seq = lastSeq;
+    this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
     // The failure promise is raced against the workflow; never leave it unhandled.
     this.failure.promise.catch(() => undefined);
   }
@@ -147,10 +143,8 @@ export class Run {
    */
   write(task: string, frame: StepFrame | null, partial: RecordFields): void {
     if (this.stopReason !== undefined) throw this.stopReason;
-    // Fill the caller's fresh literal in place rather than spreading it: steps are the hot path.
-    const record = Object.assign(partial, { v: FORMAT_VERSION, seq: ++this.seq, t: Date.now(), task }) as HistoryRecord;
-    frame?.seqs.push(record.seq);
-    this.pending.push(record);
+    const seq = this.buffer.append(task, partial); // not inside `frame?.`: that would skip the append when frame is null
+    frame?.seqs.push(seq);
   }
 
   /**
@@ -159,91 +153,23 @@ export class Run {
    */
   writeDurable(task: string, frame: StepFrame | null, partial: RecordFields, remove?: readonly number[]): Promise<void> | undefined {
     this.write(task, frame, partial);
-    if (remove !== undefined) for (const seq of remove) this.pendingRemove.push(seq);
-    return this.flush();
+    if (remove !== undefined) this.buffer.remove(remove);
+    return this.buffer.flush();
   }
 
   /** Remove records (a cancelled step's) together with the next write. */
   forget(seqs: readonly number[]): void {
-    for (const seq of seqs) this.pendingRemove.push(seq);
+    this.buffer.remove(seqs);
   }
 
   /** The seq of the record written last. */
   get lastSeq(): number {
-    return this.seq;
+    return this.buffer.lastSeq;
   }
 
   /** Make every buffered record durable. */
   flush(): Promise<void> | undefined {
-    if (this.inflight !== null) {
-      this.nextBatch ??= createDeferred<void>();
-      return this.nextBatch.promise;
-    }
-    return this.commitPending();
-  }
-
-  private commitPending(): Promise<void> | undefined {
-    if (this.pending.length === 0 && this.pendingRemove.length === 0) return undefined;
-    const change = this.takePending();
-    let result: Promise<void> | void;
-    try {
-      result = this.options.history.commit(change);
-    } catch (error) {
-      throw this.storageFailure(error);
-    }
-    if (result === undefined) return undefined;
-    this.inflight = result.then(
-      () => {
-        this.inflight = null;
-        const next = this.nextBatch;
-        this.nextBatch = null;
-        if (next !== null) {
-          try {
-            const again = this.commitPending();
-            if (again === undefined) next.resolve();
-            else again.then(next.resolve, next.reject);
-          } catch (error) {
-            next.reject(error);
-          }
-        }
-      },
-      (error: unknown) => {
-        this.inflight = null;
-        const failure = this.storageFailure(error);
-        this.nextBatch?.reject(failure);
-        this.nextBatch = null;
-        throw failure;
-      },
-    );
-    return this.inflight;
-  }
-
-  /** Take the buffer; a record appended and removed before it was ever written is simply dropped. */
-  private takePending(): HistoryChange {
-    const append = this.pending;
-    const remove = this.pendingRemove;
-    this.pending = [];
-    this.pendingRemove = [];
-    const first = append[0];
-    if (first === undefined || remove.length === 0) return { append, remove };
-    // Fast path: a step that ran within this batch removes just its own start record, the one before its end.
-    if (remove.length === 1 && append.length === 2 && first.seq === remove[0]) return { append: [append[1] as HistoryRecord], remove: [] };
-    const dropped = new Set<number>();
-    const stored: number[] = [];
-    for (const seq of remove) {
-      if (seq >= first.seq) dropped.add(seq);
-      else stored.push(seq);
-    }
-    if (dropped.size === 0) return { append, remove };
-    return { append: append.filter((record) => !dropped.has(record.seq)), remove: stored };
-  }
-
-  private storageFailure(error: unknown): StorageError {
-    const failure = isQuestError(error, 'STORAGE_FAILURE')
-      ? (error as StorageError)
-      : new StorageError(`Could not write the history of workflow ${JSON.stringify(this.workflowId)}: ${String(error)}`, error);
-    this.fail(failure);
-    return failure;
+    return this.buffer.flush();
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -392,13 +318,16 @@ export class Run {
   }
 
   /** After a suspension: write what was buffered before it (never anything recorded after). */
-  async drain(): Promise<void> {
-    try {
-      await this.inflight;
-      await this.commitPending();
-    } catch {
-      // The failure was already reported to the workflow; a suspended run has nobody left to tell.
-    }
+  drain(): Promise<void> {
+    return this.buffer.drain();
+  }
+
+  private storageFailure(error: unknown): StorageError {
+    const failure = isQuestError(error, 'STORAGE_FAILURE')
+      ? (error as StorageError)
+      : new StorageError(`Could not write the history of workflow ${JSON.stringify(this.workflowId)}: ${String(error)}`, error);
+    this.fail(failure);
+    return failure;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -487,7 +416,7 @@ export class Run {
       this.write(context.task.id, null, {
         type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...outcomeOf(value),
       });
-      this.own(resource, action, frame, this.seq);
+      this.own(resource, action, frame, this.buffer.lastSeq);
     };
     const live = (): Promise<unknown> | unknown => {
       if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
@@ -550,7 +479,7 @@ export class Run {
         this.write(context.task.id, null, {
           type: 'internal', id, resource: resource.key, action, args: [], ...outcomeOf(value),
         });
-        this.own(resource, action, frame, this.seq);
+        this.own(resource, action, frame, this.buffer.lastSeq);
         deferred.resolve([resource, value]);
       },
     };
@@ -631,7 +560,7 @@ export class Run {
     record: (value: unknown) => void,
     task?: TaskState,
   ): Promise<unknown> | unknown {
-    const value = resource.state.perform(action, args, { seq: this.seq + 1, origin });
+    const value = resource.state.perform(action, args, { seq: this.buffer.lastSeq + 1, origin });
     if (value !== WOULD_BLOCK) {
       record(value);
       this.changed(resource, 'act');
@@ -714,7 +643,7 @@ export class Run {
           continue;
         }
         // The waiter records synchronously below, so its record takes the next seq.
-        const value = resource.state.perform(waiter.action, waiter.args, { seq: this.seq + 1, origin: waiter.origin });
+        const value = resource.state.perform(waiter.action, waiter.args, { seq: this.buffer.lastSeq + 1, origin: waiter.origin });
         if (value === WOULD_BLOCK) continue;
         waiter.done = true;
         resource.waiters.splice(i--, 1);
