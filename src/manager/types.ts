@@ -63,8 +63,17 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
     /** See HistorianOptions.stallTimeoutMs. */
     stallTimeoutMs?: number;
   };
-  /** Where the manager reports workflows it cannot resume (default: Quest's logger). */
+  /**
+   * Where the manager reports workflows it cannot resume and inbox events it drops (default: Quest's
+   * logger).
+   */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * When the store has an inbox (EventInbox: SqliteStore, MemoryStore), deliver its events every this many
+   * milliseconds (default 200; 0: never by itself, only through `deliverInbox()`). See
+   * WorkflowManager.deliverInbox for the guarantees.
+   */
+  inboxPollMs?: number;
 }
 
 /**

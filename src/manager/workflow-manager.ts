@@ -15,10 +15,12 @@ import {
   UnknownWorkflowTypeError,
   WorkflowNotFoundError,
   WorkflowSuspendedError,
+  isSuspension,
 } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
-import { serialize } from '../core/serializer.js';
-import type { Store, WorkflowEntry } from '../storage/store.js';
+import { deserialize, serialize } from '../core/serializer.js';
+import { actionSpec, findVisible } from '../inspect/resources.js';
+import { hasInbox, type PostedEvent, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { IdLocks } from './id-locks.js';
 import { ManagedWorkflow, cancelledEntry, outcomeOf, type ManagedDeps } from './managed-workflow.js';
@@ -43,6 +45,10 @@ import type {
  * Ids and aliases: every method that takes a workflow id also takes an alias. An id wins over an alias of
  * the same name.
  *
+ * Inbox: when the store has one (EventInbox: SqliteStore, MemoryStore), the manager delivers the outside
+ * events posted to it (by `quest send`, from any process) to the workflows running here, every
+ * `inboxPollMs` (see {@link deliverInbox}).
+ *
  * @example
  * const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows: { game } });
  * await manager.start('game', 'g1', 3);                    // arguments checked against game's parameters
@@ -57,6 +63,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly aliases: ManagerAliases;
   private readonly deps: ManagedDeps;
   private closing: Promise<void> | undefined;
+  /** The next inbox poll (unref'd), while open and polling. */
+  private inboxTimer: NodeJS.Timeout | undefined;
+  /** The inbox delivery in progress (the last one asked for): deliveries run one at a time. */
+  private delivering: Promise<number> | undefined;
 
   private readonly store: Store;
   private readonly workflows: W;
@@ -91,6 +101,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     }
     const manager = new WorkflowManager(options);
     for (const entry of await options.store.listWorkflows('running')) manager.resume(entry);
+    manager.scheduleInboxPoll();
     return manager;
   }
 
@@ -296,6 +307,39 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   /**
+   * Deliver the events waiting in the store's inbox (EventInbox; none when the store has no inbox) to the
+   * workflows running here, in posting order, and resolve with how many were applied. The manager also
+   * does this by itself every `inboxPollMs`; deliveries run one at a time.
+   *
+   * Each event is applied as `act(workflowId, resource, identity, action, ...args)` (an alias is resolved as
+   * act resolves it), once replay of the workflow has caught up, and then removed from the inbox:
+   * - an event for an unknown workflow, or one that has finished, is removed and logged (warn);
+   * - an event that fails (ResourceNotFoundError, UnknownActionError, wrong arguments, an action that would
+   *   wait for the workflow such as a queue `get`: nobody could receive its answer) is removed and logged;
+   * - an event for a workflow that exists but is not running here (it runs in another process, its type is
+   *   not registered here, it stopped on an engine error) stays in the inbox for the manager that runs it,
+   *   and so do the later events for the same workflow, so that they keep their order.
+   *
+   * The guarantee is at least once: an event applied (recorded in the workflow's history) but not yet
+   * removed when the process dies is applied again by the next manager. Make the receiving code tolerate
+   * a repeated event when that matters (a queue item with an id the workflow checks, an idempotent `set`).
+   *
+   * @example
+   * await store.postEvent({ workflowId: 'g1', resource: 'guess', identity: null, action: 'put', args: [42] });
+   * await manager.deliverInbox();                    // 1
+   */
+  deliverInbox(): Promise<number> {
+    const previous = this.delivering;
+    const next = previous === undefined ? this.deliverPending() : previous.then(() => this.deliverPending(), () => this.deliverPending());
+    this.delivering = next;
+    const settled = (): void => {
+      if (this.delivering === next) this.delivering = undefined;
+    };
+    next.then(settled, settled);
+    return next;
+  }
+
+  /**
    * Shut down gracefully: refuse new starts, wait for starts, cancels and deletes in progress, suspend
    * every running workflow (each stops at its next Quest await; nothing is lost: the next manager over the
    * same store resumes it), then close the store. Calling it again returns the same promise.
@@ -329,9 +373,104 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   // ---------------------------------------------------------------------------------------------------------
 
   private async shutdown(): Promise<void> {
+    clearTimeout(this.inboxTimer);
+    this.inboxTimer = undefined;
     await this.locks.drain();
     await Promise.all([...this.live.values()].map((managed) => managed.stop('close')));
+    // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
+    // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
+    if (this.delivering !== undefined) await this.delivering.catch(() => 0);
     await this.store.close();
+  }
+
+  private get log(): NonNullable<ManagerOptions<W>['logger']> {
+    return this.options.logger ?? questLogger;
+  }
+
+  /** Poll the inbox again in `inboxPollMs`, unless polling is off, the store has none or the manager closes. */
+  private scheduleInboxPoll(): void {
+    const every = this.options.inboxPollMs ?? 200;
+    if (!(every > 0) || !hasInbox(this.store) || this.closing !== undefined) return;
+    this.inboxTimer = setTimeout(() => {
+      this.inboxTimer = undefined;
+      this.deliverInbox().then(
+        () => this.scheduleInboxPoll(),
+        (error: unknown) => {
+          this.log.warn({ err: error }, 'could not deliver the events of the inbox; trying again at the next poll');
+          this.scheduleInboxPoll();
+        },
+      );
+    }, every);
+    this.inboxTimer.unref();
+  }
+
+  /** One pass over the inbox (see deliverInbox). */
+  private async deliverPending(): Promise<number> {
+    const store = this.store;
+    if (!hasInbox(store)) return 0;
+    let applied = 0;
+    let after = 0;
+    // Workflows with an event left in the inbox in this pass: their later events wait behind it.
+    const held = new Set<string>();
+    for (;;) {
+      if (this.closing !== undefined) return applied;
+      const events = await store.takeEvents(INBOX_PAGE, after);
+      for (const event of events) {
+        after = event.id;
+        if (this.closing !== undefined) return applied;
+        if (held.has(event.workflowId)) continue;
+        const delivery = await this.deliverEvent(event);
+        if (delivery === KEEP) {
+          held.add(event.workflowId);
+          continue;
+        }
+        if (delivery === APPLIED) applied++;
+        else this.log.warn(eventFields(event), `inbox event ${event.id} dropped: ${delivery.drop}`);
+        await store.removeEvent(event.id);
+      }
+      if (events.length < INBOX_PAGE) return applied;
+    }
+  }
+
+  /** Apply one inbox event, or say why it stays in the inbox or is dropped. */
+  private async deliverEvent(event: PostedEvent): Promise<Delivery> {
+    let id: string;
+    try {
+      id = await this.resolve(event.workflowId);
+    } catch (error) {
+      return { drop: messageOf(error) };
+    }
+    const managed = this.live.get(id);
+    if (managed === undefined || managed.finished !== undefined) {
+      const entry = managed?.finished ?? (await this.store.getWorkflow(id));
+      if (entry === undefined) return { drop: `there is no workflow ${JSON.stringify(event.workflowId)}` };
+      if (entry.state !== 'running') return { drop: `workflow ${JSON.stringify(id)} has finished (${entry.state})` };
+      return KEEP; // Started by another process after this manager opened: that one runs it.
+    }
+    const historian = managed.historian;
+    if (!managed.active || historian === undefined) return KEEP;
+    let args: unknown[];
+    try {
+      args = event.args.map((arg) => deserialize(arg));
+    } catch (error) {
+      return { drop: `its arguments cannot be read: ${messageOf(error)}` };
+    }
+    // Once replay has caught up, refuse actions that wait for the workflow: they would hold up the inbox.
+    const visible = await firstSnapshot(historian.resourceStream(event.identity));
+    if (visible === undefined) return KEEP; // The run stopped meanwhile.
+    const resource = findVisible(visible, event.resource, event.identity);
+    const spec = resource === undefined ? undefined : actionSpec(resource.kind, event.action);
+    if (resource !== undefined && spec?.blocking === true) {
+      return { drop: `${event.action} on a ${resource.kind} waits for the workflow, and an inbox event has nobody to answer` };
+    }
+    try {
+      await this.act(id, event.resource, event.identity, event.action, ...args);
+      return APPLIED;
+    } catch (error) {
+      // Suspended or stopped meanwhile: whether it was recorded is for the next run to tell; keep it.
+      if (this.closing !== undefined || isSuspension(error) || !managed.active) return KEEP;
+      return { drop: messageOf(error) };
+    }
   }
 
   /** Resume a workflow found 'running' in the store at open. */
@@ -423,6 +562,31 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private checkOpen(): void {
     if (this.closing !== undefined) throw new StorageError('This workflow manager is closed (or closing); open a new one.');
   }
+}
+
+/** Inbox events read at a time. */
+const INBOX_PAGE = 100;
+const APPLIED = 'applied';
+const KEEP = 'keep';
+/** What became of an inbox event: applied, left in the inbox, or dropped (with the reason). */
+type Delivery = typeof APPLIED | typeof KEEP | { drop: string };
+
+/** The first snapshot of a stream (the resources once replay has caught up), or undefined if it ended first. */
+async function firstSnapshot(stream: ResourceStream): Promise<ResourceInfo[] | undefined> {
+  try {
+    const first = await stream.next();
+    return first.done === true ? undefined : first.value.resources;
+  } finally {
+    stream.end();
+  }
+}
+
+function eventFields(event: PostedEvent): Record<string, unknown> {
+  return { event: event.id, workflow: event.workflowId, resource: event.resource, identity: event.identity, action: event.action };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function checkId(id: string): void {

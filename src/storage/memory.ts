@@ -5,7 +5,7 @@
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { StorageError } from '../core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from './store.js';
+import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from './store.js';
 
 /** A history kept in this process's memory. Commits apply synchronously. */
 export class MemoryHistory implements History {
@@ -37,11 +37,17 @@ export class MemoryHistory implements History {
   }
 }
 
-/** A whole Quest store in memory: histories and the manager's bookkeeping, gone with the process. */
-export class MemoryStore implements Store {
+/**
+ * A whole Quest store in memory: histories, the manager's bookkeeping and an inbox of outside events
+ * ({@link EventInbox}), gone with the process.
+ */
+export class MemoryStore implements Store, EventInbox {
   private readonly histories = new Map<string, MemoryHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
   private readonly aliases = new Map<string, string>();
+  /** Posted events in id order. */
+  private readonly inbox: PostedEvent[] = [];
+  private nextEventId = 1;
   private closed = false;
 
   history(workflowId: string): MemoryHistory {
@@ -96,6 +102,27 @@ export class MemoryStore implements Store {
   getAlias(alias: string): Promise<string | undefined> {
     this.checkOpen();
     return Promise.resolve(this.aliases.get(alias));
+  }
+
+  postEvent(event: InboxEvent): Promise<number> {
+    this.checkOpen();
+    const id = this.nextEventId++;
+    const copy = structuredClone({ workflowId: event.workflowId, resource: event.resource, identity: event.identity, action: event.action, args: event.args });
+    this.inbox.push({ id, postedAt: Date.now(), ...copy });
+    return Promise.resolve(id);
+  }
+
+  takeEvents(limit: number, afterId = 0): Promise<PostedEvent[]> {
+    this.checkOpen();
+    const events = this.inbox.filter((event) => event.id > afterId).slice(0, Math.max(0, limit));
+    return Promise.resolve(events.map((event) => structuredClone(event)));
+  }
+
+  removeEvent(id: number): Promise<void> {
+    this.checkOpen();
+    const index = this.inbox.findIndex((event) => event.id === id);
+    if (index >= 0) this.inbox.splice(index, 1);
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

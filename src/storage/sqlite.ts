@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from './store.js';
+import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from './store.js';
 
 /** How hard SQLite works to make a commit durable. */
 export type SqliteSynchronous = 'full' | 'normal';
@@ -65,6 +65,13 @@ const MIGRATIONS: readonly string[] = [
      workflow_id TEXT NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX aliases_by_workflow ON aliases (workflow_id);`,
+  // 2: the inbox of outside events (EventInbox). AUTOINCREMENT: an id is never reused, even after removal.
+  `CREATE TABLE inbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     workflow_id TEXT NOT NULL,
+     posted_at INTEGER NOT NULL,
+     body TEXT NOT NULL
+   );`,
 ];
 
 /** One queued write: applied inside the group transaction, settled after it. */
@@ -92,6 +99,9 @@ interface Statements {
   deleteAlias: Statement<[string, string]>;
   deleteAliasesOf: Statement<[string]>;
   getAlias: Statement<[string], { workflow_id: string }>;
+  postEvent: Statement<[string, number, string]>;
+  selectEvents: Statement<[number, number], EventRow>;
+  deleteEvent: Statement<[number]>;
 }
 
 function prepare(db: Database.Database): Statements {
@@ -113,6 +123,9 @@ function prepare(db: Database.Database): Statements {
     deleteAlias: db.prepare('DELETE FROM aliases WHERE alias = ? AND workflow_id = ?'),
     deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE workflow_id = ?'),
     getAlias: db.prepare('SELECT workflow_id FROM aliases WHERE alias = ?'),
+    postEvent: db.prepare('INSERT INTO inbox (workflow_id, posted_at, body) VALUES (?, ?, ?)'),
+    selectEvents: db.prepare('SELECT id, workflow_id, posted_at, body FROM inbox WHERE id > ? ORDER BY id LIMIT ?'),
+    deleteEvent: db.prepare('DELETE FROM inbox WHERE id = ?'),
   };
 }
 
@@ -167,13 +180,17 @@ export class SqliteHistory implements History {
  * write in it is rejected with StorageError and none is kept. Reads first write whatever is queued, so they
  * see every write issued before them. After `close()`, every call fails with StorageError.
  *
+ * It has an inbox of outside events ({@link EventInbox}, table `inbox`): `postEvent` is group-committed like
+ * every write and durable when it resolves, so an event posted by `quest send` from another process survives
+ * until a manager delivers and removes it.
+ *
  * @example
  * const store = new SqliteStore('./quest.sqlite');            // or: await openSqliteStore('./quest.sqlite')
  * await store.history('order-1').commit({ append: [record], remove: [] });
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, EventInbox {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
@@ -270,6 +287,27 @@ export class SqliteStore implements Store {
 
   getAlias(alias: string): Promise<string | undefined> {
     return this.read(`read alias ${JSON.stringify(alias)}`, () => this.statements.getAlias.get(alias)?.workflow_id);
+  }
+
+  postEvent(event: InboxEvent): Promise<number> {
+    let id = 0;
+    const what = `post an event for workflow ${JSON.stringify(event.workflowId)}`;
+    const body = { resource: event.resource, identity: event.identity, action: event.action, args: event.args };
+    return this.serialized(what, () => JSON.stringify(body), (json) => {
+      id = Number(this.statements.postEvent.run(event.workflowId, Date.now(), json).lastInsertRowid);
+    }).then(() => id);
+  }
+
+  takeEvents(limit: number, afterId = 0): Promise<PostedEvent[]> {
+    return this.read('read the inbox', () =>
+      this.statements.selectEvents.all(afterId, Math.max(0, Math.floor(limit))).map((row) => parseEvent(row)),
+    );
+  }
+
+  removeEvent(id: number): Promise<void> {
+    return this.enqueue(`remove event ${id} from the inbox`, () => {
+      this.statements.deleteEvent.run(id);
+    });
   }
 
   /** Write what is queued, then close the database. Later calls fail with StorageError; closing twice is fine. */
@@ -419,6 +457,24 @@ function parseRecord(row: { seq: number; body: string }, workflowId: string): Hi
   } catch {
     throw new CorruptHistoryError(`record ${row.seq} of workflow ${JSON.stringify(workflowId)} is not JSON`);
   }
+}
+
+/** A row of the `inbox` table. */
+interface EventRow {
+  id: number;
+  workflow_id: string;
+  posted_at: number;
+  body: string;
+}
+
+function parseEvent(row: EventRow): PostedEvent {
+  let body: Omit<InboxEvent, 'workflowId'>;
+  try {
+    body = JSON.parse(row.body) as typeof body;
+  } catch {
+    throw new StorageError(`event ${row.id} of the inbox is not JSON`);
+  }
+  return { id: row.id, postedAt: row.posted_at, workflowId: row.workflow_id, resource: body.resource, identity: body.identity, action: body.action, args: body.args };
 }
 
 function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {

@@ -51,3 +51,62 @@ export interface Store {
   /** Release connections and files; later calls fail. */
   close(): Promise<void>;
 }
+
+/**
+ * An outside event addressed to a workflow that may run in another process: what `quest send` posts. The
+ * manager running the workflow applies it as `manager.act(workflowId, resource, identity, action, ...args)`.
+ */
+export interface InboxEvent {
+  /** The workflow id or alias it is for (an alias is resolved when the event is delivered). */
+  workflowId: string;
+  /** The resource's name. */
+  resource: string;
+  /** Who acts (`null`: anonymous, sees public resources only). */
+  identity: string | null;
+  /** The action (`put`, `set`, `clear`, ...). */
+  action: string;
+  /** The action's arguments, serialized with Quest's serializer (`serialize()`; plain JSON stays as it is). */
+  args: Json[];
+}
+
+/** An event in an inbox: the posted event with its inbox id and when it was posted. */
+export interface PostedEvent extends InboxEvent {
+  /** Unique in the store, increasing in posting order, never reused. */
+  id: number;
+  /** Milliseconds since the epoch. */
+  postedAt: number;
+}
+
+/**
+ * An optional capability of a Store: an inbox of outside events for workflows that run in whatever process
+ * has a WorkflowManager open over the store (`quest send` posts; the manager delivers, see
+ * `WorkflowManager.deliverInbox`).
+ *
+ * Delivery is at least once: the manager applies an event, then removes it; when the process dies in
+ * between, the next manager applies it again. Events are delivered in posting order.
+ *
+ * @example
+ * if (hasInbox(store)) await store.postEvent({ workflowId: 'game', resource: 'guess', identity: null, action: 'put', args: [42] });
+ */
+export interface EventInbox {
+  /** Add an event; resolves with its id once it is durable. */
+  postEvent(event: InboxEvent): Promise<number>;
+  /**
+   * Up to `limit` events, oldest first (after `afterId` when given, to page through the inbox). Does not
+   * remove them: see {@link removeEvent}.
+   */
+  takeEvents(limit: number, afterId?: number): Promise<PostedEvent[]>;
+  /** Remove event `id` (nothing happens if it is gone already). Durable when it resolves. */
+  removeEvent(id: number): Promise<void>;
+}
+
+/**
+ * True when `store` has an inbox ({@link EventInbox}).
+ *
+ * @example
+ * if (hasInbox(store)) console.log(await store.takeEvents(10));
+ */
+export function hasInbox<S extends Store>(store: S): store is S & EventInbox {
+  const candidate = store as Partial<EventInbox>;
+  return typeof candidate.postEvent === 'function' && typeof candidate.takeEvents === 'function' && typeof candidate.removeEvent === 'function';
+}

@@ -1,0 +1,158 @@
+/**
+ * What every `quest` command shares: exit codes, errors, the `--db` and `--json` options, opening the
+ * database, finding a workflow by id or alias, and plain-text formatting.
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Option, type Command } from 'commander';
+import type { Json } from '../core/serializer.js';
+import { SqliteStore } from '../storage/sqlite.js';
+import type { WorkflowEntry } from '../storage/store.js';
+
+/** Exit codes of every command. */
+export const EXIT = {
+  /** Done. */
+  ok: 0,
+  /** The thing asked failed (the workflow failed, the event was not taken in time, ...). */
+  failed: 1,
+  /** Bad usage, unknown workflow, missing or unreadable database. */
+  usage: 2,
+  /** `quest result`: the workflow is still running. */
+  running: 3,
+} as const;
+
+/** The default database, when neither --db nor $QUEST_DB says otherwise. */
+export const DEFAULT_DB = '.quest/quest.sqlite';
+
+/** An error a command reports on stderr (`quest: <message>`) before exiting with `exitCode`. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number = EXIT.failed) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Where a command writes: stdout and stderr, one line (or block) at a time. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The process's stdout and stderr. */
+export const processIo: Io = {
+  out: (text) => void process.stdout.write(`${text}\n`),
+  err: (text) => void process.stderr.write(`${text}\n`),
+};
+
+/** What a command's action needs from the program: where to write, and how to report its exit code. */
+export interface CliContext {
+  readonly io: Io;
+  /** Set the process's exit code (the last call wins). */
+  exit(code: number): void;
+}
+
+/** Options every command has. */
+export interface CommonOptions {
+  db: string;
+  json?: boolean;
+}
+
+/** Add `--db <path>` (default $QUEST_DB, then .quest/quest.sqlite) and `--json` to a command. */
+export function withCommonOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--db <path>', 'the Quest database (a SQLite file)').env('QUEST_DB').default(DEFAULT_DB))
+    .option('--json', 'print machine-readable JSON instead of text');
+}
+
+/**
+ * Open the SQLite store at `path`. Read commands (`create: false`) never create a database: a missing file
+ * is a CliError (exit 2); so is a file SQLite cannot open (not a database, written by a newer Quest).
+ */
+export async function openStore(path: string, options: { create?: boolean } = {}): Promise<SqliteStore> {
+  if (options.create === true) {
+    mkdirSync(dirname(path), { recursive: true });
+  } else if (!existsSync(path)) {
+    throw new CliError(`the database ${path} does not exist (pass --db <path> or set QUEST_DB)`, EXIT.usage);
+  } else if (statSync(path).isDirectory()) {
+    throw new CliError(`the database ${path} is a directory, not a SQLite file`, EXIT.usage);
+  }
+  try {
+    return await SqliteStore.open(path);
+  } catch (error) {
+    throw new CliError(`cannot open the database ${path}: ${messageOf(error)}`, EXIT.usage);
+  }
+}
+
+/** Run `body` with the store at `path` open (see {@link openStore}), closing it afterwards. */
+export async function withStore<T>(path: string, body: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = await openStore(path);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The entry of workflow `name` (an id, or an alias held by a workflow); a CliError (exit 2) if there is none. */
+export async function findWorkflow(store: SqliteStore, name: string): Promise<WorkflowEntry> {
+  const entry = await store.getWorkflow(name);
+  if (entry !== undefined) return entry;
+  const target = await store.getAlias(name);
+  const aliased = target === undefined ? undefined : await store.getWorkflow(target);
+  if (aliased !== undefined) return aliased;
+  throw new CliError(`there is no workflow ${JSON.stringify(name)} in ${store.path} (see quest list)`, EXIT.usage);
+}
+
+/** A command-line argument as a value: JSON when it parses (`42`, `true`, `'"42"'`, `'{"a":1}'`), else the string. */
+export function parseArgument(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** An error's message (with its class name when it has one of its own). */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.name === 'Error' || error.name === 'CliError' ? error.message : `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/** A time (milliseconds since the epoch) as ISO 8601, UTC. */
+export function formatTime(ms: number | undefined): string {
+  return ms === undefined ? '-' : new Date(ms).toISOString();
+}
+
+/** Whether a serialized value is Quest's encoding of `undefined`. */
+export function isUndefinedValue(value: Json | undefined): boolean {
+  return value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value) && value['$q'] === 'undefined');
+}
+
+/** A serialized value on one line, cut at `max` characters. */
+export function showValue(value: Json | undefined, max = 120): string {
+  const text = isUndefinedValue(value) ? 'undefined' : JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Print JSON on stdout (two-space indented). */
+export function printJson(io: Io, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
+}
+
+/** Rows as left-aligned columns separated by two spaces (the last column is not padded). */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** `name` for a public resource, `name@identity` for a private one. */
+export function resourceLabel(key: { name: string; identity: string | null }): string {
+  return key.identity === null ? key.name : `${key.name}@${key.identity}`;
+}
+
+/** A workflow's one-line description: `id (type, state)`. */
+export function describeWorkflow(entry: WorkflowEntry): string {
+  return `workflow ${entry.id} (${entry.type}, ${entry.state})`;
+}

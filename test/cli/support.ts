@@ -1,0 +1,87 @@
+/** Helpers of the CLI tests: temp directories, a database prepared by a test manager, running `quest`. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { WorkflowManager } from '../../src/manager/workflow-manager.js';
+import { SqliteStore } from '../../src/storage/sqlite.js';
+import { workflows } from './fixtures/workflows.js';
+
+/** The fixture module, for `quest run`. */
+export const FIXTURE_MODULE = 'test/cli/fixtures/workflows.ts';
+
+/** Run `body` in a fresh temporary directory, removed afterwards. */
+export async function inTempDir<T>(body: (directory: string) => Promise<T>): Promise<T> {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-cli-'));
+  try {
+    return await body(directory);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A database with, all by the fixture workflows:
+ * - s1 (secrets, running): public state board = 'updated' (set from outside), ann's queue mailbox holding
+ *   'hi ann', bob's state diary = 'bob-secret', a step whose 5 inner records were pruned (seqs 4-8), waiting
+ *   for the public event stop;
+ * - c1 (collect 2 words, running): waiting on the public queue words;
+ * - q1 (quick, completed with { a: 1 }); f1 (fails, failed with Error boom);
+ * - p1 (parsing, versioned parser 2, running): waiting on the public queue words.
+ */
+export async function prepareDatabase(path: string): Promise<void> {
+  const manager = await WorkflowManager.open({ store: await SqliteStore.open(path), workflows, inboxPollMs: 0 });
+  try {
+    await manager.start('secrets', 's1');
+    await manager.waitForResource('s1', 'stop', null);
+    await manager.queue<string>('s1', 'mailbox', 'ann').put('hi ann');
+    await manager.state<string>('s1', 'board', null).set('updated');
+    await manager.start('collect', 'c1', 2);
+    await manager.waitForResource('c1', 'words', null);
+    await (await manager.start('quick', 'q1', { a: 1 })).result();
+    await (await manager.start('fails', 'f1')).result().catch(() => undefined);
+    await manager.start('parsing', 'p1');
+    await manager.waitForResource('p1', 'words', null);
+  } finally {
+    await manager.close();
+  }
+}
+
+/** What a finished `quest` run printed. */
+export interface QuestRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawn `node --import tsx src/cli/main.ts ...args` (QUEST_DB unset unless `env` sets it: tests pass --db). */
+export function spawnQuest(args: readonly string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
+  const environment = { ...process.env };
+  delete environment['QUEST_DB'];
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...environment, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Run `quest ...args` to its end. */
+export function quest(...args: string[]): Promise<QuestRun> {
+  return questWithEnv({}, ...args);
+}
+
+/** Run `quest ...args` to its end with more environment variables. */
+export function questWithEnv(env: Record<string, string>, ...args: string[]): Promise<QuestRun> {
+  const child = spawnQuest(args, env);
+  child.stdin.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The lines a child writes on stdout, as they come. */
+export function linesOf(child: ChildProcessWithoutNullStreams): AsyncIterableIterator<string> {
+  return createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+}
