@@ -10,6 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { isSuspension } from '../../src/core/errors.js';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { guessingGame } from './game.js';
@@ -52,7 +53,14 @@ input.on('line', (line) => {
   guesses.put(guess).catch((error: unknown) => console.error(`Could not send your guess: ${String(error)}`));
 });
 
-const tries = await game.result();
+let tries: number;
+try {
+  tries = await game.result();
+} catch (error) {
+  // Ctrl-C suspended the game: the signal handler saves it and exits; nothing more to do here.
+  if (isSuspension(error)) await new Promise<never>(() => undefined);
+  throw error;
+}
 finished = true;
 input.close();
 await manager.delete(GAME_ID);
