@@ -12,13 +12,16 @@
  *
  * Every event is appended to `log` with writeSync + fsync BEFORE the child goes on (so the log survives a
  * SIGKILL right after), then echoed on stdout for the parent's kill trigger. Lines:
- *   opened                     the manager is open (its workflows are replaying)
- *   resumed <id>               a workflow found running at open
+ *   resumed <id>               a workflow found running at open (both modes)
+ *   opened                     after the resumed lines (the workflows are replaying meanwhile); from here
+ *                              on SIGTERM closes the manager gracefully (mode crash)
  *   started <id>               start() resolved: the entry is durable
  *   exec <id> <key>            inside a step body, before it returns
  *   reported <id> <key>        in workflow code, after the step returned (its end is durable)
  *   result <id> <value>        getResult() resolved in a crash run
  *   holding <id> <key>         the held step (mode crash with hold)
+ *   final <id> <value>         mode finish: getResult() of every workflow of the store
+ *   status <id> <status>       mode finish: list() once every workflow has finished
  *   error <id> <message>       anything unexpected
  * Step keys: "<i>" for top-level step i (every 4th one, i % 4 === 3, is a step 'pair' with two nested steps
  * "<i>a", "<i>b"), and "L0", "L1", "R0", "R1" for the steps of the two tasks at the end.
@@ -113,8 +116,17 @@ async function main(): Promise<void> {
   process.stdin.resume();
   const note = makeLog(log);
   const manager = await WorkflowManager.open({ store: new SqliteStore(database), workflows: workflows(note, Number(holdArg)) });
-  note('opened');
+  let closing = false;
+  if (mode === 'crash') {
+    process.on('SIGTERM', () => (closing = true));
+    manager.handleSignals({ signals: ['SIGTERM'] });
+  }
   const existing = await manager.list();
+  for (const { id, status } of existing) {
+    if (status === 'running') note(`resumed ${id}`);
+    else if (status !== 'completed') note(`error ${id} found ${status} at open`);
+  }
+  note('opened');
 
   if (mode === 'finish') {
     await Promise.all(
@@ -131,9 +143,6 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
-  let closing = false;
-  process.on('SIGTERM', () => (closing = true));
-  manager.handleSignals({ signals: ['SIGTERM'] });
   const active = new Set<string>();
   let wake: (() => void) | undefined;
   const track = (id: string): void => {
@@ -151,12 +160,7 @@ async function main(): Promise<void> {
   let next = 0;
   for (const { id, status } of existing) {
     next = Math.max(next, Number(id.slice(1)) + 1);
-    if (status === 'running') {
-      note(`resumed ${id}`);
-      track(id);
-    } else if (status !== 'completed') {
-      note(`error ${id} found ${status} at open`);
-    }
+    if (status === 'running') track(id);
   }
   for (; next < MAX_WORKFLOWS; next++) {
     while (active.size >= concurrency) await new Promise<void>((resolve) => (wake = resolve));

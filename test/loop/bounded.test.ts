@@ -14,12 +14,18 @@
  * event + its get), and on MemoryHistory the real maximum is 4: the get is written and pruned in the same
  * commit as the checkpoint, so it never reaches storage. With B = 100 the real maximum is 104 (= 4 + B).
  * A step inside the iteration adds its record (step_start while it runs, then step_end): 6 one at a time.
+ * The bound does not hold when the producer runs ahead of the consumer (P grows: see bench/event-loop.ts "acks"),
+ * nor for records the loop itself keeps outside its iterations (state.set on an outer state: see the todo below).
+ *
+ * The million-event run (and the 100,000 one) executes in a worker thread, see worker.ts for why; the assertions
+ * are made here on its report. The million-event history is checked after every commit (TrackedHistory), and
+ * sampled every 10,000 events.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Historian, done, loop, queue, step } from '../../src/index.js';
+import { Historian, done, loop, queue, state, step } from '../../src/index.js';
 import { runScenario } from './scenario.js';
-import { TrackedHistory, outcome, triangle, value } from './support.js';
+import { TrackedHistory, outcome, summary, suspend, triangle, value } from './support.js';
 import { runInWorker } from './worker.js';
 import type { ScenarioReport } from './scenario.js';
 
@@ -43,22 +49,22 @@ describe('loop(): bounded history', () => {
     assert.equal(report.sizeAfterFinish, 0, 'a finished workflow clears its history');
   });
 
-  test('200,000 outside events one at a time: at most 5 records ever (real maximum on MemoryHistory: 4)', async () => {
-    const report = await runInWorker({ k: 200_000, batch: 1, restart: false });
-    assert.equal(report.samples.length, 20);
+  test('100,000 outside events one at a time: at most 5 records ever (real maximum on MemoryHistory: 4)', async () => {
+    const report = await runInWorker({ k: 100_000, batch: 1, restart: false });
+    assert.equal(report.samples.length, 10);
     for (const size of report.samples) assert.ok(size <= 5, `sampled ${size} records`);
     assert.ok(report.maxSize <= 5);
     assert.equal(report.maxSize, 4, 'open + checkpoint + iteration start + the pending event');
-    assert.deepEqual(report.result, { count: 200_000, sum: triangle(200_000) });
+    assert.deepEqual(report.result, { count: 100_000, sum: triangle(100_000) });
   });
 
-  test('the same bound holds in this process: 10,000 events in batches of 10 keep at most 4 + 10 = 14', async () => {
-    const report = await runScenario({ k: 10_000, batch: 10, restart: false });
+  test('the same bound holds in this process: 5,000 events in batches of 10 keep at most 4 + 10 = 14', async () => {
+    const report = await runScenario({ k: 5_000, batch: 10, restart: false });
     assert.equal(report.maxSize, 14);
-    assert.deepEqual(report.result, { count: 10_000, sum: triangle(10_000) });
+    assert.deepEqual(report.result, { count: 5_000, sum: triangle(5_000) });
   });
 
-  test('a step inside each iteration adds one record: 20,000 events one at a time keep at most 6', async () => {
+  test('a step inside each iteration adds one record: 10,000 events one at a time keep at most 6', async () => {
     let applied = 0;
     const apply = step('apply', async (n: number) => {
       applied += n;
@@ -77,15 +83,15 @@ describe('loop(): bounded history', () => {
     const historian = new Historian('apply', workflow, history);
     const running = outcome(historian.run());
     await historian.waitForResource('events', null);
-    for (let n = 1; n <= 20_000; n++) {
+    for (let n = 1; n <= 10_000; n++) {
       await historian.act('events', null, 'put', n);
       await history.checkpointed(n);
     }
     // open + checkpoint + iteration start + event + get + the step's end (its start is pruned in the same commit).
     assert.equal(history.maxSize, 6);
     await historian.act('events', null, 'put', -1);
-    assert.equal(await value(running), 20_000);
-    assert.equal(applied, triangle(20_000));
+    assert.equal(await value(running), 10_000);
+    assert.equal(applied, triangle(10_000));
   });
 
   test('contrast: the same 1,000 events read at the top level (no loop) leave 2 records per event', async () => {
@@ -131,4 +137,83 @@ describe('loop(): replay after a restart does not depend on how many events were
     assert.deepEqual(small.result, { count: 1_001, sum: triangle(1_001) });
     assert.deepEqual(large.result, { count: 1_000_001, sum: triangle(1_000_001) });
   });
+});
+
+describe('loop(): events the workflow puts itself', () => {
+  test('a loop that puts jobs back into its own queue (retries) stays bounded and replays them exactly', async () => {
+    interface Job {
+      id: number;
+      tries: number;
+    }
+    const handled: number[] = [];
+    const handle = step('handle', async (id: number) => {
+      handled.push(id);
+      return id;
+    });
+    const workflow = async () => {
+      await using jobs = await queue<Job>('jobs', null);
+      return await loop('work', [] as number[], async (finished: number[]) => {
+        const job = await jobs.get();
+        if (job.id < 0) return done(finished);
+        // Every third job fails twice: it goes back to the end of the queue (a put by the workflow itself,
+        // taken by a later iteration: both records leave the history then).
+        if (job.id % 3 === 0 && job.tries < 2) {
+          await jobs.put({ id: job.id, tries: job.tries + 1 });
+          return finished;
+        }
+        await handle(job.id);
+        return [...finished, job.id];
+      });
+    };
+    const history = new TrackedHistory();
+    let historian = new Historian('retries', workflow, history);
+    let running = outcome(historian.run());
+    await historian.waitForResource('jobs', null);
+    for (let id = 1; id <= 30; id++) await historian.act('jobs', null, 'put', { id, tries: 0 });
+    // Suspend while jobs and re-queued jobs wait in the queue, twice.
+    for (let restart = 0; restart < 2; restart++) {
+      await history.checkpointed(history.checkpointIteration + 7);
+      await suspend(historian, running);
+      historian = new Historian('retries', workflow, history);
+      running = outcome(historian.run());
+    }
+    // 30 jobs + 2 retries of each of the 10 failing ones = 50 iterations.
+    await history.checkpointed(50);
+    assert.deepEqual(summary(history), ['resource_open main/queue:jobs', 'checkpoint main/work']);
+    await historian.act('jobs', null, 'put', { id: -1, tries: 0 });
+    const finished = await value(running);
+    // Each job handled once (the order depends on when the retries were queued between the outside puts).
+    assert.deepEqual([...finished].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.deepEqual(handled, finished);
+  });
+
+  test(
+    'a loop that publishes its progress in a state() set by each iteration stays bounded',
+    { todo: 'GAP: every state.set() made in an iteration on a state opened outside the loop stays in the history (1,003 records after 1,000 events)' },
+    async () => {
+      const workflow = async () => {
+        await using events = await queue<number>('events', null);
+        await using progress = await state('progress', null, 0);
+        return await loop('sum', 0, async (sum: number) => {
+          const n = await events.get();
+          if (n < 0) return done(sum);
+          await progress.set(sum + n);
+          return sum + n;
+        });
+      };
+      const history = new TrackedHistory();
+      const historian = new Historian('progress', workflow, history);
+      const running = outcome(historian.run());
+      await historian.waitForResource('events', null);
+      for (let n = 1; n <= 1_000; n++) {
+        await historian.act('events', null, 'put', n);
+        await history.checkpointed(n);
+      }
+      const size = history.size;
+      await historian.act('events', null, 'put', -1);
+      assert.equal(await value(running), triangle(1_000));
+      // open x 2 + checkpoint + the latest set (+ the iteration in progress): a handful, not one per iteration.
+      assert.ok(size <= 6, `${size} records after 1,000 iterations`);
+    },
+  );
 });

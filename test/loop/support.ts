@@ -77,12 +77,14 @@ export class TrackedHistory extends MemoryHistory {
   maxSize = 0;
   /** Records returned by each load(): what each run had to replay. */
   readonly loads: number[] = [];
-  /** Iteration of the latest checkpoint committed (0: none yet). */
+  /** Iteration of the latest checkpoint committed, of any loop (0: none yet). */
   checkpointIteration = 0;
+  /** Iteration of the latest checkpoint committed, by loop op id. */
+  readonly checkpoints = new Map<string, number>();
   /** Copies of the whole history after each commit, when `keepCopies` is set. */
   readonly copies: HistoryRecord[][] = [];
   keepCopies = false;
-  private waiters: Array<{ iteration: number; resolve: () => void }> = [];
+  private waiters: Array<{ ready: () => boolean; resolve: () => void }> = [];
 
   override load(): Promise<readonly HistoryRecord[]> {
     this.loads.push(this.size);
@@ -92,21 +94,30 @@ export class TrackedHistory extends MemoryHistory {
   override commit(change: HistoryChange): void {
     super.commit(change);
     if (this.size > this.maxSize) this.maxSize = this.size;
-    for (const record of change.append) if (record.type === 'checkpoint') this.checkpointIteration = record.iteration;
+    for (const record of change.append) {
+      if (record.type !== 'checkpoint') continue;
+      this.checkpointIteration = record.iteration;
+      this.checkpoints.set(record.id, record.iteration);
+    }
     if (this.keepCopies) this.copies.push(structuredClone(this.snapshot()));
     if (this.waiters.length > 0) {
-      const ready = this.waiters.filter((waiter) => waiter.iteration <= this.checkpointIteration);
-      if (ready.length > 0) {
-        this.waiters = this.waiters.filter((waiter) => waiter.iteration > this.checkpointIteration);
-        for (const waiter of ready) waiter.resolve();
+      const waiting = this.waiters;
+      this.waiters = [];
+      for (const waiter of waiting) {
+        if (waiter.ready()) waiter.resolve();
+        else this.waiters.push(waiter);
       }
     }
   }
 
-  /** Resolves once the checkpoint of iteration `iteration` (or a later one) is durable. */
-  checkpointed(iteration: number): Promise<void> {
-    if (this.checkpointIteration >= iteration) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ iteration, resolve }));
+  /**
+   * Resolves once the checkpoint of iteration `iteration` (or a later one) is durable: of the loop with op id
+   * `loopId`, or of whichever loop wrote the latest checkpoint.
+   */
+  checkpointed(iteration: number, loopId?: string): Promise<void> {
+    const ready = loopId === undefined ? () => this.checkpointIteration >= iteration : () => (this.checkpoints.get(loopId) ?? 0) >= iteration;
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ ready, resolve }));
   }
 
   /** Reset the per-phase maximum (e.g. after resuming). */
@@ -166,4 +177,24 @@ export class HeldHistory implements History {
 /** 1 + 2 + ... + n, exactly (numbers up to 2^53). */
 export function triangle(n: number): number {
   return (n * (n + 1)) / 2;
+}
+
+/** Names (`name` or `name@identity`) of the resources `identity` sees now. */
+export function visible(historian: Pick<Historian, 'resources'>, identity: string | null): string[] {
+  return historian
+    .resources(identity)
+    .map((resource) => (resource.identity === null ? resource.name : `${resource.name}@${resource.identity}`))
+    .sort();
+}
+
+/**
+ * Check an effect log written by steps against the expected sequence. A suspension at an arbitrary moment can
+ * fall after a step body finished but before its end was recorded: that step runs again on resume (Quest's
+ * documented at-least-once for a step running at suspension), so its effect appears twice in a row. Allow at
+ * most `arbitraryStops` such repeats; everything else must match exactly (nothing lost, nothing else twice).
+ */
+export function assertEffects<T>(log: readonly T[], expected: readonly T[], arbitraryStops: number): void {
+  const once = log.filter((entry, i) => i === 0 || entry !== log[i - 1]);
+  assert.deepEqual(once, expected, 'every effect, in order');
+  assert.ok(log.length - once.length <= arbitraryStops, `${log.length - once.length} repeated effects for ${arbitraryStops} arbitrary stops`);
 }

@@ -92,7 +92,7 @@ class Driver {
 
   async put(n: number): Promise<unknown> {
     await this.ready;
-    return await this.historian.act('events', null, 'put', n);
+    return this.historian.act('events', null, 'put', n);
   }
 
   /** Put events one at a time, each once the previous one's iteration is checkpointed. */
@@ -122,7 +122,7 @@ class Driver {
 
   async finish(): Promise<Ledger> {
     await this.put(-1);
-    return await value(this.running);
+    return value(this.running);
   }
 }
 
@@ -391,15 +391,14 @@ describe('loop(): a stop at every point of a run', () => {
       const scenario = ledgerScenario();
       const history = new TrackedHistory();
       let commits = 0;
-      let driver: Driver | undefined;
       const original = history.commit.bind(history);
       history.commit = (change) => {
         original(change);
-        // Not from inside the storage call itself: as soon as it returns.
-        if (++commits === at) queueMicrotask(() => void driver?.historian.suspend());
+        // Not from inside the storage call itself: as soon as it returns. (The first commit comes after the
+        // history has loaded, so `current` is set by then.)
+        if (++commits === at) queueMicrotask(() => void current.historian.suspend());
       };
-      driver = new Driver(scenario, history, history);
-      const current = driver;
+      const current = new Driver(scenario, history, history);
       let restarts = 0;
       const restart = async () => {
         const ended = await current.running;
