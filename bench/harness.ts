@@ -7,8 +7,8 @@
  * - a comparison with quest.py is printed as "× better": how many times better Quest for TypeScript is
  *   (higher rate, shorter time or fewer records); above 1 means ahead.
  */
-import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -305,6 +305,30 @@ export function fdatasyncAppendMs(directory: string, count: number, bytes = 100)
   }
 }
 
+/**
+ * The same, overwriting a file written and synced beforehand (`bytes` at offset i × `bytes` each time): what a
+ * database log that is reused in place (SQLite's WAL after a checkpoint) costs, with no file-size change for
+ * the file system to journal. Returns the elapsed ms (the file is removed).
+ */
+export function fdatasyncOverwriteMs(directory: string, count: number, bytes = 100): number {
+  const path = join(directory, `fdatasync-probe-${process.pid}`);
+  const fd = openSync(path, 'w+');
+  const buffer = Buffer.alloc(bytes, 0x71);
+  try {
+    writeSync(fd, Buffer.alloc(count * bytes));
+    fsyncSync(fd);
+    const start = now();
+    for (let i = 0; i < count; i++) {
+      writeSync(fd, buffer, 0, bytes, i * bytes);
+      fdatasyncSync(fd);
+    }
+    return now() - start;
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+}
+
 /** Size of a file in bytes, 0 when it does not exist. */
 export function fileSize(path: string): number {
   try {
@@ -317,4 +341,10 @@ export function fileSize(path: string): number {
 /** "87 %" */
 export function formatPercent(fraction: number): string {
   return `${(fraction * 100).toFixed(0)} %`;
+}
+
+/** "load average 1.23 / 0.98 / 0.75 (1 / 5 / 15 min) on 2 CPUs": how busy the machine was (shared machines are noisy). */
+export function machineLoad(): string {
+  const [one = 0, five = 0, fifteen = 0] = loadavg();
+  return `load average ${one.toFixed(2)} / ${five.toFixed(2)} / ${fifteen.toFixed(2)} (1 / 5 / 15 min) on ${availableParallelism()} CPUs`;
 }
