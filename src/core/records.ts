@@ -52,7 +52,16 @@ export interface ResourceOpenRecord extends Base {
   kind: string;
   init?: Json;
 }
-export interface ResourceCloseRecord extends Base { type: 'resource_close'; resource: ResourceKey }
+export interface ResourceCloseRecord extends Base {
+  type: 'resource_close';
+  resource: ResourceKey;
+  /**
+   * Path of the scope that closed the resource, when it is not the scope that opened it (a step or a loop
+   * iteration closing a resource opened outside it). Once that scope has completed its code never runs again,
+   * so replay applies the close instead of waiting for a call. Absent in records written before Quest 0.1.1.
+   */
+  by?: string;
+}
 /** A workflow-side call on a resource (a queue get, a state set, ...). */
 export interface InternalEventRecord extends Base, Outcome {
   type: 'internal';

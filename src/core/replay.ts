@@ -89,7 +89,7 @@ export class Replay {
   nextClaimable(): HistoryRecord | undefined {
     for (let position = this.position; position < this.records.length; position++) {
       const record = this.records[position] as HistoryRecord;
-      if (CLAIMED_TYPES.has(record.type) && !(record.type === 'internal' && this.insideCompletedStep(record.id))) return record;
+      if (!this.isApplied(record)) return record;
     }
     return undefined;
   }
@@ -102,6 +102,18 @@ export class Replay {
   bodyEnded(): void {
     this.liveBodies--;
     this.wake?.resolve();
+  }
+
+  /**
+   * Does replay apply `record` itself, nobody claiming it? Outside events, versions and configurations always;
+   * an event or a close made inside a step or loop iteration that has completed, since its code never runs
+   * again.
+   */
+  private isApplied(record: HistoryRecord): boolean {
+    if (!CLAIMED_TYPES.has(record.type)) return true;
+    if (record.type === 'internal') return this.insideCompletedStep(record.id);
+    if (record.type === 'resource_close' && record.by !== undefined) return this.insideCompletedStep(`${record.by}/close`);
+    return false;
   }
 
   /**
@@ -130,7 +142,7 @@ export class Replay {
     while (this.position < this.records.length) {
       if (this.stopped !== undefined) return;
       const record = this.records[this.position] as HistoryRecord;
-      if (!CLAIMED_TYPES.has(record.type) || (record.type === 'internal' && this.insideCompletedStep(record.id))) {
+      if (this.isApplied(record)) {
         // Applying wakes no task (during replay tasks wait on claims, not on resources), so consecutive
         // applied records need no turn of the event loop between them.
         await apply(record);

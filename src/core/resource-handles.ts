@@ -197,11 +197,13 @@ export class MultiQueue<T> implements AsyncIterable<[string, T]>, AsyncDisposabl
 
   /** Identities still listened to. */
   get identities(): string[] {
+    this.dropClosed();
     return [...this.queues.keys()];
   }
 
   /** Wait for the next `[identity, message]` from any identity; undefined when no identity is left. */
   async next(): Promise<[string, T] | undefined> {
+    this.dropClosed();
     if (this.queues.size === 0) return undefined;
     const context = requireContext(`next on multiQueue ${this.name}`);
     const [resource, value] = await context.run.internalActionAny(context, [...this.queues.values()], 'get', `${this.name}*`);
@@ -216,11 +218,24 @@ export class MultiQueue<T> implements AsyncIterable<[string, T]>, AsyncDisposabl
 
   /** Stop listening to `identity` and close its queue. */
   async remove(identity: string): Promise<void> {
+    this.dropClosed();
     const resource = this.queues.get(identity);
     if (resource === undefined) throw new InvalidArgumentError(`multiQueue ${this.name} has no identity ${JSON.stringify(identity)}.`);
     this.queues.delete(identity);
     this.opener.scope.resources.delete(resource);
     await this.opener.run.closeResource(currentOr(this.opener), resource);
+  }
+
+  /**
+   * Forget queues closed without remove() being called here: on replay, a remove() made inside a completed loop
+   * iteration or step is applied from the history, since that code does not run again.
+   */
+  private dropClosed(): void {
+    for (const [identity, resource] of this.queues) {
+      if (!resource.closed) continue;
+      this.queues.delete(identity);
+      this.opener.scope.resources.delete(resource);
+    }
   }
 
   /** Close every remaining queue. */

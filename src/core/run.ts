@@ -21,6 +21,7 @@ import {
   type InternalEventRecord,
   type Outcome,
   type RecordType,
+  type ResourceCloseRecord,
   type ResourceKey,
 } from './records.js';
 import { Replay } from './replay.js';
@@ -266,6 +267,9 @@ export class Run {
       case 'config':
         await this.replayConfiguration(record);
         return;
+      case 'resource_close':
+        this.replayClose(record);
+        return;
       default:
         throw new NonDeterminismError(`Replay found the unclaimed record ${record.type} ${record.id}`);
     }
@@ -281,6 +285,17 @@ export class Run {
     }
     this.configsApplied++;
     await configuration.fn(...(record.args.map((arg) => deserialize(arg)) as never[]));
+  }
+
+  /** A close made by a scope that completed: the resource closes at this point of the history, as it did. */
+  private replayClose(record: ResourceCloseRecord): void {
+    const resource = this.resources.get(resourceMapKey(record.resource.name, record.resource.identity));
+    if (resource === undefined || resource.openId !== record.id) {
+      throw new NonDeterminismError(
+        `Replay found the close of resource ${record.resource.name} (${record.id}), which the workflow has not opened`,
+      );
+    }
+    this.forgetResource(resource);
   }
 
   /** Re-apply a recorded event on its resource; it must succeed now, as it did when recorded. */
@@ -383,7 +398,11 @@ export class Run {
       const closer = context.task.stopReason === undefined ? context : { ...context, task: new TaskState(context.task.id, null) };
       const recorded = await this.claimOrLive(closer, 'resource_close', resource.openId, `close ${resource.key.name}`);
       if (recorded === null) {
-        this.write(context.task.id, resource.frame, { type: 'resource_close', id: resource.openId, resource: resource.key });
+        const partial = { type: 'resource_close' as const, id: resource.openId, resource: resource.key };
+        // Closed from a nested scope (a loop iteration): the close is kept with the resource, but once that
+        // scope completes nobody calls close() on replay; `by` tells replay to apply it (see Replay.isApplied).
+        const nested = context.scope.frame !== resource.frame;
+        this.write(context.task.id, resource.frame, nested ? { ...partial, by: context.scope.path } : partial);
       } else {
         resource.frame?.seqs.push(recorded.seq);
       }

@@ -167,4 +167,42 @@ describe('pruning', () => {
     await suspend(historian, running);
     assert.deepEqual(summary(history), ['step_end main/outer', 'resource_open main/queue:go']);
   });
+  test('a step that closes a resource opened outside it: the close replays at its place, and the name can be opened again', async () => {
+    let closes = 0;
+    const workflow = async () => {
+      const inbox = await queue<string>('inbox', null);
+      const first = await inbox.get();
+      const finish = step('finish', async () => {
+        closes++;
+        await inbox.close();
+        return first.toUpperCase();
+      });
+      const upper = await finish();
+      await using again = await queue<string>('inbox', null);
+      return `${upper} ${await again.get()}`;
+    };
+    const history = new MemoryHistory();
+    const historian = new Historian('w', workflow, history);
+    const running = outcome(historian.run());
+    await untilSettled(() => visible(historian, null).includes('inbox'));
+    await historian.act('inbox', null, 'put', 'hello');
+    await untilSettled(() => summary(history).includes('step_end main/finish') && visible(historian, null).includes('inbox'));
+    await suspend(historian, running);
+    // The step's own records are gone; the close it made stays with the queue, which was opened outside it.
+    assert.deepEqual(summary(history), [
+      'resource_open main/queue:inbox',
+      'external main/queue:inbox',
+      'internal main/inbox.get',
+      'resource_close main/queue:inbox',
+      'step_end main/finish',
+      'resource_open main/queue:inbox#2',
+    ]);
+
+    const resumed = new Historian('w', workflow, history);
+    const result = resumed.run();
+    await untilSettled(() => visible(resumed, null).includes('inbox'));
+    await resumed.act('inbox', null, 'put', 'world');
+    assert.equal(await result, 'HELLO world');
+    assert.equal(closes, 1);
+  });
 });

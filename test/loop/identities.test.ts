@@ -312,8 +312,7 @@ describe('loop(): multiQueue over several identities', () => {
   });
 
   test(
-    'one multiQueue opened before the loop, remove() inside an iteration, then a restart',
-    { todo: 'BUG: the resource_close written by remove() stays in the history, but the iteration that claims it never replays: NonDeterminismError' },
+    'one multiQueue opened before the loop, remove() inside an iteration, then a restart: the removal replays',
     async () => {
       const workflow = async () => {
         await using numbers = await multiQueue<number>('number', PLAYERS);
