@@ -17,9 +17,21 @@ export class StepFrame {
   readonly seqs: number[] = [];
   /** Items this step took from resources: decided at its end (see Run.closeFrame). */
   readonly takes: Take[] = [];
+  /**
+   * Records written in this step that outlive it (changes on resources opened outside it), with the resource
+   * when the change supersedes earlier ones; see Run.completeFrame. Allocated on first use.
+   */
+  outlived: Outlived[] | undefined = undefined;
   /** True once the step has ended (its records are gone or handed to the resources that outlive it). */
   ended = false;
   constructor(readonly id: string, readonly parent: StepFrame | null) {}
+}
+
+/** A record written inside a step about a resource opened outside it. */
+export interface Outlived {
+  readonly seq: number;
+  /** Set when the action supersedes earlier ones (ActionSpec.supersedes). */
+  readonly superseding: OpenResource | undefined;
 }
 
 /** A record that took an item (a queue get), and the tag of the record that had put the item. */

@@ -77,8 +77,10 @@ export async function loop<S, R>(name: string, initial: S, body: (state: S, iter
     if (finished) result.outcome = (result.outcome as LoopDone<R>).value;
     await run.waitLive(`end of iteration ${current} of loop ${id}`);
     const recorded = outcomeToRecord(result);
-    const remove = run.closeFrame(result.frame);
-    if (checkpointSeq !== undefined) remove.push(checkpointSeq);
+    // The previous checkpoint leaves with this one; forgotten first, so that completeFrame no longer counts it
+    // as a record replay would claim.
+    if (checkpointSeq !== undefined) run.forget([checkpointSeq]);
+    const remove = run.completeFrame(result.frame);
     const durable = run.writeDurable(task.id, scope.frame, {
       type: 'checkpoint', id, iteration: current, done: finished || !result.ok, ...recorded,
     }, remove);

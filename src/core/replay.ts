@@ -109,7 +109,7 @@ export class Replay {
    * an event or a close made inside a step or loop iteration that has completed, since its code never runs
    * again.
    */
-  private isApplied(record: HistoryRecord): boolean {
+  isApplied(record: HistoryRecord): boolean {
     if (!CLAIMED_TYPES.has(record.type)) return true;
     if (record.type === 'internal') return this.insideCompletedStep(record.id);
     if (record.type === 'resource_close' && record.by !== undefined) return this.insideCompletedStep(`${record.by}/close`);

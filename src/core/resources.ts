@@ -20,6 +20,12 @@ export interface ActionSpec {
    * action is then owned by the taking record: both are pruned together, so replay stays consistent.
    */
   readonly consumes?: boolean;
+  /**
+   * Replaces the resource's whole state (a state set, an event set or clear): the record of the previous such
+   * action stops mattering once nothing can observe the resource between the two, and is removed (see
+   * Run.supersede). This is what keeps a long loop that publishes its progress in a state bounded.
+   */
+  readonly supersedes?: boolean;
 }
 
 /**
@@ -66,7 +72,8 @@ export abstract class ResourceState {
 }
 
 const MUTATE = { mutates: true, blocking: false, arity: 1 } as const;
-const MUTATE0 = { mutates: true, blocking: false, arity: 0 } as const;
+const REPLACE = { mutates: true, blocking: false, arity: 1, supersedes: true } as const;
+const REPLACE0 = { mutates: true, blocking: false, arity: 0, supersedes: true } as const;
 const TAKE = { mutates: true, blocking: true, arity: 0, consumes: true } as const;
 const READ = { mutates: false, blocking: false, arity: 0 } as const;
 
@@ -136,7 +143,7 @@ function isIdentityPair(value: unknown): value is [string, unknown] {
 /** A single value the workflow and outside callers can read and set. */
 export class StateState extends ResourceState {
   readonly kind = 'state';
-  readonly actions: Readonly<Record<string, ActionSpec>> = { get: READ, set: MUTATE };
+  readonly actions: Readonly<Record<string, ActionSpec>> = { get: READ, set: REPLACE };
   constructor(private value: unknown) {
     super();
   }
@@ -156,8 +163,8 @@ export class StateState extends ResourceState {
 export class EventState extends ResourceState {
   readonly kind = 'event';
   readonly actions: Readonly<Record<string, ActionSpec>> = {
-    set: MUTATE0,
-    clear: MUTATE0,
+    set: REPLACE0,
+    clear: REPLACE0,
     wait: { mutates: false, blocking: true, arity: 0 },
     isSet: READ,
   };

@@ -20,10 +20,12 @@ import {
   type HistoryRecord,
   type InternalEventRecord,
   type Outcome,
+  CLAIMED_TYPES,
   type RecordType,
   type ResourceCloseRecord,
   type ResourceKey,
 } from './records.js';
+import { ClaimableRecords } from './claimable.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
@@ -83,6 +85,11 @@ export class OpenResource {
     /** The step whose pruning removes the resource's records (null: top level). */
     readonly frame: StepFrame | null,
   ) {}
+  /**
+   * Seq of the newest superseding change (a state set) that replay applies by itself; the next superseding
+   * change may remove it (see Run.supersede).
+   */
+  lastChange: number | undefined = undefined;
 }
 
 /** Map key of a resource: identity first so that `a` and `a`@x never collide. */
@@ -108,6 +115,7 @@ export class Run {
   private readonly options: RunOptions;
   private readonly declaredVersions = new Map<string, string>();
   private readonly buffer: WriteBuffer;
+  private readonly claimable = new ClaimableRecords();
   private configsApplied = 0;
   private readonly failure = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
@@ -146,6 +154,7 @@ export class Run {
     if (this.stopReason !== undefined) throw this.stopReason;
     const seq = this.buffer.append(task, partial); // not inside `frame?.`: that would skip the append when frame is null
     frame?.seqs.push(seq);
+    if (this.claimable.active && CLAIMED_TYPES.has(partial.type)) this.claimable.add(seq);
   }
 
   /**
@@ -154,13 +163,14 @@ export class Run {
    */
   writeDurable(task: string, frame: StepFrame | null, partial: RecordFields, remove?: readonly number[]): Promise<void> | undefined {
     this.write(task, frame, partial);
-    if (remove !== undefined) this.buffer.remove(remove);
+    if (remove !== undefined) this.forget(remove);
     return this.buffer.flush();
   }
 
-  /** Remove records (a cancelled step's) together with the next write. */
+  /** Remove records (a cancelled step's, superseded changes) together with the next write. */
   forget(seqs: readonly number[]): void {
     this.buffer.remove(seqs);
+    this.claimable.delete(seqs);
   }
 
   /** The seq of the record written last. */
@@ -217,6 +227,9 @@ export class Run {
     }
     const replay = new Replay(records, this.options.stallTimeoutMs);
     this.replay = replay;
+    // A replayed change may supersede an older one (see supersede): know which loaded records are claimed.
+    this.claimable.start();
+    for (const record of records) if (!replay.isApplied(record)) this.claimable.add(record.seq);
     startMain();
     replay
       .drive((record) => this.applyRecord(record))
@@ -312,6 +325,7 @@ export class Run {
       throw new NonDeterminismError(`Replay could not repeat ${record.action} on ${record.resource.name}: it would wait`);
     }
     this.own(resource, record.action, resource.frame, record.seq);
+    if (resource.state.actions[record.action]?.supersedes === true) this.forget(this.supersede(resource, record.seq, true));
     this.changed(resource, 'act');
   }
 
@@ -436,6 +450,7 @@ export class Run {
         type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...outcomeOf(value),
       });
       this.own(resource, action, frame, this.buffer.lastSeq);
+      this.noteAction(context.scope.frame, frame, resource, action, this.buffer.lastSeq);
     };
     const live = (): Promise<unknown> | unknown => {
       if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
@@ -499,6 +514,7 @@ export class Run {
           type: 'internal', id, resource: resource.key, action, args: [], ...outcomeOf(value),
         });
         this.own(resource, action, frame, this.buffer.lastSeq);
+        this.noteAction(context.scope.frame, frame, resource, action, this.buffer.lastSeq);
         deferred.resolve([resource, value]);
       },
     };
@@ -527,7 +543,9 @@ export class Run {
         `Replay of ${record.action} on ${resource.key.name} (${record.id}) gave ${JSON.stringify(actual)}, but the history recorded ${JSON.stringify(record.result)}`,
       );
     }
-    this.own(resource, record.action, this.recordFrame(context, resource, record.action), record.seq);
+    const frame = this.recordFrame(context, resource, record.action);
+    this.own(resource, record.action, frame, record.seq);
+    this.noteAction(context.scope.frame, frame, resource, record.action, record.seq);
     this.changed(resource, 'act');
     this.handOff(resource);
     return value;
@@ -551,11 +569,15 @@ export class Run {
     const copies = serializedArgs.map((arg) => deserialize(arg));
     let durable: Promise<void> | undefined;
     const value = await this.performLive(resource, action, copies, undefined, (result) => {
-      if (spec.mutates) {
-        durable = this.writeDurable('', resource.frame, {
-          type: 'external', id: resource.openId, resource: resource.key, action, args: serializedArgs, ...outcomeOf(result),
-        });
+      if (!spec.mutates) return;
+      this.write('', resource.frame, {
+        type: 'external', id: resource.openId, resource: resource.key, action, args: serializedArgs, ...outcomeOf(result),
+      });
+      if (spec.supersedes === true) {
+        this.claimable.start();
+        this.forget(this.supersede(resource, this.lastSeq, true));
       }
+      durable = this.flush();
     });
     if (durable !== undefined) await durable;
     return value;
@@ -648,6 +670,61 @@ export class Run {
       }
     }
     return remove;
+  }
+
+  /**
+   * A step or loop iteration completed: the records to remove with its end record. Besides its own records
+   * (closeFrame), these are the older changes that its changes on outer resources supersede. From now on
+   * replay applies those changes, and the takes it hands on, by itself: nobody claims them any more.
+   */
+  completeFrame(frame: StepFrame): number[] {
+    const remove = this.closeFrame(frame);
+    if (!this.claimable.active) return remove;
+    this.claimable.delete(remove);
+    const outlived = frame.outlived ?? [];
+    const removed = frame.takes.length === 0 ? undefined : new Set(remove);
+    const handedOn = removed === undefined ? [] : frame.takes.map((take) => take.seq).filter((seq) => !removed.has(seq));
+    this.claimable.delete([...outlived.map((record) => record.seq), ...handedOn]);
+    for (const { seq, superseding } of outlived) {
+      if (superseding !== undefined && !superseding.closed) remove.push(...this.supersede(superseding, seq, true));
+    }
+    return remove;
+  }
+
+  /**
+   * A superseding change on `resource` was recorded at `seq` (`applied`: replay applies it by itself, rather
+   * than a call claiming it). The older of it and the resource's previous applied change is obsolete if no
+   * claimable record lies between the two: on replay no code runs in between, so none can observe the
+   * resource's state there. Returns the record to remove, if any.
+   */
+  private supersede(resource: OpenResource, seq: number, applied: boolean): number[] {
+    const previous = resource.lastChange;
+    const newer = previous === undefined ? seq : Math.max(previous, seq);
+    resource.lastChange = newer === seq && !applied ? undefined : newer;
+    if (previous === undefined || previous === seq) return [];
+    const older = Math.min(previous, seq);
+    if (this.claimable.anyBetween(older, newer)) return [];
+    const owner = resource.frame?.seqs;
+    const at = owner === undefined ? -1 : owner.lastIndexOf(older);
+    if (at >= 0) owner?.splice(at, 1);
+    return [older];
+  }
+
+  /**
+   * After a workflow-side action recorded at `seq`: a superseding change made at the top level may make the
+   * previous one obsolete at once; a record that outlives the step that made it (a change on a resource
+   * opened outside the step) is noted on the step, for completeFrame.
+   */
+  private noteAction(scopeFrame: StepFrame | null, owner: StepFrame | null, resource: OpenResource, action: string, seq: number): void {
+    const supersedes = resource.state.actions[action]?.supersedes === true;
+    if (scopeFrame === null) {
+      if (supersedes) this.forget(this.supersede(resource, seq, false));
+      return;
+    }
+    if (owner === scopeFrame) return;
+    // From here on a window starting at this change may be asked about: know the claimable records.
+    if (supersedes) this.claimable.start();
+    (scopeFrame.outlived ??= []).push({ seq, superseding: supersedes ? resource : undefined });
   }
 
   /** Hand the resource to waiting actions, in arrival order, until none can proceed. */

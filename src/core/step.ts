@@ -120,7 +120,7 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
   if (run.replay !== null) await run.waitLive(`end of step ${id}`);
   else if (run.stopReason !== undefined) throw run.stopReason;
   const recorded = outcomeToRecord(body);
-  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.closeFrame(body.frame));
+  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.completeFrame(body.frame));
   if (durable !== undefined) await durable;
   if (!body.ok) throw body.outcome;
   return body.outcome;

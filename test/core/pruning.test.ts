@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Historian, MemoryHistory, event, queue, state, step, task } from '../../src/index.js';
+import { Historian, MemoryHistory, done, event, loop, queue, state, step, task } from '../../src/index.js';
 import { untilSettled } from '../helpers.js';
 import { gate, outcome, replayed, summary, suspend, visible } from './support.js';
 
@@ -204,5 +204,70 @@ describe('pruning', () => {
     await resumed.act('inbox', null, 'put', 'world');
     assert.equal(await result, 'HELLO world');
     assert.equal(closes, 1);
+  });
+  test('outside sets of a state replace each other in the history: only the newest stays', async () => {
+    const workflow = async () => {
+      await using config = await state('config', null, 'default');
+      await using go = await event('go', null);
+      await go.wait();
+      return config.get();
+    };
+    const history = new MemoryHistory();
+    const historian = new Historian('w', workflow, history);
+    const running = outcome(historian.run());
+    await untilSettled(() => visible(historian, null).includes('go'));
+    for (let n = 1; n <= 100; n++) await historian.act('config', null, 'set', `value ${n}`);
+    await suspend(historian, running);
+    assert.deepEqual(summary(history), ['resource_open main/state:config', 'resource_open main/event:go', 'external main/state:config']);
+
+    const resumed = new Historian('w', workflow, history);
+    const result = resumed.run();
+    await untilSettled(() => visible(resumed, null).includes('go'));
+    assert.equal(await resumed.act('config', null, 'get'), 'value 100');
+    await resumed.act('go', null, 'set');
+    assert.equal(await result, 'value 100');
+  });
+
+  test('an older state set stays while a record some code claims lies between it and the newer one', async () => {
+    const workflow = async () => {
+      await using progress = await state('progress', null, 0);
+      await using pings = await queue<string>('pings', null);
+      await using work = await queue<number>('work', null);
+      const watch = task('watch', async () => {
+        await pings.get();
+        // What the task sees here decides which step it calls: a replay that showed it another value diverges.
+        const seen = progress.get();
+        return step(`saw-${seen}`, async () => seen)();
+      });
+      const watcher = watch();
+      const total = await loop('sum', 0, async (sum: number) => {
+        const n = await work.get();
+        if (n < 0) return done(sum);
+        await progress.set(sum + n);
+        return sum + n;
+      });
+      return [total, await watcher];
+    };
+    const history = new MemoryHistory();
+    const historian = new Historian('w', workflow, history);
+    const running = outcome(historian.run());
+    await untilSettled(() => visible(historian, null).includes('work'));
+    const sets = (): unknown[] => history.snapshot().filter((record) => record.type === 'internal' && record.action === 'set').map((record) => ('args' in record ? record.args[0] : undefined));
+    await historian.act('work', null, 'put', 1);
+    await untilSettled(() => sets().includes(1) && summary(history).includes('checkpoint main/sum'));
+    await historian.act('pings', null, 'put', 'ping');
+    await untilSettled(() => summary(history).includes('step_end main/watch/saw-1'));
+    await historian.act('work', null, 'put', 2);
+    await historian.act('work', null, 'put', 3);
+    await untilSettled(() => sets().includes(6));
+    await suspend(historian, running);
+    // 1 was set before the task's get, which is claimed on replay: it stays. 3 was replaced by 6.
+    assert.deepEqual(sets(), [1, 6]);
+
+    const resumed = new Historian('w', workflow, history);
+    const result = resumed.run();
+    await untilSettled(() => visible(resumed, null).includes('work'));
+    await resumed.act('work', null, 'put', -1);
+    assert.deepEqual(await result, [6, 1]);
   });
 });
