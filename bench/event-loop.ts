@@ -25,6 +25,7 @@ import { Historian, MemoryHistory, done, isSuspension, loop, queue } from '../sr
 import type { HistoryChange, HistoryRecord } from '../src/index.js';
 import { QUEST_PY_EVENTS_PER_S, QUEST_PY_RECORDS_AFTER_EVENTS, QUEST_PY_REPLAY_S } from './anchors.js';
 import {
+  ConsumptionCounter,
   Report,
   forceGc,
   formatDuration,
@@ -100,11 +101,8 @@ async function inLoop(): Promise<Totals> {
 }
 
 /** The same at the top level; counts what it consumed (replayed gets included) and signals at a target. */
-class TopLevel {
-  consumed = 0;
+class TopLevel extends ConsumptionCounter {
   sum = 0;
-  private target = Number.POSITIVE_INFINITY;
-  private reachedSignal: Signal = signal();
 
   readonly workflow = async (): Promise<Totals> => {
     await using events = await queue<number>('events', null);
@@ -112,16 +110,9 @@ class TopLevel {
       const n = await events.get();
       if (n < 0) return { count: this.consumed, sum: this.sum };
       this.sum += n;
-      if (++this.consumed === this.target) this.reachedSignal.resolve();
+      this.tick();
     }
   };
-
-  reached(target: number): Promise<void> {
-    this.target = target;
-    this.reachedSignal = signal();
-    if (this.consumed >= target) this.reachedSignal.resolve();
-    return this.reachedSignal.promise;
-  }
 }
 
 async function suspendAndCheck(historian: Historian<never[], Totals>, running: Promise<unknown>): Promise<void> {

@@ -85,6 +85,26 @@ export function signal<T = void>(): Signal<T> {
   return { promise, resolve };
 }
 
+/** Counts the items a benchmark workflow consumed (replayed ones included); `reached(n)` resolves at n. */
+export class ConsumptionCounter {
+  consumed = 0;
+  private target = Number.POSITIVE_INFINITY;
+  private reachedSignal: Signal = signal();
+
+  /** Count one consumed item. */
+  protected tick(): void {
+    if (++this.consumed === this.target) this.reachedSignal.resolve();
+  }
+
+  /** Resolves once `target` items have been consumed in all. */
+  reached(target: number): Promise<void> {
+    this.target = target;
+    this.reachedSignal = signal();
+    if (this.consumed >= target) this.reachedSignal.resolve();
+    return this.reachedSignal.promise;
+  }
+}
+
 /**
  * Resolve once `condition()` is true, checking after each turn of the event loop (never a timer); throw after
  * `turns` turns (the bound detects a hang, a turn is cheap).

@@ -28,6 +28,7 @@ import {
   QUEST_PY_STEPS_PER_S,
 } from './anchors.js';
 import {
+  ConsumptionCounter,
   Report,
   forceGc,
   formatBytes,
@@ -41,7 +42,6 @@ import {
   measure,
   now,
   renderTable,
-  signal,
   until,
   type Column,
   type Timing,
@@ -75,27 +75,15 @@ function stepsWorkflow(nested: boolean, probe: StepProbe = {}) {
   };
 }
 
-/** A workflow that reads a top-level queue forever, counting what it took; `reached` fires at `target`. */
-class QueueReader {
-  consumed = 0;
-  private target = Number.POSITIVE_INFINITY;
-  private reachedSignal = signal();
-
+/** A workflow that reads a top-level queue forever, counting what it took; `reached` fires at a target. */
+class QueueReader extends ConsumptionCounter {
   readonly workflow = async (): Promise<void> => {
     const q = await queue<number>('q', null);
     for (;;) {
       await q.get();
-      if (++this.consumed === this.target) this.reachedSignal.resolve();
+      this.tick();
     }
   };
-
-  /** Resolves once the workflow has consumed `target` items in all (replayed ones included). */
-  reached(target: number): Promise<void> {
-    this.target = target;
-    this.reachedSignal = signal();
-    if (this.consumed >= target) this.reachedSignal.resolve();
-    return this.reachedSignal.promise;
-  }
 }
 
 /** Suspend a historian and check that its run ended with the suspension, not with an error. */

@@ -12,3 +12,15 @@ export async function untilSettled(condition: () => boolean, turns = 10_000): Pr
   }
   throw new Error('condition never became true');
 }
+
+/** mulberry32: a small seeded generator, so that a failing randomized run can be repeated from its seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

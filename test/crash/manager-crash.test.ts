@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stepValue, stepsOf } from './crash-child.js';
+import { seededRandom } from '../helpers.js';
 
 const SEED = Number(process.env.QUEST_CRASH_SEED ?? 20250301);
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -37,18 +38,6 @@ const KILLS = PROGRESS_KILLS + HOLD_KILLS;
 /** Progress kill points are drawn from 0..PROGRESS_RANGE-1, hold points from 1..HOLD_RANGE. */
 const PROGRESS_RANGE = 160;
 const HOLD_RANGE = 60;
-
-/** mulberry32: a small seeded generator, so that a failing run can be repeated with QUEST_CRASH_SEED. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], next: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
@@ -68,7 +57,7 @@ interface Plan {
 
 /** The kill plans of both scenarios: distinct points across the suite, in a shuffled order, one graceful stop. */
 function plans(): [Plan[], Plan[]] {
-  const next = random(SEED);
+  const next = seededRandom(SEED);
   const progress = shuffle(range(0, PROGRESS_RANGE), next);
   const holds = shuffle(range(1, HOLD_RANGE + 1), next);
   const scenario = (index: number): Plan[] => {

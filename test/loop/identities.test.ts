@@ -20,7 +20,7 @@ import {
   type Queue,
 } from '../../src/index.js';
 import { untilSettled } from '../helpers.js';
-import { TrackedHistory, assertEffects, gate, outcome, suspend, summary, value, visible, type Gate, type Outcome } from './support.js';
+import { Runner, TrackedHistory, assertEffects, gate, outcome, summary, suspend, value, visible, type Gate } from './support.js';
 
 const PLAYERS = ['ann', 'bob', 'cy'] as const;
 
@@ -46,37 +46,6 @@ function effectLog(holdKey: (entry: string) => string = (entry) => entry) {
     return entry;
   });
   return { log, attempts, holds, record };
-}
-
-/** A historian that can be suspended and resumed over the same history. */
-class Runner<R> {
-  historian: Historian<never[], R>;
-  running: Promise<Outcome<R>>;
-  constructor(
-    private readonly workflow: () => Promise<R>,
-    readonly history = new TrackedHistory(),
-  ) {
-    this.historian = new Historian('game', workflow, history);
-    this.running = outcome(this.historian.run());
-  }
-
-  act(name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    return this.historian.act(name, identity, action, ...args);
-  }
-
-  async restart(): Promise<void> {
-    await suspend(this.historian, this.running);
-    this.resume();
-  }
-
-  resume(): void {
-    this.historian = new Historian('game', this.workflow, this.history);
-    this.running = outcome(this.historian.run());
-  }
-
-  result(): Promise<R> {
-    return value(this.running);
-  }
 }
 
 interface Turns {

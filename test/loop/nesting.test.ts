@@ -4,36 +4,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Historian, done, loop, queue, registerError, registerType, step, task } from '../../src/index.js';
+import { done, loop, queue, registerError, registerType, step, task } from '../../src/index.js';
 import { untilSettled } from '../helpers.js';
-import { TrackedHistory, gate, outcome, summary, suspend, value, type Outcome } from './support.js';
-
-/** A historian that can be suspended and resumed over the same history. */
-class Runner<R> {
-  historian: Historian<never[], R>;
-  running: Promise<Outcome<R>>;
-  constructor(
-    private readonly workflow: () => Promise<R>,
-    readonly history = new TrackedHistory(),
-  ) {
-    this.historian = new Historian('nested', workflow, history);
-    this.running = outcome(this.historian.run());
-  }
-
-  act(name: string, action: string, ...args: unknown[]): Promise<unknown> {
-    return this.historian.act(name, null, action, ...args);
-  }
-
-  async restart(): Promise<void> {
-    await suspend(this.historian, this.running);
-    this.historian = new Historian('nested', this.workflow, this.history);
-    this.running = outcome(this.historian.run());
-  }
-
-  result(): Promise<R> {
-    return value(this.running);
-  }
-}
+import { Runner, gate, summary, suspend } from './support.js';
 
 describe('loop(): nesting', () => {
   test('a loop inside a step: its checkpoints go with the step; a restart mid-loop re-enters the step at the checkpoint', async () => {
@@ -56,9 +29,9 @@ describe('loop(): nesting', () => {
     };
     const run = new Runner(workflow);
     await run.historian.waitForResource('inbox', null);
-    for (const n of [1, 2, 3]) await run.act('inbox', 'put', n);
+    for (const n of [1, 2, 3]) await run.act('inbox', null, 'put', n);
     await untilSettled(() => summary(run.history).includes('step_end main/batch'));
-    for (const n of [4, 5]) await run.act('inbox', 'put', n);
+    for (const n of [4, 5]) await run.act('inbox', null, 'put', n);
     await run.history.checkpointed(2, 'main/batch#2/collect');
     // The first step's loop left nothing: its checkpoint and iterations went with the step's end. The second
     // step's loop holds one checkpoint (2 items) and its next iteration.
@@ -73,8 +46,8 @@ describe('loop(): nesting', () => {
     const before = { stepRuns, bodyCalls };
     run.history.resetMax();
     const resumed = new Runner(workflow, run.history);
-    await resumed.act('inbox', 'put', 6);
-    await resumed.act('inbox', 'put', 7);
+    await resumed.act('inbox', null, 'put', 6);
+    await resumed.act('inbox', null, 'put', 7);
     assert.deepEqual(await resumed.result(), [[1, 2, 3], [4, 5, 6, 7]]);
     // The first step replayed from its end; the second ran again, its loop resuming at iteration 3.
     assert.equal(stepRuns - before.stepRuns, 1);
@@ -95,12 +68,12 @@ describe('loop(): nesting', () => {
     const run = new Runner(workflow);
     await run.historian.waitForResource('inbox', null);
     for (let n = 1; n <= 2_000; n++) {
-      await run.act('inbox', 'put', n);
+      await run.act('inbox', null, 'put', n);
       await run.history.checkpointed(n);
     }
     // open + the step's start + checkpoint + iteration start + the pending event.
     assert.equal(run.history.maxSize, 5);
-    await run.act('inbox', 'put', -1);
+    await run.act('inbox', null, 'put', -1);
     assert.equal(await run.result(), (2_000 * 2_001) / 2);
   });
 
@@ -135,21 +108,21 @@ describe('loop(): nesting', () => {
     };
     const run = new Runner(workflow);
     await run.historian.waitForResource('inbox', null);
-    await run.act('inbox', 'put', 1);
-    await run.act('inbox', 'put', 2);
+    await run.act('inbox', null, 'put', 1);
+    await run.act('inbox', null, 'put', 2);
     const cut = gate();
     holds.set('1.3', cut);
-    await run.act('inbox', 'put', 3);
+    await run.act('inbox', null, 'put', 3);
     await untilSettled(() => attempts.get('1.3') === 1);
     await run.restart(); // inside the inner step, inside the outer step, inside both loops
     cut.open();
-    await run.act('inbox', 'put', 0);
-    await run.act('inbox', 'put', 1);
+    await run.act('inbox', null, 'put', 0);
+    await run.act('inbox', null, 'put', 1);
     await untilSettled(() => effects.includes('2.1'));
     await run.restart(); // round 2's inner loop between events
-    await run.act('inbox', 'put', 2);
-    await run.act('inbox', 'put', 0);
-    await run.act('inbox', 'put', 0); // round 3: empty
+    await run.act('inbox', null, 'put', 2);
+    await run.act('inbox', null, 'put', 0);
+    await run.act('inbox', null, 'put', 0); // round 3: empty
     const rounds = await run.result();
     assert.deepEqual(rounds, [['1.1!', '1.2!', '1.3!'], ['2.1!', '2.2!'], []]);
     assert.deepEqual(effects, ['1.1', '1.2', '1.3', '2.1', '2.2']);
@@ -184,15 +157,15 @@ describe('loop(): in tasks', () => {
     await run.historian.waitForResource('a', null);
     await run.historian.waitForResource('b', null);
     for (let n = 1; n <= 200; n++) {
-      await run.act(n % 2 === 0 ? 'a' : 'b', 'put', n);
+      await run.act(n % 2 === 0 ? 'a' : 'b', null, 'put', n);
       await run.history.checkpointed(Math.ceil(n / 2), `main/summer${n % 2 === 0 ? '' : '#2'}/sum`);
       if (n % 50 === 25) await run.restart();
     }
     // Per loop task: its start, its queue's open, a checkpoint, the iteration in progress (8 for both); plus the
     // event being handled, its get, the inner task's start and its step's end: at most 12 at any commit.
     assert.ok(run.history.maxSize <= 12, `${run.history.maxSize} records`);
-    await run.act('a', 'put', -1);
-    await run.act('b', 'put', -1);
+    await run.act('a', null, 'put', -1);
+    await run.act('b', null, 'put', -1);
     const evens = Array.from({ length: 100 }, (_, i) => 2 * (i + 1));
     const odds = evens.map((n) => n - 1);
     assert.deepEqual(await run.result(), [2 * evens.reduce((x, y) => x + y), 2 * odds.reduce((x, y) => x + y)]);
@@ -231,9 +204,9 @@ describe('loop(): how it ends', () => {
     };
     const run = new Runner(workflow);
     await run.historian.waitForResource('payments', null);
-    for (const n of [10, 5, -20]) await run.act('payments', 'put', n);
+    for (const n of [10, 5, -20]) await run.act('payments', null, 'put', n);
     await untilSettled(() => caught.length === 1);
-    await run.act('payments', 'put', 99); // the loop has ended: nobody takes it
+    await run.act('payments', null, 'put', 99); // the loop has ended: nobody takes it
     await run.historian.waitForResource('resume', null);
     await suspend(run.historian, run.running);
     // The loop's end is one checkpoint that holds the error; its iterations are gone.
@@ -247,7 +220,7 @@ describe('loop(): how it ends', () => {
     ]);
     const calls = bodyCalls;
     const resumed = new Runner(workflow, run.history);
-    await resumed.act('resume', 'put', 'go');
+    await resumed.act('resume', null, 'put', 'go');
     assert.equal(await resumed.result(), 1, 'the payment sent after the error is still queued');
     assert.equal(bodyCalls, calls, 'replay does not run the body again');
     assert.equal(caught.length, 2);
@@ -269,8 +242,8 @@ describe('loop(): how it ends', () => {
     };
     const run = new Runner(workflow);
     await run.historian.waitForResource('payments', null);
-    await run.act('payments', 'put', 1);
-    await run.act('payments', 'put', -2);
+    await run.act('payments', null, 'put', 1);
+    await run.act('payments', null, 'put', -2);
     const ended = await run.running;
     assert.ok(!ended.ok && ended.error instanceof Overdraft && ended.error.balance === -1);
     assert.equal(run.historian.status, 'failed');
@@ -290,12 +263,12 @@ describe('loop(): how it ends', () => {
     };
     const run = new Runner(workflow);
     await run.historian.waitForResource('words', null);
-    for (const word of ['to', 'be', '.']) await run.act('words', 'put', word);
+    for (const word of ['to', 'be', '.']) await run.act('words', null, 'put', word);
     await run.history.checkpointed(3);
     await run.restart();
     await run.historian.waitForResource('words', null);
     assert.equal(bodyCalls, 3);
-    await run.act('words', 'put', 'ok');
+    await run.act('words', null, 'put', 'ok');
     assert.equal(await run.result(), 'to be. ok');
   });
 });
@@ -348,16 +321,16 @@ describe('loop(): state through the serializer', () => {
     await run.historian.waitForResource('words', null);
     const sent = ['a', 'b', 'a', 'c', 'hold', 'a', 'b'];
     for (const [i, word] of sent.slice(0, 4).entries()) {
-      await run.act('words', 'put', word);
+      await run.act('words', null, 'put', word);
       await run.history.checkpointed(i + 1);
     }
     await run.restart(); // waiting for the next word
-    await run.act('words', 'put', 'hold');
+    await run.act('words', null, 'put', 'hold');
     await untilSettled(() => held);
     await run.restart(); // inside the iteration, after it mutated the state
     hold.open();
-    for (const word of sent.slice(5)) await run.act('words', 'put', word);
-    await run.act('words', 'put', '.');
+    for (const word of sent.slice(5)) await run.act('words', null, 'put', word);
+    await run.act('words', null, 'put', '.');
     const counts = await run.result();
     assert.ok(counts instanceof Map);
     assert.deepEqual([...counts], [['a', 3], ['b', 2], ['c', 1], ['hold', 1]]);
@@ -377,12 +350,12 @@ describe('loop(): state through the serializer', () => {
     };
     const run = new Runner(workflow);
     await run.historian.waitForResource('words', null);
-    await run.act('words', 'put', 'x');
-    await run.act('words', 'put', 'y');
+    await run.act('words', null, 'put', 'x');
+    await run.act('words', null, 'put', 'y');
     await run.history.checkpointed(2);
     await run.restart();
-    await run.act('words', 'put', 'x');
-    await run.act('words', 'put', '.');
+    await run.act('words', null, 'put', 'x');
+    await run.act('words', null, 'put', '.');
     const tally = await run.result();
     const replayedState = states[3] as Tally; // the state the resumed run started from (from the checkpoint)
     assert.ok(replayedState instanceof Tally);

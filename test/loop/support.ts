@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import {
   MemoryHistory,
   isSuspension,
-  type Historian,
+  Historian,
   type History,
   type HistoryChange,
   type HistoryRecord,
@@ -197,4 +197,37 @@ export function assertEffects<T>(log: readonly T[], expected: readonly T[], arbi
   const once = log.filter((entry, i) => i === 0 || entry !== log[i - 1]);
   assert.deepEqual(once, expected, 'every effect, in order');
   assert.ok(log.length - once.length <= arbitraryStops, `${log.length - once.length} repeated effects for ${arbitraryStops} arbitrary stops`);
+}
+
+/** A workflow run by a Historian that can be suspended and resumed over the same history. */
+export class Runner<R> {
+  historian!: Historian<never[], R>;
+  running!: Promise<Outcome<R>>;
+  constructor(
+    private readonly workflow: () => Promise<R>,
+    readonly history = new TrackedHistory(),
+    private readonly workflowId = 'loop',
+  ) {
+    this.resume();
+  }
+
+  act(name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
+    return this.historian.act(name, identity, action, ...args);
+  }
+
+  /** Suspend the run and resume it from its history. */
+  async restart(): Promise<void> {
+    await suspend(this.historian, this.running);
+    this.resume();
+  }
+
+  /** Start a new run over the history. */
+  resume(): void {
+    this.historian = new Historian(this.workflowId, this.workflow, this.history);
+    this.running = outcome(this.historian.run());
+  }
+
+  result(): Promise<R> {
+    return value(this.running);
+  }
 }

@@ -19,22 +19,11 @@ import type { Store } from '../../src/storage/store.js';
 import { FileStore } from '../../src/storage/files.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { CRASH_HISTORIES, crashHistoryId, crashRecord } from './crash-child.js';
+import { seededRandom } from '../helpers.js';
 
 const KILLS = 10;
 const SEED = Number(process.env.QUEST_CRASH_SEED ?? 20240611);
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
-
-/** mulberry32: a small seeded generator, so that a failing run can be repeated with QUEST_CRASH_SEED. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The records left after commits 1..seq (commit s appends s and, when s is even, removes s - 1). */
 function liveAfter(history: number, seq: number): HistoryRecord[] {
@@ -94,7 +83,7 @@ async function verify(store: Store, base: Map<number, number>, round: Round, cou
 
 async function crashTest(t: TestContext, backend: string, open: (directory: string) => Promise<Store>, seed: number): Promise<void> {
   const directory = await mkdtemp(join(tmpdir(), `quest-crash-${backend}-`));
-  const next = random(seed);
+  const next = seededRandom(seed);
   const counts = { landed: 0, acks: 0 };
   try {
     let base = new Map<number, number>();
