@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 function findTests(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -19,7 +18,7 @@ const files = findTests('test').sort();
 // Besides the spec reporter's output, a one-line summary ("N passed, N failed") printed last, for CI.
 const scratch = mkdtempSync(join(tmpdir(), 'quest-tests-'));
 const summaryFile = join(scratch, 'summary.txt');
-const summaryReporter = fileURLToPath(new URL('./summary-reporter.mjs', import.meta.url));
+const summaryReporter = join(import.meta.dirname, 'summary-reporter.mjs');
 const result = spawnSync(
   process.execPath,
   [

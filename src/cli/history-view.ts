@@ -58,7 +58,7 @@ export function recordDetails(record: HistoryRecord): string {
     case 'resource_open':
       return join(`${record.kind} ${resourceLabel(record.resource)}`, record.init === undefined ? '' : `init=${showValue(record.init)}`);
     case 'resource_close':
-      return resourceLabel(record.resource);
+      return join(resourceLabel(record.resource), record.by === undefined ? '' : `by ${record.by}`);
     case 'internal':
     case 'external':
       return join(`${record.action} on ${resourceLabel(record.resource)}`, `args=${showValue(record.args)}`, outcome(record));

@@ -415,8 +415,10 @@ export class Run {
         const partial = { type: 'resource_close' as const, id: resource.openId, resource: resource.key };
         // Closed from a nested scope (a loop iteration): the close is kept with the resource, but once that
         // scope completes nobody calls close() on replay; `by` tells replay to apply it (see Replay.isApplied).
-        const nested = context.scope.frame !== resource.frame;
+        const closingFrame = context.scope.frame;
+        const nested = closingFrame !== resource.frame;
         this.write(context.task.id, resource.frame, nested ? { ...partial, by: context.scope.path } : partial);
+        if (nested && closingFrame !== null) (closingFrame.outlived ??= []).push({ seq: this.lastSeq, superseding: undefined });
       } else {
         resource.frame?.seqs.push(recorded.seq);
       }
