@@ -184,6 +184,8 @@ function decode(data: Json): unknown {
 export interface SerializedError {
   name: string;
   message: string;
+  /** The error's class name, when it differs from `name` (a subclass that does not set `name`). */
+  class?: string;
   stack?: string;
   /** Own enumerable fields (e.g. `code`), serialized; fields that cannot be serialized are dropped. */
   fields?: { [key: string]: Json };
@@ -196,6 +198,8 @@ export function serializeError(error: unknown): SerializedError {
     return { name: 'NonErrorThrown', message: safeString(error), fields: { value: trySerialize(error) ?? null } };
   }
   const out: SerializedError = { name: error.name, message: error.message };
+  const className = error.constructor.name;
+  if (className !== error.name && className !== '') out.class = className;
   if (error.stack !== undefined) out.stack = error.stack;
   const fields: { [key: string]: Json } = {};
   for (const key of Object.keys(error)) {
@@ -214,7 +218,7 @@ export function serializeError(error: unknown): SerializedError {
  */
 export function deserializeError(data: unknown): Error {
   const recorded = data as SerializedError;
-  const errorClass = errorClasses.get(recorded.name) ?? Error;
+  const errorClass = (recorded.class === undefined ? undefined : errorClasses.get(recorded.class)) ?? errorClasses.get(recorded.name) ?? Error;
   const error = Object.create(errorClass.prototype as object) as Error;
   Object.defineProperty(error, 'message', { value: recorded.message, writable: true, configurable: true });
   if (error.name !== recorded.name) {

@@ -270,6 +270,17 @@ describe('step errors', () => {
     assert.equal(replayed.cents, 500);
   });
 
+  test('a registered error class that leaves `name` as "Error" is still rebuilt as its class on replay', async () => {
+    class OutOfStock extends Error {}
+    registerError(OutOfStock);
+    const { caught } = await caughtTwice(() => {
+      throw new OutOfStock('no more apples');
+    });
+    assert.ok(caught[1] instanceof OutOfStock, 'rebuilt as the registered class');
+    assert.equal((caught[1] as Error).name, 'Error');
+    assert.equal((caught[1] as Error).message, 'no more apples');
+  });
+
   test('a step that threw an unregistered error keeps its name, message and code on replay', async () => {
     const { caught, runs } = await caughtTwice(() => {
       throw new UnregisteredFailure('upstream is down');
