@@ -270,4 +270,31 @@ describe('pruning', () => {
     await resumed.act('work', null, 'put', -1);
     assert.deepEqual(await result, [6, 1]);
   });
+  test('a history that kept every outside set (written before sets replaced each other) sheds the older ones at its next replay', async () => {
+    const workflow = async () => {
+      await using config = await state('config', null, 'default');
+      await using go = await event('go', null);
+      await go.wait();
+      return config.get();
+    };
+    const written = new MemoryHistory();
+    const first = new Historian('w', workflow, written);
+    const running = outcome(first.run());
+    await untilSettled(() => visible(first, null).includes('go'));
+    await first.act('config', null, 'set', 'newest');
+    await suspend(first, running);
+    // Rebuild the history as an older Quest left it: two earlier outside sets still in place.
+    const [openConfig, openGo, newest] = written.snapshot();
+    assert.ok(openConfig !== undefined && openGo !== undefined && newest?.type === 'external');
+    const set = (seq: number, value: string) => ({ ...newest, seq, args: [value] });
+    const history = new MemoryHistory();
+    history.commit({ append: [openConfig, openGo, set(10, 'oldest'), set(11, 'older'), set(12, 'newest')], remove: [] });
+
+    const resumed = new Historian('w', workflow, history);
+    const result = resumed.run();
+    await replayed(resumed);
+    assert.deepEqual(history.snapshot().map((record) => ('args' in record ? record.args : undefined)), [undefined, undefined, ['newest']]);
+    await resumed.act('go', null, 'set');
+    assert.equal(await result, 'newest');
+  });
 });
