@@ -45,5 +45,5 @@ function methodNames(object: object): Set<string> {
  * const load = step('load', async (url: string) => (await fetch(url, { signal: abortSignal() })).json());
  */
 export function abortSignal(): AbortSignal {
-  return requireContext('abortSignal()').run.abortController.signal;
+  return requireContext('abortSignal()').run.abortSignal;
 }

@@ -177,7 +177,8 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   }
 
   private async cleanUp(run: Run): Promise<void> {
-    run.stop(new WorkflowSuspendedError(this.workflowId));
+    // A finished run was stopped already: building another error (a stack trace) per workflow costs.
+    if (run.stopReason === undefined) run.stop(new WorkflowSuspendedError(this.workflowId));
     await Promise.all([...run.root.children].map((task) => task.finished));
     if (this.state === 'suspended') await run.drain();
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);

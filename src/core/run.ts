@@ -103,8 +103,6 @@ export class Run {
   replay: Replay | null = null;
   /** Why the run stopped (suspension, failure), once it has. */
   stopReason: Error | undefined;
-  /** Aborted when the run stops; steps can observe it through `abortSignal()`. */
-  readonly abortController = new AbortController();
   readonly resources = new Map<string, OpenResource>();
   /** Versions in effect at the current point of the history (name '' is the workflow's global version). */
   readonly versions = new Map<string, string>();
@@ -116,6 +114,8 @@ export class Run {
   private readonly declaredVersions = new Map<string, string>();
   private readonly buffer: WriteBuffer;
   private readonly claimable = new ClaimableRecords();
+  /** Created on first use: most runs never hand out their signal. */
+  private abortController: AbortController | undefined;
   private configsApplied = 0;
   private readonly failure = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
@@ -126,6 +126,15 @@ export class Run {
     this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
     // The failure promise is raced against the workflow; never leave it unhandled.
     this.failure.promise.catch(() => undefined);
+  }
+
+  /** Aborted when the run stops; steps observe it through `abortSignal()`. */
+  get abortSignal(): AbortSignal {
+    if (this.abortController === undefined) {
+      this.abortController = new AbortController();
+      if (this.stopReason !== undefined) this.abortController.abort(this.stopReason);
+    }
+    return this.abortController.signal;
   }
 
   /** The context of the workflow function itself. */
@@ -333,7 +342,7 @@ export class Run {
   stop(reason: Error): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
-    this.abortController.abort(reason);
+    this.abortController?.abort(reason);
     this.replay?.stop(reason);
     this.root.stop(reason);
     for (const resource of this.resources.values()) this.rejectWaiters(resource, reason);

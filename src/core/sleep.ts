@@ -24,7 +24,7 @@ export async function sleep(duration: number | Date): Promise<void> {
     throw new InvalidArgumentError(`sleep() takes a non-negative number of milliseconds or a valid Date, got ${String(duration)}.`);
   }
   const deadline = await step('sleep.until', () => (duration instanceof Date ? target : Date.now() + target))();
-  await step('sleep', () => waitUntil(deadline, run.abortController.signal))();
+  await step('sleep', () => waitUntil(deadline, run.abortSignal))();
 }
 
 function waitUntil(deadline: number, signal: AbortSignal): Promise<void> {
