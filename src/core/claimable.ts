@@ -1,6 +1,6 @@
 /**
  * The records of a history that a workflow call would claim on replay, kept so that a superseded change can
- * be removed safely (see Run.supersede).
+ * be removed safely (see Forgetting.supersede).
  *
  * On replay, workflow code runs only when a call claims its record: between two records that replay applies by
  * itself (outside events, changes made inside completed steps) no code runs and observes a resource. So an

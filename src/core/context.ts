@@ -15,11 +15,11 @@ import type { TaskState } from './task-state.js';
 export class StepFrame {
   /** `seq`s of records to remove when the step ends (its start record and everything inside it). */
   readonly seqs: number[] = [];
-  /** Items this step took from resources: decided at its end (see Run.closeFrame). */
+  /** Items this step took from resources: decided at its end (see Forgetting.closeFrame). */
   readonly takes: Take[] = [];
   /**
    * Records written in this step that outlive it (changes on resources opened outside it), with the resource
-   * when the change supersedes earlier ones; see Run.completeFrame. Allocated on first use.
+   * when the change supersedes earlier ones; see Forgetting.completeFrame. Allocated on first use.
    */
   outlived: Outlived[] | undefined = undefined;
   /** True once the step has ended (its records are gone or handed to the resources that outlive it). */

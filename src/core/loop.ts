@@ -5,7 +5,7 @@
  * replay needs to rebuild the loop's local state. `loop()` makes that state explicit instead: each iteration
  * is a step-like scope whose end is a *checkpoint* holding the state the next iteration starts from. The
  * checkpoint replaces the previous one, the iteration's records are pruned, and an outside event consumed
- * inside the iteration leaves the history with it (see Run.closeFrame). Replay starts from the checkpoint, so
+ * inside the iteration leaves the history with it (see Forgetting.closeFrame). Replay starts from the checkpoint, so
  * its cost no longer depends on how many events the loop has handled.
  *
  * History of a loop over a queue fed from outside, at any moment: the queue's open record, one checkpoint,
@@ -80,7 +80,7 @@ export async function loop<S, R>(name: string, initial: S, body: (state: S, iter
     // The previous checkpoint leaves with this one; forgotten first, so that completeFrame no longer counts it
     // as a record replay would claim.
     if (checkpointSeq !== undefined) run.forget([checkpointSeq]);
-    const remove = run.completeFrame(result.frame);
+    const remove = run.forgetting.completeFrame(result.frame);
     const durable = run.writeDurable(task.id, scope.frame, {
       type: 'checkpoint', id, iteration: current, done: finished || !result.ok, ...recorded,
     }, remove);

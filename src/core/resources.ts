@@ -23,7 +23,7 @@ export interface ActionSpec {
   /**
    * Replaces the resource's whole state (a state set, an event set or clear): the record of the previous such
    * action stops mattering once nothing can observe the resource between the two, and is removed (see
-   * Run.supersede). This is what keeps a long loop that publishes its progress in a state bounded.
+   * Forgetting.supersede). This is what keeps a long loop that publishes its progress in a state bounded.
    */
   readonly supersedes?: boolean;
 }

@@ -20,12 +20,11 @@ import {
   type HistoryRecord,
   type InternalEventRecord,
   type Outcome,
-  CLAIMED_TYPES,
   type RecordType,
   type ResourceCloseRecord,
   type ResourceKey,
 } from './records.js';
-import { ClaimableRecords } from './claimable.js';
+import { Forgetting } from './forgetting.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
@@ -87,7 +86,7 @@ export class OpenResource {
   ) {}
   /**
    * Seq of the newest superseding change (a state set) that replay applies by itself; the next superseding
-   * change may remove it (see Run.supersede).
+   * change may remove it (see Forgetting.supersede).
    */
   lastChange: number | undefined = undefined;
 }
@@ -109,11 +108,12 @@ export class Run {
   readonly root = new TaskState('main', null);
   readonly rootScope = new Scope('main', null);
   readonly aliases = new Set<string>();
+  /** Which records leave the history, and when (pruning, superseded changes). */
+  readonly forgetting = new Forgetting();
 
   private readonly options: RunOptions;
   private readonly declaredVersions = new Map<string, string>();
   private readonly buffer: WriteBuffer;
-  private readonly claimable = new ClaimableRecords();
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
@@ -163,7 +163,7 @@ export class Run {
     if (this.stopReason !== undefined) throw this.stopReason;
     const seq = this.buffer.append(task, partial); // not inside `frame?.`: that would skip the append when frame is null
     frame?.seqs.push(seq);
-    if (this.claimable.active && CLAIMED_TYPES.has(partial.type)) this.claimable.add(seq);
+    this.forgetting.recorded(seq, partial.type);
   }
 
   /**
@@ -179,7 +179,7 @@ export class Run {
   /** Remove records (a cancelled step's, superseded changes) together with the next write. */
   forget(seqs: readonly number[]): void {
     this.buffer.remove(seqs);
-    this.claimable.delete(seqs);
+    this.forgetting.removed(seqs);
   }
 
   /** The seq of the record written last. */
@@ -236,9 +236,7 @@ export class Run {
     }
     const replay = new Replay(records, this.options.stallTimeoutMs);
     this.replay = replay;
-    // A replayed change may supersede an older one (see supersede): know which loaded records are claimed.
-    this.claimable.start();
-    for (const record of records) if (!replay.isApplied(record)) this.claimable.add(record.seq);
+    this.forgetting.loaded(records, (record) => replay.isApplied(record));
     startMain();
     replay
       .drive((record) => this.applyRecord(record))
@@ -333,8 +331,7 @@ export class Run {
     if (value === WOULD_BLOCK) {
       throw new NonDeterminismError(`Replay could not repeat ${record.action} on ${record.resource.name}: it would wait`);
     }
-    this.own(resource, record.action, resource.frame, record.seq);
-    if (resource.state.actions[record.action]?.supersedes === true) this.forget(this.supersede(resource, record.seq, true));
+    this.forget(this.forgetting.eventReplayed(resource, record.action, record.seq));
     this.changed(resource, 'act');
   }
 
@@ -427,7 +424,7 @@ export class Run {
         const closingFrame = context.scope.frame;
         const nested = closingFrame !== resource.frame;
         this.write(context.task.id, resource.frame, nested ? { ...partial, by: context.scope.path } : partial);
-        if (nested && closingFrame !== null) (closingFrame.outlived ??= []).push({ seq: this.lastSeq, superseding: undefined });
+        if (nested) this.forgetting.closedFromNestedScope(closingFrame, this.lastSeq);
       } else {
         resource.frame?.seqs.push(recorded.seq);
       }
@@ -456,12 +453,10 @@ export class Run {
     const id = context.scope.nextId(`${resource.key.name}.${action}`);
     const serializedArgs = args.map((arg, n) => serialize(arg, `argument ${n} of ${action} on ${resource.key.name}`));
     const record = (value: unknown): void => {
-      const frame = this.recordFrame(context, resource, action);
       this.write(context.task.id, null, {
         type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...outcomeOf(value),
       });
-      this.own(resource, action, frame, this.buffer.lastSeq);
-      this.noteAction(context.scope.frame, frame, resource, action, this.buffer.lastSeq);
+      this.forget(this.forgetting.actionRecorded(context.scope.frame, resource, action, this.lastSeq));
     };
     const live = (): Promise<unknown> | unknown => {
       if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
@@ -520,12 +515,10 @@ export class Run {
       waitingOn: 0,
       fail: (reason) => deferred.reject(reason),
       complete: (value, resource) => {
-        const frame = this.recordFrame(context, resource, action);
         this.write(context.task.id, null, {
           type: 'internal', id, resource: resource.key, action, args: [], ...outcomeOf(value),
         });
-        this.own(resource, action, frame, this.buffer.lastSeq);
-        this.noteAction(context.scope.frame, frame, resource, action, this.buffer.lastSeq);
+        this.forget(this.forgetting.actionRecorded(context.scope.frame, resource, action, this.lastSeq));
         deferred.resolve([resource, value]);
       },
     };
@@ -554,9 +547,7 @@ export class Run {
         `Replay of ${record.action} on ${resource.key.name} (${record.id}) gave ${JSON.stringify(actual)}, but the history recorded ${JSON.stringify(record.result)}`,
       );
     }
-    const frame = this.recordFrame(context, resource, record.action);
-    this.own(resource, record.action, frame, record.seq);
-    this.noteAction(context.scope.frame, frame, resource, record.action, record.seq);
+    this.forget(this.forgetting.actionRecorded(context.scope.frame, resource, record.action, record.seq));
     this.changed(resource, 'act');
     this.handOff(resource);
     return value;
@@ -584,10 +575,7 @@ export class Run {
       this.write('', resource.frame, {
         type: 'external', id: resource.openId, resource: resource.key, action, args: serializedArgs, ...outcomeOf(result),
       });
-      if (spec.supersedes === true) {
-        this.claimable.start();
-        this.forget(this.supersede(resource, this.lastSeq, true));
-      }
+      this.forget(this.forgetting.outsideChange(resource, action, this.lastSeq));
       durable = this.flush();
     });
     if (durable !== undefined) await durable;
@@ -637,105 +625,6 @@ export class Run {
     return wait.finally(() => {
       waiter.done = true;
     });
-  }
-
-  /**
-   * Which step's pruning removes the record of a workflow-side action: a change lives as long as the resource
-   * (it is kept when the step that made it ends, and replayed from the history); a take or a wait lives with
-   * the step that made it.
-   */
-  private recordFrame(context: WorkflowContext, resource: OpenResource, action: string): StepFrame | null {
-    const spec = resource.state.actions[action];
-    return spec !== undefined && spec.mutates && spec.consumes !== true ? resource.frame : context.scope.frame;
-  }
-
-  /**
-   * Put record `seq` under `frame` for pruning. A take (queue get) is decided when its step ends, together
-   * with the record that put the item (see closeFrame).
-   */
-  private own(resource: OpenResource, action: string, frame: StepFrame | null, seq: number): void {
-    if (frame === null) return;
-    if (resource.state.actions[action]?.consumes === true) frame.takes.push({ seq, resource, taken: resource.state.taken });
-    else frame.seqs.push(seq);
-  }
-
-  /**
-   * A step ends: the records to remove with it. A take leaves the history together with the record that put
-   * its item when nobody would claim that record on replay any more (an outside event, or a put made inside a
-   * step that has ended): replay then sees neither. Otherwise the take is kept, as the put is, and replayed
-   * from the history; an enclosing step reconsiders it when it ends.
-   */
-  closeFrame(frame: StepFrame): number[] {
-    frame.ended = true;
-    const remove = frame.seqs;
-    for (const take of frame.takes) {
-      const origin = take.taken?.origin;
-      if (take.taken !== undefined && (origin === undefined || origin?.ended === true)) {
-        remove.push(take.seq, take.taken.seq);
-      } else if (take.resource.closed && take.resource.frame !== null) {
-        remove.push(take.seq);
-      } else if (frame.parent !== null) {
-        frame.parent.takes.push(take);
-      } else {
-        take.resource.frame?.seqs.push(take.seq);
-      }
-    }
-    return remove;
-  }
-
-  /**
-   * A step or loop iteration completed: the records to remove with its end record. Besides its own records
-   * (closeFrame), these are the older changes that its changes on outer resources supersede. From now on
-   * replay applies those changes, and the takes it hands on, by itself: nobody claims them any more.
-   */
-  completeFrame(frame: StepFrame): number[] {
-    const remove = this.closeFrame(frame);
-    if (!this.claimable.active) return remove;
-    this.claimable.delete(remove);
-    const outlived = frame.outlived ?? [];
-    const removed = frame.takes.length === 0 ? undefined : new Set(remove);
-    const handedOn = removed === undefined ? [] : frame.takes.map((take) => take.seq).filter((seq) => !removed.has(seq));
-    this.claimable.delete([...outlived.map((record) => record.seq), ...handedOn]);
-    for (const { seq, superseding } of outlived) {
-      if (superseding !== undefined && !superseding.closed) remove.push(...this.supersede(superseding, seq, true));
-    }
-    return remove;
-  }
-
-  /**
-   * A superseding change on `resource` was recorded at `seq` (`applied`: replay applies it by itself, rather
-   * than a call claiming it). The older of it and the resource's previous applied change is obsolete if no
-   * claimable record lies between the two: on replay no code runs in between, so none can observe the
-   * resource's state there. Returns the record to remove, if any.
-   */
-  private supersede(resource: OpenResource, seq: number, applied: boolean): number[] {
-    const previous = resource.lastChange;
-    const newer = previous === undefined ? seq : Math.max(previous, seq);
-    resource.lastChange = newer === seq && !applied ? undefined : newer;
-    if (previous === undefined || previous === seq) return [];
-    const older = Math.min(previous, seq);
-    if (this.claimable.anyBetween(older, newer)) return [];
-    const owner = resource.frame?.seqs;
-    const at = owner === undefined ? -1 : owner.lastIndexOf(older);
-    if (at >= 0) owner?.splice(at, 1);
-    return [older];
-  }
-
-  /**
-   * After a workflow-side action recorded at `seq`: a superseding change made at the top level may make the
-   * previous one obsolete at once; a record that outlives the step that made it (a change on a resource
-   * opened outside the step) is noted on the step, for completeFrame.
-   */
-  private noteAction(scopeFrame: StepFrame | null, owner: StepFrame | null, resource: OpenResource, action: string, seq: number): void {
-    const supersedes = resource.state.actions[action]?.supersedes === true;
-    if (scopeFrame === null) {
-      if (supersedes) this.forget(this.supersede(resource, seq, false));
-      return;
-    }
-    if (owner === scopeFrame) return;
-    // From here on a window starting at this change may be asked about: know the claimable records.
-    if (supersedes) this.claimable.start();
-    (scopeFrame.outlived ??= []).push({ seq, superseding: supersedes ? resource : undefined });
   }
 
   /** Hand the resource to waiting actions, in arrival order, until none can proceed. */

@@ -120,7 +120,7 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
   if (run.replay !== null) await run.waitLive(`end of step ${id}`);
   else if (run.stopReason !== undefined) throw run.stopReason;
   const recorded = outcomeToRecord(body);
-  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.completeFrame(body.frame));
+  const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.forgetting.completeFrame(body.frame));
   if (durable !== undefined) await durable;
   if (!body.ok) throw body.outcome;
   return body.outcome;
@@ -130,7 +130,7 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
 export interface BodyResult {
   ok: boolean;
   outcome: unknown;
-  /** The body's records, to prune when its end is recorded (see Run.closeFrame). */
+  /** The body's records, to prune when its end is recorded (see Forgetting.completeFrame). */
   readonly frame: StepFrame;
 }
 
@@ -163,7 +163,7 @@ export async function runBody<A extends unknown[]>(context: WorkflowContext, id:
   if (!bodyScope.idle) await endScope({ run, task, scope: bodyScope });
   if (run.stopReason !== undefined) throw run.stopReason;
   if (task.stopReason !== undefined) {
-    run.forget(run.closeFrame(frame));
+    run.forget(run.forgetting.closeFrame(frame));
     throw task.stopReason;
   }
   return result;
