@@ -147,10 +147,6 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** `name` for a public resource, `name@identity` for a private one. */
-export function resourceLabel(key: { name: string; identity: string | null }): string {
-  return key.identity === null ? key.name : `${key.name}@${key.identity}`;
-}
 
 /** A workflow's one-line description: `id (type, state)`. */
 export function describeWorkflow(entry: WorkflowEntry): string {

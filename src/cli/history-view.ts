@@ -4,9 +4,9 @@
  * from 1, so a gap between two consecutive stored records — or before the first one — is exactly the
  * number of records pruned there (including records dropped before they were ever written).
  */
-import type { HistoryRecord } from '../core/records.js';
+import { resourceLabel, type HistoryRecord } from '../core/records.js';
 import type { Json } from '../core/serializer.js';
-import { isUndefinedValue, resourceLabel, showValue } from './common.js';
+import { isUndefinedValue, showValue } from './common.js';
 
 /** A run of pruned records: seqs `from` to `to`, `count` of them. */
 export interface PrunedGap {

@@ -161,7 +161,8 @@ export function describeRecord(record: HistoryRecord): string {
   }
 }
 
-function resourceLabel(key: ResourceKey): string {
+/** `name` for a public resource, `name@identity` for a private one. */
+export function resourceLabel(key: ResourceKey): string {
   return key.identity === null ? key.name : `${key.name}@${key.identity}`;
 }
 

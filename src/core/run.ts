@@ -315,6 +315,8 @@ export class Run {
         `Replay found the close of resource ${record.resource.name} (${record.id}), which the workflow has not opened`,
       );
     }
+    // Pruned with the resource, as when it was written.
+    resource.frame?.seqs.push(record.seq);
     this.forgetResource(resource);
   }
 
@@ -417,17 +419,17 @@ export class Run {
       // TaskCancelledError and leave the resource open.
       const closer = context.task.stopReason === undefined ? context : { ...context, task: new TaskState(context.task.id, null) };
       const recorded = await this.claimOrLive(closer, 'resource_close', resource.openId, `close ${resource.key.name}`);
+      // Closed from a nested scope (a loop iteration): the close is kept with the resource, but once that
+      // scope completes nobody calls close() on replay; `by` tells replay to apply it (see Replay.isApplied).
+      const closingFrame = context.scope.frame;
+      const nested = closingFrame !== resource.frame;
       if (recorded === null) {
         const partial = { type: 'resource_close' as const, id: resource.openId, resource: resource.key };
-        // Closed from a nested scope (a loop iteration): the close is kept with the resource, but once that
-        // scope completes nobody calls close() on replay; `by` tells replay to apply it (see Replay.isApplied).
-        const closingFrame = context.scope.frame;
-        const nested = closingFrame !== resource.frame;
         this.write(context.task.id, resource.frame, nested ? { ...partial, by: context.scope.path } : partial);
-        if (nested) this.forgetting.closedFromNestedScope(closingFrame, this.lastSeq);
       } else {
         resource.frame?.seqs.push(recorded.seq);
       }
+      if (nested) this.forgetting.closedFromNestedScope(closingFrame, recorded?.seq ?? this.lastSeq);
     }
     this.forgetResource(resource);
   }

@@ -10,7 +10,8 @@
  */
 import type { ActionSpec, ResourceState } from '../core/resources.js';
 import { EventState, IdentityQueueState, QueueState, StateState, WOULD_BLOCK } from '../core/resources.js';
-import type { HistoryRecord, ResourceKey } from '../core/records.js';
+import { resourceLabel, type HistoryRecord, type ResourceKey } from '../core/records.js';
+import { resourceMapKey } from '../core/run.js';
 import type { ResourceInfo } from '../core/resource-stream.js';
 import { deserialize, type Json } from '../core/serializer.js';
 
@@ -82,17 +83,17 @@ export function rebuildResources(records: readonly HistoryRecord[]): RebuiltReso
   for (const record of records) {
     switch (record.type) {
       case 'resource_open': {
-        const key = mapKey(record.resource);
+        const key = resourceMapKey(record.resource.name, record.resource.identity);
         let init: unknown;
         try {
           init = record.init === undefined ? undefined : deserialize(record.init);
         } catch (error) {
           init = record.init;
-          warnings.push(`record ${record.seq}: the initial value of ${label(record.resource)} cannot be read (${messageOf(error)}); shown as stored`);
+          warnings.push(`record ${record.seq}: the initial value of ${resourceLabel(record.resource)} cannot be read (${messageOf(error)}); shown as stored`);
         }
         const state = createResourceState(record.kind, init);
-        if (state === undefined) warnings.push(`record ${record.seq}: ${label(record.resource)} is of kind ${JSON.stringify(record.kind)}, which this Quest does not know`);
-        if (open.has(key)) warnings.push(`record ${record.seq}: ${label(record.resource)} is opened again without being closed`);
+        if (state === undefined) warnings.push(`record ${record.seq}: ${resourceLabel(record.resource)} is of kind ${JSON.stringify(record.kind)}, which this Quest does not know`);
+        if (open.has(key)) warnings.push(`record ${record.seq}: ${resourceLabel(record.resource)} is opened again without being closed`);
         // Delete first, so that the map keeps the order of the opens.
         open.delete(key);
         open.set(key, {
@@ -102,13 +103,13 @@ export function rebuildResources(records: readonly HistoryRecord[]): RebuiltReso
         break;
       }
       case 'resource_close':
-        if (!open.delete(mapKey(record.resource))) warnings.push(`record ${record.seq}: close of ${label(record.resource)}, which is not open`);
+        if (!open.delete(resourceMapKey(record.resource.name, record.resource.identity))) warnings.push(`record ${record.seq}: close of ${resourceLabel(record.resource)}, which is not open`);
         break;
       case 'internal':
       case 'external': {
-        const entry = open.get(mapKey(record.resource));
+        const entry = open.get(resourceMapKey(record.resource.name, record.resource.identity));
         if (entry === undefined) {
-          warnings.push(`record ${record.seq}: ${record.action} on ${label(record.resource)}, which is not open`);
+          warnings.push(`record ${record.seq}: ${record.action} on ${resourceLabel(record.resource)}, which is not open`);
           break;
         }
         if (entry.state === undefined) break;
@@ -117,13 +118,13 @@ export function rebuildResources(records: readonly HistoryRecord[]): RebuiltReso
         try {
           value = entry.state.perform(record.action, args, { seq: record.seq, origin: undefined });
         } catch (error) {
-          warnings.push(`record ${record.seq}: ${record.action} on ${label(record.resource)} failed: ${messageOf(error)}`);
+          warnings.push(`record ${record.seq}: ${record.action} on ${resourceLabel(record.resource)} failed: ${messageOf(error)}`);
           break;
         }
         // A wait that was recorded because it completed can only block here if the history is inconsistent;
         // an event's `wait` is not a change, so it may legitimately find the flag cleared again.
         if (value === WOULD_BLOCK && entry.state.actions[record.action]?.mutates === true) {
-          warnings.push(`record ${record.seq}: ${record.action} on ${label(record.resource)} would wait; skipped`);
+          warnings.push(`record ${record.seq}: ${record.action} on ${resourceLabel(record.resource)} would wait; skipped`);
         }
         break;
       }
@@ -176,14 +177,6 @@ function readArg(arg: Json, seq: number, warnings: string[]): unknown {
     warnings.push(`record ${seq}: an argument cannot be read (${messageOf(error)}); shown as stored`);
     return arg;
   }
-}
-
-function mapKey(key: ResourceKey): string {
-  return key.identity === null ? `-\u0000${key.name}` : `+${key.identity}\u0000${key.name}`;
-}
-
-function label(key: ResourceKey): string {
-  return key.identity === null ? key.name : `${key.name}@${key.identity}`;
 }
 
 function messageOf(error: unknown): string {

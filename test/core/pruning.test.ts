@@ -297,4 +297,41 @@ describe('pruning', () => {
     await resumed.act('go', null, 'set');
     assert.equal(await result, 'newest');
   });
+  test('a close made in a nested step, replayed while the enclosing step runs again, is pruned with that step', async () => {
+    let hold = gate();
+    const outer = step('outer', async () => {
+      const inbox = await queue<string>('inbox', null);
+      await step('inner', async () => {
+        await inbox.close();
+      })();
+      await hold.promise;
+      return 'ok';
+    });
+    const workflow = async () => {
+      const result = await outer();
+      await using go = await event('go', null);
+      await go.wait();
+      return result;
+    };
+    const history = new MemoryHistory();
+    const first = new Historian('w', workflow, history);
+    const firstRun = outcome(first.run());
+    await untilSettled(() => summary(history).includes('step_end main/outer/inner'));
+    await suspend(first, firstRun);
+
+    // The outer step runs again: its inner step replays, the close is applied from the history.
+    hold = gate();
+    hold.open();
+    const second = new Historian('w', workflow, history);
+    const secondRun = outcome(second.run());
+    await untilSettled(() => visible(second, null).includes('go'));
+    await suspend(second, secondRun);
+    assert.deepEqual(summary(history), ['step_end main/outer', 'resource_open main/event:go']);
+
+    const third = new Historian('w', workflow, history);
+    const result = third.run();
+    await untilSettled(() => visible(third, null).includes('go'));
+    await third.act('go', null, 'set');
+    assert.equal(await result, 'ok');
+  });
 });

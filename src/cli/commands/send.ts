@@ -1,7 +1,7 @@
 /** `quest send <workflow> <resource> <action> [args...]`: post an outside event to the database's inbox. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { upgradeRecord } from '../../core/records.js';
+import { resourceLabel, upgradeRecord } from '../../core/records.js';
 import { serialize, type Json } from '../../core/serializer.js';
 import { actionsOf, actionSpec, findVisible, rebuildResources } from '../../inspect/resources.js';
 import type { SqliteStore } from '../../storage/sqlite.js';
@@ -12,7 +12,6 @@ import {
   messageOf,
   parseArgument,
   printJson,
-  resourceLabel,
   showValue,
   withCommonOptions,
   withStore,
