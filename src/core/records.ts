@@ -58,7 +58,7 @@ export interface ResourceCloseRecord extends Base {
   /**
    * Path of the scope that closed the resource, when it is not the scope that opened it (a step or a loop
    * iteration closing a resource opened outside it). Once that scope has completed its code never runs again,
-   * so replay applies the close instead of waiting for a call. Absent in records written before Quest 0.1.1.
+   * so replay applies the close instead of waiting for a call. Absent when the opening scope closed it.
    */
   by?: string;
 }

@@ -112,6 +112,7 @@ export class Replay {
   isApplied(record: HistoryRecord): boolean {
     if (!CLAIMED_TYPES.has(record.type)) return true;
     if (record.type === 'internal') return this.insideCompletedStep(record.id);
+    // insideCompletedStep looks at the scopes enclosing an op id: ask about a call made in scope `by`.
     if (record.type === 'resource_close' && record.by !== undefined) return this.insideCompletedStep(`${record.by}/close`);
     return false;
   }
