@@ -11,6 +11,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isSuspension } from '../../src/core/errors.js';
+import { upgradeRecord } from '../../src/core/records.js';
+import { visibleResources } from '../../src/inspect/resources.js';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { guessingGame } from './game.js';
@@ -20,15 +22,14 @@ const databasePath = process.env['QUEST_DB'] ?? '.quest/guessing-game.sqlite';
 mkdirSync(dirname(databasePath), { recursive: true });
 
 const store = await SqliteStore.open(databasePath);
+// Greet a returning player before the manager resumes the game: its replay may print the prompt it was
+// printing when the process stopped, and that prompt reads naturally after the greeting, not before it.
+await welcomeBack();
 const manager = await WorkflowManager.open({ store, workflows: { guessingGame } });
 // Ctrl-C (or kill) suspends the game durably and exits; the next start resumes it.
 manager.handleSignals();
 
 const game = await manager.startWith('guessingGame', GAME_ID, [], { ifExists: 'resume' });
-if (!game.created) {
-  const hint = await manager.state<string>(GAME_ID, 'hint', null).get();
-  console.log(`Welcome back! Your game continues. ${hint}`);
-}
 
 // Read guesses only once the game listens for them.
 await manager.waitForResource(GAME_ID, 'guess', null);
@@ -66,3 +67,12 @@ input.close();
 await manager.delete(GAME_ID);
 await manager.close();
 console.log(`Thanks for playing (${tries} guesses). Run npm start again for a new game.`);
+
+/** When a game is under way, say so with its latest hint, read from the stored history. */
+async function welcomeBack(): Promise<void> {
+  if ((await store.getWorkflow(GAME_ID))?.state !== 'running') return;
+  const records = (await store.history(GAME_ID).load()).map(upgradeRecord);
+  const view = visibleResources(records, null).find((resource) => resource.name === 'hint')?.view;
+  const hint = typeof view === 'object' && view !== null && 'value' in view ? view.value : undefined;
+  console.log(typeof hint === 'string' ? `Welcome back! Your game continues. ${hint}` : 'Welcome back! Your game continues.');
+}

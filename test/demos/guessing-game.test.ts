@@ -117,3 +117,30 @@ test('the guessing game survives Ctrl-C: a restart continues the same game with 
     await rm(directory, { recursive: true, force: true });
   }
 });
+
+test('after a kill -9 the returning player is greeted first, before any prompt the resumed game prints', { timeout: 60_000 }, async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-game-'));
+  const database = join(directory, 'game.sqlite');
+  const player = new Player();
+  try {
+    const first = startGame(database);
+    for (;;) {
+      const line = await nextLine(first.lines);
+      player.learn(line);
+      if (line === 'Guess #2:') break;
+      if (/^Guess #\d+:$/.test(line)) first.child.stdin.write(`${player.next()}\n`);
+    }
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = startGame(database);
+    try {
+      assert.match(await nextLine(second.lines), /^Welcome back! Your game continues\. Guess #1 was \d+ is too (low|high)\.$/);
+    } finally {
+      second.child.kill('SIGKILL');
+    }
+    await second.exited;
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
