@@ -1,0 +1,318 @@
+/**
+ * Group commit for a {@link PostgresStore}: every write issued while the previous transaction is in flight (or
+ * in the same event-loop turn) goes into ONE transaction, so many workflows share one round of WAL flush.
+ * Transactions run one at a time, on one connection at a time, in the order the writes were issued.
+ *
+ * The fast path runs the batch without savepoints and merges neighbouring history commits into one INSERT
+ * and one DELETE. When a write fails (say, a duplicate seq), the transaction is rolled back and the batch runs
+ * again with one savepoint per write, so the failing write is rejected alone and the others are kept — the
+ * same outcome SqliteStore gives. When the transaction itself fails (connection lost, server down), every
+ * write of the batch is rejected with StorageError.
+ */
+import type pg from 'pg';
+import { StorageError, isQuestError } from '../../core/errors.js';
+import type { Statements } from './sql.js';
+
+/** The change one history commit makes, serialized. */
+export interface RecordsChange {
+  workflowId: string;
+  seqs: number[];
+  bodies: string[];
+  remove: readonly number[];
+}
+
+/** One queued write: a history commit (merged with its neighbours) or any other statements. */
+export type WriteBody = { records: RecordsChange } | { apply: (client: pg.ClientBase) => Promise<void> };
+
+interface Write {
+  what: string;
+  body: WriteBody;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Counters of a {@link PostgresStore}, for tests and monitoring. */
+export interface PostgresStoreStats {
+  /** Write transactions committed. */
+  transactions: number;
+  /** Write transactions that failed as a whole (every write in them was rejected). */
+  failedTransactions: number;
+  /** Batches run a second time, with a savepoint per write, because one write in them failed. */
+  retriedTransactions: number;
+  /** Writes (history commits, entry and alias changes, events) committed. */
+  writes: number;
+}
+
+function ignore(): void {}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A Quest error passes through; anything else becomes a StorageError about `what`. */
+export function storageError(what: string, error: unknown): Error {
+  if (isQuestError(error)) return error;
+  return new StorageError(`Could not ${what}: ${describe(error)}`, error);
+}
+
+/** The transaction as a whole failed: not the fault of one write. */
+class TransactionFailure extends Error {
+  constructor(
+    override readonly cause: unknown,
+    /** COMMIT itself failed: the server may have committed before the connection broke. */
+    readonly uncertain = false,
+  ) {
+    super(describe(cause));
+  }
+}
+
+/** The queue and the transactions of one store. */
+export class GroupCommit {
+  readonly stats: PostgresStoreStats = { transactions: 0, failedTransactions: 0, retriedTransactions: 0, writes: 0 };
+  private queue: Write[] = [];
+  private inFlight: readonly Write[] = [];
+  private running = false;
+  private scheduled = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly sql: Statements,
+    private readonly maxBatch: number,
+  ) {}
+
+  /** Queue a write; it resolves once its transaction committed, or rejects with StorageError. */
+  enqueue(what: string, body: WriteBody): Promise<void> {
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const done = new Promise<void>((yes, no) => {
+      resolve = yes;
+      reject = no;
+    });
+    this.queue.push({ what, body, done, resolve, reject });
+    this.schedule();
+    return done;
+  }
+
+  /** Resolves once every write queued so far is settled (committed or rejected); never rejects. */
+  drain(): Promise<void> {
+    const pending = [...this.inFlight, ...this.queue].map((write) => write.done);
+    if (pending.length === 0) return Promise.resolve();
+    return Promise.allSettled(pending).then(() => undefined);
+  }
+
+  /** Start a transaction at the end of this turn, unless one runs (it starts the next when it ends). */
+  private schedule(): void {
+    if (this.running || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runNext();
+    });
+  }
+
+  private async runNext(): Promise<void> {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight = batch;
+    try {
+      await this.run(batch);
+    } finally {
+      this.inFlight = [];
+      this.running = false;
+    }
+    // What was queued while this transaction ran goes next, at the end of this turn: the writers its commits
+    // woke up queue their next writes in this turn's microtasks, and they should share the next transaction.
+    if (this.queue.length > 0) this.schedule();
+  }
+
+  /** Write `batch` in one transaction and settle each write's promise. Never throws. */
+  private async run(batch: readonly Write[]): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      this.fail(batch, error, new Map());
+      return;
+    }
+    // A connection that breaks while checked out emits 'error'; unheard, that would end the process. The
+    // query in flight fails too, which is how the transaction learns of it.
+    client.on('error', ignore);
+    let broken: Error | undefined;
+    const failures = new Map<Write, unknown>();
+    try {
+      if (!(await this.fastPath(client, batch))) {
+        this.stats.retriedTransactions++;
+        await this.carefulPath(client, batch, failures);
+      }
+    } catch (error) {
+      broken = error instanceof Error ? error : new Error(String(error));
+      this.fail(batch, error, failures);
+      return;
+    } finally {
+      client.removeListener('error', ignore);
+      // A connection whose transaction failed is discarded: its state is unknown.
+      client.release(broken);
+    }
+    this.stats.transactions++;
+    this.stats.writes += batch.length - failures.size;
+    for (const write of batch) {
+      if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
+      else write.resolve();
+    }
+  }
+
+  /** The batch without savepoints. False (rolled back) when a write failed. */
+  private async fastPath(client: pg.PoolClient, batch: readonly Write[]): Promise<boolean> {
+    const groups = mergeGroups(batch);
+    const [only] = groups;
+    if (groups.length === 1 && Array.isArray(only) && !only.some(removesOwnAppend)) return this.oneStatement(client, only);
+    await this.statement(client, 'BEGIN');
+    try {
+      for (const group of groups) {
+        if (Array.isArray(group)) await this.applyRecords(client, group);
+        else await group.apply(client);
+      }
+    } catch {
+      await this.statement(client, 'ROLLBACK');
+      return false;
+    }
+    await this.commit(client);
+    return true;
+  }
+
+  /** The batch with one savepoint per write: a failing write is rolled back and noted in `failures`. */
+  private async carefulPath(client: pg.PoolClient, batch: readonly Write[], failures: Map<Write, unknown>): Promise<void> {
+    await this.statement(client, 'BEGIN');
+    for (const write of batch) {
+      await this.statement(client, 'SAVEPOINT quest_write');
+      try {
+        if ('records' in write.body) await this.applyRecords(client, [write.body.records]);
+        else await write.body.apply(client);
+        await this.statement(client, 'RELEASE SAVEPOINT quest_write');
+      } catch (error) {
+        if (error instanceof TransactionFailure) throw error;
+        failures.set(write, error);
+        await this.statement(client, 'ROLLBACK TO SAVEPOINT quest_write');
+      }
+    }
+    await this.commit(client);
+  }
+
+  private async commit(client: pg.PoolClient): Promise<void> {
+    try {
+      await client.query('COMMIT');
+    } catch (error) {
+      throw new TransactionFailure(error, true);
+    }
+  }
+
+  /** The appends of `changes` in one INSERT, then their removals in one DELETE. */
+  private async applyRecords(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<void> {
+    const { ids, seqs, bodies, removeIds, removeSeqs } = flatten(changes);
+    // Appends first, then removals: a change may remove a record it appends.
+    if (ids.length > 0) await client.query(this.sql.insertRecords, [ids, seqs, bodies]);
+    if (removeIds.length > 0) await client.query(this.sql.deleteRecords, [removeIds, removeSeqs]);
+  }
+
+  /**
+   * History commits of distinct workflows, none removing a record it appends, as ONE statement: atomic by
+   * itself (no BEGIN, no COMMIT), so a sequential writer pays one round trip per commit instead of three. False
+   * when a write in it was refused (nothing was written).
+   */
+  private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<boolean> {
+    const { ids, seqs, bodies, removeIds, removeSeqs } = flatten(changes);
+    try {
+      await client.query(this.sql.commitRecords, [ids, seqs, bodies, removeIds, removeSeqs]);
+      return true;
+    } catch (error) {
+      if (isStatementError(error)) return false;
+      // The connection broke: the server may have committed the statement or not.
+      throw new TransactionFailure(error, true);
+    }
+  }
+
+  /** A transaction-control statement: its failure fails the whole transaction. */
+  private async statement(client: pg.PoolClient, text: string): Promise<void> {
+    try {
+      await client.query(text);
+    } catch (error) {
+      throw new TransactionFailure(error);
+    }
+  }
+
+  private fail(batch: readonly Write[], error: unknown, failures: Map<Write, unknown>): void {
+    this.stats.failedTransactions++;
+    const uncertain = error instanceof TransactionFailure && error.uncertain;
+    const cause = error instanceof TransactionFailure ? error.cause : error;
+    const outcome = uncertain
+      ? `the connection failed during COMMIT, so its ${batch.length} write(s) may or may not have been kept: read before retrying`
+      : `none of its ${batch.length} write(s) were kept`;
+    for (const write of batch) {
+      const reason = failures.get(write) ?? cause;
+      write.reject(new StorageError(`Could not ${write.what}: the transaction failed (${describe(reason)}); ${outcome}.`, reason));
+    }
+  }
+}
+
+/** The columns of the appends and of the removals of `changes`, for `unnest`. */
+function flatten(changes: readonly RecordsChange[]) {
+  const ids: string[] = [];
+  const seqs: number[] = [];
+  const bodies: string[] = [];
+  const removeIds: string[] = [];
+  const removeSeqs: number[] = [];
+  for (const change of changes) {
+    ids.push(...change.seqs.map(() => change.workflowId));
+    seqs.push(...change.seqs);
+    bodies.push(...change.bodies);
+    removeIds.push(...change.remove.map(() => change.workflowId));
+    removeSeqs.push(...change.remove);
+  }
+  return { ids, seqs, bodies, removeIds, removeSeqs };
+}
+
+/** Within one statement a DELETE does not see the rows its INSERT adds: such a change needs two statements. */
+function removesOwnAppend(change: RecordsChange): boolean {
+  return change.remove.some((seq) => change.seqs.includes(seq));
+}
+
+/**
+ * True when the server refused the statement itself (a constraint, bad data, a cancelled statement): nothing
+ * of it was written and the connection is fine. False for a broken connection or a server going down.
+ */
+function isStatementError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
+  if (code === '57014') return true; // query_canceled (statement_timeout)
+  return !['08', '53', '57', '58', 'XX'].includes(code.slice(0, 2));
+}
+
+/**
+ * The batch as groups in order: runs of history commits of distinct workflows (merged into one INSERT and one
+ * DELETE: their order does not matter), and single other writes.
+ */
+function mergeGroups(batch: readonly Write[]): (RecordsChange[] | { apply: (client: pg.ClientBase) => Promise<void> })[] {
+  const groups: (RecordsChange[] | { apply: (client: pg.ClientBase) => Promise<void> })[] = [];
+  let run: RecordsChange[] = [];
+  let ids = new Set<string>();
+  const endRun = (): void => {
+    if (run.length > 0) groups.push(run);
+    run = [];
+    ids = new Set();
+  };
+  for (const write of batch) {
+    if ('records' in write.body) {
+      const change = write.body.records;
+      if (ids.has(change.workflowId)) endRun();
+      run.push(change);
+      ids.add(change.workflowId);
+    } else {
+      endRun();
+      groups.push(write.body);
+    }
+  }
+  endRun();
+  return groups;
+}

@@ -1,0 +1,171 @@
+/**
+ * The schema of a {@link PostgresStore}: numbered migrations, applied in order inside one transaction when a
+ * store opens (or by hand: `npx tsx scripts/migrate-postgres.ts`), recorded in the table `quest_migrations`.
+ *
+ * Every table lives in one PostgreSQL schema (default `quest`), so several applications — or every test —
+ * can share a database. The SQL names the schema as `:SCHEMA`, replaced by the quoted name before it runs.
+ *
+ * Concurrent migrators (two processes opening a fresh database at once) are serialized by a transaction-level
+ * advisory lock on the schema's name: the second one waits, then finds every migration applied.
+ *
+ * Never edit a released migration: append a new one.
+ */
+import type pg from 'pg';
+import { StorageError } from '../../core/errors.js';
+
+/** One migration: its number (1, 2, ...: its position in {@link MIGRATIONS}), a name, its SQL. */
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * The migrations, oldest first.
+ *
+ * Bodies (records, entries, events) are stored as `text` holding JSON, not `jsonb`: jsonb refuses the escape
+ * `\u0000` that JSON.stringify writes for a NUL character, and a history must round-trip exactly.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'histories, workflow entries, aliases, inbox',
+    sql: `
+      -- One row per live history record. Appending is one INSERT; forgetting deletes rows by seq.
+      CREATE TABLE :SCHEMA.records (
+        workflow_id text NOT NULL,
+        seq bigint NOT NULL,
+        body text NOT NULL,
+        PRIMARY KEY (workflow_id, seq)
+      );
+
+      -- The manager's entries. 'position' orders entries started in the same millisecond by first insertion
+      -- (an upsert keeps it). owner, lease_until and epoch are reserved for multi-process leases and not used
+      -- yet: owner = the process running the workflow, lease_until = when its claim lapses (ms since the
+      -- epoch), epoch = the fencing token, incremented by every new owner and checked by every write.
+      CREATE TABLE :SCHEMA.workflows (
+        id text PRIMARY KEY,
+        state text NOT NULL,
+        started_at bigint NOT NULL,
+        position bigserial NOT NULL,
+        body text NOT NULL,
+        owner text,
+        lease_until bigint,
+        epoch bigint NOT NULL DEFAULT 0
+      );
+      CREATE INDEX workflows_by_start ON :SCHEMA.workflows (started_at, position);
+      CREATE INDEX workflows_by_state ON :SCHEMA.workflows (state, started_at, position);
+
+      CREATE TABLE :SCHEMA.aliases (
+        alias text PRIMARY KEY,
+        workflow_id text NOT NULL
+      );
+      CREATE INDEX aliases_by_workflow ON :SCHEMA.aliases (workflow_id);
+
+      -- Outside events for workflows (EventInbox). bigserial: ids increase in posting order, never reused.
+      CREATE TABLE :SCHEMA.inbox (
+        id bigserial PRIMARY KEY,
+        workflow_id text NOT NULL,
+        posted_at bigint NOT NULL,
+        body text NOT NULL
+      );
+    `,
+  },
+];
+
+/** A PostgreSQL identifier, quoted (`my"schema` -> `"my""schema"`). */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Throw StorageError unless `schema` is a usable schema name. */
+export function checkSchemaName(schema: string): void {
+  // 63 bytes: PostgreSQL would silently truncate a longer name, so two long names could meet.
+  if (schema.length === 0 || Buffer.byteLength(schema) > 63 || schema.includes('\0')) {
+    throw new StorageError(`${JSON.stringify(schema)} cannot be a PostgreSQL schema name: use 1 to 63 bytes, no NUL character.`);
+  }
+}
+
+/** What {@link migrate} did. */
+export interface MigrationResult {
+  /** The migrations applied now (empty when the schema was up to date). */
+  applied: number[];
+  /** The schema's version afterwards (the number of the last migration). */
+  version: number;
+}
+
+/**
+ * Bring `schema` (created if needed) up to date: apply, in one transaction, every migration it has not had.
+ * Safe to run from several processes at once. StorageError when the schema was written by a newer Quest.
+ *
+ * @example
+ * const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1/app' });
+ * console.log(await migrate(pool, 'quest'));   // { applied: [1], version: 1 }
+ */
+export async function migrate(pool: pg.Pool, schema: string): Promise<MigrationResult> {
+  checkSchemaName(schema);
+  // Opening an up-to-date schema takes no lock and needs no CREATE privilege.
+  const current = await appliedVersion(pool, schema);
+  if (current !== undefined && checkVersion(current, schema) === MIGRATIONS.length) return { applied: [], version: current };
+  const client = await pool.connect();
+  const ignore = (): void => undefined; // a broken connection fails the query in flight; see group-commit.ts
+  client.on('error', ignore);
+  try {
+    await client.query('BEGIN');
+    try {
+      const result = await migrateLocked(client, schema);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    client.removeListener('error', ignore);
+    client.release();
+  }
+}
+
+/** Inside the migration transaction: lock, read the version again, apply what is missing. */
+async function migrateLocked(client: pg.PoolClient, schema: string): Promise<MigrationResult> {
+  const quoted = quoteIdentifier(schema);
+  // Held until COMMIT/ROLLBACK: a concurrent migrator of the same schema waits here.
+  await client.query("SELECT pg_advisory_xact_lock(hashtext('quest-ts migrations ' || $1))", [schema]);
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${quoted}.quest_migrations (
+       id integer PRIMARY KEY,
+       name text NOT NULL,
+       applied_at timestamptz NOT NULL DEFAULT now()
+     )`,
+  );
+  const { rows } = await client.query<{ version: number | null }>(`SELECT max(id) AS version FROM ${quoted}.quest_migrations`);
+  const version = checkVersion(rows[0]?.version ?? 0, schema);
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS.slice(version)) {
+    // The row first: should the lock ever be bypassed, a second migrator fails on the primary key, not halfway.
+    await client.query(`INSERT INTO ${quoted}.quest_migrations (id, name) VALUES ($1, $2)`, [migration.id, migration.name]);
+    await client.query(migration.sql.replaceAll(':SCHEMA', quoted));
+    applied.push(migration.id);
+  }
+  return { applied, version: MIGRATIONS.length };
+}
+
+/** The schema's version, or undefined when it has no migrations table yet. */
+async function appliedVersion(pool: pg.Pool, schema: string): Promise<number | undefined> {
+  const table = `${quoteIdentifier(schema)}.quest_migrations`;
+  const exists = await pool.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [table]);
+  if (exists.rows[0]?.found == null) return undefined;
+  const { rows } = await pool.query<{ version: number | null }>(`SELECT max(id) AS version FROM ${table}`);
+  return rows[0]?.version ?? 0;
+}
+
+function checkVersion(version: number, schema: string): number {
+  if (version > MIGRATIONS.length) {
+    throw new StorageError(
+      `The PostgreSQL schema ${JSON.stringify(schema)} was written by a newer Quest (schema version ${version}, this one knows ` +
+        `${MIGRATIONS.length}); upgrade Quest.`,
+    );
+  }
+  return version;
+}

@@ -1,0 +1,275 @@
+/**
+ * PostgreSQL storage: the backend for more than one machine. Every table lives in one schema of one database
+ * (default `quest`), reached through a node-postgres pool.
+ *
+ * Glossary (the words of the multi-process design; leases are reserved in the schema, not used yet):
+ * - owner: the process that runs a workflow; exactly one at a time.
+ * - lease: an owner's claim on a workflow, valid until `lease_until` unless renewed (a heartbeat).
+ * - epoch: a fencing token, incremented by every new owner and checked by every write of the old one.
+ * - group commit: the writes of many workflows issued together share one transaction (see group-commit.ts).
+ */
+import pg from 'pg';
+import type { HistoryChange } from '../../core/history.js';
+import type { HistoryRecord } from '../../core/records.js';
+import { InvalidArgumentError, StorageError } from '../../core/errors.js';
+import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../store.js';
+import { GroupCommit, storageError, type PostgresStoreStats, type WriteBody } from './group-commit.js';
+import { PostgresHistory, parseRecord, serializeChange, type RecordRow, type RecordStore } from './history.js';
+import { deleteEvent, insertEvent, selectEvents, serializeEvent } from './inbox.js';
+import { checkSchemaName, migrate } from './migrations.js';
+import { statementsFor, type Statements } from './sql.js';
+
+/** Where a {@link PostgresStore} connects: a connection string (it makes its own pool) or a pool of yours. */
+export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined };
+
+/** Options of {@link PostgresStore.open}. */
+export type PostgresStoreOptions = PostgresConnection & {
+  /** The schema holding Quest's tables, created and migrated on open (default `'quest'`). */
+  schema?: string;
+  /** Connections of the pool the store makes from `connectionString` (default 10). */
+  poolSize?: number;
+  /** At most this many writes go into one transaction (default 1000). */
+  maxBatch?: number;
+};
+
+/** The default schema. */
+export const DEFAULT_SCHEMA = 'quest';
+
+/**
+ * A {@link Store} in a PostgreSQL database. Open it with {@link PostgresStore.open}: it creates the schema's
+ * tables (or brings them up to date) and rejects with StorageError when the server cannot be reached.
+ *
+ * Writes (history commits, clears, entries, aliases, deletions, inbox events) are group-committed: every write
+ * issued while the previous transaction runs, or in the same event-loop turn, goes into ONE transaction.
+ * Each write resolves once its transaction committed (durable: PostgreSQL's `synchronous_commit`, on by
+ * default) and rejects with StorageError when it failed — alone when only it failed (say, a duplicate seq),
+ * with every other write of its transaction when the transaction failed. Reads wait for the writes issued
+ * before them, so they see them. After `close()`, every call fails with StorageError.
+ *
+ * It has an inbox of outside events ({@link EventInbox}), as SqliteStore has.
+ *
+ * @example
+ * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
+ * const manager = await WorkflowManager.open({ store, workflows: { order } });
+ */
+export class PostgresStore implements Store, EventInbox, RecordStore {
+  private readonly committer: GroupCommit;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly ownsPool: boolean,
+    private readonly sql: Statements,
+    /** The schema holding this store's tables. */
+    readonly schema: string,
+    maxBatch: number,
+  ) {
+    this.committer = new GroupCommit(pool, sql, maxBatch);
+  }
+
+  /**
+   * Connect, create or migrate the schema, and return the store. Rejects with StorageError when the server
+   * cannot be reached or the schema was written by a newer Quest, InvalidArgumentError for bad options.
+   *
+   * @example
+   * const store = await PostgresStore.open({ connectionString: process.env.DATABASE_URL!, schema: 'orders' });
+   */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const schema = options.schema ?? DEFAULT_SCHEMA;
+    checkSchemaName(schema);
+    const maxBatch = options.maxBatch ?? 1000;
+    if (!(maxBatch >= 1)) throw new InvalidArgumentError(`PostgresStore option maxBatch must be at least 1 (got ${maxBatch}).`);
+    const ownsPool = options.pool === undefined;
+    const pool = options.pool ?? createPool(options);
+    try {
+      await migrate(pool, schema);
+    } catch (error) {
+      if (ownsPool) await pool.end().catch(() => undefined);
+      throw storageError(`open the PostgreSQL store (schema ${JSON.stringify(schema)} at ${describeTarget(options)}). Is the server running and the connection right?`, error);
+    }
+    return new PostgresStore(pool, ownsPool, statementsFor(schema), schema, maxBatch);
+  }
+
+  /** Counters for tests and monitoring: transactions committed, failed, retried; writes committed. */
+  get stats(): Readonly<PostgresStoreStats> {
+    return this.committer.stats;
+  }
+
+  history(workflowId: string): PostgresHistory {
+    this.checkOpen();
+    return new PostgresHistory(this, workflowId);
+  }
+
+  putWorkflow(entry: WorkflowEntry): Promise<void> {
+    const what = `save workflow ${JSON.stringify(entry.id)}`;
+    return this.serialized(what, () => JSON.stringify(entry), async (client, body) => {
+      await client.query(this.sql.putWorkflow, [entry.id, entry.state, entry.startedAt, body]);
+    });
+  }
+
+  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
+    return this.read(`read workflow ${JSON.stringify(workflowId)}`, async () => {
+      const { rows } = await this.pool.query<{ body: string }>(this.sql.getWorkflow, [workflowId]);
+      return rows[0] === undefined ? undefined : (JSON.parse(rows[0].body) as WorkflowEntry);
+    });
+  }
+
+  listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
+    return this.read('list workflows', async () => {
+      const { rows } = state === undefined
+        ? await this.pool.query<{ body: string }>(this.sql.listWorkflows)
+        : await this.pool.query<{ body: string }>(this.sql.listWorkflowsIn, [state]);
+      return rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
+    });
+  }
+
+  deleteWorkflow(workflowId: string): Promise<void> {
+    // One write, so one transaction (and one savepoint): entry, history and aliases go together or not at all.
+    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, {
+      apply: async (client) => {
+        await client.query(this.sql.deleteWorkflow, [workflowId]);
+        await client.query(this.sql.clearRecords, [workflowId]);
+        await client.query(this.sql.deleteAliasesOf, [workflowId]);
+      },
+    });
+  }
+
+  putAlias(alias: string, workflowId: string): Promise<void> {
+    return this.enqueue(`save alias ${JSON.stringify(alias)}`, {
+      apply: async (client) => {
+        await client.query(this.sql.putAlias, [alias, workflowId]);
+      },
+    });
+  }
+
+  deleteAlias(alias: string, workflowId: string): Promise<void> {
+    return this.enqueue(`delete alias ${JSON.stringify(alias)}`, {
+      apply: async (client) => {
+        await client.query(this.sql.deleteAlias, [alias, workflowId]);
+      },
+    });
+  }
+
+  getAlias(alias: string): Promise<string | undefined> {
+    return this.read(`read alias ${JSON.stringify(alias)}`, async () => {
+      const { rows } = await this.pool.query<{ workflow_id: string }>(this.sql.getAlias, [alias]);
+      return rows[0]?.workflow_id;
+    });
+  }
+
+  postEvent(event: InboxEvent): Promise<number> {
+    let id = 0;
+    const what = `post an event for workflow ${JSON.stringify(event.workflowId)}`;
+    return this.serialized(what, () => serializeEvent(event), async (client, body) => {
+      id = await insertEvent(client, this.sql, event.workflowId, body);
+    }).then(() => id);
+  }
+
+  takeEvents(limit: number, afterId = 0): Promise<PostedEvent[]> {
+    return this.read('read the inbox', () => selectEvents(this.pool, this.sql, limit, afterId));
+  }
+
+  removeEvent(id: number): Promise<void> {
+    return this.enqueue(`remove event ${id} from the inbox`, { apply: (client) => deleteEvent(client, this.sql, id) });
+  }
+
+  /**
+   * Write what is queued, then end the pool the store made (a pool passed in stays open: it is yours). Later
+   * calls fail with StorageError; closing twice is fine.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.committer.drain().then(async () => {
+      if (!this.ownsPool) return;
+      try {
+        await this.pool.end();
+      } catch (error) {
+        throw storageError(`close the PostgreSQL store (schema ${JSON.stringify(this.schema)})`, error);
+      }
+    });
+    return this.closing;
+  }
+
+  /** @internal See {@link PostgresHistory.load}. */
+  loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
+    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, async () => {
+      const { rows } = await this.pool.query<RecordRow>(this.sql.selectRecords, [workflowId]);
+      return rows.map((row) => parseRecord(row, workflowId));
+    });
+  }
+
+  /** @internal See {@link PostgresHistory.commit}. */
+  commitRecords(workflowId: string, change: HistoryChange): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(this.closedError());
+    if (change.append.length === 0 && change.remove.length === 0) return Promise.resolve();
+    const what = `write the history of workflow ${JSON.stringify(workflowId)}`;
+    try {
+      return this.enqueue(what, { records: serializeChange(workflowId, change) });
+    } catch (error) {
+      return Promise.reject(storageError(what, error));
+    }
+  }
+
+  /** @internal See {@link PostgresHistory.clear}. */
+  clearRecords(workflowId: string): Promise<void> {
+    return this.enqueue(`clear the history of workflow ${JSON.stringify(workflowId)}`, {
+      apply: async (client) => {
+        await client.query(this.sql.clearRecords, [workflowId]);
+      },
+    });
+  }
+
+  /** Serialize now (what is stored is the value as it was at the call), write with the next group. */
+  private serialized<T>(what: string, serialize: () => T, apply: (client: pg.ClientBase, data: T) => Promise<void>): Promise<void> {
+    let data: T;
+    try {
+      data = serialize();
+    } catch (error) {
+      return Promise.reject(storageError(what, error));
+    }
+    return this.enqueue(what, { apply: (client) => apply(client, data) });
+  }
+
+  private enqueue(what: string, body: WriteBody): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(this.closedError());
+    return this.committer.enqueue(what, body);
+  }
+
+  /** Run a query after the writes queued before it, so that it sees them. */
+  private async read<T>(what: string, query: () => Promise<T>): Promise<T> {
+    this.checkOpen();
+    await this.committer.drain();
+    try {
+      return await query();
+    } catch (error) {
+      throw storageError(what, error);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closing !== undefined) throw this.closedError();
+  }
+
+  private closedError(): StorageError {
+    return new StorageError(`The PostgreSQL store (schema ${JSON.stringify(this.schema)}) is closed.`);
+  }
+}
+
+function createPool(options: PostgresStoreOptions): pg.Pool {
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  // An idle connection that breaks (server restart) emits 'error' on the pool; unhandled, it would end the
+  // process. The pool drops that connection and the next query opens a new one, so there is nothing to do.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** The connection string without its password, for messages. */
+function describeTarget(options: PostgresStoreOptions): string {
+  if (options.connectionString === undefined) return 'the pool given';
+  try {
+    const url = new URL(options.connectionString);
+    url.password = '';
+    return url.toString();
+  } catch {
+    return 'the connection string given';
+  }
+}

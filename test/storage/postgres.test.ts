@@ -1,0 +1,298 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { isQuestError } from '../../src/core/errors.js';
+import { MIGRATIONS, PostgresStore, migrate, type PostgresStoreOptions } from '../../src/storage/postgres/index.js';
+import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
+import { entry, record, runStoreConformance } from './conformance.js';
+import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
+
+const isStorageError = (error: unknown): boolean => isQuestError(error, 'STORAGE_FAILURE');
+
+describePostgres('postgres', () => {
+  runStoreConformance('postgres', async () => {
+    const schema = freshSchema('conf');
+    return {
+      store: await PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 }),
+      reopen: () => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 }),
+      cleanup: () => dropSchema(schema),
+    };
+  });
+});
+
+/** Run `body` with a store in a fresh schema, then close it and drop the schema. */
+async function withStore(
+  body: (store: PostgresStore, schema: string) => Promise<void>,
+  options: Partial<PostgresStoreOptions> = {},
+): Promise<void> {
+  const schema = freshSchema('pg');
+  const store = await PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3, ...options } as PostgresStoreOptions);
+  try {
+    await body(store, schema);
+  } finally {
+    await store.close();
+    await dropSchema(schema);
+  }
+}
+
+const one = (id: string, seq = 1) => ({ append: [record(seq, id)], remove: [] });
+
+describePostgres('postgres store: group commit', () => {
+  test('commits from 50 histories in one turn share one transaction', () => withStore(async (store) => {
+    const before = store.stats.transactions;
+    const ids = Array.from({ length: 50 }, (_, i) => `w${i}`);
+    await Promise.all(ids.map((id) => store.history(id).commit({ append: [record(1, id), record(2, id)], remove: [] })));
+    assert.equal(store.stats.transactions - before, 1);
+    for (const id of ids) assert.deepEqual(await store.history(id).load(), [record(1, id), record(2, id)]);
+  }));
+
+  test('writers woken by a transaction share the next one: 50 workflows x 3 commits are 3 transactions', () => withStore(async (store) => {
+    const before = store.stats.transactions;
+    const ids = Array.from({ length: 50 }, (_, i) => `w${i}`);
+    await Promise.all(ids.map(async (id) => {
+      for (let seq = 1; seq <= 3; seq++) await store.history(id).commit({ append: [record(seq, id)], remove: seq === 3 ? [1] : [] });
+    }));
+    assert.equal(store.stats.transactions - before, 3);
+    assert.equal(store.stats.writes, 150);
+    for (const id of ids) assert.deepEqual(await store.history(id).load(), [record(2, id), record(3, id)]);
+  }));
+
+  test('entries, aliases, events and commits of one turn share one transaction too', () => withStore(async (store) => {
+    const before = store.stats.transactions;
+    await Promise.all([
+      store.putWorkflow(entry('w', 1)),
+      store.putAlias('a', 'w'),
+      store.history('w').commit(one('w')),
+      store.postEvent({ workflowId: 'w', resource: 'r', identity: null, action: 'put', args: [1] }),
+      store.deleteWorkflow('other'),
+    ]);
+    assert.equal(store.stats.transactions - before, 1);
+  }));
+
+  test('a sequential writer gets one transaction per commit', () => withStore(async (store) => {
+    const history = store.history('w');
+    for (let seq = 1; seq <= 20; seq++) await history.commit({ append: [record(seq)], remove: [] });
+    assert.equal(store.stats.transactions, 20);
+  }));
+
+  test('maxBatch caps the writes of one transaction', () => withStore(async (store) => {
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.history(`w${i}`).commit(one(`w${i}`))));
+    assert.equal(store.stats.transactions, 2);
+  }, { maxBatch: 5 }));
+
+  test('a failing commit is rejected and writes nothing; the others of its transaction are kept', () => withStore(async (store) => {
+    await store.history('bad').commit(one('bad'));
+    const before = store.stats.transactions;
+    // seq 1 is already in 'bad': the whole change (seq 2 included) must be refused.
+    const results = await Promise.allSettled([
+      store.history('good').commit(one('good')),
+      store.history('bad').commit({ append: [record(2, 'bad'), record(1, 'bad')], remove: [] }),
+      store.putWorkflow(entry('good', 1)),
+      store.history('good2').commit(one('good2')),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.ok(results[1]!.status === 'rejected' && isStorageError(results[1]!.reason));
+    assert.equal(store.stats.transactions - before, 1);
+    assert.equal(store.stats.retriedTransactions, 1);
+    assert.deepEqual(await store.history('bad').load(), [record(1, 'bad')]);
+    assert.deepEqual(await store.history('good').load(), [record(1, 'good')]);
+    assert.deepEqual(await store.history('good2').load(), [record(1, 'good2')]);
+    assert.deepEqual(await store.getWorkflow('good'), entry('good', 1));
+  }));
+
+  test('a refused commit in a batch of history commits only (one statement) is rejected alone too', () => withStore(async (store) => {
+    await store.history('bad').commit(one('bad'));
+    const results = await Promise.allSettled([
+      store.history('good').commit(one('good')),
+      store.history('bad').commit({ append: [record(2, 'bad'), record(1, 'bad')], remove: [] }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected']);
+    assert.equal(store.stats.retriedTransactions, 1);
+    assert.deepEqual(await store.history('bad').load(), [record(1, 'bad')]);
+    assert.deepEqual(await store.history('good').load(), [record(1, 'good')]);
+  }));
+
+  test('when the connection dies during a one-statement commit, its writes are rejected as of unknown outcome', () =>
+    withStore(async (store, schema) => {
+      const locker = await adminPool().connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${quoteIdentifier(schema)}.records IN ACCESS EXCLUSIVE MODE`);
+        const results = Promise.allSettled([store.history('w').commit(one('w')), store.history('v').commit(one('v'))]);
+        await adminPool().query('SELECT pg_terminate_backend($1)', [await waitForLockedWriter(schema)]);
+        const settled = await results;
+        assert.ok(settled.every((r) => r.status === 'rejected' && isStorageError(r.reason) && /may or may not have been kept/.test(String(r.reason))));
+      } finally {
+        await locker.query('ROLLBACK');
+        locker.release();
+      }
+      assert.deepEqual(await store.history('w').load(), []);
+      await store.history('w').commit(one('w'));
+      assert.deepEqual(await store.history('w').load(), [record(1, 'w')]);
+    }));
+
+  test('when the connection dies mid-transaction, every write in it is rejected, none is kept, and the store goes on', () =>
+    withStore(async (store, schema) => {
+      await store.history('w').commit(one('w'));
+      const locker = await adminPool().connect();
+      try {
+        // Hold the records table, so that the store's transaction waits on its INSERT; then kill its connection.
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${quoteIdentifier(schema)}.records IN ACCESS EXCLUSIVE MODE`);
+        const results = Promise.allSettled([
+          store.putWorkflow(entry('v', 1)),
+          store.history('w').commit(one('w', 2)),
+          store.history('v').commit(one('v')),
+        ]);
+        const pid = await waitForLockedWriter(schema);
+        await adminPool().query('SELECT pg_terminate_backend($1)', [pid]);
+        const settled = await results;
+        assert.ok(settled.every((r) => r.status === 'rejected' && isStorageError(r.reason) && /none of its 3 write/.test(String(r.reason))), String(settled.map((r) => r.status === 'rejected' ? r.reason : 'ok')));
+        assert.equal(store.stats.failedTransactions, 1);
+      } finally {
+        await locker.query('ROLLBACK');
+        locker.release();
+      }
+      assert.deepEqual(await store.history('w').load(), [record(1, 'w')]);
+      assert.deepEqual(await store.history('v').load(), []);
+      assert.equal(await store.getWorkflow('v'), undefined);
+      await store.history('w').commit(one('w', 2));
+      assert.deepEqual(await store.history('w').load(), [record(1, 'w'), record(2, 'w')]);
+    }));
+
+  test('a read sees the writes queued before it', () => withStore(async (store) => {
+    const written = store.putWorkflow(entry('w', 1));
+    assert.deepEqual(await store.getWorkflow('w'), entry('w', 1));
+    await written;
+  }));
+
+  test('close writes what is queued', () => withStore(async (store, schema) => {
+    const written = store.history('w').commit(one('w'));
+    await store.close();
+    await written;
+    const again = await PostgresStore.open({ connectionString: PG_URL, schema });
+    try {
+      assert.deepEqual(await again.history('w').load(), [record(1, 'w')]);
+    } finally {
+      await again.close();
+    }
+  }));
+});
+
+/** The pid of the backend whose write waits for a lock on `schema`.records (polled: it is another server process). */
+async function waitForLockedWriter(schema: string): Promise<number> {
+  for (;;) {
+    const { rows } = await adminPool().query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()",
+      [`%${quoteIdentifier(schema)}.records%`],
+    );
+    if (rows[0] !== undefined) return rows[0].pid;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function migrationRows(schema: string): Promise<number[]> {
+  const { rows } = await adminPool().query<{ id: number }>(`SELECT id FROM ${quoteIdentifier(schema)}.quest_migrations ORDER BY id`);
+  return rows.map((row) => row.id);
+}
+
+const allMigrations = MIGRATIONS.map((migration) => migration.id);
+
+describePostgres('postgres store: schema and connections', () => {
+  test('the schema is migrated once, recorded in quest_migrations; opening again applies nothing', () => withStore(async (store, schema) => {
+    await store.close();
+    assert.deepEqual(await migrationRows(schema), allMigrations);
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    try {
+      assert.deepEqual(await migrate(pool, schema), { applied: [], version: MIGRATIONS.length });
+    } finally {
+      await pool.end();
+    }
+    const again = await PostgresStore.open({ connectionString: PG_URL, schema });
+    await again.close();
+    assert.deepEqual(await migrationRows(schema), allMigrations);
+  }));
+
+  test('stores opening a fresh schema at the same time migrate it once, and all work', async () => {
+    const schema = freshSchema('race');
+    try {
+      const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 2 })));
+      try {
+        await Promise.all(stores.map((store, i) => store.history(`w${i}`).commit(one(`w${i}`))));
+        for (const [i, store] of stores.entries()) assert.deepEqual(await store.history(`w${(i + 1) % 4}`).load(), [record(1, `w${(i + 1) % 4}`)]);
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+      assert.deepEqual(await migrationRows(schema), allMigrations);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  test('a schema of a newer Quest is refused', () => withStore(async (store, schema) => {
+    await store.close();
+    await adminPool().query(`INSERT INTO ${quoteIdentifier(schema)}.quest_migrations (id, name) VALUES (99, 'future')`);
+    await assert.rejects(PostgresStore.open({ connectionString: PG_URL, schema }), (error: unknown) => isStorageError(error) && /newer Quest/.test(String(error)));
+  }));
+
+  test('schemas are independent, whatever their names', async () => {
+    const schemas = [freshSchema('a'), `${freshSchema('b')} "Odd" ü`];
+    try {
+      const [a, b] = await Promise.all(schemas.map((schema) => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 2 })));
+      try {
+        await a!.history('w').commit(one('a'));
+        await b!.history('w').commit(one('b'));
+        assert.deepEqual(await a!.history('w').load(), [record(1, 'a')]);
+        assert.deepEqual(await b!.history('w').load(), [record(1, 'b')]);
+      } finally {
+        await a!.close();
+        await b!.close();
+      }
+    } finally {
+      for (const schema of schemas) await dropSchema(schema);
+    }
+  });
+
+  test('close() leaves a pool passed in open', async () => {
+    const schema = freshSchema('pool');
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    try {
+      const store = await PostgresStore.open({ pool, schema });
+      await store.history('w').commit(one('w'));
+      await store.close();
+      await assert.rejects(async () => store.history('w').load(), isStorageError);
+      const { rows } = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdentifier(schema)}.records`);
+      assert.equal(rows[0]?.n, '1');
+    } finally {
+      await pool.end();
+      await dropSchema(schema);
+    }
+  });
+
+  test('a server that does not answer is a StorageError that says what to check', async () => {
+    await assert.rejects(
+      PostgresStore.open({ connectionString: 'postgres://postgres:secret@127.0.0.1:1/test' }),
+      (error: unknown) => isStorageError(error) && /Is the server running/.test(String(error)) && !String(error).includes('secret'),
+    );
+  });
+
+  test('a record that is not JSON is a CorruptHistoryError', () => withStore(async (store, schema) => {
+    await store.history('w').commit(one('w'));
+    await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.records SET body = '{broken' WHERE workflow_id = 'w'`);
+    await assert.rejects(store.history('w').load(), (error: unknown) => isQuestError(error, 'CORRUPT_HISTORY'));
+  }));
+
+  test('the inbox: events come back in posting order with increasing ids, and removed ones stay gone', () => withStore(async (store) => {
+    const event = (n: number) => ({ workflowId: `w${n}`, resource: 'guess', identity: n === 2 ? 'ann' : null, action: 'put', args: [n, { ü: '"x"' }] });
+    const ids = await Promise.all([1, 2, 3].map((n) => store.postEvent(event(n))));
+    assert.ok(ids[0]! < ids[1]! && ids[1]! < ids[2]!);
+    const taken = await store.takeEvents(10);
+    assert.deepEqual(taken.map(({ id, postedAt, ...rest }) => (assert.ok(postedAt > 0), [id, rest])), [1, 2, 3].map((n, i) => [ids[i], event(n)]));
+    assert.deepEqual((await store.takeEvents(1, ids[0])).map((e) => e.id), [ids[1]]);
+    await store.removeEvent(ids[1]!);
+    await store.removeEvent(ids[1]!);
+    assert.deepEqual((await store.takeEvents(10)).map((e) => e.id), [ids[0], ids[2]]);
+    const later = await store.postEvent(event(4));
+    assert.ok(later > ids[2]!);
+  }));
+});
