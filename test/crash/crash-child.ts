@@ -3,6 +3,8 @@
  * (many steps, nested steps, two tasks) and keeps starting new ones, until the parent kills it.
  *
  * Usage: node --import tsx test/crash/crash-child.ts <database> <log> <concurrency> <mode> [hold]
+ * - database: a SQLite file, or `postgres:<schema>` for a PostgresStore in that schema of $QUEST_PG_URL (see
+ *   test/storage/postgres-crash.test.ts).
  * - mode 'crash': resume what the store holds, then keep `concurrency` workflows running, starting w<next>
  *   whenever one finishes, forever. With `hold` = M, the M-th step execution of this process never returns
  *   (the child prints "holding <id> <key>"), so the parent kills it mid-step for sure. SIGTERM closes the
@@ -29,6 +31,8 @@
 import { fsyncSync, openSync, writeSync } from 'node:fs';
 import { WorkflowManager, isSuspension, step, task } from '../../src/index.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
+import { PostgresStore } from '../../src/storage/postgres/index.js';
+import type { Store } from '../../src/storage/store.js';
 
 /** How many top-level steps workflow w<index> runs (its argument n). */
 export function stepsOf(index: number): number {
@@ -105,6 +109,12 @@ function message(error: unknown): string {
   return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/\s+/g, ' ');
 }
 
+async function openStore(database: string): Promise<Store> {
+  if (!database.startsWith('postgres:')) return new SqliteStore(database);
+  const connectionString = process.env.QUEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  return PostgresStore.open({ connectionString, schema: database.slice('postgres:'.length), poolSize: 3 });
+}
+
 async function main(): Promise<void> {
   const [database = '', log = '', concurrencyArg = '', mode = '', holdArg = '0'] = process.argv.slice(2);
   const concurrency = Number(concurrencyArg);
@@ -115,7 +125,7 @@ async function main(): Promise<void> {
   process.stdin.on('end', () => process.exit(2));
   process.stdin.resume();
   const note = makeLog(log);
-  const manager = await WorkflowManager.open({ store: new SqliteStore(database), workflows: workflows(note, Number(holdArg)) });
+  const manager = await WorkflowManager.open({ store: await openStore(database), workflows: workflows(note, Number(holdArg)) });
   let closing = false;
   if (mode === 'crash') {
     process.on('SIGTERM', () => (closing = true));

@@ -199,6 +199,13 @@ async function migrationRows(schema: string): Promise<number[]> {
 const allMigrations = MIGRATIONS.map((migration) => migration.id);
 
 describePostgres('postgres store: schema and connections', () => {
+  test('load orders records by their numeric seq (9 before 10 before 100)', () => withStore(async (store) => {
+    const history = store.history('w');
+    await history.commit({ append: [record(9), record(10)], remove: [] });
+    await history.commit({ append: [record(100), record(1000)], remove: [] });
+    assert.deepEqual((await history.load()).map((r) => r.seq), [9, 10, 100, 1000]);
+  }));
+
   test('the schema is migrated once, recorded in quest_migrations; opening again applies nothing', () => withStore(async (store, schema) => {
     await store.close();
     assert.deepEqual(await migrationRows(schema), allMigrations);

@@ -55,7 +55,8 @@ export function statementsFor(schema: string): Statements {
       `removed AS (DELETE FROM ${s}.records AS r USING unnest($4::text[], $5::bigint[]) AS d (workflow_id, seq) ` +
       'WHERE r.workflow_id = d.workflow_id AND r.seq = d.seq) SELECT 1',
     clearRecords: `DELETE FROM ${s}.records WHERE workflow_id = $1`,
-    selectRecords: `SELECT seq::text AS seq, body FROM ${s}.records WHERE workflow_id = $1 ORDER BY seq`,
+    // ORDER BY the column, not the text alias: "10" sorts before "9".
+    selectRecords: `SELECT seq::text AS seq, body FROM ${s}.records AS r WHERE workflow_id = $1 ORDER BY r.seq`,
     putWorkflow:
       `INSERT INTO ${s}.workflows (id, state, started_at, body) VALUES ($1, $2, $3, $4) ` +
       'ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body',
