@@ -31,7 +31,6 @@
 import { fsyncSync, openSync, writeSync } from 'node:fs';
 import { WorkflowManager, isSuspension, step, task } from '../../src/index.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
-import { PostgresStore } from '../../src/storage/postgres/index.js';
 import type { Store } from '../../src/storage/store.js';
 
 /** How many top-level steps workflow w<index> runs (its argument n). */
@@ -111,6 +110,8 @@ function message(error: unknown): string {
 
 async function openStore(database: string): Promise<Store> {
   if (!database.startsWith('postgres:')) return new SqliteStore(database);
+  // Imported here, so that the SQLite runs do not load node-postgres.
+  const { PostgresStore } = await import('../../src/storage/postgres/index.js');
   const connectionString = process.env.QUEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   return PostgresStore.open({ connectionString, schema: database.slice('postgres:'.length), poolSize: 3 });
 }

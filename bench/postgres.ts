@@ -1,0 +1,175 @@
+/**
+ * Benchmarks of Quest for TypeScript on PostgresStore (group commit), against PostgreSQL's own limit on this
+ * machine. The comparison with DBOS on the same server comes later.
+ *
+ *   npx tsx bench/postgres.ts            tables on stdout (progress on stderr)
+ *   npx tsx bench/postgres.ts --json     one JSON document on stdout instead
+ *   npx tsx bench/postgres.ts --quick    fewer runs and smaller sizes (a smoke test)
+ *   ... --url=postgres://...             the server (default $QUEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test)
+ *
+ * What is measured (each run in a fresh schema, dropped afterwards):
+ * 0. the server's limit: N one-row autocommit INSERTs in a row from one connection (node-postgres alone);
+ * 1. durable sequential steps: one workflow awaits N trivial steps, run by a Historian over `store.history(id)`;
+ * 2. concurrent steps: W = 100 workflows x 200 trivial steps, all started at once; total steps/s and
+ *    transactions per step (group commit);
+ * 3. one-step workflows through a WorkflowManager: W workflows started at once, all results collected.
+ */
+import pg from 'pg';
+import { Historian, WorkflowManager, step } from '../src/index.js';
+import { PostgresStore } from '../src/storage/postgres/index.js';
+import { quoteIdentifier } from '../src/storage/postgres/migrations.js';
+import { Report, formatDuration, formatInt, formatRate, machineLoad, measure, now, renderTable, stringOption, type Timing } from './harness.js';
+
+const report = new Report('postgres');
+const quick = process.argv.includes('--quick');
+const url = stringOption('url') ?? process.env.QUEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const RUNS = quick ? 2 : 3;
+const RAW_N = quick ? 200 : 1_000;
+const SEQUENTIAL_N = quick ? 200 : 1_000;
+const CONCURRENT_WORKFLOWS = 100;
+const STEPS_PER_WORKFLOW = quick ? 50 : 200;
+const ONE_STEP_WORKFLOWS = quick ? 200 : 1_000;
+
+const admin = new pg.Pool({ connectionString: url, max: 2 });
+admin.on('error', () => undefined);
+let schemas = 0;
+
+/** A fresh store in its own schema; `done()` closes it and drops the schema. */
+async function freshStore(): Promise<{ store: PostgresStore; done: () => Promise<void> }> {
+  const schema = `quest_bench_${process.pid}_${++schemas}`;
+  const store = await PostgresStore.open({ connectionString: url, schema });
+  return {
+    store,
+    done: async () => {
+      await store.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdentifier(schema)} CASCADE`);
+    },
+  };
+}
+
+const trivial = step('trivial', async (i: number) => i);
+
+async function trivialSteps(count: number): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += await trivial(i);
+  return sum;
+}
+
+function checkSum(count: number, sum: number): void {
+  if (sum !== (count * (count - 1)) / 2) throw new Error(`a steps workflow returned ${sum}`);
+}
+
+interface Figure {
+  timing: Timing;
+  perSecond: number;
+  transactions: number;
+}
+
+/** Run `once` (a fresh store each time, timed inside) RUNS times after a warm-up; the median and its transactions. */
+async function figure(count: number, once: (store: PostgresStore) => Promise<number>): Promise<Figure> {
+  const transactions: number[] = [];
+  const timing = await measure(async () => {
+    const { store, done } = await freshStore();
+    try {
+      const before = store.stats.transactions;
+      const ms = await once(store);
+      transactions.push(store.stats.transactions - before);
+      return ms;
+    } finally {
+      await done();
+    }
+  }, { runs: RUNS, warmup: 1 });
+  const sorted = transactions.slice(1).sort((a, b) => a - b);
+  return { timing, perSecond: (count * 1000) / timing.medianMs, transactions: sorted[sorted.length >> 1] ?? 0 };
+}
+
+/** 0. node-postgres alone: RAW_N autocommit INSERTs of a ~100 B body into a table like Quest's. */
+async function rawInserts(): Promise<Figure> {
+  const schema = `quest_bench_raw_${process.pid}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`CREATE TABLE ${schema}.records (workflow_id text NOT NULL, seq bigint NOT NULL, body text NOT NULL, PRIMARY KEY (workflow_id, seq))`);
+    const body = JSON.stringify({ v: 1, seq: 0, t: Date.now(), task: 'main', type: 'step_end', id: 'main/trivial#1000', ok: true, value: 1000 });
+    let seq = 0;
+    const timing = await measure(async () => {
+      const start = now();
+      for (let i = 0; i < RAW_N; i++) await client.query(`INSERT INTO ${schema}.records VALUES ($1, $2, $3)`, ['w', ++seq, body]);
+      return now() - start;
+    }, { runs: RUNS, warmup: 1, gcBetween: false });
+    return { timing, perSecond: (RAW_N * 1000) / timing.medianMs, transactions: RAW_N };
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  }
+}
+
+let unique = 0;
+
+/** 1. One workflow, SEQUENTIAL_N steps. */
+function sequential(): Promise<Figure> {
+  return figure(SEQUENTIAL_N, async (store) => {
+    const id = `sequential-${++unique}`;
+    const start = now();
+    checkSum(SEQUENTIAL_N, await new Historian(id, trivialSteps, store.history(id)).run(SEQUENTIAL_N));
+    return now() - start;
+  });
+}
+
+/** 2. CONCURRENT_WORKFLOWS workflows x STEPS_PER_WORKFLOW steps at once. */
+function concurrent(): Promise<Figure> {
+  return figure(CONCURRENT_WORKFLOWS * STEPS_PER_WORKFLOW, async (store) => {
+    const historians = Array.from({ length: CONCURRENT_WORKFLOWS }, () => {
+      const id = `concurrent-${++unique}`;
+      return new Historian(id, trivialSteps, store.history(id));
+    });
+    const start = now();
+    const sums = await Promise.all(historians.map((historian) => historian.run(STEPS_PER_WORKFLOW)));
+    const ms = now() - start;
+    for (const sum of sums) checkSum(STEPS_PER_WORKFLOW, sum);
+    return ms;
+  });
+}
+
+const one = step('one', async (i: number) => i + 1);
+const workflows = { single: (i: number): Promise<number> => one(i) };
+
+/** 3. ONE_STEP_WORKFLOWS one-step workflows started at once through a manager (which closes the store). */
+function manager(): Promise<Figure> {
+  return figure(ONE_STEP_WORKFLOWS, async (store) => {
+    const managed = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
+    const start = now();
+    const handles = await Promise.all(Array.from({ length: ONE_STEP_WORKFLOWS }, (_, i) => managed.start('single', `w${i}`, i)));
+    const results = await Promise.all(handles.map((handle) => handle.result()));
+    const ms = now() - start;
+    for (const [i, result] of results.entries()) if (result !== i + 1) throw new Error(`workflow w${i} returned ${result}`);
+    return ms;
+  });
+}
+
+async function main(): Promise<void> {
+  report.note(`machine load before: ${machineLoad()}`);
+  const rows: [string, Figure, string, string][] = [];
+  const add = (name: string, figure: Figure, unit: string, count: number): void => {
+    rows.push([name, figure, unit, (figure.transactions / count).toFixed(3)]);
+    report.add('figures', { name, perSecond: figure.perSecond, unit, medianMs: figure.timing.medianMs, runsMs: figure.timing.runs, transactions: figure.transactions });
+  };
+  report.note(`raw autocommit INSERTs, N = ${formatInt(RAW_N)} ...`);
+  add(`node-postgres alone: autocommit INSERTs, N = ${formatInt(RAW_N)}`, await rawInserts(), 'rows/s', RAW_N);
+  report.note(`sequential steps, N = ${formatInt(SEQUENTIAL_N)} ...`);
+  add(`sequential durable steps, one workflow, N = ${formatInt(SEQUENTIAL_N)}`, await sequential(), 'steps/s', SEQUENTIAL_N);
+  report.note(`concurrent steps, ${CONCURRENT_WORKFLOWS} x ${STEPS_PER_WORKFLOW} ...`);
+  add(`concurrent steps, ${CONCURRENT_WORKFLOWS} workflows x ${STEPS_PER_WORKFLOW}`, await concurrent(), 'steps/s', CONCURRENT_WORKFLOWS * STEPS_PER_WORKFLOW);
+  report.note(`one-step workflows through the manager, W = ${formatInt(ONE_STEP_WORKFLOWS)} ...`);
+  add(`one-step workflows through the manager, W = ${formatInt(ONE_STEP_WORKFLOWS)}`, await manager(), 'workflows/s', ONE_STEP_WORKFLOWS);
+  report.print(renderTable(
+    `PostgresStore on ${new URL(url).host} (median of ${RUNS} runs; machine load after: ${machineLoad()})`,
+    [{ header: 'figure', align: 'left' }, { header: 'median' }, { header: 'min … max' }, { header: 'rate' }, { header: 'tx per unit' }],
+    rows.map(([name, f, unit, tx]) => [name, formatDuration(f.timing.medianMs), `${formatDuration(f.timing.minMs)} … ${formatDuration(f.timing.maxMs)}`, `${formatRate(f.perSecond)} ${unit}`, tx]),
+  ));
+  report.finish();
+  await admin.end();
+}
+
+await main();
