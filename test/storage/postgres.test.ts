@@ -69,6 +69,29 @@ describePostgres('postgres store: group commit', () => {
     assert.equal(store.stats.transactions - before, 1);
   }));
 
+  test('entries written in one turn keep their order of issue for equal start times', () => withStore(async (store) => {
+    const ids = Array.from({ length: 30 }, (_, i) => `w${(i * 7) % 30}`);
+    await Promise.all(ids.map((id) => store.putWorkflow(entry(id, 5))));
+    assert.equal(store.stats.transactions, 1);
+    assert.deepEqual((await store.listWorkflows()).map((e) => e.id), ids);
+  }));
+
+  test('writes on the same row in one turn apply in the order they were issued', () => withStore(async (store) => {
+    await Promise.all([
+      store.putAlias('x', 'w1'), store.putAlias('x', 'w2'), store.deleteAlias('x', 'w2'), store.putAlias('x', 'w3'),
+      store.putAlias('y', 'w1'), store.deleteAlias('y', 'w1'),
+      store.putWorkflow(entry('w', 1)), store.putWorkflow(entry('w', 1, 'completed')),
+      store.history('h').commit(one('h')), store.history('h').clear(), store.history('h').commit(one('h', 2)),
+      store.history('g').commit(one('g')), store.history('g').clear(),
+    ]);
+    assert.equal(store.stats.transactions, 1);
+    assert.equal(await store.getAlias('x'), 'w3');
+    assert.equal(await store.getAlias('y'), undefined);
+    assert.deepEqual(await store.getWorkflow('w'), entry('w', 1, 'completed'));
+    assert.deepEqual(await store.history('h').load(), [record(2, 'h')]);
+    assert.deepEqual(await store.history('g').load(), []);
+  }));
+
   test('a sequential writer gets one transaction per commit', () => withStore(async (store) => {
     const history = store.history('w');
     for (let seq = 1; seq <= 20; seq++) await history.commit({ append: [record(seq)], remove: [] });

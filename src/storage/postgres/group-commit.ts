@@ -12,17 +12,9 @@
 import type pg from 'pg';
 import { StorageError, isQuestError } from '../../core/errors.js';
 import type { Statements } from './sql.js';
+import { flatten, removesOwnAppend, segments, type RecordsChange, type Segment, type WriteBody } from './write-groups.js';
 
-/** The change one history commit makes, serialized. */
-export interface RecordsChange {
-  workflowId: string;
-  seqs: number[];
-  bodies: string[];
-  remove: readonly number[];
-}
-
-/** One queued write: a history commit (merged with its neighbours) or any other statements. */
-export type WriteBody = { records: RecordsChange } | { apply: (client: pg.ClientBase) => Promise<void> };
+export type { RecordsChange, WriteBody } from './write-groups.js';
 
 interface Write {
   what: string;
@@ -165,14 +157,16 @@ export class GroupCommit {
 
   /** The batch without savepoints. False (rolled back) when a write failed. */
   private async fastPath(client: pg.PoolClient, batch: readonly Write[]): Promise<boolean> {
-    const groups = mergeGroups(batch);
+    const groups = segments(batch.map((write) => write.body));
     const [only] = groups;
-    if (groups.length === 1 && Array.isArray(only) && !only.some(removesOwnAppend)) return this.oneStatement(client, only);
+    if (groups.length === 1 && only !== undefined && 'records' in only && only.rows.size === 0 && !only.records.some(removesOwnAppend)) {
+      return this.oneStatement(client, only.records);
+    }
     await this.statement(client, 'BEGIN');
     try {
       for (const group of groups) {
-        if (Array.isArray(group)) await this.applyRecords(client, group);
-        else await group.apply(client);
+        if ('apply' in group) await group.apply(client);
+        else await this.applySegment(client, group);
       }
     } catch {
       await this.statement(client, 'ROLLBACK');
@@ -188,8 +182,10 @@ export class GroupCommit {
     for (const write of batch) {
       await this.statement(client, 'SAVEPOINT quest_write');
       try {
-        if ('records' in write.body) await this.applyRecords(client, [write.body.records]);
-        else await write.body.apply(client);
+        const body = write.body;
+        if ('records' in body) await this.applyRecords(client, [body.records]);
+        else if ('row' in body) await client.query(body.row.sql, body.row.values.map((value) => [value]));
+        else await body.apply(client);
         await this.statement(client, 'RELEASE SAVEPOINT quest_write');
       } catch (error) {
         if (error instanceof TransactionFailure) throw error;
@@ -206,6 +202,12 @@ export class GroupCommit {
     } catch (error) {
       throw new TransactionFailure(error, true);
     }
+  }
+
+  /** The writes of a segment: one statement per kind (they touch distinct rows, so their order does not matter). */
+  private async applySegment(client: pg.ClientBase, segment: Segment): Promise<void> {
+    if (segment.records.length > 0) await this.applyRecords(client, segment.records);
+    for (const [sql, columns] of segment.rows) await client.query(sql, columns);
   }
 
   /** The appends of `changes` in one INSERT, then their removals in one DELETE. */
@@ -256,28 +258,6 @@ export class GroupCommit {
   }
 }
 
-/** The columns of the appends and of the removals of `changes`, for `unnest`. */
-function flatten(changes: readonly RecordsChange[]) {
-  const ids: string[] = [];
-  const seqs: number[] = [];
-  const bodies: string[] = [];
-  const removeIds: string[] = [];
-  const removeSeqs: number[] = [];
-  for (const change of changes) {
-    ids.push(...change.seqs.map(() => change.workflowId));
-    seqs.push(...change.seqs);
-    bodies.push(...change.bodies);
-    removeIds.push(...change.remove.map(() => change.workflowId));
-    removeSeqs.push(...change.remove);
-  }
-  return { ids, seqs, bodies, removeIds, removeSeqs };
-}
-
-/** Within one statement a DELETE does not see the rows its INSERT adds: such a change needs two statements. */
-function removesOwnAppend(change: RecordsChange): boolean {
-  return change.remove.some((seq) => change.seqs.includes(seq));
-}
-
 /**
  * True when the server refused the statement itself (a constraint, bad data, a cancelled statement): nothing
  * of it was written and the connection is fine. False for a broken connection or a server going down.
@@ -287,32 +267,4 @@ function isStatementError(error: unknown): boolean {
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
   if (code === '57014') return true; // query_canceled (statement_timeout)
   return !['08', '53', '57', '58', 'XX'].includes(code.slice(0, 2));
-}
-
-/**
- * The batch as groups in order: runs of history commits of distinct workflows (merged into one INSERT and one
- * DELETE: their order does not matter), and single other writes.
- */
-function mergeGroups(batch: readonly Write[]): (RecordsChange[] | { apply: (client: pg.ClientBase) => Promise<void> })[] {
-  const groups: (RecordsChange[] | { apply: (client: pg.ClientBase) => Promise<void> })[] = [];
-  let run: RecordsChange[] = [];
-  let ids = new Set<string>();
-  const endRun = (): void => {
-    if (run.length > 0) groups.push(run);
-    run = [];
-    ids = new Set();
-  };
-  for (const write of batch) {
-    if ('records' in write.body) {
-      const change = write.body.records;
-      if (ids.has(change.workflowId)) endRun();
-      run.push(change);
-      ids.add(change.workflowId);
-    } else {
-      endRun();
-      groups.push(write.body);
-    }
-  }
-  endRun();
-  return groups;
 }

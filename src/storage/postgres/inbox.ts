@@ -32,11 +32,6 @@ export async function selectEvents(pool: pg.Pool, sql: Statements, limit: number
   return rows.map(parseEvent);
 }
 
-/** Delete event `id` (nothing when it is gone). Runs inside the group transaction. */
-export async function deleteEvent(client: pg.ClientBase, sql: Statements, id: number): Promise<void> {
-  await client.query(sql.deleteEvent, [id]);
-}
-
 function parseEvent(row: EventRow): PostedEvent {
   let body: Omit<InboxEvent, 'workflowId'>;
   try {

@@ -15,7 +15,7 @@ import { InvalidArgumentError, StorageError } from '../../core/errors.js';
 import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../store.js';
 import { GroupCommit, storageError, type PostgresStoreStats, type WriteBody } from './group-commit.js';
 import { PostgresHistory, parseRecord, serializeChange, type RecordRow, type RecordStore } from './history.js';
-import { deleteEvent, insertEvent, selectEvents, serializeEvent } from './inbox.js';
+import { insertEvent, selectEvents, serializeEvent } from './inbox.js';
 import { checkSchemaName, migrate } from './migrations.js';
 import { statementsFor, type Statements } from './sql.js';
 
@@ -102,9 +102,13 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
 
   putWorkflow(entry: WorkflowEntry): Promise<void> {
     const what = `save workflow ${JSON.stringify(entry.id)}`;
-    return this.serialized(what, () => JSON.stringify(entry), async (client, body) => {
-      await client.query(this.sql.putWorkflow, [entry.id, entry.state, entry.startedAt, body]);
-    });
+    let body: string;
+    try {
+      body = JSON.stringify(entry);
+    } catch (error) {
+      return Promise.reject(storageError(what, error));
+    }
+    return this.enqueue(what, { row: { sql: this.sql.putWorkflows, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } });
   }
 
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
@@ -128,26 +132,18 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, {
       apply: async (client) => {
         await client.query(this.sql.deleteWorkflow, [workflowId]);
-        await client.query(this.sql.clearRecords, [workflowId]);
+        await client.query(this.sql.clearRecords, [[workflowId]]);
         await client.query(this.sql.deleteAliasesOf, [workflowId]);
       },
     });
   }
 
   putAlias(alias: string, workflowId: string): Promise<void> {
-    return this.enqueue(`save alias ${JSON.stringify(alias)}`, {
-      apply: async (client) => {
-        await client.query(this.sql.putAlias, [alias, workflowId]);
-      },
-    });
+    return this.enqueue(`save alias ${JSON.stringify(alias)}`, { row: { sql: this.sql.putAliases, target: `aliases:${alias}`, values: [alias, workflowId] } });
   }
 
   deleteAlias(alias: string, workflowId: string): Promise<void> {
-    return this.enqueue(`delete alias ${JSON.stringify(alias)}`, {
-      apply: async (client) => {
-        await client.query(this.sql.deleteAlias, [alias, workflowId]);
-      },
-    });
+    return this.enqueue(`delete alias ${JSON.stringify(alias)}`, { row: { sql: this.sql.deleteAliases, target: `aliases:${alias}`, values: [alias, workflowId] } });
   }
 
   getAlias(alias: string): Promise<string | undefined> {
@@ -170,7 +166,7 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   }
 
   removeEvent(id: number): Promise<void> {
-    return this.enqueue(`remove event ${id} from the inbox`, { apply: (client) => deleteEvent(client, this.sql, id) });
+    return this.enqueue(`remove event ${id} from the inbox`, { row: { sql: this.sql.deleteEvents, target: `inbox:${id}`, values: [id] } });
   }
 
   /**
@@ -212,9 +208,7 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   /** @internal See {@link PostgresHistory.clear}. */
   clearRecords(workflowId: string): Promise<void> {
     return this.enqueue(`clear the history of workflow ${JSON.stringify(workflowId)}`, {
-      apply: async (client) => {
-        await client.query(this.sql.clearRecords, [workflowId]);
-      },
+      row: { sql: this.sql.clearRecords, target: `records:${workflowId}`, values: [workflowId] },
     });
   }
 
