@@ -66,6 +66,11 @@ export class GroupCommit {
   private inFlight: readonly Write[] = [];
   private running = false;
   private scheduled = false;
+  /**
+   * The connection the transactions run on, kept while writes keep coming: a writer that went back to the
+   * pool for each transaction would queue behind the reads waiting for a connection.
+   */
+  private writer: pg.PoolClient | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -104,7 +109,12 @@ export class GroupCommit {
   }
 
   private async runNext(): Promise<void> {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running) return;
+    if (this.queue.length === 0) {
+      // A turn went by without a write: give the connection back to the pool.
+      this.releaseWriter();
+      return;
+    }
     this.running = true;
     const batch = this.queue.splice(0, this.maxBatch);
     this.inFlight = batch;
@@ -116,22 +126,37 @@ export class GroupCommit {
     }
     // What was queued while this transaction ran goes next, at the end of this turn: the writers its commits
     // woke up queue their next writes in this turn's microtasks, and they should share the next transaction.
-    if (this.queue.length > 0) this.schedule();
+    this.schedule();
+  }
+
+  /** Give the writer's connection back to the pool (discarding it when `broken`). */
+  releaseWriter(broken?: Error): void {
+    const client = this.writer;
+    if (client === undefined) return;
+    this.writer = undefined;
+    client.removeListener('error', ignore);
+    client.release(broken);
+  }
+
+  private async acquireWriter(): Promise<pg.PoolClient> {
+    if (this.writer !== undefined) return this.writer;
+    const client = await this.pool.connect();
+    // A connection that breaks while checked out emits 'error'; unheard, that would end the process. The
+    // query in flight fails too, which is how the transaction learns of it.
+    client.on('error', ignore);
+    this.writer = client;
+    return client;
   }
 
   /** Write `batch` in one transaction and settle each write's promise. Never throws. */
   private async run(batch: readonly Write[]): Promise<void> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.acquireWriter();
     } catch (error) {
       this.fail(batch, error, new Map());
       return;
     }
-    // A connection that breaks while checked out emits 'error'; unheard, that would end the process. The
-    // query in flight fails too, which is how the transaction learns of it.
-    client.on('error', ignore);
-    let broken: Error | undefined;
     const failures = new Map<Write, unknown>();
     try {
       if (!(await this.fastPath(client, batch))) {
@@ -139,13 +164,10 @@ export class GroupCommit {
         await this.carefulPath(client, batch, failures);
       }
     } catch (error) {
-      broken = error instanceof Error ? error : new Error(String(error));
+      // A connection whose transaction failed is discarded: its state is unknown.
+      this.releaseWriter(error instanceof Error ? error : new Error(String(error)));
       this.fail(batch, error, failures);
       return;
-    } finally {
-      client.removeListener('error', ignore);
-      // A connection whose transaction failed is discarded: its state is unknown.
-      client.release(broken);
     }
     this.stats.transactions++;
     this.stats.writes += batch.length - failures.size;

@@ -175,6 +175,7 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
    */
   close(): Promise<void> {
     this.closing ??= this.committer.drain().then(async () => {
+      this.committer.releaseWriter();
       if (!this.ownsPool) return;
       try {
         await this.pool.end();
