@@ -306,6 +306,12 @@ describePostgres('postgres store: schema and connections', () => {
     );
   });
 
+  test('a schema name PostgreSQL cannot hold is an InvalidArgumentError', async () => {
+    for (const schema of ['', 'x'.repeat(64), 'nul\0']) {
+      await assert.rejects(PostgresStore.open({ connectionString: PG_URL, schema }), (error: unknown) => isQuestError(error, 'INVALID_ARGUMENT'), JSON.stringify(schema));
+    }
+  });
+
   test('a record that is not JSON is a CorruptHistoryError', () => withStore(async (store, schema) => {
     await store.history('w').commit(one('w'));
     await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.records SET body = '{broken' WHERE workflow_id = 'w'`);

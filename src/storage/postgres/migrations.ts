@@ -11,7 +11,7 @@
  * Never edit a released migration: append a new one.
  */
 import type pg from 'pg';
-import { StorageError } from '../../core/errors.js';
+import { InvalidArgumentError, StorageError } from '../../core/errors.js';
 
 /** One migration: its number (1, 2, ...: its position in {@link MIGRATIONS}), a name, its SQL. */
 export interface Migration {
@@ -78,11 +78,11 @@ export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Throw StorageError unless `schema` is a usable schema name. */
+/** Throw InvalidArgumentError unless `schema` is a usable schema name. */
 export function checkSchemaName(schema: string): void {
   // 63 bytes: PostgreSQL would silently truncate a longer name, so two long names could meet.
   if (schema.length === 0 || Buffer.byteLength(schema) > 63 || schema.includes('\0')) {
-    throw new StorageError(`${JSON.stringify(schema)} cannot be a PostgreSQL schema name: use 1 to 63 bytes, no NUL character.`);
+    throw new InvalidArgumentError(`${JSON.stringify(schema)} cannot be a PostgreSQL schema name: use 1 to 63 bytes, no NUL character.`);
   }
 }
 
