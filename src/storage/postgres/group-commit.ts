@@ -248,7 +248,8 @@ export class GroupCommit {
   private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<boolean> {
     const { ids, seqs, bodies, removeIds, removeSeqs } = flatten(changes);
     try {
-      await client.query(this.sql.commitRecords, [ids, seqs, bodies, removeIds, removeSeqs]);
+      // Prepared once per connection (named): the hot statement of a sequential writer is not parsed again.
+      await client.query({ name: this.sql.commitRecordsName, text: this.sql.commitRecords, values: [ids, seqs, bodies, removeIds, removeSeqs] });
       return true;
     } catch (error) {
       if (isStatementError(error)) return false;

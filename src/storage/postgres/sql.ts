@@ -2,6 +2,7 @@
  * The SQL of a {@link PostgresStore}, with its schema's name filled in: one place to read every statement the
  * store runs. Arrays travel as parameters (`unnest`), so a statement's text never depends on the data.
  */
+import { createHash } from 'node:crypto';
 import { quoteIdentifier } from './migrations.js';
 
 /** The statements of one schema. */
@@ -12,6 +13,8 @@ export interface Statements {
   deleteRecords: string;
   /** $1-$3 as insertRecords, $4-$5 as deleteRecords, in one statement (the DELETE does not see the new rows). */
   commitRecords: string;
+  /** The name commitRecords is prepared under: unique per schema, as one pool may serve stores of several schemas. */
+  commitRecordsName: string;
   /** $1 workflow ids: remove their whole histories. */
   clearRecords: string;
   /** $1 workflow id -> seq, body in seq order. */
@@ -54,6 +57,7 @@ export function statementsFor(schema: string): Statements {
       `WITH appended AS (INSERT INTO ${s}.records (workflow_id, seq, body) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])), ` +
       `removed AS (DELETE FROM ${s}.records AS r USING unnest($4::text[], $5::bigint[]) AS d (workflow_id, seq) ` +
       'WHERE r.workflow_id = d.workflow_id AND r.seq = d.seq) SELECT 1',
+    commitRecordsName: `quest_commit_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`,
     clearRecords: `DELETE FROM ${s}.records WHERE workflow_id = ANY($1::text[])`,
     // ORDER BY the column, not the text alias: "10" sorts before "9".
     selectRecords: `SELECT seq::text AS seq, body FROM ${s}.records AS r WHERE workflow_id = $1 ORDER BY r.seq`,
