@@ -32,6 +32,7 @@ export {
   InvalidNameError,
   InvalidArgumentError,
   NonDeterminismError,
+  VersionConflictError,
   CorruptHistoryError,
   UnsupportedFormatError,
   NotSerializableError,
