@@ -37,7 +37,7 @@ export interface VersionedOptions {
  *   const first = await numbers.get();
  *   return getVersion('firstNum') < '2' ? first : first + 2;
  * });
- * const tally = versioned('3', async (scores: number[]) => ..., { name: 'tally' });
+ * const tally = versioned('3', async (scores: number[]) => (getVersion() < '3' ? scores.length : scores.length * 10), { name: 'tally' });
  */
 export function versioned<A extends unknown[], R>(
   versions: string | Readonly<Record<string, string>>,
