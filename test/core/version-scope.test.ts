@@ -22,12 +22,15 @@ type Edit = (word: string) => Promise<string>;
 /** Words the workflows below have finished with (in replay too), so that a test waits for them. */
 let edited: string[] = [];
 
-/** Each word from the public queue `words` becomes `shout(word)|exclaim(word)`, until three words came. */
-function editor(shout: Edit, exclaim: Edit): WorkflowFunction<[], string[]> {
+/**
+ * Each word from the public queue `words` becomes `shout(word)|exclaim(word)`, until three words came; with a
+ * `header`, a first line made of the word 'title' (the functions are called before anything is recorded).
+ */
+function editor(shout: Edit, exclaim: Edit, header = false): WorkflowFunction<[], string[]> {
   return async () => {
+    const lines: string[] = header ? [`${await shout('title')}|${await exclaim('title')}`] : [];
     await using words = await queue<string>('words', null);
-    const lines: string[] = [];
-    while (lines.length < 3) {
+    while (lines.length < (header ? 4 : 3)) {
       const word = await words.get();
       lines.push(`${await shout(word)}|${await exclaim(word)}`);
       edited.push(word);
@@ -65,28 +68,25 @@ const forms = [
 
 describe('versions belong to the function that declares them', () => {
   for (const { form, declare, read, name } of forms) {
-    // The shouting function was versioned first; the exclaiming one later, under a running workflow. Before
+    // The shouting function was versioned first, under a running workflow; the exclaiming one later. Before
     // versions were scoped, the second one saw the first one's version (the larger string won), so whether its
     // old events replayed its old path depended on how the two version strings sort.
-    for (const [shoutVersion, exclaimVersion] of [['2', '1'], ['1', '2'], ['2026-01-10', '3']] as const) {
+    for (const [shoutVersion, exclaimVersion] of [['2', '1'], ['1', '2'], ['3', '2026-01-10 ask twice']] as const) {
       test(`two functions declaring ${form} evolve independently (${shoutVersion} then ${exclaimVersion})`, async () => {
         const history = new MemoryHistory();
         const shout = versioned(declare(shoutVersion), async function shout(word: string) {
           return read() < shoutVersion ? word : word.toUpperCase();
         });
-        const plain = async function exclaim(word: string) {
-          return word;
-        };
-        const first = await feed(editor(shout, plain), history, ['foo']);
+        const first = await feed(editor(shout, async (word) => word, true), history, ['foo']);
         await suspend(first.historian, first.running);
 
         const exclaim = versioned(declare(exclaimVersion), async function exclaim(word: string) {
           return read() < exclaimVersion ? word : `${word}!`;
         });
-        const second = await feed(editor(shout, exclaim), history, ['bar']);
+        const second = await feed(editor(shout, exclaim, true), history, ['bar']);
         assert.deepEqual(versionRecords(history), [`shout:${name}=${shoutVersion}`, `exclaim:${name}=${exclaimVersion}`]);
         await second.historian.act('words', null, 'put', 'baz');
-        assert.deepEqual(await second.running, { ok: true, value: ['FOO|foo', 'BAR|bar!', 'BAZ|baz!'] });
+        assert.deepEqual(await second.running, { ok: true, value: ['TITLE|title', 'FOO|foo', 'BAR|bar!', 'BAZ|baz!'] });
       });
     }
   }
