@@ -23,7 +23,7 @@ export interface VersionedOptions {
 
 /**
  * Declare that `fn` is written for `versions`: a string for the function's global version, or an object of
- * named versions. When a declared version is newer than the history's, it is recorded once replay has caught
+ * named versions (its key `''` is the global version). When a declared version is newer than the history's, it is recorded once replay has caught
  * up (at once when the function is first called live), and from that point of the history on `getVersion(name)`
  * inside `fn` returns it.
  *
