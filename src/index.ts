@@ -12,7 +12,7 @@ export { task } from './core/task.js';
 export type { TaskHandle, TaskStarter } from './core/task.js';
 export { queue, state, event, identityQueue, multiQueue, Queue, State, Event, IdentityQueue, MultiQueue } from './core/resource-handles.js';
 export type { MultiQueueOptions } from './core/resource-handles.js';
-export { versioned, getVersion } from './core/versioning.js';
+export { versioned, getVersion, type VersionedOptions } from './core/versioning.js';
 export { alias } from './core/alias.js';
 export type { Alias } from './core/alias.js';
 export { wrapSteps, abortSignal } from './core/helpers.js';
@@ -32,6 +32,7 @@ export {
   InvalidNameError,
   InvalidArgumentError,
   NonDeterminismError,
+  VersionConflictError,
   CorruptHistoryError,
   UnsupportedFormatError,
   NotSerializableError,

@@ -82,11 +82,11 @@ export class NotInWorkflowError extends QuestError {
 
 /** A step, task or resource name is empty or contains a reserved character. */
 export class InvalidNameError extends QuestError {
-  constructor(kind: string, name: string) {
+  constructor(kind: string, name: string, example = "step('fetchUser', fn)") {
     super(
       'INVALID_NAME',
       `Invalid ${kind} name ${JSON.stringify(name)}: names must be non-empty and must not contain '/' or '#'. ` +
-        `Pass an explicit name, e.g. step('fetchUser', fn), when the function is anonymous or renamed by a bundler.`,
+        `Pass an explicit name, e.g. ${example}, when the function is anonymous or renamed by a bundler.`,
     );
   }
 }
@@ -109,6 +109,21 @@ export class NonDeterminismError extends QuestError {
       'NON_DETERMINISM',
       `${message}. The workflow code no longer matches its history: keep old paths behind getVersion(), ` +
         `and keep side effects and randomness inside steps.`,
+    );
+  }
+}
+
+/**
+ * Two different functions with the same name declare different values for one version. A version belongs to the
+ * function that declares it, identified by its name: give one of them its own name with `versioned(v, fn, { name })`.
+ */
+export class VersionConflictError extends QuestError {
+  constructor(fn: string, name: string, first: string, second: string) {
+    super(
+      'VERSION_CONFLICT',
+      `Two functions named ${JSON.stringify(fn)} declare ${name === '' ? 'the global version' : `version ${JSON.stringify(name)}`} ` +
+        `differently (${JSON.stringify(first)} and ${JSON.stringify(second)}). Versions belong to the declaring function, ` +
+        `identified by its name: give each function its own, e.g. versioned('2', fn, { name: 'checkoutV2' }).`,
     );
   }
 }

@@ -27,6 +27,7 @@ import {
 import { Forgetting } from './forgetting.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
+import { VersionBook, type DeclaredVersion } from './version-book.js';
 import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
@@ -103,8 +104,8 @@ export class Run {
   /** Why the run stopped (suspension, failure), once it has. */
   stopReason: Error | undefined;
   readonly resources = new Map<string, OpenResource>();
-  /** Versions in effect at the current point of the history (name '' is the workflow's global version). */
-  readonly versions = new Map<string, string>();
+  /** Versions in effect at the current point of the history, per declaring function, and those the code declares. */
+  readonly versions = new VersionBook();
   readonly root = new TaskState('main', null);
   readonly rootScope = new Scope('main', null);
   readonly aliases = new Set<string>();
@@ -112,7 +113,6 @@ export class Run {
   readonly forgetting = new Forgetting();
 
   private readonly options: RunOptions;
-  private readonly declaredVersions = new Map<string, string>();
   private readonly buffer: WriteBuffer;
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
@@ -139,7 +139,7 @@ export class Run {
 
   /** The context of the workflow function itself. */
   rootContext(): WorkflowContext {
-    return { run: this, task: this.root, scope: this.rootScope };
+    return { run: this, task: this.root, scope: this.rootScope, versioned: null };
   }
 
   /** Resolves when replay has caught up (at once for a new workflow). */
@@ -270,7 +270,7 @@ export class Run {
       this.configsApplied++;
       await configuration.fn(...(configuration.args as never[]));
     }
-    for (const [name, version] of this.declaredVersions) this.recordVersion(name, version);
+    for (const declared of this.versions.allDeclared()) this.recordVersion(declared, '');
     await this.flush();
   }
 
@@ -282,7 +282,7 @@ export class Run {
         this.replayEvent(record);
         return;
       case 'version':
-        this.versions.set(record.name, record.version);
+        this.versions.apply(record);
         return;
       case 'config':
         await this.replayConfiguration(record);
@@ -370,19 +370,38 @@ export class Run {
   // ---------------------------------------------------------------------------------------------------------
   // Versions
 
-  /** Declare the versions a versioned function was written for; recorded now if live, else at catch-up. */
-  declareVersions(declared: Readonly<Record<string, string>>): void {
-    for (const [name, version] of Object.entries(declared)) {
-      const previous = this.declaredVersions.get(name);
-      if (previous === undefined || version > previous) this.declaredVersions.set(name, version);
-      if (this.replay === null) this.recordVersion(name, version);
+  /**
+   * Declare the versions function `fn` was written for, called by `task`. Live, each newer one is recorded now
+   * (written by `task`); during replay, at catch-up (written by the engine, task ''). Throws VersionConflictError
+   * when another function of the same name declared the same version differently.
+   */
+  declareVersions(task: string, fn: string, versions: Readonly<Record<string, string>>): void {
+    const declared = this.versions.declare(fn, versions);
+    if (this.replay === null) {
+      for (const each of declared) this.recordVersion(each, task);
+    } else {
+      this.applyVersionsOfCall(this.replay, task, fn);
     }
   }
 
-  private recordVersion(name: string, version: string): void {
-    if (version <= (this.versions.get(name) ?? '')) return;
-    this.write('', null, { type: 'version', id: '', name, version } as RecordFields);
-    this.versions.set(name, version);
+  /**
+   * A call that ran live recorded its function's new versions at once, so its body saw them. On replay they lie
+   * after the records written before the call, among the records replay applies itself (versions, outside events
+   * that came meanwhile) before the next record a call claims; replay has not applied them yet when the call
+   * comes again. Apply them now (replay applies them again at their position, to the same effect). Versions
+   * recorded at catch-up (task '') stay where they are: calls that came before them saw the old ones.
+   */
+  private applyVersionsOfCall(replay: Replay, task: string, fn: string): void {
+    for (let offset = 0, record = replay.peek(0); record !== undefined && replay.isApplied(record); record = replay.peek(++offset)) {
+      if (record.type === 'version' && record.fn === fn && record.task === task) this.versions.apply(record);
+    }
+  }
+
+  /** Record a declared version that is newer than the one in effect for its function (versions only move forward). */
+  private recordVersion({ fn, name, version }: DeclaredVersion, task: string): void {
+    if (version <= this.versions.current(fn, name)) return;
+    this.write(task, null, { type: 'version', id: '', fn, name, version } as RecordFields);
+    this.versions.apply({ fn, name, version });
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -199,10 +199,11 @@ describe('quest CLI', { concurrency: true }, () => {
   test('versions: the versions live histories replay, and which workflows', () => withDatabase(async (db) => {
     const shown = await quest('versions', '--db', db);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.deepEqual(shown.stdout.trim().split('\n').map((line) => line.replace(/\s+/g, ' ')), ['NAME VERSION COUNT WORKFLOWS', 'parser 2 1 p1']);
-    assert.deepEqual(JSON.parse((await quest('versions', '--json', '--db', db)).stdout), [{ name: 'parser', version: '2', workflows: ['p1'] }]);
+    assert.deepEqual(shown.stdout.trim().split('\n').map((line) => line.replace(/\s+/g, ' ')), ['FUNCTION NAME VERSION COUNT WORKFLOWS', 'parsing parser 2 1 p1']);
+    assert.deepEqual(JSON.parse((await quest('versions', '--json', '--db', db)).stdout), [{ fn: 'parsing', name: 'parser', version: '2', workflows: ['p1'] }]);
     const help = await quest('versions', '--help');
-    assert.match(help.stdout, /no longer listed here is replayed by no live history: its code\s+path can be deleted/);
+    assert.match(help.stdout, /no longer listed here is replayed by no live\s+history: its code\s+path can be deleted/);
+    assert.match(help.stdout, /A version belongs to\s+the function that declares it/);
   }));
 
   test('run --start: creates the database, starts (or resumes) a workflow, exit 1 when it fails', () => inTempDir(async (directory) => {

@@ -114,7 +114,7 @@ describe('errors inside workflows', () => {
     await assert.rejects(identityQueue('i'), NotInWorkflowError);
     await assert.rejects(multiQueue('m', ['ann']), NotInWorkflowError);
     assert.throws(() => getVersion(), NotInWorkflowError);
-    assert.throws(() => versioned('2', () => 1)(), NotInWorkflowError);
+    assert.throws(() => versioned('2', () => 1, { name: 'one' })(), NotInWorkflowError);
     await assert.rejects(async () => add(1), (error: unknown) => /step "add" can only be called inside a running workflow/.test((error as Error).message));
   });
 

@@ -48,7 +48,7 @@ describe('versioning', () => {
     const first = await deliver(v1, history, ['foo', 'bar']);
     await suspend(first.historian, first.running);
 
-    const v2 = versioned(V2, phraseWorkflow((word) => (getVersion() < V2 ? word : `${word}2`)));
+    const v2 = versioned(V2, phraseWorkflow((word) => (getVersion() < V2 ? word : `${word}2`)), { name: 'phrase' });
     const second = await deliver(v2, history, ['baz']);
     assert.deepEqual(await second.running, { ok: true, value: ['foo', 'bar', 'baz2'] });
   });
@@ -61,7 +61,7 @@ describe('versioning', () => {
     // Version 2: new words are upper-cased and get a "2".
     const upper = async (word: string) => word.toUpperCase();
     const application = (fixCase: (word: string) => Promise<string>) =>
-      versioned(V2, phraseWorkflow(async (word) => (getVersion() < V2 ? word : `${await fixCase(word)}2`)));
+      versioned(V2, phraseWorkflow(async (word) => (getVersion() < V2 ? word : `${await fixCase(word)}2`)), { name: 'phrase' });
     const second = await deliver(application(upper), history, ['bar']);
     await suspend(second.historian, second.running);
     const versions = history.snapshot().filter((record) => record.type === 'version');
@@ -101,7 +101,7 @@ describe('versioning', () => {
         values.push(await numbers.get());
         values.push(await numbers.get());
         return values;
-      }),
+      }, { name: 'read' }),
     );
     const v3 = application(
       versioned({ firstNum: '2', thirdNum: '2' }, async (numbers) => {
@@ -112,7 +112,7 @@ describe('versioning', () => {
         if (getVersion('thirdNum') < '2') values.push(await numbers.get());
         else values.push((await numbers.get()) + 3);
         return values;
-      }),
+      }, { name: 'read' }),
     );
     const v4 = application(
       versioned({ firstNum: '2', thirdNum: '3' }, async (numbers) => {
@@ -124,7 +124,7 @@ describe('versioning', () => {
         else if (getVersion('thirdNum') < '3') values.push((await numbers.get()) + 3);
         else values.push((await numbers.get()) + 4);
         return values;
-      }),
+      }, { name: 'read' }),
     );
 
     const start = async (workflow: WorkflowFunction<[], number[]>, puts: Array<(typeof NAMES)[number]>) => {
