@@ -117,8 +117,12 @@ export class Run {
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
+  /** Workflow-side waits on resources (a get on an empty queue, an event wait, ...) still waiting. */
+  private resourceWaits = 0;
+  private idleCheckScheduled = false;
   private readonly failure = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
+  private readonly stopped = createDeferred<void>();
 
   constructor(options: RunOptions, lastSeq: number) {
     this.options = options;
@@ -142,9 +146,9 @@ export class Run {
     return { run: this, task: this.root, scope: this.rootScope };
   }
 
-  /** Resolves when replay has caught up (at once for a new workflow). */
-  get replayFinished(): Promise<void> {
-    return this.replayDone.promise;
+  /** Resolves when replay has caught up (at once for a new workflow) or the run has stopped, whichever comes first. */
+  get caughtUpOrStopped(): Promise<void> {
+    return Promise.race([this.replayDone.promise, this.stopped.promise]);
   }
 
   /** Rejects when the run fails (storage failure, replay divergence); never resolves. */
@@ -341,6 +345,7 @@ export class Run {
   stop(reason: Error): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
+    this.stopped.resolve();
     this.abortController?.abort(reason);
     this.replay?.stop(reason);
     this.root.stop(reason);
@@ -531,10 +536,12 @@ export class Run {
       this.handOff(resource);
       if (waiter.done) break;
     }
+    const waitEnded = waiter.done ? undefined : this.beganWaiting();
     try {
       return await context.task.track(deferred);
     } finally {
       waiter.done = true;
+      waitEnded?.();
     }
   }
 
@@ -623,10 +630,49 @@ export class Run {
       },
     };
     resource.waiters.push(waiter);
-    const wait = task === undefined ? deferred.promise : task.track(deferred);
-    return wait.finally(() => {
+    if (task === undefined) {
+      return deferred.promise.finally(() => {
+        waiter.done = true;
+      });
+    }
+    const waitEnded = this.beganWaiting();
+    return task.track(deferred).finally(() => {
       waiter.done = true;
+      waitEnded();
     });
+  }
+
+  /**
+   * A workflow-side action waits for its resource to change. If a turn of the event loop ends with it still
+   * waiting, the workflow is idle until something outside acts: commit what is buffered then, so that the
+   * store shows what the waiting workflow has opened and done (`quest resources`, `quest send`). The wait does
+   * not await that commit (a failure fails the run, as any write's), and a wait that the workflow's own tasks
+   * end within the turn commits nothing: busy workflows keep their group commit. Returns the function to call
+   * when the wait ends.
+   */
+  private beganWaiting(): () => void {
+    this.resourceWaits++;
+    if (!this.idleCheckScheduled) {
+      this.idleCheckScheduled = true;
+      setImmediate(() => this.commitIfIdle());
+    }
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.resourceWaits--;
+    };
+  }
+
+  private commitIfIdle(): void {
+    this.idleCheckScheduled = false;
+    if (this.resourceWaits === 0 || this.stopReason !== undefined) return;
+    try {
+      // A failure has already failed the run (see storageFailure): every waiter hears of it there.
+      this.buffer.flush()?.catch(() => undefined);
+    } catch {
+      // Same: the run failed with it.
+    }
   }
 
   /** Hand the resource to waiting actions, in arrival order, until none can proceed. */
