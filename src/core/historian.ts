@@ -261,8 +261,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       this.nextRunStreams.delete(closed);
     });
     const run = this.current;
-    const live = this.starting !== undefined || (run !== undefined && run.stopReason === undefined);
-    if (live) {
+    if (this.runIsLive()) {
       this.streams.add(stream);
       // While the run starts or replays, the first snapshot comes when replay has caught up (publish()).
       if (run !== undefined && run.replayIsDone) stream.push({ change: 'initial', resources: visibleResources(run, identity) });
@@ -288,10 +287,10 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   }
 
   /**
-   * Resolves when a resource `name` is visible to `identity` (at once if it already is), in the run that is
-   * live or, when none is, the next one (as `resourceStream`); rejects with WorkflowSuspendedError if that run
-   * ends first, the workflow has finished or `endStreams()` is called. Useful right after run(), before the
-   * workflow has reached the point where it opens the resource.
+   * Resolves when a resource `name` is visible to `identity` (at once if it already is); rejects with
+   * WorkflowSuspendedError if the run stops first, or at once when no run is starting or running (like
+   * `act`: before run(), while suspended, once finished). Useful right after run(), before the workflow has
+   * reached the point where it opens the resource.
    *
    * @example
    * historian.run();
@@ -299,6 +298,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * await historian.act('words', null, 'put', 'hello');
    */
   async waitForResource(name: string, identity: string | null): Promise<ResourceInfo> {
+    if (!this.runIsLive()) throw new WorkflowSuspendedError(this.workflowId);
     const stream = this.resourceStream(identity);
     try {
       for await (const snapshot of stream) {
@@ -309,6 +309,11 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       stream.end();
     }
     throw new WorkflowSuspendedError(this.workflowId);
+  }
+
+  /** A run is starting (loading its history) or running, not stopped. */
+  private runIsLive(): boolean {
+    return this.starting !== undefined || (this.current !== undefined && this.current.stopReason === undefined);
   }
 
   /** run() starts: the streams opened while no run was live follow this one. */

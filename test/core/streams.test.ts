@@ -195,7 +195,7 @@ describe('resource streams', () => {
     const late = collect(historian.resourceStream(null));
     await late.ended;
     assert.deepEqual(late.snapshots, [], 'opened once the workflow completed: ends at once');
-    await assert.rejects(historian.waitForResource('go', null), WorkflowSuspendedError);
+    await assert.rejects(historian.waitForResource('go', null), WorkflowSuspendedError, 'like act(): no run, no wait');
   });
 
   test('a stream opened as the workflow finishes (its run already stopped) ends with that run', async () => {
