@@ -27,6 +27,7 @@ import {
 import { Forgetting } from './forgetting.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
+import { IdleCommit } from './idle-commit.js';
 import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
@@ -114,12 +115,11 @@ export class Run {
   private readonly options: RunOptions;
   private readonly declaredVersions = new Map<string, string>();
   private readonly buffer: WriteBuffer;
+  /** Commits what is buffered when the workflow waits for the outside. */
+  private readonly idle: IdleCommit;
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
-  /** Workflow-side waits on resources (a get on an empty queue, an event wait, ...) still waiting. */
-  private resourceWaits = 0;
-  private idleCheckScheduled = false;
   private readonly failure = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
   private readonly stopped = createDeferred<void>();
@@ -128,6 +128,7 @@ export class Run {
     this.options = options;
     this.workflowId = options.workflowId;
     this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
+    this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined);
     // The failure promise is raced against the workflow; never leave it unhandled.
     this.failure.promise.catch(() => undefined);
   }
@@ -536,7 +537,7 @@ export class Run {
       this.handOff(resource);
       if (waiter.done) break;
     }
-    const waitEnded = waiter.done ? undefined : this.beganWaiting();
+    const waitEnded = waiter.done ? undefined : this.idle.began();
     try {
       return await context.task.track(deferred);
     } finally {
@@ -630,49 +631,18 @@ export class Run {
       },
     };
     resource.waiters.push(waiter);
+    // An outside caller waiting (a get on a queue the workflow fills) is not the workflow waiting.
     if (task === undefined) {
       return deferred.promise.finally(() => {
         waiter.done = true;
       });
     }
-    const waitEnded = this.beganWaiting();
-    return task.track(deferred).finally(() => {
+    const tracked = task.track(deferred);
+    const waitEnded = this.idle.began();
+    return tracked.finally(() => {
       waiter.done = true;
       waitEnded();
     });
-  }
-
-  /**
-   * A workflow-side action waits for its resource to change. If a turn of the event loop ends with it still
-   * waiting, the workflow is idle until something outside acts: commit what is buffered then, so that the
-   * store shows what the waiting workflow has opened and done (`quest resources`, `quest send`). The wait does
-   * not await that commit (a failure fails the run, as any write's), and a wait that the workflow's own tasks
-   * end within the turn commits nothing: busy workflows keep their group commit. Returns the function to call
-   * when the wait ends.
-   */
-  private beganWaiting(): () => void {
-    this.resourceWaits++;
-    if (!this.idleCheckScheduled) {
-      this.idleCheckScheduled = true;
-      setImmediate(() => this.commitIfIdle());
-    }
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.resourceWaits--;
-    };
-  }
-
-  private commitIfIdle(): void {
-    this.idleCheckScheduled = false;
-    if (this.resourceWaits === 0 || this.stopReason !== undefined) return;
-    try {
-      // A failure has already failed the run (see storageFailure): every waiter hears of it there.
-      this.buffer.flush()?.catch(() => undefined);
-    } catch {
-      // Same: the run failed with it.
-    }
   }
 
   /** Hand the resource to waiting actions, in arrival order, until none can proceed. */
