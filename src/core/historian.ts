@@ -48,7 +48,10 @@ export type WorkflowOutcome = { ok: true; value: unknown } | { ok: false; error:
  */
 export class Historian<A extends unknown[] = never[], R = unknown> {
   private readonly configurations: Configuration[] = [];
+  /** Resource streams attached to the current run: they end with it. */
   private readonly streams = new Set<ResourceStream>();
+  /** Resource streams opened while no run was live: they attach to the next run (see resourceStream). */
+  private readonly nextRunStreams = new Set<ResourceStream>();
   private current: Run | undefined;
   /** Set synchronously by run() until the run exists, so outside calls made right after run() wait for it. */
   private starting: Promise<Run | undefined> | undefined;
@@ -102,6 +105,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     this.starting = created.promise;
     this.settled = done.promise;
     this.state = 'running';
+    this.attachWaitingStreams();
     let run: Run | undefined;
     try {
       const records = await this.loadRecords(created);
@@ -125,7 +129,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       throw error;
     } finally {
       if (run !== undefined) await this.cleanUp(run);
-      else for (const stream of [...this.streams]) stream.end();
+      else this.endRunStreams();
       this.current = undefined;
       this.starting = undefined;
       created.resolve(undefined);
@@ -182,7 +186,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     await Promise.all([...run.root.children].map((task) => task.finished));
     if (this.state === 'suspended') await run.drain();
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);
-    for (const stream of [...this.streams]) stream.end();
+    this.endRunStreams();
     await run.releaseAliases();
   }
 
@@ -215,43 +219,77 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     return run.externalAction(name, identity, action, args);
   }
 
-  /** The resources visible to `identity` (public ones, and its own), now. */
-  resources(identity: string | null): ResourceInfo[] {
-    const run = this.current;
-    if (run === undefined) return [];
-    const visible: ResourceInfo[] = [];
-    for (const resource of run.resources.values()) {
-      if (canSee(identity, resource)) {
-        visible.push({ name: resource.key.name, identity: resource.key.identity, kind: resource.state.kind, view: resource.state.view() });
-      }
-    }
-    return visible;
+  /**
+   * The resources visible to `identity` (public ones, and its own), as the running workflow has them. While
+   * the run starts or replays its history, this waits until replay has caught up (as `act` does), so it never
+   * shows a half-replayed state. When no run is live (idle, suspended, finished) or the run stops before
+   * catching up: an empty list, at once; it does not wait for a next run.
+   *
+   * @example
+   * const mine = await historian.resources('ann');
+   */
+  async resources(identity: string | null): Promise<ResourceInfo[]> {
+    const run = this.current ?? (await this.starting);
+    if (run === undefined || run.stopReason !== undefined) return [];
+    if (!run.replayIsDone) await run.caughtUpOrStopped;
+    return run.stopReason === undefined ? visibleResources(run, identity) : [];
   }
 
   /**
-   * A stream of snapshots of the resources visible to `identity`: one now (once replay has caught up), then
-   * one each time such a resource is opened, acted on or closed. Ends when the workflow stops.
+   * A stream of snapshots of the resources visible to `identity`: first one of where the run stands once its
+   * replay has caught up (change 'initial'), then one each time such a resource is opened, acted on or closed.
+   *
+   * A stream belongs to ONE run and does not span runs:
+   * - opened while a run is starting or running, it follows that run; opened while none is (before `run()`,
+   *   or while the workflow is suspended), it waits and follows the next run;
+   * - it ends when the run it follows ends (the workflow finishes, fails or is suspended): a suspension ends
+   *   it too, and a resumed run needs a new stream;
+   * - opened once the workflow has finished (completed or failed), it ends at once; one waiting for a next
+   *   run also ends when a run ends with the workflow finished, and when `endStreams()` is called (the
+   *   historian is given up). A stream opened on a historian that is never run again nor given up waits.
+   *
+   * Leaving a loop early (`break`, `return()`) or calling `end()` ends just that stream.
    *
    * @example
-   * for await (const snapshot of historian.resourceStream('ann')) render(snapshot.resources);
+   * const stream = historian.resourceStream('ann');   // before run(): its first snapshot comes once replayed
+   * historian.run();
+   * for await (const snapshot of stream) render(snapshot.resources);
    */
   resourceStream(identity: string | null): ResourceStream {
-    const stream = new ResourceStream(identity, (closed) => this.streams.delete(closed));
-    if (this.current === undefined && this.starting === undefined) {
+    const stream = new ResourceStream(identity, (closed) => {
+      this.streams.delete(closed);
+      this.nextRunStreams.delete(closed);
+    });
+    const run = this.current;
+    if (this.runIsLive()) {
+      this.streams.add(stream);
+      // While the run starts or replays, the first snapshot comes when replay has caught up (publish()).
+      if (run !== undefined && run.replayIsDone) stream.push({ change: 'initial', resources: visibleResources(run, identity) });
+    } else if (this.state === 'completed' || this.state === 'failed') {
       stream.end();
-      return stream;
-    }
-    this.streams.add(stream);
-    // While the run starts or replays, the first snapshot comes when replay has caught up (publish()).
-    if (this.current !== undefined && this.current.replay === null && this.current.replayIsDone) {
-      stream.push({ change: 'initial', resources: this.resources(identity) });
+    } else {
+      this.nextRunStreams.add(stream);
     }
     return stream;
   }
 
   /**
+   * End every resource stream of this historian, those waiting for a next run included. Call it when giving
+   * the historian up (it will not run again), so that no reader waits forever. Later streams still follow a
+   * next run, if there is one.
+   *
+   * @example
+   * await historian.suspend();
+   * historian.endStreams();
+   */
+  endStreams(): void {
+    for (const stream of [...this.streams, ...this.nextRunStreams]) stream.end();
+  }
+
+  /**
    * Resolves when a resource `name` is visible to `identity` (at once if it already is); rejects with
-   * WorkflowSuspendedError if the workflow stops first. Useful right after run(), before the workflow has
+   * WorkflowSuspendedError if the run stops first, or at once when no run is starting or running (like
+   * `act`: before run(), while suspended, once finished). Useful right after run(), before the workflow has
    * reached the point where it opens the resource.
    *
    * @example
@@ -260,6 +298,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * await historian.act('words', null, 'put', 'hello');
    */
   async waitForResource(name: string, identity: string | null): Promise<ResourceInfo> {
+    if (!this.runIsLive()) throw new WorkflowSuspendedError(this.workflowId);
     const stream = this.resourceStream(identity);
     try {
       for await (const snapshot of stream) {
@@ -272,19 +311,50 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     throw new WorkflowSuspendedError(this.workflowId);
   }
 
+  /** A run is starting (loading its history) or running, not stopped. */
+  private runIsLive(): boolean {
+    return this.starting !== undefined || (this.current !== undefined && this.current.stopReason === undefined);
+  }
+
+  /** run() starts: the streams opened while no run was live follow this one. */
+  private attachWaitingStreams(): void {
+    for (const stream of this.nextRunStreams) this.streams.add(stream);
+    this.nextRunStreams.clear();
+  }
+
+  /** The run ended: its streams end; if the workflow finished, so do those waiting for a next run. */
+  private endRunStreams(): void {
+    const finished = this.state === 'completed' || this.state === 'failed';
+    for (const stream of finished ? [...this.streams, ...this.nextRunStreams] : [...this.streams]) stream.end();
+  }
+
   private resourceChanged(resource: OpenResource, change: ResourceChange): void {
-    if (this.streams.size === 0 || this.current === undefined || this.current.replay !== null) return;
+    const run = this.current;
+    if (this.streams.size === 0 || run === undefined || run.replay !== null) return;
     for (const stream of this.streams) {
       if (!canSee(stream.identity, resource)) continue;
-      const snapshot: ResourceSnapshot = { change, resource: { ...resource.key }, resources: this.resources(stream.identity) };
+      const snapshot: ResourceSnapshot = { change, resource: { ...resource.key }, resources: visibleResources(run, stream.identity) };
       stream.push(snapshot);
     }
   }
 
   /** After replay: every stream gets the state it missed while the history was replayed. */
   private publish(): void {
-    for (const stream of this.streams) stream.push({ change: 'initial', resources: this.resources(stream.identity) });
+    const run = this.current;
+    if (run === undefined) return;
+    for (const stream of this.streams) stream.push({ change: 'initial', resources: visibleResources(run, stream.identity) });
   }
+}
+
+/** The resources of `run` that `identity` can see, now. */
+function visibleResources(run: Run, identity: string | null): ResourceInfo[] {
+  const visible: ResourceInfo[] = [];
+  for (const resource of run.resources.values()) {
+    if (canSee(identity, resource)) {
+      visible.push({ name: resource.key.name, identity: resource.key.identity, kind: resource.state.kind, view: resource.state.view() });
+    }
+  }
+  return visible;
 }
 
 function canSee(identity: string | null, resource: OpenResource): boolean {

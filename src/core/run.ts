@@ -28,6 +28,7 @@ import { Forgetting } from './forgetting.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { VersionBook, type DeclaredVersion } from './version-book.js';
+import { IdleCommit } from './idle-commit.js';
 import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
@@ -114,16 +115,20 @@ export class Run {
 
   private readonly options: RunOptions;
   private readonly buffer: WriteBuffer;
+  /** Commits what is buffered when the workflow waits for the outside. */
+  private readonly idle: IdleCommit;
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
   private readonly failure = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
+  private readonly stopped = createDeferred<void>();
 
   constructor(options: RunOptions, lastSeq: number) {
     this.options = options;
     this.workflowId = options.workflowId;
     this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
+    this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined);
     // The failure promise is raced against the workflow; never leave it unhandled.
     this.failure.promise.catch(() => undefined);
   }
@@ -142,9 +147,9 @@ export class Run {
     return { run: this, task: this.root, scope: this.rootScope, versioned: null };
   }
 
-  /** Resolves when replay has caught up (at once for a new workflow). */
-  get replayFinished(): Promise<void> {
-    return this.replayDone.promise;
+  /** Resolves when replay has caught up (at once for a new workflow) or the run has stopped, whichever comes first. */
+  get caughtUpOrStopped(): Promise<void> {
+    return Promise.race([this.replayDone.promise, this.stopped.promise]);
   }
 
   /** Rejects when the run fails (storage failure, replay divergence); never resolves. */
@@ -341,6 +346,7 @@ export class Run {
   stop(reason: Error): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
+    this.stopped.resolve();
     this.abortController?.abort(reason);
     this.replay?.stop(reason);
     this.root.stop(reason);
@@ -550,10 +556,12 @@ export class Run {
       this.handOff(resource);
       if (waiter.done) break;
     }
+    const waitEnded = waiter.done ? undefined : this.idle.began();
     try {
       return await context.task.track(deferred);
     } finally {
       waiter.done = true;
+      waitEnded?.();
     }
   }
 
@@ -642,9 +650,17 @@ export class Run {
       },
     };
     resource.waiters.push(waiter);
-    const wait = task === undefined ? deferred.promise : task.track(deferred);
-    return wait.finally(() => {
+    // An outside caller waiting (a get on a queue the workflow fills) is not the workflow waiting.
+    if (task === undefined) {
+      return deferred.promise.finally(() => {
+        waiter.done = true;
+      });
+    }
+    const tracked = task.track(deferred);
+    const waitEnded = this.idle.began();
+    return tracked.finally(() => {
       waiter.done = true;
+      waitEnded();
     });
   }
 

@@ -5,8 +5,9 @@
  * This is what replay does for the resources, minus the workflow: `quest resources` shows it.
  *
  * It is exact for the history as stored. A workflow running in some process may hold a few records it has
- * not written yet (workflow-side records are written with the next durable write; outside events are
- * durable before `act` returns), so the view can lag behind that process by those.
+ * not written yet (workflow-side records are written with the next durable write, or once the workflow waits
+ * for the outside; outside events are durable before `act` returns), so the view of a workflow busy between
+ * two durable writes can lag behind that process by those; that of a waiting workflow does not.
  */
 import type { ActionSpec, ResourceState } from '../core/resources.js';
 import { EventState, IdentityQueueState, QueueState, StateState, WOULD_BLOCK } from '../core/resources.js';

@@ -112,9 +112,14 @@ export class ManagedWorkflow {
    */
   async stop(reason: StopReason): Promise<void> {
     this.stopping ??= reason;
-    if (this.running === undefined || this.historian === undefined) return;
+    if (this.running === undefined || this.historian === undefined) {
+      this.historian?.endStreams();
+      return;
+    }
     await this.historian.suspend();
     await this.settled();
+    // This manager will not run it again: a stream opened meanwhile must not wait for a next run.
+    this.historian.endStreams();
   }
 
   /** Resolves when no run is active. */

@@ -262,14 +262,18 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     return (await this.running(id)).act(name, identity, action, ...args);
   }
 
-  /** The resources of running workflow `id` visible to `identity`; failures as for {@link act}. */
+  /**
+   * The resources of running workflow `id` visible to `identity`, once its replay has caught up (never a
+   * half-replayed state; see Historian.resources); failures as for {@link act}.
+   */
   async resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
     return (await this.running(id)).resources(identity);
   }
 
   /**
-   * A stream of the resources of running workflow `id` visible to `identity` (see Historian.resourceStream);
-   * it ends when the workflow stops. Failures as for {@link act}.
+   * A stream of the resources of running workflow `id` visible to `identity` (see Historian.resourceStream):
+   * its first snapshot once replay has caught up; it ends when the run ends (the workflow finishes or is
+   * suspended) or the manager closes, cancels or deletes the workflow. Failures as for {@link act}.
    *
    * @example
    * for await (const snapshot of await manager.resourceStream('g1', 'ann')) render(snapshot.resources);

@@ -181,9 +181,9 @@ describe('resource reconstruction from a history', () => {
     await historian.act('people', null, 'put', 'yan');
     await historian.act('ready', null, 'set');
     await historian.waitForResource('done', null);
-    await untilSettled(() => historian.resources(null).some((resource) => resource.name === 'people' && (resource.view as { size: number }).size === 1));
+    await untilSettled(async () => (await historian.resources(null)).some((resource) => resource.name === 'people' && (resource.view as { size: number }).size === 1));
     const identities = [null, 'ann', 'bob'];
-    const live = identities.map((identity) => historian.resources(identity));
+    const live = await Promise.all(identities.map((identity) => historian.resources(identity)));
     // Suspending writes what the run still buffered (workflow-side records go out with the next durable write).
     await historian.suspend();
     await result.catch(() => undefined);

@@ -44,7 +44,7 @@ async function feed(workflow: WorkflowFunction<[], string[]>, history: MemoryHis
   const historian = new Historian('w', workflow, history);
   const running = outcome(historian.run());
   await replayed(historian);
-  await untilSettled(() => visible(historian, null).includes('words'));
+  await untilSettled(async () => (await visible(historian, null)).includes('words'));
   for (const word of words) {
     edited = [];
     await historian.act('words', null, 'put', word);

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Historian, MemoryHistory, getVersion, queue, task, versioned, type WorkflowFunction } from '../../src/index.js';
 import { untilSettled } from '../helpers.js';
-import { outcome, replayed, suspend, summary, visible, type Outcome } from './support.js';
+import { everyIdentity, outcome, replayed, suspend, summary, visible, type Outcome } from './support.js';
 
 const V2 = '2026-01-10 append "2" to words';
 const CASING_V2 = '2026-01-11 title case';
@@ -22,10 +22,10 @@ async function deliver(workflow: WorkflowFunction<[], string[]>, history: Memory
   const historian = new Historian('w', workflow, history);
   const running = outcome(historian.run());
   await replayed(historian);
-  await untilSettled(() => visible(historian, null).includes('words'));
+  await untilSettled(async () => (await visible(historian, null)).includes('words'));
   for (const word of words) {
     await historian.act('words', null, 'put', word);
-    await untilSettled(() => (historian.resources(null)[0]?.view as { size: number }).size === 0);
+    await untilSettled(async () => ((await historian.resources(null))[0]?.view as { size: number }).size === 0);
   }
   return { historian, running };
 }
@@ -131,10 +131,10 @@ describe('versioning', () => {
       const historian = new Historian('w', workflow, history);
       const running = outcome(historian.run());
       await replayed(historian);
-      await untilSettled(() => puts.every((name) => visible(historian, name).includes(`numbers@${name}`)));
+      await untilSettled(() => everyIdentity(historian, puts, (name) => `numbers@${name}`));
       for (const name of puts) {
         await historian.act('numbers', name, 'put', 1);
-        await untilSettled(() => (historian.resources(name)[0]?.view as { size: number } | undefined)?.size !== 1);
+        await untilSettled(async () => ((await historian.resources(name))[0]?.view as { size: number } | undefined)?.size !== 1);
       }
       return { historian, running };
     };
@@ -176,7 +176,7 @@ describe('versioning', () => {
     };
     const first = new Historian('w', make(undefined), history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).includes('words'));
+    await untilSettled(async () => (await visible(first, null)).includes('words'));
     await first.act('words', null, 'put', 'old');
     await suspend(first, running);
 
