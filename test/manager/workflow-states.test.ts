@@ -5,6 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  NonDeterminismError,
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
   WorkflowFinishedError,
@@ -16,6 +17,7 @@ import {
   queue,
   registerError,
   serialize,
+  step,
 } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import type { Store } from '../../src/storage/store.js';
@@ -132,6 +134,22 @@ describe('outside calls name the state of a workflow that is not running', () =>
     await assert.rejects(other.act('w1', 'numbers', null, 'put', 1), UnknownWorkflowTypeError);
     await assert.rejects(other.getResult('w1'), UnknownWorkflowTypeError);
     await other.close();
+  });
+
+  test('a workflow whose run stopped on an engine error: that error (NonDeterminismError)', async () => {
+    const store = new MemoryStore();
+    const first = await open(new StoreView(store));
+    await startTaker(first, 'w1');
+    await first.close();
+    // Same type name, different code: replay finds no queue where the history opened one.
+    const changed = { taker: async () => step('other', async () => 1)() };
+    const after = await WorkflowManager.open({ store: new StoreView(store), workflows: changed, inboxPollMs: 0, historian: { stallTimeoutMs: 20 } });
+    await assert.rejects(after.getResult('w1'), NonDeterminismError);
+    await assert.rejects(after.act('w1', 'numbers', null, 'put', 1), NonDeterminismError);
+    const [info] = await after.list();
+    assert.equal(info?.status, 'suspended');
+    assert.match(info?.error ?? '', /no longer matches its history/);
+    await after.close();
   });
 
   test('WorkflowFinishedError keeps its state through a history', () => {
