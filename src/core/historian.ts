@@ -37,7 +37,8 @@ export interface HistorianOptions {
 export interface SuspendOptions {
   /**
    * How long to wait for steps that are still running to return once their AbortSignal is aborted
-   * (milliseconds, default 0). Their results are dropped either way; past it, suspend() resolves regardless.
+   * (milliseconds, default 0; Infinity: as long as they take). Their results are dropped either way; past
+   * it, suspend() resolves regardless.
    */
   graceMs?: number;
   /** Why the workflow is suspended, for the message of the WorkflowSuspendedError its callers get. */

@@ -171,14 +171,16 @@ export class Run {
   }
 
   /**
-   * Resolves when every step body running now has returned, or after `graceMs`, whichever comes first. Their
-   * results are dropped either way (the run has stopped): the grace is for their own cleanup.
+   * Resolves when every step body running now has returned, or after `graceMs` (Infinity: no limit),
+   * whichever comes first. Their results are dropped either way (the run has stopped): the grace is for
+   * their own cleanup.
    */
   async stepsReturned(graceMs: number): Promise<void> {
     if (this.stepBodies.size === 0 || !(graceMs > 0)) return;
     let timer: NodeJS.Timeout | undefined;
+    // Infinity waits for the steps however long they take; setTimeout itself caps delays at 2^31 - 1 ms.
     const graceOver = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
+      if (graceMs !== Infinity) timer = setTimeout(resolve, Math.min(graceMs, 2 ** 31 - 1));
     });
     try {
       await Promise.race([Promise.allSettled([...this.stepBodies]), graceOver]);
