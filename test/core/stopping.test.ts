@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Historian, MemoryHistory, abortSignal, isSuspension, step, task } from '../../src/index.js';
+import { Historian, MemoryHistory, abortSignal, isSuspension, step, task, type History, type HistoryChange, type HistoryRecord } from '../../src/index.js';
 import { settle } from '../../src/core/deferred.js';
 import { untilSettled } from '../helpers.js';
 import { gate, outcome, summary, suspend } from './support.js';
@@ -186,8 +186,71 @@ describe('stopping never waits for user code', { timeout: 10_000 }, () => {
     assert.deepEqual(summary(history), ['step_start main/stubborn'], 'the late result was dropped');
   });
 
+  test('suspend() resolves only once every commit started before it has ended (a queued batch too)', async () => {
+    const history = new SlowHistory();
+    const quick = step('quick', async (n: number) => n);
+    const both = task('both', async (n: number) => quick(n));
+    const historian = new Historian('w', async () => {
+      const [a, b] = [both(1), both(2)];
+      await a;
+      await b;
+      await never();
+    }, history);
+    history.holdNext();
+    const running = outcome(historian.run());
+    // The first step end waits in a held commit; the second is queued behind it as the next batch.
+    await untilSettled(() => history.held !== undefined && history.appended.length === 0);
+    for (let turn = 0; turn < 5; turn++) await settle();
+    const suspending = historian.suspend();
+    await settle(); // suspend() is now draining, waiting for the held commit
+    history.release();
+    await suspending;
+    assert.equal(history.inFlight, 0, 'no commit is still running once suspend() has resolved');
+    assert.equal((await running).ok, false);
+  });
+
   test('suspend() refuses a negative grace period', async () => {
     const historian = new Historian('w', async () => 1, new MemoryHistory());
     await assert.rejects(historian.suspend({ graceMs: -1 }), /grace period/);
   });
 });
+
+/** A history whose commits take an event-loop turn, and whose next commit can be held by the test. */
+class SlowHistory implements History {
+  inFlight = 0;
+  readonly appended: string[] = [];
+  held: (() => void) | undefined;
+  private holding = false;
+  private readonly inner = new MemoryHistory();
+
+  holdNext(): void {
+    this.holding = true;
+  }
+
+  release(): void {
+    this.held?.();
+  }
+
+  load(): Promise<readonly HistoryRecord[]> {
+    return this.inner.load();
+  }
+
+  commit(change: HistoryChange): Promise<void> {
+    this.inFlight++;
+    const wait = this.holding
+      ? new Promise<void>((resolve) => {
+          this.held = resolve;
+        })
+      : settle();
+    this.holding = false;
+    return wait.then(() => {
+      this.inner.commit(change);
+      for (const record of change.append) this.appended.push(`${record.type} ${record.id}`);
+      this.inFlight--;
+    });
+  }
+
+  clear(): void {
+    this.inner.clear();
+  }
+}
