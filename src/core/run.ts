@@ -117,6 +117,7 @@ export class Run {
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
+  /** Rejected with the stop reason when the run stops (see untilStopped); never resolves. */
   private readonly halt = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
   /** Step bodies running now (user code): a suspension gives them a grace period to return. */
@@ -148,14 +149,9 @@ export class Run {
   }
 
   /**
-   * Rejects with the stop reason when the run stops (suspension, failure); never resolves. Raced against
-   * everything the run awaits from user code, so that stopping never waits for that code.
+   * Await `promise`, unless the run stops first (then reject with the stop reason). Every await on user code
+   * goes through this, so that stopping never waits for that code.
    */
-  get stopped(): Promise<never> {
-    return this.halt.promise;
-  }
-
-  /** Await `promise`, unless the run stops first (then reject with the stop reason). */
   untilStopped<T>(promise: Promise<T>): Promise<T> {
     return Promise.race([promise, this.halt.promise]);
   }

@@ -135,7 +135,7 @@ export class ManagedWorkflow {
    * engine error its run stopped on.
    */
   notRunning(): Error {
-    if (this.finished !== undefined) return finishedError(this.finished);
+    if (this.finished !== undefined) return notLiveError(this.finished);
     if (this.stopping === 'cancel' || this.stopping === 'delete') {
       return new WorkflowCancelledError(this.id, this.stopping === 'delete' ? 'deleted' : 'cancelled');
     }
@@ -199,12 +199,13 @@ export function cancelledEntry(entry: WorkflowEntry): WorkflowEntry {
 const CLOSING = 'its workflow manager is closing (the next manager over the same store resumes it)';
 
 /**
- * The error outside actions (act, resources) get for a finished workflow.
+ * The error outside actions (act, resources) get for a workflow of the store that no run of this manager
+ * serves: WorkflowFinishedError once it has finished, WorkflowSuspendedError while another process runs it.
  *
  * @example
- * throw finishedError(await store.getWorkflow('g1'));
+ * throw notLiveError(await store.getWorkflow('g1'));
  */
-export function finishedError(entry: WorkflowEntry): Error {
+export function notLiveError(entry: WorkflowEntry): Error {
   if (entry.state === 'running') return new WorkflowSuspendedError(entry.id, 'it is not running in this manager (another process runs it, or it started after this manager opened)');
   const failure = entry.state === 'failed' && entry.error !== undefined ? `${entry.error.name}: ${entry.error.message}` : undefined;
   return new WorkflowFinishedError(entry.id, entry.state, failure);

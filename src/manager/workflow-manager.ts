@@ -22,7 +22,7 @@ import { actionSpec, findVisible } from '../inspect/resources.js';
 import { hasInbox, type PostedEvent, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { IdLocks } from './id-locks.js';
-import { ManagedWorkflow, cancelledEntry, finishedError, outcomeOf, type ManagedDeps, type StopReason } from './managed-workflow.js';
+import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedDeps, type StopReason } from './managed-workflow.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
@@ -586,7 +586,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private async notLive(id: string, asked: string): Promise<Error> {
     if (this.closing !== undefined) return new StorageError('This workflow manager is closed (or closing); open a new one.');
     const entry = await this.store.getWorkflow(id);
-    return entry === undefined ? new WorkflowNotFoundError(asked) : finishedError(entry);
+    return entry === undefined ? new WorkflowNotFoundError(asked) : notLiveError(entry);
   }
 
   /** The workflow id `id` names: an id of this store wins; otherwise the workflow holding alias `id`. */
