@@ -2,7 +2,7 @@
  * Quest for TypeScript: durable, long-running asynchronous workflows. The public API, by name.
  */
 export { Historian } from './core/historian.js';
-export type { HistorianOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
+export type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
 export { step } from './core/step.js';
 export type { Step, StepOptions, RetryPolicy } from './core/step.js';
 export { sleep } from './core/sleep.js';
@@ -49,8 +49,9 @@ export {
   DuplicateWorkflowError,
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
+  WorkflowFinishedError,
 } from './core/errors.js';
-export type { QuestErrorCode } from './core/errors.js';
+export type { QuestErrorCode, FinishedState } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';

@@ -29,7 +29,8 @@ export type QuestErrorCode =
   | 'WORKFLOW_NOT_FOUND'
   | 'DUPLICATE_WORKFLOW'
   | 'UNKNOWN_WORKFLOW_TYPE'
-  | 'WORKFLOW_CANCELLED';
+  | 'WORKFLOW_CANCELLED'
+  | 'WORKFLOW_FINISHED';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -66,7 +67,7 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
   'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
-  'WORKFLOW_CANCELLED',
+  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -201,10 +202,15 @@ export class DuplicateAliasError extends QuestError {
  * Cleanup code can test for it with {@link isSuspension} to skip side effects that only belong to a real exit.
  */
 export class WorkflowSuspendedError extends QuestError {
-  constructor(workflowId: string) {
-    super('WORKFLOW_SUSPENDED', `Workflow ${JSON.stringify(workflowId)} is not running (suspended, or not started): run it to resume.`, {
-      retryable: true,
-    });
+  /** `why` says what suspended it (e.g. "the workflow manager is closing"); the default covers the rest. */
+  constructor(workflowId: string, why?: string) {
+    super(
+      'WORKFLOW_SUSPENDED',
+      why === undefined
+        ? `Workflow ${JSON.stringify(workflowId)} is not running (suspended, or not started): run it to resume.`
+        : `Workflow ${JSON.stringify(workflowId)} is not running: ${why}.`,
+      { retryable: true },
+    );
   }
 }
 
@@ -266,8 +272,38 @@ export class UnknownWorkflowTypeError extends QuestError {
 
 /** The workflow was cancelled (or deleted while running) before it finished. */
 export class WorkflowCancelledError extends QuestError {
-  constructor(workflowId: string) {
-    super('WORKFLOW_CANCELLED', `Workflow ${JSON.stringify(workflowId)} was cancelled before it finished.`);
+  constructor(workflowId: string, how: 'cancelled' | 'deleted' = 'cancelled') {
+    super(
+      'WORKFLOW_CANCELLED',
+      `Workflow ${JSON.stringify(workflowId)} was ${how} before it finished; it has no result. Start a new workflow to run it again.`,
+    );
+  }
+}
+
+/** How a finished workflow ended, as {@link WorkflowFinishedError} reports it. */
+export type FinishedState = 'completed' | 'failed' | 'cancelled';
+
+/**
+ * An outside action (act, resources, a resource stream) named a workflow that has finished: it completed,
+ * failed or was cancelled, and has no resources any more. Its outcome stays readable with getResult() until it
+ * is deleted.
+ *
+ * @example
+ * catch (e) { if (isQuestError(e, 'WORKFLOW_FINISHED')) console.log((e as WorkflowFinishedError).state) }
+ */
+export class WorkflowFinishedError extends QuestError {
+  constructor(
+    readonly workflowId: string,
+    readonly state: FinishedState,
+    /** The failure's `name: message`, for a failed workflow. */
+    readonly failure?: string,
+  ) {
+    const how = state === 'failed' ? `failed${failure === undefined ? '' : ` (${failure})`}` : state === 'cancelled' ? 'was cancelled' : 'has completed';
+    super(
+      'WORKFLOW_FINISHED',
+      `Workflow ${JSON.stringify(workflowId)} ${how}: it takes no more outside actions. ` +
+        (state === 'cancelled' ? 'Start a new workflow to run it again.' : 'Read its outcome with getResult(), or start a new workflow.'),
+    );
   }
 }
 

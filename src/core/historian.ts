@@ -33,6 +33,18 @@ export interface HistorianOptions {
   onFinish?: (outcome: WorkflowOutcome) => Promise<void> | void;
 }
 
+/** Options of {@link Historian.suspend}. */
+export interface SuspendOptions {
+  /**
+   * How long to wait for steps that are still running to return once their AbortSignal is aborted
+   * (milliseconds, default 0; Infinity: as long as they take). Their results are dropped either way; past
+   * it, suspend() resolves regardless.
+   */
+  graceMs?: number;
+  /** Why the workflow is suspended, for the message of the WorkflowSuspendedError its callers get. */
+  why?: string;
+}
+
 /** How a workflow finished. */
 export type WorkflowOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -147,16 +159,19 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   }
 
   private async execute(run: Run, records: Parameters<Run['begin']>[0], args: A): Promise<R> {
+    // Every await on user code (configurations, the workflow, its tasks) is raced against the run's stop:
+    // stopping never waits for a promise Quest does not control.
     let main!: Promise<R>;
-    await run.begin(records, () => {
+    await run.untilStopped(run.begin(records, () => {
       main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
-    });
-    main.catch(() => undefined);
+      // Handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
+      main.catch(() => undefined);
+    }));
     let ok = true;
     let value: R | undefined;
     let error: unknown;
     try {
-      value = await Promise.race([main, run.failed]);
+      value = await run.untilStopped(main);
     } catch (thrown) {
       ok = false;
       error = thrown;
@@ -170,7 +185,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     }
     // Finished (returned or threw): tasks it did not await are cancelled as at the end of any scope
     // (TaskCancelledError, not a suspension: their cleanup must see that the workflow really ended).
-    await endScope(run.rootContext());
+    await run.untilStopped(endScope(run.rootContext()));
     if (run.stopReason !== undefined) throw run.stopReason;
     // Stop what is left, hand over the outcome, then forget the history.
     run.stop(new WorkflowSuspendedError(this.workflowId));
@@ -183,7 +198,8 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   private async cleanUp(run: Run): Promise<void> {
     // A finished run was stopped already: building another error (a stack trace) per workflow costs.
     if (run.stopReason === undefined) run.stop(new WorkflowSuspendedError(this.workflowId));
-    await Promise.all([...run.root.children].map((task) => task.finished));
+    // Tasks still in user code are not waited for: whatever they do next, a stopped run records nothing of it
+    // (every Quest call throws the stop reason), so only what was buffered before the stop is written.
     if (this.state === 'suspended') await run.drain();
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);
     this.endRunStreams();
@@ -192,15 +208,28 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
 
   /**
    * Suspend the workflow: every task stops at its next Quest await, nothing more is recorded, and `run()`
-   * rejects with WorkflowSuspendedError. Resolves when everything has stopped. Steps still running are told
-   * through their AbortSignal (see `abortSignal()`); their results are dropped and they run again on resume.
+   * rejects with WorkflowSuspendedError. Never waits for user code: a workflow or task awaiting a promise
+   * Quest does not control (a plain timer, an in-process event) is left behind, and whatever it does once
+   * that promise settles is not recorded (its next Quest call throws WorkflowSuspendedError).
+   *
+   * Steps still running are told through their AbortSignal (see `abortSignal()`) and given up to
+   * `options.graceMs` (default 0) to return, for their own cleanup; their results are dropped either way
+   * and they run again on resume. Resolves once the run has stopped and what it recorded before the stop is
+   * durable.
+   *
+   * @example
+   * await historian.suspend({ graceMs: 5000 }); // steps that honour their signal end at once
    */
-  async suspend(): Promise<void> {
+  async suspend(options: SuspendOptions = {}): Promise<void> {
+    const graceMs = options.graceMs ?? 0;
+    if (typeof graceMs !== 'number' || !(graceMs >= 0)) {
+      throw new InvalidArgumentError(`suspend() takes a grace period of 0 or more milliseconds, got ${String(graceMs)}.`);
+    }
     // Right after run() the run does not exist yet (the history is loading): wait for it, or the
     // suspension would be lost and this would wait for the workflow to finish.
     const run = this.current ?? (await this.starting);
-    run?.stop(new WorkflowSuspendedError(this.workflowId));
-    await this.settled;
+    run?.stop(new WorkflowSuspendedError(this.workflowId, options.why));
+    await Promise.all([this.settled, run?.stepsReturned(graceMs)]);
   }
 
   /**

@@ -120,17 +120,18 @@ export class Run {
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
-  private readonly failure = createDeferred<never>();
+  /** Rejected with the stop reason when the run stops (see untilStopped); never resolves. */
+  private readonly halt = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
   private readonly stopped = createDeferred<void>();
+  /** Step bodies running now (user code): a suspension gives them a grace period to return. */
+  private readonly stepBodies = new Set<Promise<unknown>>();
 
   constructor(options: RunOptions, lastSeq: number) {
     this.options = options;
     this.workflowId = options.workflowId;
     this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
     this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined);
-    // The failure promise is raced against the workflow; never leave it unhandled.
-    this.failure.promise.catch(() => undefined);
   }
 
   /** Aborted when the run stops; steps observe it through `abortSignal()`. */
@@ -152,9 +153,41 @@ export class Run {
     return Promise.race([this.replayDone.promise, this.stopped.promise]);
   }
 
-  /** Rejects when the run fails (storage failure, replay divergence); never resolves. */
-  get failed(): Promise<never> {
-    return this.failure.promise;
+  /**
+   * Await `promise`, unless the run stops first (then reject with the stop reason). Every await on user code
+   * goes through this, so that stopping never waits for that code.
+   */
+  untilStopped<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.halt.promise]);
+  }
+
+  /** A step body (user code) started: it is given a grace period to return when the run stops. */
+  stepBodyStarted(body: Promise<unknown>): void {
+    const bodies = this.stepBodies;
+    bodies.add(body);
+    const ended = (): void => {
+      bodies.delete(body);
+    };
+    body.then(ended, ended);
+  }
+
+  /**
+   * Resolves when every step body running now has returned, or after `graceMs` (Infinity: no limit),
+   * whichever comes first. Their results are dropped either way (the run has stopped): the grace is for
+   * their own cleanup.
+   */
+  async stepsReturned(graceMs: number): Promise<void> {
+    if (this.stepBodies.size === 0 || !(graceMs > 0)) return;
+    let timer: NodeJS.Timeout | undefined;
+    // Infinity waits for the steps however long they take; setTimeout itself caps delays at 2^31 - 1 ms.
+    const graceOver = new Promise<void>((resolve) => {
+      if (graceMs !== Infinity) timer = setTimeout(resolve, Math.min(graceMs, 2 ** 31 - 1));
+    });
+    try {
+      await Promise.race([Promise.allSettled([...this.stepBodies]), graceOver]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -183,6 +216,8 @@ export class Run {
 
   /** Remove records (a cancelled step's, superseded changes) together with the next write. */
   forget(seqs: readonly number[]): void {
+    // A stopped run changes nothing more: a removal buffered now would reach the store with a later flush.
+    if (this.stopReason !== undefined) return;
     this.buffer.remove(seqs);
     this.forgetting.removed(seqs);
   }
@@ -235,6 +270,8 @@ export class Run {
     if (this.stopReason !== undefined) throw this.stopReason;
     if (records.length === 0) {
       await this.catchUp();
+      // Stopped while catching up: the workflow must not start (nobody would await it).
+      if (this.stopReason !== undefined) throw this.stopReason;
       this.finishReplay();
       startMain();
       return;
@@ -274,6 +311,8 @@ export class Run {
       this.write('', null, { type: 'config', id: '', name: configuration.name, args });
       this.configsApplied++;
       await configuration.fn(...(configuration.args as never[]));
+      // Stopped while the configuration ran: what it would record next must not reach the store.
+      if (this.stopReason !== undefined) throw this.stopReason;
     }
     for (const declared of this.versions.allDeclared()) this.recordVersion(declared, '');
     await this.flush();
@@ -347,6 +386,7 @@ export class Run {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
     this.stopped.resolve();
+    this.halt.reject(reason);
     this.abortController?.abort(reason);
     this.replay?.stop(reason);
     this.root.stop(reason);
@@ -355,9 +395,7 @@ export class Run {
 
   /** Stop the run because it failed; the workflow's promise rejects with `error`. */
   fail(error: Error): void {
-    if (this.stopReason !== undefined) return;
     this.stop(error);
-    this.failure.reject(error);
   }
 
   /** After a suspension: write what was buffered before it (never anything recorded after). */
@@ -711,6 +749,8 @@ export class Run {
   // Aliases
 
   async addAlias(alias: string): Promise<void> {
+    // A task that goes on after a stop must not reach the registry (nor its store, perhaps closed by now).
+    if (this.stopReason !== undefined) throw this.stopReason;
     if (this.options.aliases === undefined) {
       throw new InvalidArgumentError('alias() needs a WorkflowManager: a lone Historian has nowhere to register aliases.');
     }

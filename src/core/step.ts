@@ -153,7 +153,9 @@ export async function runBody<A extends unknown[]>(context: WorkflowContext, id:
   const result: BodyResult = { ok: true, outcome: undefined, frame };
   const bodyScope = new Scope(id, frame);
   try {
-    result.outcome = await task.wait(Promise.resolve(contextStorage.run({ ...context, scope: bodyScope }, fn, ...args)));
+    const running = Promise.resolve(contextStorage.run({ ...context, scope: bodyScope }, fn, ...args));
+    run.stepBodyStarted(running);
+    result.outcome = await task.wait(running);
   } catch (error) {
     result.ok = false;
     result.outcome = error;

@@ -74,6 +74,13 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * WorkflowManager.deliverInbox for the guarantees.
    */
   inboxPollMs?: number;
+  /**
+   * How long close(), cancel() and delete() wait for steps that are still running to return once their
+   * AbortSignal is aborted, in milliseconds (default 5000; 0: not at all; Infinity: as long as they take).
+   * Past it they go on regardless: a late step's result is dropped and never written. Nothing else a
+   * workflow awaits is waited for.
+   */
+  stopGraceMs?: number;
 }
 
 /**

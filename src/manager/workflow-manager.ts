@@ -14,7 +14,6 @@ import {
   StorageError,
   UnknownWorkflowTypeError,
   WorkflowNotFoundError,
-  WorkflowSuspendedError,
   isSuspension,
 } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
@@ -23,7 +22,7 @@ import { actionSpec, findVisible } from '../inspect/resources.js';
 import { hasInbox, type PostedEvent, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { IdLocks } from './id-locks.js';
-import { ManagedWorkflow, cancelledEntry, outcomeOf, type ManagedDeps } from './managed-workflow.js';
+import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedDeps, type StopReason } from './managed-workflow.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
@@ -70,11 +69,14 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private readonly store: Store;
   private readonly workflows: W;
+  /** How long a stop waits for running steps to honour their AbortSignal (ManagerOptions.stopGraceMs). */
+  private readonly stopGraceMs: number;
 
   private constructor(private readonly options: ManagerOptions<W>) {
     const store = options.store;
     this.store = store;
     this.workflows = options.workflows;
+    this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.aliases = new ManagerAliases(store, {
       isLive: (id) => this.live.has(id),
       releasesDurably: (id) => this.releasesDurably(id),
@@ -98,6 +100,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   static async open<W extends WorkflowRegistry>(options: ManagerOptions<W>): Promise<WorkflowManager<W>> {
     if (typeof options.workflows !== 'object' || options.workflows === null) {
       throw new InvalidArgumentError('WorkflowManager.open() needs `workflows`: an object of workflow functions by type name.');
+    }
+    const grace = options.stopGraceMs;
+    if (grace !== undefined && (typeof grace !== 'number' || !(grace >= 0))) {
+      throw new InvalidArgumentError(`stopGraceMs must be 0 or more milliseconds, got ${String(grace)}.`);
     }
     const manager = new WorkflowManager(options);
     for (const entry of await options.store.listWorkflows('running')) manager.resume(entry);
@@ -162,9 +168,11 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   /**
    * The result of workflow `id` (or alias): waits while it runs, returns the stored result of a finished one,
    * rethrows its failure (rebuilt as its class when the class is registered or built in).
-   * WorkflowNotFoundError for an unknown id, WorkflowCancelledError when it was cancelled or deleted,
-   * WorkflowSuspendedError when it is not running here (the manager closed, or see list() for why), and
-   * the engine's error when its run stopped on one (e.g. NonDeterminismError).
+   * WorkflowNotFoundError for an unknown (or deleted) id, WorkflowCancelledError when it was cancelled, or
+   * deleted while this call waited; WorkflowSuspendedError when it is not running here (the manager is
+   * closing, or it runs in another process), UnknownWorkflowTypeError when its type is not registered here,
+   * and the engine's error when its run stopped on one (e.g. NonDeterminismError). Never waits for a stop:
+   * a cancel, delete or close answers a waiting caller as soon as the run is stopped.
    *
    * @example
    * try { console.log(await manager.getResult('g1')) } catch (error) { ... }
@@ -200,6 +208,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * removed, and getResult() rejects with WorkflowCancelledError. A workflow that has already finished is
    * left as it is (its result stays). WorkflowNotFoundError for an unknown id.
    *
+   * Never waits for user code: the run is stopped at once (a workflow awaiting a promise Quest does not
+   * control is left behind, and records nothing more), except that steps still running get up to
+   * `stopGraceMs` to return once their AbortSignal is aborted (see {@link close}).
+   *
    * @example
    * await manager.cancel('g1');
    */
@@ -207,7 +219,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.checkOpen();
     const resolved = await this.resolve(id);
     await this.locks.run(resolved, async () => {
-      const entry = await this.stopForGood(resolved, id);
+      const entry = await this.stopForGood(resolved, id, 'cancel');
       if (entry === undefined || entry.state !== 'running') return;
       const cancelled = cancelledEntry(entry);
       // Entry first: a crash before the history is cleared must not resume a cancelled workflow.
@@ -219,8 +231,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * Forget workflow `id` (or alias): cancel it if it runs, then remove its entry, result, history and
-   * aliases (atomically in the store). Afterwards has(), list() and getResult() no longer know it.
-   * WorkflowNotFoundError for an unknown id.
+   * aliases (atomically in the store). Afterwards has(), list() and getResult() no longer know it; a caller
+   * already waiting in getResult() gets WorkflowCancelledError. WorkflowNotFoundError for an unknown id.
+   * Returns as promptly as {@link cancel}.
    *
    * @example
    * await manager.delete('g1');
@@ -229,7 +242,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.checkOpen();
     const resolved = await this.resolve(id);
     await this.locks.run(resolved, async () => {
-      await this.stopForGood(resolved, id);
+      await this.stopForGood(resolved, id, 'delete');
       await this.store.deleteWorkflow(resolved);
     });
   }
@@ -252,14 +265,17 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * Act on a resource of running workflow `id` (or alias) from outside, as `identity`: see Historian.act.
-   * WorkflowNotFoundError for an unknown or finished workflow, WorkflowSuspendedError (or the error it
-   * stopped on) when it is not running here, ResourceNotFoundError / UnknownActionError from the resource.
+   * When the workflow is not running, the error names its state: WorkflowNotFoundError (unknown or deleted),
+   * WorkflowFinishedError (completed, failed, cancelled: `state` says which), WorkflowCancelledError (being
+   * cancelled or deleted), WorkflowSuspendedError (the manager is closing, or it runs elsewhere),
+   * UnknownWorkflowTypeError (its type is not registered here), or the engine error its run stopped on.
+   * ResourceNotFoundError / UnknownActionError come from the resource.
    *
    * @example
    * await manager.act('g1', 'guess', null, 'put', 7);
    */
   async act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    return (await this.running(id)).act(name, identity, action, ...args);
+    return this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
   }
 
   /**
@@ -267,7 +283,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * half-replayed state; see Historian.resources); failures as for {@link act}.
    */
   async resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
-    return (await this.running(id)).resources(identity);
+    return this.withRunning(id, (historian) => historian.resources(identity));
   }
 
   /**
@@ -279,7 +295,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * for await (const snapshot of await manager.resourceStream('g1', 'ann')) render(snapshot.resources);
    */
   async resourceStream(id: string, identity: string | null): Promise<ResourceStream> {
-    return (await this.running(id)).resourceStream(identity);
+    return this.withRunning(id, (historian) => historian.resourceStream(identity));
   }
 
   /**
@@ -287,7 +303,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * WorkflowSuspendedError if it stops first. Failures as for {@link act}.
    */
   async waitForResource(id: string, name: string, identity: string | null): Promise<ResourceInfo> {
-    return (await this.running(id)).waitForResource(name, identity);
+    return this.withRunning(id, (historian) => historian.waitForResource(name, identity));
   }
 
   /** A typed handle on queue `name` of workflow `id` (or alias), used as `identity`. */
@@ -347,7 +363,13 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * Shut down gracefully: refuse new starts, wait for starts, cancels and deletes in progress, suspend
    * every running workflow (each stops at its next Quest await; nothing is lost: the next manager over the
    * same store resumes it), then close the store. Calling it again returns the same promise.
-   * Waits for workflows to stop; a step that ignores its AbortSignal delays it until the step returns.
+   *
+   * Never waits for user code beyond `stopGraceMs` (default 5000 ms): steps still running see their
+   * AbortSignal abort and get up to that long to return (a step that honours its signal ends at once).
+   * After it, close goes on regardless: a late step's result is dropped and never written (the step runs
+   * again when the workflow resumes), and nothing touches the store once it is closed. A workflow or task
+   * awaiting a promise Quest does not control (a plain timer, an in-process event) is not waited for at
+   * all; if it goes on later, its next Quest call throws WorkflowSuspendedError.
    *
    * @example
    * await manager.close();
@@ -380,7 +402,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     clearTimeout(this.inboxTimer);
     this.inboxTimer = undefined;
     await this.locks.drain();
-    await Promise.all([...this.live.values()].map((managed) => managed.stop('close')));
+    await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
     // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
     // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
     if (this.delivering !== undefined) await this.delivering.catch(() => 0);
@@ -511,7 +533,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * Stop workflow `id` if it runs here and drop it from the manager and its aliases from the store.
    * Returns its entry (undefined when it finished while being stopped); WorkflowNotFoundError if unknown.
    */
-  private async stopForGood(id: string, asked: string): Promise<WorkflowEntry | undefined> {
+  private async stopForGood(id: string, asked: string, reason: StopReason): Promise<WorkflowEntry | undefined> {
     const managed = this.live.get(id);
     if (managed === undefined) {
       const entry = await this.store.getWorkflow(id);
@@ -519,7 +541,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       return entry;
     }
     const held = this.aliases.aliasesOf(id);
-    await managed.stop('cancel');
+    await managed.stop(reason, this.stopGraceMs);
     this.live.delete(id);
     this.aliases.forget(id);
     for (const alias of held) await this.store.deleteAlias(alias, id);
@@ -538,14 +560,37 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     return managed.historian?.status === 'running';
   }
 
-  /** The Historian of running workflow `id` (or alias), for outside calls. */
-  private async running(id: string): Promise<NonNullable<ManagedWorkflow['historian']>> {
+  /** Running workflow `id` (or alias), for outside calls; when it is not running, the error names its state. */
+  private async running(id: string): Promise<ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> }> {
     const resolved = await this.resolve(id);
     await this.locks.idle(resolved);
     const managed = this.live.get(resolved);
-    if (managed === undefined) throw new WorkflowNotFoundError(id);
-    if (!managed.active || managed.historian === undefined) throw managed.halted ?? new WorkflowSuspendedError(resolved);
-    return managed.historian;
+    if (managed === undefined) throw await this.notLive(resolved, id);
+    if (!managed.active || managed.historian === undefined) throw managed.notRunning();
+    return managed as ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> };
+  }
+
+  /**
+   * Use the Historian of running workflow `id` (or alias) for an outside call. When the workflow is not
+   * running, or is stopped during the call, the error names its state (see {@link act}).
+   */
+  private async withRunning<T>(id: string, use: (historian: NonNullable<ManagedWorkflow['historian']>) => T | Promise<T>): Promise<T> {
+    // The call starts in the same turn as it did when outside calls awaited running() themselves.
+    const managed = await this.running(id);
+    try {
+      return await use(managed.historian);
+    } catch (error) {
+      // Stopped during the call: the run's stop reason says "suspended"; say what really happened.
+      if (isSuspension(error) && managed.stopping !== undefined) throw managed.notRunning();
+      throw error;
+    }
+  }
+
+  /** Why workflow `id`, which this manager does not run, cannot take outside calls. */
+  private async notLive(id: string, asked: string): Promise<Error> {
+    if (this.closing !== undefined) return new StorageError('This workflow manager is closed (or closing); open a new one.');
+    const entry = await this.store.getWorkflow(id);
+    return entry === undefined ? new WorkflowNotFoundError(asked) : notLiveError(entry);
   }
 
   /** The workflow id `id` names: an id of this store wins; otherwise the workflow holding alias `id`. */
@@ -567,6 +612,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (this.closing !== undefined) throw new StorageError('This workflow manager is closed (or closing); open a new one.');
   }
 }
+
+/** Default of ManagerOptions.stopGraceMs. */
+const DEFAULT_STOP_GRACE_MS = 5000;
 
 /** Inbox events read at a time. */
 const INBOX_PAGE = 100;
