@@ -48,8 +48,10 @@ export {
   DuplicateWorkflowError,
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
+  WorkflowEndedError,
+  EventExpiredError,
 } from './core/errors.js';
-export type { QuestErrorCode } from './core/errors.js';
+export type { QuestErrorCode, WorkflowEnding } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';

@@ -29,7 +29,9 @@ export type QuestErrorCode =
   | 'WORKFLOW_NOT_FOUND'
   | 'DUPLICATE_WORKFLOW'
   | 'UNKNOWN_WORKFLOW_TYPE'
-  | 'WORKFLOW_CANCELLED';
+  | 'WORKFLOW_CANCELLED'
+  | 'WORKFLOW_ENDED'
+  | 'EVENT_EXPIRED';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -66,7 +68,7 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
   'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
-  'WORKFLOW_CANCELLED',
+  'WORKFLOW_CANCELLED', 'WORKFLOW_ENDED', 'EVENT_EXPIRED',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -253,6 +255,37 @@ export class UnknownWorkflowTypeError extends QuestError {
 export class WorkflowCancelledError extends QuestError {
   constructor(workflowId: string) {
     super('WORKFLOW_CANCELLED', `Workflow ${JSON.stringify(workflowId)} was cancelled before it finished.`);
+  }
+}
+
+/** How a workflow that takes no more outside events ended. */
+export type WorkflowEnding = 'completed' | 'failed' | 'cancelled' | 'deleted';
+
+/**
+ * An outside event (act, the inbox) for a workflow that has ended: it completed, failed, was cancelled or
+ * was deleted. Nothing was changed, and nothing ever will be: the workflow takes no more events.
+ */
+export class WorkflowEndedError extends QuestError {
+  constructor(workflowId: string, readonly ending: WorkflowEnding) {
+    super(
+      'WORKFLOW_ENDED',
+      `Workflow ${JSON.stringify(workflowId)} ${ending === 'deleted' ? 'was deleted' : `has ${ending === 'cancelled' ? 'been cancelled' : ending}`}: ` +
+        'it takes no more events. Start a new workflow to act on.',
+    );
+  }
+}
+
+/**
+ * An inbox event was not applied within its time-to-live (`ttlMs`), typically because the workflow did not
+ * open the resource in time (or no resource of that name is visible to the event's identity).
+ */
+export class EventExpiredError extends QuestError {
+  constructor(eventId: number, ttlMs: number, why: string) {
+    super(
+      'EVENT_EXPIRED',
+      `Event ${eventId} was not applied within its time-to-live of ${ttlMs} ms: ${why}. Send it again (with a ` +
+        'longer time-to-live) once the workflow has the resource open.',
+    );
   }
 }
 

@@ -161,7 +161,7 @@ describe('WorkflowManager lifecycle', () => {
     assert.equal(store.history('a1').size, 0);
     assert.equal((await store.getWorkflow('a1'))?.state, 'cancelled');
     assert.deepEqual((await manager.list()).map(({ status }) => status), ['cancelled']);
-    await assert.rejects(manager.act('a1', 'numbers', null, 'put', 1), WorkflowNotFoundError);
+    await assert.rejects(manager.act('a1', 'numbers', null, 'put', 1), { name: 'WorkflowEndedError', message: /Workflow "a1" has been cancelled: it takes no more events/ });
     await manager.cancel('a1'); // cancelling a finished workflow changes nothing
     assert.equal((await store.getWorkflow('a1'))?.state, 'cancelled');
     await manager.close();
@@ -191,7 +191,7 @@ describe('WorkflowManager lifecycle', () => {
     assert.equal(await store.getWorkflow('b1'), undefined);
     assert.equal(store.history('b1').size, 0);
     await assert.rejects(manager.getResult('b1'), WorkflowNotFoundError);
-    await assert.rejects(manager.event('b1', 'go', null).set(), WorkflowNotFoundError);
+    await assert.rejects(manager.event('b1', 'go', null).set(), { name: 'WorkflowEndedError', message: /Workflow "b1" was deleted: it takes no more events/ });
     assert.equal(stepRuns, 1, 'nothing ran after the delete');
     await manager.close();
   });
