@@ -148,21 +148,35 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.match(notOpen.stderr, /warning: the stored history does not show a resource "elsewhere" open for the public/);
     const negative = await quest('send', 'c1', 'words', 'put', '-5', '--json', '--db', db);
     assert.deepEqual((JSON.parse(negative.stdout) as { args: unknown[] }).args, [-5]);
-    assert.equal((await inboxOf(db)).length, 2);
+    // Another identity's private resource and a missing one: the same answer (nothing tells that it exists).
+    const private_ = await quest('send', 's1', 'mailbox', 'put', '1', '--identity', 'bob', '--db', db);
+    const missing = await quest('send', 's1', 'nothing', 'put', '1', '--identity', 'bob', '--db', db);
+    assert.deepEqual([private_.code, missing.code], [0, 0]);
+    assert.equal(private_.stderr.replace('"mailbox"', '"R"'), missing.stderr.replace('"nothing"', '"R"'));
+    assert.match(missing.stderr, /the event waits in the inbox until the workflow opens it/);
+    assert.equal((await inboxOf(db)).length, 4);
   }));
 
-  test('send --wait returns once a running quest run took the event; Ctrl-C suspends it', { timeout: 60_000 }, () => withDatabase(async (db) => {
+  test('send --wait reports the outcome (applied: 0, rejected: 1 with the reason); Ctrl-C suspends quest run', { timeout: 180_000 }, () => withDatabase(async (db) => {
     const runner = spawnQuest(['run', FIXTURE_MODULE, '--db', db]);
     let errors = '';
     runner.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => runner.on('close', resolve));
     const lines = linesOf(runner);
     try {
+      // A rejection (its time-to-live passed before the workflow opened the resource): exit 1 with the reason.
+      const expired = await quest('send', 'c1', 'notYet', 'put', '1', '--ttl', '0', '--wait', '--timeout', '30000', '--db', db);
+      assert.equal(expired.code, 1, expired.stderr);
+      assert.match(expired.stdout, /^Posted event 1: put on notYet of workflow c1 with \[1\]\.\n$/);
+      assert.match(expired.stderr, /quest: event 1 was rejected: EVENT_EXPIRED: Event 1 was not applied within its time-to-live of 0 ms: workflow "c1" did not open a resource "notYet" visible to the public in time/);
       for (const word of ['a', 'b']) {
         const sent = await quest('send', 'c1', 'words', 'put', word, '--wait', '--timeout', '30000', '--db', db);
         assert.equal(sent.code, 0, sent.stderr);
-        assert.match(sent.stdout, /was taken by the running manager/);
+        assert.match(sent.stdout, /Event \d+ was applied to workflow c1\./);
       }
+      const json = await quest('send', 'p1', 'missing', 'put', '1', '--ttl', '0', '--wait', '--json', '--timeout', '30000', '--db', db);
+      assert.equal(json.code, 1);
+      assert.deepEqual((JSON.parse(json.stdout) as { outcome: { status: string; code: string } }).outcome.code, 'EVENT_EXPIRED');
       const { value } = await lines.next();
       assert.equal(value, 'workflow c1 (collect) completed: ["a","b"]');
     } finally {
