@@ -1,6 +1,7 @@
 /** The WorkflowManager delivering the events of a store's inbox (deliverInbox and the poll). */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { StorageError } from '../../src/core/errors.js';
@@ -123,6 +124,22 @@ describe('inbox delivery', () => {
       await store.postEvent(put('c', 'polled'));
       // Nothing else keeps this process alive: the manager does while its workflow runs.
       assert.deepEqual(await game.result(), ['polled']);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  test('wakeInbox delivers at once, without waiting for the next poll (what a store notification calls)', async () => {
+    const store = new MemoryStore();
+    const { manager } = await open(store, 3_600_000);
+    try {
+      const game = await manager.start('collect', 'c', 1);
+      await manager.waitForResource('c', 'words', null);
+      const id = await store.postEvent(put('c', 'woken'));
+      manager.wakeInbox();
+      assert.deepEqual(await game.result(), ['woken']);
+      while ((await outcome(store, id)) === 'pending') await nextTurn(); // settled right after it was applied
+      assert.equal(await outcome(store, id), 'applied');
     } finally {
       await manager.close();
     }
