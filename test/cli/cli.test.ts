@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
+import { workflows } from './fixtures/workflows.js';
 import { FIXTURE_MODULE, inTempDir, linesOf, prepareDatabase, quest, questWithEnv, spawnQuest } from './support.js';
 
 /** A prepared database in a fresh directory. */
@@ -157,26 +159,18 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.equal((await inboxOf(db)).length, 4);
   }));
 
-  test('send --wait reports the outcome (applied: 0, rejected: 1 with the reason); Ctrl-C suspends quest run', { timeout: 180_000 }, () => withDatabase(async (db) => {
+  test('send --wait returns once a running quest run applied the event; Ctrl-C suspends it', { timeout: 120_000 }, () => withDatabase(async (db) => {
     const runner = spawnQuest(['run', FIXTURE_MODULE, '--db', db]);
     let errors = '';
     runner.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => runner.on('close', resolve));
     const lines = linesOf(runner);
     try {
-      // A rejection (its time-to-live passed before the workflow opened the resource): exit 1 with the reason.
-      const expired = await quest('send', 'c1', 'notYet', 'put', '1', '--ttl', '0', '--wait', '--timeout', '30000', '--db', db);
-      assert.equal(expired.code, 1, expired.stderr);
-      assert.match(expired.stdout, /^Posted event 1: put on notYet of workflow c1 with \[1\]\.\n$/);
-      assert.match(expired.stderr, /quest: event 1 was rejected: EVENT_EXPIRED: Event 1 was not applied within its time-to-live of 0 ms: workflow "c1" did not open a resource "notYet" visible to the public in time/);
       for (const word of ['a', 'b']) {
         const sent = await quest('send', 'c1', 'words', 'put', word, '--wait', '--timeout', '30000', '--db', db);
         assert.equal(sent.code, 0, sent.stderr);
         assert.match(sent.stdout, /Event \d+ was applied to workflow c1\./);
       }
-      const json = await quest('send', 'p1', 'missing', 'put', '1', '--ttl', '0', '--wait', '--json', '--timeout', '30000', '--db', db);
-      assert.equal(json.code, 1);
-      assert.deepEqual((JSON.parse(json.stdout) as { outcome: { status: string; code: string } }).outcome.code, 'EVENT_EXPIRED');
       const { value } = await lines.next();
       assert.equal(value, 'workflow c1 (collect) completed: ["a","b"]');
     } finally {
@@ -189,6 +183,27 @@ describe('quest CLI', { concurrency: true }, () => {
     const late = await quest('send', 'p1', 'words', 'put', 'x', '--wait', '--timeout', '0', '--db', db);
     assert.equal(late.code, 1);
     assert.match(late.stderr, /still in the inbox/);
+  }));
+
+  test('send --wait: a rejected event exits 1 with the code and the reason, also in --json', { timeout: 120_000 }, () => withDatabase(async (db) => {
+    // The workflows run in this process (any WorkflowManager over the database delivers its inbox).
+    const manager = await WorkflowManager.open({ store: await SqliteStore.open(db), workflows, inboxPollMs: 20 });
+    try {
+      // Its time-to-live passes before the workflow opens the resource: rejected.
+      const expired = await quest('send', 'c1', 'notYet', 'put', '1', '--ttl', '0', '--wait', '--timeout', '60000', '--db', db);
+      assert.equal(expired.code, 1, expired.stderr);
+      assert.equal(expired.stdout, 'Posted event 1: put on notYet of workflow c1 with [1].\n');
+      assert.match(
+        expired.stderr,
+        /quest: event 1 was rejected: EVENT_EXPIRED: Event 1 was not applied within its time-to-live of 0 ms: workflow "c1" did not open a resource "notYet" visible to the public in time/,
+      );
+      const json = await quest('send', 'p1', 'missing', 'put', '1', '--ttl', '0', '--wait', '--json', '--timeout', '60000', '--db', db);
+      assert.equal(json.code, 1);
+      const printed = JSON.parse(json.stdout) as { id: number; ttlMs: number; outcome: { status: string; code: string } };
+      assert.deepEqual([printed.id, printed.ttlMs, printed.outcome.status, printed.outcome.code], [2, 0, 'rejected', 'EVENT_EXPIRED']);
+    } finally {
+      await manager.close();
+    }
   }));
 
   test('result: the stored result (0), the error (1), still running (3), unknown (2)', () => withDatabase(async (db) => {
