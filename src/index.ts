@@ -50,6 +50,7 @@ export {
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
   WorkflowFinishedError,
+  EventExpiredError,
 } from './core/errors.js';
 export type { QuestErrorCode, FinishedState } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';

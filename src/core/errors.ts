@@ -30,7 +30,8 @@ export type QuestErrorCode =
   | 'DUPLICATE_WORKFLOW'
   | 'UNKNOWN_WORKFLOW_TYPE'
   | 'WORKFLOW_CANCELLED'
-  | 'WORKFLOW_FINISHED';
+  | 'WORKFLOW_FINISHED'
+  | 'EVENT_EXPIRED';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -67,7 +68,7 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
   'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
-  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED',
+  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -280,13 +281,13 @@ export class WorkflowCancelledError extends QuestError {
   }
 }
 
-/** How a finished workflow ended, as {@link WorkflowFinishedError} reports it. */
-export type FinishedState = 'completed' | 'failed' | 'cancelled';
+/** How a finished workflow ended, as {@link WorkflowFinishedError} reports it ('deleted': by this manager). */
+export type FinishedState = 'completed' | 'failed' | 'cancelled' | 'deleted';
 
 /**
- * An outside action (act, resources, a resource stream) named a workflow that has finished: it completed,
- * failed or was cancelled, and has no resources any more. Its outcome stays readable with getResult() until it
- * is deleted.
+ * An outside action (act, resources, a resource stream, an inbox event) named a workflow that has finished:
+ * it completed, failed, was cancelled or was deleted, and has no resources any more. Nothing was changed, and
+ * nothing ever will be. Its outcome stays readable with getResult() until it is deleted.
  *
  * @example
  * catch (e) { if (isQuestError(e, 'WORKFLOW_FINISHED')) console.log((e as WorkflowFinishedError).state) }
@@ -298,11 +299,37 @@ export class WorkflowFinishedError extends QuestError {
     /** The failure's `name: message`, for a failed workflow. */
     readonly failure?: string,
   ) {
-    const how = state === 'failed' ? `failed${failure === undefined ? '' : ` (${failure})`}` : state === 'cancelled' ? 'was cancelled' : 'has completed';
     super(
       'WORKFLOW_FINISHED',
-      `Workflow ${JSON.stringify(workflowId)} ${how}: it takes no more outside actions. ` +
-        (state === 'cancelled' ? 'Start a new workflow to run it again.' : 'Read its outcome with getResult(), or start a new workflow.'),
+      `Workflow ${JSON.stringify(workflowId)} ${finishedHow(state, failure)}: it takes no more outside actions. ` +
+        (state === 'completed' || state === 'failed' ? 'Read its outcome with getResult(), or start a new workflow.' : 'Start a new workflow to run it again.'),
+    );
+  }
+}
+
+function finishedHow(state: FinishedState, failure: string | undefined): string {
+  switch (state) {
+    case 'failed':
+      return `failed${failure === undefined ? '' : ` (${failure})`}`;
+    case 'cancelled':
+      return 'was cancelled';
+    case 'deleted':
+      return 'was deleted';
+    default:
+      return 'has completed';
+  }
+}
+
+/**
+ * An inbox event was not applied within its time-to-live (`ttlMs`), typically because the workflow did not
+ * open the resource in time (or no resource of that name is visible to the event's identity).
+ */
+export class EventExpiredError extends QuestError {
+  constructor(eventId: number, ttlMs: number, why: string) {
+    super(
+      'EVENT_EXPIRED',
+      `Event ${eventId} was not applied within its time-to-live of ${ttlMs} ms: ${why}. Send it again (with a ` +
+        'longer time-to-live) once the workflow has the resource open.',
     );
   }
 }

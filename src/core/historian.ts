@@ -10,6 +10,7 @@ import { describeRecord, upgradeRecord, type HistoryRecord } from './records.js'
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
 import { endScope } from './scope-end.js';
 import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
+import { isVisible } from './resources.js';
 import { Run, type AliasRegistry, type Configuration, type OpenResource, type ResourceChange } from './run.js';
 
 /** A workflow: an async function whose steps, tasks and resources Quest records. */
@@ -387,5 +388,5 @@ function visibleResources(run: Run, identity: string | null): ResourceInfo[] {
 }
 
 function canSee(identity: string | null, resource: OpenResource): boolean {
-  return resource.key.identity === null || resource.key.identity === identity;
+  return isVisible(resource.key, identity);
 }

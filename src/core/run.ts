@@ -29,7 +29,7 @@ import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { VersionBook, type DeclaredVersion } from './version-book.js';
 import { IdleCommit } from './idle-commit.js';
-import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
+import { WOULD_BLOCK, visibleCandidates, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
@@ -649,12 +649,12 @@ export class Run {
     return value;
   }
 
-  /** The resource `name` visible to `identity`: its own first, then the public one. */
+  /** The resource `name` visible to `identity` (core/resources.ts visibleCandidates: its own, then the public one). */
   findVisible(name: string, identity: string | null): OpenResource {
-    const own = this.resources.get(resourceMapKey(name, identity));
-    if (own !== undefined) return own;
-    const shared = identity === null ? undefined : this.resources.get(resourceMapKey(name, null));
-    if (shared !== undefined) return shared;
+    for (const candidate of visibleCandidates(name, identity)) {
+      const found = this.resources.get(resourceMapKey(candidate.name, candidate.identity));
+      if (found !== undefined) return found;
+    }
     throw new ResourceNotFoundError(name, identity, this.workflowId);
   }
 

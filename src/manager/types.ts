@@ -64,8 +64,8 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
     stallTimeoutMs?: number;
   };
   /**
-   * Where the manager reports workflows it cannot resume and inbox events it drops (default: Quest's
-   * logger).
+   * Where the manager reports workflows it cannot resume and inbox events it rejects (default: Quest's
+   * logger). A rejected event's sender reads the reason from the store (EventInbox.eventOutcome).
    */
   logger?: Pick<Logger, 'warn'>;
   /**

@@ -13,15 +13,17 @@ import {
   InvalidArgumentError,
   StorageError,
   UnknownWorkflowTypeError,
+  WorkflowFinishedError,
   WorkflowNotFoundError,
   isSuspension,
 } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
-import { deserialize, serialize } from '../core/serializer.js';
-import { actionSpec, findVisible } from '../inspect/resources.js';
-import { hasInbox, type PostedEvent, type Store, type WorkflowEntry } from '../storage/store.js';
+import { serialize } from '../core/serializer.js';
+import { hasInbox, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { IdLocks } from './id-locks.js';
+import { InboxDelivery } from './inbox-delivery.js';
+import { KeepAlive } from './keep-alive.js';
 import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedDeps, type StopReason } from './managed-workflow.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
@@ -62,10 +64,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly aliases: ManagerAliases;
   private readonly deps: ManagedDeps;
   private closing: Promise<void> | undefined;
-  /** The next inbox poll (unref'd), while open and polling. */
-  private inboxTimer: NodeJS.Timeout | undefined;
-  /** The inbox delivery in progress (the last one asked for): deliveries run one at a time. */
-  private delivering: Promise<number> | undefined;
+  /** Delivers the store's inbox, when it has one. */
+  private readonly inbox: InboxDelivery | undefined;
+  /** Keeps the process alive while a workflow runs here (until close()). */
+  private readonly keepAlive = new KeepAlive<ManagedWorkflow>();
+  /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
+  private readonly deleted = new RecentIds(1000);
 
   private readonly store: Store;
   private readonly workflows: W;
@@ -87,6 +91,17 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       stallTimeoutMs: options.historian?.stallTimeoutMs,
       onRunEnded: (workflow) => this.runEnded(workflow),
     };
+    this.inbox = hasInbox(store)
+      ? new InboxDelivery({
+          inbox: store,
+          pollMs: options.inboxPollMs ?? 200,
+          log: this.log,
+          isClosing: () => this.closing !== undefined,
+          resolve: (name) => this.resolve(name),
+          running: async (id) => (await this.running(id)).historian,
+          isActive: (id) => this.live.get(id)?.active === true,
+        })
+      : undefined;
   }
 
   /**
@@ -107,7 +122,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     }
     const manager = new WorkflowManager(options);
     for (const entry of await options.store.listWorkflows('running')) manager.resume(entry);
-    manager.scheduleInboxPoll();
+    manager.inbox?.startPolling();
     return manager;
   }
 
@@ -244,6 +259,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     await this.locks.run(resolved, async () => {
       await this.stopForGood(resolved, id, 'delete');
       await this.store.deleteWorkflow(resolved);
+      this.deleted.add(resolved);
     });
   }
 
@@ -265,11 +281,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * Act on a resource of running workflow `id` (or alias) from outside, as `identity`: see Historian.act.
-   * When the workflow is not running, the error names its state: WorkflowNotFoundError (unknown or deleted),
-   * WorkflowFinishedError (completed, failed, cancelled: `state` says which), WorkflowCancelledError (being
-   * cancelled or deleted), WorkflowSuspendedError (the manager is closing, or it runs elsewhere),
-   * UnknownWorkflowTypeError (its type is not registered here), or the engine error its run stopped on.
-   * ResourceNotFoundError / UnknownActionError come from the resource.
+   * When the workflow is not running, the error names its state: WorkflowNotFoundError (unknown),
+   * WorkflowFinishedError (completed, failed, cancelled, or deleted by this manager: `state` says which; one
+   * deleted elsewhere is unknown), WorkflowCancelledError (being cancelled or deleted), WorkflowSuspendedError
+   * (the manager is closing, or it runs elsewhere), UnknownWorkflowTypeError (its type is not registered here),
+   * or the engine error its run stopped on. ResourceNotFoundError / UnknownActionError / InvalidArgumentError
+   * come from the resource. Inbox events follow the same rule (see {@link deliverInbox}).
    *
    * @example
    * await manager.act('g1', 'guess', null, 'put', 7);
@@ -328,35 +345,42 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * Deliver the events waiting in the store's inbox (EventInbox; none when the store has no inbox) to the
-   * workflows running here, in posting order, and resolve with how many were applied. The manager also
-   * does this by itself every `inboxPollMs`; deliveries run one at a time.
+   * workflows running here, and resolve with how many were applied. The manager also does this by itself
+   * every `inboxPollMs`; deliveries run one at a time.
    *
    * Each event is applied as `act(workflowId, resource, identity, action, ...args)` (an alias is resolved as
-   * act resolves it), once replay of the workflow has caught up, and then removed from the inbox:
-   * - an event for an unknown workflow, or one that has finished, is removed and logged (warn);
-   * - an event that fails (ResourceNotFoundError, UnknownActionError, wrong arguments, an action that would
-   *   wait for the workflow such as a queue `get`: nobody could receive its answer) is removed and logged;
-   * - an event for a workflow that exists but is not running here (it runs in another process, its type is
+   * act resolves it) once replay of the workflow has caught up, then settled: removed from the inbox with
+   * its outcome recorded for the sender (`store.eventOutcome(id)`: applied, or rejected with the error's
+   * code and message; `quest send --wait` prints it). Events for the same workflow, resource and identity
+   * are applied in posting order.
+   * - An event whose resource is not open (yet) for its identity waits in the inbox until the workflow opens
+   *   it, without holding up the events for other resources; a resource private to another identity counts
+   *   as not open, so the answer never tells whether it exists. With a time-to-live (`ttlMs`), it is
+   *   rejected with EventExpiredError once that has passed.
+   * - It is rejected when it can never be applied: the workflow is unknown (WorkflowNotFoundError) or ended
+   *   (WorkflowFinishedError: completed, failed, cancelled, deleted; WorkflowCancelledError: being cancelled or deleted), the action is unknown (UnknownActionError),
+   *   the arguments are wrong (InvalidArgumentError), or the action would wait for the workflow and answer
+   *   the caller (a queue `get`: InvalidArgumentError, an inbox event has nobody to answer).
+   * - An event for a workflow that exists but is not running here (it runs in another process, its type is
    *   not registered here, it stopped on an engine error) stays in the inbox for the manager that runs it,
    *   and so do the later events for the same workflow, so that they keep their order.
    *
    * The guarantee is at least once: an event applied (recorded in the workflow's history) but not yet
-   * removed when the process dies is applied again by the next manager. Make the receiving code tolerate
+   * settled when the process dies is applied again by the next manager. Make the receiving code tolerate
    * a repeated event when that matters (a queue item with an id the workflow checks, an idempotent `set`).
    *
    * @example
-   * await store.postEvent({ workflowId: 'g1', resource: 'guess', identity: null, action: 'put', args: [42] });
+   * const id = await store.postEvent({ workflowId: 'g1', resource: 'guess', identity: null, action: 'put', args: [42] });
    * await manager.deliverInbox();                    // 1
+   * await store.eventOutcome(id);                    // { status: 'applied', settledAt: ... }
    */
   deliverInbox(): Promise<number> {
-    const previous = this.delivering;
-    const next = previous === undefined ? this.deliverPending() : previous.then(() => this.deliverPending(), () => this.deliverPending());
-    this.delivering = next;
-    const settled = (): void => {
-      if (this.delivering === next) this.delivering = undefined;
-    };
-    next.then(settled, settled);
-    return next;
+    return this.inbox?.deliver() ?? Promise.resolve(0);
+  }
+
+  /** Look at the inbox now rather than at the next poll (e.g. when the store notified of a new event). */
+  wakeInbox(): void {
+    this.inbox?.wake();
   }
 
   /**
@@ -399,104 +423,18 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   // ---------------------------------------------------------------------------------------------------------
 
   private async shutdown(): Promise<void> {
-    clearTimeout(this.inboxTimer);
-    this.inboxTimer = undefined;
+    const deliveryEnded = this.inbox?.stop();
     await this.locks.drain();
     await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
     // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
     // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
-    if (this.delivering !== undefined) await this.delivering.catch(() => 0);
+    if (deliveryEnded !== undefined) await deliveryEnded;
+    this.keepAlive.stop();
     await this.store.close();
   }
 
   private get log(): NonNullable<ManagerOptions<W>['logger']> {
     return this.options.logger ?? questLogger;
-  }
-
-  /** Poll the inbox again in `inboxPollMs`, unless polling is off, the store has none or the manager closes. */
-  private scheduleInboxPoll(): void {
-    const every = this.options.inboxPollMs ?? 200;
-    if (!(every > 0) || !hasInbox(this.store) || this.closing !== undefined) return;
-    this.inboxTimer = setTimeout(() => {
-      this.inboxTimer = undefined;
-      this.deliverInbox().then(
-        () => this.scheduleInboxPoll(),
-        (error: unknown) => {
-          this.log.warn({ err: error }, 'could not deliver the events of the inbox; trying again at the next poll');
-          this.scheduleInboxPoll();
-        },
-      );
-    }, every);
-    this.inboxTimer.unref();
-  }
-
-  /** One pass over the inbox (see deliverInbox). */
-  private async deliverPending(): Promise<number> {
-    const store = this.store;
-    if (!hasInbox(store)) return 0;
-    let applied = 0;
-    let after = 0;
-    // Workflows with an event left in the inbox in this pass: their later events wait behind it.
-    const held = new Set<string>();
-    for (;;) {
-      if (this.closing !== undefined) return applied;
-      const events = await store.takeEvents(INBOX_PAGE, after);
-      for (const event of events) {
-        after = event.id;
-        if (this.closing !== undefined) return applied;
-        if (held.has(event.workflowId)) continue;
-        const delivery = await this.deliverEvent(event);
-        if (delivery === KEEP) {
-          held.add(event.workflowId);
-          continue;
-        }
-        if (delivery === APPLIED) applied++;
-        else this.log.warn(eventFields(event), `inbox event ${event.id} dropped: ${delivery.drop}`);
-        await store.removeEvent(event.id);
-      }
-      if (events.length < INBOX_PAGE) return applied;
-    }
-  }
-
-  /** Apply one inbox event, or say why it stays in the inbox or is dropped. */
-  private async deliverEvent(event: PostedEvent): Promise<Delivery> {
-    let id: string;
-    try {
-      id = await this.resolve(event.workflowId);
-    } catch (error) {
-      return { drop: messageOf(error) };
-    }
-    const managed = this.live.get(id);
-    if (managed === undefined || managed.finished !== undefined) {
-      const entry = managed?.finished ?? (await this.store.getWorkflow(id));
-      if (entry === undefined) return { drop: `there is no workflow ${JSON.stringify(event.workflowId)}` };
-      if (entry.state !== 'running') return { drop: `workflow ${JSON.stringify(id)} has finished (${entry.state})` };
-      return KEEP; // Started by another process after this manager opened: that one runs it.
-    }
-    const historian = managed.historian;
-    if (!managed.active || historian === undefined) return KEEP;
-    let args: unknown[];
-    try {
-      args = event.args.map((arg) => deserialize(arg));
-    } catch (error) {
-      return { drop: `its arguments cannot be read: ${messageOf(error)}` };
-    }
-    // Once replay has caught up, refuse actions that wait for the workflow: they would hold up the inbox.
-    const visible = await firstSnapshot(historian.resourceStream(event.identity));
-    if (visible === undefined) return KEEP; // The run stopped meanwhile.
-    const resource = findVisible(visible, event.resource, event.identity);
-    const spec = resource === undefined ? undefined : actionSpec(resource.kind, event.action);
-    if (resource !== undefined && spec?.blocking === true) {
-      return { drop: `${event.action} on a ${resource.kind} waits for the workflow, and an inbox event has nobody to answer` };
-    }
-    try {
-      await this.act(id, event.resource, event.identity, event.action, ...args);
-      return APPLIED;
-    } catch (error) {
-      // Suspended or stopped meanwhile: whether it was recorded is for the next run to tell; keep it.
-      if (this.closing !== undefined || isSuspension(error) || !managed.active) return KEEP;
-      return { drop: messageOf(error) };
-    }
   }
 
   /** Resume a workflow found 'running' in the store at open. */
@@ -515,6 +453,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private launch(managed: ManagedWorkflow): void {
     this.live.set(managed.id, managed);
     managed.launch(this.types);
+    if (managed.active) this.keepAlive.hold(managed);
   }
 
   /** ifExists: an existing workflow is returned (and resumed if it is not running here) or refused. */
@@ -549,6 +488,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   private runEnded(managed: ManagedWorkflow): void {
+    this.keepAlive.release(managed);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
   }
@@ -590,8 +530,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private async notLive(id: string, asked: string): Promise<Error> {
     if (this.closing !== undefined) return new StorageError('This workflow manager is closed (or closing); open a new one.');
     const entry = await this.store.getWorkflow(id);
-    return entry === undefined ? new WorkflowNotFoundError(asked) : notLiveError(entry);
+    if (entry !== undefined) return notLiveError(entry);
+    return this.deleted.has(id) ? new WorkflowFinishedError(id, 'deleted') : new WorkflowNotFoundError(asked);
   }
+
 
   /** The workflow id `id` names: an id of this store wins; otherwise the workflow holding alias `id`. */
   private async resolve(id: string): Promise<string> {
@@ -616,29 +558,20 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 /** Default of ManagerOptions.stopGraceMs. */
 const DEFAULT_STOP_GRACE_MS = 5000;
 
-/** Inbox events read at a time. */
-const INBOX_PAGE = 100;
-const APPLIED = 'applied';
-const KEEP = 'keep';
-/** What became of an inbox event: applied, left in the inbox, or dropped (with the reason). */
-type Delivery = typeof APPLIED | typeof KEEP | { drop: string };
+/** A bounded set of ids: the oldest leaves when a new one comes in beyond `capacity`. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity: number) {}
 
-/** The first snapshot of a stream (the resources once replay has caught up), or undefined if it ended first. */
-async function firstSnapshot(stream: ResourceStream): Promise<ResourceInfo[] | undefined> {
-  try {
-    const first = await stream.next();
-    return first.done === true ? undefined : first.value.resources;
-  } finally {
-    stream.end();
+  add(id: string): void {
+    this.ids.delete(id);
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
   }
-}
 
-function eventFields(event: PostedEvent): Record<string, unknown> {
-  return { event: event.id, workflow: event.workflowId, resource: event.resource, identity: event.identity, action: event.action };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
 }
 
 function checkId(id: string): void {

@@ -12,7 +12,17 @@ import Database from 'better-sqlite3';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
-import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from './store.js';
+import {
+  EVENT_OUTCOME_RETENTION_MS,
+  type EventInbox,
+  type EventOutcome,
+  type EventVerdict,
+  type InboxEvent,
+  type PostedEvent,
+  type Store,
+  type WorkflowEntry,
+  type WorkflowState,
+} from './store.js';
 
 /** How hard SQLite works to make a commit durable. */
 export type SqliteSynchronous = 'full' | 'normal';
@@ -72,6 +82,15 @@ const MIGRATIONS: readonly string[] = [
      posted_at INTEGER NOT NULL,
      body TEXT NOT NULL
    );`,
+  // 3: what became of each settled inbox event, for its sender (EventInbox.eventOutcome), kept for a day.
+  `CREATE TABLE inbox_outcomes (
+     id INTEGER PRIMARY KEY,
+     status TEXT NOT NULL,
+     code TEXT,
+     message TEXT,
+     settled_at INTEGER NOT NULL
+   );
+   CREATE INDEX inbox_outcomes_by_time ON inbox_outcomes (settled_at);`,
 ];
 
 /** One queued write: applied inside the group transaction, settled after it. */
@@ -102,6 +121,10 @@ interface Statements {
   postEvent: Statement<[string, number, string]>;
   selectEvents: Statement<[number, number], EventRow>;
   deleteEvent: Statement<[number]>;
+  hasEvent: Statement<[number], { id: number }>;
+  putOutcome: Statement<[number, string, string | null, string | null, number]>;
+  getOutcome: Statement<[number], OutcomeRow>;
+  pruneOutcomes: Statement<[number]>;
 }
 
 function prepare(db: Database.Database): Statements {
@@ -126,6 +149,10 @@ function prepare(db: Database.Database): Statements {
     postEvent: db.prepare('INSERT INTO inbox (workflow_id, posted_at, body) VALUES (?, ?, ?)'),
     selectEvents: db.prepare('SELECT id, workflow_id, posted_at, body FROM inbox WHERE id > ? ORDER BY id LIMIT ?'),
     deleteEvent: db.prepare('DELETE FROM inbox WHERE id = ?'),
+    hasEvent: db.prepare('SELECT id FROM inbox WHERE id = ?'),
+    putOutcome: db.prepare('INSERT OR IGNORE INTO inbox_outcomes (id, status, code, message, settled_at) VALUES (?, ?, ?, ?, ?)'),
+    getOutcome: db.prepare('SELECT status, code, message, settled_at FROM inbox_outcomes WHERE id = ?'),
+    pruneOutcomes: db.prepare('DELETE FROM inbox_outcomes WHERE settled_at < ?'),
   };
 }
 
@@ -182,7 +209,7 @@ export class SqliteHistory implements History {
  *
  * It has an inbox of outside events ({@link EventInbox}, table `inbox`): `postEvent` is group-committed like
  * every write and durable when it resolves, so an event posted by `quest send` from another process survives
- * until a manager delivers and removes it.
+ * until a manager settles it; the outcome of a settled event (table `inbox_outcomes`) is kept for a day.
  *
  * @example
  * const store = new SqliteStore('./quest.sqlite');            // or: await openSqliteStore('./quest.sqlite')
@@ -292,7 +319,8 @@ export class SqliteStore implements Store, EventInbox {
   postEvent(event: InboxEvent): Promise<number> {
     let id = 0;
     const what = `post an event for workflow ${JSON.stringify(event.workflowId)}`;
-    const body = { resource: event.resource, identity: event.identity, action: event.action, args: event.args };
+    const { resource, identity, action, args, ttlMs } = event;
+    const body = { resource, identity, action, args, ...(ttlMs === undefined ? {} : { ttlMs }) };
     return this.serialized(what, () => JSON.stringify(body), (json) => {
       id = Number(this.statements.postEvent.run(event.workflowId, Date.now(), json).lastInsertRowid);
     }).then(() => id);
@@ -304,9 +332,22 @@ export class SqliteStore implements Store, EventInbox {
     );
   }
 
-  removeEvent(id: number): Promise<void> {
-    return this.enqueue(`remove event ${id} from the inbox`, () => {
-      this.statements.deleteEvent.run(id);
+  settleEvent(id: number, verdict: EventVerdict): Promise<void> {
+    // One write, so one savepoint: the event leaves the inbox exactly when its outcome is recorded.
+    return this.enqueue(`settle event ${id} of the inbox`, () => {
+      const now = Date.now();
+      this.statements.pruneOutcomes.run(now - EVENT_OUTCOME_RETENTION_MS);
+      if (this.statements.deleteEvent.run(id).changes === 0) return;
+      const rejected = verdict.status === 'rejected' ? verdict : undefined;
+      this.statements.putOutcome.run(id, verdict.status, rejected?.code ?? null, rejected?.message ?? null, now);
+    });
+  }
+
+  eventOutcome(id: number): Promise<EventOutcome | undefined> {
+    return this.read(`read the outcome of event ${id}`, () => {
+      if (this.statements.hasEvent.get(id) !== undefined) return { status: 'pending' } as const;
+      const row = this.statements.getOutcome.get(id);
+      return row === undefined ? undefined : parseOutcome(row);
     });
   }
 
@@ -474,7 +515,21 @@ function parseEvent(row: EventRow): PostedEvent {
   } catch {
     throw new StorageError(`event ${row.id} of the inbox is not JSON`);
   }
-  return { id: row.id, postedAt: row.posted_at, workflowId: row.workflow_id, resource: body.resource, identity: body.identity, action: body.action, args: body.args };
+  const { resource, identity, action, args, ttlMs } = body;
+  return { id: row.id, postedAt: row.posted_at, workflowId: row.workflow_id, resource, identity, action, args, ...(ttlMs === undefined ? {} : { ttlMs }) };
+}
+
+/** A row of the `inbox_outcomes` table. */
+interface OutcomeRow {
+  status: string;
+  code: string | null;
+  message: string | null;
+  settled_at: number;
+}
+
+function parseOutcome(row: OutcomeRow): EventOutcome {
+  if (row.status === 'applied') return { status: 'applied', settledAt: row.settled_at };
+  return { status: 'rejected', code: row.code ?? 'UNKNOWN', message: row.message ?? '', settledAt: row.settled_at };
 }
 
 function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {

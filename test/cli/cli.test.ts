@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
+import { workflows } from './fixtures/workflows.js';
 import { FIXTURE_MODULE, inTempDir, linesOf, prepareDatabase, quest, questWithEnv, spawnQuest } from './support.js';
 
 /** A prepared database in a fresh directory. */
@@ -148,10 +150,16 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.match(notOpen.stderr, /warning: the stored history does not show a resource "elsewhere" open for the public/);
     const negative = await quest('send', 'c1', 'words', 'put', '-5', '--json', '--db', db);
     assert.deepEqual((JSON.parse(negative.stdout) as { args: unknown[] }).args, [-5]);
-    assert.equal((await inboxOf(db)).length, 2);
+    // Another identity's private resource and a missing one: the same answer (nothing tells that it exists).
+    const private_ = await quest('send', 's1', 'mailbox', 'put', '1', '--identity', 'bob', '--db', db);
+    const missing = await quest('send', 's1', 'nothing', 'put', '1', '--identity', 'bob', '--db', db);
+    assert.deepEqual([private_.code, missing.code], [0, 0]);
+    assert.equal(private_.stderr.replace('"mailbox"', '"R"'), missing.stderr.replace('"nothing"', '"R"'));
+    assert.match(missing.stderr, /the event waits in the inbox until the workflow opens it/);
+    assert.equal((await inboxOf(db)).length, 4);
   }));
 
-  test('send --wait returns once a running quest run took the event; Ctrl-C suspends it', { timeout: 60_000 }, () => withDatabase(async (db) => {
+  test('send --wait returns once a running quest run applied the event; Ctrl-C suspends it', { timeout: 120_000 }, () => withDatabase(async (db) => {
     const runner = spawnQuest(['run', FIXTURE_MODULE, '--db', db]);
     let errors = '';
     runner.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
@@ -161,7 +169,7 @@ describe('quest CLI', { concurrency: true }, () => {
       for (const word of ['a', 'b']) {
         const sent = await quest('send', 'c1', 'words', 'put', word, '--wait', '--timeout', '30000', '--db', db);
         assert.equal(sent.code, 0, sent.stderr);
-        assert.match(sent.stdout, /was taken by the running manager/);
+        assert.match(sent.stdout, /Event \d+ was applied to workflow c1\./);
       }
       const { value } = await lines.next();
       assert.equal(value, 'workflow c1 (collect) completed: ["a","b"]');
@@ -175,6 +183,27 @@ describe('quest CLI', { concurrency: true }, () => {
     const late = await quest('send', 'p1', 'words', 'put', 'x', '--wait', '--timeout', '0', '--db', db);
     assert.equal(late.code, 1);
     assert.match(late.stderr, /still in the inbox/);
+  }));
+
+  test('send --wait: a rejected event exits 1 with the code and the reason, also in --json', { timeout: 120_000 }, () => withDatabase(async (db) => {
+    // The workflows run in this process (any WorkflowManager over the database delivers its inbox).
+    const manager = await WorkflowManager.open({ store: await SqliteStore.open(db), workflows, inboxPollMs: 20 });
+    try {
+      // Its time-to-live passes before the workflow opens the resource: rejected.
+      const expired = await quest('send', 'c1', 'notYet', 'put', '1', '--ttl', '0', '--wait', '--timeout', '60000', '--db', db);
+      assert.equal(expired.code, 1, expired.stderr);
+      assert.equal(expired.stdout, 'Posted event 1: put on notYet of workflow c1 with [1].\n');
+      assert.match(
+        expired.stderr,
+        /quest: event 1 was rejected: EVENT_EXPIRED: Event 1 was not applied within its time-to-live of 0 ms: workflow "c1" did not open a resource "notYet" visible to the public in time/,
+      );
+      const json = await quest('send', 'p1', 'missing', 'put', '1', '--ttl', '0', '--wait', '--json', '--timeout', '60000', '--db', db);
+      assert.equal(json.code, 1);
+      const printed = JSON.parse(json.stdout) as { id: number; ttlMs: number; outcome: { status: string; code: string } };
+      assert.deepEqual([printed.id, printed.ttlMs, printed.outcome.status, printed.outcome.code], [2, 0, 'rejected', 'EVENT_EXPIRED']);
+    } finally {
+      await manager.close();
+    }
   }));
 
   test('result: the stored result (0), the error (1), still running (3), unknown (2)', () => withDatabase(async (db) => {

@@ -192,7 +192,7 @@ describe('WorkflowManager lifecycle', () => {
     assert.equal(await store.getWorkflow('b1'), undefined);
     assert.equal(store.history('b1').size, 0);
     await assert.rejects(manager.getResult('b1'), WorkflowNotFoundError);
-    await assert.rejects(manager.event('b1', 'go', null).set(), WorkflowNotFoundError);
+    await assert.rejects(manager.event('b1', 'go', null).set(), { name: 'WorkflowFinishedError', message: /Workflow "b1" was deleted: it takes no more outside actions/ });
     assert.equal(stepRuns, 1, 'nothing ran after the delete');
     await manager.close();
   });

@@ -103,11 +103,11 @@ describe('outside calls name the state of a workflow that is not running', () =>
     await manager.close();
   });
 
-  test('a deleted workflow: WorkflowNotFoundError', async () => {
+  test('a deleted workflow: actions hear it was deleted (WorkflowFinishedError), its result is gone (WorkflowNotFoundError)', async () => {
     const manager = await open();
     await startTaker(manager, 'w1');
     await manager.delete('w1');
-    await assert.rejects(manager.act('w1', 'numbers', null, 'put', 1), WorkflowNotFoundError);
+    await assert.rejects(manager.act('w1', 'numbers', null, 'put', 1), (error) => error instanceof WorkflowFinishedError && error.state === 'deleted');
     await assert.rejects(manager.getResult('w1'), WorkflowNotFoundError);
     await manager.close();
   });

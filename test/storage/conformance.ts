@@ -8,6 +8,7 @@ import type { History } from '../../src/core/history.js';
 import type { HistoryRecord } from '../../src/core/records.js';
 import { isQuestError } from '../../src/core/errors.js';
 import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
+import { inboxChecks } from './inbox-conformance.js';
 
 /** A fresh, empty store; `reopen` (durable backends only) opens the same data again after `store.close()`. */
 export interface ConformanceSubject {
@@ -61,6 +62,7 @@ export function runStoreConformance(name: string, create: () => Promise<Conforma
   describe(`${name} store: History contract`, () => historyChecks(check));
   describe(`${name} store: Store contract`, () => storeChecks(check));
   describe(`${name} store: durability and close`, () => lifecycleChecks(check));
+  describe(`${name} store: EventInbox contract`, () => inboxChecks(check));
 }
 
 /** Run one check on a fresh store; close every store it opened and clean up, whatever happens. */
