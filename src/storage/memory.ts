@@ -5,7 +5,8 @@
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { StorageError } from '../core/errors.js';
-import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from './store.js';
+import { InProcessOwnership } from './owner.js';
+import type { EventInbox, InboxEvent, PostedEvent, Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from './store.js';
 
 /** A history kept in this process's memory. Commits apply synchronously. */
 export class MemoryHistory implements History {
@@ -39,9 +40,10 @@ export class MemoryHistory implements History {
 
 /**
  * A whole Quest store in memory: histories, the manager's bookkeeping and an inbox of outside events
- * ({@link EventInbox}), gone with the process.
+ * ({@link EventInbox}), gone with the process. One WorkflowManager at a time ({@link StoreOwnership}): a second
+ * manager over the same MemoryStore object is refused with StoreOwnedError until the first closes.
  */
-export class MemoryStore implements Store, EventInbox {
+export class MemoryStore implements Store, EventInbox, StoreOwnership {
   private readonly histories = new Map<string, MemoryHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
   private readonly aliases = new Map<string, string>();
@@ -49,6 +51,7 @@ export class MemoryStore implements Store, EventInbox {
   private readonly inbox: PostedEvent[] = [];
   private nextEventId = 1;
   private closed = false;
+  private readonly ownership = new InProcessOwnership('in memory');
 
   history(workflowId: string): MemoryHistory {
     this.checkOpen();
@@ -123,6 +126,19 @@ export class MemoryStore implements Store, EventInbox {
     const index = this.inbox.findIndex((event) => event.id === id);
     if (index >= 0) this.inbox.splice(index, 1);
     return Promise.resolve();
+  }
+
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    this.checkOpen();
+    return this.ownership.acquire(owner);
+  }
+
+  releaseOwnership(): Promise<void> {
+    return this.ownership.release();
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.ownership.current();
   }
 
   close(): Promise<void> {

@@ -132,7 +132,7 @@ describe('sqlite store: schema and settings', () => {
     await reopened.close();
     const db = new Database(path, { readonly: true });
     try {
-      assert.equal(db.pragma('user_version', { simple: true }), 2);
+      assert.equal(db.pragma('user_version', { simple: true }), 3);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
       db.close();

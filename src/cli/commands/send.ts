@@ -4,7 +4,6 @@ import { Command, InvalidArgumentError } from 'commander';
 import { resourceLabel, upgradeRecord } from '../../core/records.js';
 import { serialize, type Json } from '../../core/serializer.js';
 import { actionsOf, actionSpec, findVisible, rebuildResources } from '../../inspect/resources.js';
-import type { SqliteStore } from '../../storage/sqlite.js';
 import {
   CliError,
   EXIT,
@@ -17,6 +16,7 @@ import {
   withStore,
   type CliContext,
   type CommonOptions,
+  type CliStore,
 } from '../common.js';
 
 interface SendOptions extends CommonOptions {
@@ -87,7 +87,7 @@ Examples:
         }
         if (options.wait !== true) return { event, taken: undefined };
         return { event, taken: await waitUntilTaken(store, id, options.timeout) };
-      });
+      }, 'post');
       if (options.json === true) printJson(io, { ...result.event, ...(result.taken === undefined ? {} : { taken: result.taken }) });
       if (result.taken === false) {
         io.err(
@@ -136,7 +136,7 @@ function check(records: Parameters<typeof rebuildResources>[0], name: string, id
 }
 
 /** Poll the inbox until event `id` is gone (taken); false when `timeoutMs` passes first. */
-async function waitUntilTaken(store: SqliteStore, id: number, timeoutMs: number): Promise<boolean> {
+async function waitUntilTaken(store: CliStore, id: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [next] = await store.takeEvents(1, id - 1);
