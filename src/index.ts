@@ -48,6 +48,8 @@ export {
   DuplicateWorkflowError,
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
+  StoreOwnedError,
+  NotAQuestStoreError,
 } from './core/errors.js';
 export type { QuestErrorCode } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';

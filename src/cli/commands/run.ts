@@ -41,7 +41,8 @@ workflow of those types (by replay), starts one if asked, and delivers the event
 as they come. It prints each workflow's result as it finishes (stdout; one JSON line each with --json) and
 runs until Ctrl-C / SIGTERM, which suspends every workflow durably (the next quest run resumes them), or
 with --until-done until every workflow running here has finished. The database is created if missing.
-Run one process per database: two processes running the same workflows would both write their histories.
+One manager per database: while another process (quest run, or your application) runs its workflows, quest run
+is refused with StoreOwnedError naming that process; a process that is gone (killed, crashed) is taken over.
 
 Put <module> before --start (--start takes every argument after it).
 
