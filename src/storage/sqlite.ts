@@ -220,6 +220,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
   private readonly readOnly: boolean;
   /** The owner id this store holds ownership as, if it does. */
   private ownerId: string | undefined;
+  /** Set once this store released its ownership: its writes would race the next owner's, so they fail. */
+  private released = false;
 
   /**
    * Open (creating if needed, unless `create: false`) the database at `path` and bring its schema up to date,
@@ -351,6 +353,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
     try {
       acquireOwner(this.db, owner, this.path);
       this.ownerId = owner.id;
+      this.released = false;
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(storageError(`take ownership of ${this.path}`, error));
@@ -364,6 +367,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
     try {
       releaseOwner(this.db, this.ownerId);
       this.ownerId = undefined;
+      this.released = true;
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(storageError(`release ownership of ${this.path}`, error));
@@ -432,6 +436,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
   private enqueue(what: string, apply: () => void): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (this.readOnly) return Promise.reject(this.readOnlyError(what));
+    if (this.released) return Promise.reject(new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ what, apply, resolve, reject });
       if (this.queue.length >= this.maxBatch) this.flush();

@@ -149,7 +149,10 @@ export interface StoreOwnership {
    * wins. Acquiring again with the same owner id is a no-op.
    */
   acquireOwnership(owner: StoreOwner): Promise<void>;
-  /** Stop being the owner (nothing happens when this store does not hold ownership). Durable when it resolves. */
+  /**
+   * Stop being the owner (nothing happens when this store does not hold ownership). Durable when it resolves.
+   * Call it after the last write: a store may refuse writes once it released (SqliteStore does).
+   */
   releaseOwnership(): Promise<void>;
   /** The current owner, alive or not, or undefined. */
   currentOwner(): Promise<StoreOwner | undefined>;
