@@ -559,7 +559,13 @@ export class FileStore implements Store, StoreOwnership {
       compactRatio: options.compactRatio ?? 2,
       maxOpenFiles: options.maxOpenFiles ?? 128,
     });
-    await guard(`open the file store in ${directory}`, () => store.initialize());
+    try {
+      await guard(`open the file store in ${directory}`, () => store.initialize());
+    } catch (error) {
+      // A store that failed to open holds nothing: let the next open (of this process too) have the directory.
+      await store.ownerFile?.release().catch(() => undefined);
+      throw error;
+    }
     return store;
   }
 
