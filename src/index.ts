@@ -51,6 +51,8 @@ export {
   WorkflowCancelledError,
   WorkflowFinishedError,
   EventExpiredError,
+  StoreOwnedError,
+  NotAQuestStoreError,
 } from './core/errors.js';
 export type { QuestErrorCode, FinishedState } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';

@@ -31,7 +31,9 @@ export type QuestErrorCode =
   | 'UNKNOWN_WORKFLOW_TYPE'
   | 'WORKFLOW_CANCELLED'
   | 'WORKFLOW_FINISHED'
-  | 'EVENT_EXPIRED';
+  | 'EVENT_EXPIRED'
+  | 'STORE_OWNED'
+  | 'NOT_A_QUEST_STORE';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -68,7 +70,7 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
   'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
-  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED',
+  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED', 'STORE_OWNED', 'NOT_A_QUEST_STORE',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -243,6 +245,41 @@ export class ConfigurationMismatchError extends QuestError {
 export class StorageError extends QuestError {
   constructor(message: string, cause?: unknown) {
     super('STORAGE_FAILURE', message, { cause, retryable: true });
+  }
+}
+
+/**
+ * Another workflow manager owns the store: one manager at a time may run the workflows of a store, so that
+ * no step runs twice at once. `owner` names it (process, host, since when). Retryable: once that manager
+ * closes (or its process is gone), opening again succeeds.
+ */
+export class StoreOwnedError extends QuestError {
+  constructor(
+    /** The store (its path, or a description). */
+    readonly store: string,
+    /** Who owns it: `process <pid> on <host> since <ISO time>`. */
+    readonly owner: string,
+    /** What to do when the owner runs on another host, where Quest cannot tell whether it still lives. */
+    hint = '',
+  ) {
+    super(
+      'STORE_OWNED',
+      `The store ${store} is owned by another workflow manager (${owner}). Close that manager or stop that process ` +
+        `first: one manager at a time runs the workflows of a store.${hint === '' ? '' : ` ${hint}`}`,
+      { retryable: true },
+    );
+  }
+}
+
+/** A store location that holds no Quest store: missing, empty, not SQLite, or another application's database. */
+export class NotAQuestStoreError extends QuestError {
+  constructor(
+    /** The location asked for. */
+    readonly location: string,
+    /** What is there instead (`does not exist`, `is an empty file`, ...). */
+    readonly found: string,
+  ) {
+    super('NOT_A_QUEST_STORE', `${location} is not a Quest database: it ${found}. Check the path; a Quest database is created by opening it for writing (a WorkflowManager, quest run).`);
   }
 }
 

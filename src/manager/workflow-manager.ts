@@ -19,7 +19,8 @@ import {
 } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { serialize } from '../core/serializer.js';
-import { hasInbox, type Store, type WorkflowEntry } from '../storage/store.js';
+import { newStoreOwner } from '../storage/owner.js';
+import { hasInbox, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
@@ -109,6 +110,11 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * A workflow whose type is not registered stays 'suspended' (logged) until a manager that knows the type
    * opens the store. Rejects when the store cannot be read.
    *
+   * One manager per store: when the store has owners (StoreOwnership: SqliteStore, FileStore, MemoryStore),
+   * the manager takes ownership before resuming anything, and rejects with StoreOwnedError, naming the owner
+   * (process, host, since when), while another manager owns it (in this process or another; an owner whose
+   * process is gone is taken over). On any rejection the store stays open: close it yourself.
+   *
    * @example
    * const manager = await WorkflowManager.open({ store, workflows: { game, order } });
    */
@@ -121,7 +127,14 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       throw new InvalidArgumentError(`stopGraceMs must be 0 or more milliseconds, got ${String(grace)}.`);
     }
     const manager = new WorkflowManager(options);
-    for (const entry of await options.store.listWorkflows('running')) manager.resume(entry);
+    const { store } = options;
+    if (hasOwnership(store)) await store.acquireOwnership(newStoreOwner());
+    try {
+      for (const entry of await store.listWorkflows('running')) manager.resume(entry);
+    } catch (error) {
+      if (hasOwnership(store)) await store.releaseOwnership().catch(() => undefined);
+      throw error;
+    }
     manager.inbox?.startPolling();
     return manager;
   }
@@ -430,7 +443,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
     if (deliveryEnded !== undefined) await deliveryEnded;
     this.keepAlive.stop();
-    await this.store.close();
+    // Ownership goes after the last write (every workflow is stopped): the next manager starts from it all.
+    try {
+      if (hasOwnership(this.store)) await this.store.releaseOwnership();
+    } finally {
+      await this.store.close();
+    }
   }
 
   private get log(): NonNullable<ManagerOptions<W>['logger']> {

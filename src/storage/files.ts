@@ -8,7 +8,7 @@
  * Layout of the directory:
  * ```
  * quest-store.json         format marker ({"kind":"quest-files","format":1})
- * lock                     pid of the process that has the store open
+ * owner.<n>.json           the process that has the store open (see ./owner-file.ts)
  * histories/<name>.log     one line per commit: {"a":[records appended],"r":[seqs removed]}
  * workflows/<name>.json    one WorkflowEntry
  * aliases/<name>.json      {"alias":…,"workflowId":…}
@@ -19,12 +19,14 @@
  * on case-insensitive file systems.
  */
 import { createHash } from 'node:crypto';
-import { link, mkdir, open, readFile, readdir, rename, rm, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from './store.js';
+import { InProcessOwnership, newStoreOwner } from './owner.js';
+import { OwnerFile } from './owner-file.js';
+import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from './store.js';
 
 /** Tuning of a {@link FileStore}; the defaults suit most applications. */
 export interface FileStoreOptions {
@@ -499,8 +501,9 @@ interface AliasFile {
 
 /**
  * A {@link Store} in a local directory (see the module comment for the layout). Open it with
- * {@link FileStore.open}; one process at a time (a `lock` file holding the owner's pid keeps others out, and
- * is taken over when that process is gone). Entries and aliases are cached in memory, so reads cost no I/O.
+ * {@link FileStore.open}; one process at a time (an owner file keeps others out with StoreOwnedError, and is
+ * taken over when that process is gone), and one WorkflowManager at a time over a FileStore object
+ * ({@link StoreOwnership}). Entries and aliases are cached in memory, so reads cost no I/O.
  *
  * Durability: every write resolves after its data and directory entry are fsynced. A crash in the middle of
  * `deleteWorkflow` is finished at the next open (a `deleting/` note is written first). Failures reject with
@@ -512,7 +515,7 @@ interface AliasFile {
  * await history.commit({ append: [record], remove: [] });
  * await store.close();
  */
-export class FileStore implements Store {
+export class FileStore implements Store, StoreOwnership {
   /** Counters for tests and monitoring. */
   readonly stats: FileStoreStats = { commits: 0, compactions: 0, compactionFailures: 0, tornTails: 0 };
   private readonly histories = new Map<string, FileHistory>();
@@ -523,6 +526,8 @@ export class FileStore implements Store {
   private readonly openLogs = new Set<FileHistory>();
   private isClosed = false;
   private readonly owner: LogOwner;
+  private ownerFile: OwnerFile | undefined;
+  private readonly ownership: InProcessOwnership;
 
   private constructor(
     /** The store's directory. */
@@ -537,6 +542,7 @@ export class FileStore implements Store {
       opened: (history) => this.logOpened(history),
       closed: (history) => this.openLogs.delete(history),
     };
+    this.ownership = new InProcessOwnership(`file store in ${directory}`);
   }
 
   /**
@@ -553,7 +559,13 @@ export class FileStore implements Store {
       compactRatio: options.compactRatio ?? 2,
       maxOpenFiles: options.maxOpenFiles ?? 128,
     });
-    await guard(`open the file store in ${directory}`, () => store.initialize());
+    try {
+      await guard(`open the file store in ${directory}`, () => store.initialize());
+    } catch (error) {
+      // A store that failed to open holds nothing: let the next open (of this process too) have the directory.
+      await store.ownerFile?.release().catch(() => undefined);
+      throw error;
+    }
     return store;
   }
 
@@ -632,6 +644,19 @@ export class FileStore implements Store {
     return this.read(() => this.aliases.get(alias));
   }
 
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    this.checkOpen();
+    return this.ownership.acquire(owner);
+  }
+
+  releaseOwnership(): Promise<void> {
+    return this.ownership.release();
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.ownership.current();
+  }
+
   /** Wait for the writes in progress, close every file and release the lock. Later calls fail; closing twice is fine. */
   async close(): Promise<void> {
     if (this.isClosed) return;
@@ -639,14 +664,14 @@ export class FileStore implements Store {
     await guard(`close the file store in ${this.directory}`, async () => {
       await this.writes.idle();
       await Promise.all([...this.histories.values()].map((history) => history.release()));
-      await rm(join(this.directory, 'lock'), { force: true });
+      await this.ownerFile?.release();
     });
   }
 
   private async initialize(): Promise<void> {
     await mkdir(this.directory, { recursive: true });
     await this.checkFormat();
-    await this.lock();
+    this.ownerFile = await OwnerFile.acquire(this.directory, newStoreOwner(), `file store in ${this.directory}`);
     for (const sub of ['histories', 'workflows', 'aliases', 'deleting']) {
       await mkdir(this.path(sub), { recursive: true });
       await this.removeTempFiles(sub);
@@ -671,34 +696,6 @@ export class FileStore implements Store {
     if (found.format > FORMAT.format) {
       throw new StorageError(`${this.directory} was written by a newer Quest (file store format ${found.format}); upgrade Quest.`);
     }
-  }
-
-  /**
-   * Take the lock file; a lock left by a process that no longer runs is taken over. The pid is written to a
-   * file of our own first and hard-linked into place, so the lock never exists without its pid in it.
-   */
-  private async lock(): Promise<void> {
-    const path = join(this.directory, 'lock');
-    const mine = join(this.directory, `lock.${process.pid}`);
-    await writeFile(mine, String(process.pid));
-    try {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        if (await linkIfAbsent(mine, path)) return;
-        const owner = Number((await readIfExists(path))?.toString('utf8').trim());
-        if (processRuns(owner)) throw this.inUse(owner, path);
-        await rm(path, { force: true });
-      }
-      throw new StorageError(`Could not take the lock ${path}: other processes keep taking it.`);
-    } finally {
-      await rm(mine, { force: true });
-    }
-  }
-
-  private inUse(owner: number, path: string): StorageError {
-    const who = owner === process.pid ? ' (this one: close the other FileStore first)' : '';
-    return new StorageError(
-      `The file store in ${this.directory} is in use by process ${owner}${who}. If no such process uses it, delete ${path}.`,
-    );
   }
 
   private async removeTempFiles(sub: string): Promise<void> {
@@ -809,25 +806,3 @@ function parseJsonFile(bytes: Buffer, path: string): unknown {
   }
 }
 
-/** Hard-link `from` to `to`; false when `to` exists already (atomic, unlike check-then-create). */
-async function linkIfAbsent(from: string, to: string): Promise<boolean> {
-  try {
-    await link(from, to);
-    return true;
-  } catch (error) {
-    if (errorCode(error) === 'EEXIST') return false;
-    throw error;
-  }
-}
-
-/** Whether a process with this pid runs (EPERM: it does, under another user). */
-function processRuns(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
-}

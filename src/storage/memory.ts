@@ -5,6 +5,7 @@
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { StorageError } from '../core/errors.js';
+import { InProcessOwnership } from './owner.js';
 import {
   EVENT_OUTCOME_RETENTION_MS,
   type EventInbox,
@@ -13,6 +14,8 @@ import {
   type InboxEvent,
   type PostedEvent,
   type Store,
+  type StoreOwner,
+  type StoreOwnership,
   type WorkflowEntry,
   type WorkflowState,
 } from './store.js';
@@ -49,9 +52,10 @@ export class MemoryHistory implements History {
 
 /**
  * A whole Quest store in memory: histories, the manager's bookkeeping and an inbox of outside events
- * ({@link EventInbox}), gone with the process.
+ * ({@link EventInbox}), gone with the process. One WorkflowManager at a time ({@link StoreOwnership}): a second
+ * manager over the same MemoryStore object is refused with StoreOwnedError until the first closes.
  */
-export class MemoryStore implements Store, EventInbox {
+export class MemoryStore implements Store, EventInbox, StoreOwnership {
   private readonly histories = new Map<string, MemoryHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
   private readonly aliases = new Map<string, string>();
@@ -61,6 +65,7 @@ export class MemoryStore implements Store, EventInbox {
   private readonly outcomes = new Map<number, EventOutcome>();
   private nextEventId = 1;
   private closed = false;
+  private readonly ownership = new InProcessOwnership('in memory');
 
   history(workflowId: string): MemoryHistory {
     this.checkOpen();
@@ -150,6 +155,19 @@ export class MemoryStore implements Store, EventInbox {
     if (this.inbox.some((event) => event.id === id)) return Promise.resolve({ status: 'pending' });
     const outcome = this.outcomes.get(id);
     return Promise.resolve(outcome === undefined ? undefined : structuredClone(outcome));
+  }
+
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    this.checkOpen();
+    return this.ownership.acquire(owner);
+  }
+
+  releaseOwnership(): Promise<void> {
+    return this.ownership.release();
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.ownership.current();
   }
 
   close(): Promise<void> {

@@ -12,6 +12,8 @@ import Database from 'better-sqlite3';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
+import { checkQuestSchema, checkSqliteFile, openReadOnlyDatabase } from './sqlite-open.js';
+import { OWNER_TABLE, acquireOwner, readOwner, releaseOwner } from './sqlite-owner.js';
 import {
   EVENT_OUTCOME_RETENTION_MS,
   type EventInbox,
@@ -20,6 +22,8 @@ import {
   type InboxEvent,
   type PostedEvent,
   type Store,
+  type StoreOwner,
+  type StoreOwnership,
   type WorkflowEntry,
   type WorkflowState,
 } from './store.js';
@@ -39,6 +43,16 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** A queue of this many writes is flushed at once instead of at the end of the turn (default 1000). */
   maxBatch?: number;
+  /**
+   * `true` (default): a missing or empty file becomes a new Quest database. `false`: the file must be a Quest
+   * database already (NotAQuestStoreError otherwise, and nothing is written to it).
+   */
+  create?: boolean;
+  /**
+   * Open for inspection: never write the file, nor create any (see src/storage/sqlite-open.ts for how), even in
+   * a read-only directory. Writes fail with StorageError. See {@link SqliteStore.openReadOnly}.
+   */
+  readOnly?: boolean;
 }
 
 /** Counters of a {@link SqliteStore}, for tests and monitoring. */
@@ -91,7 +105,13 @@ const MIGRATIONS: readonly string[] = [
      settled_at INTEGER NOT NULL
    );
    CREATE INDEX inbox_outcomes_by_time ON inbox_outcomes (settled_at);`,
+  // 4: the owner (StoreOwnership): the one WorkflowManager running the workflows of the database.
+  OWNER_TABLE,
 ];
+/** The schema version a database has once every migration ran (SQLite's `user_version`). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+/** The first schema a read-only opening can read (earlier ones lack the inbox). */
+const READABLE_SCHEMA = 2;
 
 /** One queued write: applied inside the group transaction, settled after it. */
 interface Write {
@@ -217,7 +237,7 @@ export class SqliteHistory implements History {
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox {
+export class SqliteStore implements Store, EventInbox, StoreOwnership {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
@@ -228,10 +248,17 @@ export class SqliteStore implements Store, EventInbox {
   private queue: Write[] = [];
   private flushScheduled = false;
   private closed = false;
+  private readonly readOnly: boolean;
+  /** The owner id this store holds ownership as, if it does. */
+  private ownerId: string | undefined;
+  /** Set once this store released its ownership: its writes would race the next owner's, so they fail. */
+  private released = false;
 
   /**
-   * Open (creating if needed) the database at `path` and bring its schema up to date. Throws StorageError when
-   * the file cannot be opened, cannot use WAL, or was written by a newer Quest.
+   * Open (creating if needed, unless `create: false`) the database at `path` and bring its schema up to date,
+   * or open it read-only (`readOnly: true`). Throws StorageError when the file cannot be opened, cannot use
+   * WAL, or was written by a newer Quest; NotAQuestStoreError when `create: false` or `readOnly` finds no
+   * Quest database there.
    */
   constructor(
     /** The database file (`':memory:'` for a throwaway database, which is not durable). */
@@ -239,14 +266,13 @@ export class SqliteStore implements Store, EventInbox {
     options: SqliteStoreOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 1000;
+    this.readOnly = options.readOnly === true;
+    this.db = this.readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options);
     try {
-      this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
-    } catch (error) {
-      throw storageError(`open the SQLite database ${path}`, error);
-    }
-    try {
-      configure(this.db, path, options.synchronous ?? 'full');
-      migrate(this.db, path);
+      if (!this.readOnly) {
+        configure(this.db, path, options.synchronous ?? 'full');
+        migrate(this.db, path);
+      }
       this.statements = prepare(this.db);
     } catch (error) {
       this.db.close();
@@ -254,6 +280,19 @@ export class SqliteStore implements Store, EventInbox {
     }
     this.writeOne = this.db.transaction((write: Write) => write.apply());
     this.writeBatch = this.db.transaction((batch: readonly Write[], failures: Map<Write, unknown>) => this.applyAll(batch, failures));
+  }
+
+  /**
+   * Open the Quest database at `path` for inspection: nothing is written or created, even in a read-only
+   * directory or on a read-only mount; writes (and ownership) fail with StorageError. NotAQuestStoreError when
+   * `path` is missing, empty, not SQLite, or another application's database.
+   *
+   * @example
+   * const store = await SqliteStore.openReadOnly('./quest.sqlite');
+   * console.log(await store.listWorkflows('running'));
+   */
+  static openReadOnly(path: string): Promise<SqliteStore> {
+    return SqliteStore.open(path, { readOnly: true });
   }
 
   /** Same as the constructor, as a promise (rejecting instead of throwing), like the other stores' `open`. */
@@ -351,12 +390,49 @@ export class SqliteStore implements Store, EventInbox {
     });
   }
 
-  /** Write what is queued, then close the database. Later calls fail with StorageError; closing twice is fine. */
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this.readOnly) return Promise.reject(this.readOnlyError('take ownership'));
+    // Queued writes go first: they were issued before, by whoever used the store until now.
+    this.flush();
+    try {
+      acquireOwner(this.db, owner, this.path);
+      this.ownerId = owner.id;
+      this.released = false;
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(storageError(`take ownership of ${this.path}`, error));
+    }
+  }
+
+  releaseOwnership(): Promise<void> {
+    if (this.closed || this.ownerId === undefined) return Promise.resolve();
+    // After every queued write: the next owner must not start before our last write is in.
+    this.flush();
+    try {
+      releaseOwner(this.db, this.ownerId);
+      this.ownerId = undefined;
+      this.released = true;
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(storageError(`release ownership of ${this.path}`, error));
+    }
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.read('read the owner', () => (this.readOnly && !hasOwnerTable(this.db) ? undefined : readOwner(this.db)));
+  }
+
+  /**
+   * Write what is queued, release ownership if this store holds it, then close the database. Later calls fail
+   * with StorageError; closing twice is fine.
+   */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.flush();
     this.closed = true;
     try {
+      if (this.ownerId !== undefined) releaseOwner(this.db, this.ownerId);
       this.db.close();
       return Promise.resolve();
     } catch (error) {
@@ -404,6 +480,8 @@ export class SqliteStore implements Store, EventInbox {
   /** Queue a write for the group transaction at the end of this turn (or now, when the queue is full). */
   private enqueue(what: string, apply: () => void): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
+    if (this.readOnly) return Promise.reject(this.readOnlyError(what));
+    if (this.released) return Promise.reject(new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ what, apply, resolve, reject });
       if (this.queue.length >= this.maxBatch) this.flush();
@@ -477,6 +555,10 @@ export class SqliteStore implements Store, EventInbox {
     if (this.closed) throw this.closedError();
   }
 
+  private readOnlyError(what: string): StorageError {
+    return new StorageError(`Could not ${what}: the SQLite store ${this.path} is open read-only.`);
+  }
+
   private closedError(): StorageError {
     return new StorageError(`The SQLite store ${this.path} is closed.`);
   }
@@ -530,6 +612,28 @@ interface OutcomeRow {
 function parseOutcome(row: OutcomeRow): EventOutcome {
   if (row.status === 'applied') return { status: 'applied', settledAt: row.settled_at };
   return { status: 'rejected', code: row.code ?? 'UNKNOWN', message: row.message ?? '', settledAt: row.settled_at };
+}
+
+/** Open `path` for writing; with `create: false`, only when it is a Quest database already (checked first, reading only). */
+function openWritable(path: string, options: SqliteStoreOptions): Database.Database {
+  if (options.create === false) checkSqliteFile(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000, fileMustExist: options.create === false });
+  } catch (error) {
+    throw storageError(`open the SQLite database ${path}`, error);
+  }
+  try {
+    if (options.create === false) checkQuestSchema(db, path, MIGRATIONS.length);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function hasOwnerTable(db: Database.Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owner'").get() !== undefined;
 }
 
 function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {

@@ -152,3 +152,61 @@ export function hasInbox<S extends Store>(store: S): store is S & EventInbox {
     typeof candidate.eventOutcome === 'function'
   );
 }
+
+/**
+ * Who owns a store: the one WorkflowManager allowed to run its workflows. Recorded when ownership is taken,
+ * shown in {@link StoreOwnedError} when another manager is refused.
+ */
+export interface StoreOwner {
+  /** A random token unique to this acquisition (a restarted process, even with the same pid, has another). */
+  id: string;
+  /** The owner's process id. */
+  pid: number;
+  /** The owner's host name (`os.hostname()`). */
+  host: string;
+  /** When ownership was taken: milliseconds since the epoch. */
+  acquiredAt: number;
+  /**
+   * What tells this process apart from a later one that gets the same pid (Linux: boot id and start time,
+   * from /proc), or undefined where the system does not say. See `ownerIsGone` in src/storage/owner.ts.
+   */
+  processTag?: string;
+}
+
+/**
+ * An optional capability of a Store: one owner at a time. `WorkflowManager.open` acquires it before resuming
+ * anything, and `close()` releases it after the last write, so two managers never run the same workflows at
+ * once. Stores implement it each their way: SQLite with a row taken in a write transaction, files with an
+ * owner file created atomically, memory with a field; a store shared between hosts (PostgreSQL) would use a
+ * lease with an expiry and a fencing epoch. Inspection (`quest list`, ...) and posting to the inbox
+ * (`quest send`) never take ownership.
+ *
+ * @example
+ * if (hasOwnership(store)) await store.acquireOwnership(newStoreOwner());
+ */
+export interface StoreOwnership {
+  /**
+   * Become the owner. Rejects with StoreOwnedError naming the current owner while it lives; takes over an
+   * owner that is gone (a dead process on this host): of several processes taking over at once, exactly one
+   * wins. Acquiring again with the same owner id is a no-op.
+   */
+  acquireOwnership(owner: StoreOwner): Promise<void>;
+  /**
+   * Stop being the owner (nothing happens when this store does not hold ownership). Durable when it resolves.
+   * Call it after the last write: a store may refuse writes once it released (SqliteStore does).
+   */
+  releaseOwnership(): Promise<void>;
+  /** The current owner, alive or not, or undefined. */
+  currentOwner(): Promise<StoreOwner | undefined>;
+}
+
+/**
+ * True when `store` has owners ({@link StoreOwnership}).
+ *
+ * @example
+ * if (hasOwnership(store)) console.log(await store.currentOwner());
+ */
+export function hasOwnership<S extends Store>(store: S): store is S & StoreOwnership {
+  const candidate = store as Partial<StoreOwnership>;
+  return typeof candidate.acquireOwnership === 'function' && typeof candidate.releaseOwnership === 'function' && typeof candidate.currentOwner === 'function';
+}

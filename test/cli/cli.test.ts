@@ -267,7 +267,7 @@ describe('quest CLI', { concurrency: true }, () => {
     for (const args of [['list'], ['history', 'w'], ['resources', 'w'], ['send', 'w', 'q', 'put', '1'], ['result', 'w'], ['versions']]) {
       const run = await quest(...args, '--db', missingDb);
       assert.equal(run.code, 2, args.join(' '));
-      assert.match(run.stderr, /database .*missing\.sqlite does not exist/);
+      assert.match(run.stderr, /NotAQuestStoreError: .*missing\.sqlite is not a Quest database: it does not exist/);
       assert.equal(run.stdout, '');
     }
     assert.equal(existsSync(missingDb), false, 'read commands never create a database');
@@ -276,7 +276,7 @@ describe('quest CLI', { concurrency: true }, () => {
     await writeFile(garbage, 'not a database at all, not even close'.repeat(100));
     const unreadable = await quest('list', '--db', garbage);
     assert.equal(unreadable.code, 2);
-    assert.match(unreadable.stderr, /cannot open the database/);
+    assert.match(unreadable.stderr, /NotAQuestStoreError: .*garbage\.sqlite is not a Quest database: it is not a SQLite database/);
 
     const db = join(directory, 'quest.sqlite');
     await prepareDatabase(db);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryStore } from '../../src/storage/memory.js';
-import { SqliteStore } from '../../src/storage/sqlite.js';
+import { SCHEMA_VERSION, SqliteStore } from '../../src/storage/sqlite.js';
 import { hasInbox, type InboxEvent, type Store } from '../../src/storage/store.js';
 import { inTempDir } from './support.js';
 
@@ -54,7 +54,7 @@ describe('inbox', () => {
     }
   }));
 
-  for (const [version, dropped] of [[1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes'], [2, 'DROP TABLE inbox_outcomes']] as const) {
+  for (const [version, dropped] of [[1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes; DROP TABLE owner'], [2, 'DROP TABLE inbox_outcomes; DROP TABLE owner']] as const) {
     test(`SqliteStore: a database of schema ${version} opens, keeps its events and gets the inbox outcomes`, () => inTempDir(async (directory) => {
       const path = join(directory, 'old.sqlite');
       const old = await SqliteStore.open(path);
@@ -76,7 +76,7 @@ describe('inbox', () => {
       }
       const check = new Database(path, { readonly: true });
       try {
-        assert.equal(check.pragma('user_version', { simple: true }), 3);
+        assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       } finally {
         check.close();
       }

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import type { History } from '../../src/core/history.js';
 import type { HistoryRecord } from '../../src/core/records.js';
 import { isQuestError } from '../../src/core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
+import { hostname } from 'node:os';
+import { newStoreOwner } from '../../src/storage/owner.js';
+import { hasOwnership, type Store, type StoreOwner, type StoreOwnership, type WorkflowEntry, type WorkflowState } from '../../src/storage/store.js';
 import { inboxChecks } from './inbox-conformance.js';
 
 /** A fresh, empty store; `reopen` (durable backends only) opens the same data again after `store.close()`. */
@@ -63,6 +65,7 @@ export function runStoreConformance(name: string, create: () => Promise<Conforma
   describe(`${name} store: Store contract`, () => storeChecks(check));
   describe(`${name} store: durability and close`, () => lifecycleChecks(check));
   describe(`${name} store: EventInbox contract`, () => inboxChecks(check));
+  describe(`${name} store: ownership (StoreOwnership, when the store has it)`, () => ownershipChecks(check));
 }
 
 /** Run one check on a fresh store; close every store it opened and clean up, whatever happens. */
@@ -344,4 +347,89 @@ async function assertSample(store: Store): Promise<void> {
   assert.deepEqual(await store.history('cleared').load(), []);
   assert.deepEqual(await store.history('gone').load(), []);
   for (const [index, id] of ODD_IDS.entries()) assert.deepEqual(await store.history(id).load(), [record(index + 10, id)]);
+}
+
+/** StoreOwnedError naming `owner` (its pid and host). */
+function ownedBy(owner: StoreOwner): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(isQuestError(error, 'STORE_OWNED'), `expected StoreOwnedError, got ${String(error)}`);
+    assert.match(error.message, new RegExp(`process ${owner.pid} on ${owner.host} since ${new Date(owner.acquiredAt).toISOString()}`));
+    return true;
+  };
+}
+
+/** A recorded owner whose process is gone: a pid no process has, on this host. */
+function deadOwner(): StoreOwner {
+  return { id: 'dead-owner', pid: 2 ** 30 + 7, host: hostname(), acquiredAt: Date.now() - 60_000 };
+}
+
+function ownershipChecks(check: (title: string, body: Check) => void): void {
+  /** The check, skipped for a store without ownership. */
+  const owned = (title: string, body: (store: Store & StoreOwnership, reopen: (() => Promise<Store>) | undefined) => Promise<void>): void => {
+    check(title, async ({ store, reopen }, t) => {
+      if (!hasOwnership(store)) {
+        t.skip('the store has no StoreOwnership');
+        return;
+      }
+      await body(store, reopen);
+    });
+  };
+
+  owned('a second owner is refused with the owner named, until the first releases', async (store) => {
+    const first = newStoreOwner();
+    const second = newStoreOwner();
+    await store.acquireOwnership(first);
+    assert.deepEqual(await store.currentOwner(), first);
+    await assert.rejects(store.acquireOwnership(second), ownedBy(first));
+    await store.acquireOwnership(first); // again, same owner: a no-op
+    await store.releaseOwnership();
+    assert.equal(await store.currentOwner(), undefined);
+    await store.releaseOwnership(); // not holding it: nothing happens
+    await store.acquireOwnership(second);
+    assert.equal((await store.currentOwner())?.id, second.id);
+  });
+
+  owned('an owner whose process is gone is taken over', async (store) => {
+    await store.acquireOwnership(deadOwner());
+    const next = newStoreOwner();
+    await store.acquireOwnership(next);
+    assert.equal((await store.currentOwner())?.id, next.id);
+  });
+
+  owned('an owner whose pid now belongs to another process (pid reuse) is taken over', async (store, _reopen) => {
+    const mine = newStoreOwner();
+    if (mine.processTag === undefined) return; // No process tags here (not Linux): pid reuse cannot be told.
+    await store.acquireOwnership({ ...mine, id: 'earlier-process', processTag: `${mine.processTag}-earlier` });
+    await store.acquireOwnership(mine);
+    assert.equal((await store.currentOwner())?.id, mine.id);
+  });
+
+  owned('an owner on another host is never taken over (its process cannot be checked)', async (store) => {
+    const remote: StoreOwner = { ...deadOwner(), id: 'remote', host: `not-${hostname()}` };
+    await store.acquireOwnership(remote);
+    await assert.rejects(store.acquireOwnership(newStoreOwner()), (error: unknown) => {
+      ownedBy(remote)(error);
+      assert.match((error as Error).message, /another host/);
+      return true;
+    });
+  });
+
+  owned('of two takeovers of a gone owner at once, exactly one wins', async (store) => {
+    await store.acquireOwnership(deadOwner());
+    const racers = [newStoreOwner(), newStoreOwner()];
+    const outcomes = await Promise.allSettled(racers.map((racer) => store.acquireOwnership(racer)));
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1);
+    const winner = racers[outcomes.findIndex((outcome) => outcome.status === 'fulfilled')];
+    assert.equal((await store.currentOwner())?.id, winner?.id);
+  });
+
+  owned('close releases ownership: the store reopened has no owner', async (store, reopen) => {
+    await store.acquireOwnership(newStoreOwner());
+    if (reopen === undefined) return;
+    await store.close();
+    const again = await reopen();
+    assert.ok(hasOwnership(again));
+    assert.equal(await again.currentOwner(), undefined);
+    await again.acquireOwnership(newStoreOwner());
+  });
 }

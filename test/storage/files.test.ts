@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isQuestError } from '../../src/core/errors.js';
 import { FileStore, fileNameFor, type FileStoreOptions } from '../../src/storage/files.js';
@@ -164,13 +164,18 @@ describe('files store: directory', () => {
     assert.notEqual(fileNameFor('\uD800'), fileNameFor('\uD801'));
   });
 
-  test('a second open of the same directory fails while the first is open', () => withStore(async (_store, directory) => {
-    await assert.rejects(FileStore.open(directory), (error: unknown) => isQuestError(error, 'STORAGE_FAILURE'));
+  test('a second open of the same directory fails while the first is open, naming the owner', () => withStore(async (_store, directory) => {
+    await assert.rejects(FileStore.open(directory), (error: unknown) => {
+      assert.ok(isQuestError(error, 'STORE_OWNED'));
+      assert.match(error.message, new RegExp(`process ${process.pid} on ${hostname()} since \\d{4}-`));
+      return true;
+    });
   }));
 
-  test('a lock left by a process that is gone is taken over', () => withStore(async (store, directory) => {
+  test('an owner file left by a process that is gone is taken over', () => withStore(async (store, directory) => {
     await store.close();
-    await writeFile(join(directory, 'lock'), '999999999');
+    const dead = { id: 'dead', pid: 999_999_999, host: hostname(), acquiredAt: 1 };
+    await writeFile(join(directory, 'owner.7.json'), JSON.stringify(dead));
     const again = await FileStore.open(directory);
     await again.close();
   }));

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
-import { SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
+import { newStoreOwner } from '../../src/storage/owner.js';
+import { SCHEMA_VERSION, SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
 import { entry, record, runStoreConformance } from './conformance.js';
 
 runStoreConformance('sqlite', async () => {
@@ -132,7 +133,7 @@ describe('sqlite store: schema and settings', () => {
     await reopened.close();
     const db = new Database(path, { readonly: true });
     try {
-      assert.equal(db.pragma('user_version', { simple: true }), 3);
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
       db.close();
@@ -163,4 +164,28 @@ describe('sqlite store: schema and settings', () => {
   test('a file that is not a database cannot be opened', async () => {
     await assert.rejects(openSqliteStore(join(tmpdir(), 'no-such-dir-quest', 'x', 'q.sqlite')), isStorageError);
   });
+});
+
+describe('sqlite store: ownership', () => {
+  test('a store that released its ownership refuses writes (the next owner writes now), until it acquires again', () => withStore(async (store) => {
+    const owner = newStoreOwner();
+    await store.acquireOwnership(owner);
+    await store.putWorkflow(entry('w', 1));
+    await store.releaseOwnership();
+    await assert.rejects(store.putWorkflow(entry('late', 2)), (error: unknown) => isStorageError(error) && /released its ownership/.test(String(error)));
+    await assert.rejects(store.history('w').commit({ append: [record(1)], remove: [] }), isStorageError);
+    assert.deepEqual((await store.listWorkflows()).map((found) => found.id), ['w']);
+    await store.acquireOwnership(owner);
+    await store.putWorkflow(entry('again', 3));
+  }));
+
+  test('two connections of this process: the second is refused while the first owns the database', () => withStore(async (store, path) => {
+    await store.acquireOwnership(newStoreOwner());
+    const other = await openSqliteStore(path);
+    try {
+      await assert.rejects(other.acquireOwnership(newStoreOwner()), (error: unknown) => isQuestError(error, 'STORE_OWNED'));
+    } finally {
+      await other.close();
+    }
+  }));
 });

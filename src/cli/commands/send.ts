@@ -5,7 +5,7 @@ import { resourceLabel, upgradeRecord } from '../../core/records.js';
 import { serialize, type Json } from '../../core/serializer.js';
 import { actionsOf, actionSpec, findVisible } from '../../core/resources.js';
 import { rebuildResources } from '../../inspect/resources.js';
-import type { EventInbox, EventOutcome } from '../../storage/store.js';
+import type { EventOutcome } from '../../storage/store.js';
 import {
   CliError,
   EXIT,
@@ -18,6 +18,7 @@ import {
   withStore,
   type CliContext,
   type CommonOptions,
+  type CliStore,
 } from '../common.js';
 
 interface SendOptions extends CommonOptions {
@@ -97,7 +98,7 @@ Examples:
         }
         if (options.wait !== true) return { event, outcome: undefined };
         return { event, outcome: await waitForOutcome(store, id, options.timeout) };
-      });
+      }, 'post');
       if (options.json === true) printJson(io, { ...result.event, ...(result.outcome === undefined ? {} : { outcome: result.outcome }) });
       context.exit(reportOutcome(io, result.event.id, name, result.outcome, options));
     });
@@ -163,7 +164,7 @@ function check(records: Parameters<typeof rebuildResources>[0], name: string, id
 }
 
 /** Poll the outcome of event `id` until it is settled; still pending when `timeoutMs` passes first. */
-async function waitForOutcome(store: EventInbox, id: number, timeoutMs: number): Promise<EventOutcome | 'unknown'> {
+async function waitForOutcome(store: CliStore, id: number, timeoutMs: number): Promise<EventOutcome | 'unknown'> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const outcome = await store.eventOutcome(id);
