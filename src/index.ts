@@ -49,7 +49,7 @@ export {
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
 } from './core/errors.js';
-export type { QuestErrorCode } from './core/errors.js';
+export type { QuestErrorCode, HistoryDamage } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';
