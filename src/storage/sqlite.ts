@@ -100,7 +100,7 @@ interface Statements {
   resetCount: Statement<[string]>;
   selectRecords: Statement<[string], RecordRow>;
   selectCount: Statement<[string], { state: string; history_rows: number | null }>;
-  putWorkflow: Statement<[string, string, number, string]>;
+  putWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
   getWorkflow: Statement<[string], { body: string }>;
   listWorkflows: Statement<[], { body: string }>;
   listWorkflowsIn: Statement<[string], { body: string }>;
@@ -124,9 +124,10 @@ function prepare(db: Database.Database): Statements {
     selectRecords: db.prepare('SELECT seq, body, crc FROM records WHERE workflow_id = ? ORDER BY seq'),
     selectCount: db.prepare('SELECT state, history_rows FROM workflows WHERE id = ?'),
     // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time,
-    // and its history_rows count (a new entry starts at 0: nothing committed yet).
+    // and its history_rows count (a new entry counts the records already there: none, when started by a manager).
     putWorkflow: db.prepare(
-      `INSERT INTO workflows (id, state, started_at, body, history_rows) VALUES (?, ?, ?, ?, 0)
+      `INSERT INTO workflows (id, state, started_at, body, history_rows)
+       VALUES (@id, @state, @startedAt, @body, (SELECT count(*) FROM records WHERE workflow_id = @id))
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body`,
     ),
     getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
@@ -260,7 +261,7 @@ export class SqliteStore implements Store, EventInbox {
   putWorkflow(entry: WorkflowEntry): Promise<void> {
     const what = `save workflow ${JSON.stringify(entry.id)}`;
     return this.serialized(what, () => JSON.stringify(entry), (body) => {
-      this.statements.putWorkflow.run(entry.id, entry.state, entry.startedAt, body);
+      this.statements.putWorkflow.run({ id: entry.id, state: entry.state, startedAt: entry.startedAt, body });
     });
   }
 

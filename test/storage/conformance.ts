@@ -419,6 +419,16 @@ function damageChecks(check: (title: string, body: Check) => void): void {
     assert.deepEqual(seqs(await again.history('w').load()), [1]);
   });
 
+  check('a history committed before its running entry was written is whole', async ({ store, reopen }, t) => {
+    if (reopen === undefined) return t.skip('not a durable backend');
+    await commit(store.history('w'), [record(1), record(2)]);
+    await store.putWorkflow(entry('w', 1));
+    await commit(store.history('w'), [record(3)], [1]);
+    await store.close();
+    const again = await reopen();
+    assert.deepEqual(seqs(await again.history('w').load()), [2, 3]);
+  });
+
   check('a cleared history is empty, not damaged: of a finished workflow, and of a running one', async ({ store, reopen }, t) => {
     if (reopen === undefined) return t.skip('not a durable backend');
     for (const id of ['done', 'running']) {
