@@ -87,7 +87,8 @@ describe('inbox', () => {
     const path = join(directory, 'old.sqlite');
     await (await SqliteStore.open(path)).close();
     const db = new Database(path);
-    db.exec('DROP TABLE inbox');
+    // Back to what the first schema was: no inbox, no checksum or count columns (migration 3).
+    db.exec('DROP TABLE inbox; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows');
     db.pragma('user_version = 1');
     db.close();
     const store = await SqliteStore.open(path);
@@ -99,7 +100,7 @@ describe('inbox', () => {
     }
     const check = new Database(path, { readonly: true });
     try {
-      assert.equal(check.pragma('user_version', { simple: true }), 2);
+      assert.equal(check.pragma('user_version', { simple: true }), 3);
     } finally {
       check.close();
     }
