@@ -54,7 +54,7 @@ export {
   StoreOwnedError,
   NotAQuestStoreError,
 } from './core/errors.js';
-export type { QuestErrorCode, FinishedState } from './core/errors.js';
+export type { QuestErrorCode, FinishedState, HistoryDamage } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';

@@ -132,11 +132,42 @@ export class VersionConflictError extends QuestError {
   }
 }
 
-/** A stored history is damaged (unreadable record, duplicate sequence number, unknown record type). */
+/**
+ * Where a damaged history was found: the workflow, and for a file-based store the file and the byte offset
+ * of the first damaged commit.
+ */
+export interface HistoryDamage {
+  workflowId?: string;
+  file?: string;
+  offset?: number;
+}
+
+/**
+ * A stored history is damaged (a checksum that does not match, a missing or emptied history of a running
+ * workflow, an unreadable record, a duplicate sequence number, an unknown record type). Damage is never
+ * replayed: the workflow is not run until its history is restored or the workflow is deleted.
+ */
 export class CorruptHistoryError extends QuestError {
-  constructor(message: string) {
-    super('CORRUPT_HISTORY', `Corrupt history: ${message}. Restore the history from a backup or delete the workflow.`);
+  /** The workflow whose history is damaged, when known. */
+  readonly workflowId: string | undefined;
+  /** The damaged file, for a file-based store. */
+  readonly file: string | undefined;
+  /** The byte offset of the first damaged commit in {@link file}. */
+  readonly offset: number | undefined;
+
+  constructor(message: string, where: HistoryDamage = {}) {
+    super('CORRUPT_HISTORY', `Corrupt history${describeDamage(where)}: ${message}. Restore the history from a backup or delete the workflow.`);
+    this.workflowId = where.workflowId;
+    this.file = where.file;
+    this.offset = where.offset;
   }
+}
+
+/** ` of workflow "w" (file /x.log, byte 12)`, from what is known. */
+function describeDamage({ workflowId, file, offset }: HistoryDamage): string {
+  const place = [file === undefined ? undefined : `file ${file}`, offset === undefined ? undefined : `byte ${offset}`].filter(Boolean);
+  const who = workflowId === undefined ? '' : ` of workflow ${JSON.stringify(workflowId)}`;
+  return place.length === 0 ? who : `${who} (${place.join(', ')})`;
 }
 
 /** A history was written by a newer Quest whose record format this version cannot read. */

@@ -127,7 +127,7 @@ export interface WorkflowHandle<R> {
  * @example
  * const running = (await manager.list()).filter((w) => w.status === 'running');
  */
-export type ManagedStatus = 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled';
+export type ManagedStatus = 'running' | 'suspended' | 'damaged' | 'completed' | 'failed' | 'cancelled';
 
 /**
  * One line of {@link WorkflowManager.list}.
@@ -138,6 +138,10 @@ export type ManagedStatus = 'running' | 'suspended' | 'completed' | 'failed' | '
  * `suspended` means: unfinished, but not running in this manager right now: its type is not registered, it
  * stopped on an engine error (NonDeterminismError, StorageError: see `error`), or the manager is closing.
  * The next manager over the same store resumes it.
+ *
+ * `damaged` means: unfinished, and not run because its stored history is damaged (`error` is the
+ * CorruptHistoryError, naming the file and byte offset where the store can tell). Damage is never replayed:
+ * restore the history from a backup, or delete the workflow.
  */
 export interface WorkflowInfo {
   id: string;

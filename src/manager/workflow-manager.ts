@@ -15,6 +15,7 @@ import {
   UnknownWorkflowTypeError,
   WorkflowFinishedError,
   WorkflowNotFoundError,
+  isQuestError,
   isSuspension,
 } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
@@ -509,6 +510,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.keepAlive.release(managed);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
+    if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {
+      this.log.warn({ workflow: managed.id, err: managed.halted }, 'history damaged: the workflow is not run (list() shows it damaged); restore its history or delete it');
+    }
   }
 
   /** For the alias registry: a removal is a real release unless the workflow is being suspended. */

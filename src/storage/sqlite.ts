@@ -8,6 +8,7 @@
  * better-sqlite3 is synchronous: a transaction (and its fsync) runs on the event-loop thread. Group commit
  * keeps that to one fsync per turn however many workflows write.
  */
+import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
@@ -107,6 +108,12 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX inbox_outcomes_by_time ON inbox_outcomes (settled_at);`,
   // 4: the owner (StoreOwnership): the one WorkflowManager running the workflows of the database.
   OWNER_TABLE,
+  // 5: damage detection. `records.crc`: the CRC-32 of `body` (NULL in rows written before: not checked).
+  // `workflows.history_rows`: how many records the history of the workflow holds, kept by every commit, so
+  // that records deleted behind Quest's back (the whole history, or some) are seen; NULL: not counted.
+  `ALTER TABLE records ADD COLUMN crc INTEGER;
+   ALTER TABLE workflows ADD COLUMN history_rows INTEGER;
+   UPDATE workflows SET history_rows = (SELECT count(*) FROM records WHERE records.workflow_id = workflows.id);`,
 ];
 /** The schema version a database has once every migration ran (SQLite's `user_version`). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -125,11 +132,14 @@ type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
 /** The prepared statements, made once per connection. */
 interface Statements {
-  insertRecord: Statement<[string, number, string]>;
+  insertRecord: Statement<[string, number, string, number]>;
   deleteRecord: Statement<[string, number]>;
   clearRecords: Statement<[string]>;
-  selectRecords: Statement<[string], { seq: number; body: string }>;
-  putWorkflow: Statement<[string, string, number, string]>;
+  countRecords: Statement<[number, string]>;
+  resetCount: Statement<[string]>;
+  selectRecords: Statement<[string], RecordRow>;
+  selectCount: Statement<[string], { state: string; history_rows: number | null }>;
+  putWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
   getWorkflow: Statement<[string], { body: string }>;
   listWorkflows: Statement<[], { body: string }>;
   listWorkflowsIn: Statement<[string], { body: string }>;
@@ -149,13 +159,18 @@ interface Statements {
 
 function prepare(db: Database.Database): Statements {
   return {
-    insertRecord: db.prepare('INSERT INTO records (workflow_id, seq, body) VALUES (?, ?, ?)'),
+    insertRecord: db.prepare('INSERT INTO records (workflow_id, seq, body, crc) VALUES (?, ?, ?, ?)'),
     deleteRecord: db.prepare('DELETE FROM records WHERE workflow_id = ? AND seq = ?'),
     clearRecords: db.prepare('DELETE FROM records WHERE workflow_id = ?'),
-    selectRecords: db.prepare('SELECT seq, body FROM records WHERE workflow_id = ? ORDER BY seq'),
-    // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time.
+    countRecords: db.prepare('UPDATE workflows SET history_rows = history_rows + ? WHERE id = ?'),
+    resetCount: db.prepare('UPDATE workflows SET history_rows = 0 WHERE id = ?'),
+    selectRecords: db.prepare('SELECT seq, body, crc FROM records WHERE workflow_id = ? ORDER BY seq'),
+    selectCount: db.prepare('SELECT state, history_rows FROM workflows WHERE id = ?'),
+    // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time,
+    // and its history_rows count (a new entry counts the records already there: none, when started by a manager).
     putWorkflow: db.prepare(
-      `INSERT INTO workflows (id, state, started_at, body) VALUES (?, ?, ?, ?)
+      `INSERT INTO workflows (id, state, started_at, body, history_rows)
+       VALUES (@id, @state, @startedAt, @body, (SELECT count(*) FROM records WHERE workflow_id = @id))
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body`,
     ),
     getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
@@ -312,7 +327,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
   putWorkflow(entry: WorkflowEntry): Promise<void> {
     const what = `save workflow ${JSON.stringify(entry.id)}`;
     return this.serialized(what, () => JSON.stringify(entry), (body) => {
-      this.statements.putWorkflow.run(entry.id, entry.state, entry.startedAt, body);
+      this.statements.putWorkflow.run({ id: entry.id, state: entry.state, startedAt: entry.startedAt, body });
     });
   }
 
@@ -440,11 +455,22 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
     }
   }
 
-  /** @internal See {@link SqliteHistory.load}. */
+  /**
+   * @internal See {@link SqliteHistory.load}. Checks every record against its checksum, and the number of
+   * records of a running workflow against the count its commits kept: damage is a CorruptHistoryError.
+   */
   loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
-    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () =>
-      this.statements.selectRecords.all(workflowId).map((row) => parseRecord(row, workflowId)),
-    );
+    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () => {
+      const rows = this.statements.selectRecords.all(workflowId);
+      const counted = this.statements.selectCount.get(workflowId);
+      if (counted?.state === 'running' && counted.history_rows !== null && counted.history_rows !== rows.length) {
+        throw new CorruptHistoryError(
+          `its history holds ${rows.length} record(s) where its commits left ${counted.history_rows} (records were deleted)`,
+          { workflowId, file: this.path },
+        );
+      }
+      return rows.map((row) => parseRecord(row, workflowId, this.path));
+    });
   }
 
   /** @internal See {@link SqliteHistory.commit}. */
@@ -452,10 +478,12 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
     if (change.append.length === 0 && change.remove.length === 0) return this.read('commit', () => undefined);
     const what = `write the history of workflow ${JSON.stringify(workflowId)}`;
     const remove = [...change.remove];
-    return this.serialized(what, () => change.append.map((record) => [record.seq, JSON.stringify(record)] as const), (rows) => {
+    return this.serialized(what, () => change.append.map((record) => toRow(record)), (rows) => {
       // Appends first, then removals: a change may remove a record it appends.
-      for (const [seq, body] of rows) this.statements.insertRecord.run(workflowId, seq, body);
-      for (const seq of remove) this.statements.deleteRecord.run(workflowId, seq);
+      for (const { seq, body, crc } of rows) this.statements.insertRecord.run(workflowId, seq, body, crc);
+      let removed = 0;
+      for (const seq of remove) removed += this.statements.deleteRecord.run(workflowId, seq).changes;
+      this.statements.countRecords.run(rows.length - removed, workflowId);
     });
   }
 
@@ -463,6 +491,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
   clearRecords(workflowId: string): Promise<void> {
     return this.enqueue(`clear the history of workflow ${JSON.stringify(workflowId)}`, () => {
       this.statements.clearRecords.run(workflowId);
+      this.statements.resetCount.run(workflowId);
     });
   }
 
@@ -574,11 +603,26 @@ export function openSqliteStore(path: string, options?: SqliteStoreOptions): Pro
   return SqliteStore.open(path, options);
 }
 
-function parseRecord(row: { seq: number; body: string }, workflowId: string): HistoryRecord {
+/** A row of the `records` table (`crc` is NULL in rows written before checksums). */
+interface RecordRow {
+  seq: number;
+  body: string;
+  crc: number | null;
+}
+
+function toRow(record: HistoryRecord): RecordRow & { crc: number } {
+  const body = JSON.stringify(record);
+  return { seq: record.seq, body, crc: crc32(body) };
+}
+
+function parseRecord(row: RecordRow, workflowId: string, file: string): HistoryRecord {
+  if (row.crc !== null && crc32(row.body) !== row.crc) {
+    throw new CorruptHistoryError(`record ${row.seq} does not match its checksum (its bytes were changed)`, { workflowId, file });
+  }
   try {
     return JSON.parse(row.body) as HistoryRecord;
   } catch {
-    throw new CorruptHistoryError(`record ${row.seq} of workflow ${JSON.stringify(workflowId)} is not JSON`);
+    throw new CorruptHistoryError(`record ${row.seq} is not JSON`, { workflowId, file });
   }
 }
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { workflows } from './fixtures/workflows.js';
@@ -66,6 +67,25 @@ describe('quest CLI', { concurrency: true }, () => {
 
     const none = await quest('list', '--state', 'cancelled', '--db', db);
     assert.equal(none.stdout.trim(), 'No cancelled workflows.');
+  }));
+
+  test('list: a running workflow whose history is damaged shows as damaged, with the reason', () => withDatabase(async (db) => {
+    const sqlite = new Database(db);
+    // Still JSON, but no longer the bytes that were committed.
+    sqlite.prepare("UPDATE records SET body = body || ' ' WHERE workflow_id = 'c1' AND seq = (SELECT min(seq) FROM records WHERE workflow_id = 'c1')").run();
+    sqlite.close();
+    const all = await quest('list', '--db', db);
+    assert.equal(all.code, 0, all.stderr);
+    const lines = all.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(1, 6).map((line) => line.split(/\s+/).slice(0, 3)[2]), ['running', 'damaged', 'completed', 'failed', 'running']);
+    assert.match(all.stdout, /\nc1: CorruptHistoryError: Corrupt history of workflow "c1" \(file .*quest\.sqlite\): record \d+ does not match its checksum/);
+
+    const damaged = await quest('list', '--json', '--state', 'damaged', '--db', db);
+    const parsed = JSON.parse(damaged.stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(parsed.map((w) => [w['id'], w['state']]), [['c1', 'damaged']]);
+    assert.match(String(parsed[0]?.['error']), /^CorruptHistoryError: Corrupt history of workflow "c1"/);
+    const running = await quest('list', '--state', 'running', '--db', db);
+    assert.deepEqual(running.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]), ['s1', 'p1']);
   }));
 
   test('history: record by record, pruned records as a count, and nothing changes', () => withDatabase(async (db) => {
@@ -283,7 +303,7 @@ describe('quest CLI', { concurrency: true }, () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /Usage: quest/],
       [['frobnicate'], /unknown command 'frobnicate'/],
-      [['list', '--state', 'bogus'], /Allowed choices are running, completed, failed, cancelled/],
+      [['list', '--state', 'bogus'], /Allowed choices are running, damaged, completed, failed, cancelled/],
       [['history'], /missing required argument 'workflow'/],
       [['history', 'nope', '--db', db], /no workflow "nope"/],
       [['resources', 'nope', '--db', db], /no workflow "nope"/],

@@ -54,7 +54,10 @@ describe('inbox', () => {
     }
   }));
 
-  for (const [version, dropped] of [[1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes; DROP TABLE owner'], [2, 'DROP TABLE inbox_outcomes; DROP TABLE owner']] as const) {
+  for (const [version, dropped] of [
+    [1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows'],
+    [2, 'DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows'],
+  ] as const) {
     test(`SqliteStore: a database of schema ${version} opens, keeps its events and gets the inbox outcomes`, () => inTempDir(async (directory) => {
       const path = join(directory, 'old.sqlite');
       const old = await SqliteStore.open(path);
