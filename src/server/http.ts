@@ -59,7 +59,7 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
       c.header('connection', 'close');
       return refuse(c, new ServerClosingError());
     }
-    const socket = c.env.incoming?.socket;
+    const socket = c.env?.incoming?.socket;
     if (socket !== undefined && deps.overLimit.has(socket)) {
       c.header('connection', 'close');
       return refuse(c, new TooManyConnectionsError(deps.maxConnections));
@@ -106,6 +106,6 @@ function answer(c: Context<AppEnv>, result: CallResult): Response {
 function authRequestOf(c: Context<AppEnv>): AuthRequest {
   return {
     header: (name) => c.req.header(name),
-    remoteAddress: c.env.incoming?.socket.remoteAddress ?? '',
+    remoteAddress: c.env?.incoming?.socket.remoteAddress ?? '',
   };
 }
