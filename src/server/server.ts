@@ -60,7 +60,7 @@ export class QuestServer {
   /** The hono app: `server.app.request(...)` serves calls in-process (tests), without a socket. */
   readonly app: Hono<AppEnv>;
   private readonly http: Server;
-  private readonly sockets = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false) });
+  private readonly sockets: WebSocketServer;
   private readonly sessions = new Set<StreamSession>();
   private readonly calls = new Set<Promise<CallResult>>();
   private readonly overLimit = new WeakSet<Socket>();
@@ -90,6 +90,11 @@ export class QuestServer {
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       drainMs: options.drainMs ?? 5_000,
     };
+    this.sockets = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.limits.maxBodyBytes,
+      handleProtocols: (offered) => (offered.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
+    });
     this.callsAborted = new Promise((resolve) => {
       this.abortCalls = () => resolve(errorResult(new ServerClosingError(), 'shutdown', this.log));
     });

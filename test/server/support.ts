@@ -38,6 +38,11 @@ export const workflows = {
     await fail.wait();
     throw new TypeError(`failed at ${await count.get()}`);
   },
+  /** Only a queue private to ann: callers without ann's token can change nothing. */
+  vault: async (): Promise<string> => {
+    await using secret = await queue<string>('secret', 'ann');
+    return await secret.get();
+  },
 };
 
 export type Workflows = typeof workflows;
