@@ -74,6 +74,8 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
     } finally {
       inFlight.set(key, (inFlight.get(key) ?? 1) - 1);
     }
+    // Shutting down meanwhile: this answer is the connection's last.
+    if (deps.closing()) c.header('connection', 'close');
   });
 
   app.post(

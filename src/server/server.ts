@@ -149,6 +149,11 @@ export class QuestServer {
     return this.address.url;
   }
 
+  /** Calls being answered now (for tests and metrics). */
+  get callsInFlight(): number {
+    return this.calls.size;
+  }
+
   /** Streams open now (for tests and metrics). */
   get streamCount(): number {
     return this.sessions.size;
@@ -174,11 +179,13 @@ export class QuestServer {
     clearTimeout(timer);
     this.abortCalls?.();
     await Promise.allSettled([...this.calls]);
+    // Answers still being written go out with `Connection: close`; idle keep-alive connections go now.
     this.http.closeIdleConnections();
-    // Answers just written are flushed before the sockets go: end them instead of destroying them.
     for (const client of this.sockets.clients) client.terminate();
     this.sockets.close();
-    setImmediate(() => this.http.closeAllConnections());
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, this.limits.drainMs)))]);
+    clearTimeout(timer);
+    this.http.closeAllConnections();
     await closed;
   }
 
