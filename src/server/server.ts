@@ -189,13 +189,13 @@ export class QuestServer {
     await closed;
   }
 
-  private async track(call: Promise<CallResult>): Promise<CallResult> {
-    this.calls.add(call);
-    try {
-      return await Promise.race([call, this.callsAborted]);
-    } finally {
-      this.calls.delete(call);
-    }
+  /** Answer `call`, or SERVER_CLOSING once shutdown stops waiting; tracked until answered. */
+  private track(call: Promise<CallResult>): Promise<CallResult> {
+    const answered = Promise.race([call, this.callsAborted]);
+    this.calls.add(answered);
+    const untrack = (): void => void this.calls.delete(answered);
+    answered.then(untrack, untrack);
+    return answered;
   }
 
   private connected(socket: Socket): void {
