@@ -10,11 +10,10 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { logger as questLogger } from '../logging.js';
-import { ServerClosingError, TooManyConnectionsError, UnknownOperationError } from '../protocol/errors.js';
+import { ServerClosingError, TooManyConnectionsError, UnauthenticatedError, UnknownOperationError } from '../protocol/errors.js';
 import { CLOSE, OPERATIONS, STREAM_PATH, STREAM_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/messages.js';
 import { ANONYMOUS, bearerToken, defaultAuthorize, isDevelopmentAuth, isLoopback, type AuthRequest, type Authenticate, type Authorize } from './auth.js';
-import { UnauthenticatedError } from '../protocol/errors.js';
-import { createHandler, errorResult, wireError, type CallResult, type HandlerOptions, type ServedManager } from './handler.js';
+import { createHandler, errorResult, type CallResult, type HandlerOptions, type ServedManager } from './handler.js';
 import { createApp, type AppEnv } from './http.js';
 import { StreamSession } from './streams.js';
 
@@ -216,25 +215,24 @@ export class QuestServer {
   }
 
   private async openStream(ws: WebSocket, request: IncomingMessage, socket: Socket): Promise<void> {
-    const refuse = (error: Error & { status?: number }, status: number): void => {
-      ws.send(JSON.stringify({ type: 'error', error: wireError(error, false) }));
-      ws.close(CLOSE.refusedBase + status, (error as { code?: string }).code ?? 'refused');
+    /** Refusals are an `error` frame with the named error, then a close with 4000 + its status. */
+    const refuse = (error: unknown): void => {
+      const { status, body } = errorResult(error, 'stream', this.log);
+      ws.send(JSON.stringify({ type: 'error', error: 'error' in body ? body.error : undefined }));
+      ws.close(CLOSE.refusedBase + status, (error as { code?: string }).code ?? 'INTERNAL');
     };
-    if (this.closing !== undefined) return refuse(new ServerClosingError(), 503);
-    if (this.overLimit.has(socket)) return refuse(new TooManyConnectionsError(this.limits.maxConnections), 503);
+    if (this.closing !== undefined) return refuse(new ServerClosingError());
+    if (this.overLimit.has(socket)) return refuse(new TooManyConnectionsError(this.limits.maxConnections));
     const url = new URL(request.url ?? '/', 'http://quest');
     const workflowId = url.searchParams.get('workflow');
     if (url.pathname !== STREAM_PATH || workflowId === null || workflowId === '') {
-      return refuse(new UnknownOperationError(`${url.pathname} (streams: ${STREAM_PATH}?workflow=<id>)`, OPERATIONS), 404);
+      return refuse(new UnknownOperationError(`${url.pathname} (streams: ${STREAM_PATH}?workflow=<id>)`, OPERATIONS));
     }
     let principal;
     try {
       principal = await this.authenticate(upgradeAuthRequest(request));
     } catch (error) {
-      const { status, body } = errorResult(error, 'authenticate', this.log);
-      ws.send(JSON.stringify({ type: 'error', error: 'error' in body ? body.error : undefined }));
-      ws.close(CLOSE.refusedBase + status, 'UNAUTHENTICATED');
-      return;
+      return refuse(error);
     }
     if (ws.readyState !== ws.OPEN) return;
     const session = new StreamSession(ws, workflowId, principal, { manager: this.manager, authorize: this.authorize, logger: this.log });
