@@ -4,8 +4,8 @@ import { isQuestError } from '../../core/errors.js';
 import { installSignalHandlers } from '../../manager/signals.js';
 import { WorkflowManager } from '../../manager/workflow-manager.js';
 import type { WorkflowRegistry } from '../../manager/types.js';
-import { bearerTokensFile, jwtAuth, trustHeader, type Authenticate } from '../../server/auth.js';
-import { QuestServer } from '../../server/server.js';
+import type { Authenticate } from '../../server/auth.js';
+import type { QuestServer } from '../../server/server.js';
 import { CliError, EXIT, messageOf, openStore, parseArgument, withCommonOptions, type CliContext, type Io } from '../common.js';
 import { cliLogger, loadWorkflows, report } from './run.js';
 
@@ -46,7 +46,9 @@ Examples:
     )
     .action(async (modulePath: string, options: ServeOptions) => {
       const { io } = context;
-      const authenticate = authenticationOf(options);
+      // Loaded here, not at the top: the other commands start without the server's dependencies.
+      const [{ QuestServer }, auth] = await Promise.all([import('../../server/server.js'), import('../../server/auth.js')]);
+      const authenticate = authenticationOf(options, auth);
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, got ${options.port}`, EXIT.usage);
       const workflows = await loadWorkflows(modulePath);
@@ -82,16 +84,16 @@ Examples:
 }
 
 /** The authenticator the options ask for (one at most). */
-function authenticationOf(options: ServeOptions): Authenticate | undefined {
+function authenticationOf(options: ServeOptions, auth: typeof import('../../server/auth.js')): Authenticate | undefined {
   const chosen = [options.tokens, options.jwtSecret, options.devIdentityHeader].filter((option) => option !== undefined && option !== false);
   if (chosen.length > 1) throw new CliError('choose one of --tokens, --jwt-secret and --dev-identity-header', EXIT.usage);
   try {
-    if (options.tokens !== undefined) return bearerTokensFile(options.tokens);
-    if (options.jwtSecret !== undefined) return jwtAuth({ secret: options.jwtSecret });
+    if (options.tokens !== undefined) return auth.bearerTokensFile(options.tokens);
+    if (options.jwtSecret !== undefined) return auth.jwtAuth({ secret: options.jwtSecret });
   } catch (error) {
     throw new CliError(messageOf(error), EXIT.usage);
   }
-  return options.devIdentityHeader === true ? trustHeader() : undefined;
+  return options.devIdentityHeader === true ? auth.trustHeader() : undefined;
 }
 
 async function listen(server: QuestServer, port: number, host: string): Promise<{ url: string }> {
