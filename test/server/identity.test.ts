@@ -133,6 +133,24 @@ describe('JWT authentication', () => {
   });
 });
 
+describe('JWT authentication with public keys', () => {
+  test('an RS256 token verifies against the JWK set; one signed by another key is 401', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const trusted = await generateKeyPair('RS256');
+    const stranger = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(trusted.publicKey)), kid: 'k1', alg: 'RS256' };
+    const served = await startServer({ authenticate: jwtAuth({ jwks: { keys: [jwk] } }) });
+    try {
+      const sign = (key: Parameters<SignJWT['sign']>[0]): Promise<string> =>
+        new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setSubject('root').setExpirationTime('1h').sign(key);
+      assert.deepEqual((await post(served.url, 'whoami', {}, bearer(await sign(trusted.privateKey)))).body.value, { identity: 'root', roles: ['admin'] });
+      assert.equal((await post(served.url, 'whoami', {}, bearer(await sign(stranger.privateKey)))).status, 401);
+    } finally {
+      await served.close();
+    }
+  });
+});
+
 describe('development mode', () => {
   test('trusts the identity header only on loopback, and refuses to listen elsewhere', async () => {
     const served = await startServer({ authenticate: trustHeader(), logger: { warn: () => undefined, error: () => undefined } });
