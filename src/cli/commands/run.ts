@@ -104,7 +104,7 @@ Examples:
 }
 
 /** Import the module and check its `workflows` export. */
-async function loadWorkflows(modulePath: string): Promise<WorkflowRegistry> {
+export async function loadWorkflows(modulePath: string): Promise<WorkflowRegistry> {
   const path = resolve(modulePath);
   if (!existsSync(path)) throw new CliError(`the module ${modulePath} does not exist`, EXIT.usage);
   let loaded: Record<string, unknown>;
@@ -135,7 +135,7 @@ async function loadWorkflows(modulePath: string): Promise<WorkflowRegistry> {
 }
 
 /** Wait for workflow `id` to finish and print its outcome; false when it did not complete. */
-async function report(manager: WorkflowManager<WorkflowRegistry>, store: CliStore, id: string, type: string, io: Io, json: boolean): Promise<boolean> {
+export async function report(manager: WorkflowManager<WorkflowRegistry>, store: CliStore, id: string, type: string, io: Io, json: boolean): Promise<boolean> {
   const print = (state: string, text: string, data: Record<string, unknown>): void => {
     io.out(json ? JSON.stringify({ id, type, state, ...data }) : `workflow ${id} (${type}) ${state}${text === '' ? '' : `: ${text}`}`);
   };
@@ -163,7 +163,7 @@ async function report(manager: WorkflowManager<WorkflowRegistry>, store: CliStor
 }
 
 /** The manager's logger: warnings on stderr, in words. */
-function cliLogger(io: Io): { warn: (...args: unknown[]) => void } {
+export function cliLogger(io: Io): { warn: (...args: unknown[]) => void } {
   return {
     warn: (...args: unknown[]) => {
       const message = args.find((arg): arg is string => typeof arg === 'string') ?? '';
