@@ -109,9 +109,9 @@ export class ConsumptionCounter {
  * Resolve once `condition()` is true, checking after each turn of the event loop (never a timer); throw after
  * `turns` turns (the bound detects a hang, a turn is cheap).
  */
-export async function until(condition: () => boolean, turns = 1_000_000): Promise<void> {
+export async function until(condition: () => boolean | Promise<boolean>, turns = 1_000_000): Promise<void> {
   for (let i = 0; i < turns; i++) {
-    if (condition()) return;
+    if (await condition()) return;
     await nextTurn();
   }
   throw new Error('until(): the condition never became true');

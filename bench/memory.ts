@@ -119,7 +119,7 @@ async function feedOnce(count: number): Promise<Fed> {
   const reader = new QueueReader();
   const historian = new Historian('events', reader.workflow, history);
   const outcome = historian.run().catch((error: unknown) => error);
-  await until(() => historian.resources(null).length === 1); // the queue is open
+  await until(async () => (await historian.resources(null)).length === 1); // the queue is open
   const all = reader.reached(count);
   const start = now();
   for (let i = 0; i < count; i++) await historian.act('q', null, 'put', i);
@@ -151,7 +151,7 @@ async function replayOnce(count: number, records: readonly HistoryRecord[]): Pro
   const all = reader.reached(count + 1);
   const start = now();
   const outcome = historian.run().catch((error: unknown) => error);
-  await until(() => historian.resources(null).length === 1);
+  await until(async () => (await historian.resources(null)).length === 1);
   await historian.act('q', null, 'put', count);
   await all;
   const ms = now() - start;

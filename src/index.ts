@@ -2,7 +2,7 @@
  * Quest for TypeScript: durable, long-running asynchronous workflows. The public API, by name.
  */
 export { Historian } from './core/historian.js';
-export type { HistorianOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
+export type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
 export { step } from './core/step.js';
 export type { Step, StepOptions, RetryPolicy } from './core/step.js';
 export { sleep } from './core/sleep.js';
@@ -12,7 +12,7 @@ export { task } from './core/task.js';
 export type { TaskHandle, TaskStarter } from './core/task.js';
 export { queue, state, event, identityQueue, multiQueue, Queue, State, Event, IdentityQueue, MultiQueue } from './core/resource-handles.js';
 export type { MultiQueueOptions } from './core/resource-handles.js';
-export { versioned, getVersion } from './core/versioning.js';
+export { versioned, getVersion, type VersionedOptions } from './core/versioning.js';
 export { alias } from './core/alias.js';
 export type { Alias } from './core/alias.js';
 export { wrapSteps, abortSignal } from './core/helpers.js';
@@ -32,6 +32,7 @@ export {
   InvalidNameError,
   InvalidArgumentError,
   NonDeterminismError,
+  VersionConflictError,
   CorruptHistoryError,
   UnsupportedFormatError,
   NotSerializableError,
@@ -48,8 +49,12 @@ export {
   DuplicateWorkflowError,
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
+  WorkflowFinishedError,
+  EventExpiredError,
+  StoreOwnedError,
+  NotAQuestStoreError,
 } from './core/errors.js';
-export type { QuestErrorCode } from './core/errors.js';
+export type { QuestErrorCode, FinishedState, HistoryDamage } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';

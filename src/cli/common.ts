@@ -3,11 +3,12 @@
  * database, finding a workflow by id or alias, and plain-text formatting.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
+import { isQuestError } from '../core/errors.js';
 import type { Json } from '../core/serializer.js';
 import { SqliteStore } from '../storage/sqlite.js';
-import type { WorkflowEntry } from '../storage/store.js';
+import type { EventInbox, Store, WorkflowEntry } from '../storage/store.js';
 
 /** Exit codes of every command. */
 export const EXIT = {
@@ -65,27 +66,43 @@ export function withCommonOptions(command: Command): Command {
 }
 
 /**
- * Open the SQLite store at `path`. Read commands (`create: false`) never create a database: a missing file
- * is a CliError (exit 2); so is a file SQLite cannot open (not a database, written by a newer Quest).
+ * How a command uses the store:
+ * - `inspect` (list, history, resources, result, versions): reads only. Nothing is written or created, not
+ *   even in a read-only directory; no ownership is taken;
+ * - `post` (send): posts to the inbox, which takes events from any process, so it writes but takes no
+ *   ownership; the database must exist and be a Quest database;
+ * - `run` (run): runs a WorkflowManager, which takes ownership; the database is created if missing.
  */
-export async function openStore(path: string, options: { create?: boolean } = {}): Promise<SqliteStore> {
-  if (options.create === true) {
-    mkdirSync(dirname(path), { recursive: true });
-  } else if (!existsSync(path)) {
-    throw new CliError(`the database ${path} does not exist (pass --db <path> or set QUEST_DB)`, EXIT.usage);
-  } else if (statSync(path).isDirectory()) {
-    throw new CliError(`the database ${path} is a directory, not a SQLite file`, EXIT.usage);
+export type StoreMode = 'inspect' | 'post' | 'run';
+
+/** What the commands work with: any store with an inbox (SQLite today), and where it is (`path`: file, directory or URL). */
+export type CliStore = Store & EventInbox & { readonly path: string };
+
+/**
+ * Open the store at `location` for `mode` (see {@link StoreMode}), picking the backend from what is there: a
+ * SQLite file (the only backend with an inbox today). CliError (exit 2) when there is no Quest database
+ * (missing, empty, not SQLite, another application's database, a FileStore directory) or it cannot be opened.
+ */
+export async function openStore(location: string, mode: StoreMode): Promise<CliStore> {
+  if (existsSync(location) && statSync(location).isDirectory()) {
+    const what = existsSync(join(location, 'quest-store.json')) ? 'a Quest file store (FileStore): quest reads SQLite databases only' : 'a directory, not a SQLite file';
+    throw new CliError(`the database ${location} is ${what}`, EXIT.usage);
   }
+  if (mode === 'run') mkdirSync(dirname(location), { recursive: true });
   try {
-    return await SqliteStore.open(path);
+    if (mode === 'inspect') return await SqliteStore.openReadOnly(location);
+    return await SqliteStore.open(location, { create: mode === 'run' });
   } catch (error) {
-    throw new CliError(`cannot open the database ${path}: ${messageOf(error)}`, EXIT.usage);
+    if (isQuestError(error, 'NOT_A_QUEST_STORE') && mode !== 'run') {
+      throw new CliError(messageOf(error), EXIT.usage);
+    }
+    throw new CliError(`cannot open the database ${location}: ${messageOf(error)}`, EXIT.usage);
   }
 }
 
-/** Run `body` with the store at `path` open (see {@link openStore}), closing it afterwards. */
-export async function withStore<T>(path: string, body: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = await openStore(path);
+/** Run `body` with the store at `location` open for `mode` (default `inspect`: see {@link openStore}), closing it afterwards. */
+export async function withStore<T>(location: string, body: (store: CliStore) => Promise<T>, mode: StoreMode = 'inspect'): Promise<T> {
+  const store = await openStore(location, mode);
   try {
     return await body(store);
   } finally {
@@ -94,7 +111,7 @@ export async function withStore<T>(path: string, body: (store: SqliteStore) => P
 }
 
 /** The entry of workflow `name` (an id, or an alias held by a workflow); a CliError (exit 2) if there is none. */
-export async function findWorkflow(store: SqliteStore, name: string): Promise<WorkflowEntry> {
+export async function findWorkflow(store: CliStore, name: string): Promise<WorkflowEntry> {
   const entry = await store.getWorkflow(name);
   if (entry !== undefined) return entry;
   const target = await store.getAlias(name);

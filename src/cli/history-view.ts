@@ -4,7 +4,7 @@
  * from 1, so a gap between two consecutive stored records — or before the first one — is exactly the
  * number of records pruned there (including records dropped before they were ever written).
  */
-import { resourceLabel, type HistoryRecord } from '../core/records.js';
+import { resourceLabel, versionLabel, type HistoryRecord } from '../core/records.js';
 import type { Json } from '../core/serializer.js';
 import { isUndefinedValue, showValue } from './common.js';
 
@@ -63,7 +63,7 @@ export function recordDetails(record: HistoryRecord): string {
     case 'external':
       return join(`${record.action} on ${resourceLabel(record.resource)}`, `args=${showValue(record.args)}`, outcome(record));
     case 'version':
-      return `${record.name === '' ? '(workflow)' : record.name} = ${JSON.stringify(record.version)}`;
+      return `${versionLabel(record.fn, record.name)} = ${JSON.stringify(record.version)}`;
     case 'config':
       return `${record.name} args=${showValue(record.args)}`;
     case 'checkpoint':

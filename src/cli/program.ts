@@ -12,6 +12,7 @@ import { resourcesCommand } from './commands/resources.js';
 import { resultCommand } from './commands/result.js';
 import { runCommand } from './commands/run.js';
 import { sendCommand } from './commands/send.js';
+import { serveCommand } from './commands/serve.js';
 import { versionsCommand } from './commands/versions.js';
 
 /** The package version (package.json is two levels up from both src/cli and dist/cli). */
@@ -46,10 +47,11 @@ Examples:
   $ quest send game guess put 42
   $ quest result game
   $ quest versions
-  $ quest run ./dist/workflows.js --start checkout order-1 '"order-1"' --until-done`,
+  $ quest run ./dist/workflows.js --start checkout order-1 '"order-1"' --until-done
+  $ quest serve ./dist/workflows.js --db app.sqlite --port 8080 --tokens tokens.json`,
     );
   // Settings (exitOverride, output) are copied to commands added after them.
-  for (const make of [listCommand, historyCommand, resourcesCommand, sendCommand, resultCommand, versionsCommand, runCommand]) {
+  for (const make of [listCommand, historyCommand, resourcesCommand, sendCommand, resultCommand, versionsCommand, runCommand, serveCommand]) {
     const command = make(context);
     command.configureOutput({ writeOut: (text) => context.io.out(text.trimEnd()), writeErr: (text) => context.io.err(text.trimEnd()) });
     command.exitOverride();

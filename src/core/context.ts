@@ -77,11 +77,25 @@ export class Scope {
   }
 }
 
+/**
+ * A call of a versioned function on the current call path, with its callers' (innermost first). `getVersion(name)`
+ * asks the innermost call whose function declares `name`; steps and tasks started inside the call inherit it.
+ */
+export interface VersionedCall {
+  /** The name that identifies the declaring function (its `name`, or the explicit `{ name }`). */
+  readonly fn: string;
+  /** The versions it declares ('' is its global version). */
+  readonly versions: Readonly<Record<string, string>>;
+  readonly caller: VersionedCall | null;
+}
+
 /** What every Quest call inside a workflow knows about where it runs. */
 export interface WorkflowContext {
   readonly run: Run;
   readonly task: TaskState;
   readonly scope: Scope;
+  /** The innermost versioned function being called, if any. */
+  readonly versioned: VersionedCall | null;
 }
 
 export const contextStorage = new AsyncLocalStorage<WorkflowContext>();

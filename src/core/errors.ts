@@ -29,7 +29,11 @@ export type QuestErrorCode =
   | 'WORKFLOW_NOT_FOUND'
   | 'DUPLICATE_WORKFLOW'
   | 'UNKNOWN_WORKFLOW_TYPE'
-  | 'WORKFLOW_CANCELLED';
+  | 'WORKFLOW_CANCELLED'
+  | 'WORKFLOW_FINISHED'
+  | 'EVENT_EXPIRED'
+  | 'STORE_OWNED'
+  | 'NOT_A_QUEST_STORE';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -66,7 +70,7 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
   'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
-  'WORKFLOW_CANCELLED',
+  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED', 'STORE_OWNED', 'NOT_A_QUEST_STORE',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -82,11 +86,11 @@ export class NotInWorkflowError extends QuestError {
 
 /** A step, task or resource name is empty or contains a reserved character. */
 export class InvalidNameError extends QuestError {
-  constructor(kind: string, name: string) {
+  constructor(kind: string, name: string, example = "step('fetchUser', fn)") {
     super(
       'INVALID_NAME',
       `Invalid ${kind} name ${JSON.stringify(name)}: names must be non-empty and must not contain '/' or '#'. ` +
-        `Pass an explicit name, e.g. step('fetchUser', fn), when the function is anonymous or renamed by a bundler.`,
+        `Pass an explicit name, e.g. ${example}, when the function is anonymous or renamed by a bundler.`,
     );
   }
 }
@@ -113,11 +117,57 @@ export class NonDeterminismError extends QuestError {
   }
 }
 
-/** A stored history is damaged (unreadable record, duplicate sequence number, unknown record type). */
-export class CorruptHistoryError extends QuestError {
-  constructor(message: string) {
-    super('CORRUPT_HISTORY', `Corrupt history: ${message}. Restore the history from a backup or delete the workflow.`);
+/**
+ * Two different functions with the same name declare different values for one version. A version belongs to the
+ * function that declares it, identified by its name: give one of them its own name with `versioned(v, fn, { name })`.
+ */
+export class VersionConflictError extends QuestError {
+  constructor(fn: string, name: string, first: string, second: string) {
+    super(
+      'VERSION_CONFLICT',
+      `Two functions named ${JSON.stringify(fn)} declare ${name === '' ? 'the global version' : `version ${JSON.stringify(name)}`} ` +
+        `differently (${JSON.stringify(first)} and ${JSON.stringify(second)}). Versions belong to the declaring function, ` +
+        `identified by its name: give each function its own, e.g. versioned('2', fn, { name: 'checkoutV2' }).`,
+    );
   }
+}
+
+/**
+ * Where a damaged history was found: the workflow, and for a file-based store the file and the byte offset
+ * of the first damaged commit.
+ */
+export interface HistoryDamage {
+  workflowId?: string;
+  file?: string;
+  offset?: number;
+}
+
+/**
+ * A stored history is damaged (a checksum that does not match, a missing or emptied history of a running
+ * workflow, an unreadable record, a duplicate sequence number, an unknown record type). Damage is never
+ * replayed: the workflow is not run until its history is restored or the workflow is deleted.
+ */
+export class CorruptHistoryError extends QuestError {
+  /** The workflow whose history is damaged, when known. */
+  readonly workflowId: string | undefined;
+  /** The damaged file, for a file-based store. */
+  readonly file: string | undefined;
+  /** The byte offset of the first damaged commit in {@link file}. */
+  readonly offset: number | undefined;
+
+  constructor(message: string, where: HistoryDamage = {}) {
+    super('CORRUPT_HISTORY', `Corrupt history${describeDamage(where)}: ${message}. Restore the history from a backup or delete the workflow.`);
+    this.workflowId = where.workflowId;
+    this.file = where.file;
+    this.offset = where.offset;
+  }
+}
+
+/** ` of workflow "w" (file /x.log, byte 12)`, from what is known. */
+function describeDamage({ workflowId, file, offset }: HistoryDamage): string {
+  const place = [file === undefined ? undefined : `file ${file}`, offset === undefined ? undefined : `byte ${offset}`].filter(Boolean);
+  const who = workflowId === undefined ? '' : ` of workflow ${JSON.stringify(workflowId)}`;
+  return place.length === 0 ? who : `${who} (${place.join(', ')})`;
 }
 
 /** A history was written by a newer Quest whose record format this version cannot read. */
@@ -186,10 +236,15 @@ export class DuplicateAliasError extends QuestError {
  * Cleanup code can test for it with {@link isSuspension} to skip side effects that only belong to a real exit.
  */
 export class WorkflowSuspendedError extends QuestError {
-  constructor(workflowId: string) {
-    super('WORKFLOW_SUSPENDED', `Workflow ${JSON.stringify(workflowId)} is not running (suspended, or not started): run it to resume.`, {
-      retryable: true,
-    });
+  /** `why` says what suspended it (e.g. "the workflow manager is closing"); the default covers the rest. */
+  constructor(workflowId: string, why?: string) {
+    super(
+      'WORKFLOW_SUSPENDED',
+      why === undefined
+        ? `Workflow ${JSON.stringify(workflowId)} is not running (suspended, or not started): run it to resume.`
+        : `Workflow ${JSON.stringify(workflowId)} is not running: ${why}.`,
+      { retryable: true },
+    );
   }
 }
 
@@ -224,6 +279,41 @@ export class StorageError extends QuestError {
   }
 }
 
+/**
+ * Another workflow manager owns the store: one manager at a time may run the workflows of a store, so that
+ * no step runs twice at once. `owner` names it (process, host, since when). Retryable: once that manager
+ * closes (or its process is gone), opening again succeeds.
+ */
+export class StoreOwnedError extends QuestError {
+  constructor(
+    /** The store (its path, or a description). */
+    readonly store: string,
+    /** Who owns it: `process <pid> on <host> since <ISO time>`. */
+    readonly owner: string,
+    /** What to do when the owner runs on another host, where Quest cannot tell whether it still lives. */
+    hint = '',
+  ) {
+    super(
+      'STORE_OWNED',
+      `The store ${store} is owned by another workflow manager (${owner}). Close that manager or stop that process ` +
+        `first: one manager at a time runs the workflows of a store.${hint === '' ? '' : ` ${hint}`}`,
+      { retryable: true },
+    );
+  }
+}
+
+/** A store location that holds no Quest store: missing, empty, not SQLite, or another application's database. */
+export class NotAQuestStoreError extends QuestError {
+  constructor(
+    /** The location asked for. */
+    readonly location: string,
+    /** What is there instead (`does not exist`, `is an empty file`, ...). */
+    readonly found: string,
+  ) {
+    super('NOT_A_QUEST_STORE', `${location} is not a Quest database: it ${found}. Check the path; a Quest database is created by opening it for writing (a WorkflowManager, quest run).`);
+  }
+}
+
 /** No workflow (or alias) with that id exists in the manager. */
 export class WorkflowNotFoundError extends QuestError {
   constructor(workflowId: string) {
@@ -251,8 +341,64 @@ export class UnknownWorkflowTypeError extends QuestError {
 
 /** The workflow was cancelled (or deleted while running) before it finished. */
 export class WorkflowCancelledError extends QuestError {
-  constructor(workflowId: string) {
-    super('WORKFLOW_CANCELLED', `Workflow ${JSON.stringify(workflowId)} was cancelled before it finished.`);
+  constructor(workflowId: string, how: 'cancelled' | 'deleted' = 'cancelled') {
+    super(
+      'WORKFLOW_CANCELLED',
+      `Workflow ${JSON.stringify(workflowId)} was ${how} before it finished; it has no result. Start a new workflow to run it again.`,
+    );
+  }
+}
+
+/** How a finished workflow ended, as {@link WorkflowFinishedError} reports it ('deleted': by this manager). */
+export type FinishedState = 'completed' | 'failed' | 'cancelled' | 'deleted';
+
+/**
+ * An outside action (act, resources, a resource stream, an inbox event) named a workflow that has finished:
+ * it completed, failed, was cancelled or was deleted, and has no resources any more. Nothing was changed, and
+ * nothing ever will be. Its outcome stays readable with getResult() until it is deleted.
+ *
+ * @example
+ * catch (e) { if (isQuestError(e, 'WORKFLOW_FINISHED')) console.log((e as WorkflowFinishedError).state) }
+ */
+export class WorkflowFinishedError extends QuestError {
+  constructor(
+    readonly workflowId: string,
+    readonly state: FinishedState,
+    /** The failure's `name: message`, for a failed workflow. */
+    readonly failure?: string,
+  ) {
+    super(
+      'WORKFLOW_FINISHED',
+      `Workflow ${JSON.stringify(workflowId)} ${finishedHow(state, failure)}: it takes no more outside actions. ` +
+        (state === 'completed' || state === 'failed' ? 'Read its outcome with getResult(), or start a new workflow.' : 'Start a new workflow to run it again.'),
+    );
+  }
+}
+
+function finishedHow(state: FinishedState, failure: string | undefined): string {
+  switch (state) {
+    case 'failed':
+      return `failed${failure === undefined ? '' : ` (${failure})`}`;
+    case 'cancelled':
+      return 'was cancelled';
+    case 'deleted':
+      return 'was deleted';
+    default:
+      return 'has completed';
+  }
+}
+
+/**
+ * An inbox event was not applied within its time-to-live (`ttlMs`), typically because the workflow did not
+ * open the resource in time (or no resource of that name is visible to the event's identity).
+ */
+export class EventExpiredError extends QuestError {
+  constructor(eventId: number, ttlMs: number, why: string) {
+    super(
+      'EVENT_EXPIRED',
+      `Event ${eventId} was not applied within its time-to-live of ${ttlMs} ms: ${why}. Send it again (with a ` +
+        'longer time-to-live) once the workflow has the resource open.',
+    );
   }
 }
 

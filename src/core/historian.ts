@@ -10,6 +10,7 @@ import { describeRecord, upgradeRecord, type HistoryRecord } from './records.js'
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
 import { endScope } from './scope-end.js';
 import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
+import { isVisible } from './resources.js';
 import { Run, type AliasRegistry, type Configuration, type OpenResource, type ResourceChange } from './run.js';
 
 /** A workflow: an async function whose steps, tasks and resources Quest records. */
@@ -33,6 +34,18 @@ export interface HistorianOptions {
   onFinish?: (outcome: WorkflowOutcome) => Promise<void> | void;
 }
 
+/** Options of {@link Historian.suspend}. */
+export interface SuspendOptions {
+  /**
+   * How long to wait for steps that are still running to return once their AbortSignal is aborted
+   * (milliseconds, default 0; Infinity: as long as they take). Their results are dropped either way; past
+   * it, suspend() resolves regardless.
+   */
+  graceMs?: number;
+  /** Why the workflow is suspended, for the message of the WorkflowSuspendedError its callers get. */
+  why?: string;
+}
+
 /** How a workflow finished. */
 export type WorkflowOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -48,7 +61,10 @@ export type WorkflowOutcome = { ok: true; value: unknown } | { ok: false; error:
  */
 export class Historian<A extends unknown[] = never[], R = unknown> {
   private readonly configurations: Configuration[] = [];
+  /** Resource streams attached to the current run: they end with it. */
   private readonly streams = new Set<ResourceStream>();
+  /** Resource streams opened while no run was live: they attach to the next run (see resourceStream). */
+  private readonly nextRunStreams = new Set<ResourceStream>();
   private current: Run | undefined;
   /** Set synchronously by run() until the run exists, so outside calls made right after run() wait for it. */
   private starting: Promise<Run | undefined> | undefined;
@@ -102,6 +118,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     this.starting = created.promise;
     this.settled = done.promise;
     this.state = 'running';
+    this.attachWaitingStreams();
     let run: Run | undefined;
     try {
       const records = await this.loadRecords(created);
@@ -125,7 +142,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       throw error;
     } finally {
       if (run !== undefined) await this.cleanUp(run);
-      else for (const stream of [...this.streams]) stream.end();
+      else this.endRunStreams();
       this.current = undefined;
       this.starting = undefined;
       created.resolve(undefined);
@@ -143,16 +160,19 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   }
 
   private async execute(run: Run, records: Parameters<Run['begin']>[0], args: A): Promise<R> {
+    // Every await on user code (configurations, the workflow, its tasks) is raced against the run's stop:
+    // stopping never waits for a promise Quest does not control.
     let main!: Promise<R>;
-    await run.begin(records, () => {
+    await run.untilStopped(run.begin(records, () => {
       main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
-    });
-    main.catch(() => undefined);
+      // Handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
+      main.catch(() => undefined);
+    }));
     let ok = true;
     let value: R | undefined;
     let error: unknown;
     try {
-      value = await Promise.race([main, run.failed]);
+      value = await run.untilStopped(main);
     } catch (thrown) {
       ok = false;
       error = thrown;
@@ -166,7 +186,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     }
     // Finished (returned or threw): tasks it did not await are cancelled as at the end of any scope
     // (TaskCancelledError, not a suspension: their cleanup must see that the workflow really ended).
-    await endScope(run.rootContext());
+    await run.untilStopped(endScope(run.rootContext()));
     if (run.stopReason !== undefined) throw run.stopReason;
     // Stop what is left, hand over the outcome, then forget the history.
     run.stop(new WorkflowSuspendedError(this.workflowId));
@@ -179,24 +199,38 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   private async cleanUp(run: Run): Promise<void> {
     // A finished run was stopped already: building another error (a stack trace) per workflow costs.
     if (run.stopReason === undefined) run.stop(new WorkflowSuspendedError(this.workflowId));
-    await Promise.all([...run.root.children].map((task) => task.finished));
+    // Tasks still in user code are not waited for: whatever they do next, a stopped run records nothing of it
+    // (every Quest call throws the stop reason), so only what was buffered before the stop is written.
     if (this.state === 'suspended') await run.drain();
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);
-    for (const stream of [...this.streams]) stream.end();
+    this.endRunStreams();
     await run.releaseAliases();
   }
 
   /**
    * Suspend the workflow: every task stops at its next Quest await, nothing more is recorded, and `run()`
-   * rejects with WorkflowSuspendedError. Resolves when everything has stopped. Steps still running are told
-   * through their AbortSignal (see `abortSignal()`); their results are dropped and they run again on resume.
+   * rejects with WorkflowSuspendedError. Never waits for user code: a workflow or task awaiting a promise
+   * Quest does not control (a plain timer, an in-process event) is left behind, and whatever it does once
+   * that promise settles is not recorded (its next Quest call throws WorkflowSuspendedError).
+   *
+   * Steps still running are told through their AbortSignal (see `abortSignal()`) and given up to
+   * `options.graceMs` (default 0) to return, for their own cleanup; their results are dropped either way
+   * and they run again on resume. Resolves once the run has stopped and what it recorded before the stop is
+   * durable.
+   *
+   * @example
+   * await historian.suspend({ graceMs: 5000 }); // steps that honour their signal end at once
    */
-  async suspend(): Promise<void> {
+  async suspend(options: SuspendOptions = {}): Promise<void> {
+    const graceMs = options.graceMs ?? 0;
+    if (typeof graceMs !== 'number' || !(graceMs >= 0)) {
+      throw new InvalidArgumentError(`suspend() takes a grace period of 0 or more milliseconds, got ${String(graceMs)}.`);
+    }
     // Right after run() the run does not exist yet (the history is loading): wait for it, or the
     // suspension would be lost and this would wait for the workflow to finish.
     const run = this.current ?? (await this.starting);
-    run?.stop(new WorkflowSuspendedError(this.workflowId));
-    await this.settled;
+    run?.stop(new WorkflowSuspendedError(this.workflowId, options.why));
+    await Promise.all([this.settled, run?.stepsReturned(graceMs)]);
   }
 
   /**
@@ -215,43 +249,77 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     return run.externalAction(name, identity, action, args);
   }
 
-  /** The resources visible to `identity` (public ones, and its own), now. */
-  resources(identity: string | null): ResourceInfo[] {
-    const run = this.current;
-    if (run === undefined) return [];
-    const visible: ResourceInfo[] = [];
-    for (const resource of run.resources.values()) {
-      if (canSee(identity, resource)) {
-        visible.push({ name: resource.key.name, identity: resource.key.identity, kind: resource.state.kind, view: resource.state.view() });
-      }
-    }
-    return visible;
+  /**
+   * The resources visible to `identity` (public ones, and its own), as the running workflow has them. While
+   * the run starts or replays its history, this waits until replay has caught up (as `act` does), so it never
+   * shows a half-replayed state. When no run is live (idle, suspended, finished) or the run stops before
+   * catching up: an empty list, at once; it does not wait for a next run.
+   *
+   * @example
+   * const mine = await historian.resources('ann');
+   */
+  async resources(identity: string | null): Promise<ResourceInfo[]> {
+    const run = this.current ?? (await this.starting);
+    if (run === undefined || run.stopReason !== undefined) return [];
+    if (!run.replayIsDone) await run.caughtUpOrStopped;
+    return run.stopReason === undefined ? visibleResources(run, identity) : [];
   }
 
   /**
-   * A stream of snapshots of the resources visible to `identity`: one now (once replay has caught up), then
-   * one each time such a resource is opened, acted on or closed. Ends when the workflow stops.
+   * A stream of snapshots of the resources visible to `identity`: first one of where the run stands once its
+   * replay has caught up (change 'initial'), then one each time such a resource is opened, acted on or closed.
+   *
+   * A stream belongs to ONE run and does not span runs:
+   * - opened while a run is starting or running, it follows that run; opened while none is (before `run()`,
+   *   or while the workflow is suspended), it waits and follows the next run;
+   * - it ends when the run it follows ends (the workflow finishes, fails or is suspended): a suspension ends
+   *   it too, and a resumed run needs a new stream;
+   * - opened once the workflow has finished (completed or failed), it ends at once; one waiting for a next
+   *   run also ends when a run ends with the workflow finished, and when `endStreams()` is called (the
+   *   historian is given up). A stream opened on a historian that is never run again nor given up waits.
+   *
+   * Leaving a loop early (`break`, `return()`) or calling `end()` ends just that stream.
    *
    * @example
-   * for await (const snapshot of historian.resourceStream('ann')) render(snapshot.resources);
+   * const stream = historian.resourceStream('ann');   // before run(): its first snapshot comes once replayed
+   * historian.run();
+   * for await (const snapshot of stream) render(snapshot.resources);
    */
   resourceStream(identity: string | null): ResourceStream {
-    const stream = new ResourceStream(identity, (closed) => this.streams.delete(closed));
-    if (this.current === undefined && this.starting === undefined) {
+    const stream = new ResourceStream(identity, (closed) => {
+      this.streams.delete(closed);
+      this.nextRunStreams.delete(closed);
+    });
+    const run = this.current;
+    if (this.runIsLive()) {
+      this.streams.add(stream);
+      // While the run starts or replays, the first snapshot comes when replay has caught up (publish()).
+      if (run !== undefined && run.replayIsDone) stream.push({ change: 'initial', resources: visibleResources(run, identity) });
+    } else if (this.state === 'completed' || this.state === 'failed') {
       stream.end();
-      return stream;
-    }
-    this.streams.add(stream);
-    // While the run starts or replays, the first snapshot comes when replay has caught up (publish()).
-    if (this.current !== undefined && this.current.replay === null && this.current.replayIsDone) {
-      stream.push({ change: 'initial', resources: this.resources(identity) });
+    } else {
+      this.nextRunStreams.add(stream);
     }
     return stream;
   }
 
   /**
+   * End every resource stream of this historian, those waiting for a next run included. Call it when giving
+   * the historian up (it will not run again), so that no reader waits forever. Later streams still follow a
+   * next run, if there is one.
+   *
+   * @example
+   * await historian.suspend();
+   * historian.endStreams();
+   */
+  endStreams(): void {
+    for (const stream of [...this.streams, ...this.nextRunStreams]) stream.end();
+  }
+
+  /**
    * Resolves when a resource `name` is visible to `identity` (at once if it already is); rejects with
-   * WorkflowSuspendedError if the workflow stops first. Useful right after run(), before the workflow has
+   * WorkflowSuspendedError if the run stops first, or at once when no run is starting or running (like
+   * `act`: before run(), while suspended, once finished). Useful right after run(), before the workflow has
    * reached the point where it opens the resource.
    *
    * @example
@@ -260,6 +328,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * await historian.act('words', null, 'put', 'hello');
    */
   async waitForResource(name: string, identity: string | null): Promise<ResourceInfo> {
+    if (!this.runIsLive()) throw new WorkflowSuspendedError(this.workflowId);
     const stream = this.resourceStream(identity);
     try {
       for await (const snapshot of stream) {
@@ -272,21 +341,52 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     throw new WorkflowSuspendedError(this.workflowId);
   }
 
+  /** A run is starting (loading its history) or running, not stopped. */
+  private runIsLive(): boolean {
+    return this.starting !== undefined || (this.current !== undefined && this.current.stopReason === undefined);
+  }
+
+  /** run() starts: the streams opened while no run was live follow this one. */
+  private attachWaitingStreams(): void {
+    for (const stream of this.nextRunStreams) this.streams.add(stream);
+    this.nextRunStreams.clear();
+  }
+
+  /** The run ended: its streams end; if the workflow finished, so do those waiting for a next run. */
+  private endRunStreams(): void {
+    const finished = this.state === 'completed' || this.state === 'failed';
+    for (const stream of finished ? [...this.streams, ...this.nextRunStreams] : [...this.streams]) stream.end();
+  }
+
   private resourceChanged(resource: OpenResource, change: ResourceChange): void {
-    if (this.streams.size === 0 || this.current === undefined || this.current.replay !== null) return;
+    const run = this.current;
+    if (this.streams.size === 0 || run === undefined || run.replay !== null) return;
     for (const stream of this.streams) {
       if (!canSee(stream.identity, resource)) continue;
-      const snapshot: ResourceSnapshot = { change, resource: { ...resource.key }, resources: this.resources(stream.identity) };
+      const snapshot: ResourceSnapshot = { change, resource: { ...resource.key }, resources: visibleResources(run, stream.identity) };
       stream.push(snapshot);
     }
   }
 
   /** After replay: every stream gets the state it missed while the history was replayed. */
   private publish(): void {
-    for (const stream of this.streams) stream.push({ change: 'initial', resources: this.resources(stream.identity) });
+    const run = this.current;
+    if (run === undefined) return;
+    for (const stream of this.streams) stream.push({ change: 'initial', resources: visibleResources(run, stream.identity) });
   }
 }
 
+/** The resources of `run` that `identity` can see, now. */
+function visibleResources(run: Run, identity: string | null): ResourceInfo[] {
+  const visible: ResourceInfo[] = [];
+  for (const resource of run.resources.values()) {
+    if (canSee(identity, resource)) {
+      visible.push({ name: resource.key.name, identity: resource.key.identity, kind: resource.state.kind, view: resource.state.view() });
+    }
+  }
+  return visible;
+}
+
 function canSee(identity: string | null, resource: OpenResource): boolean {
-  return resource.key.identity === null || resource.key.identity === identity;
+  return isVisible(resource.key, identity);
 }

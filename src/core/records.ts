@@ -14,8 +14,11 @@
 import type { Json, SerializedError } from './serializer.js';
 import { CorruptHistoryError, UnsupportedFormatError } from './errors.js';
 
-/** The record format this version of Quest writes. */
-export const FORMAT_VERSION = 1;
+/**
+ * The record format this version of Quest writes. Format 2: a version record names the function that declared
+ * it (`fn`); format 1 version records were workflow-wide and read as `fn: null`.
+ */
+export const FORMAT_VERSION = 2;
 
 /** Which resource a record is about. */
 export interface ResourceKey {
@@ -76,8 +79,13 @@ export interface ExternalEventRecord extends Base, Outcome {
   action: string;
   args: Json[];
 }
-/** A code version in effect from this point of the history on. */
-export interface VersionRecord extends Base { type: 'version'; name: string; version: string }
+/**
+ * A code version in effect from this point of the history on, for the function that declares it: `fn` is the
+ * declaring function's name, `name` the version's name ('' for the function's global version). `fn` is null for a
+ * version recorded by format 1, which was workflow-wide: it applies to every function that declares `name` and has
+ * no version of its own recorded yet, so that old histories replay exactly as they did.
+ */
+export interface VersionRecord extends Base { type: 'version'; fn: string | null; name: string; version: string }
 /** A configuration call applied at this point of the history. */
 export interface ConfigRecord extends Base { type: 'config'; name: string; args: Json[] }
 /**
@@ -140,7 +148,19 @@ export function upgradeRecord(raw: unknown): HistoryRecord {
   if (typeof record.id !== 'string' || typeof record.task !== 'string') {
     throw new CorruptHistoryError(`record is missing its op id or task: ${safeJson(raw)}`);
   }
-  return record as HistoryRecord;
+  return record.type === 'version' ? upgradeVersion(record as VersionRecord, raw) : (record as HistoryRecord);
+}
+
+/** Format 1 to 2: a version record without a declaring function was workflow-wide (`fn: null`). */
+function upgradeVersion(record: VersionRecord, raw: unknown): VersionRecord {
+  if (typeof record.name !== 'string' || typeof record.version !== 'string') {
+    throw new CorruptHistoryError(`version record is missing its name or version: ${safeJson(raw)}`);
+  }
+  if (record.v === 1) return { ...record, fn: null };
+  if (record.fn !== null && typeof record.fn !== 'string') {
+    throw new CorruptHistoryError(`version record is missing its declaring function: ${safeJson(raw)}`);
+  }
+  return record;
 }
 
 /** A short human description of a record, for error messages and the CLI. */
@@ -154,11 +174,20 @@ export function describeRecord(record: HistoryRecord): string {
     case 'resource_close': return `close of ${record.id}`;
     case 'internal': return `${record.action} on ${resourceLabel(record.resource)} by ${record.id}`;
     case 'external': return `outside ${record.action} on ${resourceLabel(record.resource)}`;
-    case 'version': return `version ${JSON.stringify(record.version)} of ${record.name === '' ? 'the workflow' : record.name}`;
+    case 'version': return `version ${JSON.stringify(record.version)} of ${versionLabel(record.fn, record.name)}`;
     case 'config': return `configuration ${record.name}`;
     case 'alias': return `${record.open ? 'open' : 'close'} of alias ${record.alias}`;
     case 'checkpoint': return `checkpoint of loop ${record.id} after iteration ${record.iteration}`;
   }
+}
+
+/**
+ * Which version a version record is about: `parse: parser` (named version `parser` of function `parse`),
+ * `parse: (global)`, and for a workflow-wide format 1 record `parser` or `(workflow)`.
+ */
+export function versionLabel(fn: string | null | undefined, name: string): string {
+  if (fn === null || fn === undefined) return name === '' ? '(workflow)' : name;
+  return `${fn}: ${name === '' ? '(global)' : name}`;
 }
 
 /** `name` for a public resource, `name@identity` for a private one. */

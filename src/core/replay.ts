@@ -94,6 +94,11 @@ export class Replay {
     return undefined;
   }
 
+  /** The record `offset` places after the next one to consume, if any (a call looking at what it wrote live). */
+  peek(offset: number): HistoryRecord | undefined {
+    return this.records[this.position + offset];
+  }
+
   /** Bracket a restarted step body that runs live during replay: it may claim records later. */
   bodyStarted(): void {
     this.liveBodies++;

@@ -1,6 +1,7 @@
 /**
  * Resource streams: for one identity, a fresh snapshot of the resources it can see each time one of them is
- * opened, acted on or closed. A stream ends when the workflow stops (finishes, fails or is suspended).
+ * opened, acted on or closed. A stream follows one run of the workflow and ends when that run ends (it
+ * finishes, fails or is suspended); see Historian.resourceStream for which run and the other ways it ends.
  */
 import { createDeferred, type Deferred } from './deferred.js';
 import type { Json } from './serializer.js';

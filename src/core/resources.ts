@@ -200,3 +200,81 @@ function viewItems(values: readonly unknown[]): Json[] {
     }
   });
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The kinds by name, and who sees which resource: one rule for the engine, the manager, the inbox and the CLI.
+
+/** The resource kinds a history can name, by the `kind` of their open records. */
+const KINDS: Readonly<Record<string, (init: unknown) => ResourceState>> = {
+  queue: () => new QueueState(),
+  identityQueue: () => new IdentityQueueState(),
+  state: (init) => new StateState(init),
+  event: () => new EventState(),
+};
+
+/**
+ * A fresh state of resource kind `kind` (`init`: a state's initial value), or undefined for a kind this
+ * version of Quest does not know.
+ *
+ * @example
+ * const queue = createResourceState('queue');
+ */
+export function createResourceState(kind: string, init?: unknown): ResourceState | undefined {
+  const make = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
+  return make?.(init);
+}
+
+/**
+ * What action `action` does on a resource of kind `kind` (mutates? blocks? arity), or undefined when the
+ * kind or the action is unknown.
+ *
+ * @example
+ * actionSpec('queue', 'get');   // { mutates: true, blocking: true, arity: 0, consumes: true }
+ */
+export function actionSpec(kind: string, action: string): ActionSpec | undefined {
+  const actions = createResourceState(kind)?.actions;
+  return actions !== undefined && Object.hasOwn(actions, action) ? actions[action] : undefined;
+}
+
+/** The actions of resource kind `kind` (empty for an unknown kind). */
+export function actionsOf(kind: string): Readonly<Record<string, ActionSpec>> {
+  return createResourceState(kind)?.actions ?? {};
+}
+
+/** A resource's name and owner: `identity` null for a public resource. */
+export interface ResourceOwner {
+  readonly name: string;
+  readonly identity: string | null;
+}
+
+/**
+ * True when `identity` sees `resource`: it is public, or it is that identity's own (never another
+ * identity's). An outside caller cannot tell another identity's private resource from one that does not
+ * exist: every answer (not found, waiting in the inbox, expired) is the same for both.
+ */
+export function isVisible(resource: ResourceOwner, identity: string | null): boolean {
+  return resource.identity === null || (identity !== null && resource.identity === identity);
+}
+
+/**
+ * The resources an outside caller `identity` may reach under `name`, in the order the engine picks them:
+ * its own first, then the public one.
+ *
+ * @example
+ * visibleCandidates('mailbox', 'ann');   // [{ name: 'mailbox', identity: 'ann' }, { name: 'mailbox', identity: null }]
+ */
+export function visibleCandidates(name: string, identity: string | null): ResourceOwner[] {
+  return identity === null ? [{ name, identity: null }] : [{ name, identity }, { name, identity: null }];
+}
+
+/**
+ * The resource an outside caller `identity` reaches under `name` among `resources` (see
+ * {@link visibleCandidates}), or undefined.
+ */
+export function findVisible<R extends ResourceOwner>(resources: readonly R[], name: string, identity: string | null): R | undefined {
+  for (const candidate of visibleCandidates(name, identity)) {
+    const found = resources.find((resource) => resource.name === candidate.name && resource.identity === candidate.identity);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}

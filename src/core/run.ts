@@ -27,7 +27,9 @@ import {
 import { Forgetting } from './forgetting.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
-import { WOULD_BLOCK, type ItemTag, type ResourceState } from './resources.js';
+import { VersionBook, type DeclaredVersion } from './version-book.js';
+import { IdleCommit } from './idle-commit.js';
+import { WOULD_BLOCK, visibleCandidates, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
@@ -103,8 +105,8 @@ export class Run {
   /** Why the run stopped (suspension, failure), once it has. */
   stopReason: Error | undefined;
   readonly resources = new Map<string, OpenResource>();
-  /** Versions in effect at the current point of the history (name '' is the workflow's global version). */
-  readonly versions = new Map<string, string>();
+  /** Versions in effect at the current point of the history, per declaring function, and those the code declares. */
+  readonly versions = new VersionBook();
   readonly root = new TaskState('main', null);
   readonly rootScope = new Scope('main', null);
   readonly aliases = new Set<string>();
@@ -112,20 +114,24 @@ export class Run {
   readonly forgetting = new Forgetting();
 
   private readonly options: RunOptions;
-  private readonly declaredVersions = new Map<string, string>();
   private readonly buffer: WriteBuffer;
+  /** Commits what is buffered when the workflow waits for the outside. */
+  private readonly idle: IdleCommit;
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
-  private readonly failure = createDeferred<never>();
+  /** Rejected with the stop reason when the run stops (see untilStopped); never resolves. */
+  private readonly halt = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
+  private readonly stopped = createDeferred<void>();
+  /** Step bodies running now (user code): a suspension gives them a grace period to return. */
+  private readonly stepBodies = new Set<Promise<unknown>>();
 
   constructor(options: RunOptions, lastSeq: number) {
     this.options = options;
     this.workflowId = options.workflowId;
     this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
-    // The failure promise is raced against the workflow; never leave it unhandled.
-    this.failure.promise.catch(() => undefined);
+    this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined);
   }
 
   /** Aborted when the run stops; steps observe it through `abortSignal()`. */
@@ -139,17 +145,49 @@ export class Run {
 
   /** The context of the workflow function itself. */
   rootContext(): WorkflowContext {
-    return { run: this, task: this.root, scope: this.rootScope };
+    return { run: this, task: this.root, scope: this.rootScope, versioned: null };
   }
 
-  /** Resolves when replay has caught up (at once for a new workflow). */
-  get replayFinished(): Promise<void> {
-    return this.replayDone.promise;
+  /** Resolves when replay has caught up (at once for a new workflow) or the run has stopped, whichever comes first. */
+  get caughtUpOrStopped(): Promise<void> {
+    return Promise.race([this.replayDone.promise, this.stopped.promise]);
   }
 
-  /** Rejects when the run fails (storage failure, replay divergence); never resolves. */
-  get failed(): Promise<never> {
-    return this.failure.promise;
+  /**
+   * Await `promise`, unless the run stops first (then reject with the stop reason). Every await on user code
+   * goes through this, so that stopping never waits for that code.
+   */
+  untilStopped<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.halt.promise]);
+  }
+
+  /** A step body (user code) started: it is given a grace period to return when the run stops. */
+  stepBodyStarted(body: Promise<unknown>): void {
+    const bodies = this.stepBodies;
+    bodies.add(body);
+    const ended = (): void => {
+      bodies.delete(body);
+    };
+    body.then(ended, ended);
+  }
+
+  /**
+   * Resolves when every step body running now has returned, or after `graceMs` (Infinity: no limit),
+   * whichever comes first. Their results are dropped either way (the run has stopped): the grace is for
+   * their own cleanup.
+   */
+  async stepsReturned(graceMs: number): Promise<void> {
+    if (this.stepBodies.size === 0 || !(graceMs > 0)) return;
+    let timer: NodeJS.Timeout | undefined;
+    // Infinity waits for the steps however long they take; setTimeout itself caps delays at 2^31 - 1 ms.
+    const graceOver = new Promise<void>((resolve) => {
+      if (graceMs !== Infinity) timer = setTimeout(resolve, Math.min(graceMs, 2 ** 31 - 1));
+    });
+    try {
+      await Promise.race([Promise.allSettled([...this.stepBodies]), graceOver]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -178,6 +216,8 @@ export class Run {
 
   /** Remove records (a cancelled step's, superseded changes) together with the next write. */
   forget(seqs: readonly number[]): void {
+    // A stopped run changes nothing more: a removal buffered now would reach the store with a later flush.
+    if (this.stopReason !== undefined) return;
     this.buffer.remove(seqs);
     this.forgetting.removed(seqs);
   }
@@ -230,6 +270,8 @@ export class Run {
     if (this.stopReason !== undefined) throw this.stopReason;
     if (records.length === 0) {
       await this.catchUp();
+      // Stopped while catching up: the workflow must not start (nobody would await it).
+      if (this.stopReason !== undefined) throw this.stopReason;
       this.finishReplay();
       startMain();
       return;
@@ -269,8 +311,10 @@ export class Run {
       this.write('', null, { type: 'config', id: '', name: configuration.name, args });
       this.configsApplied++;
       await configuration.fn(...(configuration.args as never[]));
+      // Stopped while the configuration ran: what it would record next must not reach the store.
+      if (this.stopReason !== undefined) throw this.stopReason;
     }
-    for (const [name, version] of this.declaredVersions) this.recordVersion(name, version);
+    for (const declared of this.versions.allDeclared()) this.recordVersion(declared, '');
     await this.flush();
   }
 
@@ -282,7 +326,7 @@ export class Run {
         this.replayEvent(record);
         return;
       case 'version':
-        this.versions.set(record.name, record.version);
+        this.versions.apply(record);
         return;
       case 'config':
         await this.replayConfiguration(record);
@@ -341,6 +385,8 @@ export class Run {
   stop(reason: Error): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
+    this.stopped.resolve();
+    this.halt.reject(reason);
     this.abortController?.abort(reason);
     this.replay?.stop(reason);
     this.root.stop(reason);
@@ -349,9 +395,7 @@ export class Run {
 
   /** Stop the run because it failed; the workflow's promise rejects with `error`. */
   fail(error: Error): void {
-    if (this.stopReason !== undefined) return;
     this.stop(error);
-    this.failure.reject(error);
   }
 
   /** After a suspension: write what was buffered before it (never anything recorded after). */
@@ -370,19 +414,38 @@ export class Run {
   // ---------------------------------------------------------------------------------------------------------
   // Versions
 
-  /** Declare the versions a versioned function was written for; recorded now if live, else at catch-up. */
-  declareVersions(declared: Readonly<Record<string, string>>): void {
-    for (const [name, version] of Object.entries(declared)) {
-      const previous = this.declaredVersions.get(name);
-      if (previous === undefined || version > previous) this.declaredVersions.set(name, version);
-      if (this.replay === null) this.recordVersion(name, version);
+  /**
+   * Declare the versions function `fn` was written for, called by `task`. Live, each newer one is recorded now
+   * (written by `task`); during replay, at catch-up (written by the engine, task ''). Throws VersionConflictError
+   * when another function of the same name declared the same version differently.
+   */
+  declareVersions(task: string, fn: string, versions: Readonly<Record<string, string>>): void {
+    const declared = this.versions.declare(fn, versions);
+    if (this.replay === null) {
+      for (const each of declared) this.recordVersion(each, task);
+    } else {
+      this.applyVersionsOfCall(this.replay, task, fn);
     }
   }
 
-  private recordVersion(name: string, version: string): void {
-    if (version <= (this.versions.get(name) ?? '')) return;
-    this.write('', null, { type: 'version', id: '', name, version } as RecordFields);
-    this.versions.set(name, version);
+  /**
+   * A call that ran live recorded its function's new versions at once, so its body saw them. On replay they lie
+   * after the records written before the call, among the records replay applies itself (versions, outside events
+   * that came meanwhile) before the next record a call claims; replay has not applied them yet when the call
+   * comes again. Apply them now (replay applies them again at their position, to the same effect). Versions
+   * recorded at catch-up (task '') stay where they are: calls that came before them saw the old ones.
+   */
+  private applyVersionsOfCall(replay: Replay, task: string, fn: string): void {
+    for (let offset = 0, record = replay.peek(0); record !== undefined && replay.isApplied(record); record = replay.peek(++offset)) {
+      if (record.type === 'version' && record.fn === fn && record.task === task) this.versions.apply(record);
+    }
+  }
+
+  /** Record a declared version that is newer than the one in effect for its function (versions only move forward). */
+  private recordVersion({ fn, name, version }: DeclaredVersion, task: string): void {
+    if (version <= this.versions.current(fn, name)) return;
+    this.write(task, null, { type: 'version', id: '', fn, name, version } as RecordFields);
+    this.versions.apply({ fn, name, version });
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -531,10 +594,12 @@ export class Run {
       this.handOff(resource);
       if (waiter.done) break;
     }
+    const waitEnded = waiter.done ? undefined : this.idle.began();
     try {
       return await context.task.track(deferred);
     } finally {
       waiter.done = true;
+      waitEnded?.();
     }
   }
 
@@ -584,12 +649,12 @@ export class Run {
     return value;
   }
 
-  /** The resource `name` visible to `identity`: its own first, then the public one. */
+  /** The resource `name` visible to `identity` (core/resources.ts visibleCandidates: its own, then the public one). */
   findVisible(name: string, identity: string | null): OpenResource {
-    const own = this.resources.get(resourceMapKey(name, identity));
-    if (own !== undefined) return own;
-    const shared = identity === null ? undefined : this.resources.get(resourceMapKey(name, null));
-    if (shared !== undefined) return shared;
+    for (const candidate of visibleCandidates(name, identity)) {
+      const found = this.resources.get(resourceMapKey(candidate.name, candidate.identity));
+      if (found !== undefined) return found;
+    }
     throw new ResourceNotFoundError(name, identity, this.workflowId);
   }
 
@@ -623,9 +688,17 @@ export class Run {
       },
     };
     resource.waiters.push(waiter);
-    const wait = task === undefined ? deferred.promise : task.track(deferred);
-    return wait.finally(() => {
+    // An outside caller waiting (a get on a queue the workflow fills) is not the workflow waiting.
+    if (task === undefined) {
+      return deferred.promise.finally(() => {
+        waiter.done = true;
+      });
+    }
+    const tracked = task.track(deferred);
+    const waitEnded = this.idle.began();
+    return tracked.finally(() => {
       waiter.done = true;
+      waitEnded();
     });
   }
 
@@ -676,6 +749,8 @@ export class Run {
   // Aliases
 
   async addAlias(alias: string): Promise<void> {
+    // A task that goes on after a stop must not reach the registry (nor its store, perhaps closed by now).
+    if (this.stopReason !== undefined) throw this.stopReason;
     if (this.options.aliases === undefined) {
       throw new InvalidArgumentError('alias() needs a WorkflowManager: a lone Historian has nowhere to register aliases.');
     }

@@ -153,14 +153,16 @@ export async function runBody<A extends unknown[]>(context: WorkflowContext, id:
   const result: BodyResult = { ok: true, outcome: undefined, frame };
   const bodyScope = new Scope(id, frame);
   try {
-    result.outcome = await task.wait(Promise.resolve(contextStorage.run({ run, task, scope: bodyScope }, fn, ...args)));
+    const running = Promise.resolve(contextStorage.run({ ...context, scope: bodyScope }, fn, ...args));
+    run.stepBodyStarted(running);
+    result.outcome = await task.wait(running);
   } catch (error) {
     result.ok = false;
     result.outcome = error;
   } finally {
     replayDuringBody?.bodyEnded();
   }
-  if (!bodyScope.idle) await endScope({ run, task, scope: bodyScope });
+  if (!bodyScope.idle) await endScope({ ...context, scope: bodyScope });
   if (run.stopReason !== undefined) throw run.stopReason;
   if (task.stopReason !== undefined) {
     run.forget(run.forgetting.closeFrame(frame));

@@ -48,10 +48,14 @@ export class WriteBuffer {
     return this.commitPending();
   }
 
-  /** Write what is buffered, ignoring failures (after a suspension nobody is left to tell). */
+  /**
+   * Write what is buffered, ignoring failures (after a suspension nobody is left to tell). Resolves only once
+   * no commit is in flight: a batch queued behind the one in flight starts when that one ends, and the store
+   * may be closed as soon as this resolves.
+   */
   async drain(): Promise<void> {
     try {
-      await this.inflight;
+      while (this.inflight !== null) await this.inflight;
       await this.commitPending();
     } catch {
       // Already reported to the workflow when it happened.

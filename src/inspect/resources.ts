@@ -5,12 +5,16 @@
  * This is what replay does for the resources, minus the workflow: `quest resources` shows it.
  *
  * It is exact for the history as stored. A workflow running in some process may hold a few records it has
- * not written yet (workflow-side records are written with the next durable write; outside events are
- * durable before `act` returns), so the view can lag behind that process by those.
+ * not written yet (workflow-side records are written with the next durable write, or once the workflow waits
+ * for the outside; outside events are durable before `act` returns), so the view of a workflow busy between
+ * two durable writes can lag behind that process by those; that of a waiting workflow does not.
  */
-import type { ActionSpec, ResourceState } from '../core/resources.js';
-import { EventState, IdentityQueueState, QueueState, StateState, WOULD_BLOCK } from '../core/resources.js';
-import { resourceLabel, type HistoryRecord, type ResourceKey } from '../core/records.js';
+import type { ResourceState } from '../core/resources.js';
+import { WOULD_BLOCK, createResourceState, isVisible } from '../core/resources.js';
+
+// The kinds and the visibility rule live in core; re-exported for the inspection tools that used them here.
+export { actionSpec, actionsOf, createResourceState, findVisible, isVisible } from '../core/resources.js';
+import { resourceLabel, type HistoryRecord } from '../core/records.js';
 import { resourceMapKey } from '../core/run.js';
 import type { ResourceInfo } from '../core/resource-stream.js';
 import { deserialize, type Json } from '../core/serializer.js';
@@ -32,43 +36,6 @@ export interface RebuiltResources {
    * NonDeterminismError; here they are skipped and reported.
    */
   warnings: string[];
-}
-
-/** The resource kinds a history can name, by the `kind` of their open records. */
-const KINDS: Readonly<Record<string, (init: unknown) => ResourceState>> = {
-  queue: () => new QueueState(),
-  identityQueue: () => new IdentityQueueState(),
-  state: (init) => new StateState(init),
-  event: () => new EventState(),
-};
-
-/**
- * A fresh state of resource kind `kind` (`init`: a state's initial value), or undefined for a kind this
- * version of Quest does not know.
- *
- * @example
- * const queue = createResourceState('queue');
- */
-export function createResourceState(kind: string, init?: unknown): ResourceState | undefined {
-  const make = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
-  return make?.(init);
-}
-
-/**
- * What action `action` does on a resource of kind `kind` (mutates? blocks? arity), or undefined when the
- * kind or the action is unknown.
- *
- * @example
- * actionSpec('queue', 'get');   // { mutates: true, blocking: true, arity: 0, consumes: true }
- */
-export function actionSpec(kind: string, action: string): ActionSpec | undefined {
-  const actions = createResourceState(kind)?.actions;
-  return actions !== undefined && Object.hasOwn(actions, action) ? actions[action] : undefined;
-}
-
-/** The actions of resource kind `kind` (empty for an unknown kind). */
-export function actionsOf(kind: string): Readonly<Record<string, ActionSpec>> {
-  return createResourceState(kind)?.actions ?? {};
 }
 
 /**
@@ -145,20 +112,6 @@ export function rebuildResources(records: readonly HistoryRecord[]): RebuiltReso
  */
 export function visibleResources(records: readonly HistoryRecord[], identity: string | null): RebuiltResource[] {
   return rebuildResources(records).resources.filter((resource) => isVisible(resource, identity));
-}
-
-/** True when `identity` sees `resource`: it is public, or it is that identity's own. */
-export function isVisible(resource: ResourceKey, identity: string | null): boolean {
-  return resource.identity === null || (identity !== null && resource.identity === identity);
-}
-
-/**
- * The resource an outside caller `identity` reaches under `name`, as the engine picks it: its own first,
- * then the public one.
- */
-export function findVisible<R extends ResourceKey>(resources: readonly R[], name: string, identity: string | null): R | undefined {
-  const own = identity === null ? undefined : resources.find((resource) => resource.name === name && resource.identity === identity);
-  return own ?? resources.find((resource) => resource.name === name && resource.identity === null);
 }
 
 function viewOf(state: ResourceState | undefined): Json {

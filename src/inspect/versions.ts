@@ -5,9 +5,14 @@
 import { CLAIMED_TYPES, upgradeRecord, type HistoryRecord } from '../core/records.js';
 import type { Store } from '../storage/store.js';
 
-/** One version of one versioned name, and the live workflows whose histories still replay it. */
+/** One version of one function's versioned name, and the live workflows whose histories still replay it. */
 export interface VersionUsage {
-  /** The version name ('' is the workflow's global version). */
+  /**
+   * The function that declares the version (its name, or its `versioned(..., { name })`); null for a version
+   * recorded by Quest's record format 1, which applied to every function declaring the name.
+   */
+  fn: string | null;
+  /** The version name ('' is the function's global version). */
   name: string;
   /** The version value ('' means "before any version was recorded"). */
   version: string;
@@ -15,51 +20,72 @@ export interface VersionUsage {
   workflows: string[];
 }
 
+/** The versions one history replays for one function's versioned name. */
+export interface ReplayedVersions {
+  fn: string | null;
+  name: string;
+  versions: Set<string>;
+}
+
 /**
- * The versions a history replays, per name: every recorded version, and `''` when records that code
- * claims on replay precede the first version recorded for that name (they ran before it existed).
+ * The versions a history replays, per declaring function and name: every recorded version, and the one in
+ * effect before the first record of that function's name when records that code claims on replay precede it
+ * (they ran before it existed): `''`, or the workflow-wide format 1 version of that name the function saw then.
  */
-export function versionsOfHistory(records: readonly HistoryRecord[]): Map<string, Set<string>> {
-  const versions = new Map<string, Set<string>>();
+export function versionsOfHistory(records: readonly HistoryRecord[]): ReplayedVersions[] {
+  const found = new Map<string, ReplayedVersions>();
+  const workflowWide = new Map<string, string>();
   let claimedSoFar = false;
   for (const record of records) {
     if (record.type === 'version') {
-      let values = versions.get(record.name);
-      if (values === undefined) {
-        values = new Set(claimedSoFar ? [''] : []);
-        versions.set(record.name, values);
+      const key = JSON.stringify([record.fn, record.name]);
+      let entry = found.get(key);
+      if (entry === undefined) {
+        const before = record.fn === null ? '' : (workflowWide.get(record.name) ?? '');
+        entry = { fn: record.fn, name: record.name, versions: new Set(claimedSoFar ? [before] : []) };
+        found.set(key, entry);
       }
-      values.add(record.version);
+      entry.versions.add(record.version);
+      if (record.fn === null) workflowWide.set(record.name, record.version);
     } else if (CLAIMED_TYPES.has(record.type)) {
       claimedSoFar = true;
     }
   }
-  return versions;
+  return [...found.values()];
 }
 
 /**
- * Scan every running workflow's history in `store` and report, for each versioned name, which versions are
- * still replayed and by which workflows (sorted by name, then version). A version missing from the report is
- * replayed by no live history: its code path can be deleted.
+ * Scan every running workflow's history in `store` and report, for each function's versioned name, which
+ * versions are still replayed and by which workflows (sorted by function, name, then version). A version missing
+ * from the report is replayed by no live history: its code path can be deleted.
  *
  * @example
- * for (const usage of await versionsInUse(store)) console.log(usage.name, usage.version, usage.workflows.length);
+ * for (const usage of await versionsInUse(store)) console.log(usage.fn, usage.name, usage.version, usage.workflows.length);
  */
 export async function versionsInUse(store: Store): Promise<VersionUsage[]> {
   const usage = new Map<string, VersionUsage>();
   for (const entry of await store.listWorkflows('running')) {
     const records = (await store.history(entry.id).load()).map(upgradeRecord);
-    for (const [name, versions] of versionsOfHistory(records)) {
+    for (const { fn, name, versions } of versionsOfHistory(records)) {
       for (const version of versions) {
-        const key = `${name}\u0000${version}`;
+        const key = JSON.stringify([fn, name, version]);
         let item = usage.get(key);
         if (item === undefined) {
-          item = { name, version, workflows: [] };
+          item = { fn, name, version, workflows: [] };
           usage.set(key, item);
         }
         item.workflows.push(entry.id);
       }
     }
   }
-  return [...usage.values()].sort((a, b) => (a.name === b.name ? (a.version < b.version ? -1 : 1) : a.name < b.name ? -1 : 1));
+  return [...usage.values()].sort(byFunctionNameVersion);
+}
+
+/** By function (format 1's workflow-wide versions first: function names are never empty), name and version. */
+function byFunctionNameVersion(a: VersionUsage, b: VersionUsage): number {
+  return compare(a.fn ?? '', b.fn ?? '') || compare(a.name, b.name) || compare(a.version, b.version);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -3,7 +3,7 @@
  * manager keeps one of these for every workflow whose entry is 'running', whether it runs here right now
  * or not (type not registered, stopped on an engine error, being suspended).
  */
-import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
+import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowFinishedError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
 import { Historian, type WorkflowFunction, type WorkflowOutcome } from '../core/historian.js';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
@@ -14,12 +14,12 @@ import type { AnyWorkflow, ManagedStatus } from './types.js';
 
 /**
  * Why the manager stops a run: to suspend it ('close': resumed by the next manager) or to end it for good
- * ('cancel', also used by delete).
+ * ('cancel', or 'delete': cancelled and forgotten).
  *
  * @example
- * await managed.stop('close');
+ * await managed.stop('close', 5000);
  */
-export type StopReason = 'close' | 'cancel';
+export type StopReason = 'close' | 'cancel' | 'delete';
 
 /**
  * What a managed workflow needs from its manager.
@@ -74,7 +74,7 @@ export class ManagedWorkflow {
   /** Where the workflow stands, as list() reports it. */
   get status(): ManagedStatus {
     if (this.finished !== undefined) return this.finished.state === 'failed' ? 'failed' : 'completed';
-    if (this.stopping === 'cancel') return 'cancelled';
+    if (this.stopping === 'cancel' || this.stopping === 'delete') return 'cancelled';
     return this.active ? 'running' : 'suspended';
   }
 
@@ -106,15 +106,21 @@ export class ManagedWorkflow {
   }
 
   /**
-   * Stop the run: suspend it ('close': it resumes on the next open) or stop it for good ('cancel': the
-   * caller then records the cancellation). Resolves when the run has ended; if the workflow finished first,
-   * `finished` is set and nothing was stopped.
+   * Stop the run: suspend it ('close': it resumes on the next open) or stop it for good ('cancel', 'delete':
+   * the caller then records that). Never waits for user code, except that steps still running get up to
+   * `graceMs` to return once their AbortSignal is aborted. Resolves when the run has ended; if the workflow
+   * finished first, `finished` is set and nothing was stopped.
    */
-  async stop(reason: StopReason): Promise<void> {
+  async stop(reason: StopReason, graceMs: number): Promise<void> {
     this.stopping ??= reason;
-    if (this.running === undefined || this.historian === undefined) return;
-    await this.historian.suspend();
+    if (this.running === undefined || this.historian === undefined) {
+      this.historian?.endStreams();
+      return;
+    }
+    await this.historian.suspend({ graceMs, why: reason === 'close' ? CLOSING : `it is being ${reason === 'cancel' ? 'cancelled' : 'deleted'}` });
     await this.settled();
+    // This manager will not run it again: a stream opened meanwhile must not wait for a next run.
+    this.historian.endStreams();
   }
 
   /** Resolves when no run is active. */
@@ -122,12 +128,24 @@ export class ManagedWorkflow {
     while (this.running !== undefined) await this.running;
   }
 
-  /** The outcome for getResult(), once settled: the value, or the failure thrown. */
+  /** The outcome for getResult(), once settled: the value, or why there is none. */
   outcome(): unknown {
     if (this.finished !== undefined) return outcomeOf(this.finished);
-    if (this.stopping === 'cancel') throw new WorkflowCancelledError(this.id);
-    if (this.halted !== undefined) throw this.halted;
-    throw new WorkflowSuspendedError(this.id);
+    throw this.notRunning();
+  }
+
+  /**
+   * Why outside calls cannot reach the workflow now that its run has ended (or while it is being stopped):
+   * finished, cancelled, deleted, suspended by a closing manager, its type not registered here, or the
+   * engine error its run stopped on.
+   */
+  notRunning(): Error {
+    if (this.finished !== undefined) return notLiveError(this.finished);
+    if (this.stopping === 'cancel' || this.stopping === 'delete') {
+      return new WorkflowCancelledError(this.id, this.stopping === 'delete' ? 'deleted' : 'cancelled');
+    }
+    if (this.halted !== undefined) return this.halted instanceof Error ? this.halted : new Error(String(this.halted));
+    return new WorkflowSuspendedError(this.id, this.stopping === 'close' ? CLOSING : undefined);
   }
 
   /** WatchedHistory: the history was loaded; false means the run must not start (it is being stopped). */
@@ -180,6 +198,22 @@ export function finishedEntry(entry: WorkflowEntry, outcome: WorkflowOutcome): W
  */
 export function cancelledEntry(entry: WorkflowEntry): WorkflowEntry {
   return { ...entry, state: 'cancelled', finishedAt: Date.now(), error: serializeError(new WorkflowCancelledError(entry.id)) };
+}
+
+/** Why a workflow suspended by its manager's close() is not running. */
+const CLOSING = 'its workflow manager is closing (the next manager over the same store resumes it)';
+
+/**
+ * The error outside actions (act, resources) get for a workflow of the store that no run of this manager
+ * serves: WorkflowFinishedError once it has finished, WorkflowSuspendedError while another process runs it.
+ *
+ * @example
+ * throw notLiveError(await store.getWorkflow('g1'));
+ */
+export function notLiveError(entry: WorkflowEntry): Error {
+  if (entry.state === 'running') return new WorkflowSuspendedError(entry.id, 'it is not running in this manager (another process runs it, or it started after this manager opened)');
+  const failure = entry.state === 'failed' && entry.error !== undefined ? `${entry.error.name}: ${entry.error.message}` : undefined;
+  return new WorkflowFinishedError(entry.id, entry.state, failure);
 }
 
 /**

@@ -4,48 +4,9 @@
  */
 import type { Logger } from 'pino';
 import type { Store } from '../storage/store.js';
+import type { WorkflowRegistry } from '../core/workflow-types.js';
 
-/**
- * Any workflow function a manager can run. Its parameter types are kept (and checked by `start()`), so this
- * is only a bound.
- *
- * @example
- * const game: AnyWorkflow = async (rounds: number) => `played ${rounds}`;
- */
-export type AnyWorkflow = (...args: never[]) => Promise<unknown>;
-
-/**
- * The workflow types a manager knows, by name. The names are stored with each workflow, so renaming one
- * strands the workflows started under the old name (they stay 'suspended' until the name is back).
- *
- * @example
- * const workflows = { game: guessingGame, order: processOrder } satisfies WorkflowRegistry;
- */
-export type WorkflowRegistry = Record<string, AnyWorkflow>;
-
-/**
- * The registered type names of a registry.
- *
- * @example
- * type Names = WorkflowType<{ game: typeof game }>;                 // 'game'
- */
-export type WorkflowType<W extends WorkflowRegistry> = keyof W & string;
-
-/**
- * The arguments a workflow type takes.
- *
- * @example
- * type GameArgs = WorkflowArgs<{ game: (rounds: number) => Promise<string> }, 'game'>;   // [rounds: number]
- */
-export type WorkflowArgs<W extends WorkflowRegistry, T extends WorkflowType<W>> = Parameters<W[T]>;
-
-/**
- * What a workflow type returns (resolved).
- *
- * @example
- * type GameResult = WorkflowResult<{ game: (rounds: number) => Promise<string> }, 'game'>; // string
- */
-export type WorkflowResult<W extends WorkflowRegistry, T extends WorkflowType<W>> = Awaited<ReturnType<W[T]>>;
+export type { AnyWorkflow, WorkflowRegistry, WorkflowType, WorkflowArgs, WorkflowResult } from '../core/workflow-types.js';
 
 /**
  * Options of {@link WorkflowManager.open}.
@@ -64,8 +25,8 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
     stallTimeoutMs?: number;
   };
   /**
-   * Where the manager reports workflows it cannot resume and inbox events it drops (default: Quest's
-   * logger).
+   * Where the manager reports workflows it cannot resume and inbox events it rejects (default: Quest's
+   * logger). A rejected event's sender reads the reason from the store (EventInbox.eventOutcome).
    */
   logger?: Pick<Logger, 'warn'>;
   /**
@@ -74,6 +35,13 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * WorkflowManager.deliverInbox for the guarantees.
    */
   inboxPollMs?: number;
+  /**
+   * How long close(), cancel() and delete() wait for steps that are still running to return once their
+   * AbortSignal is aborted, in milliseconds (default 5000; 0: not at all; Infinity: as long as they take).
+   * Past it they go on regardless: a late step's result is dropped and never written. Nothing else a
+   * workflow awaits is waited for.
+   */
+  stopGraceMs?: number;
 }
 
 /**
@@ -120,7 +88,7 @@ export interface WorkflowHandle<R> {
  * @example
  * const running = (await manager.list()).filter((w) => w.status === 'running');
  */
-export type ManagedStatus = 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled';
+export type ManagedStatus = 'running' | 'suspended' | 'damaged' | 'completed' | 'failed' | 'cancelled';
 
 /**
  * One line of {@link WorkflowManager.list}.
@@ -131,6 +99,10 @@ export type ManagedStatus = 'running' | 'suspended' | 'completed' | 'failed' | '
  * `suspended` means: unfinished, but not running in this manager right now: its type is not registered, it
  * stopped on an engine error (NonDeterminismError, StorageError: see `error`), or the manager is closing.
  * The next manager over the same store resumes it.
+ *
+ * `damaged` means: unfinished, and not run because its stored history is damaged (`error` is the
+ * CorruptHistoryError, naming the file and byte offset where the store can tell). Damage is never replayed:
+ * restore the history from a backup, or delete the workflow.
  */
 export interface WorkflowInfo {
   id: string;

@@ -2,6 +2,7 @@
  * What list() reports for one workflow: its stored entry, overlaid with what this manager knows now (is it
  * running here, which aliases it holds, why it stopped).
  */
+import { isQuestError } from '../core/errors.js';
 import type { WorkflowEntry } from '../storage/store.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
 import type { WorkflowInfo } from './types.js';
@@ -14,7 +15,9 @@ import type { WorkflowInfo } from './types.js';
  */
 export function workflowInfo(entry: WorkflowEntry, managed: ManagedWorkflow | undefined, aliases: string[]): WorkflowInfo {
   // A 'running' entry that no run of this manager serves is waiting to be resumed: suspended.
-  const status = managed?.status ?? (entry.state === 'running' ? 'suspended' : entry.state);
+  let status = managed?.status ?? (entry.state === 'running' ? 'suspended' : entry.state);
+  // Not run because its history is damaged: not resumable as it is, unlike a suspended workflow.
+  if (status === 'suspended' && isQuestError(managed?.halted, 'CORRUPT_HISTORY')) status = 'damaged';
   const info: WorkflowInfo = { id: entry.id, type: entry.type, status, startedAt: new Date(entry.startedAt), aliases };
   if (entry.finishedAt !== undefined) info.finishedAt = new Date(entry.finishedAt);
   const error = managed?.halted ?? entry.error;

@@ -13,17 +13,20 @@ import {
   InvalidArgumentError,
   StorageError,
   UnknownWorkflowTypeError,
+  WorkflowFinishedError,
   WorkflowNotFoundError,
-  WorkflowSuspendedError,
+  isQuestError,
   isSuspension,
 } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
-import { deserialize, serialize } from '../core/serializer.js';
-import { actionSpec, findVisible } from '../inspect/resources.js';
-import { hasInbox, type PostedEvent, type Store, type WorkflowEntry } from '../storage/store.js';
+import { serialize } from '../core/serializer.js';
+import { newStoreOwner } from '../storage/owner.js';
+import { hasInbox, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { IdLocks } from './id-locks.js';
-import { ManagedWorkflow, cancelledEntry, outcomeOf, type ManagedDeps } from './managed-workflow.js';
+import { InboxDelivery } from './inbox-delivery.js';
+import { KeepAlive } from './keep-alive.js';
+import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedDeps, type StopReason } from './managed-workflow.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
@@ -63,18 +66,23 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly aliases: ManagerAliases;
   private readonly deps: ManagedDeps;
   private closing: Promise<void> | undefined;
-  /** The next inbox poll (unref'd), while open and polling. */
-  private inboxTimer: NodeJS.Timeout | undefined;
-  /** The inbox delivery in progress (the last one asked for): deliveries run one at a time. */
-  private delivering: Promise<number> | undefined;
+  /** Delivers the store's inbox, when it has one. */
+  private readonly inbox: InboxDelivery | undefined;
+  /** Keeps the process alive while a workflow runs here (until close()). */
+  private readonly keepAlive = new KeepAlive<ManagedWorkflow>();
+  /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
+  private readonly deleted = new RecentIds(1000);
 
   private readonly store: Store;
   private readonly workflows: W;
+  /** How long a stop waits for running steps to honour their AbortSignal (ManagerOptions.stopGraceMs). */
+  private readonly stopGraceMs: number;
 
   private constructor(private readonly options: ManagerOptions<W>) {
     const store = options.store;
     this.store = store;
     this.workflows = options.workflows;
+    this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.aliases = new ManagerAliases(store, {
       isLive: (id) => this.live.has(id),
       releasesDurably: (id) => this.releasesDurably(id),
@@ -85,12 +93,28 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       stallTimeoutMs: options.historian?.stallTimeoutMs,
       onRunEnded: (workflow) => this.runEnded(workflow),
     };
+    this.inbox = hasInbox(store)
+      ? new InboxDelivery({
+          inbox: store,
+          pollMs: options.inboxPollMs ?? 200,
+          log: this.log,
+          isClosing: () => this.closing !== undefined,
+          resolve: (name) => this.resolve(name),
+          running: async (id) => (await this.running(id)).historian,
+          isActive: (id) => this.live.get(id)?.active === true,
+        })
+      : undefined;
   }
 
   /**
    * Open a manager over `store` and resume every unfinished workflow in it (without waiting for them).
    * A workflow whose type is not registered stays 'suspended' (logged) until a manager that knows the type
    * opens the store. Rejects when the store cannot be read.
+   *
+   * One manager per store: when the store has owners (StoreOwnership: SqliteStore, FileStore, MemoryStore),
+   * the manager takes ownership before resuming anything, and rejects with StoreOwnedError, naming the owner
+   * (process, host, since when), while another manager owns it (in this process or another; an owner whose
+   * process is gone is taken over). On any rejection the store stays open: close it yourself.
    *
    * @example
    * const manager = await WorkflowManager.open({ store, workflows: { game, order } });
@@ -99,9 +123,20 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (typeof options.workflows !== 'object' || options.workflows === null) {
       throw new InvalidArgumentError('WorkflowManager.open() needs `workflows`: an object of workflow functions by type name.');
     }
+    const grace = options.stopGraceMs;
+    if (grace !== undefined && (typeof grace !== 'number' || !(grace >= 0))) {
+      throw new InvalidArgumentError(`stopGraceMs must be 0 or more milliseconds, got ${String(grace)}.`);
+    }
     const manager = new WorkflowManager(options);
-    for (const entry of await options.store.listWorkflows('running')) manager.resume(entry);
-    manager.scheduleInboxPoll();
+    const { store } = options;
+    if (hasOwnership(store)) await store.acquireOwnership(newStoreOwner());
+    try {
+      for (const entry of await store.listWorkflows('running')) manager.resume(entry);
+    } catch (error) {
+      if (hasOwnership(store)) await store.releaseOwnership().catch(() => undefined);
+      throw error;
+    }
+    manager.inbox?.startPolling();
     return manager;
   }
 
@@ -162,9 +197,11 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   /**
    * The result of workflow `id` (or alias): waits while it runs, returns the stored result of a finished one,
    * rethrows its failure (rebuilt as its class when the class is registered or built in).
-   * WorkflowNotFoundError for an unknown id, WorkflowCancelledError when it was cancelled or deleted,
-   * WorkflowSuspendedError when it is not running here (the manager closed, or see list() for why), and
-   * the engine's error when its run stopped on one (e.g. NonDeterminismError).
+   * WorkflowNotFoundError for an unknown (or deleted) id, WorkflowCancelledError when it was cancelled, or
+   * deleted while this call waited; WorkflowSuspendedError when it is not running here (the manager is
+   * closing, or it runs in another process), UnknownWorkflowTypeError when its type is not registered here,
+   * and the engine's error when its run stopped on one (e.g. NonDeterminismError). Never waits for a stop:
+   * a cancel, delete or close answers a waiting caller as soon as the run is stopped.
    *
    * @example
    * try { console.log(await manager.getResult('g1')) } catch (error) { ... }
@@ -200,6 +237,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * removed, and getResult() rejects with WorkflowCancelledError. A workflow that has already finished is
    * left as it is (its result stays). WorkflowNotFoundError for an unknown id.
    *
+   * Never waits for user code: the run is stopped at once (a workflow awaiting a promise Quest does not
+   * control is left behind, and records nothing more), except that steps still running get up to
+   * `stopGraceMs` to return once their AbortSignal is aborted (see {@link close}).
+   *
    * @example
    * await manager.cancel('g1');
    */
@@ -207,7 +248,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.checkOpen();
     const resolved = await this.resolve(id);
     await this.locks.run(resolved, async () => {
-      const entry = await this.stopForGood(resolved, id);
+      const entry = await this.stopForGood(resolved, id, 'cancel');
       if (entry === undefined || entry.state !== 'running') return;
       const cancelled = cancelledEntry(entry);
       // Entry first: a crash before the history is cleared must not resume a cancelled workflow.
@@ -219,8 +260,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * Forget workflow `id` (or alias): cancel it if it runs, then remove its entry, result, history and
-   * aliases (atomically in the store). Afterwards has(), list() and getResult() no longer know it.
-   * WorkflowNotFoundError for an unknown id.
+   * aliases (atomically in the store). Afterwards has(), list() and getResult() no longer know it; a caller
+   * already waiting in getResult() gets WorkflowCancelledError. WorkflowNotFoundError for an unknown id.
+   * Returns as promptly as {@link cancel}.
    *
    * @example
    * await manager.delete('g1');
@@ -229,8 +271,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.checkOpen();
     const resolved = await this.resolve(id);
     await this.locks.run(resolved, async () => {
-      await this.stopForGood(resolved, id);
+      await this.stopForGood(resolved, id, 'delete');
       await this.store.deleteWorkflow(resolved);
+      this.deleted.add(resolved);
     });
   }
 
@@ -252,30 +295,38 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * Act on a resource of running workflow `id` (or alias) from outside, as `identity`: see Historian.act.
-   * WorkflowNotFoundError for an unknown or finished workflow, WorkflowSuspendedError (or the error it
-   * stopped on) when it is not running here, ResourceNotFoundError / UnknownActionError from the resource.
+   * When the workflow is not running, the error names its state: WorkflowNotFoundError (unknown),
+   * WorkflowFinishedError (completed, failed, cancelled, or deleted by this manager: `state` says which; one
+   * deleted elsewhere is unknown), WorkflowCancelledError (being cancelled or deleted), WorkflowSuspendedError
+   * (the manager is closing, or it runs elsewhere), UnknownWorkflowTypeError (its type is not registered here),
+   * or the engine error its run stopped on. ResourceNotFoundError / UnknownActionError / InvalidArgumentError
+   * come from the resource. Inbox events follow the same rule (see {@link deliverInbox}).
    *
    * @example
    * await manager.act('g1', 'guess', null, 'put', 7);
    */
   async act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    return (await this.running(id)).act(name, identity, action, ...args);
-  }
-
-  /** The resources of running workflow `id` visible to `identity`; failures as for {@link act}. */
-  async resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
-    return (await this.running(id)).resources(identity);
+    return this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
   }
 
   /**
-   * A stream of the resources of running workflow `id` visible to `identity` (see Historian.resourceStream);
-   * it ends when the workflow stops. Failures as for {@link act}.
+   * The resources of running workflow `id` visible to `identity`, once its replay has caught up (never a
+   * half-replayed state; see Historian.resources); failures as for {@link act}.
+   */
+  async resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
+    return this.withRunning(id, (historian) => historian.resources(identity));
+  }
+
+  /**
+   * A stream of the resources of running workflow `id` visible to `identity` (see Historian.resourceStream):
+   * its first snapshot once replay has caught up; it ends when the run ends (the workflow finishes or is
+   * suspended) or the manager closes, cancels or deletes the workflow. Failures as for {@link act}.
    *
    * @example
    * for await (const snapshot of await manager.resourceStream('g1', 'ann')) render(snapshot.resources);
    */
   async resourceStream(id: string, identity: string | null): Promise<ResourceStream> {
-    return (await this.running(id)).resourceStream(identity);
+    return this.withRunning(id, (historian) => historian.resourceStream(identity));
   }
 
   /**
@@ -283,7 +334,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * WorkflowSuspendedError if it stops first. Failures as for {@link act}.
    */
   async waitForResource(id: string, name: string, identity: string | null): Promise<ResourceInfo> {
-    return (await this.running(id)).waitForResource(name, identity);
+    return this.withRunning(id, (historian) => historian.waitForResource(name, identity));
   }
 
   /** A typed handle on queue `name` of workflow `id` (or alias), used as `identity`. */
@@ -308,42 +359,55 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * Deliver the events waiting in the store's inbox (EventInbox; none when the store has no inbox) to the
-   * workflows running here, in posting order, and resolve with how many were applied. The manager also
-   * does this by itself every `inboxPollMs`; deliveries run one at a time.
+   * workflows running here, and resolve with how many were applied. The manager also does this by itself
+   * every `inboxPollMs`; deliveries run one at a time.
    *
    * Each event is applied as `act(workflowId, resource, identity, action, ...args)` (an alias is resolved as
-   * act resolves it), once replay of the workflow has caught up, and then removed from the inbox:
-   * - an event for an unknown workflow, or one that has finished, is removed and logged (warn);
-   * - an event that fails (ResourceNotFoundError, UnknownActionError, wrong arguments, an action that would
-   *   wait for the workflow such as a queue `get`: nobody could receive its answer) is removed and logged;
-   * - an event for a workflow that exists but is not running here (it runs in another process, its type is
+   * act resolves it) once replay of the workflow has caught up, then settled: removed from the inbox with
+   * its outcome recorded for the sender (`store.eventOutcome(id)`: applied, or rejected with the error's
+   * code and message; `quest send --wait` prints it). Events for the same workflow, resource and identity
+   * are applied in posting order.
+   * - An event whose resource is not open (yet) for its identity waits in the inbox until the workflow opens
+   *   it, without holding up the events for other resources; a resource private to another identity counts
+   *   as not open, so the answer never tells whether it exists. With a time-to-live (`ttlMs`), it is
+   *   rejected with EventExpiredError once that has passed.
+   * - It is rejected when it can never be applied: the workflow is unknown (WorkflowNotFoundError) or ended
+   *   (WorkflowFinishedError: completed, failed, cancelled, deleted; WorkflowCancelledError: being cancelled or deleted), the action is unknown (UnknownActionError),
+   *   the arguments are wrong (InvalidArgumentError), or the action would wait for the workflow and answer
+   *   the caller (a queue `get`: InvalidArgumentError, an inbox event has nobody to answer).
+   * - An event for a workflow that exists but is not running here (it runs in another process, its type is
    *   not registered here, it stopped on an engine error) stays in the inbox for the manager that runs it,
    *   and so do the later events for the same workflow, so that they keep their order.
    *
    * The guarantee is at least once: an event applied (recorded in the workflow's history) but not yet
-   * removed when the process dies is applied again by the next manager. Make the receiving code tolerate
+   * settled when the process dies is applied again by the next manager. Make the receiving code tolerate
    * a repeated event when that matters (a queue item with an id the workflow checks, an idempotent `set`).
    *
    * @example
-   * await store.postEvent({ workflowId: 'g1', resource: 'guess', identity: null, action: 'put', args: [42] });
+   * const id = await store.postEvent({ workflowId: 'g1', resource: 'guess', identity: null, action: 'put', args: [42] });
    * await manager.deliverInbox();                    // 1
+   * await store.eventOutcome(id);                    // { status: 'applied', settledAt: ... }
    */
   deliverInbox(): Promise<number> {
-    const previous = this.delivering;
-    const next = previous === undefined ? this.deliverPending() : previous.then(() => this.deliverPending(), () => this.deliverPending());
-    this.delivering = next;
-    const settled = (): void => {
-      if (this.delivering === next) this.delivering = undefined;
-    };
-    next.then(settled, settled);
-    return next;
+    return this.inbox?.deliver() ?? Promise.resolve(0);
+  }
+
+  /** Look at the inbox now rather than at the next poll (e.g. when the store notified of a new event). */
+  wakeInbox(): void {
+    this.inbox?.wake();
   }
 
   /**
    * Shut down gracefully: refuse new starts, wait for starts, cancels and deletes in progress, suspend
    * every running workflow (each stops at its next Quest await; nothing is lost: the next manager over the
    * same store resumes it), then close the store. Calling it again returns the same promise.
-   * Waits for workflows to stop; a step that ignores its AbortSignal delays it until the step returns.
+   *
+   * Never waits for user code beyond `stopGraceMs` (default 5000 ms): steps still running see their
+   * AbortSignal abort and get up to that long to return (a step that honours its signal ends at once).
+   * After it, close goes on regardless: a late step's result is dropped and never written (the step runs
+   * again when the workflow resumes), and nothing touches the store once it is closed. A workflow or task
+   * awaiting a promise Quest does not control (a plain timer, an in-process event) is not waited for at
+   * all; if it goes on later, its next Quest call throws WorkflowSuspendedError.
    *
    * @example
    * await manager.close();
@@ -373,104 +437,23 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   // ---------------------------------------------------------------------------------------------------------
 
   private async shutdown(): Promise<void> {
-    clearTimeout(this.inboxTimer);
-    this.inboxTimer = undefined;
+    const deliveryEnded = this.inbox?.stop();
     await this.locks.drain();
-    await Promise.all([...this.live.values()].map((managed) => managed.stop('close')));
+    await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
     // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
     // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
-    if (this.delivering !== undefined) await this.delivering.catch(() => 0);
-    await this.store.close();
+    if (deliveryEnded !== undefined) await deliveryEnded;
+    this.keepAlive.stop();
+    // Ownership goes after the last write (every workflow is stopped): the next manager starts from it all.
+    try {
+      if (hasOwnership(this.store)) await this.store.releaseOwnership();
+    } finally {
+      await this.store.close();
+    }
   }
 
   private get log(): NonNullable<ManagerOptions<W>['logger']> {
     return this.options.logger ?? questLogger;
-  }
-
-  /** Poll the inbox again in `inboxPollMs`, unless polling is off, the store has none or the manager closes. */
-  private scheduleInboxPoll(): void {
-    const every = this.options.inboxPollMs ?? 200;
-    if (!(every > 0) || !hasInbox(this.store) || this.closing !== undefined) return;
-    this.inboxTimer = setTimeout(() => {
-      this.inboxTimer = undefined;
-      this.deliverInbox().then(
-        () => this.scheduleInboxPoll(),
-        (error: unknown) => {
-          this.log.warn({ err: error }, 'could not deliver the events of the inbox; trying again at the next poll');
-          this.scheduleInboxPoll();
-        },
-      );
-    }, every);
-    this.inboxTimer.unref();
-  }
-
-  /** One pass over the inbox (see deliverInbox). */
-  private async deliverPending(): Promise<number> {
-    const store = this.store;
-    if (!hasInbox(store)) return 0;
-    let applied = 0;
-    let after = 0;
-    // Workflows with an event left in the inbox in this pass: their later events wait behind it.
-    const held = new Set<string>();
-    for (;;) {
-      if (this.closing !== undefined) return applied;
-      const events = await store.takeEvents(INBOX_PAGE, after);
-      for (const event of events) {
-        after = event.id;
-        if (this.closing !== undefined) return applied;
-        if (held.has(event.workflowId)) continue;
-        const delivery = await this.deliverEvent(event);
-        if (delivery === KEEP) {
-          held.add(event.workflowId);
-          continue;
-        }
-        if (delivery === APPLIED) applied++;
-        else this.log.warn(eventFields(event), `inbox event ${event.id} dropped: ${delivery.drop}`);
-        await store.removeEvent(event.id);
-      }
-      if (events.length < INBOX_PAGE) return applied;
-    }
-  }
-
-  /** Apply one inbox event, or say why it stays in the inbox or is dropped. */
-  private async deliverEvent(event: PostedEvent): Promise<Delivery> {
-    let id: string;
-    try {
-      id = await this.resolve(event.workflowId);
-    } catch (error) {
-      return { drop: messageOf(error) };
-    }
-    const managed = this.live.get(id);
-    if (managed === undefined || managed.finished !== undefined) {
-      const entry = managed?.finished ?? (await this.store.getWorkflow(id));
-      if (entry === undefined) return { drop: `there is no workflow ${JSON.stringify(event.workflowId)}` };
-      if (entry.state !== 'running') return { drop: `workflow ${JSON.stringify(id)} has finished (${entry.state})` };
-      return KEEP; // Started by another process after this manager opened: that one runs it.
-    }
-    const historian = managed.historian;
-    if (!managed.active || historian === undefined) return KEEP;
-    let args: unknown[];
-    try {
-      args = event.args.map((arg) => deserialize(arg));
-    } catch (error) {
-      return { drop: `its arguments cannot be read: ${messageOf(error)}` };
-    }
-    // Once replay has caught up, refuse actions that wait for the workflow: they would hold up the inbox.
-    const visible = await firstSnapshot(historian.resourceStream(event.identity));
-    if (visible === undefined) return KEEP; // The run stopped meanwhile.
-    const resource = findVisible(visible, event.resource, event.identity);
-    const spec = resource === undefined ? undefined : actionSpec(resource.kind, event.action);
-    if (resource !== undefined && spec?.blocking === true) {
-      return { drop: `${event.action} on a ${resource.kind} waits for the workflow, and an inbox event has nobody to answer` };
-    }
-    try {
-      await this.act(id, event.resource, event.identity, event.action, ...args);
-      return APPLIED;
-    } catch (error) {
-      // Suspended or stopped meanwhile: whether it was recorded is for the next run to tell; keep it.
-      if (this.closing !== undefined || isSuspension(error) || !managed.active) return KEEP;
-      return { drop: messageOf(error) };
-    }
   }
 
   /** Resume a workflow found 'running' in the store at open. */
@@ -489,6 +472,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private launch(managed: ManagedWorkflow): void {
     this.live.set(managed.id, managed);
     managed.launch(this.types);
+    if (managed.active) this.keepAlive.hold(managed);
   }
 
   /** ifExists: an existing workflow is returned (and resumed if it is not running here) or refused. */
@@ -507,7 +491,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * Stop workflow `id` if it runs here and drop it from the manager and its aliases from the store.
    * Returns its entry (undefined when it finished while being stopped); WorkflowNotFoundError if unknown.
    */
-  private async stopForGood(id: string, asked: string): Promise<WorkflowEntry | undefined> {
+  private async stopForGood(id: string, asked: string, reason: StopReason): Promise<WorkflowEntry | undefined> {
     const managed = this.live.get(id);
     if (managed === undefined) {
       const entry = await this.store.getWorkflow(id);
@@ -515,7 +499,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       return entry;
     }
     const held = this.aliases.aliasesOf(id);
-    await managed.stop('cancel');
+    await managed.stop(reason, this.stopGraceMs);
     this.live.delete(id);
     this.aliases.forget(id);
     for (const alias of held) await this.store.deleteAlias(alias, id);
@@ -523,8 +507,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   private runEnded(managed: ManagedWorkflow): void {
+    this.keepAlive.release(managed);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
+    if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {
+      this.log.warn({ workflow: managed.id, err: managed.halted }, 'history damaged: the workflow is not run (list() shows it damaged); restore its history or delete it');
+    }
   }
 
   /** For the alias registry: a removal is a real release unless the workflow is being suspended. */
@@ -534,15 +522,40 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     return managed.historian?.status === 'running';
   }
 
-  /** The Historian of running workflow `id` (or alias), for outside calls. */
-  private async running(id: string): Promise<NonNullable<ManagedWorkflow['historian']>> {
+  /** Running workflow `id` (or alias), for outside calls; when it is not running, the error names its state. */
+  private async running(id: string): Promise<ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> }> {
     const resolved = await this.resolve(id);
     await this.locks.idle(resolved);
     const managed = this.live.get(resolved);
-    if (managed === undefined) throw new WorkflowNotFoundError(id);
-    if (!managed.active || managed.historian === undefined) throw managed.halted ?? new WorkflowSuspendedError(resolved);
-    return managed.historian;
+    if (managed === undefined) throw await this.notLive(resolved, id);
+    if (!managed.active || managed.historian === undefined) throw managed.notRunning();
+    return managed as ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> };
   }
+
+  /**
+   * Use the Historian of running workflow `id` (or alias) for an outside call. When the workflow is not
+   * running, or is stopped during the call, the error names its state (see {@link act}).
+   */
+  private async withRunning<T>(id: string, use: (historian: NonNullable<ManagedWorkflow['historian']>) => T | Promise<T>): Promise<T> {
+    // The call starts in the same turn as it did when outside calls awaited running() themselves.
+    const managed = await this.running(id);
+    try {
+      return await use(managed.historian);
+    } catch (error) {
+      // Stopped during the call: the run's stop reason says "suspended"; say what really happened.
+      if (isSuspension(error) && managed.stopping !== undefined) throw managed.notRunning();
+      throw error;
+    }
+  }
+
+  /** Why workflow `id`, which this manager does not run, cannot take outside calls. */
+  private async notLive(id: string, asked: string): Promise<Error> {
+    if (this.closing !== undefined) return new StorageError('This workflow manager is closed (or closing); open a new one.');
+    const entry = await this.store.getWorkflow(id);
+    if (entry !== undefined) return notLiveError(entry);
+    return this.deleted.has(id) ? new WorkflowFinishedError(id, 'deleted') : new WorkflowNotFoundError(asked);
+  }
+
 
   /** The workflow id `id` names: an id of this store wins; otherwise the workflow holding alias `id`. */
   private async resolve(id: string): Promise<string> {
@@ -564,29 +577,23 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 }
 
-/** Inbox events read at a time. */
-const INBOX_PAGE = 100;
-const APPLIED = 'applied';
-const KEEP = 'keep';
-/** What became of an inbox event: applied, left in the inbox, or dropped (with the reason). */
-type Delivery = typeof APPLIED | typeof KEEP | { drop: string };
+/** Default of ManagerOptions.stopGraceMs. */
+const DEFAULT_STOP_GRACE_MS = 5000;
 
-/** The first snapshot of a stream (the resources once replay has caught up), or undefined if it ended first. */
-async function firstSnapshot(stream: ResourceStream): Promise<ResourceInfo[] | undefined> {
-  try {
-    const first = await stream.next();
-    return first.done === true ? undefined : first.value.resources;
-  } finally {
-    stream.end();
+/** A bounded set of ids: the oldest leaves when a new one comes in beyond `capacity`. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity: number) {}
+
+  add(id: string): void {
+    this.ids.delete(id);
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
   }
-}
 
-function eventFields(event: PostedEvent): Record<string, unknown> {
-  return { event: event.id, workflow: event.workflowId, resource: event.resource, identity: event.identity, action: event.action };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
 }
 
 function checkId(id: string): void {

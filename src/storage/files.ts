@@ -7,9 +7,10 @@
  *
  * Layout of the directory:
  * ```
- * quest-store.json         format marker ({"kind":"quest-files","format":1})
- * lock                     pid of the process that has the store open
- * histories/<name>.log     one line per commit: {"a":[records appended],"r":[seqs removed]}
+ * quest-store.json         format marker ({"kind":"quest-files","format":2})
+ * owner.<n>.json           the process that has the store open (see ./owner-file.ts)
+ * closed-cleanly           present only while no process has the store open and its last one closed it cleanly
+ * histories/<name>.log     a header, then one checksummed frame per commit (docs/storage-format.md)
  * workflows/<name>.json    one WorkflowEntry
  * aliases/<name>.json      {"alias":…,"workflowId":…}
  * deleting/<name>.json     {"workflowId":…} while deleteWorkflow runs (finished at the next open after a crash)
@@ -17,40 +18,30 @@
  * `<name>` is a readable prefix of the id plus a hash of it (see {@link fileNameFor}), so any id — `'a/b'`,
  * `'..'`, `'ü'`, a 10 kB string — maps to one safe file name, and ids differing only in case do not collide
  * on case-insensitive file systems.
+ *
+ * Damage is detected, never replayed (docs/storage-format.md): a frame that does not match its checksum, a
+ * log without its header, a commit missing or cut, the log of a running workflow missing or emptied all make
+ * `load()` reject with CorruptHistoryError. Only the last commit of a log, interrupted by a crash, is cut off
+ * silently — and only after a crash: `closed-cleanly` tells the next open that no write was interrupted.
  */
 import { createHash } from 'node:crypto';
-import { link, mkdir, open, readFile, readdir, rename, rm, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { History, HistoryChange } from '../core/history.js';
-import type { HistoryRecord } from '../core/records.js';
-import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from './store.js';
+import { StorageError } from '../core/errors.js';
+import { KeyedQueues, fileSize, guard, readIfExists, removeFile, syncDirectory, writeFileAtomically } from './files/fs.js';
+import { FileHistory, repairLog, type LogOwner } from './files/history.js';
+import type { FileStoreOptions, FileStoreStats } from './files/options.js';
+import { InProcessOwnership, newStoreOwner } from './owner.js';
+import { OwnerFile } from './owner-file.js';
+import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from './store.js';
 
-/** Tuning of a {@link FileStore}; the defaults suit most applications. */
-export interface FileStoreOptions {
-  /** A log is compacted only once it has more lines than this (default 1000). */
-  compactMinLines?: number;
-  /** ...and more than `compactRatio` times as many lines as live records (default 2). */
-  compactRatio?: number;
-  /** Most history logs kept open at once; idle ones beyond it are closed, least recently used first (default 128). */
-  maxOpenFiles?: number;
-}
+export { FileHistory } from './files/history.js';
+export type { FileStoreOptions, FileStoreStats } from './files/options.js';
 
-/** Counters of a {@link FileStore}, for tests and monitoring. */
-export interface FileStoreStats {
-  /** History commits made durable. */
-  commits: number;
-  /** Logs rewritten to their live records. */
-  compactions: number;
-  /** Compactions that failed (the log was left as it was, or as the complete new file; never half of each). */
-  compactionFailures: number;
-  /** Incomplete last lines (writes interrupted by a crash) cut off a log when it was read. */
-  tornTails: number;
-}
-
-const FORMAT = { kind: 'quest-files', format: 1 } as const;
-const RECORDS_PER_COMPACTED_LINE = 256;
-const NEWLINE = 0x0a;
+/** Format 2: history logs with a header and checksummed frames. Format 1 (bare JSON lines) is migrated at open. */
+const FORMAT = { kind: 'quest-files', format: 2 } as const;
+/** Present while the store is closed, when the last process to open it closed it cleanly. */
+const CLEAN_MARKER = 'closed-cleanly';
 
 /**
  * The file name (without extension) that stores `key`: up to 48 characters of the key with everything but
@@ -68,428 +59,6 @@ export function fileNameFor(key: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Small file-system helpers
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
-}
-
-/** Make a rename, creation or removal in `directory` durable (its entry lives in the directory, not the file). */
-async function syncDirectory(directory: string): Promise<void> {
-  // Windows cannot open a directory for fsync; NTFS journals its metadata changes itself.
-  if (process.platform === 'win32') return;
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Replace `path` with `text` all at once: a crash leaves the old file or the new one, never a mix. */
-async function writeFileAtomically(directory: string, path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-  await syncDirectory(directory);
-}
-
-/** Remove `path` durably; a missing file is fine. */
-async function removeFile(directory: string, path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return;
-    throw error;
-  }
-  await syncDirectory(directory);
-}
-
-async function readIfExists(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return null;
-    throw error;
-  }
-}
-
-/** Write all of `data` (a write may be short, e.g. near a full disk). */
-async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-    offset += bytesWritten;
-  }
-}
-
-/** Run `job`, turning any failure that is not already a Quest error into a StorageError about `what`. */
-async function guard<T>(what: string, job: () => Promise<T>): Promise<T> {
-  try {
-    return await job();
-  } catch (error) {
-    if (isQuestError(error)) throw error;
-    throw new StorageError(`Could not ${what}: ${error instanceof Error ? error.message : String(error)}`, error);
-  }
-}
-
-/** Runs jobs one after another (per history, per entry, per alias), so that writes to one file never interleave. */
-class SerialQueue {
-  private tail: Promise<void> = Promise.resolve();
-
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(job);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-
-  /** Resolves once every job queued so far has settled. */
-  idle(): Promise<void> {
-    return this.tail;
-  }
-}
-
-/** A SerialQueue per key, dropped when it runs empty. */
-class KeyedQueues {
-  private readonly queues = new Map<string, SerialQueue>();
-
-  run<T>(key: string, job: () => Promise<T>): Promise<T> {
-    const queue = this.queues.get(key) ?? new SerialQueue();
-    this.queues.set(key, queue);
-    const result = queue.run(job);
-    const tail = queue.idle();
-    void tail.then(() => {
-      if (queue.idle() === tail) this.queues.delete(key);
-    });
-    return result;
-  }
-
-  async idle(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((queue) => queue.idle()));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reading a log
-
-/** A log read back: its live records in append order, and how much of the file is whole lines. */
-interface Replay {
-  records: Map<number, HistoryRecord>;
-  lines: number;
-  /** Bytes of complete, valid lines; anything after them is a write a crash interrupted. */
-  validBytes: number;
-}
-
-/** Where each complete line starts and ends (end excludes the newline). */
-function lineBounds(bytes: Buffer): Array<[number, number]> {
-  const bounds: Array<[number, number]> = [];
-  let start = 0;
-  for (let end = bytes.indexOf(NEWLINE, start); end !== -1; end = bytes.indexOf(NEWLINE, start)) {
-    bounds.push([start, end]);
-    start = end + 1;
-  }
-  return bounds;
-}
-
-/** Parse one log line; undefined when it is not a valid commit line. */
-function parseLine(text: string): { a: HistoryRecord[]; r: number[] } | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { a, r } = value as { a?: unknown; r?: unknown };
-  if (!Array.isArray(a) || !Array.isArray(r)) return undefined;
-  const recordsOk = a.every((record: unknown) => typeof record === 'object' && record !== null && Number.isInteger((record as { seq?: unknown }).seq));
-  if (!recordsOk || !r.every((seq: unknown) => typeof seq === 'number')) return undefined;
-  return { a: a as HistoryRecord[], r: r as number[] };
-}
-
-/**
- * Replay a log. Bytes after the last newline, or an unreadable last line with nothing after it, are a write a
- * crash interrupted (a power loss can persist a line's newline but not its beginning): never acknowledged,
- * because commits of one history are sequential and each is acknowledged only once its whole line is on disk.
- * An unreadable line followed by anything is damage: CorruptHistoryError.
- */
-function replayLog(bytes: Buffer, workflowId: string): Replay {
-  const records = new Map<number, HistoryRecord>();
-  const bounds = lineBounds(bytes);
-  let validBytes = 0;
-  let lines = 0;
-  for (const [index, [start, end]] of bounds.entries()) {
-    const line = parseLine(bytes.toString('utf8', start, end));
-    if (line === undefined) {
-      if (index === bounds.length - 1 && end + 1 === bytes.length) break;
-      throw new CorruptHistoryError(`line ${index + 1} of the history log of workflow ${JSON.stringify(workflowId)} is unreadable`);
-    }
-    applyLine(records, line, workflowId);
-    validBytes = end + 1;
-    lines++;
-  }
-  return { records, lines, validBytes };
-}
-
-/** Apply one commit: appends first, then removals (which may name a record appended by the same commit). */
-function applyLine(records: Map<number, HistoryRecord>, line: { a: HistoryRecord[]; r: number[] }, workflowId: string): void {
-  for (const record of line.a) {
-    if (records.has(record.seq)) {
-      throw new CorruptHistoryError(`the history log of workflow ${JSON.stringify(workflowId)} appends seq ${record.seq} twice`);
-    }
-    records.set(record.seq, record);
-  }
-  for (const seq of line.r) records.delete(seq);
-}
-
-/** The records in seq order (they are appended in order, so sorting is rarely needed). */
-function inSeqOrder(records: Map<number, HistoryRecord>): HistoryRecord[] {
-  const list = [...records.values()];
-  const sorted = list.every((record, index) => index === 0 || list[index - 1]!.seq < record.seq);
-  return sorted ? list : list.sort((a, b) => a.seq - b.seq);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Histories
-
-/** What a history knows about its log between commits, so that appending needs no read. */
-interface LogState {
-  /** Seqs of the records currently in the history. */
-  live: Set<number>;
-  /** Complete lines in the file. */
-  lines: number;
-  /** Bytes of complete lines: the file's length. */
-  size: number;
-  /** Whether the file's directory entry is known durable (a new file needs a directory fsync once). */
-  directorySynced: boolean;
-}
-
-/** The part of FileStore a history needs. */
-interface LogOwner {
-  readonly directory: string;
-  readonly options: Required<FileStoreOptions>;
-  readonly stats: FileStoreStats;
-  checkOpen(): void;
-  opened(history: FileHistory): void;
-  closed(history: FileHistory): void;
-}
-
-/**
- * The history of one workflow in a {@link FileStore}: an append-only log, one JSON line per commit. Obtain it
- * with `store.history(id)`.
- *
- * - `commit()` appends one line and resolves after fdatasync (and a directory fsync when it created the file).
- *   It rejects with StorageError when the write fails, after cutting the partial line off again; a commit that
- *   appends a seq already in the history is refused (StorageError) before anything is written.
- * - `load()` replays the log; an interrupted last line is cut off, a damaged line before the last is a
- *   CorruptHistoryError.
- * - Once dead lines outnumber live records (see {@link FileStoreOptions}), the log is rewritten to just its
- *   live records, atomically (temp file, fsync, rename, directory fsync).
- *
- * @example
- * const history = store.history('order-1');
- * await history.commit({ append: [record], remove: [] });
- * const records = await history.load();
- */
-export class FileHistory implements History {
-  private readonly queue = new SerialQueue();
-  private state: LogState | null = null;
-  private handle: FileHandle | null = null;
-
-  /** @internal Created by {@link FileStore.history}. */
-  constructor(
-    private readonly owner: LogOwner,
-    /** The workflow this history belongs to. */
-    readonly workflowId: string,
-    /** The log file. */
-    readonly path: string,
-  ) {}
-
-  load(): Promise<readonly HistoryRecord[]> {
-    return this.schedule('read the history', () => this.readAndCompact());
-  }
-
-  commit(change: HistoryChange): Promise<void> {
-    if (change.append.length === 0 && change.remove.length === 0) return this.schedule('commit', () => Promise.resolve());
-    let line: Buffer;
-    try {
-      // Serialize now: what becomes durable is the change as it was when commit() was called.
-      line = Buffer.from(`${JSON.stringify({ a: change.append, r: change.remove })}\n`, 'utf8');
-    } catch (error) {
-      return Promise.reject(new StorageError(`Could not serialize a commit of workflow ${JSON.stringify(this.workflowId)}: ${String(error)}`, error));
-    }
-    return this.schedule('write the history', () => this.append(change, line));
-  }
-
-  clear(): Promise<void> {
-    return this.schedule('clear the history', () => this.removeLog());
-  }
-
-  /** @internal Close the log file if it is open (when too many are, or at store close). */
-  release(): Promise<void> {
-    return this.queue.run(() => this.closeHandle());
-  }
-
-  /** @internal Remove the log, for deleteWorkflow (which has already checked that the store is open). */
-  purge(): Promise<void> {
-    return this.queue.run(() => this.removeLog());
-  }
-
-  private schedule<T>(what: string, job: () => Promise<T>): Promise<T> {
-    try {
-      this.owner.checkOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.queue.run(() => guard(`${what} of workflow ${JSON.stringify(this.workflowId)}`, job));
-  }
-
-  /** Read the log (cutting off an interrupted last line) and rebuild the state appends rely on. */
-  private async recover(): Promise<Replay & { state: LogState }> {
-    const bytes = (await readIfExists(this.path)) ?? Buffer.alloc(0);
-    const replay = replayLog(bytes, this.workflowId);
-    if (replay.validBytes < bytes.length) {
-      // Cut it off now: the next line must start on a line of its own, not glued to the remains.
-      await this.closeHandle();
-      await truncate(this.path, replay.validBytes);
-      this.owner.stats.tornTails++;
-    }
-    const state = { live: new Set(replay.records.keys()), lines: replay.lines, size: replay.validBytes, directorySynced: false };
-    this.state = state;
-    return { ...replay, state };
-  }
-
-  private async readAndCompact(): Promise<readonly HistoryRecord[]> {
-    const replay = await this.recover();
-    const records = inSeqOrder(replay.records);
-    if (this.needsCompaction()) await this.compactSafely(records);
-    return records;
-  }
-
-  private async append(change: HistoryChange, line: Buffer): Promise<void> {
-    const state = this.state ?? (await this.recover()).state;
-    refuseDuplicates(state.live, change, this.workflowId);
-    try {
-      await this.writeLine(state, line);
-    } catch (error) {
-      await this.undoAppend(state.size);
-      throw error;
-    }
-    state.size += line.length;
-    state.lines++;
-    for (const record of change.append) state.live.add(record.seq);
-    for (const seq of change.remove) state.live.delete(seq);
-    this.owner.stats.commits++;
-    if (this.needsCompaction()) await this.compactSafely();
-  }
-
-  private async writeLine(state: LogState, line: Buffer): Promise<void> {
-    const handle = await this.openHandle();
-    await writeAll(handle, line);
-    await handle.datasync();
-    if (!state.directorySynced) {
-      await syncDirectory(this.logDirectory());
-      state.directorySynced = true;
-    }
-  }
-
-  /** After a failed write: cut the partial line off, and re-read the log before the next commit. */
-  private async undoAppend(size: number): Promise<void> {
-    this.state = null;
-    try {
-      await this.closeHandle();
-      await truncate(this.path, size);
-    } catch {
-      // The next commit or load re-reads the log and cuts off whatever is left of the line.
-    }
-  }
-
-  private needsCompaction(): boolean {
-    const state = this.state;
-    if (state === null) return false;
-    const { compactMinLines, compactRatio } = this.owner.options;
-    return state.lines > compactMinLines && state.lines > compactRatio * state.live.size;
-  }
-
-  /**
-   * Rewrite the log to its live records. A failure leaves the old log or the complete new one in place, and
-   * the commit that triggered it is durable already, so it is counted rather than thrown.
-   */
-  private async compactSafely(records?: HistoryRecord[]): Promise<void> {
-    try {
-      const live = records ?? inSeqOrder((await this.recover()).records);
-      await this.rewrite(live);
-      this.owner.stats.compactions++;
-    } catch {
-      this.owner.stats.compactionFailures++;
-      this.state = null;
-      await this.closeHandle().catch(() => undefined);
-    }
-  }
-
-  private async rewrite(records: HistoryRecord[]): Promise<void> {
-    const lines: string[] = [];
-    for (let i = 0; i < records.length; i += RECORDS_PER_COMPACTED_LINE) {
-      lines.push(`${JSON.stringify({ a: records.slice(i, i + RECORDS_PER_COMPACTED_LINE), r: [] })}\n`);
-    }
-    const text = lines.join('');
-    await this.closeHandle();
-    await writeFileAtomically(this.logDirectory(), this.path, text);
-    const live = new Set(records.map((record) => record.seq));
-    this.state = { live, lines: lines.length, size: Buffer.byteLength(text, 'utf8'), directorySynced: true };
-  }
-
-  private async removeLog(): Promise<void> {
-    await this.closeHandle();
-    await removeFile(this.logDirectory(), this.path);
-    await rm(`${this.path}.tmp`, { force: true });
-    this.state = { live: new Set(), lines: 0, size: 0, directorySynced: false };
-  }
-
-  private async openHandle(): Promise<FileHandle> {
-    if (this.handle === null) {
-      // 'a': every write goes to the end of the file, whatever the file position.
-      this.handle = await open(this.path, 'a');
-    }
-    this.owner.opened(this);
-    return this.handle;
-  }
-
-  private async closeHandle(): Promise<void> {
-    const handle = this.handle;
-    if (handle === null) return;
-    this.handle = null;
-    this.owner.closed(this);
-    await handle.close();
-  }
-
-  private logDirectory(): string {
-    return join(this.owner.directory, 'histories');
-  }
-}
-
-/** A commit may not append a seq that is already in the history, nor the same seq twice (as SQLite's primary key refuses it). */
-function refuseDuplicates(live: ReadonlySet<number>, change: HistoryChange, workflowId: string): void {
-  const seen = new Set<number>();
-  for (const record of change.append) {
-    if (!Number.isInteger(record.seq)) throw new StorageError(`A record of workflow ${JSON.stringify(workflowId)} has no integer seq.`);
-    if (live.has(record.seq) || seen.has(record.seq)) {
-      throw new StorageError(`Refused a commit to workflow ${JSON.stringify(workflowId)}: seq ${record.seq} is already in its history.`);
-    }
-    seen.add(record.seq);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // The store
 
 interface AliasFile {
@@ -499,12 +68,13 @@ interface AliasFile {
 
 /**
  * A {@link Store} in a local directory (see the module comment for the layout). Open it with
- * {@link FileStore.open}; one process at a time (a `lock` file holding the owner's pid keeps others out, and
- * is taken over when that process is gone). Entries and aliases are cached in memory, so reads cost no I/O.
+ * {@link FileStore.open}; one process at a time (an owner file keeps others out with StoreOwnedError, and is
+ * taken over when that process is gone), and one WorkflowManager at a time over a FileStore object
+ * ({@link StoreOwnership}). Entries and aliases are cached in memory, so reads cost no I/O.
  *
  * Durability: every write resolves after its data and directory entry are fsynced. A crash in the middle of
  * `deleteWorkflow` is finished at the next open (a `deleting/` note is written first). Failures reject with
- * StorageError; a damaged history log rejects `load()` with CorruptHistoryError.
+ * StorageError; a damaged history log rejects `load()` with CorruptHistoryError (see the module comment).
  *
  * @example
  * const store = await FileStore.open('./data/quest');
@@ -512,9 +82,9 @@ interface AliasFile {
  * await history.commit({ append: [record], remove: [] });
  * await store.close();
  */
-export class FileStore implements Store {
+export class FileStore implements Store, StoreOwnership {
   /** Counters for tests and monitoring. */
-  readonly stats: FileStoreStats = { commits: 0, compactions: 0, compactionFailures: 0, tornTails: 0 };
+  readonly stats: FileStoreStats = { commits: 0, compactions: 0, compactionFailures: 0, tornTails: 0, migratedLogs: 0 };
   private readonly histories = new Map<string, FileHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
   private readonly aliases = new Map<string, string>();
@@ -523,6 +93,8 @@ export class FileStore implements Store {
   private readonly openLogs = new Set<FileHistory>();
   private isClosed = false;
   private readonly owner: LogOwner;
+  private ownerFile: OwnerFile | undefined;
+  private readonly ownership: InProcessOwnership;
 
   private constructor(
     /** The store's directory. */
@@ -530,13 +102,14 @@ export class FileStore implements Store {
     private readonly options: Required<FileStoreOptions>,
   ) {
     this.owner = {
-      directory,
       options,
       stats: this.stats,
       checkOpen: () => this.checkOpen(),
+      expectsHistory: (workflowId) => this.workflows.get(workflowId)?.state === 'running',
       opened: (history) => this.logOpened(history),
       closed: (history) => this.openLogs.delete(history),
     };
+    this.ownership = new InProcessOwnership(`file store in ${directory}`);
   }
 
   /**
@@ -553,7 +126,13 @@ export class FileStore implements Store {
       compactRatio: options.compactRatio ?? 2,
       maxOpenFiles: options.maxOpenFiles ?? 128,
     });
-    await guard(`open the file store in ${directory}`, () => store.initialize());
+    try {
+      await guard(`open the file store in ${directory}`, () => store.initialize());
+    } catch (error) {
+      // A store that failed to open holds nothing: let the next open (of this process too) have the directory.
+      await store.ownerFile?.release().catch(() => undefined);
+      throw error;
+    }
     return store;
   }
 
@@ -585,6 +164,8 @@ export class FileStore implements Store {
       return Promise.reject(new StorageError(`Could not serialize workflow entry ${JSON.stringify(entry.id)}: ${String(error)}`, error));
     }
     return this.write(`save workflow ${JSON.stringify(entry.id)}`, `w:${entry.id}`, async () => {
+      // A workflow starting gets its log (a header) first: from then on a missing log is damage, not "no commit yet".
+      if (entry.state === 'running' && this.workflows.get(entry.id)?.state !== 'running') await this.historyFor(entry.id).prepare();
       await writeFileAtomically(this.path('workflows'), this.path('workflows', entry.id), text);
       this.workflows.set(entry.id, JSON.parse(text) as WorkflowEntry);
     });
@@ -632,37 +213,58 @@ export class FileStore implements Store {
     return this.read(() => this.aliases.get(alias));
   }
 
-  /** Wait for the writes in progress, close every file and release the lock. Later calls fail; closing twice is fine. */
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    this.checkOpen();
+    return this.ownership.acquire(owner);
+  }
+
+  releaseOwnership(): Promise<void> {
+    return this.ownership.release();
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.ownership.current();
+  }
+
+  /**
+   * Wait for the writes in progress, close every file, note that the store was closed cleanly and release the
+   * lock. Later calls fail; closing twice is fine.
+   */
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
     await guard(`close the file store in ${this.directory}`, async () => {
       await this.writes.idle();
       await Promise.all([...this.histories.values()].map((history) => history.release()));
-      await rm(join(this.directory, 'lock'), { force: true });
+      await this.markClosedCleanly();
+      await this.ownerFile?.release();
     });
   }
 
   private async initialize(): Promise<void> {
     await mkdir(this.directory, { recursive: true });
-    await this.checkFormat();
-    await this.lock();
+    const legacy = await this.checkFormat();
+    this.ownerFile = await OwnerFile.acquire(this.directory, newStoreOwner(), `file store in ${this.directory}`);
     for (const sub of ['histories', 'workflows', 'aliases', 'deleting']) {
       await mkdir(this.path(sub), { recursive: true });
       await this.removeTempFiles(sub);
     }
+    const closedCleanly = await this.takeCleanMarker();
     await syncDirectory(this.directory);
     await this.loadAliases();
     await this.loadWorkflows();
     await this.finishDeletions();
+    if (!closedCleanly || legacy) await this.repairLogs(legacy);
+    if (legacy) await this.finishMigration();
   }
 
-  private async checkFormat(): Promise<void> {
+  /** Check the format marker (writing it for a new store); true for a store of format 1, to migrate. */
+  private async checkFormat(): Promise<boolean> {
     const path = join(this.directory, 'quest-store.json');
     const bytes = await readIfExists(path);
     if (bytes === null) {
       await writeFileAtomically(this.directory, path, JSON.stringify(FORMAT));
-      return;
+      return false;
     }
     const found = parseJsonFile(bytes, path) as { kind?: unknown; format?: unknown };
     if (found.kind !== FORMAT.kind || typeof found.format !== 'number') {
@@ -671,34 +273,48 @@ export class FileStore implements Store {
     if (found.format > FORMAT.format) {
       throw new StorageError(`${this.directory} was written by a newer Quest (file store format ${found.format}); upgrade Quest.`);
     }
+    return found.format < FORMAT.format;
   }
 
   /**
-   * Take the lock file; a lock left by a process that no longer runs is taken over. The pid is written to a
-   * file of our own first and hard-linked into place, so the lock never exists without its pid in it.
+   * Whether the last process closed the store cleanly (no write of it was interrupted, so no log may end in a
+   * torn commit). The marker is removed durably before anything is written: a crash from now on leaves it absent.
    */
-  private async lock(): Promise<void> {
-    const path = join(this.directory, 'lock');
-    const mine = join(this.directory, `lock.${process.pid}`);
-    await writeFile(mine, String(process.pid));
-    try {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        if (await linkIfAbsent(mine, path)) return;
-        const owner = Number((await readIfExists(path))?.toString('utf8').trim());
-        if (processRuns(owner)) throw this.inUse(owner, path);
-        await rm(path, { force: true });
-      }
-      throw new StorageError(`Could not take the lock ${path}: other processes keep taking it.`);
-    } finally {
-      await rm(mine, { force: true });
+  private async takeCleanMarker(): Promise<boolean> {
+    const marker = join(this.directory, CLEAN_MARKER);
+    if ((await fileSize(marker)) === null) return false;
+    await removeFile(this.directory, marker);
+    return true;
+  }
+
+  /** At close: every write is durable and whole, unless a failed write of some history may have left a partial frame. */
+  private async markClosedCleanly(): Promise<void> {
+    if ([...this.histories.values()].some((history) => history.mayHaveTornTail)) return;
+    await writeFileAtomically(this.directory, join(this.directory, CLEAN_MARKER), '');
+  }
+
+  /**
+   * After a crash (or when migrating from format 1): cut the commit a crash interrupted off every log, and
+   * rewrite logs of format 1 in the current format. Damaged logs are left for `load()` to report.
+   */
+  private async repairLogs(legacy: boolean): Promise<void> {
+    const directory = this.path('histories');
+    for (const name of (await readdir(directory)).filter((file) => file.endsWith('.log'))) {
+      const outcome = await repairLog(join(directory, name), legacy);
+      if (outcome === 'torn') this.stats.tornTails++;
+      if (outcome === 'migrated') this.stats.migratedLogs++;
     }
   }
 
-  private inUse(owner: number, path: string): StorageError {
-    const who = owner === process.pid ? ' (this one: close the other FileStore first)' : '';
-    return new StorageError(
-      `The file store in ${this.directory} is in use by process ${owner}${who}. If no such process uses it, delete ${path}.`,
-    );
+  /**
+   * Format 1 wrote no log until the first commit: give every running workflow without one its (empty) log now,
+   * so that a log missing from here on is damage. Then mark the store as format 2.
+   */
+  private async finishMigration(): Promise<void> {
+    for (const entry of this.workflows.values()) {
+      if (entry.state === 'running') await this.historyFor(entry.id).prepare();
+    }
+    await writeFileAtomically(this.directory, join(this.directory, 'quest-store.json'), JSON.stringify(FORMAT));
   }
 
   private async removeTempFiles(sub: string): Promise<void> {
@@ -809,25 +425,3 @@ function parseJsonFile(bytes: Buffer, path: string): unknown {
   }
 }
 
-/** Hard-link `from` to `to`; false when `to` exists already (atomic, unlike check-then-create). */
-async function linkIfAbsent(from: string, to: string): Promise<boolean> {
-  try {
-    await link(from, to);
-    return true;
-  } catch (error) {
-    if (errorCode(error) === 'EEXIST') return false;
-    throw error;
-  }
-}
-
-/** Whether a process with this pid runs (EPERM: it does, under another user). */
-function processRuns(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
-}

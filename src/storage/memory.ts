@@ -5,7 +5,20 @@
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { StorageError } from '../core/errors.js';
-import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from './store.js';
+import { InProcessOwnership } from './owner.js';
+import {
+  EVENT_OUTCOME_RETENTION_MS,
+  type EventInbox,
+  type EventOutcome,
+  type EventVerdict,
+  type InboxEvent,
+  type PostedEvent,
+  type Store,
+  type StoreOwner,
+  type StoreOwnership,
+  type WorkflowEntry,
+  type WorkflowState,
+} from './store.js';
 
 /** A history kept in this process's memory. Commits apply synchronously. */
 export class MemoryHistory implements History {
@@ -39,16 +52,20 @@ export class MemoryHistory implements History {
 
 /**
  * A whole Quest store in memory: histories, the manager's bookkeeping and an inbox of outside events
- * ({@link EventInbox}), gone with the process.
+ * ({@link EventInbox}), gone with the process. One WorkflowManager at a time ({@link StoreOwnership}): a second
+ * manager over the same MemoryStore object is refused with StoreOwnedError until the first closes.
  */
-export class MemoryStore implements Store, EventInbox {
+export class MemoryStore implements Store, EventInbox, StoreOwnership {
   private readonly histories = new Map<string, MemoryHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
   private readonly aliases = new Map<string, string>();
   /** Posted events in id order. */
   private readonly inbox: PostedEvent[] = [];
+  /** Outcomes of settled events, in settling order (so the oldest are pruned from the front). */
+  private readonly outcomes = new Map<number, EventOutcome>();
   private nextEventId = 1;
   private closed = false;
+  private readonly ownership = new InProcessOwnership('in memory');
 
   history(workflowId: string): MemoryHistory {
     this.checkOpen();
@@ -107,7 +124,8 @@ export class MemoryStore implements Store, EventInbox {
   postEvent(event: InboxEvent): Promise<number> {
     this.checkOpen();
     const id = this.nextEventId++;
-    const copy = structuredClone({ workflowId: event.workflowId, resource: event.resource, identity: event.identity, action: event.action, args: event.args });
+    const { workflowId, resource, identity, action, args, ttlMs } = event;
+    const copy = structuredClone({ workflowId, resource, identity, action, args, ...(ttlMs === undefined ? {} : { ttlMs }) });
     this.inbox.push({ id, postedAt: Date.now(), ...copy });
     return Promise.resolve(id);
   }
@@ -118,11 +136,38 @@ export class MemoryStore implements Store, EventInbox {
     return Promise.resolve(events.map((event) => structuredClone(event)));
   }
 
-  removeEvent(id: number): Promise<void> {
+  settleEvent(id: number, verdict: EventVerdict): Promise<void> {
     this.checkOpen();
+    const now = Date.now();
+    for (const [settled, outcome] of this.outcomes) {
+      if (outcome.status === 'pending' || outcome.settledAt >= now - EVENT_OUTCOME_RETENTION_MS) break;
+      this.outcomes.delete(settled);
+    }
     const index = this.inbox.findIndex((event) => event.id === id);
-    if (index >= 0) this.inbox.splice(index, 1);
+    if (index < 0) return Promise.resolve();
+    this.inbox.splice(index, 1);
+    this.outcomes.set(id, { ...structuredClone(verdict), settledAt: now });
     return Promise.resolve();
+  }
+
+  eventOutcome(id: number): Promise<EventOutcome | undefined> {
+    this.checkOpen();
+    if (this.inbox.some((event) => event.id === id)) return Promise.resolve({ status: 'pending' });
+    const outcome = this.outcomes.get(id);
+    return Promise.resolve(outcome === undefined ? undefined : structuredClone(outcome));
+  }
+
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    this.checkOpen();
+    return this.ownership.acquire(owner);
+  }
+
+  releaseOwnership(): Promise<void> {
+    return this.ownership.release();
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.ownership.current();
   }
 
   close(): Promise<void> {

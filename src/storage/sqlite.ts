@@ -8,11 +8,26 @@
  * better-sqlite3 is synchronous: a transaction (and its fsync) runs on the event-loop thread. Group commit
  * keeps that to one fsync per turn however many workflows write.
  */
+import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
-import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from './store.js';
+import { checkQuestSchema, checkSqliteFile, openReadOnlyDatabase } from './sqlite-open.js';
+import { OWNER_TABLE, acquireOwner, readOwner, releaseOwner } from './sqlite-owner.js';
+import {
+  EVENT_OUTCOME_RETENTION_MS,
+  type EventInbox,
+  type EventOutcome,
+  type EventVerdict,
+  type InboxEvent,
+  type PostedEvent,
+  type Store,
+  type StoreOwner,
+  type StoreOwnership,
+  type WorkflowEntry,
+  type WorkflowState,
+} from './store.js';
 
 /** How hard SQLite works to make a commit durable. */
 export type SqliteSynchronous = 'full' | 'normal';
@@ -29,6 +44,16 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** A queue of this many writes is flushed at once instead of at the end of the turn (default 1000). */
   maxBatch?: number;
+  /**
+   * `true` (default): a missing or empty file becomes a new Quest database. `false`: the file must be a Quest
+   * database already (NotAQuestStoreError otherwise, and nothing is written to it).
+   */
+  create?: boolean;
+  /**
+   * Open for inspection: never write the file, nor create any (see src/storage/sqlite-open.ts for how), even in
+   * a read-only directory. Writes fail with StorageError. See {@link SqliteStore.openReadOnly}.
+   */
+  readOnly?: boolean;
 }
 
 /** Counters of a {@link SqliteStore}, for tests and monitoring. */
@@ -72,7 +97,28 @@ const MIGRATIONS: readonly string[] = [
      posted_at INTEGER NOT NULL,
      body TEXT NOT NULL
    );`,
+  // 3: what became of each settled inbox event, for its sender (EventInbox.eventOutcome), kept for a day.
+  `CREATE TABLE inbox_outcomes (
+     id INTEGER PRIMARY KEY,
+     status TEXT NOT NULL,
+     code TEXT,
+     message TEXT,
+     settled_at INTEGER NOT NULL
+   );
+   CREATE INDEX inbox_outcomes_by_time ON inbox_outcomes (settled_at);`,
+  // 4: the owner (StoreOwnership): the one WorkflowManager running the workflows of the database.
+  OWNER_TABLE,
+  // 5: damage detection. `records.crc`: the CRC-32 of `body` (NULL in rows written before: not checked).
+  // `workflows.history_rows`: how many records the history of the workflow holds, kept by every commit, so
+  // that records deleted behind Quest's back (the whole history, or some) are seen; NULL: not counted.
+  `ALTER TABLE records ADD COLUMN crc INTEGER;
+   ALTER TABLE workflows ADD COLUMN history_rows INTEGER;
+   UPDATE workflows SET history_rows = (SELECT count(*) FROM records WHERE records.workflow_id = workflows.id);`,
 ];
+/** The schema version a database has once every migration ran (SQLite's `user_version`). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+/** The first schema a read-only opening can read (earlier ones lack the inbox). */
+const READABLE_SCHEMA = 2;
 
 /** One queued write: applied inside the group transaction, settled after it. */
 interface Write {
@@ -86,11 +132,14 @@ type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
 /** The prepared statements, made once per connection. */
 interface Statements {
-  insertRecord: Statement<[string, number, string]>;
+  insertRecord: Statement<[string, number, string, number]>;
   deleteRecord: Statement<[string, number]>;
   clearRecords: Statement<[string]>;
-  selectRecords: Statement<[string], { seq: number; body: string }>;
-  putWorkflow: Statement<[string, string, number, string]>;
+  countRecords: Statement<[number, string]>;
+  resetCount: Statement<[string]>;
+  selectRecords: Statement<[string], RecordRow>;
+  selectCount: Statement<[string], { state: string; history_rows: number | null }>;
+  putWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
   getWorkflow: Statement<[string], { body: string }>;
   listWorkflows: Statement<[], { body: string }>;
   listWorkflowsIn: Statement<[string], { body: string }>;
@@ -102,17 +151,26 @@ interface Statements {
   postEvent: Statement<[string, number, string]>;
   selectEvents: Statement<[number, number], EventRow>;
   deleteEvent: Statement<[number]>;
+  hasEvent: Statement<[number], { id: number }>;
+  putOutcome: Statement<[number, string, string | null, string | null, number]>;
+  getOutcome: Statement<[number], OutcomeRow>;
+  pruneOutcomes: Statement<[number]>;
 }
 
 function prepare(db: Database.Database): Statements {
   return {
-    insertRecord: db.prepare('INSERT INTO records (workflow_id, seq, body) VALUES (?, ?, ?)'),
+    insertRecord: db.prepare('INSERT INTO records (workflow_id, seq, body, crc) VALUES (?, ?, ?, ?)'),
     deleteRecord: db.prepare('DELETE FROM records WHERE workflow_id = ? AND seq = ?'),
     clearRecords: db.prepare('DELETE FROM records WHERE workflow_id = ?'),
-    selectRecords: db.prepare('SELECT seq, body FROM records WHERE workflow_id = ? ORDER BY seq'),
-    // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time.
+    countRecords: db.prepare('UPDATE workflows SET history_rows = history_rows + ? WHERE id = ?'),
+    resetCount: db.prepare('UPDATE workflows SET history_rows = 0 WHERE id = ?'),
+    selectRecords: db.prepare('SELECT seq, body, crc FROM records WHERE workflow_id = ? ORDER BY seq'),
+    selectCount: db.prepare('SELECT state, history_rows FROM workflows WHERE id = ?'),
+    // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time,
+    // and its history_rows count (a new entry counts the records already there: none, when started by a manager).
     putWorkflow: db.prepare(
-      `INSERT INTO workflows (id, state, started_at, body) VALUES (?, ?, ?, ?)
+      `INSERT INTO workflows (id, state, started_at, body, history_rows)
+       VALUES (@id, @state, @startedAt, @body, (SELECT count(*) FROM records WHERE workflow_id = @id))
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body`,
     ),
     getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
@@ -126,6 +184,10 @@ function prepare(db: Database.Database): Statements {
     postEvent: db.prepare('INSERT INTO inbox (workflow_id, posted_at, body) VALUES (?, ?, ?)'),
     selectEvents: db.prepare('SELECT id, workflow_id, posted_at, body FROM inbox WHERE id > ? ORDER BY id LIMIT ?'),
     deleteEvent: db.prepare('DELETE FROM inbox WHERE id = ?'),
+    hasEvent: db.prepare('SELECT id FROM inbox WHERE id = ?'),
+    putOutcome: db.prepare('INSERT OR IGNORE INTO inbox_outcomes (id, status, code, message, settled_at) VALUES (?, ?, ?, ?, ?)'),
+    getOutcome: db.prepare('SELECT status, code, message, settled_at FROM inbox_outcomes WHERE id = ?'),
+    pruneOutcomes: db.prepare('DELETE FROM inbox_outcomes WHERE settled_at < ?'),
   };
 }
 
@@ -182,7 +244,7 @@ export class SqliteHistory implements History {
  *
  * It has an inbox of outside events ({@link EventInbox}, table `inbox`): `postEvent` is group-committed like
  * every write and durable when it resolves, so an event posted by `quest send` from another process survives
- * until a manager delivers and removes it.
+ * until a manager settles it; the outcome of a settled event (table `inbox_outcomes`) is kept for a day.
  *
  * @example
  * const store = new SqliteStore('./quest.sqlite');            // or: await openSqliteStore('./quest.sqlite')
@@ -190,7 +252,7 @@ export class SqliteHistory implements History {
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox {
+export class SqliteStore implements Store, EventInbox, StoreOwnership {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
@@ -201,10 +263,17 @@ export class SqliteStore implements Store, EventInbox {
   private queue: Write[] = [];
   private flushScheduled = false;
   private closed = false;
+  private readonly readOnly: boolean;
+  /** The owner id this store holds ownership as, if it does. */
+  private ownerId: string | undefined;
+  /** Set once this store released its ownership: its writes would race the next owner's, so they fail. */
+  private released = false;
 
   /**
-   * Open (creating if needed) the database at `path` and bring its schema up to date. Throws StorageError when
-   * the file cannot be opened, cannot use WAL, or was written by a newer Quest.
+   * Open (creating if needed, unless `create: false`) the database at `path` and bring its schema up to date,
+   * or open it read-only (`readOnly: true`). Throws StorageError when the file cannot be opened, cannot use
+   * WAL, or was written by a newer Quest; NotAQuestStoreError when `create: false` or `readOnly` finds no
+   * Quest database there.
    */
   constructor(
     /** The database file (`':memory:'` for a throwaway database, which is not durable). */
@@ -212,14 +281,13 @@ export class SqliteStore implements Store, EventInbox {
     options: SqliteStoreOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 1000;
+    this.readOnly = options.readOnly === true;
+    this.db = this.readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options);
     try {
-      this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
-    } catch (error) {
-      throw storageError(`open the SQLite database ${path}`, error);
-    }
-    try {
-      configure(this.db, path, options.synchronous ?? 'full');
-      migrate(this.db, path);
+      if (!this.readOnly) {
+        configure(this.db, path, options.synchronous ?? 'full');
+        migrate(this.db, path);
+      }
       this.statements = prepare(this.db);
     } catch (error) {
       this.db.close();
@@ -227,6 +295,19 @@ export class SqliteStore implements Store, EventInbox {
     }
     this.writeOne = this.db.transaction((write: Write) => write.apply());
     this.writeBatch = this.db.transaction((batch: readonly Write[], failures: Map<Write, unknown>) => this.applyAll(batch, failures));
+  }
+
+  /**
+   * Open the Quest database at `path` for inspection: nothing is written or created, even in a read-only
+   * directory or on a read-only mount; writes (and ownership) fail with StorageError. NotAQuestStoreError when
+   * `path` is missing, empty, not SQLite, or another application's database.
+   *
+   * @example
+   * const store = await SqliteStore.openReadOnly('./quest.sqlite');
+   * console.log(await store.listWorkflows('running'));
+   */
+  static openReadOnly(path: string): Promise<SqliteStore> {
+    return SqliteStore.open(path, { readOnly: true });
   }
 
   /** Same as the constructor, as a promise (rejecting instead of throwing), like the other stores' `open`. */
@@ -246,7 +327,7 @@ export class SqliteStore implements Store, EventInbox {
   putWorkflow(entry: WorkflowEntry): Promise<void> {
     const what = `save workflow ${JSON.stringify(entry.id)}`;
     return this.serialized(what, () => JSON.stringify(entry), (body) => {
-      this.statements.putWorkflow.run(entry.id, entry.state, entry.startedAt, body);
+      this.statements.putWorkflow.run({ id: entry.id, state: entry.state, startedAt: entry.startedAt, body });
     });
   }
 
@@ -292,7 +373,8 @@ export class SqliteStore implements Store, EventInbox {
   postEvent(event: InboxEvent): Promise<number> {
     let id = 0;
     const what = `post an event for workflow ${JSON.stringify(event.workflowId)}`;
-    const body = { resource: event.resource, identity: event.identity, action: event.action, args: event.args };
+    const { resource, identity, action, args, ttlMs } = event;
+    const body = { resource, identity, action, args, ...(ttlMs === undefined ? {} : { ttlMs }) };
     return this.serialized(what, () => JSON.stringify(body), (json) => {
       id = Number(this.statements.postEvent.run(event.workflowId, Date.now(), json).lastInsertRowid);
     }).then(() => id);
@@ -304,18 +386,68 @@ export class SqliteStore implements Store, EventInbox {
     );
   }
 
-  removeEvent(id: number): Promise<void> {
-    return this.enqueue(`remove event ${id} from the inbox`, () => {
-      this.statements.deleteEvent.run(id);
+  settleEvent(id: number, verdict: EventVerdict): Promise<void> {
+    // One write, so one savepoint: the event leaves the inbox exactly when its outcome is recorded.
+    return this.enqueue(`settle event ${id} of the inbox`, () => {
+      const now = Date.now();
+      this.statements.pruneOutcomes.run(now - EVENT_OUTCOME_RETENTION_MS);
+      if (this.statements.deleteEvent.run(id).changes === 0) return;
+      const rejected = verdict.status === 'rejected' ? verdict : undefined;
+      this.statements.putOutcome.run(id, verdict.status, rejected?.code ?? null, rejected?.message ?? null, now);
     });
   }
 
-  /** Write what is queued, then close the database. Later calls fail with StorageError; closing twice is fine. */
+  eventOutcome(id: number): Promise<EventOutcome | undefined> {
+    return this.read(`read the outcome of event ${id}`, () => {
+      if (this.statements.hasEvent.get(id) !== undefined) return { status: 'pending' } as const;
+      const row = this.statements.getOutcome.get(id);
+      return row === undefined ? undefined : parseOutcome(row);
+    });
+  }
+
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this.readOnly) return Promise.reject(this.readOnlyError('take ownership'));
+    // Queued writes go first: they were issued before, by whoever used the store until now.
+    this.flush();
+    try {
+      acquireOwner(this.db, owner, this.path);
+      this.ownerId = owner.id;
+      this.released = false;
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(storageError(`take ownership of ${this.path}`, error));
+    }
+  }
+
+  releaseOwnership(): Promise<void> {
+    if (this.closed || this.ownerId === undefined) return Promise.resolve();
+    // After every queued write: the next owner must not start before our last write is in.
+    this.flush();
+    try {
+      releaseOwner(this.db, this.ownerId);
+      this.ownerId = undefined;
+      this.released = true;
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(storageError(`release ownership of ${this.path}`, error));
+    }
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.read('read the owner', () => (this.readOnly && !hasOwnerTable(this.db) ? undefined : readOwner(this.db)));
+  }
+
+  /**
+   * Write what is queued, release ownership if this store holds it, then close the database. Later calls fail
+   * with StorageError; closing twice is fine.
+   */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.flush();
     this.closed = true;
     try {
+      if (this.ownerId !== undefined) releaseOwner(this.db, this.ownerId);
       this.db.close();
       return Promise.resolve();
     } catch (error) {
@@ -323,11 +455,22 @@ export class SqliteStore implements Store, EventInbox {
     }
   }
 
-  /** @internal See {@link SqliteHistory.load}. */
+  /**
+   * @internal See {@link SqliteHistory.load}. Checks every record against its checksum, and the number of
+   * records of a running workflow against the count its commits kept: damage is a CorruptHistoryError.
+   */
   loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
-    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () =>
-      this.statements.selectRecords.all(workflowId).map((row) => parseRecord(row, workflowId)),
-    );
+    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () => {
+      const rows = this.statements.selectRecords.all(workflowId);
+      const counted = this.statements.selectCount.get(workflowId);
+      if (counted?.state === 'running' && counted.history_rows !== null && counted.history_rows !== rows.length) {
+        throw new CorruptHistoryError(
+          `its history holds ${rows.length} record(s) where its commits left ${counted.history_rows} (records were deleted)`,
+          { workflowId, file: this.path },
+        );
+      }
+      return rows.map((row) => parseRecord(row, workflowId, this.path));
+    });
   }
 
   /** @internal See {@link SqliteHistory.commit}. */
@@ -335,10 +478,12 @@ export class SqliteStore implements Store, EventInbox {
     if (change.append.length === 0 && change.remove.length === 0) return this.read('commit', () => undefined);
     const what = `write the history of workflow ${JSON.stringify(workflowId)}`;
     const remove = [...change.remove];
-    return this.serialized(what, () => change.append.map((record) => [record.seq, JSON.stringify(record)] as const), (rows) => {
+    return this.serialized(what, () => change.append.map((record) => toRow(record)), (rows) => {
       // Appends first, then removals: a change may remove a record it appends.
-      for (const [seq, body] of rows) this.statements.insertRecord.run(workflowId, seq, body);
-      for (const seq of remove) this.statements.deleteRecord.run(workflowId, seq);
+      for (const { seq, body, crc } of rows) this.statements.insertRecord.run(workflowId, seq, body, crc);
+      let removed = 0;
+      for (const seq of remove) removed += this.statements.deleteRecord.run(workflowId, seq).changes;
+      this.statements.countRecords.run(rows.length - removed, workflowId);
     });
   }
 
@@ -346,6 +491,7 @@ export class SqliteStore implements Store, EventInbox {
   clearRecords(workflowId: string): Promise<void> {
     return this.enqueue(`clear the history of workflow ${JSON.stringify(workflowId)}`, () => {
       this.statements.clearRecords.run(workflowId);
+      this.statements.resetCount.run(workflowId);
     });
   }
 
@@ -363,6 +509,8 @@ export class SqliteStore implements Store, EventInbox {
   /** Queue a write for the group transaction at the end of this turn (or now, when the queue is full). */
   private enqueue(what: string, apply: () => void): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
+    if (this.readOnly) return Promise.reject(this.readOnlyError(what));
+    if (this.released) return Promise.reject(new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ what, apply, resolve, reject });
       if (this.queue.length >= this.maxBatch) this.flush();
@@ -436,6 +584,10 @@ export class SqliteStore implements Store, EventInbox {
     if (this.closed) throw this.closedError();
   }
 
+  private readOnlyError(what: string): StorageError {
+    return new StorageError(`Could not ${what}: the SQLite store ${this.path} is open read-only.`);
+  }
+
   private closedError(): StorageError {
     return new StorageError(`The SQLite store ${this.path} is closed.`);
   }
@@ -451,11 +603,26 @@ export function openSqliteStore(path: string, options?: SqliteStoreOptions): Pro
   return SqliteStore.open(path, options);
 }
 
-function parseRecord(row: { seq: number; body: string }, workflowId: string): HistoryRecord {
+/** A row of the `records` table (`crc` is NULL in rows written before checksums). */
+interface RecordRow {
+  seq: number;
+  body: string;
+  crc: number | null;
+}
+
+function toRow(record: HistoryRecord): RecordRow & { crc: number } {
+  const body = JSON.stringify(record);
+  return { seq: record.seq, body, crc: crc32(body) };
+}
+
+function parseRecord(row: RecordRow, workflowId: string, file: string): HistoryRecord {
+  if (row.crc !== null && crc32(row.body) !== row.crc) {
+    throw new CorruptHistoryError(`record ${row.seq} does not match its checksum (its bytes were changed)`, { workflowId, file });
+  }
   try {
     return JSON.parse(row.body) as HistoryRecord;
   } catch {
-    throw new CorruptHistoryError(`record ${row.seq} of workflow ${JSON.stringify(workflowId)} is not JSON`);
+    throw new CorruptHistoryError(`record ${row.seq} is not JSON`, { workflowId, file });
   }
 }
 
@@ -474,7 +641,43 @@ function parseEvent(row: EventRow): PostedEvent {
   } catch {
     throw new StorageError(`event ${row.id} of the inbox is not JSON`);
   }
-  return { id: row.id, postedAt: row.posted_at, workflowId: row.workflow_id, resource: body.resource, identity: body.identity, action: body.action, args: body.args };
+  const { resource, identity, action, args, ttlMs } = body;
+  return { id: row.id, postedAt: row.posted_at, workflowId: row.workflow_id, resource, identity, action, args, ...(ttlMs === undefined ? {} : { ttlMs }) };
+}
+
+/** A row of the `inbox_outcomes` table. */
+interface OutcomeRow {
+  status: string;
+  code: string | null;
+  message: string | null;
+  settled_at: number;
+}
+
+function parseOutcome(row: OutcomeRow): EventOutcome {
+  if (row.status === 'applied') return { status: 'applied', settledAt: row.settled_at };
+  return { status: 'rejected', code: row.code ?? 'UNKNOWN', message: row.message ?? '', settledAt: row.settled_at };
+}
+
+/** Open `path` for writing; with `create: false`, only when it is a Quest database already (checked first, reading only). */
+function openWritable(path: string, options: SqliteStoreOptions): Database.Database {
+  if (options.create === false) checkSqliteFile(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000, fileMustExist: options.create === false });
+  } catch (error) {
+    throw storageError(`open the SQLite database ${path}`, error);
+  }
+  try {
+    if (options.create === false) checkQuestSchema(db, path, MIGRATIONS.length);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function hasOwnerTable(db: Database.Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owner'").get() !== undefined;
 }
 
 function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {

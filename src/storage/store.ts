@@ -67,6 +67,12 @@ export interface InboxEvent {
   action: string;
   /** The action's arguments, serialized with Quest's serializer (`serialize()`; plain JSON stays as it is). */
   args: Json[];
+  /**
+   * Time-to-live in milliseconds from posting: an event that is not applied by then (its resource was not
+   * open in time) is rejected with EventExpiredError. Without it, an event waits for its resource as long as
+   * the workflow runs.
+   */
+  ttlMs?: number;
 }
 
 /** An event in an inbox: the posted event with its inbox id and when it was posted. */
@@ -77,27 +83,58 @@ export interface PostedEvent extends InboxEvent {
   postedAt: number;
 }
 
+/** What became of an inbox event once the manager is done with it. */
+export type EventVerdict =
+  | { status: 'applied' }
+  /** It can never be applied: `code` is the QuestErrorCode (or error name) of the reason, `message` says why. */
+  | { status: 'rejected'; code: string; message: string };
+
+/**
+ * The outcome of an inbox event as its sender reads it: still `pending` in the inbox, or settled (applied
+ * or rejected) at `settledAt` (milliseconds since the epoch).
+ */
+export type EventOutcome = { status: 'pending' } | (EventVerdict & { settledAt: number });
+
+/**
+ * How long a store keeps the outcome of a settled event for its sender to read: 24 hours. Settling an event
+ * removes the outcomes older than this, so the outcomes stay bounded by the events of one day.
+ */
+export const EVENT_OUTCOME_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /**
  * An optional capability of a Store: an inbox of outside events for workflows that run in whatever process
  * has a WorkflowManager open over the store (`quest send` posts; the manager delivers, see
- * `WorkflowManager.deliverInbox`).
+ * `WorkflowManager.deliverInbox`), and the outcome of each event for its sender.
  *
- * Delivery is at least once: the manager applies an event, then removes it; when the process dies in
- * between, the next manager applies it again. Events are delivered in posting order.
+ * Delivery is at least once: the manager applies an event, then settles it; when the process dies in
+ * between, the next manager applies it again. Events for the same workflow, resource and identity are
+ * applied in posting order.
  *
  * @example
- * if (hasInbox(store)) await store.postEvent({ workflowId: 'game', resource: 'guess', identity: null, action: 'put', args: [42] });
+ * if (hasInbox(store)) {
+ *   const id = await store.postEvent({ workflowId: 'game', resource: 'guess', identity: null, action: 'put', args: [42] });
+ *   console.log(await store.eventOutcome(id));   // { status: 'pending' }, later applied or rejected
+ * }
  */
 export interface EventInbox {
   /** Add an event; resolves with its id once it is durable. */
   postEvent(event: InboxEvent): Promise<number>;
   /**
-   * Up to `limit` events, oldest first (after `afterId` when given, to page through the inbox). Does not
-   * remove them: see {@link removeEvent}.
+   * Up to `limit` events still in the inbox, oldest first (after `afterId` when given, to page through the
+   * inbox). Does not remove them: see {@link settleEvent}.
    */
   takeEvents(limit: number, afterId?: number): Promise<PostedEvent[]>;
-  /** Remove event `id` (nothing happens if it is gone already). Durable when it resolves. */
-  removeEvent(id: number): Promise<void>;
+  /**
+   * Remove event `id` from the inbox and record its outcome, atomically; durable when it resolves. Nothing
+   * happens when the event is no longer in the inbox (another manager settled it first: its outcome stays).
+   * Also removes the outcomes settled more than {@link EVENT_OUTCOME_RETENTION_MS} ago.
+   */
+  settleEvent(id: number, verdict: EventVerdict): Promise<void>;
+  /**
+   * The outcome of event `id`: pending while it is in the inbox, then applied or rejected (with the reason)
+   * for {@link EVENT_OUTCOME_RETENTION_MS}; undefined for an id never posted here or settled longer ago.
+   */
+  eventOutcome(id: number): Promise<EventOutcome | undefined>;
 }
 
 /**
@@ -108,5 +145,68 @@ export interface EventInbox {
  */
 export function hasInbox<S extends Store>(store: S): store is S & EventInbox {
   const candidate = store as Partial<EventInbox>;
-  return typeof candidate.postEvent === 'function' && typeof candidate.takeEvents === 'function' && typeof candidate.removeEvent === 'function';
+  return (
+    typeof candidate.postEvent === 'function' &&
+    typeof candidate.takeEvents === 'function' &&
+    typeof candidate.settleEvent === 'function' &&
+    typeof candidate.eventOutcome === 'function'
+  );
+}
+
+/**
+ * Who owns a store: the one WorkflowManager allowed to run its workflows. Recorded when ownership is taken,
+ * shown in {@link StoreOwnedError} when another manager is refused.
+ */
+export interface StoreOwner {
+  /** A random token unique to this acquisition (a restarted process, even with the same pid, has another). */
+  id: string;
+  /** The owner's process id. */
+  pid: number;
+  /** The owner's host name (`os.hostname()`). */
+  host: string;
+  /** When ownership was taken: milliseconds since the epoch. */
+  acquiredAt: number;
+  /**
+   * What tells this process apart from a later one that gets the same pid (Linux: boot id and start time,
+   * from /proc), or undefined where the system does not say. See `ownerIsGone` in src/storage/owner.ts.
+   */
+  processTag?: string;
+}
+
+/**
+ * An optional capability of a Store: one owner at a time. `WorkflowManager.open` acquires it before resuming
+ * anything, and `close()` releases it after the last write, so two managers never run the same workflows at
+ * once. Stores implement it each their way: SQLite with a row taken in a write transaction, files with an
+ * owner file created atomically, memory with a field; a store shared between hosts (PostgreSQL) would use a
+ * lease with an expiry and a fencing epoch. Inspection (`quest list`, ...) and posting to the inbox
+ * (`quest send`) never take ownership.
+ *
+ * @example
+ * if (hasOwnership(store)) await store.acquireOwnership(newStoreOwner());
+ */
+export interface StoreOwnership {
+  /**
+   * Become the owner. Rejects with StoreOwnedError naming the current owner while it lives; takes over an
+   * owner that is gone (a dead process on this host): of several processes taking over at once, exactly one
+   * wins. Acquiring again with the same owner id is a no-op.
+   */
+  acquireOwnership(owner: StoreOwner): Promise<void>;
+  /**
+   * Stop being the owner (nothing happens when this store does not hold ownership). Durable when it resolves.
+   * Call it after the last write: a store may refuse writes once it released (SqliteStore does).
+   */
+  releaseOwnership(): Promise<void>;
+  /** The current owner, alive or not, or undefined. */
+  currentOwner(): Promise<StoreOwner | undefined>;
+}
+
+/**
+ * True when `store` has owners ({@link StoreOwnership}).
+ *
+ * @example
+ * if (hasOwnership(store)) console.log(await store.currentOwner());
+ */
+export function hasOwnership<S extends Store>(store: S): store is S & StoreOwnership {
+  const candidate = store as Partial<StoreOwnership>;
+  return typeof candidate.acquireOwnership === 'function' && typeof candidate.releaseOwnership === 'function' && typeof candidate.currentOwner === 'function';
 }

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
+import { workflows } from './fixtures/workflows.js';
 import { FIXTURE_MODULE, inTempDir, linesOf, prepareDatabase, quest, questWithEnv, spawnQuest } from './support.js';
 
 /** A prepared database in a fresh directory. */
@@ -64,6 +67,25 @@ describe('quest CLI', { concurrency: true }, () => {
 
     const none = await quest('list', '--state', 'cancelled', '--db', db);
     assert.equal(none.stdout.trim(), 'No cancelled workflows.');
+  }));
+
+  test('list: a running workflow whose history is damaged shows as damaged, with the reason', () => withDatabase(async (db) => {
+    const sqlite = new Database(db);
+    // Still JSON, but no longer the bytes that were committed.
+    sqlite.prepare("UPDATE records SET body = body || ' ' WHERE workflow_id = 'c1' AND seq = (SELECT min(seq) FROM records WHERE workflow_id = 'c1')").run();
+    sqlite.close();
+    const all = await quest('list', '--db', db);
+    assert.equal(all.code, 0, all.stderr);
+    const lines = all.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(1, 6).map((line) => line.split(/\s+/).slice(0, 3)[2]), ['running', 'damaged', 'completed', 'failed', 'running']);
+    assert.match(all.stdout, /\nc1: CorruptHistoryError: Corrupt history of workflow "c1" \(file .*quest\.sqlite\): record \d+ does not match its checksum/);
+
+    const damaged = await quest('list', '--json', '--state', 'damaged', '--db', db);
+    const parsed = JSON.parse(damaged.stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(parsed.map((w) => [w['id'], w['state']]), [['c1', 'damaged']]);
+    assert.match(String(parsed[0]?.['error']), /^CorruptHistoryError: Corrupt history of workflow "c1"/);
+    const running = await quest('list', '--state', 'running', '--db', db);
+    assert.deepEqual(running.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]), ['s1', 'p1']);
   }));
 
   test('history: record by record, pruned records as a count, and nothing changes', () => withDatabase(async (db) => {
@@ -148,10 +170,16 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.match(notOpen.stderr, /warning: the stored history does not show a resource "elsewhere" open for the public/);
     const negative = await quest('send', 'c1', 'words', 'put', '-5', '--json', '--db', db);
     assert.deepEqual((JSON.parse(negative.stdout) as { args: unknown[] }).args, [-5]);
-    assert.equal((await inboxOf(db)).length, 2);
+    // Another identity's private resource and a missing one: the same answer (nothing tells that it exists).
+    const private_ = await quest('send', 's1', 'mailbox', 'put', '1', '--identity', 'bob', '--db', db);
+    const missing = await quest('send', 's1', 'nothing', 'put', '1', '--identity', 'bob', '--db', db);
+    assert.deepEqual([private_.code, missing.code], [0, 0]);
+    assert.equal(private_.stderr.replace('"mailbox"', '"R"'), missing.stderr.replace('"nothing"', '"R"'));
+    assert.match(missing.stderr, /the event waits in the inbox until the workflow opens it/);
+    assert.equal((await inboxOf(db)).length, 4);
   }));
 
-  test('send --wait returns once a running quest run took the event; Ctrl-C suspends it', { timeout: 60_000 }, () => withDatabase(async (db) => {
+  test('send --wait returns once a running quest run applied the event; Ctrl-C suspends it', { timeout: 120_000 }, () => withDatabase(async (db) => {
     const runner = spawnQuest(['run', FIXTURE_MODULE, '--db', db]);
     let errors = '';
     runner.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
@@ -161,7 +189,7 @@ describe('quest CLI', { concurrency: true }, () => {
       for (const word of ['a', 'b']) {
         const sent = await quest('send', 'c1', 'words', 'put', word, '--wait', '--timeout', '30000', '--db', db);
         assert.equal(sent.code, 0, sent.stderr);
-        assert.match(sent.stdout, /was taken by the running manager/);
+        assert.match(sent.stdout, /Event \d+ was applied to workflow c1\./);
       }
       const { value } = await lines.next();
       assert.equal(value, 'workflow c1 (collect) completed: ["a","b"]');
@@ -175,6 +203,27 @@ describe('quest CLI', { concurrency: true }, () => {
     const late = await quest('send', 'p1', 'words', 'put', 'x', '--wait', '--timeout', '0', '--db', db);
     assert.equal(late.code, 1);
     assert.match(late.stderr, /still in the inbox/);
+  }));
+
+  test('send --wait: a rejected event exits 1 with the code and the reason, also in --json', { timeout: 120_000 }, () => withDatabase(async (db) => {
+    // The workflows run in this process (any WorkflowManager over the database delivers its inbox).
+    const manager = await WorkflowManager.open({ store: await SqliteStore.open(db), workflows, inboxPollMs: 20 });
+    try {
+      // Its time-to-live passes before the workflow opens the resource: rejected.
+      const expired = await quest('send', 'c1', 'notYet', 'put', '1', '--ttl', '0', '--wait', '--timeout', '60000', '--db', db);
+      assert.equal(expired.code, 1, expired.stderr);
+      assert.equal(expired.stdout, 'Posted event 1: put on notYet of workflow c1 with [1].\n');
+      assert.match(
+        expired.stderr,
+        /quest: event 1 was rejected: EVENT_EXPIRED: Event 1 was not applied within its time-to-live of 0 ms: workflow "c1" did not open a resource "notYet" visible to the public in time/,
+      );
+      const json = await quest('send', 'p1', 'missing', 'put', '1', '--ttl', '0', '--wait', '--json', '--timeout', '60000', '--db', db);
+      assert.equal(json.code, 1);
+      const printed = JSON.parse(json.stdout) as { id: number; ttlMs: number; outcome: { status: string; code: string } };
+      assert.deepEqual([printed.id, printed.ttlMs, printed.outcome.status, printed.outcome.code], [2, 0, 'rejected', 'EVENT_EXPIRED']);
+    } finally {
+      await manager.close();
+    }
   }));
 
   test('result: the stored result (0), the error (1), still running (3), unknown (2)', () => withDatabase(async (db) => {
@@ -199,10 +248,11 @@ describe('quest CLI', { concurrency: true }, () => {
   test('versions: the versions live histories replay, and which workflows', () => withDatabase(async (db) => {
     const shown = await quest('versions', '--db', db);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.deepEqual(shown.stdout.trim().split('\n').map((line) => line.replace(/\s+/g, ' ')), ['NAME VERSION COUNT WORKFLOWS', 'parser 2 1 p1']);
-    assert.deepEqual(JSON.parse((await quest('versions', '--json', '--db', db)).stdout), [{ name: 'parser', version: '2', workflows: ['p1'] }]);
+    assert.deepEqual(shown.stdout.trim().split('\n').map((line) => line.replace(/\s+/g, ' ')), ['FUNCTION NAME VERSION COUNT WORKFLOWS', 'parsing parser 2 1 p1']);
+    assert.deepEqual(JSON.parse((await quest('versions', '--json', '--db', db)).stdout), [{ fn: 'parsing', name: 'parser', version: '2', workflows: ['p1'] }]);
     const help = await quest('versions', '--help');
-    assert.match(help.stdout, /no longer listed here is replayed by no live history: its code\s+path can be deleted/);
+    assert.match(help.stdout, /no longer listed here is replayed by no live\s+history: its code\s+path can be deleted/);
+    assert.match(help.stdout, /A version belongs to\s+the function that declares it/);
   }));
 
   test('run --start: creates the database, starts (or resumes) a workflow, exit 1 when it fails', () => inTempDir(async (directory) => {
@@ -237,7 +287,7 @@ describe('quest CLI', { concurrency: true }, () => {
     for (const args of [['list'], ['history', 'w'], ['resources', 'w'], ['send', 'w', 'q', 'put', '1'], ['result', 'w'], ['versions']]) {
       const run = await quest(...args, '--db', missingDb);
       assert.equal(run.code, 2, args.join(' '));
-      assert.match(run.stderr, /database .*missing\.sqlite does not exist/);
+      assert.match(run.stderr, /NotAQuestStoreError: .*missing\.sqlite is not a Quest database: it does not exist/);
       assert.equal(run.stdout, '');
     }
     assert.equal(existsSync(missingDb), false, 'read commands never create a database');
@@ -246,14 +296,14 @@ describe('quest CLI', { concurrency: true }, () => {
     await writeFile(garbage, 'not a database at all, not even close'.repeat(100));
     const unreadable = await quest('list', '--db', garbage);
     assert.equal(unreadable.code, 2);
-    assert.match(unreadable.stderr, /cannot open the database/);
+    assert.match(unreadable.stderr, /NotAQuestStoreError: .*garbage\.sqlite is not a Quest database: it is not a SQLite database/);
 
     const db = join(directory, 'quest.sqlite');
     await prepareDatabase(db);
     const cases: Array<[string[], RegExp]> = [
       [[], /Usage: quest/],
       [['frobnicate'], /unknown command 'frobnicate'/],
-      [['list', '--state', 'bogus'], /Allowed choices are running, completed, failed, cancelled/],
+      [['list', '--state', 'bogus'], /Allowed choices are running, damaged, completed, failed, cancelled/],
       [['history'], /missing required argument 'workflow'/],
       [['history', 'nope', '--db', db], /no workflow "nope"/],
       [['resources', 'nope', '--db', db], /no workflow "nope"/],

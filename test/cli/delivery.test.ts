@@ -1,131 +1,28 @@
 /** The WorkflowManager delivering the events of a store's inbox (deliverInbox and the poll). */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { alias, queue } from '../../src/index.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
-import type { WorkflowRegistry } from '../../src/manager/types.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { StorageError } from '../../src/core/errors.js';
-import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
-import type { History } from '../../src/core/history.js';
-import { collect, quick, secrets } from './fixtures/workflows.js';
-
-/** Listens on the public queue `words` under the alias `lobby`. */
-async function lobby(): Promise<unknown> {
-  await using _lobby = await alias('lobby');
-  await using words = await queue<unknown>('words', null);
-  return await words.get();
-}
-
-const workflows = { collect, quick, secrets, lobby } satisfies WorkflowRegistry;
-
-/** A manager over `store` that does not poll by itself, and the warnings it logs. */
-async function open(store: Store, inboxPollMs = 0): Promise<{ manager: WorkflowManager<typeof workflows>; warnings: string[] }> {
-  const warnings: string[] = [];
-  const manager = await WorkflowManager.open({
-    store,
-    workflows,
-    inboxPollMs,
-    logger: { warn: (...args: unknown[]) => void warnings.push(args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ')) },
-  });
-  return { manager, warnings };
-}
-
-const put = (workflowId: string, value: unknown, resource = 'words', identity: string | null = null): InboxEvent => ({
-  workflowId, resource, identity, action: 'put', args: [value as never],
-});
-
-async function inbox(store: EventInbox): Promise<string[]> {
-  return (await store.takeEvents(100)).map((event) => `${event.workflowId} ${event.action} ${event.resource} ${JSON.stringify(event.args)}`);
-}
+import { StoreView, inbox, open, outcome, put, withoutInbox, workflows } from './inbox-support.js';
 
 describe('inbox delivery', () => {
-  test('events for a running workflow are applied in posting order, then removed', async () => {
+  test('events for a running workflow are applied in posting order, then settled as applied', async () => {
     const store = new MemoryStore();
     const { manager, warnings } = await open(store);
     try {
       const game = await manager.start('collect', 'c', 2);
       await manager.waitForResource('c', 'words', null);
-      await store.postEvent(put('c', 'first'));
-      await store.postEvent(put('c', 2));
+      const first = await store.postEvent(put('c', 'first'));
+      const second = await store.postEvent(put('c', 2));
+      assert.equal(await outcome(store, first), 'pending');
       assert.equal(await manager.deliverInbox(), 2);
       assert.deepEqual(await game.result(), ['first', 2]);
       assert.deepEqual(await inbox(store), []);
+      assert.deepEqual([await outcome(store, first), await outcome(store, second)], ['applied', 'applied']);
       assert.deepEqual(warnings, []);
       assert.equal(await manager.deliverInbox(), 0);
-    } finally {
-      await manager.close();
-    }
-  });
-
-  test('an event for an unknown workflow is dropped with a warning', async () => {
-    const store = new MemoryStore();
-    const { manager, warnings } = await open(store);
-    try {
-      await store.postEvent(put('ghost', 1));
-      assert.equal(await manager.deliverInbox(), 0);
-      assert.deepEqual(await inbox(store), []);
-      assert.equal(warnings.length, 1);
-      assert.match(warnings[0] ?? '', /dropped: there is no workflow "ghost"/);
-    } finally {
-      await manager.close();
-    }
-  });
-
-  test('an event for a finished workflow is dropped with a warning', async () => {
-    const store = new MemoryStore();
-    const { manager, warnings } = await open(store);
-    try {
-      await (await manager.start('quick', 'q', 1)).result();
-      await store.postEvent(put('q', 1));
-      assert.equal(await manager.deliverInbox(), 0);
-      assert.deepEqual(await inbox(store), []);
-      assert.match(warnings.join('\n'), /workflow "q" has finished \(completed\)/);
-    } finally {
-      await manager.close();
-    }
-  });
-
-  test('failing events are dropped with a warning and leave the workflow running; the next event is applied', async () => {
-    const store = new MemoryStore();
-    const { manager, warnings } = await open(store);
-    try {
-      const game = await manager.start('collect', 'c', 1);
-      await manager.waitForResource('c', 'words', null);
-      await store.postEvent(put('c', 1, 'nothing'));                                                    // no such resource
-      await store.postEvent({ workflowId: 'c', resource: 'words', identity: null, action: 'frob', args: [] }); // no such action
-      await store.postEvent({ workflowId: 'c', resource: 'words', identity: null, action: 'get', args: [] });  // would wait
-      await store.postEvent({ workflowId: 'c', resource: 'words', identity: null, action: 'put', args: [1, 2] }); // too many arguments
-      await store.postEvent(put('c', 'ok'));
-      assert.equal(await manager.deliverInbox(), 1);
-      assert.deepEqual(await game.result(), ['ok']);
-      assert.deepEqual(await inbox(store), []);
-      assert.equal(warnings.length, 4);
-      assert.match(warnings[0] ?? '', /ResourceNotFoundError/);
-      assert.match(warnings[1] ?? '', /UnknownActionError/);
-      assert.match(warnings[2] ?? '', /get on a queue waits for the workflow/);
-      assert.match(warnings[3] ?? '', /InvalidArgumentError/);
-    } finally {
-      await manager.close();
-    }
-  });
-
-  test('identities: an event reaches its own private resource, never another identity\'s', async () => {
-    const store = new MemoryStore();
-    const { manager, warnings } = await open(store);
-    try {
-      await manager.start('secrets', 's');
-      await manager.waitForResource('s', 'stop', null);
-      await store.postEvent(put('s', 'for ann', 'mailbox', 'ann'));
-      await store.postEvent(put('s', 'from bob', 'mailbox', 'bob'));
-      await store.postEvent({ workflowId: 's', resource: 'diary', identity: 'ann', action: 'set', args: ['not yours'] });
-      assert.equal(await manager.deliverInbox(), 1);
-      assert.equal(warnings.length, 2);
-      assert.match(warnings.join('\n'), /ResourceNotFoundError/);
-      const ann = await manager.resources('s', 'ann');
-      assert.deepEqual(ann.find((resource) => resource.name === 'mailbox')?.view, { size: 1, items: ['for ann'] });
-      const bob = await manager.resources('s', 'bob');
-      assert.deepEqual(bob.find((resource) => resource.name === 'diary')?.view, { value: 'bob-secret' });
     } finally {
       await manager.close();
     }
@@ -202,11 +99,11 @@ describe('inbox delivery', () => {
     const game = await first.manager.start('collect', 'c', 2);
     await first.manager.waitForResource('c', 'words', null);
     await store.postEvent(put('c', 'twice'));
-    // The process dies between applying the event and removing it.
-    const removeEvent = store.removeEvent.bind(store);
-    store.removeEvent = () => Promise.reject(new StorageError('crash'));
+    // The process dies between applying the event and settling it.
+    const settleEvent = store.settleEvent.bind(store);
+    store.settleEvent = () => Promise.reject(new StorageError('crash'));
     await assert.rejects(first.manager.deliverInbox(), /crash/);
-    store.removeEvent = removeEvent;
+    store.settleEvent = settleEvent;
     await first.manager.close();
     await game.result().catch(() => undefined);
     const second = await open(new StoreView(data));
@@ -225,13 +122,24 @@ describe('inbox delivery', () => {
       const game = await manager.start('collect', 'c', 1);
       await manager.waitForResource('c', 'words', null);
       await store.postEvent(put('c', 'polled'));
-      // The poll timer is unref'd (it never keeps a process alive by itself): hold the event loop open meanwhile.
-      const keepAlive = setInterval(() => undefined, 60_000);
-      try {
-        assert.deepEqual(await game.result(), ['polled']);
-      } finally {
-        clearInterval(keepAlive);
-      }
+      // Nothing else keeps this process alive: the manager does while its workflow runs.
+      assert.deepEqual(await game.result(), ['polled']);
+    } finally {
+      await manager.close();
+    }
+  });
+
+  test('wakeInbox delivers at once, without waiting for the next poll (what a store notification calls)', async () => {
+    const store = new MemoryStore();
+    const { manager } = await open(store, 3_600_000);
+    try {
+      const game = await manager.start('collect', 'c', 1);
+      await manager.waitForResource('c', 'words', null);
+      const id = await store.postEvent(put('c', 'woken'));
+      manager.wakeInbox();
+      assert.deepEqual(await game.result(), ['woken']);
+      while ((await outcome(store, id)) === 'pending') await nextTurn(); // settled right after it was applied
+      assert.equal(await outcome(store, id), 'applied');
     } finally {
       await manager.close();
     }
@@ -249,51 +157,3 @@ describe('inbox delivery', () => {
     assert.equal((await inbox(store)).length, 1);
   });
 });
-
-/** One process's view of a shared MemoryStore: closing it leaves the data for the next view ("process"). */
-class StoreView implements Store, EventInbox {
-  constructor(private readonly inner: MemoryStore) {}
-  history(workflowId: string): History {
-    return this.inner.history(workflowId);
-  }
-  putWorkflow(entry: WorkflowEntry): Promise<void> {
-    return this.inner.putWorkflow(entry);
-  }
-  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
-    return this.inner.getWorkflow(workflowId);
-  }
-  listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
-    return this.inner.listWorkflows(state);
-  }
-  deleteWorkflow(workflowId: string): Promise<void> {
-    return this.inner.deleteWorkflow(workflowId);
-  }
-  putAlias(name: string, workflowId: string): Promise<void> {
-    return this.inner.putAlias(name, workflowId);
-  }
-  deleteAlias(name: string, workflowId: string): Promise<void> {
-    return this.inner.deleteAlias(name, workflowId);
-  }
-  getAlias(name: string): Promise<string | undefined> {
-    return this.inner.getAlias(name);
-  }
-  postEvent(event: InboxEvent): Promise<number> {
-    return this.inner.postEvent(event);
-  }
-  takeEvents(limit: number, afterId?: number): Promise<PostedEvent[]> {
-    return this.inner.takeEvents(limit, afterId);
-  }
-  removeEvent(id: number): Promise<void> {
-    return this.inner.removeEvent(id);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** A store without the inbox methods. */
-function withoutInbox(inner: MemoryStore): Store {
-  const view = new StoreView(inner);
-  Object.assign(view, { postEvent: undefined, takeEvents: undefined, removeEvent: undefined });
-  return view;
-}

@@ -1,40 +1,17 @@
-/** The EventInbox of MemoryStore and SqliteStore. */
+/**
+ * The EventInbox of MemoryStore and SqliteStore beyond the conformance suite (test/storage/inbox-conformance.ts):
+ * the capability guard, copies, and databases of older schemas.
+ */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryStore } from '../../src/storage/memory.js';
-import { SqliteStore } from '../../src/storage/sqlite.js';
-import { hasInbox, type EventInbox, type InboxEvent, type Store } from '../../src/storage/store.js';
+import { SCHEMA_VERSION, SqliteStore } from '../../src/storage/sqlite.js';
+import { hasInbox, type InboxEvent, type Store } from '../../src/storage/store.js';
 import { inTempDir } from './support.js';
 
 const event = (n: number, workflowId = 'w'): InboxEvent => ({ workflowId, resource: 'q', identity: n % 2 === 0 ? null : 'ann', action: 'put', args: [n, { nested: [n] }] });
-
-/** The inbox behaviour every store with one shares. */
-async function checkInbox(store: Store & EventInbox): Promise<void> {
-  assert.deepEqual(await store.takeEvents(10), []);
-  const ids: number[] = [];
-  for (let n = 1; n <= 5; n++) ids.push(await store.postEvent(event(n)));
-  assert.deepEqual([...ids].sort((a, b) => a - b), ids, 'ids increase in posting order');
-  assert.equal(new Set(ids).size, 5);
-
-  const all = await store.takeEvents(10);
-  assert.deepEqual(all.map(({ id, postedAt: _, ...rest }) => [id, rest]), ids.map((id, n) => [id, event(n + 1)]));
-  assert.ok(all.every((posted) => typeof posted.postedAt === 'number' && posted.postedAt > 0));
-  // Taking does not remove; limit and paging.
-  assert.deepEqual((await store.takeEvents(2)).map((posted) => posted.id), ids.slice(0, 2));
-  assert.deepEqual((await store.takeEvents(2, ids[1])).map((posted) => posted.id), ids.slice(2, 4));
-  assert.deepEqual((await store.takeEvents(0)).length, 0);
-
-  await store.removeEvent(ids[1] as number);
-  await store.removeEvent(ids[1] as number); // gone already: nothing happens
-  assert.deepEqual((await store.takeEvents(10)).map((posted) => posted.id), [ids[0], ids[2], ids[3], ids[4]]);
-
-  // An id is never reused, even when the newest event was removed.
-  await store.removeEvent(ids[4] as number);
-  const next = await store.postEvent(event(6));
-  assert.ok(next > (ids[4] as number));
-}
 
 describe('inbox', () => {
   test('hasInbox tells stores with an inbox', () => {
@@ -53,9 +30,8 @@ describe('inbox', () => {
     assert.equal(hasInbox(plain), false);
   });
 
-  test('MemoryStore: post, take (oldest first, paged), remove; copies, not shared objects', async () => {
+  test('MemoryStore keeps copies, not the posted objects', async () => {
     const store = new MemoryStore();
-    await checkInbox(store);
     const posted = event(1);
     const id = await store.postEvent(posted);
     (posted.args[1] as { nested: number[] }).nested.push(99);
@@ -63,45 +39,50 @@ describe('inbox', () => {
     assert.deepEqual(first?.args, [1, { nested: [1] }]);
   });
 
-  test('SqliteStore: the same, and posted events survive closing and reopening', () => inTempDir(async (directory) => {
+  test('SqliteStore: another connection (another process) sees a post and an outcome once they resolved', () => inTempDir(async (directory) => {
     const path = join(directory, 'inbox.sqlite');
     const store = await SqliteStore.open(path);
-    await checkInbox(store);
-    const before = await store.takeEvents(100);
-    await store.close();
-
-    const reopened = await SqliteStore.open(path);
+    const other = await SqliteStore.open(path);
     try {
-      assert.deepEqual(await reopened.takeEvents(100), before);
-      // Another connection (another process) sees a post once postEvent resolved.
-      const other = await SqliteStore.open(path);
       const id = await other.postEvent(event(7, 'other'));
+      assert.deepEqual((await store.takeEvents(1, id - 1)).map((posted) => [posted.id, posted.workflowId]), [[id, 'other']]);
+      await store.settleEvent(id, { status: 'applied' });
+      assert.equal((await other.eventOutcome(id))?.status, 'applied');
+    } finally {
       await other.close();
-      assert.deepEqual((await reopened.takeEvents(1, id - 1)).map((posted) => [posted.id, posted.workflowId]), [[id, 'other']]);
-    } finally {
-      await reopened.close();
-    }
-  }));
-
-  test('SqliteStore: a database of the first schema gets the inbox when opened', () => inTempDir(async (directory) => {
-    const path = join(directory, 'old.sqlite');
-    await (await SqliteStore.open(path)).close();
-    const db = new Database(path);
-    db.exec('DROP TABLE inbox');
-    db.pragma('user_version = 1');
-    db.close();
-    const store = await SqliteStore.open(path);
-    try {
-      const id = await store.postEvent(event(1));
-      assert.deepEqual((await store.takeEvents(10)).map((posted) => posted.id), [id]);
-    } finally {
       await store.close();
     }
-    const check = new Database(path, { readonly: true });
-    try {
-      assert.equal(check.pragma('user_version', { simple: true }), 2);
-    } finally {
-      check.close();
-    }
   }));
+
+  for (const [version, dropped] of [
+    [1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows'],
+    [2, 'DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows'],
+  ] as const) {
+    test(`SqliteStore: a database of schema ${version} opens, keeps its events and gets the inbox outcomes`, () => inTempDir(async (directory) => {
+      const path = join(directory, 'old.sqlite');
+      const old = await SqliteStore.open(path);
+      const pending = await old.postEvent(event(1));
+      await old.close();
+      const db = new Database(path);
+      db.exec(dropped);
+      db.pragma(`user_version = ${version}`);
+      db.close();
+      const store = await SqliteStore.open(path);
+      try {
+        const events = await store.takeEvents(10);
+        assert.deepEqual(events.map((posted) => posted.id), version === 1 ? [] : [pending]);
+        const id = await store.postEvent(event(2));
+        await store.settleEvent(id, { status: 'rejected', code: 'EVENT_EXPIRED', message: 'late' });
+        assert.equal((await store.eventOutcome(id))?.status, 'rejected');
+      } finally {
+        await store.close();
+      }
+      const check = new Database(path, { readonly: true });
+      try {
+        assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      } finally {
+        check.close();
+      }
+    }));
+  }
 });

@@ -77,8 +77,11 @@ describe('history view: pruned records as seq gaps', () => {
       recordDetails(rec(1, { type: 'internal', id: 'main/q.get', resource: pub('q'), action: 'get', args: [], result: 42 })),
       'get on q  args=[]  result=42',
     );
-    assert.equal(recordDetails(rec(1, { type: 'version', task: '', id: '', name: '', version: '2' })), '(workflow) = "2"');
-    assert.equal(recordDetails(rec(1, { type: 'version', task: '', id: '', name: 'parser', version: '3' })), 'parser = "3"');
+    assert.equal(recordDetails(rec(1, { type: 'version', task: '', id: '', fn: 'parse', name: '', version: '2' })), 'parse: (global) = "2"');
+    assert.equal(recordDetails(rec(1, { type: 'version', task: '', id: '', fn: 'parse', name: 'parser', version: '3' })), 'parse: parser = "3"');
+    // Format 1 versions were workflow-wide.
+    assert.equal(recordDetails(rec(1, { type: 'version', task: '', id: '', fn: null, name: '', version: '2' })), '(workflow) = "2"');
+    assert.equal(recordDetails(rec(1, { type: 'version', task: '', id: '', fn: null, name: 'parser', version: '3' })), 'parser = "3"');
     assert.equal(recordDetails(rec(1, { type: 'alias', id: 'main/alias:lobby', alias: 'lobby', open: true })), 'open alias lobby');
   });
 });
@@ -178,9 +181,9 @@ describe('resource reconstruction from a history', () => {
     await historian.act('people', null, 'put', 'yan');
     await historian.act('ready', null, 'set');
     await historian.waitForResource('done', null);
-    await untilSettled(() => historian.resources(null).some((resource) => resource.name === 'people' && (resource.view as { size: number }).size === 1));
+    await untilSettled(async () => (await historian.resources(null)).some((resource) => resource.name === 'people' && (resource.view as { size: number }).size === 1));
     const identities = [null, 'ann', 'bob'];
-    const live = identities.map((identity) => historian.resources(identity));
+    const live = await Promise.all(identities.map((identity) => historian.resources(identity)));
     // Suspending writes what the run still buffered (workflow-side records go out with the next durable write).
     await historian.suspend();
     await result.catch(() => undefined);

@@ -17,14 +17,14 @@ test('replays completed steps without running them again after a suspend', async
   const history = new MemoryHistory();
   const first = new Historian('w', workflow, history);
   const suspended = first.run().catch((error: unknown) => error);
-  await untilSettled(() => first.resources(null).length === 1);
+  await untilSettled(async () => (await first.resources(null)).length === 1);
   await first.suspend();
   assert.ok(isSuspension(await suspended));
   assert.equal(executions, 2);
 
   const second = new Historian('w', workflow, history);
   const result = second.run();
-  await untilSettled(() => second.resources(null).length === 1);
+  await untilSettled(async () => (await second.resources(null)).length === 1);
   await second.act('words', null, 'put', 'hi');
   assert.deepEqual(await result, { doubled: [2, 4], word: 'hi' });
   assert.equal(executions, 2);

@@ -42,10 +42,10 @@ function application(displayed: string[]) {
 }
 
 async function putAll(historian: Historian<never[], string[]>, items: string[]): Promise<void> {
-  await untilSettled(() => visible(historian, null).includes('foobar'));
+  await untilSettled(async () => (await visible(historian, null)).includes('foobar'));
   for (const item of items) {
     await historian.act('foobar', null, 'put', item);
-    await untilSettled(() => (historian.resources(null)[0]?.view as { size: number } | undefined)?.size !== 1);
+    await untilSettled(async () => ((await historian.resources(null))[0]?.view as { size: number } | undefined)?.size !== 1);
   }
 }
 

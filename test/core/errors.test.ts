@@ -32,7 +32,7 @@ async function started() {
     return `${first}:${secret.get()}`;
   }, history);
   const running = outcome(historian.run());
-  await untilSettled(() => visible(historian, 'ann').length === 2);
+  await untilSettled(async () => (await visible(historian, 'ann')).length === 2);
   await replayed(historian);
   return { history, historian, running, recorded: summary(history) };
 }
@@ -52,7 +52,7 @@ describe('errors from outside calls', () => {
     const before = summary(history);
     await assert.rejects(historian.act('secret', 'bob', 'set', 'stolen'), (error: unknown) => isQuestError(error, 'RESOURCE_NOT_FOUND') && /identity "bob"/.test((error as Error).message));
     await assert.rejects(historian.act('secret', null, 'get'), ResourceNotFoundError);
-    assert.deepEqual(visible(historian, 'bob'), ['inbox']);
+    assert.deepEqual(await visible(historian, 'bob'), ['inbox']);
     assert.equal(await historian.act('secret', 'ann', 'get'), 's3cret', 'the owner still sees it unchanged');
     // Public resources are visible to every identity.
     await historian.act('inbox', 'bob', 'put', 'from bob');
@@ -84,7 +84,7 @@ describe('errors from outside calls', () => {
     await assert.rejects(historian.run(), { name: 'AlreadyRunningError' });
     await suspend(historian, running);
     await assert.rejects(historian.act('inbox', null, 'put', 'late'), { name: 'WorkflowSuspendedError' });
-    assert.deepEqual(historian.resources(null), []);
+    assert.deepEqual(await historian.resources(null), []);
   });
 });
 
@@ -114,7 +114,7 @@ describe('errors inside workflows', () => {
     await assert.rejects(identityQueue('i'), NotInWorkflowError);
     await assert.rejects(multiQueue('m', ['ann']), NotInWorkflowError);
     assert.throws(() => getVersion(), NotInWorkflowError);
-    assert.throws(() => versioned('2', () => 1)(), NotInWorkflowError);
+    assert.throws(() => versioned('2', () => 1, { name: 'one' })(), NotInWorkflowError);
     await assert.rejects(async () => add(1), (error: unknown) => /step "add" can only be called inside a running workflow/.test((error as Error).message));
   });
 
@@ -138,11 +138,11 @@ describe('errors inside workflows', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 1);
+    await untilSettled(async () => (await visible(first, null)).length === 1);
     await suspend(first, running);
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).length === 1);
+    await untilSettled(async () => (await visible(second, null)).length === 1);
     await second.act('go', null, 'put', null);
     assert.equal(await result, 2);
     assert.equal(runs, 1);
@@ -186,7 +186,7 @@ describe('non-determinism', () => {
       await go.get();
     }, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 1);
+    await untilSettled(async () => (await visible(first, null)).length === 1);
     await suspend(first, running);
     return history;
   }

@@ -52,7 +52,7 @@ async function feed(suspendBefore: ReadonlySet<number>, suspendInsideSlow: boole
     running = outcome(historian.run());
     await replayed(historian);
   };
-  await untilSettled(() => visible(historian, null).includes('jobs'));
+  await untilSettled(async () => (await visible(historian, null)).includes('jobs'));
   for (const [index, item] of ITEMS.entries()) {
     if (suspendBefore.has(index)) await resume();
     await historian.act('jobs', null, 'put', item);
@@ -69,9 +69,9 @@ async function feed(suspendBefore: ReadonlySet<number>, suspendInsideSlow: boole
         (slowGates[0] as Gate<void>).open();
       }
     }
-    const queueEmpty = () => (historian.resources(null).find((r) => r.name === 'jobs')?.view as { size: number } | undefined)?.size === 0;
+    const queueEmpty = async () => ((await historian.resources(null)).find((r) => r.name === 'jobs')?.view as { size: number } | undefined)?.size === 0;
     const expectedHandled = ITEMS.slice(0, index + 1).filter((each) => each !== 'stop').length;
-    await untilSettled(() => queueEmpty() && handledCount() === expectedHandled);
+    await untilSettled(async () => (await queueEmpty()) && handledCount() === expectedHandled);
   }
   return { result: await running, executions: scenario.executions };
 }
@@ -110,7 +110,7 @@ describe('outside events', () => {
     const history = new MemoryHistory();
     let historian = new Historian('w', workflow, history);
     let running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).length === 2);
+    await untilSettled(async () => (await visible(historian, null)).length === 2);
     const tick = async (n: number) => {
       await historian.act('ticks', null, 'put', null);
       await untilSettled(() => seen.length === n);
@@ -124,7 +124,7 @@ describe('outside events', () => {
     historian = new Historian('w', workflow, history);
     running = outcome(historian.run());
     await replayed(historian);
-    assert.deepEqual(historian.resources(null).find((r) => r.name === 'price')?.view, { value: 7 }, 'the set after the last step was replayed');
+    assert.deepEqual((await historian.resources(null)).find((r) => r.name === 'price')?.view, { value: 7 }, 'the set after the last step was replayed');
     await tick(3);
     await historian.act('price', null, 'set', 9);
     await tick(4);
@@ -140,7 +140,7 @@ describe('outside events', () => {
     };
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 1);
+    await untilSettled(async () => (await visible(first, null)).length === 1);
     await first.act('words', null, 'put', 'one');
     await suspend(first, running);
 
@@ -160,7 +160,7 @@ describe('outside events', () => {
       return flag.get();
     }, history);
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).length === 2);
+    await untilSettled(async () => (await visible(historian, null)).length === 2);
     const before = history.size;
     assert.equal(await historian.act('flag', null, 'get'), 'up');
     assert.equal(await historian.act('go', null, 'size'), 0);

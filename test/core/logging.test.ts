@@ -59,7 +59,7 @@ describe('logging', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 1);
+    await untilSettled(async () => (await visible(first, null)).length === 1);
     await suspend(first, running);
     const second = new Historian('w', workflow, history);
     const result = second.run();

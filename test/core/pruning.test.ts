@@ -14,17 +14,17 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).includes('the-queue'));
+    await untilSettled(async () => (await visible(first, null)).includes('the-queue'));
     await first.act('the-queue', null, 'put', 1);
     await untilSettled(() => summary(history).includes('step_end main/getValue'));
-    await untilSettled(() => visible(first, null).includes('the-queue'));
+    await untilSettled(async () => (await visible(first, null)).includes('the-queue'));
     await suspend(first, running);
     // The first step's queue, the outside put on it and the get are gone; only the step's result is left.
     assert.deepEqual(summary(history), ['step_end main/getValue', 'step_start main/getValue#2', 'resource_open main/getValue#2/queue:the-queue']);
 
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).includes('the-queue'));
+    await untilSettled(async () => (await visible(second, null)).includes('the-queue'));
     await second.act('the-queue', null, 'put', 2);
     assert.equal(await result, 3);
   });
@@ -50,11 +50,11 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => ran === 1 && visible(first, null).length === 2);
+    await untilSettled(async () => ran === 1 && (await visible(first, null)).length === 2);
     await first.act('config', null, 'set', 'custom');
     await first.act('inbox', null, 'put', 'hello');
     hold.open();
-    await untilSettled(() => visible(first, null).includes('go'));
+    await untilSettled(async () => (await visible(first, null)).includes('go'));
     await suspend(first, running);
     assert.deepEqual(summary(history), [
       'resource_open main/state:config',
@@ -94,7 +94,7 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const historian = new Historian('w', workflow, history);
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).includes('go'));
+    await untilSettled(async () => (await visible(historian, null)).includes('go'));
     await suspend(historian, running);
     return { size: history.size, records: summary(history) };
   }
@@ -133,9 +133,9 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => counts.inner === 1 && counts.doBody === 1 && visible(first, null).includes('more'));
+    await untilSettled(async () => counts.inner === 1 && counts.doBody === 1 && (await visible(first, null)).includes('more'));
     doHold.open();
-    await untilSettled(() => visible(first, null).includes('finish'));
+    await untilSettled(async () => (await visible(first, null)).includes('finish'));
     await suspend(first, running);
     const records = summary(history);
     assert.ok(records.includes('step_end main/do_more/inner'), `do_more's step survived the end of "do": ${records.join(', ')}`);
@@ -163,7 +163,7 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const historian = new Historian('w', workflow, history);
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).includes('go'));
+    await untilSettled(async () => (await visible(historian, null)).includes('go'));
     await suspend(historian, running);
     assert.deepEqual(summary(history), ['step_end main/outer', 'resource_open main/queue:go']);
   });
@@ -184,9 +184,9 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const historian = new Historian('w', workflow, history);
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).includes('inbox'));
+    await untilSettled(async () => (await visible(historian, null)).includes('inbox'));
     await historian.act('inbox', null, 'put', 'hello');
-    await untilSettled(() => summary(history).includes('step_end main/finish') && visible(historian, null).includes('inbox'));
+    await untilSettled(async () => summary(history).includes('step_end main/finish') && (await visible(historian, null)).includes('inbox'));
     await suspend(historian, running);
     // The step's own records are gone; the close it made stays with the queue, which was opened outside it.
     assert.deepEqual(summary(history), [
@@ -200,7 +200,7 @@ describe('pruning', () => {
 
     const resumed = new Historian('w', workflow, history);
     const result = resumed.run();
-    await untilSettled(() => visible(resumed, null).includes('inbox'));
+    await untilSettled(async () => (await visible(resumed, null)).includes('inbox'));
     await resumed.act('inbox', null, 'put', 'world');
     assert.equal(await result, 'HELLO world');
     assert.equal(closes, 1);
@@ -215,14 +215,14 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const historian = new Historian('w', workflow, history);
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).includes('go'));
+    await untilSettled(async () => (await visible(historian, null)).includes('go'));
     for (let n = 1; n <= 100; n++) await historian.act('config', null, 'set', `value ${n}`);
     await suspend(historian, running);
     assert.deepEqual(summary(history), ['resource_open main/state:config', 'resource_open main/event:go', 'external main/state:config']);
 
     const resumed = new Historian('w', workflow, history);
     const result = resumed.run();
-    await untilSettled(() => visible(resumed, null).includes('go'));
+    await untilSettled(async () => (await visible(resumed, null)).includes('go'));
     assert.equal(await resumed.act('config', null, 'get'), 'value 100');
     await resumed.act('go', null, 'set');
     assert.equal(await result, 'value 100');
@@ -251,7 +251,7 @@ describe('pruning', () => {
     const history = new MemoryHistory();
     const historian = new Historian('w', workflow, history);
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).includes('work'));
+    await untilSettled(async () => (await visible(historian, null)).includes('work'));
     const sets = (): unknown[] => history.snapshot().filter((record) => record.type === 'internal' && record.action === 'set').map((record) => ('args' in record ? record.args[0] : undefined));
     await historian.act('work', null, 'put', 1);
     await untilSettled(() => sets().includes(1) && summary(history).includes('checkpoint main/sum'));
@@ -266,7 +266,7 @@ describe('pruning', () => {
 
     const resumed = new Historian('w', workflow, history);
     const result = resumed.run();
-    await untilSettled(() => visible(resumed, null).includes('work'));
+    await untilSettled(async () => (await visible(resumed, null)).includes('work'));
     await resumed.act('work', null, 'put', -1);
     assert.deepEqual(await result, [6, 1]);
   });
@@ -280,7 +280,7 @@ describe('pruning', () => {
     const written = new MemoryHistory();
     const first = new Historian('w', workflow, written);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).includes('go'));
+    await untilSettled(async () => (await visible(first, null)).includes('go'));
     await first.act('config', null, 'set', 'newest');
     await suspend(first, running);
     // Rebuild the history as an older Quest left it: two earlier outside sets still in place.
@@ -324,13 +324,13 @@ describe('pruning', () => {
     hold.open();
     const second = new Historian('w', workflow, history);
     const secondRun = outcome(second.run());
-    await untilSettled(() => visible(second, null).includes('go'));
+    await untilSettled(async () => (await visible(second, null)).includes('go'));
     await suspend(second, secondRun);
     assert.deepEqual(summary(history), ['step_end main/outer', 'resource_open main/event:go']);
 
     const third = new Historian('w', workflow, history);
     const result = third.run();
-    await untilSettled(() => visible(third, null).includes('go'));
+    await untilSettled(async () => (await visible(third, null)).includes('go'));
     await third.act('go', null, 'set');
     assert.equal(await result, 'ok');
   });

@@ -2,10 +2,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Historian, MemoryHistory, event, identityQueue, multiQueue, queue, state, task } from '../../src/index.js';
 import { untilSettled } from '../helpers.js';
-import { outcome, replayed, suspend, visible } from './support.js';
+import { everyIdentity, outcome, replayed, suspend, visible } from './support.js';
 
 /** Start `workflow` over `history`; resolves once replay (if any) has caught up and `ready` holds. */
-async function start<R>(workflow: () => Promise<R>, history: MemoryHistory, ready: (historian: Historian<never[], R>) => boolean) {
+async function start<R>(workflow: () => Promise<R>, history: MemoryHistory, ready: (historian: Historian<never[], R>) => boolean | Promise<boolean>) {
   const historian = new Historian<never[], R>('w', workflow, history);
   const running = outcome(historian.run());
   await replayed(historian);
@@ -27,16 +27,16 @@ describe('state', () => {
         return [initial, changed, name.get()];
       });
     const history = new MemoryHistory();
-    const first = await start(workflow, history, (h) => visible(h, 'ann').length === 2);
-    assert.deepEqual(visible(first.historian, null), [], 'private to ann');
+    const first = await start(workflow, history, async (h) => (await visible(h, 'ann')).length === 2);
+    assert.deepEqual(await visible(first.historian, null), [], 'private to ann');
     assert.equal(await first.historian.act('name', 'ann', 'get'), 'Foobar');
     await first.historian.act('name', 'ann', 'set', 'Barbaz');
     assert.equal(await first.historian.act('name', 'ann', 'get'), 'Barbaz');
     await first.historian.act('proceed', 'ann', 'set');
-    await untilSettled(() => (first.historian.resources('ann').find((r) => r.name === 'proceed')?.view as { isSet: boolean }).isSet === false);
+    await untilSettled(async () => ((await first.historian.resources('ann')).find((r) => r.name === 'proceed')?.view as { isSet: boolean }).isSet === false);
     await suspend(first.historian, first.running);
 
-    const second = await start(workflow, history, (h) => visible(h, 'ann').length === 2);
+    const second = await start(workflow, history, async (h) => (await visible(h, 'ann')).length === 2);
     assert.equal(await second.historian.act('name', 'ann', 'get'), 'Barbaz!', 'both sets replayed');
     await second.historian.act('proceed', 'ann', 'set');
     assert.deepEqual(await second.running, { ok: true, value: ['Foobar', 'Barbaz', 'Barbaz!'] });
@@ -50,10 +50,10 @@ describe('state', () => {
       return when.get();
     };
     const history = new MemoryHistory();
-    const first = await start(workflow, history, (h) => visible(h, null).length === 2);
+    const first = await start(workflow, history, async (h) => (await visible(h, null)).length === 2);
     await first.historian.act('when', null, 'set', new Date('2027-02-02T00:00:00Z'));
     await suspend(first.historian, first.running);
-    const second = await start(workflow, history, (h) => visible(h, null).length === 2);
+    const second = await start(workflow, history, async (h) => (await visible(h, null)).length === 2);
     await second.historian.act('go', null, 'set');
     const result = await second.running;
     assert.ok(result.ok && result.value instanceof Date);
@@ -73,14 +73,14 @@ describe('event', () => {
       return [before, during, ready.isSet()];
     };
     const history = new MemoryHistory();
-    const first = await start(workflow, history, (h) => visible(h, null).length === 1);
-    assert.deepEqual(first.historian.resources(null)[0]?.view, { isSet: false });
+    const first = await start(workflow, history, async (h) => (await visible(h, null)).length === 1);
+    assert.deepEqual((await first.historian.resources(null))[0]?.view, { isSet: false });
     await first.historian.act('ready', null, 'set');
-    await untilSettled(() => (first.historian.resources(null)[0]?.view as { isSet: boolean }).isSet === false);
+    await untilSettled(async () => ((await first.historian.resources(null))[0]?.view as { isSet: boolean }).isSet === false);
     await suspend(first.historian, first.running);
 
-    const second = await start(workflow, history, (h) => visible(h, null).length === 1);
-    assert.deepEqual(second.historian.resources(null)[0]?.view, { isSet: false }, 'the set and the clear replayed');
+    const second = await start(workflow, history, async (h) => (await visible(h, null)).length === 1);
+    assert.deepEqual((await second.historian.resources(null))[0]?.view, { isSet: false }, 'the set and the clear replayed');
     await second.historian.act('ready', null, 'set');
     assert.deepEqual(await second.running, { ok: true, value: [false, true, true] });
   });
@@ -97,15 +97,15 @@ describe('identityQueue', () => {
       return [who, reply.get()];
     };
     const history = new MemoryHistory();
-    const first = await start(workflow, history, (h) => visible(h, null).includes('requests'));
+    const first = await start(workflow, history, async (h) => (await visible(h, null)).includes('requests'));
     const identity = await first.historian.act('requests', null, 'put', 'hello');
     assert.equal(typeof identity, 'string');
     const who = identity as string;
-    await untilSettled(() => visible(first.historian, who).includes(`reply@${who}`));
-    assert.deepEqual(visible(first.historian, 'someone else'), ['requests']);
+    await untilSettled(async () => (await visible(first.historian, who)).includes(`reply@${who}`));
+    assert.deepEqual(await visible(first.historian, 'someone else'), ['requests']);
     await suspend(first.historian, first.running);
 
-    const second = await start(workflow, history, (h) => visible(h, who).includes(`done@${who}`));
+    const second = await start(workflow, history, async (h) => (await visible(h, who)).includes(`done@${who}`));
     assert.equal(await second.historian.act('reply', who, 'get'), 'HELLO', 'the reply is reopened under the same identity');
     await second.historian.act('done', who, 'set');
     assert.deepEqual(await second.running, { ok: true, value: [who, 'HELLO'] });
@@ -117,7 +117,7 @@ describe('identityQueue', () => {
       return [await requests.get(), await requests.get()];
     }, new MemoryHistory());
     const running = historian.run();
-    await untilSettled(() => visible(historian, null).length === 1);
+    await untilSettled(async () => (await visible(historian, null)).length === 1);
     const a = await historian.act('requests', null, 'put', 1);
     const b = await historian.act('requests', null, 'put', 2);
     assert.notEqual(a, b);
@@ -134,17 +134,17 @@ describe('multiQueue', () => {
       return received;
     };
     const history = new MemoryHistory();
-    const first = await start(workflow, history, (h) => ['ann', 'bob', 'cid'].every((who) => visible(h, who).includes(`answer@${who}`)));
-    assert.deepEqual(visible(first.historian, 'ann'), ['answer@ann'], 'each identity sees only its own queue');
+    const first = await start(workflow, history, (h) => everyIdentity(h, ['ann', 'bob', 'cid'], (who) => `answer@${who}`));
+    assert.deepEqual(await visible(first.historian, 'ann'), ['answer@ann'], 'each identity sees only its own queue');
     await first.historian.act('answer', 'bob', 'put', 'b1');
-    await untilSettled(() => visible(first.historian, 'bob').length === 0);
+    await untilSettled(async () => (await visible(first.historian, 'bob')).length === 0);
     await assert.rejects(first.historian.act('answer', 'bob', 'put', 'b2'), { name: 'ResourceNotFoundError' });
     await first.historian.act('answer', 'ann', 'put', 'a1');
-    await untilSettled(() => visible(first.historian, 'ann').length === 0);
+    await untilSettled(async () => (await visible(first.historian, 'ann')).length === 0);
     await suspend(first.historian, first.running);
 
-    const second = await start(workflow, history, (h) => visible(h, 'cid').length === 1);
-    assert.deepEqual(visible(second.historian, 'ann'), [], 'removed identities stay removed after replay');
+    const second = await start(workflow, history, async (h) => (await visible(h, 'cid')).length === 1);
+    assert.deepEqual(await visible(second.historian, 'ann'), [], 'removed identities stay removed after replay');
     await second.historian.act('answer', 'cid', 'put', 'c1');
     assert.deepEqual(await second.running, { ok: true, value: ['bob=b1', 'ann=a1', 'cid=c1'] });
   });
@@ -161,14 +161,14 @@ describe('multiQueue', () => {
       return { log, left: chat.identities };
     };
     const history = new MemoryHistory();
-    const first = await start(workflow, history, (h) => visible(h, 'ann').length === 1 && visible(h, 'bob').length === 1);
+    const first = await start(workflow, history, async (h) => (await visible(h, 'ann')).length === 1 && (await visible(h, 'bob')).length === 1);
     await first.historian.act('chat', 'ann', 'put', 'hi');
     await first.historian.act('chat', 'bob', 'put', 'hello');
     await first.historian.act('chat', 'ann', 'put', 'bye');
-    await untilSettled(() => visible(first.historian, 'ann').length === 0);
+    await untilSettled(async () => (await visible(first.historian, 'ann')).length === 0);
     await suspend(first.historian, first.running);
 
-    const second = await start(workflow, history, (h) => visible(h, 'bob').length === 1);
+    const second = await start(workflow, history, async (h) => (await visible(h, 'bob')).length === 1);
     await second.historian.act('chat', 'bob', 'put', 'still here');
     await second.historian.act('chat', 'bob', 'put', 'bye');
     assert.deepEqual(await second.running, { ok: true, value: { log: ['ann: hi', 'bob: hello', 'ann: bye', 'bob: still here', 'bob: bye'], left: [] } });
@@ -183,8 +183,8 @@ describe('names and identities', () => {
       return [await shared.get(), await own.get()];
     }, new MemoryHistory());
     const running = historian.run();
-    await untilSettled(() => visible(historian, 'ann').length === 2);
-    assert.deepEqual(visible(historian, 'ann'), ['inbox', 'inbox@ann']);
+    await untilSettled(async () => (await visible(historian, 'ann')).length === 2);
+    assert.deepEqual(await visible(historian, 'ann'), ['inbox', 'inbox@ann']);
     await historian.act('inbox', 'ann', 'put', 'for ann');
     await historian.act('inbox', 'bob', 'put', 'for everyone');
     assert.deepEqual(await running, ['for everyone', 'for ann']);
@@ -212,17 +212,17 @@ describe('resources and suspension', () => {
       const handles = [onEvent(), onQueue(), onMulti()] as const;
       return [await handles[0], await handles[1], await handles[2]];
     };
-    const allOpen = (h: Historian<never[], unknown>) =>
-      visible(h, null).join() === 'flag' && visible(h, 'ann').includes('items@ann') && visible(h, 'x').includes('vote@x') && visible(h, 'y').includes('vote@y');
+    const allOpen = async (h: Historian<never[], unknown>) =>
+      (await visible(h, null)).join() === 'flag' && (await visible(h, 'ann')).includes('items@ann') && (await visible(h, 'x')).includes('vote@x') && (await visible(h, 'y')).includes('vote@y');
     const history = new MemoryHistory();
     const first = await start(workflow, history, allOpen);
     await first.historian.act('items', 'ann', 'put', 40);
     await first.historian.act('vote', 'y', 'put', 'yes');
-    await untilSettled(() => !visible(first.historian, 'y').includes('vote@y'));
+    await untilSettled(async () => !(await visible(first.historian, 'y')).includes('vote@y'));
     await suspend(first.historian, first.running);
 
-    const second = await start(workflow, history, (h) => visible(h, 'x').includes('vote@x') && visible(h, 'ann').includes('items@ann'));
-    assert.deepEqual(visible(second.historian, 'y'), ['flag']);
+    const second = await start(workflow, history, async (h) => (await visible(h, 'x')).includes('vote@x') && (await visible(h, 'ann')).includes('items@ann'));
+    assert.deepEqual(await visible(second.historian, 'y'), ['flag']);
     await second.historian.act('items', 'ann', 'put', 2);
     await second.historian.act('vote', 'x', 'put', 'no');
     await second.historian.act('flag', null, 'set');
@@ -232,20 +232,20 @@ describe('resources and suspension', () => {
   test('resources close when their scope ends, in either form', async () => {
     const history = new MemoryHistory();
     const observed: string[][] = [];
-    const look = () => observed.push(visible(historian, null));
+    const look = async () => observed.push(await visible(historian, null));
     const historian: Historian<[], string[][]> = new Historian('w', async () => {
       await queue('callback', null, async () => look());
-      look();
+      await look();
       {
         await using _scoped = await queue('using', null);
-        look();
+        await look();
       }
-      look();
+      await look();
       const handle = await queue('manual', null);
-      look();
+      await look();
       await handle.close();
       await handle.close();
-      look();
+      await look();
       return observed;
     }, history);
     assert.deepEqual(await historian.run(), [['callback'], [], ['using'], [], ['manual'], []]);

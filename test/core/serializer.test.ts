@@ -113,7 +113,7 @@ describe('serializer', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 1);
+    await untilSettled(async () => (await visible(first, null)).length === 1);
     await suspend(first, running);
     // Stored records are plain JSON.
     const stored = JSON.parse(JSON.stringify(history.snapshot())) as unknown;
@@ -121,7 +121,7 @@ describe('serializer', () => {
 
     const second = new Historian('w', workflow, history);
     const done = second.run();
-    await untilSettled(() => visible(second, null).length === 1);
+    await untilSettled(async () => (await visible(second, null)).length === 1);
     await second.act('go', null, 'put', null);
     await done;
     assert.equal(runs, 1);

@@ -32,7 +32,7 @@ describe('steps', () => {
     const history = new MemoryHistory();
     const before = new Historian('w', workflow, history);
     const running = outcome(before.run('ab', 'cd'));
-    await untilSettled(() => visible(before, null).includes('go'));
+    await untilSettled(async () => (await visible(before, null)).includes('go'));
     await suspend(before, running);
     assert.deepEqual(runs, { outer: 2, inner: 4 });
     // Only the two outer steps' results (and the open queue) are left: the inner steps were pruned.
@@ -40,7 +40,7 @@ describe('steps', () => {
 
     const after = new Historian('w', workflow, history);
     const result = after.run('ab', 'cd');
-    await untilSettled(() => visible(after, null).includes('go'));
+    await untilSettled(async () => (await visible(after, null)).includes('go'));
     await after.act('go', null, 'put', 'end');
     assert.deepEqual(await result, ['<ab><AB>', '<cd><CD>', 'end']);
     assert.deepEqual(runs, { outer: 2, inner: 4 });
@@ -66,13 +66,13 @@ describe('steps', () => {
     const history = new MemoryHistory();
     const before = new Historian('w', workflow, history);
     const running = outcome(before.run());
-    await untilSettled(() => visible(before, 'ann').includes('go@ann') && visible(before, 'bob').includes('go@bob'));
+    await untilSettled(async () => (await visible(before, 'ann')).includes('go@ann') && (await visible(before, 'bob')).includes('go@bob'));
     await suspend(before, running);
     assert.deepEqual(runs, { ann: 2, bob: 2 });
 
     const after = new Historian('w', workflow, history);
     const result = after.run();
-    await untilSettled(() => visible(after, 'bob').includes('go@bob') && visible(after, 'ann').includes('go@ann'));
+    await untilSettled(async () => (await visible(after, 'bob')).includes('go@bob') && (await visible(after, 'ann')).includes('go@ann'));
     await after.act('go', 'bob', 'put', '!');
     await after.act('go', 'ann', 'put', '?');
     assert.deepEqual(await result, ['annfoofoo?foo', 'bobfoofoo!foo']);
@@ -147,7 +147,7 @@ describe('steps', () => {
     const history = new MemoryHistory();
     const before = new Historian('w', () => ask(), history);
     const running = outcome(before.run());
-    await untilSettled(() => visible(before, null).includes('answers'));
+    await untilSettled(async () => (await visible(before, null)).includes('answers'));
     await before.act('answers', null, 'put', 'a');
     await untilSettled(() => attempts === 1);
     await suspend(before, running);
@@ -157,7 +157,7 @@ describe('steps', () => {
     const result = after.run();
     await untilSettled(() => attempts === 2);
     (holds[1] as (typeof holds)[number]).open();
-    await untilSettled(() => visible(after, null).includes('answers'));
+    await untilSettled(async () => (await visible(after, null)).includes('answers'));
     await after.act('answers', null, 'put', 'b');
     assert.equal(await result, 'a+b');
   });
@@ -174,13 +174,13 @@ describe('steps', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 1);
+    await untilSettled(async () => (await visible(first, null)).length === 1);
     await suspend(first, running);
     assert.deepEqual(summary(history).slice(0, 3), ['step_end main/next', 'step_end main/next#2', 'step_end main/next#3']);
 
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).length === 1);
+    await untilSettled(async () => (await visible(second, null)).length === 1);
     await second.act('go', null, 'put', null);
     assert.deepEqual(await result, [1, 2, 3]);
     assert.equal(counter, 3);
@@ -200,7 +200,7 @@ describe('steps', () => {
     };
     const historian = new Historian('w', workflow, history);
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).length === 1);
+    await untilSettled(async () => (await visible(historian, null)).length === 1);
     await suspend(historian, running);
     assert.deepEqual(summary(history), ['step_end main/shout', 'resource_open main/queue:go']);
     assert.throws(() => step('a/b', async () => 1), { name: 'InvalidNameError' });
@@ -247,11 +247,11 @@ describe('step errors', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 1);
+    await untilSettled(async () => (await visible(first, null)).length === 1);
     await suspend(first, running);
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).length === 1);
+    await untilSettled(async () => (await visible(second, null)).length === 1);
     await second.act('go', null, 'put', null);
     assert.equal(await result, 'done');
     return { caught, runs };

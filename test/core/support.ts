@@ -48,11 +48,22 @@ export function summary(history: MemoryHistory): string[] {
 }
 
 /** Names (`name` or `name@identity`) of the resources `identity` sees now. */
-export function visible(historian: { resources(identity: string | null): Array<{ name: string; identity: string | null }> }, identity: string | null): string[] {
-  return historian
-    .resources(identity)
+export async function visible(historian: { resources(identity: string | null): Promise<Array<{ name: string; identity: string | null }>> }, identity: string | null): Promise<string[]> {
+  return (await historian.resources(identity))
     .map((resource) => (resource.identity === null ? resource.name : `${resource.name}@${resource.identity}`))
     .sort();
+}
+
+/** True when each identity of `identities` sees the resource `expected(identity)` (a name as `visible` gives it). */
+export async function everyIdentity(
+  historian: Parameters<typeof visible>[0],
+  identities: readonly string[],
+  expected: (identity: string) => string,
+): Promise<boolean> {
+  for (const identity of identities) {
+    if (!(await visible(historian, identity)).includes(expected(identity))) return false;
+  }
+  return true;
 }
 
 /** Resolves once `historian` has replayed its history (its resource streams start after replay). */

@@ -25,7 +25,7 @@ describe('suspension', { timeout: 5000 }, () => {
 
     const again = new Historian('w', workflow, history);
     const result = again.run();
-    await untilSettled(() => visible(again, null).length === 1);
+    await untilSettled(async () => (await visible(again, null)).length === 1);
     await again.act('go', null, 'put', null);
     assert.equal(await result, 1);
   });
@@ -50,7 +50,7 @@ describe('suspension', { timeout: 5000 }, () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).length === 2);
+    await untilSettled(async () => (await visible(first, null)).length === 2);
     await first.act('in10', null, 'put', 1000);
     await suspend(first, running);
     const recorded = JSON.stringify(history.snapshot());
@@ -66,7 +66,7 @@ describe('suspension', { timeout: 5000 }, () => {
 
     const last = new Historian('w', workflow, history);
     const result = last.run();
-    await untilSettled(() => visible(last, null).join() === 'in20');
+    await untilSettled(async () => (await visible(last, null)).join() === 'in20');
     await last.act('in20', null, 'put', 2000);
     assert.deepEqual(await result, [1046, 2086]);
     assert.equal(runs, 8, 'no step ran again');
@@ -99,18 +99,18 @@ describe('suspension', { timeout: 5000 }, () => {
     await historian.suspend();
     const running = outcome(historian.run());
     assert.equal(historian.status, 'running');
-    await untilSettled(() => visible(historian, null).length === 1);
+    await untilSettled(async () => (await visible(historian, null)).length === 1);
     await suspend(historian, running);
     assert.equal(historian.status, 'suspended');
 
     const result = historian.run();
-    await untilSettled(() => visible(historian, null).length === 1);
+    await untilSettled(async () => (await visible(historian, null)).length === 1);
     await historian.act('go', null, 'put', 'ok');
     assert.equal(await result, 'ok');
     assert.equal(historian.status, 'completed');
 
     const failing = historian.run();
-    await untilSettled(() => visible(historian, null).length === 1);
+    await untilSettled(async () => (await visible(historian, null)).length === 1);
     await historian.act('go', null, 'put', 'fail');
     await assert.rejects(failing, /asked to fail/);
     assert.equal(historian.status, 'failed');

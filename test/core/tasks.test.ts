@@ -50,7 +50,7 @@ describe('tasks', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => counts.short === 3 && visible(first, null).length === 2);
+    await untilSettled(async () => counts.short === 3 && (await visible(first, null)).length === 2);
     longGate.open();
     await untilSettled(() => summary(history).includes('step_end main/doLongWork/longStep'));
     await suspend(first, running);
@@ -60,7 +60,7 @@ describe('tasks', () => {
 
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).length === 2);
+    await untilSettled(async () => (await visible(second, null)).length === 2);
     await second.act('workflowPause', null, 'put', null);
     await second.act('shortPause', null, 'put', null);
     assert.equal(await result, 7);
@@ -74,12 +74,12 @@ describe('tasks', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => counts.short === 3 && visible(first, null).length === 2);
+    await untilSettled(async () => counts.short === 3 && (await visible(first, null)).length === 2);
     await suspend(first, running);
 
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => counts.long === 2 && visible(second, null).length === 2);
+    await untilSettled(async () => counts.long === 2 && (await visible(second, null)).length === 2);
     (gates[1] as Gate).open();
     await second.act('shortPause', null, 'put', null);
     await second.act('workflowPause', null, 'put', null);
@@ -97,15 +97,15 @@ describe('tasks', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).includes('numbers'));
+    await untilSettled(async () => (await visible(first, null)).includes('numbers'));
     await first.act('numbers', null, 'put', 1);
     await suspend(first, running);
     assert.ok(summary(history).includes('internal main/level1/level2/numbers.get'), 'the first get was recorded');
 
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).includes('numbers'));
-    assert.deepEqual(second.resources(null)[0]?.view, { size: 0, items: [] }, 'the replayed put was taken again');
+    await untilSettled(async () => (await visible(second, null)).includes('numbers'));
+    assert.deepEqual((await second.resources(null))[0]?.view, { size: 0, items: [] }, 'the replayed put was taken again');
     await second.act('numbers', null, 'put', 2);
     assert.equal(await result, 3);
   });
@@ -128,8 +128,8 @@ describe('tasks', () => {
       const bar = collect('BAR');
       return [...(await foo), ...(await bar)];
     };
-    const allOpen = (h: Historian<never[], unknown>) =>
-      visible(h, 'FOO').join() === 'done@FOO,items@FOO' && visible(h, 'BAR').join() === 'done@BAR,items@BAR';
+    const allOpen = async (h: Historian<never[], unknown>) =>
+      (await visible(h, 'FOO')).join() === 'done@FOO,items@FOO' && (await visible(h, 'BAR')).join() === 'done@BAR,items@BAR';
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
@@ -180,19 +180,19 @@ describe('cancelling tasks', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).join() === 'items,stop');
+    await untilSettled(async () => (await visible(first, null)).join() === 'items,stop');
     await first.act('items', null, 'put', 'a');
     await first.act('items', null, 'put', 'b');
     await untilSettled(() => seen.length === 2);
     await first.act('stop', null, 'set');
-    await untilSettled(() => visible(first, null).join() === 'end,stop');
+    await untilSettled(async () => (await visible(first, null)).join() === 'end,stop');
     await suspend(first, running);
     assert.deepEqual(outcomes, ['cancelled true']);
     assert.ok(summary(history).includes('task_end main/worker'));
 
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).join() === 'end,stop');
+    await untilSettled(async () => (await visible(second, null)).join() === 'end,stop');
     await second.act('end', null, 'put', 'bye');
     assert.equal(await result, 'bye');
     assert.deepEqual(outcomes, ['cancelled true', 'cancelled true']);
@@ -221,15 +221,15 @@ describe('cancelling tasks', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history);
     const running = outcome(first.run());
-    await untilSettled(() => started === 1 && visible(first, null).length === 1);
+    await untilSettled(async () => started === 1 && (await visible(first, null)).length === 1);
     await first.act('stop', null, 'set');
-    await untilSettled(() => visible(first, null).join() === 'end,stop');
+    await untilSettled(async () => (await visible(first, null)).join() === 'end,stop');
     await suspend(first, running);
     assert.ok(!summary(history).some((r) => r.includes('slow')), `the cancelled step left no records: ${summary(history).join(', ')}`);
 
     const second = new Historian('w', workflow, history);
     const result = second.run();
-    await untilSettled(() => visible(second, null).join() === 'end,stop');
+    await untilSettled(async () => (await visible(second, null)).join() === 'end,stop');
     await second.act('end', null, 'put', null);
     assert.equal(await result, 'cancelled');
     assert.equal(started, 1);
@@ -256,10 +256,10 @@ describe('cancelling tasks', () => {
     const history = new MemoryHistory();
     const historian: Historian<[], { value: string; open: string[] }> = new Historian('w', async () => {
       const value = await starter();
-      return { value, open: visible(historian, null) };
+      return { value, open: await visible(historian, null) };
     }, history);
     const result = historian.run();
-    await untilSettled(() => visible(historian, null).join() === 'inner,release');
+    await untilSettled(async () => (await visible(historian, null)).join() === 'inner,release');
     await historian.act('release', null, 'put', null);
     assert.deepEqual(await result, { value: 'step done', open: [] });
     assert.deepEqual(observed, ['cancelled']);
@@ -276,7 +276,7 @@ describe('cancelling tasks', () => {
         throw error;
       }
     });
-    const bothOpen = () => visible(historian, null).join() === 'child,orphan';
+    const bothOpen = async () => (await visible(historian, null)).join() === 'child,orphan';
     const parent = task('parent', async () => {
       waiter('child');
       // Not a Quest await: this workflow is never replayed, it only has to let the child open its queue.
@@ -332,10 +332,10 @@ describe('cancelling tasks', () => {
     const history = new MemoryHistory();
     const first = new Historian('w', workflow, history, { aliases });
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).join() === 'inbox,stop');
+    await untilSettled(async () => (await visible(first, null)).join() === 'inbox,stop');
     assert.deepEqual([...held.keys()], ['lobby']);
     await first.act('stop', null, 'set');
-    await untilSettled(() => visible(first, null).join() === 'end,stop');
+    await untilSettled(async () => (await visible(first, null)).join() === 'end,stop');
     assert.deepEqual([...held.keys()], [], 'the alias was released when the task was cancelled');
     assert.deepEqual(attempts, ['TaskCancelledError']);
     await suspend(first, running);
@@ -343,7 +343,7 @@ describe('cancelling tasks', () => {
     const second = new Historian('w', workflow, history, { aliases });
     const result = second.run();
     await replayed(second);
-    assert.deepEqual(visible(second, null), ['end', 'stop'], 'the cancelled task\'s queue is closed again on replay');
+    assert.deepEqual(await visible(second, null), ['end', 'stop'], 'the cancelled task\'s queue is closed again on replay');
     assert.deepEqual([...held.keys()], [], 'and its alias released again');
     await second.act('end', null, 'put', 'bye');
     assert.equal(await result, 'bye');
@@ -361,7 +361,7 @@ describe('cancelling tasks', () => {
       await handle;
     }, new MemoryHistory());
     const running = outcome(historian.run());
-    await untilSettled(() => visible(historian, null).length === 1);
+    await untilSettled(async () => (await visible(historian, null)).length === 1);
     assert.throws(() => handle?.cancel(), { name: 'InvalidArgumentError' });
     await suspend(historian, running);
   });

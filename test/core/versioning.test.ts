@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Historian, MemoryHistory, getVersion, queue, task, versioned, type WorkflowFunction } from '../../src/index.js';
 import { untilSettled } from '../helpers.js';
-import { outcome, replayed, suspend, summary, visible, type Outcome } from './support.js';
+import { everyIdentity, outcome, replayed, suspend, summary, visible, type Outcome } from './support.js';
 
 const V2 = '2026-01-10 append "2" to words';
 const CASING_V2 = '2026-01-11 title case';
@@ -22,10 +22,10 @@ async function deliver(workflow: WorkflowFunction<[], string[]>, history: Memory
   const historian = new Historian('w', workflow, history);
   const running = outcome(historian.run());
   await replayed(historian);
-  await untilSettled(() => visible(historian, null).includes('words'));
+  await untilSettled(async () => (await visible(historian, null)).includes('words'));
   for (const word of words) {
     await historian.act('words', null, 'put', word);
-    await untilSettled(() => (historian.resources(null)[0]?.view as { size: number }).size === 0);
+    await untilSettled(async () => ((await historian.resources(null))[0]?.view as { size: number }).size === 0);
   }
   return { historian, running };
 }
@@ -48,7 +48,7 @@ describe('versioning', () => {
     const first = await deliver(v1, history, ['foo', 'bar']);
     await suspend(first.historian, first.running);
 
-    const v2 = versioned(V2, phraseWorkflow((word) => (getVersion() < V2 ? word : `${word}2`)));
+    const v2 = versioned(V2, phraseWorkflow((word) => (getVersion() < V2 ? word : `${word}2`)), { name: 'phrase' });
     const second = await deliver(v2, history, ['baz']);
     assert.deepEqual(await second.running, { ok: true, value: ['foo', 'bar', 'baz2'] });
   });
@@ -61,7 +61,7 @@ describe('versioning', () => {
     // Version 2: new words are upper-cased and get a "2".
     const upper = async (word: string) => word.toUpperCase();
     const application = (fixCase: (word: string) => Promise<string>) =>
-      versioned(V2, phraseWorkflow(async (word) => (getVersion() < V2 ? word : `${await fixCase(word)}2`)));
+      versioned(V2, phraseWorkflow(async (word) => (getVersion() < V2 ? word : `${await fixCase(word)}2`)), { name: 'phrase' });
     const second = await deliver(application(upper), history, ['bar']);
     await suspend(second.historian, second.running);
     const versions = history.snapshot().filter((record) => record.type === 'version');
@@ -101,7 +101,7 @@ describe('versioning', () => {
         values.push(await numbers.get());
         values.push(await numbers.get());
         return values;
-      }),
+      }, { name: 'read' }),
     );
     const v3 = application(
       versioned({ firstNum: '2', thirdNum: '2' }, async (numbers) => {
@@ -112,7 +112,7 @@ describe('versioning', () => {
         if (getVersion('thirdNum') < '2') values.push(await numbers.get());
         else values.push((await numbers.get()) + 3);
         return values;
-      }),
+      }, { name: 'read' }),
     );
     const v4 = application(
       versioned({ firstNum: '2', thirdNum: '3' }, async (numbers) => {
@@ -124,17 +124,17 @@ describe('versioning', () => {
         else if (getVersion('thirdNum') < '3') values.push((await numbers.get()) + 3);
         else values.push((await numbers.get()) + 4);
         return values;
-      }),
+      }, { name: 'read' }),
     );
 
     const start = async (workflow: WorkflowFunction<[], number[]>, puts: Array<(typeof NAMES)[number]>) => {
       const historian = new Historian('w', workflow, history);
       const running = outcome(historian.run());
       await replayed(historian);
-      await untilSettled(() => puts.every((name) => visible(historian, name).includes(`numbers@${name}`)));
+      await untilSettled(() => everyIdentity(historian, puts, (name) => `numbers@${name}`));
       for (const name of puts) {
         await historian.act('numbers', name, 'put', 1);
-        await untilSettled(() => (historian.resources(name)[0]?.view as { size: number } | undefined)?.size !== 1);
+        await untilSettled(async () => ((await historian.resources(name))[0]?.view as { size: number } | undefined)?.size !== 1);
       }
       return { historian, running };
     };
@@ -176,7 +176,7 @@ describe('versioning', () => {
     };
     const first = new Historian('w', make(undefined), history);
     const running = outcome(first.run());
-    await untilSettled(() => visible(first, null).includes('words'));
+    await untilSettled(async () => (await visible(first, null)).includes('words'));
     await first.act('words', null, 'put', 'old');
     await suspend(first, running);
 

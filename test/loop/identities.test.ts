@@ -140,7 +140,7 @@ describe('loop(): a queue per player', () => {
     };
     for (let t = 0; t < 30; t++) await play(t);
     // The queue of the player whose turn it is, only: 30 % 3 = 0, ann's turn.
-    assert.deepEqual(visible(game.historian, 'ann'), ['answer@ann']);
+    assert.deepEqual(await visible(game.historian, 'ann'), ['answer@ann']);
     await assert.rejects(game.act('answer', 'bob', 'put', 1), ResourceNotFoundError);
     // Durable now: the checkpoint only (the next iteration's start and ann's open are buffered until the next
     // durable write); the suspension writes them.
@@ -190,7 +190,7 @@ describe('loop(): multiQueue over several identities', () => {
       const order = round % 2 === 0 ? [...PLAYERS].reverse() : [...PLAYERS];
       await vote(round, order[0] as string);
       // singleResponse: once the vote is taken, that player's queue is removed; a second vote is refused.
-      await untilSettled(() => !visible(game.historian, order[0] as string).includes('vote@' + (order[0] as string)));
+      await untilSettled(async () => !(await visible(game.historian, order[0] as string)).includes('vote@' + (order[0] as string)));
       await assert.rejects(game.act('vote', order[0] as string, 'put', 99), ResourceNotFoundError);
       if (round === 2) await game.restart(); // one vote in, two to come
       if (round === 4) {
@@ -240,7 +240,7 @@ describe('loop(): multiQueue over several identities', () => {
       for (const player of PLAYERS) await send(player, round);
       await send('ann', 100 * round);
       await send('ann', -1);
-      await untilSettled(() => !visible(game.historian, 'ann').includes('number@ann'));
+      await untilSettled(async () => !(await visible(game.historian, 'ann')).includes('number@ann'));
       await assert.rejects(game.act('number', 'ann', 'put', 5), ResourceNotFoundError);
       if (round === 2 || round === 3) await game.restart(); // mid-round, ann gone, bob and cy still in
       await send('bob', -1);

@@ -180,9 +180,8 @@ export function triangle(n: number): number {
 }
 
 /** Names (`name` or `name@identity`) of the resources `identity` sees now. */
-export function visible(historian: Pick<Historian, 'resources'>, identity: string | null): string[] {
-  return historian
-    .resources(identity)
+export async function visible(historian: Pick<Historian, 'resources'>, identity: string | null): Promise<string[]> {
+  return (await historian.resources(identity))
     .map((resource) => (resource.identity === null ? resource.name : `${resource.name}@${resource.identity}`))
     .sort();
 }

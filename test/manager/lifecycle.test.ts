@@ -4,6 +4,7 @@ import {
   DuplicateWorkflowError,
   UnknownWorkflowTypeError,
   WorkflowCancelledError,
+  WorkflowFinishedError,
   WorkflowManager,
   WorkflowNotFoundError,
   event,
@@ -161,7 +162,7 @@ describe('WorkflowManager lifecycle', () => {
     assert.equal(store.history('a1').size, 0);
     assert.equal((await store.getWorkflow('a1'))?.state, 'cancelled');
     assert.deepEqual((await manager.list()).map(({ status }) => status), ['cancelled']);
-    await assert.rejects(manager.act('a1', 'numbers', null, 'put', 1), WorkflowNotFoundError);
+    await assert.rejects(manager.act('a1', 'numbers', null, 'put', 1), (error) => error instanceof WorkflowFinishedError && error.state === 'cancelled');
     await manager.cancel('a1'); // cancelling a finished workflow changes nothing
     assert.equal((await store.getWorkflow('a1'))?.state, 'cancelled');
     await manager.close();
@@ -191,7 +192,7 @@ describe('WorkflowManager lifecycle', () => {
     assert.equal(await store.getWorkflow('b1'), undefined);
     assert.equal(store.history('b1').size, 0);
     await assert.rejects(manager.getResult('b1'), WorkflowNotFoundError);
-    await assert.rejects(manager.event('b1', 'go', null).set(), WorkflowNotFoundError);
+    await assert.rejects(manager.event('b1', 'go', null).set(), { name: 'WorkflowFinishedError', message: /Workflow "b1" was deleted: it takes no more outside actions/ });
     assert.equal(stepRuns, 1, 'nothing ran after the delete');
     await manager.close();
   });

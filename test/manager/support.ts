@@ -82,8 +82,13 @@ export class StoreView implements Store {
     this.ended = 'closed';
   }
 
+  /** Calls made after the view was closed or crashed (each one refused). */
+  callsAfterEnd = 0;
+
   private check(): void {
-    if (this.ended !== undefined) throw new StorageError(`This store view is ${this.ended}.`);
+    if (this.ended === undefined) return;
+    this.callsAfterEnd++;
+    throw new StorageError(`This store view is ${this.ended}.`);
   }
 }
 

@@ -6,8 +6,11 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { History } from '../../src/core/history.js';
 import type { HistoryRecord } from '../../src/core/records.js';
-import { isQuestError } from '../../src/core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
+import { isQuestError, type CorruptHistoryError } from '../../src/core/errors.js';
+import { hostname } from 'node:os';
+import { newStoreOwner } from '../../src/storage/owner.js';
+import { hasOwnership, type Store, type StoreOwner, type StoreOwnership, type WorkflowEntry, type WorkflowState } from '../../src/storage/store.js';
+import { inboxChecks } from './inbox-conformance.js';
 
 /** A fresh, empty store; `reopen` (durable backends only) opens the same data again after `store.close()`. */
 export interface ConformanceSubject {
@@ -15,6 +18,37 @@ export interface ConformanceSubject {
   reopen?: () => Promise<Store>;
   /** Remove what the store left behind (its temp directory); called after every store was closed. */
   cleanup: () => Promise<void>;
+  /** How to damage this backend's stored histories, for the damage checks (every backend names each case). */
+  damage: DamageHooks;
+}
+
+/**
+ * Damages the stored history of `workflowId` while the store is closed (after `store.close()`, before
+ * `reopen()`), or names why the case cannot apply to the backend.
+ */
+export type DamageHook = ((workflowId: string) => Promise<void>) | { exempt: string };
+
+/**
+ * The damage every durable backend must detect (CorruptHistoryError, never a replay of the damage), and the
+ * one it must recover from silently (a torn tail).
+ */
+export interface DamageHooks {
+  /** Cut the history short in the middle of its last committed record (a log cut, a row's body cut). */
+  truncateRecord: DamageHook;
+  /** Change one digit inside a committed record: still valid JSON, a different value. */
+  flipByte: DamageHook;
+  /** Remove the history altogether (the log file deleted, every row deleted). */
+  deleteHistory: DamageHook;
+  /** Leave the history with nothing in it (the log emptied to 0 bytes). */
+  emptyHistory: DamageHook;
+  /** Leave what a crash in the middle of the next commit leaves: a torn commit, never acknowledged, at the end. */
+  tearTail: DamageHook;
+}
+
+/** Every damage case exempt, with one reason: for backends that keep nothing across a close. */
+export function exemptFromDamage(reason: string): DamageHooks {
+  const exempt = { exempt: reason };
+  return { truncateRecord: exempt, flipByte: exempt, deleteHistory: exempt, emptyHistory: exempt, tearTail: exempt };
 }
 
 /** Workflow ids (and aliases) that file names, URLs and SQL must all survive. */
@@ -45,7 +79,7 @@ async function assertStorageError(call: () => unknown, what: string): Promise<vo
   await assert.rejects(async () => call(), (error: unknown) => isQuestError(error, 'STORAGE_FAILURE'), `${what} should fail with StorageError`);
 }
 
-type Check = (subject: Required<Pick<ConformanceSubject, 'store'>> & { reopen?: () => Promise<Store> }, t: TestContext) => Promise<void>;
+type Check = (subject: Pick<ConformanceSubject, 'store' | 'damage'> & { reopen?: () => Promise<Store> }, t: TestContext) => Promise<void>;
 
 /**
  * Register the conformance tests for one backend under `describe(name)`. `create` is called once per test and
@@ -61,6 +95,9 @@ export function runStoreConformance(name: string, create: () => Promise<Conforma
   describe(`${name} store: History contract`, () => historyChecks(check));
   describe(`${name} store: Store contract`, () => storeChecks(check));
   describe(`${name} store: durability and close`, () => lifecycleChecks(check));
+  describe(`${name} store: EventInbox contract`, () => inboxChecks(check));
+  describe(`${name} store: ownership (StoreOwnership, when the store has it)`, () => ownershipChecks(check));
+  describe(`${name} store: damage is detected, never replayed`, () => damageChecks(check));
 }
 
 /** Run one check on a fresh store; close every store it opened and clean up, whatever happens. */
@@ -74,7 +111,7 @@ async function withSubject(create: () => Promise<ConformanceSubject>, body: Chec
     return store;
   };
   try {
-    await body({ store: subject.store, reopen }, t);
+    await body({ store: subject.store, reopen, damage: subject.damage }, t);
   } finally {
     for (const store of opened) await store.close();
     await subject.cleanup();
@@ -342,4 +379,181 @@ async function assertSample(store: Store): Promise<void> {
   assert.deepEqual(await store.history('cleared').load(), []);
   assert.deepEqual(await store.history('gone').load(), []);
   for (const [index, id] of ODD_IDS.entries()) assert.deepEqual(await store.history(id).load(), [record(index + 10, id)]);
+}
+
+/** StoreOwnedError naming `owner` (its pid and host). */
+function ownedBy(owner: StoreOwner): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(isQuestError(error, 'STORE_OWNED'), `expected StoreOwnedError, got ${String(error)}`);
+    assert.match(error.message, new RegExp(`process ${owner.pid} on ${owner.host} since ${new Date(owner.acquiredAt).toISOString()}`));
+    return true;
+  };
+}
+
+/** A recorded owner whose process is gone: a pid no process has, on this host. */
+function deadOwner(): StoreOwner {
+  return { id: 'dead-owner', pid: 2 ** 30 + 7, host: hostname(), acquiredAt: Date.now() - 60_000 };
+}
+
+function ownershipChecks(check: (title: string, body: Check) => void): void {
+  /** The check, skipped for a store without ownership. */
+  const owned = (title: string, body: (store: Store & StoreOwnership, reopen: (() => Promise<Store>) | undefined) => Promise<void>): void => {
+    check(title, async ({ store, reopen }, t) => {
+      if (!hasOwnership(store)) {
+        t.skip('the store has no StoreOwnership');
+        return;
+      }
+      await body(store, reopen);
+    });
+  };
+
+  owned('a second owner is refused with the owner named, until the first releases', async (store) => {
+    const first = newStoreOwner();
+    const second = newStoreOwner();
+    await store.acquireOwnership(first);
+    assert.deepEqual(await store.currentOwner(), first);
+    await assert.rejects(store.acquireOwnership(second), ownedBy(first));
+    await store.acquireOwnership(first); // again, same owner: a no-op
+    await store.releaseOwnership();
+    assert.equal(await store.currentOwner(), undefined);
+    await store.releaseOwnership(); // not holding it: nothing happens
+    await store.acquireOwnership(second);
+    assert.equal((await store.currentOwner())?.id, second.id);
+  });
+
+  owned('an owner whose process is gone is taken over', async (store) => {
+    await store.acquireOwnership(deadOwner());
+    const next = newStoreOwner();
+    await store.acquireOwnership(next);
+    assert.equal((await store.currentOwner())?.id, next.id);
+  });
+
+  owned('an owner whose pid now belongs to another process (pid reuse) is taken over', async (store, _reopen) => {
+    const mine = newStoreOwner();
+    if (mine.processTag === undefined) return; // No process tags here (not Linux): pid reuse cannot be told.
+    await store.acquireOwnership({ ...mine, id: 'earlier-process', processTag: `${mine.processTag}-earlier` });
+    await store.acquireOwnership(mine);
+    assert.equal((await store.currentOwner())?.id, mine.id);
+  });
+
+  owned('an owner on another host is never taken over (its process cannot be checked)', async (store) => {
+    const remote: StoreOwner = { ...deadOwner(), id: 'remote', host: `not-${hostname()}` };
+    await store.acquireOwnership(remote);
+    await assert.rejects(store.acquireOwnership(newStoreOwner()), (error: unknown) => {
+      ownedBy(remote)(error);
+      assert.match((error as Error).message, /another host/);
+      return true;
+    });
+  });
+
+  owned('of two takeovers of a gone owner at once, exactly one wins', async (store) => {
+    await store.acquireOwnership(deadOwner());
+    const racers = [newStoreOwner(), newStoreOwner()];
+    const outcomes = await Promise.allSettled(racers.map((racer) => store.acquireOwnership(racer)));
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1);
+    const winner = racers[outcomes.findIndex((outcome) => outcome.status === 'fulfilled')];
+    assert.equal((await store.currentOwner())?.id, winner?.id);
+  });
+
+  owned('close releases ownership: the store reopened has no owner', async (store, reopen) => {
+    await store.acquireOwnership(newStoreOwner());
+    if (reopen === undefined) return;
+    await store.close();
+    const again = await reopen();
+    assert.ok(hasOwnership(again));
+    assert.equal(await again.currentOwner(), undefined);
+    await again.acquireOwnership(newStoreOwner());
+  });
+}
+
+/** The damage checks: each hook damages workflow 'w' (running, four commits) while the store is closed. */
+function damageChecks(check: (title: string, body: Check) => void): void {
+  const detected: Array<[keyof DamageHooks, string]> = [
+    ['truncateRecord', 'a history cut in the middle of a committed record'],
+    ['flipByte', 'a committed record with one digit changed'],
+    ['deleteHistory', 'the deleted history of a running workflow'],
+    ['emptyHistory', 'the emptied history of a running workflow'],
+  ];
+  for (const [hook, what] of detected) {
+    check(`${what} is a CorruptHistoryError; other histories load, and the damaged workflow can be deleted`, async (subject, t) => {
+      const again = await damaged(subject, hook, t);
+      if (again === undefined) return;
+      await assert.rejects(
+        again.history('w').load(),
+        (error: unknown) => isQuestError(error, 'CORRUPT_HISTORY') && (error as CorruptHistoryError).workflowId === 'w',
+        `${hook}: load() should reject with a CorruptHistoryError of workflow "w"`,
+      );
+      assert.deepEqual(await again.history('other').load(), [record(1, 'other')]);
+      await again.deleteWorkflow('w');
+      assert.deepEqual(await again.history('w').load(), []);
+    });
+  }
+
+  check('a torn last commit (a crash during a commit) is cut off silently; the history goes on', async (subject, t) => {
+    const again = await damaged(subject, 'tearTail', t);
+    if (again === undefined || subject.reopen === undefined) return;
+    assert.deepEqual(seqs(await again.history('w').load()), [1, 2, 3, 4]);
+    await commit(again.history('w'), [record(5)]);
+    await again.close();
+    const third = await subject.reopen();
+    assert.deepEqual(seqs(await third.history('w').load()), [1, 2, 3, 4, 5]);
+  });
+
+  check('a running workflow that has committed nothing yet has an empty history, not a damaged one', async ({ store, reopen }, t) => {
+    if (reopen === undefined) return t.skip('not a durable backend');
+    await store.putWorkflow(entry('w', 1));
+    await store.close();
+    const again = await reopen();
+    assert.deepEqual(await again.history('w').load(), []);
+    await commit(again.history('w'), [record(1)]);
+    assert.deepEqual(seqs(await again.history('w').load()), [1]);
+  });
+
+  check('a history committed before its running entry was written is whole', async ({ store, reopen }, t) => {
+    if (reopen === undefined) return t.skip('not a durable backend');
+    await commit(store.history('w'), [record(1), record(2)]);
+    await store.putWorkflow(entry('w', 1));
+    await commit(store.history('w'), [record(3)], [1]);
+    await store.close();
+    const again = await reopen();
+    assert.deepEqual(seqs(await again.history('w').load()), [2, 3]);
+  });
+
+  check('a cleared history is empty, not damaged: of a finished workflow, and of a running one', async ({ store, reopen }, t) => {
+    if (reopen === undefined) return t.skip('not a durable backend');
+    for (const id of ['done', 'running']) {
+      await store.putWorkflow(entry(id, 1));
+      await commit(store.history(id), [record(1)]);
+    }
+    await store.putWorkflow({ ...entry('done', 1, 'completed'), finishedAt: 2, result: 1 });
+    await store.history('done').clear();
+    await store.history('running').clear();
+    await store.close();
+    const again = await reopen();
+    assert.deepEqual(await again.history('done').load(), []);
+    assert.deepEqual(await again.history('running').load(), []);
+  });
+}
+
+/**
+ * Write running workflows 'w' (four commits) and 'other', close the store, apply `hook` to 'w' and reopen;
+ * undefined (the check skipped, with the reason) when the backend is exempt or not durable.
+ */
+async function damaged(subject: Parameters<Check>[0], hook: keyof DamageHooks, t: TestContext): Promise<Store | undefined> {
+  const damage = subject.damage[hook];
+  if (typeof damage !== 'function') {
+    t.skip(`exempt: ${damage.exempt}`);
+    return undefined;
+  }
+  if (subject.reopen === undefined) throw new Error(`${hook} is not exempt, but the store cannot be reopened`);
+  const { store } = subject;
+  await store.putWorkflow(entry('w', 1));
+  await store.putWorkflow(entry('other', 2));
+  await commit(store.history('w'), [record(1), record(2)]);
+  await commit(store.history('w'), [record(3)]);
+  await commit(store.history('other'), [record(1, 'other')]);
+  await commit(store.history('w'), [record(4)]);
+  await store.close();
+  await damage('w');
+  return subject.reopen();
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { isQuestError } from '../../src/core/errors.js';
 import { MIGRATIONS, PostgresStore, migrate, type PostgresStoreOptions } from '../../src/storage/postgres/index.js';
 import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
-import { entry, record, runStoreConformance } from './conformance.js';
+import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
 
 const isStorageError = (error: unknown): boolean => isQuestError(error, 'STORAGE_FAILURE');
@@ -16,9 +16,32 @@ describePostgres('postgres', () => {
       store: await PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 }),
       reopen: () => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 }),
       cleanup: () => dropSchema(schema),
+      damage: postgresDamage(schema),
     };
   });
 });
+
+/** Run `sql` on the tables of `schema` (the store is closed), with the workflow id as `$1`; it must change a row. */
+function onSchema(schema: string, sql: string): (workflowId: string) => Promise<void> {
+  return async (workflowId) => {
+    const { rowCount } = await adminPool().query(sql.replaceAll(':SCHEMA', quoteIdentifier(schema)), [workflowId]);
+    assert.ok((rowCount ?? 0) > 0, `no row changed by ${sql}`);
+  };
+}
+
+function postgresDamage(schema: string): DamageHooks {
+  return {
+    truncateRecord: onSchema(
+      schema,
+      `UPDATE :SCHEMA.records SET body = substr(body, 1, length(body) / 2)
+       WHERE workflow_id = $1 AND seq = (SELECT max(seq) FROM :SCHEMA.records WHERE workflow_id = $1)`,
+    ),
+    flipByte: onSchema(schema, `UPDATE :SCHEMA.records SET body = replace(body, '"result":{"seq":3,', '"result":{"seq":7,') WHERE workflow_id = $1 AND seq = 3`),
+    deleteHistory: onSchema(schema, 'DELETE FROM :SCHEMA.records WHERE workflow_id = $1'),
+    emptyHistory: { exempt: 'a PostgreSQL history is its rows, with no container of its own to empty: emptying it is deleting them (deleteHistory)' },
+    tearTail: { exempt: 'PostgreSQL commits a transaction whole or not at all (its WAL): no torn commit is ever visible' },
+  };
+}
 
 /** Run `body` with a store in a fresh schema, then close it and drop the schema. */
 async function withStore(
@@ -318,15 +341,16 @@ describePostgres('postgres store: schema and connections', () => {
     await assert.rejects(store.history('w').load(), (error: unknown) => isQuestError(error, 'CORRUPT_HISTORY'));
   }));
 
-  test('the inbox: events come back in posting order with increasing ids, and removed ones stay gone', () => withStore(async (store) => {
+  test('the inbox: events come back in posting order with increasing ids, and settled ones stay gone', () => withStore(async (store) => {
     const event = (n: number) => ({ workflowId: `w${n}`, resource: 'guess', identity: n === 2 ? 'ann' : null, action: 'put', args: [n, { ü: '"x"' }] });
     const ids = await Promise.all([1, 2, 3].map((n) => store.postEvent(event(n))));
     assert.ok(ids[0]! < ids[1]! && ids[1]! < ids[2]!);
     const taken = await store.takeEvents(10);
     assert.deepEqual(taken.map(({ id, postedAt, ...rest }) => (assert.ok(postedAt > 0), [id, rest])), [1, 2, 3].map((n, i) => [ids[i], event(n)]));
     assert.deepEqual((await store.takeEvents(1, ids[0])).map((e) => e.id), [ids[1]]);
-    await store.removeEvent(ids[1]!);
-    await store.removeEvent(ids[1]!);
+    await store.settleEvent(ids[1]!, { status: 'applied' });
+    await store.settleEvent(ids[1]!, { status: 'rejected', code: 'X', message: 'late' });
+    assert.equal((await store.eventOutcome(ids[1]!))?.status, 'applied');
     assert.deepEqual((await store.takeEvents(10)).map((e) => e.id), [ids[0], ids[2]]);
     const later = await store.postEvent(event(4));
     assert.ok(later > ids[2]!);

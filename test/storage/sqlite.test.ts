@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
-import { SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
-import { entry, record, runStoreConformance } from './conformance.js';
+import { newStoreOwner } from '../../src/storage/owner.js';
+import { SCHEMA_VERSION, SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
+import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 
 runStoreConformance('sqlite', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
@@ -15,8 +16,36 @@ runStoreConformance('sqlite', async () => {
     store: await openSqliteStore(path),
     reopen: () => openSqliteStore(path),
     cleanup: () => rm(directory, { recursive: true, force: true }),
+    damage: sqliteDamage(path),
   };
 });
+
+/** Run `sql` on the database at `path` (closed by the store), with the workflow id as its parameter `@id`. */
+function onDatabase(path: string, sql: string): (workflowId: string) => Promise<void> {
+  return (workflowId) => {
+    const db = new Database(path);
+    try {
+      assert.ok(db.prepare(sql).run({ id: workflowId }).changes > 0, `no row changed by ${sql}`);
+    } finally {
+      db.close();
+    }
+    return Promise.resolve();
+  };
+}
+
+function sqliteDamage(path: string): DamageHooks {
+  return {
+    truncateRecord: onDatabase(
+      path,
+      `UPDATE records SET body = substr(body, 1, length(body) / 2)
+       WHERE workflow_id = @id AND seq = (SELECT max(seq) FROM records WHERE workflow_id = @id)`,
+    ),
+    flipByte: onDatabase(path, `UPDATE records SET body = replace(body, '"result":{"seq":3,', '"result":{"seq":7,') WHERE workflow_id = @id AND seq = 3`),
+    deleteHistory: onDatabase(path, 'DELETE FROM records WHERE workflow_id = @id'),
+    emptyHistory: { exempt: 'a SQLite history is its rows, with no container of its own to empty: emptying it is deleting them (deleteHistory)' },
+    tearTail: { exempt: 'SQLite commits a transaction whole or not at all (its WAL): no torn commit is ever visible' },
+  };
+}
 
 /** Run `body` with a store in a fresh directory, then close it and remove the directory. */
 async function withStore(body: (store: SqliteStore, path: string) => Promise<void>, options?: SqliteStoreOptions): Promise<void> {
@@ -132,7 +161,7 @@ describe('sqlite store: schema and settings', () => {
     await reopened.close();
     const db = new Database(path, { readonly: true });
     try {
-      assert.equal(db.pragma('user_version', { simple: true }), 2);
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
       db.close();
@@ -160,7 +189,72 @@ describe('sqlite store: schema and settings', () => {
     await assert.rejects(store.history('w').load(), (error: unknown) => isQuestError(error, 'CORRUPT_HISTORY'));
   }));
 
+  test('records deleted from the history of a running workflow are a CorruptHistoryError, not a shorter history', () => withStore(async (store, path) => {
+    await store.putWorkflow(entry('w', 1));
+    await store.history('w').commit({ append: [record(1), record(2), record(3)], remove: [] });
+    await store.history('w').commit({ append: [record(4)], remove: [2, 9] });
+    assert.deepEqual((await store.history('w').load()).map((r) => r.seq), [1, 3, 4]);
+    const db = new Database(path);
+    db.prepare("DELETE FROM records WHERE workflow_id = 'w' AND seq = 4").run();
+    db.close();
+    await assert.rejects(store.history('w').load(), /holds 2 record\(s\) where its commits left 3/);
+  }));
+
+  test('a database of schema 2 (before checksums) opens: old rows are read as before, counts start from what is there', () => withStore(async (store, path) => {
+    await store.putWorkflow(entry('w', 1));
+    await store.putWorkflow(entry('fresh', 2));
+    await store.close();
+    // Make it what schema 2 wrote: no inbox outcomes, no owner, no crc, no history_rows, rows inserted without a checksum.
+    let db = new Database(path);
+    db.exec('ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP TABLE inbox_outcomes; DROP TABLE owner; PRAGMA user_version = 2;');
+    const insert = db.prepare("INSERT INTO records (workflow_id, seq, body) VALUES ('w', ?, ?)");
+    for (const seq of [1, 2]) insert.run(seq, JSON.stringify(record(seq)));
+    db.close();
+    let again = await openSqliteStore(path);
+    try {
+      assert.deepEqual(await again.history('w').load(), [record(1), record(2)]);
+      assert.deepEqual(await again.history('fresh').load(), []);
+      await again.history('w').commit({ append: [record(3)], remove: [] });
+      assert.deepEqual(await again.history('w').load(), [record(1), record(2), record(3)]);
+    } finally {
+      await again.close();
+    }
+    db = new Database(path);
+    db.prepare("UPDATE records SET body = replace(body, '\"seq\":3,', '\"seq\":5,') WHERE seq = 3").run();
+    db.close();
+    again = await openSqliteStore(path);
+    try {
+      await assert.rejects(again.history('w').load(), /record 3 does not match its checksum/);
+    } finally {
+      await again.close();
+    }
+  }));
+
   test('a file that is not a database cannot be opened', async () => {
     await assert.rejects(openSqliteStore(join(tmpdir(), 'no-such-dir-quest', 'x', 'q.sqlite')), isStorageError);
   });
+});
+
+describe('sqlite store: ownership', () => {
+  test('a store that released its ownership refuses writes (the next owner writes now), until it acquires again', () => withStore(async (store) => {
+    const owner = newStoreOwner();
+    await store.acquireOwnership(owner);
+    await store.putWorkflow(entry('w', 1));
+    await store.releaseOwnership();
+    await assert.rejects(store.putWorkflow(entry('late', 2)), (error: unknown) => isStorageError(error) && /released its ownership/.test(String(error)));
+    await assert.rejects(store.history('w').commit({ append: [record(1)], remove: [] }), isStorageError);
+    assert.deepEqual((await store.listWorkflows()).map((found) => found.id), ['w']);
+    await store.acquireOwnership(owner);
+    await store.putWorkflow(entry('again', 3));
+  }));
+
+  test('two connections of this process: the second is refused while the first owns the database', () => withStore(async (store, path) => {
+    await store.acquireOwnership(newStoreOwner());
+    const other = await openSqliteStore(path);
+    try {
+      await assert.rejects(other.acquireOwnership(newStoreOwner()), (error: unknown) => isQuestError(error, 'STORE_OWNED'));
+    } finally {
+      await other.close();
+    }
+  }));
 });

@@ -31,8 +31,9 @@ export function resourcesCommand(context: CliContext): Command {
       'after',
       `
 The content is rebuilt from the history alone (the recorded events re-applied in order), without the
-workflow's code. A process running the workflow may hold a few changes it has not written yet: workflow-side
-changes are written with its next durable write; outside events are written before they are acknowledged.
+workflow's code. A workflow waiting for an event has written everything it did before waiting; one busy in a
+process may hold a few changes it has not written yet (workflow-side changes are written with its next
+durable write, or once it waits); outside events are written before they are acknowledged.
 Another identity's private resources are never shown.
 
 Examples:

@@ -7,7 +7,6 @@ import { isQuestError, isSuspension } from '../../core/errors.js';
 import { serialize } from '../../core/serializer.js';
 import { WorkflowManager } from '../../manager/workflow-manager.js';
 import type { AnyWorkflow, WorkflowRegistry } from '../../manager/types.js';
-import type { SqliteStore } from '../../storage/sqlite.js';
 import {
   CliError,
   EXIT,
@@ -18,6 +17,7 @@ import {
   type CliContext,
   type CommonOptions,
   type Io,
+  type CliStore,
 } from '../common.js';
 
 interface RunOptions extends CommonOptions {
@@ -41,7 +41,8 @@ workflow of those types (by replay), starts one if asked, and delivers the event
 as they come. It prints each workflow's result as it finishes (stdout; one JSON line each with --json) and
 runs until Ctrl-C / SIGTERM, which suspends every workflow durably (the next quest run resumes them), or
 with --until-done until every workflow running here has finished. The database is created if missing.
-Run one process per database: two processes running the same workflows would both write their histories.
+One manager per database: while another process (quest run, or your application) runs its workflows, quest run
+is refused with StoreOwnedError naming that process; a process that is gone (killed, crashed) is taken over.
 
 Put <module> before --start (--start takes every argument after it).
 
@@ -55,7 +56,7 @@ Examples:
       const start = options.start;
       if (start !== undefined && start.length < 2) throw new CliError('--start needs a workflow type and an id: --start <type> <id> [args...]', EXIT.usage);
       const workflows = await loadWorkflows(modulePath);
-      const store = await openStore(options.db, { create: true });
+      const store = await openStore(options.db, 'run');
       let manager: WorkflowManager<WorkflowRegistry>;
       try {
         manager = await WorkflowManager.open({ store, workflows, logger: cliLogger(io) });
@@ -103,7 +104,7 @@ Examples:
 }
 
 /** Import the module and check its `workflows` export. */
-async function loadWorkflows(modulePath: string): Promise<WorkflowRegistry> {
+export async function loadWorkflows(modulePath: string): Promise<WorkflowRegistry> {
   const path = resolve(modulePath);
   if (!existsSync(path)) throw new CliError(`the module ${modulePath} does not exist`, EXIT.usage);
   let loaded: Record<string, unknown>;
@@ -134,7 +135,7 @@ async function loadWorkflows(modulePath: string): Promise<WorkflowRegistry> {
 }
 
 /** Wait for workflow `id` to finish and print its outcome; false when it did not complete. */
-async function report(manager: WorkflowManager<WorkflowRegistry>, store: SqliteStore, id: string, type: string, io: Io, json: boolean): Promise<boolean> {
+export async function report(manager: WorkflowManager<WorkflowRegistry>, store: CliStore, id: string, type: string, io: Io, json: boolean): Promise<boolean> {
   const print = (state: string, text: string, data: Record<string, unknown>): void => {
     io.out(json ? JSON.stringify({ id, type, state, ...data }) : `workflow ${id} (${type}) ${state}${text === '' ? '' : `: ${text}`}`);
   };
@@ -162,7 +163,7 @@ async function report(manager: WorkflowManager<WorkflowRegistry>, store: SqliteS
 }
 
 /** The manager's logger: warnings on stderr, in words. */
-function cliLogger(io: Io): { warn: (...args: unknown[]) => void } {
+export function cliLogger(io: Io): { warn: (...args: unknown[]) => void } {
   return {
     warn: (...args: unknown[]) => {
       const message = args.find((arg): arg is string => typeof arg === 'string') ?? '';

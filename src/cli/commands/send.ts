@@ -3,8 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { resourceLabel, upgradeRecord } from '../../core/records.js';
 import { serialize, type Json } from '../../core/serializer.js';
-import { actionsOf, actionSpec, findVisible, rebuildResources } from '../../inspect/resources.js';
-import type { SqliteStore } from '../../storage/sqlite.js';
+import { actionsOf, actionSpec, findVisible } from '../../core/resources.js';
+import { rebuildResources } from '../../inspect/resources.js';
+import type { EventOutcome } from '../../storage/store.js';
 import {
   CliError,
   EXIT,
@@ -17,15 +18,17 @@ import {
   withStore,
   type CliContext,
   type CommonOptions,
+  type CliStore,
 } from '../common.js';
 
 interface SendOptions extends CommonOptions {
   identity?: string;
   wait?: boolean;
   timeout: number;
+  ttl?: number;
 }
 
-/** How often `--wait` looks at the inbox. */
+/** How often `--wait` looks at the event's outcome. */
 const WAIT_POLL_MS = 100;
 
 export function sendCommand(context: CliContext): Command {
@@ -37,7 +40,8 @@ export function sendCommand(context: CliContext): Command {
       .argument('<action>', 'the action: put (queue), set (state, event), clear (event), ...')
       .argument('[args...]', 'the arguments: JSON when they parse as JSON (42, true, \'"42"\', \'{"a":1}\'), else strings')
       .option('--identity <id>', 'act as this identity (default: anonymous, public resources only)')
-      .option('--wait', 'wait until a running manager has taken the event from the inbox')
+      .option('--ttl <ms>', 'time-to-live: reject the event if it is not applied within this many milliseconds', parseMilliseconds)
+      .option('--wait', 'wait for the outcome: exit 0 once applied, 1 when rejected (with the reason)')
       .option('--timeout <ms>', 'with --wait: give up (exit 1) after this many milliseconds', parseMilliseconds, 30_000),
   )
     .addHelpText(
@@ -45,22 +49,28 @@ export function sendCommand(context: CliContext): Command {
       `
 The event goes into the inbox of the database (durably, before this command returns) and prints its inbox
 id. The process that runs the workflow (quest run, or any WorkflowManager over the database) delivers it:
-it applies it to the workflow once the workflow's replay has caught up, then removes it. An event that
-cannot be applied (no such resource or action, the workflow finished) is removed and logged there; an
-event for a workflow that no process runs waits in the inbox until one does.
+it applies it once the workflow's replay has caught up and the resource is open, then records the outcome.
+An event for a resource the workflow has not opened yet waits in the inbox until it does (or until its
+--ttl passes); an event for a workflow that no process runs waits until one does. An event that can never
+be applied (the workflow ended or was deleted, no such action, wrong arguments, its --ttl passed) is
+rejected, and the reason is kept for a day: --wait prints it.
 
-Delivery is at least once: if that process dies after applying the event and before removing it, the
+Delivery is at least once: if that process dies after applying the event and before recording it, the
 next one applies it again.
 
 The event is checked against the stored history first: an action the resource does not have, or one that
 would wait for an answer (a queue get, an event wait), is refused. A resource the stored history does not
-show open is only warned about (the running process may not have written its opening yet).
+show open for the identity is only warned about (the workflow may open it later).
+
+Exit codes: 0 posted (with --wait: applied), 1 rejected or still waiting at --timeout (with --wait), 2 bad
+usage, unknown or finished workflow.
 
 Examples:
   $ quest send game guess put 42                       # the number 42
   $ quest send game guess put '"42"'                   # the string "42"
   $ quest send order-1 approval set --identity manager
-  $ quest send game guess put 50 --wait --timeout 5000  # wait until the running game took it
+  $ quest send game guess put 50 --wait --timeout 5000  # wait for the outcome: applied (0) or rejected (1)
+  $ quest send game guess put 50 --ttl 60000           # rejected unless applied within a minute
   $ quest send game guess put -- -5                     # a negative number after --`,
     )
     .action(async (name: string, resource: string, action: string, rawArgs: string[], options: SendOptions) => {
@@ -80,26 +90,43 @@ Examples:
         }
         const warning = check((await store.history(entry.id).load()).map(upgradeRecord), resource, identity, action, args);
         if (warning !== undefined) io.err(`quest: warning: ${warning}`);
-        const id = await store.postEvent({ workflowId: name, resource, identity, action, args });
-        const event = { id, workflowId: name, resource, identity, action, args };
+        const ttl = options.ttl === undefined ? {} : { ttlMs: options.ttl };
+        const id = await store.postEvent({ workflowId: name, resource, identity, action, args, ...ttl });
+        const event = { id, workflowId: name, resource, identity, action, args, ...ttl };
         if (options.json !== true) {
           io.out(`Posted event ${id}: ${action} on ${resourceLabel({ name: resource, identity })} of workflow ${name}${args.length === 0 ? '' : ` with ${showValue(args)}`}.`);
         }
-        if (options.wait !== true) return { event, taken: undefined };
-        return { event, taken: await waitUntilTaken(store, id, options.timeout) };
-      });
-      if (options.json === true) printJson(io, { ...result.event, ...(result.taken === undefined ? {} : { taken: result.taken }) });
-      if (result.taken === false) {
-        io.err(
-          `quest: event ${result.event.id} is still in the inbox after ${options.timeout} ms: is a process running workflow ${name} ` +
-            '(quest run, or your application)? It stays there and is delivered when one does.',
-        );
-        context.exit(EXIT.failed);
-        return;
-      }
-      if (result.taken === true && options.json !== true) io.out(`Event ${result.event.id} was taken by the running manager.`);
-      context.exit(EXIT.ok);
+        if (options.wait !== true) return { event, outcome: undefined };
+        return { event, outcome: await waitForOutcome(store, id, options.timeout) };
+      }, 'post');
+      if (options.json === true) printJson(io, { ...result.event, ...(result.outcome === undefined ? {} : { outcome: result.outcome }) });
+      context.exit(reportOutcome(io, result.event.id, name, result.outcome, options));
     });
+}
+
+/** Say what became of the event (with --wait) and return the exit code: 0 applied, 1 rejected or not yet. */
+function reportOutcome(io: CliContext['io'], id: number, workflow: string, outcome: EventOutcome | undefined | 'unknown', options: SendOptions): number {
+  const text = options.json !== true;
+  if (outcome === undefined) return EXIT.ok;
+  if (outcome === 'unknown') {
+    io.err(`quest: the outcome of event ${id} is not known any more (outcomes are kept for a day): look at the workflow with quest resources`);
+    return EXIT.failed;
+  }
+  switch (outcome.status) {
+    case 'applied':
+      if (text) io.out(`Event ${id} was applied to workflow ${workflow}.`);
+      return EXIT.ok;
+    case 'rejected':
+      io.err(`quest: event ${id} was rejected: ${outcome.code}: ${outcome.message}`);
+      return EXIT.failed;
+    case 'pending':
+      io.err(
+        `quest: event ${id} is still in the inbox after ${options.timeout} ms: is a process running workflow ${workflow} ` +
+          '(quest run, or your application), and has the workflow opened the resource? It stays there and is applied when both are true' +
+          `${options.ttl === undefined ? '' : ` (unless its time-to-live of ${options.ttl} ms passes first)`}.`,
+      );
+      return EXIT.failed;
+  }
 }
 
 /**
@@ -110,9 +137,10 @@ function check(records: Parameters<typeof rebuildResources>[0], name: string, id
   const target = findVisible(rebuildResources(records).resources, name, identity);
   const who = identity === null ? 'the public' : identity;
   if (target === undefined) {
+    // The same words whether the resource does not exist or is another identity's: they must not tell which.
     return (
-      `the stored history does not show a resource ${JSON.stringify(name)} open for ${who} (a running process may not have written ` +
-      'its opening yet); posting anyway: if the workflow has no such resource when the event is delivered, it is dropped'
+      `the stored history does not show a resource ${JSON.stringify(name)} open for ${who}; posting anyway: the event waits in ` +
+      'the inbox until the workflow opens it (or until its --ttl passes)'
     );
   }
   const spec = actionSpec(target.kind, action);
@@ -135,13 +163,13 @@ function check(records: Parameters<typeof rebuildResources>[0], name: string, id
   return undefined;
 }
 
-/** Poll the inbox until event `id` is gone (taken); false when `timeoutMs` passes first. */
-async function waitUntilTaken(store: SqliteStore, id: number, timeoutMs: number): Promise<boolean> {
+/** Poll the outcome of event `id` until it is settled; still pending when `timeoutMs` passes first. */
+async function waitForOutcome(store: CliStore, id: number, timeoutMs: number): Promise<EventOutcome | 'unknown'> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [next] = await store.takeEvents(1, id - 1);
-    if (next?.id !== id) return true;
-    if (Date.now() >= deadline) return false;
+    const outcome = await store.eventOutcome(id);
+    if (outcome === undefined) return 'unknown';
+    if (outcome.status !== 'pending' || Date.now() >= deadline) return outcome;
     await sleep(Math.min(WAIT_POLL_MS, Math.max(1, deadline - Date.now())));
   }
 }

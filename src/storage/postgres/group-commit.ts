@@ -234,9 +234,9 @@ export class GroupCommit {
 
   /** The appends of `changes` in one INSERT, then their removals in one DELETE. */
   private async applyRecords(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<void> {
-    const { ids, seqs, bodies, removeIds, removeSeqs } = flatten(changes);
+    const { ids, seqs, bodies, crcs, removeIds, removeSeqs } = flatten(changes);
     // Appends first, then removals: a change may remove a record it appends.
-    if (ids.length > 0) await client.query(this.sql.insertRecords, [ids, seqs, bodies]);
+    if (ids.length > 0) await client.query(this.sql.insertRecords, [ids, seqs, bodies, crcs]);
     if (removeIds.length > 0) await client.query(this.sql.deleteRecords, [removeIds, removeSeqs]);
   }
 
@@ -246,10 +246,10 @@ export class GroupCommit {
    * when a write in it was refused (nothing was written).
    */
   private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<boolean> {
-    const { ids, seqs, bodies, removeIds, removeSeqs } = flatten(changes);
+    const { ids, seqs, bodies, crcs, removeIds, removeSeqs } = flatten(changes);
     try {
       // Prepared once per connection (named): the hot statement of a sequential writer is not parsed again.
-      await client.query({ name: this.sql.commitRecordsName, text: this.sql.commitRecords, values: [ids, seqs, bodies, removeIds, removeSeqs] });
+      await client.query({ name: this.sql.commitRecordsName, text: this.sql.commitRecords, values: [ids, seqs, bodies, crcs, removeIds, removeSeqs] });
       return true;
     } catch (error) {
       if (isStatementError(error)) return false;

@@ -71,6 +71,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 2,
+    name: 'inbox outcomes; damage detection (record checksums, history row counts)',
+    sql: `
+      -- What became of each settled inbox event, for its sender (EventInbox.eventOutcome), kept for a day.
+      CREATE TABLE :SCHEMA.inbox_outcomes (
+        id bigint PRIMARY KEY,
+        status text NOT NULL,
+        code text,
+        message text,
+        settled_at bigint NOT NULL
+      );
+      CREATE INDEX inbox_outcomes_by_time ON :SCHEMA.inbox_outcomes (settled_at);
+
+      -- records.crc: the CRC-32 of body (NULL in rows written before: not checked). workflows.history_rows: how
+      -- many records the history of the workflow holds, kept by every commit in the same statement, so a
+      -- deleted history of a running workflow is detected on load.
+      ALTER TABLE :SCHEMA.records ADD COLUMN crc bigint;
+      ALTER TABLE :SCHEMA.workflows ADD COLUMN history_rows bigint;
+      UPDATE :SCHEMA.workflows AS w SET history_rows = (SELECT count(*) FROM :SCHEMA.records AS r WHERE r.workflow_id = w.id);
+    `,
+  },
 ];
 
 /** A PostgreSQL identifier, quoted (`my"schema` -> `"my""schema"`). */
@@ -100,7 +122,7 @@ export interface MigrationResult {
  *
  * @example
  * const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1/app' });
- * console.log(await migrate(pool, 'quest'));   // { applied: [1], version: 1 }
+ * console.log(await migrate(pool, 'quest'));   // { applied: [1, 2], version: 2 }
  */
 export async function migrate(pool: pg.Pool, schema: string): Promise<MigrationResult> {
   checkSchemaName(schema);

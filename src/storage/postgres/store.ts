@@ -12,10 +12,10 @@ import pg from 'pg';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
 import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { EventInbox, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../store.js';
+import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../store.js';
 import { GroupCommit, storageError, type PostgresStoreStats, type WriteBody } from './group-commit.js';
-import { PostgresHistory, parseRecord, serializeChange, type RecordRow, type RecordStore } from './history.js';
-import { insertEvent, selectEvents, serializeEvent } from './inbox.js';
+import { PostgresHistory, parseRecords, serializeChange, type RecordRow, type RecordStore } from './history.js';
+import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
 import { checkSchemaName, migrate } from './migrations.js';
 import { statementsFor, type Statements } from './sql.js';
 
@@ -46,7 +46,14 @@ export const DEFAULT_SCHEMA = 'quest';
  * with every other write of its transaction when the transaction failed. Reads wait for the writes issued
  * before them, so they see them. After `close()`, every call fails with StorageError.
  *
- * It has an inbox of outside events ({@link EventInbox}), as SqliteStore has.
+ * It has an inbox of outside events ({@link EventInbox}), as SqliteStore has. Damage to a stored history (a
+ * changed record, the deleted rows of a running workflow) is a CorruptHistoryError on load, never replayed.
+ *
+ * It does not implement ownership yet (the optional `StoreOwnership` capability, one owner process per
+ * store): the manager does not require it, and the ownership conformance checks skip stores without it. The
+ * next step is leases per workflow, for which the `workflows` table already reserves its columns: `owner` (the
+ * process running the workflow), `lease_until` (when its claim lapses unless renewed) and `epoch` (a fencing
+ * token, incremented by every new owner and checked by every write of the old one).
  *
  * @example
  * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
@@ -165,8 +172,12 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     return this.read('read the inbox', () => selectEvents(this.pool, this.sql, limit, afterId));
   }
 
-  removeEvent(id: number): Promise<void> {
-    return this.enqueue(`remove event ${id} from the inbox`, { row: { sql: this.sql.deleteEvents, target: `inbox:${id}`, values: [id] } });
+  settleEvent(id: number, verdict: EventVerdict): Promise<void> {
+    return this.enqueue(`settle event ${id} of the inbox`, { apply: (client) => settleEvent(client, this.sql, id, verdict) });
+  }
+
+  eventOutcome(id: number): Promise<EventOutcome | undefined> {
+    return this.read(`read the outcome of event ${id}`, () => selectOutcome(this.pool, this.sql, id));
   }
 
   /**
@@ -186,11 +197,11 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     return this.closing;
   }
 
-  /** @internal See {@link PostgresHistory.load}. */
+  /** @internal See {@link PostgresHistory.load}: checksums and the record count of a running workflow are checked. */
   loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
     return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, async () => {
       const { rows } = await this.pool.query<RecordRow>(this.sql.selectRecords, [workflowId]);
-      return rows.map((row) => parseRecord(row, workflowId));
+      return parseRecords(rows, workflowId);
     });
   }
 

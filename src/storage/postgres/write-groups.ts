@@ -18,6 +18,8 @@ export interface RecordsChange {
   workflowId: string;
   seqs: number[];
   bodies: string[];
+  /** The CRC-32 of each body, checked when the history is loaded. */
+  crcs: number[];
   remove: readonly number[];
 }
 
@@ -84,16 +86,18 @@ export function flatten(changes: readonly RecordsChange[]) {
   const ids: string[] = [];
   const seqs: number[] = [];
   const bodies: string[] = [];
+  const crcs: number[] = [];
   const removeIds: string[] = [];
   const removeSeqs: number[] = [];
   for (const change of changes) {
     ids.push(...change.seqs.map(() => change.workflowId));
     seqs.push(...change.seqs);
     bodies.push(...change.bodies);
+    crcs.push(...change.crcs);
     removeIds.push(...change.remove.map(() => change.workflowId));
     removeSeqs.push(...change.remove);
   }
-  return { ids, seqs, bodies, removeIds, removeSeqs };
+  return { ids, seqs, bodies, crcs, removeIds, removeSeqs };
 }
 
 /** Within one statement a DELETE does not see the rows its INSERT adds: such a change needs two statements. */

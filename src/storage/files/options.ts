@@ -1,0 +1,25 @@
+/** The options and counters of a FileStore (src/storage/files.ts), shared by the store and its histories. */
+
+/** Tuning of a {@link FileStore}; the defaults suit most applications. */
+export interface FileStoreOptions {
+  /** A log is compacted only once it has more commits than this (default 1000). */
+  compactMinLines?: number;
+  /** ...and more than `compactRatio` times as many commits as live records (default 2). */
+  compactRatio?: number;
+  /** Most history logs kept open at once; idle ones beyond it are closed, least recently used first (default 128). */
+  maxOpenFiles?: number;
+}
+
+/** Counters of a {@link FileStore}, for tests and monitoring. */
+export interface FileStoreStats {
+  /** History commits made durable. */
+  commits: number;
+  /** Logs rewritten to their live records. */
+  compactions: number;
+  /** Compactions that failed (the log was left as it was, or as the complete new file; never half of each). */
+  compactionFailures: number;
+  /** Incomplete last commits (writes interrupted by a crash) cut off a log when it was read. */
+  tornTails: number;
+  /** Logs of the previous file format rewritten in the current one (with checksums) when the store opened. */
+  migratedLogs: number;
+}

@@ -1,0 +1,110 @@
+/**
+ * Opening a SqliteStore's file without writing it: read-only opening for inspection, and the check that a file
+ * is a Quest database before anything is written to it.
+ *
+ * Read-only without a single change, even in a read-only directory: a Quest database is in WAL mode, and
+ * SQLite opens a WAL-mode file (even with SQLITE_OPEN_READONLY) by creating its `-wal` and `-shm` files, which
+ * stay behind, and fails where it cannot create them. SQLite's `immutable=1` avoids that, but it is a URI
+ * parameter and better-sqlite3 12 is built with URIs off (SQLITE_USE_URI=0; only an environment variable read
+ * once when its addon loads switches them on), and immutable also ignores the `-wal` file. So:
+ * - no `-wal` file, or an empty one (the last connection closed cleanly, everything is in the main file): the
+ *   file is read into memory and opened from there (`new Database(buffer)`), its header switched from WAL to
+ *   rollback mode in the copy. Nothing on disk is opened for writing; the cost is the file's size in memory;
+ * - a `-wal` file with content (a manager runs, or one crashed): the file is opened with SQLITE_OPEN_READONLY,
+ *   which reads the committed transactions in the `-wal` and never writes the database or the `-wal`. SQLite
+ *   may update the `-shm` index (or keep it in memory when it cannot write it).
+ */
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { NotAQuestStoreError, StorageError } from '../core/errors.js';
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+/** The tables every Quest database has had since its first schema. */
+const QUEST_TABLES = ['records', 'workflows', 'aliases'];
+
+/** Open the Quest database at `path` read-only (see the module comment); NotAQuestStoreError when it is none. */
+export function openReadOnlyDatabase(path: string, knownVersions: number, minimumVersion: number): Database.Database {
+  checkSqliteFile(path);
+  let db: Database.Database;
+  try {
+    db = walHasContent(path) ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(inRollbackMode(readFileSync(path)), { readonly: true });
+  } catch (error) {
+    throw new StorageError(`Could not open the SQLite database ${path} read-only: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
+  try {
+    const version = checkQuestSchema(db, path, knownVersions);
+    if (version < minimumVersion) {
+      throw new StorageError(`${path} was written by an older Quest (schema ${version}); open it once with a WorkflowManager (or quest run) to upgrade it.`);
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/** NotAQuestStoreError unless `path` is a file that starts like a SQLite database. Reads only. */
+export function checkSqliteFile(path: string): void {
+  let size: number;
+  try {
+    const stat = statSync(path);
+    if (stat.isDirectory()) throw new NotAQuestStoreError(path, 'is a directory');
+    size = stat.size;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') throw new NotAQuestStoreError(path, 'does not exist');
+    throw error;
+  }
+  if (size === 0) throw new NotAQuestStoreError(path, 'is an empty file');
+  if (!readStart(path, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) throw new NotAQuestStoreError(path, 'is not a SQLite database');
+}
+
+/**
+ * The schema version of the Quest database open in `db`: NotAQuestStoreError when it has no Quest tables
+ * (another application's database), StorageError when a newer Quest wrote it. Reads only.
+ */
+export function checkQuestSchema(db: Database.Database, path: string, knownVersions: number): number {
+  let version: number;
+  let tables: Set<string>;
+  try {
+    version = Number(db.pragma('user_version', { simple: true }));
+    tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => row.name));
+  } catch (error) {
+    throw new NotAQuestStoreError(path, `cannot be read as a SQLite database (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (version < 1 || QUEST_TABLES.some((table) => !tables.has(table))) {
+    throw new NotAQuestStoreError(path, tables.size === 0 ? 'is an empty SQLite database' : 'is a SQLite database of another application (no Quest tables)');
+  }
+  if (version > knownVersions) {
+    throw new StorageError(`${path} was written by a newer Quest (schema ${version}, this one knows ${knownVersions}); upgrade Quest.`);
+  }
+  return version;
+}
+
+function walHasContent(path: string): boolean {
+  try {
+    return statSync(`${path}-wal`).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A copy of a database image whose header says rollback mode: the in-memory VFS cannot open WAL mode. */
+function inRollbackMode(image: Buffer): Buffer {
+  // Bytes 18 and 19: file format write and read versions, 2 for WAL, 1 for rollback.
+  if (image.length >= 100) {
+    image[18] = 1;
+    image[19] = 1;
+  }
+  return image;
+}
+
+function readStart(path: string, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(path, 'r');
+  try {
+    const read = readSync(fd, buffer, 0, length, 0);
+    return buffer.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The owner of a SQLite database (StoreOwnership): one row in table `owner`, read and written in one IMMEDIATE
+ * transaction. IMMEDIATE takes SQLite's write lock before reading, so of several processes taking over a dead
+ * owner at once, the first sees it dead and writes itself; the others then read the new, live owner.
+ */
+import type Database from 'better-sqlite3';
+import { isStoreOwner, ownerIsGone, storeOwnedError } from './owner.js';
+import type { StoreOwner } from './store.js';
+
+/** The migration that adds the table (appended to SqliteStore's MIGRATIONS). */
+export const OWNER_TABLE = `CREATE TABLE owner (
+     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+     owner_id TEXT NOT NULL,
+     body TEXT NOT NULL
+   );`;
+
+/** Become the owner of the database in `db` (see StoreOwnership.acquireOwnership). */
+export function acquireOwner(db: Database.Database, owner: StoreOwner, path: string): void {
+  db.transaction(() => {
+    const current = readOwner(db);
+    if (current !== undefined && current.id !== owner.id && !ownerIsGone(current)) {
+      throw storeOwnedError(path, current, `run: sqlite3 ${path} 'DELETE FROM owner'`);
+    }
+    db.prepare('INSERT OR REPLACE INTO owner (singleton, owner_id, body) VALUES (1, ?, ?)').run(owner.id, JSON.stringify(owner));
+  }).immediate();
+}
+
+/** Remove the owner row if it is still `ownerId`'s (another process may have taken a store it thought dead). */
+export function releaseOwner(db: Database.Database, ownerId: string): void {
+  db.prepare('DELETE FROM owner WHERE owner_id = ?').run(ownerId);
+}
+
+/** The owner row, or undefined. */
+export function readOwner(db: Database.Database): StoreOwner | undefined {
+  const row = db.prepare<[], { body: string }>('SELECT body FROM owner WHERE singleton = 1').get();
+  if (row === undefined) return undefined;
+  let owner: unknown;
+  try {
+    owner = JSON.parse(row.body);
+  } catch {
+    owner = undefined;
+  }
+  // A damaged row names nobody: treat it as no owner rather than locking everyone out for good.
+  return isStoreOwner(owner) ? owner : undefined;
+}

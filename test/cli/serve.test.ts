@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { QuestClient } from '../../src/client/client.js';
+import { FIXTURE_MODULE, inTempDir, linesOf, quest, spawnQuest } from './support.js';
+
+const TOKENS = { 'root-token-0001': { identity: 'root', roles: ['admin'] }, 'ann-token-0001': { identity: 'ann' }, 'bob-token-0001': { identity: 'bob' } };
+
+describe('quest serve', () => {
+  test('serves the module durably: tokens prove identities, SIGTERM exits 0, and the next serve resumes the workflow', async () => {
+    await inTempDir(async (dir) => {
+      const db = join(dir, 'app.sqlite');
+      const tokens = join(dir, 'tokens.json');
+      await writeFile(tokens, JSON.stringify(TOKENS));
+      const serve = async (...extra: string[]): Promise<{ url: string; stop(): Promise<number | null> }> => {
+        const child = spawnQuest(['serve', FIXTURE_MODULE, '--db', db, '--port', '0', '--tokens', tokens, '--json', ...extra]);
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const first = await linesOf(child).next();
+        assert.equal(first.done, false, stderr);
+        const { url } = JSON.parse(first.value as string) as { url: string };
+        return {
+          url,
+          stop: async () => {
+            const closed = once(child, 'close');
+            child.kill('SIGTERM');
+            return ((await closed) as [number | null])[0];
+          },
+        };
+      };
+
+      const first = await serve('--start', 'secrets', 's1');
+      const ann = new QuestClient(first.url, { token: 'ann-token-0001' });
+      const bob = new QuestClient(first.url, { token: 'bob-token-0001' });
+      assert.deepEqual(await ann.whoami(), { identity: 'ann', roles: [] });
+      await ann.waitForResource('s1', 'stop');
+      await ann.queue<string>('s1', 'mailbox').put('from ann');
+      assert.deepEqual((await bob.resources('s1')).map((r) => r.name).sort(), ['board', 'diary', 'stop']);
+      await assert.rejects(bob.list(), { name: 'ForbiddenError' });
+      assert.equal(await first.stop(), 0);
+
+      const second = await serve();
+      const root = new QuestClient(second.url, { token: 'root-token-0001' });
+      assert.equal((await root.list()).find((info) => info.id === 's1')?.status, 'running');
+      const again = new QuestClient(second.url, { token: 'ann-token-0001' });
+      await again.waitForResource('s1', 'mailbox');
+      assert.equal(await again.queue<string>('s1', 'mailbox').size(), 1);
+      await again.event('s1', 'stop').set();
+      assert.equal(typeof (await again.getResult('s1')), 'number');
+      assert.equal(await second.stop(), 0);
+    });
+  });
+
+  test('refuses two authentications at once, and development mode off loopback (exit 2)', async () => {
+    await inTempDir(async (dir) => {
+      const db = join(dir, 'app.sqlite');
+      const both = await quest('serve', FIXTURE_MODULE, '--db', db, '--port', '0', '--tokens', 'x.json', '--jwt-secret', 'y'.repeat(40));
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /choose one/);
+      const exposed = await quest('serve', FIXTURE_MODULE, '--db', db, '--port', '0', '--host', '0.0.0.0', '--dev-identity-header');
+      assert.equal(exposed.code, 2);
+      assert.match(exposed.stderr, /Development mode/);
+    });
+  });
+});
