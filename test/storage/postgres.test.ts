@@ -341,6 +341,46 @@ describePostgres('postgres store: schema and connections', () => {
     await assert.rejects(store.history('w').load(), (error: unknown) => isQuestError(error, 'CORRUPT_HISTORY'));
   }));
 
+  test('every way a commit is written keeps the count of a running history: loads whole, a deleted row is a CorruptHistoryError', () => withStore(async (store, schema) => {
+    await store.putWorkflow(entry('w', 1));
+    await store.history('w').commit({ append: [record(1), record(2), record(3)], remove: [] }); // one statement
+    await store.history('w').commit({ append: [record(4)], remove: [2, 9] }); // one statement, an absent seq
+    await Promise.all([store.history('w').commit({ append: [record(5)], remove: [1] }), store.putWorkflow(entry('v', 2))]); // a segment
+    await store.history('w').commit({ append: [record(6), record(7)], remove: [7] }); // removes its own append: two statements
+    const refused = store.history('w').commit({ append: [record(3)], remove: [] }); // a duplicate seq: the careful path
+    await Promise.all([assert.rejects(refused, isStorageError), store.history('w').commit({ append: [record(8)], remove: [4] })]);
+    assert.deepEqual((await store.history('w').load()).map((r) => r.seq), [3, 5, 6, 8]);
+    await adminPool().query(`DELETE FROM ${quoteIdentifier(schema)}.records WHERE workflow_id = 'w' AND seq = 8`);
+    await assert.rejects(
+      store.history('w').load(),
+      (error: unknown) => isQuestError(error, 'CORRUPT_HISTORY') && /holds 3 record\(s\) where its commits left 4/.test(String(error)),
+    );
+  }));
+
+  test('a schema of version 1 (before checksums) opens: old rows are read as before, counts start from what is there', () => withStore(async (store, schema) => {
+    await store.putWorkflow(entry('w', 1));
+    await store.putWorkflow(entry('fresh', 2));
+    await store.close();
+    const s = quoteIdentifier(schema);
+    // Make it what migration 1 left: no inbox outcomes, no crc, no history_rows; rows inserted without a checksum.
+    await adminPool().query(
+      `ALTER TABLE ${s}.records DROP COLUMN crc; ALTER TABLE ${s}.workflows DROP COLUMN history_rows; DROP TABLE ${s}.inbox_outcomes; ` +
+        `DELETE FROM ${s}.quest_migrations WHERE id > 1`,
+    );
+    for (const seq of [1, 2]) await adminPool().query(`INSERT INTO ${s}.records (workflow_id, seq, body) VALUES ('w', $1, $2)`, [seq, JSON.stringify(record(seq))]);
+    const again = await PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 2 });
+    try {
+      assert.deepEqual(await again.history('w').load(), [record(1), record(2)]);
+      assert.deepEqual(await again.history('fresh').load(), []);
+      await again.history('w').commit({ append: [record(3)], remove: [] });
+      assert.deepEqual(await again.history('w').load(), [record(1), record(2), record(3)]);
+      await adminPool().query(`UPDATE ${s}.records SET body = replace(body, '"seq":3,', '"seq":5,') WHERE seq = 3`);
+      await assert.rejects(again.history('w').load(), /record 3 does not match its checksum/);
+    } finally {
+      await again.close();
+    }
+  }));
+
   test('the inbox: events come back in posting order with increasing ids, and settled ones stay gone', () => withStore(async (store) => {
     const event = (n: number) => ({ workflowId: `w${n}`, resource: 'guess', identity: n === 2 ? 'ann' : null, action: 'put', args: [n, { ü: '"x"' }] });
     const ids = await Promise.all([1, 2, 3].map((n) => store.postEvent(event(n))));

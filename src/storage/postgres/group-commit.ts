@@ -241,8 +241,9 @@ export class GroupCommit {
   }
 
   /**
-   * History commits of distinct workflows, none removing a record it appends, as ONE statement: atomic by
-   * itself (no BEGIN, no COMMIT), so a sequential writer pays one round trip per commit instead of three. False
+   * History commits of distinct workflows, none removing a record it appends, as ONE statement (with the record
+   * counts of their workflows): atomic by itself (no BEGIN, no COMMIT), so a sequential writer pays one round
+   * trip per commit instead of three. False
    * when a write in it was refused (nothing was written).
    */
   private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<boolean> {
