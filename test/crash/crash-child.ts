@@ -4,7 +4,7 @@
  *
  * Usage: node --import tsx test/crash/crash-child.ts <database> <log> <concurrency> <mode> [hold]
  * - database: a SQLite file, or `postgres:<schema>` for a PostgresStore in that schema of $QUEST_PG_URL (see
- *   test/storage/postgres-crash.test.ts).
+ *   test/storage/postgres-manager.test.ts).
  * - mode 'crash': resume what the store holds, then keep `concurrency` workflows running, starting w<next>
  *   whenever one finishes, forever. With `hold` = M, the M-th step execution of this process never returns
  *   (the child prints "holding <id> <key>"), so the parent kills it mid-step for sure. SIGTERM closes the

@@ -65,7 +65,7 @@ describePostgres('postgres store under a WorkflowManager', () => {
     }
   });
 
-  test('an event posted to the inbox by another store reaches the workflow', async () => {
+  test('an event posted to the inbox by another store reaches the workflow, and that store reads its outcome', async () => {
     const schema = freshSchema('inbox');
     try {
       const runs: Record<string, number> = {};
@@ -75,12 +75,18 @@ describePostgres('postgres store under a WorkflowManager', () => {
         await manager.waitForResource('t1', 'go', null);
         const sender = await open(schema);
         try {
-          await sender.postEvent({ workflowId: 't1', resource: 'go', identity: null, action: 'set', args: [] });
+          const id = await sender.postEvent({ workflowId: 't1', resource: 'go', identity: null, action: 'set', args: [] });
+          assert.deepEqual(await sender.eventOutcome(id), { status: 'pending' });
+          assert.equal(await manager.deliverInbox(), 1);
+          assert.equal(await manager.getResult('t1'), 12);
+          assert.equal((await sender.eventOutcome(id))?.status, 'applied');
+          const late = await sender.postEvent({ workflowId: 't1', resource: 'go', identity: null, action: 'set', args: [] });
+          await manager.deliverInbox();
+          const outcome = await sender.eventOutcome(late);
+          assert.ok(outcome?.status === 'rejected' && outcome.code.length > 0 && outcome.message.length > 0, JSON.stringify(outcome));
         } finally {
           await sender.close();
         }
-        assert.equal(await manager.deliverInbox(), 1);
-        assert.equal(await manager.getResult('t1'), 12);
       } finally {
         await manager.close();
       }
