@@ -55,15 +55,7 @@ Examples:
       const { io } = context;
       const start = options.start;
       if (start !== undefined && start.length < 2) throw new CliError('--start needs a workflow type and an id: --start <type> <id> [args...]', EXIT.usage);
-      const workflows = await loadWorkflows(modulePath);
-      const store = await openStore(options.db, 'run');
-      let manager: WorkflowManager<WorkflowRegistry>;
-      try {
-        manager = await WorkflowManager.open({ store, workflows, logger: cliLogger(io) });
-      } catch (error) {
-        await store.close();
-        throw new CliError(`cannot open the workflows of ${options.db}: ${messageOf(error)}`, EXIT.failed);
-      }
+      const { store, manager } = await openManager(modulePath, options.db, io);
       // Signals suspend everything and exit the process; until then, keep it alive even when every workflow waits.
       const removeSignalHandlers = manager.handleSignals();
       const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
@@ -104,6 +96,21 @@ Examples:
 }
 
 /** Import the module and check its `workflows` export. */
+/**
+ * The workflows of module `modulePath` run by a manager over the database at `location` (taking its ownership):
+ * what `quest run` and `quest serve` start from. CliError (exit 1) when the manager cannot open.
+ */
+export async function openManager(modulePath: string, location: string, io: Io): Promise<{ store: CliStore; manager: WorkflowManager<WorkflowRegistry> }> {
+  const workflows = await loadWorkflows(modulePath);
+  const store = await openStore(location, 'run');
+  try {
+    return { store, manager: await WorkflowManager.open({ store, workflows, logger: cliLogger(io) }) };
+  } catch (error) {
+    await store.close();
+    throw new CliError(`cannot open the workflows of ${location}: ${messageOf(error)}`, EXIT.failed);
+  }
+}
+
 export async function loadWorkflows(modulePath: string): Promise<WorkflowRegistry> {
   const path = resolve(modulePath);
   if (!existsSync(path)) throw new CliError(`the module ${modulePath} does not exist`, EXIT.usage);

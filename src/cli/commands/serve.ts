@@ -6,8 +6,8 @@ import { WorkflowManager } from '../../manager/workflow-manager.js';
 import type { WorkflowRegistry } from '../../manager/types.js';
 import type { Authenticate } from '../../server/auth.js';
 import type { QuestServer } from '../../server/server.js';
-import { CliError, EXIT, messageOf, openStore, parseArgument, withCommonOptions, type CliContext, type Io } from '../common.js';
-import { cliLogger, loadWorkflows, report } from './run.js';
+import { CliError, EXIT, messageOf, parseArgument, withCommonOptions, type CliContext, type Io } from '../common.js';
+import { openManager, report } from './run.js';
 
 interface ServeOptions {
   db: string;
@@ -51,15 +51,7 @@ Examples:
       const authenticate = authenticationOf(options, auth);
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, got ${options.port}`, EXIT.usage);
-      const workflows = await loadWorkflows(modulePath);
-      const store = await openStore(options.db, 'run');
-      let manager: WorkflowManager<WorkflowRegistry>;
-      try {
-        manager = await WorkflowManager.open({ store, workflows, logger: cliLogger(io) });
-      } catch (error) {
-        await store.close();
-        throw new CliError(`cannot open the workflows of ${options.db}: ${messageOf(error)}`, EXIT.failed);
-      }
+      const { store, manager } = await openManager(modulePath, options.db, io);
       const server = new QuestServer(manager, { authenticate, logger: serverLogger(io) });
       const stop = async (): Promise<void> => {
         // Together: the manager's close answers the calls still waiting (WORKFLOW_SUSPENDED) so the server drains.
