@@ -1,6 +1,6 @@
 /**
- * Opening a SqliteStore's file without writing it: read-only opening for inspection, and the check that a file
- * is a Quest database before anything is written to it.
+ * Opening a SqliteStore's file: for writing (WAL mode), and without writing it: read-only opening for
+ * inspection, and the check that a file is a Quest database before anything is written to it.
  *
  * Read-only without a single change, even in a read-only directory: a Quest database is in WAL mode, and
  * SQLite opens a WAL-mode file (even with SQLITE_OPEN_READONLY) by creating its `-wal` and `-shm` files, which
@@ -17,10 +17,41 @@
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { NotAQuestStoreError, StorageError } from '../core/errors.js';
+import type { SqliteStoreOptions, SqliteSynchronous } from './sqlite.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** The tables every Quest database has had since its first schema. */
 const QUEST_TABLES = ['records', 'workflows', 'aliases'];
+
+/**
+ * Open `path` for writing; with `create: false`, only when it is a Quest database already (checked first,
+ * reading only).
+ */
+export function openWritable(path: string, options: SqliteStoreOptions, knownVersions: number): Database.Database {
+  if (options.create === false) checkSqliteFile(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000, fileMustExist: options.create === false });
+  } catch (error) {
+    throw new StorageError(`Could not open the SQLite database ${path}: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
+  try {
+    if (options.create === false) checkQuestSchema(db, path, knownVersions);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/** Switch a database open for writing to WAL mode with the given durability. */
+export function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (mode !== 'wal' && !db.memory) {
+    throw new StorageError(`SQLite could not switch ${path} to WAL mode (it stays in ${String(mode)} mode).`);
+  }
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+}
 
 /** Open the Quest database at `path` read-only (see the module comment); NotAQuestStoreError when it is none. */
 export function openReadOnlyDatabase(path: string, knownVersions: number, minimumVersion: number): Database.Database {

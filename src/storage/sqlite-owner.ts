@@ -43,3 +43,8 @@ export function readOwner(db: Database.Database): StoreOwner | undefined {
   // A damaged row names nobody: treat it as no owner rather than locking everyone out for good.
   return isStoreOwner(owner) ? owner : undefined;
 }
+
+/** Whether the database has the owner table (a read-only opening may find a schema from before it). */
+export function hasOwnerTable(db: Database.Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owner'").get() !== undefined;
+}

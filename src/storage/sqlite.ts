@@ -8,26 +8,19 @@
  * better-sqlite3 is synchronous: a transaction (and its fsync) runs on the event-loop thread. Group commit
  * keeps that to one fsync per turn however many workflows write.
  */
-import { crc32 } from 'node:zlib';
-import Database from 'better-sqlite3';
-import type { History, HistoryChange } from '../core/history.js';
+import type Database from 'better-sqlite3';
+import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { CorruptHistoryError, StorageError, isQuestError } from '../core/errors.js';
-import { checkQuestSchema, checkSqliteFile, openReadOnlyDatabase } from './sqlite-open.js';
-import { OWNER_TABLE, acquireOwner, readOwner, releaseOwner } from './sqlite-owner.js';
-import {
-  EVENT_OUTCOME_RETENTION_MS,
-  type EventInbox,
-  type EventOutcome,
-  type EventVerdict,
-  type InboxEvent,
-  type PostedEvent,
-  type Store,
-  type StoreOwner,
-  type StoreOwnership,
-  type WorkflowEntry,
-  type WorkflowState,
-} from './store.js';
+import { StorageError, isQuestError } from '../core/errors.js';
+import { RecordHistory, type RecordStore } from './record-history.js';
+import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
+import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
+import { configure, openReadOnlyDatabase, openWritable } from './sqlite-open.js';
+import { acquireOwner, hasOwnerTable, readOwner, releaseOwner } from './sqlite-owner.js';
+import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
+import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from './store.js';
+
+export { SCHEMA_VERSION } from './sqlite-migrations.js';
 
 /** How hard SQLite works to make a commit durable. */
 export type SqliteSynchronous = 'full' | 'normal';
@@ -66,129 +59,12 @@ export interface SqliteStoreStats {
   writes: number;
 }
 
-/**
- * The schema, one migration per version, applied in order; `PRAGMA user_version` says how many ran. Never edit
- * a released migration: append a new one.
- */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE records (
-     workflow_id TEXT NOT NULL,
-     seq INTEGER NOT NULL,
-     body TEXT NOT NULL,
-     PRIMARY KEY (workflow_id, seq)
-   ) WITHOUT ROWID;
-   CREATE TABLE workflows (
-     id TEXT PRIMARY KEY,
-     state TEXT NOT NULL,
-     started_at INTEGER NOT NULL,
-     body TEXT NOT NULL
-   );
-   CREATE INDEX workflows_by_state ON workflows (state, started_at);
-   CREATE INDEX workflows_by_start ON workflows (started_at);
-   CREATE TABLE aliases (
-     alias TEXT PRIMARY KEY,
-     workflow_id TEXT NOT NULL
-   ) WITHOUT ROWID;
-   CREATE INDEX aliases_by_workflow ON aliases (workflow_id);`,
-  // 2: the inbox of outside events (EventInbox). AUTOINCREMENT: an id is never reused, even after removal.
-  `CREATE TABLE inbox (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     workflow_id TEXT NOT NULL,
-     posted_at INTEGER NOT NULL,
-     body TEXT NOT NULL
-   );`,
-  // 3: what became of each settled inbox event, for its sender (EventInbox.eventOutcome), kept for a day.
-  `CREATE TABLE inbox_outcomes (
-     id INTEGER PRIMARY KEY,
-     status TEXT NOT NULL,
-     code TEXT,
-     message TEXT,
-     settled_at INTEGER NOT NULL
-   );
-   CREATE INDEX inbox_outcomes_by_time ON inbox_outcomes (settled_at);`,
-  // 4: the owner (StoreOwnership): the one WorkflowManager running the workflows of the database.
-  OWNER_TABLE,
-  // 5: damage detection. `records.crc`: the CRC-32 of `body` (NULL in rows written before: not checked).
-  // `workflows.history_rows`: how many records the history of the workflow holds, kept by every commit, so
-  // that records deleted behind Quest's back (the whole history, or some) are seen; NULL: not counted.
-  `ALTER TABLE records ADD COLUMN crc INTEGER;
-   ALTER TABLE workflows ADD COLUMN history_rows INTEGER;
-   UPDATE workflows SET history_rows = (SELECT count(*) FROM records WHERE records.workflow_id = workflows.id);`,
-];
-/** The schema version a database has once every migration ran (SQLite's `user_version`). */
-export const SCHEMA_VERSION = MIGRATIONS.length;
-/** The first schema a read-only opening can read (earlier ones lack the inbox). */
-const READABLE_SCHEMA = 2;
-
 /** One queued write: applied inside the group transaction, settled after it. */
 interface Write {
   what: string;
   apply: () => void;
   resolve: () => void;
   reject: (error: unknown) => void;
-}
-
-type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
-
-/** The prepared statements, made once per connection. */
-interface Statements {
-  insertRecord: Statement<[string, number, string, number]>;
-  deleteRecord: Statement<[string, number]>;
-  clearRecords: Statement<[string]>;
-  countRecords: Statement<[number, string]>;
-  resetCount: Statement<[string]>;
-  selectRecords: Statement<[string], RecordRow>;
-  selectCount: Statement<[string], { state: string; history_rows: number | null }>;
-  putWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
-  getWorkflow: Statement<[string], { body: string }>;
-  listWorkflows: Statement<[], { body: string }>;
-  listWorkflowsIn: Statement<[string], { body: string }>;
-  deleteWorkflow: Statement<[string]>;
-  putAlias: Statement<[string, string]>;
-  deleteAlias: Statement<[string, string]>;
-  deleteAliasesOf: Statement<[string]>;
-  getAlias: Statement<[string], { workflow_id: string }>;
-  postEvent: Statement<[string, number, string]>;
-  selectEvents: Statement<[number, number], EventRow>;
-  deleteEvent: Statement<[number]>;
-  hasEvent: Statement<[number], { id: number }>;
-  putOutcome: Statement<[number, string, string | null, string | null, number]>;
-  getOutcome: Statement<[number], OutcomeRow>;
-  pruneOutcomes: Statement<[number]>;
-}
-
-function prepare(db: Database.Database): Statements {
-  return {
-    insertRecord: db.prepare('INSERT INTO records (workflow_id, seq, body, crc) VALUES (?, ?, ?, ?)'),
-    deleteRecord: db.prepare('DELETE FROM records WHERE workflow_id = ? AND seq = ?'),
-    clearRecords: db.prepare('DELETE FROM records WHERE workflow_id = ?'),
-    countRecords: db.prepare('UPDATE workflows SET history_rows = history_rows + ? WHERE id = ?'),
-    resetCount: db.prepare('UPDATE workflows SET history_rows = 0 WHERE id = ?'),
-    selectRecords: db.prepare('SELECT seq, body, crc FROM records WHERE workflow_id = ? ORDER BY seq'),
-    selectCount: db.prepare('SELECT state, history_rows FROM workflows WHERE id = ?'),
-    // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time,
-    // and its history_rows count (a new entry counts the records already there: none, when started by a manager).
-    putWorkflow: db.prepare(
-      `INSERT INTO workflows (id, state, started_at, body, history_rows)
-       VALUES (@id, @state, @startedAt, @body, (SELECT count(*) FROM records WHERE workflow_id = @id))
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body`,
-    ),
-    getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
-    listWorkflows: db.prepare('SELECT body FROM workflows ORDER BY started_at, rowid'),
-    listWorkflowsIn: db.prepare('SELECT body FROM workflows WHERE state = ? ORDER BY started_at, rowid'),
-    deleteWorkflow: db.prepare('DELETE FROM workflows WHERE id = ?'),
-    putAlias: db.prepare('INSERT OR REPLACE INTO aliases (alias, workflow_id) VALUES (?, ?)'),
-    deleteAlias: db.prepare('DELETE FROM aliases WHERE alias = ? AND workflow_id = ?'),
-    deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE workflow_id = ?'),
-    getAlias: db.prepare('SELECT workflow_id FROM aliases WHERE alias = ?'),
-    postEvent: db.prepare('INSERT INTO inbox (workflow_id, posted_at, body) VALUES (?, ?, ?)'),
-    selectEvents: db.prepare('SELECT id, workflow_id, posted_at, body FROM inbox WHERE id > ? ORDER BY id LIMIT ?'),
-    deleteEvent: db.prepare('DELETE FROM inbox WHERE id = ?'),
-    hasEvent: db.prepare('SELECT id FROM inbox WHERE id = ?'),
-    putOutcome: db.prepare('INSERT OR IGNORE INTO inbox_outcomes (id, status, code, message, settled_at) VALUES (?, ?, ?, ?, ?)'),
-    getOutcome: db.prepare('SELECT status, code, message, settled_at FROM inbox_outcomes WHERE id = ?'),
-    pruneOutcomes: db.prepare('DELETE FROM inbox_outcomes WHERE settled_at < ?'),
-  };
 }
 
 function describe(error: unknown): string {
@@ -211,26 +87,7 @@ function storageError(what: string, error: unknown): Error {
  * const history = store.history('order-1');
  * await history.commit({ append: [record], remove: [] });
  */
-export class SqliteHistory implements History {
-  /** @internal Created by {@link SqliteStore.history}. */
-  constructor(
-    private readonly store: SqliteStore,
-    /** The workflow this history belongs to. */
-    readonly workflowId: string,
-  ) {}
-
-  load(): Promise<readonly HistoryRecord[]> {
-    return this.store.loadRecords(this.workflowId);
-  }
-
-  commit(change: HistoryChange): Promise<void> {
-    return this.store.commitRecords(this.workflowId, change);
-  }
-
-  clear(): Promise<void> {
-    return this.store.clearRecords(this.workflowId);
-  }
-}
+export class SqliteHistory extends RecordHistory {}
 
 /**
  * A {@link Store} in one SQLite database file (WAL mode, `synchronous = FULL` unless told otherwise). Several
@@ -252,7 +109,7 @@ export class SqliteHistory implements History {
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox, StoreOwnership {
+export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
@@ -282,7 +139,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
   ) {
     this.maxBatch = options.maxBatch ?? 1000;
     this.readOnly = options.readOnly === true;
-    this.db = this.readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options);
+    this.db = this.readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options, MIGRATIONS.length);
     try {
       if (!this.readOnly) {
         configure(this.db, path, options.synchronous ?? 'full');
@@ -373,9 +230,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
   postEvent(event: InboxEvent): Promise<number> {
     let id = 0;
     const what = `post an event for workflow ${JSON.stringify(event.workflowId)}`;
-    const { resource, identity, action, args, ttlMs } = event;
-    const body = { resource, identity, action, args, ...(ttlMs === undefined ? {} : { ttlMs }) };
-    return this.serialized(what, () => JSON.stringify(body), (json) => {
+    return this.serialized(what, () => eventBody(event), (json) => {
       id = Number(this.statements.postEvent.run(event.workflowId, Date.now(), json).lastInsertRowid);
     }).then(() => id);
   }
@@ -388,21 +243,11 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
 
   settleEvent(id: number, verdict: EventVerdict): Promise<void> {
     // One write, so one savepoint: the event leaves the inbox exactly when its outcome is recorded.
-    return this.enqueue(`settle event ${id} of the inbox`, () => {
-      const now = Date.now();
-      this.statements.pruneOutcomes.run(now - EVENT_OUTCOME_RETENTION_MS);
-      if (this.statements.deleteEvent.run(id).changes === 0) return;
-      const rejected = verdict.status === 'rejected' ? verdict : undefined;
-      this.statements.putOutcome.run(id, verdict.status, rejected?.code ?? null, rejected?.message ?? null, now);
-    });
+    return this.enqueue(`settle event ${id} of the inbox`, () => settle(this.statements, id, verdict));
   }
 
   eventOutcome(id: number): Promise<EventOutcome | undefined> {
-    return this.read(`read the outcome of event ${id}`, () => {
-      if (this.statements.hasEvent.get(id) !== undefined) return { status: 'pending' } as const;
-      const row = this.statements.getOutcome.get(id);
-      return row === undefined ? undefined : parseOutcome(row);
-    });
+    return this.read(`read the outcome of event ${id}`, () => readOutcome(this.statements, id));
   }
 
   acquireOwnership(owner: StoreOwner): Promise<void> {
@@ -460,17 +305,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
    * records of a running workflow against the count its commits kept: damage is a CorruptHistoryError.
    */
   loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
-    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () => {
-      const rows = this.statements.selectRecords.all(workflowId);
-      const counted = this.statements.selectCount.get(workflowId);
-      if (counted?.state === 'running' && counted.history_rows !== null && counted.history_rows !== rows.length) {
-        throw new CorruptHistoryError(
-          `its history holds ${rows.length} record(s) where its commits left ${counted.history_rows} (records were deleted)`,
-          { workflowId, file: this.path },
-        );
-      }
-      return rows.map((row) => parseRecord(row, workflowId, this.path));
-    });
+    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () => readRecords(this.statements, workflowId, this.path));
   }
 
   /** @internal See {@link SqliteHistory.commit}. */
@@ -478,13 +313,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership {
     if (change.append.length === 0 && change.remove.length === 0) return this.read('commit', () => undefined);
     const what = `write the history of workflow ${JSON.stringify(workflowId)}`;
     const remove = [...change.remove];
-    return this.serialized(what, () => change.append.map((record) => toRow(record)), (rows) => {
-      // Appends first, then removals: a change may remove a record it appends.
-      for (const { seq, body, crc } of rows) this.statements.insertRecord.run(workflowId, seq, body, crc);
-      let removed = 0;
-      for (const seq of remove) removed += this.statements.deleteRecord.run(workflowId, seq).changes;
-      this.statements.countRecords.run(rows.length - removed, workflowId);
-    });
+    return this.serialized(what, () => toRows(change), (rows) => writeRecords(this.statements, workflowId, rows, remove));
   }
 
   /** @internal See {@link SqliteHistory.clear}. */
@@ -603,112 +432,3 @@ export function openSqliteStore(path: string, options?: SqliteStoreOptions): Pro
   return SqliteStore.open(path, options);
 }
 
-/** A row of the `records` table (`crc` is NULL in rows written before checksums). */
-interface RecordRow {
-  seq: number;
-  body: string;
-  crc: number | null;
-}
-
-function toRow(record: HistoryRecord): RecordRow & { crc: number } {
-  const body = JSON.stringify(record);
-  return { seq: record.seq, body, crc: crc32(body) };
-}
-
-function parseRecord(row: RecordRow, workflowId: string, file: string): HistoryRecord {
-  if (row.crc !== null && crc32(row.body) !== row.crc) {
-    throw new CorruptHistoryError(`record ${row.seq} does not match its checksum (its bytes were changed)`, { workflowId, file });
-  }
-  try {
-    return JSON.parse(row.body) as HistoryRecord;
-  } catch {
-    throw new CorruptHistoryError(`record ${row.seq} is not JSON`, { workflowId, file });
-  }
-}
-
-/** A row of the `inbox` table. */
-interface EventRow {
-  id: number;
-  workflow_id: string;
-  posted_at: number;
-  body: string;
-}
-
-function parseEvent(row: EventRow): PostedEvent {
-  let body: Omit<InboxEvent, 'workflowId'>;
-  try {
-    body = JSON.parse(row.body) as typeof body;
-  } catch {
-    throw new StorageError(`event ${row.id} of the inbox is not JSON`);
-  }
-  const { resource, identity, action, args, ttlMs } = body;
-  return { id: row.id, postedAt: row.posted_at, workflowId: row.workflow_id, resource, identity, action, args, ...(ttlMs === undefined ? {} : { ttlMs }) };
-}
-
-/** A row of the `inbox_outcomes` table. */
-interface OutcomeRow {
-  status: string;
-  code: string | null;
-  message: string | null;
-  settled_at: number;
-}
-
-function parseOutcome(row: OutcomeRow): EventOutcome {
-  if (row.status === 'applied') return { status: 'applied', settledAt: row.settled_at };
-  return { status: 'rejected', code: row.code ?? 'UNKNOWN', message: row.message ?? '', settledAt: row.settled_at };
-}
-
-/** Open `path` for writing; with `create: false`, only when it is a Quest database already (checked first, reading only). */
-function openWritable(path: string, options: SqliteStoreOptions): Database.Database {
-  if (options.create === false) checkSqliteFile(path);
-  let db: Database.Database;
-  try {
-    db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000, fileMustExist: options.create === false });
-  } catch (error) {
-    throw storageError(`open the SQLite database ${path}`, error);
-  }
-  try {
-    if (options.create === false) checkQuestSchema(db, path, MIGRATIONS.length);
-    return db;
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-}
-
-function hasOwnerTable(db: Database.Database): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owner'").get() !== undefined;
-}
-
-function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {
-  const mode = db.pragma('journal_mode = WAL', { simple: true });
-  if (mode !== 'wal' && !db.memory) {
-    throw new StorageError(`SQLite could not switch ${path} to WAL mode (it stays in ${String(mode)} mode).`);
-  }
-  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-}
-
-/** Apply the migrations the database has not had yet, each in its own transaction. */
-function migrate(db: Database.Database, path: string): void {
-  // Only a database that is behind takes the write lock; opening a current one is read-only.
-  while (schemaVersion(db, path) < MIGRATIONS.length) {
-    db.transaction(() => applyNextMigration(db, path)).immediate();
-  }
-}
-
-function schemaVersion(db: Database.Database, path: string): number {
-  const version = Number(db.pragma('user_version', { simple: true }));
-  if (version > MIGRATIONS.length) {
-    throw new StorageError(`${path} was written by a newer Quest (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade Quest.`);
-  }
-  return version;
-}
-
-/** Apply the next migration. Reads the version inside the transaction: another process may have just migrated. */
-function applyNextMigration(db: Database.Database, path: string): void {
-  const version = schemaVersion(db, path);
-  const migration = MIGRATIONS[version];
-  if (migration === undefined) return;
-  db.exec(migration);
-  db.pragma(`user_version = ${version + 1}`);
-}

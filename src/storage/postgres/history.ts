@@ -8,20 +8,11 @@
  * so a running workflow whose rows were deleted is a CorruptHistoryError, not a fresh start.
  */
 import { crc32 } from 'node:zlib';
-import type { History, HistoryChange } from '../../core/history.js';
+import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
 import { CorruptHistoryError } from '../../core/errors.js';
+import { RecordHistory } from '../record-history.js';
 import type { RecordsChange } from './group-commit.js';
-
-/** What a history needs of its store (PostgresStore implements it). */
-export interface RecordStore {
-  /** @internal Rows of `workflowId` in seq order, after every write queued before the call. */
-  loadRecords(workflowId: string): Promise<readonly HistoryRecord[]>;
-  /** @internal Queue a commit for the next group transaction. */
-  commitRecords(workflowId: string, change: HistoryChange): Promise<void>;
-  /** @internal Queue the removal of every row of `workflowId`. */
-  clearRecords(workflowId: string): Promise<void>;
-}
 
 /**
  * The history of one workflow in a {@link PostgresStore}. Obtain it with `store.history(id)`. `commit()`
@@ -33,26 +24,7 @@ export interface RecordStore {
  * const history = store.history('order-1');
  * await history.commit({ append: [record], remove: [] });
  */
-export class PostgresHistory implements History {
-  /** @internal Created by {@link PostgresStore.history}. */
-  constructor(
-    private readonly store: RecordStore,
-    /** The workflow this history belongs to. */
-    readonly workflowId: string,
-  ) {}
-
-  load(): Promise<readonly HistoryRecord[]> {
-    return this.store.loadRecords(this.workflowId);
-  }
-
-  commit(change: HistoryChange): Promise<void> {
-    return this.store.commitRecords(this.workflowId, change);
-  }
-
-  clear(): Promise<void> {
-    return this.store.clearRecords(this.workflowId);
-  }
-}
+export class PostgresHistory extends RecordHistory {}
 
 /** Serialize a change now: what is stored is the records as they were at the call. Throws on unserializable data. */
 export function serializeChange(workflowId: string, change: HistoryChange): RecordsChange {

@@ -1,0 +1,86 @@
+/**
+ * The schema of a SqliteStore's database: its migrations, applied in order at opening, and the version they
+ * bring a database to (SQLite's `user_version`).
+ */
+import type Database from 'better-sqlite3';
+import { StorageError } from '../core/errors.js';
+import { OWNER_TABLE } from './sqlite-owner.js';
+
+/**
+ * The schema, one migration per version, applied in order; `PRAGMA user_version` says how many ran. Never edit
+ * a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE records (
+     workflow_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     PRIMARY KEY (workflow_id, seq)
+   ) WITHOUT ROWID;
+   CREATE TABLE workflows (
+     id TEXT PRIMARY KEY,
+     state TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     body TEXT NOT NULL
+   );
+   CREATE INDEX workflows_by_state ON workflows (state, started_at);
+   CREATE INDEX workflows_by_start ON workflows (started_at);
+   CREATE TABLE aliases (
+     alias TEXT PRIMARY KEY,
+     workflow_id TEXT NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX aliases_by_workflow ON aliases (workflow_id);`,
+  // 2: the inbox of outside events (EventInbox). AUTOINCREMENT: an id is never reused, even after removal.
+  `CREATE TABLE inbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     workflow_id TEXT NOT NULL,
+     posted_at INTEGER NOT NULL,
+     body TEXT NOT NULL
+   );`,
+  // 3: what became of each settled inbox event, for its sender (EventInbox.eventOutcome), kept for a day.
+  `CREATE TABLE inbox_outcomes (
+     id INTEGER PRIMARY KEY,
+     status TEXT NOT NULL,
+     code TEXT,
+     message TEXT,
+     settled_at INTEGER NOT NULL
+   );
+   CREATE INDEX inbox_outcomes_by_time ON inbox_outcomes (settled_at);`,
+  // 4: the owner (StoreOwnership): the one WorkflowManager running the workflows of the database.
+  OWNER_TABLE,
+  // 5: damage detection. `records.crc`: the CRC-32 of `body` (NULL in rows written before: not checked).
+  // `workflows.history_rows`: how many records the history of the workflow holds, kept by every commit, so
+  // that records deleted behind Quest's back (the whole history, or some) are seen; NULL: not counted.
+  `ALTER TABLE records ADD COLUMN crc INTEGER;
+   ALTER TABLE workflows ADD COLUMN history_rows INTEGER;
+   UPDATE workflows SET history_rows = (SELECT count(*) FROM records WHERE records.workflow_id = workflows.id);`,
+];
+/** The schema version a database has once every migration ran (SQLite's `user_version`). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+/** The first schema a read-only opening can read (earlier ones lack the inbox). */
+export const READABLE_SCHEMA = 2;
+
+/** Apply the migrations the database has not had yet, each in its own transaction. */
+export function migrate(db: Database.Database, path: string): void {
+  // Only a database that is behind takes the write lock; opening a current one is read-only.
+  while (schemaVersion(db, path) < MIGRATIONS.length) {
+    db.transaction(() => applyNextMigration(db, path)).immediate();
+  }
+}
+
+function schemaVersion(db: Database.Database, path: string): number {
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (version > MIGRATIONS.length) {
+    throw new StorageError(`${path} was written by a newer Quest (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade Quest.`);
+  }
+  return version;
+}
+
+/** Apply the next migration. Reads the version inside the transaction: another process may have just migrated. */
+function applyNextMigration(db: Database.Database, path: string): void {
+  const version = schemaVersion(db, path);
+  const migration = MIGRATIONS[version];
+  if (migration === undefined) return;
+  db.exec(migration);
+  db.pragma(`user_version = ${version + 1}`);
+}

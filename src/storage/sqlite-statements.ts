@@ -1,0 +1,115 @@
+/**
+ * The SQL of a SqliteStore: its prepared statements (histories, workflow entries, aliases, and the inbox's from
+ * sqlite-inbox.ts), and the history rows with their damage checks. The store runs these inside its group
+ * commit and reads.
+ */
+import { crc32 } from 'node:zlib';
+import type Database from 'better-sqlite3';
+import type { HistoryChange } from '../core/history.js';
+import type { HistoryRecord } from '../core/records.js';
+import { CorruptHistoryError } from '../core/errors.js';
+import { prepareInbox, type InboxStatements } from './sqlite-inbox.js';
+
+type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+/** The prepared statements, made once per connection. */
+export interface Statements extends InboxStatements {
+  insertRecord: Statement<[string, number, string, number]>;
+  deleteRecord: Statement<[string, number]>;
+  clearRecords: Statement<[string]>;
+  countRecords: Statement<[number, string]>;
+  resetCount: Statement<[string]>;
+  selectRecords: Statement<[string], RecordRow>;
+  selectCount: Statement<[string], { state: string; history_rows: number | null }>;
+  putWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
+  getWorkflow: Statement<[string], { body: string }>;
+  listWorkflows: Statement<[], { body: string }>;
+  listWorkflowsIn: Statement<[string], { body: string }>;
+  deleteWorkflow: Statement<[string]>;
+  putAlias: Statement<[string, string]>;
+  deleteAlias: Statement<[string, string]>;
+  deleteAliasesOf: Statement<[string]>;
+  getAlias: Statement<[string], { workflow_id: string }>;
+}
+
+export function prepare(db: Database.Database): Statements {
+  return {
+    insertRecord: db.prepare('INSERT INTO records (workflow_id, seq, body, crc) VALUES (?, ?, ?, ?)'),
+    deleteRecord: db.prepare('DELETE FROM records WHERE workflow_id = ? AND seq = ?'),
+    clearRecords: db.prepare('DELETE FROM records WHERE workflow_id = ?'),
+    countRecords: db.prepare('UPDATE workflows SET history_rows = history_rows + ? WHERE id = ?'),
+    resetCount: db.prepare('UPDATE workflows SET history_rows = 0 WHERE id = ?'),
+    selectRecords: db.prepare('SELECT seq, body, crc FROM records WHERE workflow_id = ? ORDER BY seq'),
+    selectCount: db.prepare('SELECT state, history_rows FROM workflows WHERE id = ?'),
+    // An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders entries started at the same time,
+    // and its history_rows count (a new entry counts the records already there: none, when started by a manager).
+    putWorkflow: db.prepare(
+      `INSERT INTO workflows (id, state, started_at, body, history_rows)
+       VALUES (@id, @state, @startedAt, @body, (SELECT count(*) FROM records WHERE workflow_id = @id))
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body`,
+    ),
+    getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
+    listWorkflows: db.prepare('SELECT body FROM workflows ORDER BY started_at, rowid'),
+    listWorkflowsIn: db.prepare('SELECT body FROM workflows WHERE state = ? ORDER BY started_at, rowid'),
+    deleteWorkflow: db.prepare('DELETE FROM workflows WHERE id = ?'),
+    putAlias: db.prepare('INSERT OR REPLACE INTO aliases (alias, workflow_id) VALUES (?, ?)'),
+    deleteAlias: db.prepare('DELETE FROM aliases WHERE alias = ? AND workflow_id = ?'),
+    deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE workflow_id = ?'),
+    getAlias: db.prepare('SELECT workflow_id FROM aliases WHERE alias = ?'),
+    ...prepareInbox(db),
+  };
+}
+
+/**
+ * The records of `workflowId`, each checked against its checksum, and their number, for a running workflow,
+ * against the count its commits kept: damage is a CorruptHistoryError.
+ */
+export function readRecords(statements: Statements, workflowId: string, file: string): HistoryRecord[] {
+  const rows = statements.selectRecords.all(workflowId);
+  const counted = statements.selectCount.get(workflowId);
+  if (counted?.state === 'running' && counted.history_rows !== null && counted.history_rows !== rows.length) {
+    throw new CorruptHistoryError(
+      `its history holds ${rows.length} record(s) where its commits left ${counted.history_rows} (records were deleted)`,
+      { workflowId, file },
+    );
+  }
+  return rows.map((row) => parseRecord(row, workflowId, file));
+}
+
+/** Serialize the records a change appends (now: what is stored is the records as they were at the call). */
+export function toRows(change: HistoryChange): NewRecordRow[] {
+  return change.append.map((record) => {
+    const body = JSON.stringify(record);
+    return { seq: record.seq, body, crc: crc32(body) };
+  });
+}
+
+/** Write a change of the history of `workflowId` (its appends serialized by {@link toRows}) and move its count. */
+export function writeRecords(statements: Statements, workflowId: string, rows: readonly NewRecordRow[], remove: readonly number[]): void {
+  // Appends first, then removals: a change may remove a record it appends.
+  for (const { seq, body, crc } of rows) statements.insertRecord.run(workflowId, seq, body, crc);
+  let removed = 0;
+  for (const seq of remove) removed += statements.deleteRecord.run(workflowId, seq).changes;
+  statements.countRecords.run(rows.length - removed, workflowId);
+}
+
+/** A row of the `records` table (`crc` is NULL in rows written before checksums). */
+interface RecordRow {
+  seq: number;
+  body: string;
+  crc: number | null;
+}
+
+/** A row written now: always checksummed. */
+type NewRecordRow = RecordRow & { crc: number };
+
+function parseRecord(row: RecordRow, workflowId: string, file: string): HistoryRecord {
+  if (row.crc !== null && crc32(row.body) !== row.crc) {
+    throw new CorruptHistoryError(`record ${row.seq} does not match its checksum (its bytes were changed)`, { workflowId, file });
+  }
+  try {
+    return JSON.parse(row.body) as HistoryRecord;
+  } catch {
+    throw new CorruptHistoryError(`record ${row.seq} is not JSON`, { workflowId, file });
+  }
+}
