@@ -49,7 +49,7 @@ async function open(store: Store): Promise<{ manager: WorkflowManager<typeof wor
   });
   const { url } = await server.listen(0, '127.0.0.1');
   await manager.start('inbox', 'w');
-  await manager.waitForResource('w', 'done', null);
+  await manager.waitForResource('w', 'board', null);
   return { manager, server, url };
 }
 
