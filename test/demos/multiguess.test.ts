@@ -73,10 +73,12 @@ async function secretInHistory(database: string): Promise<number> {
   }
 }
 
-test('two players over the network: the server is killed mid-game, restarts, the players reconnect by themselves and the game ends with the same secret', { timeout: 120_000 }, async () => {
+test('two players over the network: the server is killed mid-game, restarts, the players reconnect by themselves and the game ends with the same secret', { timeout: 120_000 }, async (t) => {
   const directory = await mkdtemp(join(tmpdir(), 'quest-multiguess-'));
   const database = join(directory, 'game.sqlite');
   const programs: Program[] = [];
+  // On a timeout, kill the children: the line being waited for then rejects, and `finally` cleans up.
+  t.signal.addEventListener('abort', () => programs.forEach((program) => program.kill('SIGKILL')));
   try {
     const first = await startServer(database, 0);
     programs.push(first.server);
