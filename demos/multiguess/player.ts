@@ -83,7 +83,11 @@ async function sendGuess(guess: number): Promise<void> {
   const round = await nextTurn();
   try {
     // Sent again after a lost answer, the guess names its round: the game ignores the copy.
-    await retrying(() => client.queue<Guess>(GAME_ID, 'guess').put({ round, guess }));
+    // After a server restart the game reopens this player's queue while it replays: wait for it, then put.
+    await retrying(async () => {
+      await client.waitForResource(GAME_ID, 'guess');
+      await client.queue<Guess>(GAME_ID, 'guess').put({ round, guess });
+    });
   } catch (error) {
     console.log(`Could not send your guess ${guess}: ${String(error)}`);
   }

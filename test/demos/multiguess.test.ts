@@ -16,9 +16,13 @@ class Program {
   private errors = '';
 
   constructor(readonly child: ChildProcessWithoutNullStreams, readonly name: string) {
-    child.stderr.on('data', (chunk: Buffer) => (this.errors += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.errors += chunk.toString();
+      if (process.env['QUEST_TEST_TRACE'] !== undefined) process.stderr.write(`${name} (stderr): ${chunk.toString()}`);
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
       this.lines.push(line);
+      if (process.env['QUEST_TEST_TRACE'] !== undefined) process.stderr.write(`${name}: ${line}\n`);
       for (const waiter of [...this.waiters]) {
         if (!waiter.pattern.test(line)) continue;
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
