@@ -3,7 +3,7 @@
  * are appended to a log file, so that they can be counted across processes.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { event, step } from '../../src/index.js';
+import { event, registerError, step } from '../../src/index.js';
 
 /** The workflow types, logging step executions to `log`. */
 export function orderWorkflows(log: string) {
@@ -32,4 +32,33 @@ export function executions(log: string): Record<string, number> {
   if (!existsSync(log)) return counts;
   for (const line of readFileSync(log, 'utf8').split('\n')) if (line !== '') counts[line] = (counts[line] ?? 0) + 1;
   return counts;
+}
+
+/** The failure the `decline` workflow throws (registered: it comes back from a stored result as itself). */
+export class Declined extends Error {
+  override name = 'Declined';
+}
+registerError(Declined);
+
+/** Workflows that count their step executions in `runs`. */
+export function countingWorkflows(runs: Record<string, number>) {
+  const counted = (name: string) =>
+    step(name, async (value: number) => {
+      runs[name] = (runs[name] ?? 0) + 1;
+      return value + 1;
+    });
+  const first = counted('first');
+  const second = counted('second');
+  return {
+    twoSteps: async (start: number): Promise<number> => {
+      const middle = await first(start);
+      await using go = await event('go', null);
+      await go.wait();
+      return await second(middle);
+    },
+    double: async (n: number): Promise<number> => n * 2,
+    decline: async (reason: string): Promise<never> => {
+      throw new Declined(reason);
+    },
+  };
 }

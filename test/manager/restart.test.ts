@@ -5,44 +5,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WorkflowManager, event, registerError, step } from '../../src/index.js';
+import { WorkflowManager } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
-import { executions, orderWorkflows } from './fixtures.js';
+import { Declined, countingWorkflows, executions, orderWorkflows } from './fixtures.js';
 import { StoreView, rejection } from './support.js';
-
-class Declined extends Error {
-  override name = 'Declined';
-}
-registerError(Declined);
 
 const directory = mkdtempSync(join(tmpdir(), 'quest-manager-'));
 after(() => rmSync(directory, { recursive: true, force: true }));
 let files = 0;
 const fresh = (name: string): string => join(directory, `${name}-${++files}`);
-
-/** Workflows that count their step executions in `runs`. */
-function countingWorkflows(runs: Record<string, number>) {
-  const counted = (name: string) =>
-    step(name, async (value: number) => {
-      runs[name] = (runs[name] ?? 0) + 1;
-      return value + 1;
-    });
-  const first = counted('first');
-  const second = counted('second');
-  return {
-    twoSteps: async (start: number): Promise<number> => {
-      const middle = await first(start);
-      await using go = await event('go', null);
-      await go.wait();
-      return await second(middle);
-    },
-    double: async (n: number): Promise<number> => n * 2,
-    decline: async (reason: string): Promise<never> => {
-      throw new Declined(reason);
-    },
-  };
-}
 
 describe('WorkflowManager across restarts', () => {
   test('results survive a manager restart (SQLite), and unfinished workflows resume without re-running steps', async () => {

@@ -12,32 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { WorkflowManager, event, step } from '../../src/index.js';
+import { WorkflowManager } from '../../src/index.js';
 import { PostgresStore } from '../../src/storage/postgres/index.js';
 import { stepValue, stepsOf } from '../crash/crash-child.js';
+import { countingWorkflows } from '../manager/fixtures.js';
 import { PG_URL, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
 
 const open = (schema: string) => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 });
-
-/** Workflows that count their step executions in `runs`. */
-function countingWorkflows(runs: Record<string, number>) {
-  const counted = (name: string) =>
-    step(name, async (value: number) => {
-      runs[name] = (runs[name] ?? 0) + 1;
-      return value + 1;
-    });
-  const first = counted('first');
-  const second = counted('second');
-  return {
-    twoSteps: async (start: number): Promise<number> => {
-      const middle = await first(start);
-      await using go = await event('go', null);
-      await go.wait();
-      return await second(middle);
-    },
-    double: async (n: number): Promise<number> => n * 2,
-  };
-}
 
 describePostgres('postgres store under a WorkflowManager', () => {
   test('workflows run to completion, and unfinished ones resume after a reopen without re-running steps', async () => {
