@@ -11,7 +11,8 @@
 import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { StorageError, isQuestError } from '../core/errors.js';
+import { StorageError } from '../core/errors.js';
+import { describeFailure, storageError } from './storage-error.js';
 import { RecordHistory, type RecordStore } from './record-history.js';
 import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
 import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
@@ -67,15 +68,7 @@ interface Write {
   reject: (error: unknown) => void;
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
-/** A Quest error passes through; anything else becomes a StorageError about `what`. */
-function storageError(what: string, error: unknown): Error {
-  if (isQuestError(error)) return error;
-  return new StorageError(`Could not ${what}: ${describe(error)}`, error);
-}
 
 /**
  * The history of one workflow in a {@link SqliteStore}: its rows of the `records` table. Obtain it with
@@ -393,7 +386,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
 
   private transactionError(write: Write, size: number, cause: unknown): StorageError {
     return new StorageError(
-      `Could not ${write.what}: the transaction failed (${describe(cause)}); none of its ${size} write(s) were kept.`,
+      `Could not ${write.what}: the transaction failed (${describeFailure(cause)}); none of its ${size} write(s) were kept.`,
       cause,
     );
   }

@@ -10,7 +10,8 @@
  * write of the batch is rejected with StorageError.
  */
 import type pg from 'pg';
-import { StorageError, isQuestError } from '../../core/errors.js';
+import { StorageError } from '../../core/errors.js';
+import { describeFailure, storageError } from '../storage-error.js';
 import type { Statements } from './sql.js';
 import { flatten, removesOwnAppend, segments, type RecordsChange, type Segment, type WriteBody } from './write-groups.js';
 
@@ -38,15 +39,7 @@ export interface PostgresStoreStats {
 
 function ignore(): void {}
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
-/** A Quest error passes through; anything else becomes a StorageError about `what`. */
-export function storageError(what: string, error: unknown): Error {
-  if (isQuestError(error)) return error;
-  return new StorageError(`Could not ${what}: ${describe(error)}`, error);
-}
 
 /** The transaction as a whole failed: not the fault of one write. */
 class TransactionFailure extends Error {
@@ -55,7 +48,7 @@ class TransactionFailure extends Error {
     /** COMMIT itself failed: the server may have committed before the connection broke. */
     readonly uncertain = false,
   ) {
-    super(describe(cause));
+    super(describeFailure(cause));
   }
 }
 
@@ -277,7 +270,7 @@ export class GroupCommit {
       : `none of its ${batch.length} write(s) were kept`;
     for (const write of batch) {
       const reason = failures.get(write) ?? cause;
-      write.reject(new StorageError(`Could not ${write.what}: the transaction failed (${describe(reason)}); ${outcome}.`, reason));
+      write.reject(new StorageError(`Could not ${write.what}: the transaction failed (${describeFailure(reason)}); ${outcome}.`, reason));
     }
   }
 }
