@@ -30,7 +30,7 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    */
   logger?: Pick<Logger, 'warn'>;
   /**
-   * When the store has an inbox (EventInbox: SqliteStore, MemoryStore), deliver its events every this many
+   * When the store has an inbox (EventInbox: SqliteStore, PostgresStore, MemoryStore), deliver its events every this many
    * milliseconds (default 200; 0: never by itself, only through `deliverInbox()`). See
    * WorkflowManager.deliverInbox for the guarantees.
    */

@@ -48,7 +48,7 @@ import type {
  * Ids and aliases: every method that takes a workflow id also takes an alias. An id wins over an alias of
  * the same name.
  *
- * Inbox: when the store has one (EventInbox: SqliteStore, MemoryStore), the manager delivers the outside
+ * Inbox: when the store has one (EventInbox: SqliteStore, PostgresStore, MemoryStore), the manager delivers the outside
  * events posted to it (by `quest send`, from any process) to the workflows running here, every
  * `inboxPollMs` (see {@link deliverInbox}).
  *
