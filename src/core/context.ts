@@ -100,11 +100,33 @@ export interface WorkflowContext {
 
 export const contextStorage = new AsyncLocalStorage<WorkflowContext>();
 
+/**
+ * Every copy of the engine loaded in this process registers its context storage here, so that a call made
+ * through one copy inside a workflow run by another (two installs of quest-ts, or `dist` and `src` both
+ * imported) can say so instead of a bare "not in a workflow".
+ */
+const engineCopies: Set<AsyncLocalStorage<unknown>> = ((globalThis as Record<symbol, unknown>)[Symbol.for('quest-ts.engine-copies')] ??=
+  new Set()) as Set<AsyncLocalStorage<unknown>>;
+engineCopies.add(contextStorage);
+
 /** The current workflow context, or NotInWorkflowError naming the call that needed one. */
 export function requireContext(what: string): WorkflowContext {
   const context = contextStorage.getStore();
-  if (context === undefined) throw new NotInWorkflowError(what);
+  if (context === undefined) throw notInWorkflow(what);
   return context;
+}
+
+/** The error for `what`, called outside a workflow (or inside one run by another copy of the engine). */
+export function notInWorkflow(what: string): NotInWorkflowError {
+  return new NotInWorkflowError(what, runsInAnotherCopy());
+}
+
+/** True when a workflow is running right here, but in another copy of the engine. */
+function runsInAnotherCopy(): boolean {
+  for (const storage of engineCopies) {
+    if (storage !== contextStorage && storage.getStore() !== undefined) return true;
+  }
+  return false;
 }
 
 /** The current workflow context, if any (for logging). */

@@ -75,11 +75,18 @@ const QUEST_CODES = new Set<QuestErrorCode>([
 
 /** A step, task, resource or version call was made outside a running workflow. */
 export class NotInWorkflowError extends QuestError {
-  constructor(what: string) {
+  /**
+   * @param inAnotherCopy a workflow is running here, but in another copy of quest-ts loaded in this process.
+   */
+  constructor(what: string, readonly inAnotherCopy = false) {
     super(
       'NOT_IN_WORKFLOW',
-      `${what} can only be called inside a running workflow (inside the function given to Historian or ` +
-        `WorkflowManager, or code it calls). Call it from the workflow, not from module scope or outside code.`,
+      inAnotherCopy
+        ? `${what} was called inside a workflow run by another copy of quest-ts loaded in the same process ` +
+            `(two installs, or both its built and its source files imported). Import quest-ts from one place ` +
+            `(npm dedupe; one import path) so that the workflow and its calls share one engine.`
+        : `${what} can only be called inside a running workflow (inside the function given to Historian or ` +
+            `WorkflowManager, or code it calls). Call it from the workflow, not from module scope or outside code.`,
     );
   }
 }

@@ -2,8 +2,8 @@
  * Steps: the unit of work Quest remembers. A step's result is recorded when it ends; everything recorded
  * inside it is forgotten then (pruned), and a replay returns the recorded result without running it again.
  */
-import { StepFrame, Scope, checkName, contextStorage, currentContext, type WorkflowContext } from './context.js';
-import { InvalidArgumentError, NotInWorkflowError, isQuestError, isSuspension } from './errors.js';
+import { StepFrame, Scope, checkName, contextStorage, currentContext, notInWorkflow, type WorkflowContext } from './context.js';
+import { InvalidArgumentError, isQuestError, isSuspension } from './errors.js';
 import { sleep } from './sleep.js';
 import type { Outcome, StepEndRecord } from './records.js';
 import { endScope } from './scope-end.js';
@@ -43,7 +43,7 @@ export function step<A extends unknown[], R>(
   return (...args: A) => {
     const context = currentContext();
     // Like every Quest call, a misplaced step rejects rather than throwing synchronously.
-    if (context === undefined) return Promise.reject(new NotInWorkflowError(`step ${JSON.stringify(name)}`));
+    if (context === undefined) return Promise.reject(notInWorkflow(`step ${JSON.stringify(name)}`));
     return runStep(context, name, body, args) as Promise<Awaited<R>>;
   };
 }

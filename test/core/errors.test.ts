@@ -1,4 +1,8 @@
 import { describe, test } from 'node:test';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
 import {
   Historian,
@@ -116,6 +120,27 @@ describe('errors inside workflows', () => {
     assert.throws(() => getVersion(), NotInWorkflowError);
     assert.throws(() => versioned('2', () => 1, { name: 'one' })(), NotInWorkflowError);
     await assert.rejects(async () => add(1), (error: unknown) => /step "add" can only be called inside a running workflow/.test((error as Error).message));
+  });
+
+  test('a Quest call through a second copy of the engine, inside a workflow run by the first, says Quest is loaded twice', async () => {
+    // A second instance of the engine's modules, as two installs of quest-ts (or its dist and src) would give.
+    const directory = mkdtempSync(join(tmpdir(), 'quest-engine-copy-'));
+    cpSync(fileURLToPath(new URL('../../src/core', import.meta.url)), join(directory, 'core'), { recursive: true });
+    const copy = {
+      ...((await import(pathToFileURL(join(directory, 'core', 'step.ts')).href)) as typeof import('../../src/core/step.js')),
+      ...((await import(pathToFileURL(join(directory, 'core', 'errors.ts')).href)) as typeof import('../../src/core/errors.js')),
+    };
+    rmSync(directory, { recursive: true, force: true });
+    const historian = new Historian('w', async () => {
+      try {
+        await copy.step('fromTheOtherCopy', async () => 1)();
+        return 'no error';
+      } catch (error) {
+        return error instanceof copy.NotInWorkflowError && error.inAnotherCopy ? (error as Error).message : String(error);
+      }
+    }, new MemoryHistory());
+    assert.match(String(await historian.run()), /another copy of quest-ts loaded in the same process/);
+    await assert.rejects(async () => copy.step('outside', async () => 1)(), (error: unknown) => !(error as InstanceType<typeof copy.NotInWorkflowError>).inAnotherCopy);
   });
 
   test('a step result that cannot be recorded fails the step with NotSerializableError, and replays that way', async () => {
