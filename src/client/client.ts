@@ -55,7 +55,8 @@ export class QuestClient<W extends WorkflowRegistry = WorkflowRegistry> implemen
     this.baseUrl = String(url).replace(/\/+$/, '');
     const fetchFn = options.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new TypeError('QuestClient needs fetch: pass { fetch } on a runtime without a global one.');
-    this.fetchFn = fetchFn;
+    // A browser's fetch called as a method of another object throws "Illegal invocation": keep it bound to the global.
+    this.fetchFn = options.fetch ?? fetchFn.bind(globalThis);
   }
 
   /** Start workflow `id` of type `type` (needs the admin role by default). */
