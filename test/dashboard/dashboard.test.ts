@@ -67,12 +67,12 @@ describe('the dashboard in Chromium', () => {
       await items.getByRole('button', { name: 'Send' }).click();
       await items.getByRole('status').filter({ hasText: 'put → done' }).waitFor();
     }
-    await page.getByTestId('view-total').filter({ hasText: /^12$/ }).waitFor();
+    await page.getByTestId('view-total').filter({ hasText: '{"value":12}' }).waitFor();
     await page.locator('.timeline .type-checkpoint').filter({ hasText: 'after iteration 2' }).waitFor();
     await page.locator('.timeline .gap').filter({ hasText: /records? forgotten/ }).first().waitFor();
     // An action from outside the page shows too (the stream, not a reload).
     await served.manager.queue<number>('t1', 'items').put(30);
-    await page.getByTestId('view-total').filter({ hasText: /^42$/ }).waitFor();
+    await page.getByTestId('view-total').filter({ hasText: '{"value":42}' }).waitFor();
     // The admin sees only what its identity may see: ann's private queue is not there.
     assert.equal(await page.locator('li[data-resource="note"]').count(), 0);
   });
