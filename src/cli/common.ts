@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { isQuestError } from '../core/errors.js';
-import type { Json } from '../core/serializer.js';
 import { SqliteStore } from '../storage/sqlite.js';
 import type { EventInbox, Store, WorkflowEntry } from '../storage/store.js';
 

@@ -49,7 +49,7 @@ describe('the dashboard in Chromium', () => {
   test('the list updates live when a workflow finishes elsewhere', async () => {
     await openView(page, served.url, '#/');
     await page.getByTestId('count-completed').filter({ hasText: /^0$/ }).waitFor();
-    await served.manager.event('g1', 'go').set();
+    await served.manager.event('g1', 'go', null).set();
     await page.getByTestId('count-completed').filter({ hasText: /^1$/ }).waitFor();
   });
 
@@ -71,7 +71,7 @@ describe('the dashboard in Chromium', () => {
     await page.locator('.timeline .type-checkpoint').filter({ hasText: 'after iteration 2' }).waitFor();
     await page.locator('.timeline .gap').filter({ hasText: /records? forgotten/ }).first().waitFor();
     // An action from outside the page shows too (the stream, not a reload).
-    await served.manager.queue<number>('t1', 'items').put(30);
+    await served.manager.queue<number>('t1', 'items', null).put(30);
     await page.getByTestId('view-total').filter({ hasText: '{"value":42}' }).waitFor();
     // The admin sees only what its identity may see: ann's private queue is not there.
     assert.equal(await page.locator('li[data-resource="note"]').count(), 0);

@@ -40,7 +40,7 @@ test('npm pack in a fresh clone ships built code whose source maps carry their s
     await cloneSources(clone);
     const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const shipped = new Set(packed[0]?.files.map((file) => file.path));
-    for (const path of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/storage/sqlite.js']) assert.ok(shipped.has(path), `the package ships ${path}`);
+    for (const path of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/storage/sqlite.js', 'dist/dashboard-ui/index.html', 'dist/dashboard-ui/app.js']) assert.ok(shipped.has(path), `the package ships ${path}`);
 
     // Installed into an application: node_modules/quest-ts is the unpacked tarball.
     const app = join(scratch, 'app');
