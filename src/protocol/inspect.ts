@@ -29,7 +29,7 @@ export interface InspectRequests {
    * `limit` (default 50, at most {@link MAX_PAGE_LIMIT}) is the page size.
    */
   workflows: { status?: WireStatus; type?: string; search?: string; offset?: number; limit?: number };
-  /** The stored history of workflow `id` (an id or an alias). */
+  /** The stored history of workflow `id` (its id, not an alias: histories are stored by id). */
   history: { id: string };
   versions: Record<string, never>;
   /** Time series over buckets of `bucketMs` (default: chosen to give about 48 buckets); `sizes` running histories measured (default 100). */
