@@ -51,7 +51,7 @@ export const workflows = {
 };
 
 /** A manager on a SQLite file, serving the dashboard built from sources. */
-export async function startDashboard(options: { workflowCount?: number } = {}): Promise<{
+export async function startDashboard(options: { workflowCount?: number; pastWorkflows?: number } = {}): Promise<{
   url: string;
   manager: WorkflowManager<typeof workflows>;
   server: QuestServer;
@@ -61,6 +61,11 @@ export async function startDashboard(options: { workflowCount?: number } = {}): 
   const ui = join(dir, 'ui');
   await buildDashboard(ui, { minify: false });
   const store = await SqliteStore.open(join(dir, 'app.sqlite'));
+  // Finished workflows of the past two days, written as the manager would have left them (for the plots).
+  for (let n = 0; n < (options.pastWorkflows ?? 0); n++) {
+    const startedAt = Date.now() - 48 * 3600_000 + Math.floor(((n * 7919) % 1000) * 47 * 3.6) * 1000;
+    await store.putWorkflow({ id: `past-${n}`, type: 'gate', args: ['past'], state: n % 9 === 0 ? 'failed' : 'completed', startedAt, finishedAt: startedAt + 60_000 * (1 + (n % 30)), result: 'past passed' });
+  }
   const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
   for (let n = 1; n <= (options.workflowCount ?? 0); n++) await manager.start('tally', `t${n}`);
   const server = new QuestServer(manager, {

@@ -34,10 +34,10 @@ export function SizeBars(props: { title: string; items: { id: string; stored: nu
   const shown = props.items.slice(0, 20);
   const max = Math.max(1, ...shown.map((item) => item.stored + item.pruned));
   const row = 22;
-  const width = 600;
+  const width = 900;
   const label = 180;
   return (
-    <figure class="plot">
+    <figure class="plot wide">
       <svg viewBox={`0 0 ${width} ${Math.max(row, shown.length * row)}`} role="img" aria-label={`${props.title}: ${shown.length} workflows`}>
         {shown.map((item, i) => {
           const stored = ((width - label - 60) * item.stored) / max;
