@@ -37,7 +37,7 @@ const store = await SqliteStore.open(join(dir, 'bench.sqlite'));
 let seeded = now();
 const base = Date.now() - WORKFLOWS * 1000;
 for (let n = 0; n < WORKFLOWS; n++) {
-  await store.putWorkflow({ id: `w${n}`, type: n % 3 === 0 ? 'gate' : 'tally', args: [], state: 'completed', startedAt: base + n * 1000, finishedAt: base + n * 1000 + 500, result: n });
+  await store.putWorkflow({ id: `w${n}`, type: n % 3 === 0 ? 'gate' : 'tally', args: [], state: 'completed', startedAt: base + n * 1000, finishedAt: base + n * 1000 + 500, result: n, deleteOnFinish: false });
 }
 seeded = now() - seeded;
 const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
@@ -59,7 +59,7 @@ try {
 
   // First render of the list: a fresh tab (token already in its sessionStorage) until 50 rows show.
   const context = await browser.newContext();
-  await context.addInitScript((token) => sessionStorage.setItem('quest.dashboard.token', token), TOKEN);
+  await context.addInitScript(`sessionStorage.setItem('quest.dashboard.token', ${JSON.stringify(TOKEN)})`);
   const renders: number[] = [];
   for (let n = 0; n < LOADS; n++) {
     const page = await context.newPage();
@@ -90,12 +90,13 @@ try {
       });
       observer.observe(document.body, { subtree: true, childList: true, characterData: true });
     })`);
-    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve))); // the observer is in place
+    await page.evaluate('new Promise((resolve) => requestAnimationFrame(resolve))'); // the observer is in place
     const sent = Date.now();
     await manager.queue<number>('live', 'items', null).put(n);
     for (;;) {
-      const { value } = await stream.next();
-      if (JSON.stringify(value?.resources.find((r) => r.name === 'total')?.view) === expected) break;
+      const next = await stream.next();
+      if (next.done === true) throw new Error('the stream ended');
+      if (JSON.stringify(next.value.resources.find((r) => r.name === 'total')?.view) === expected) break;
     }
     streamed.push(Date.now() - sent);
     acts.push((await shown) - sent);

@@ -64,7 +64,7 @@ export async function startDashboard(options: { workflowCount?: number; pastWork
   // Finished workflows of the past two days, written as the manager would have left them (for the plots).
   for (let n = 0; n < (options.pastWorkflows ?? 0); n++) {
     const startedAt = Date.now() - 48 * 3600_000 + Math.floor(((n * 7919) % 1000) * 47 * 3.6) * 1000;
-    await store.putWorkflow({ id: `past-${n}`, type: 'gate', args: ['past'], state: n % 9 === 0 ? 'failed' : 'completed', startedAt, finishedAt: startedAt + 60_000 * (1 + (n % 30)), result: 'past passed' });
+    await store.putWorkflow({ id: `past-${n}`, type: 'gate', args: ['past'], state: n % 9 === 0 ? 'failed' : 'completed', startedAt, finishedAt: startedAt + 60_000 * (1 + (n % 30)), result: 'past passed', deleteOnFinish: false });
   }
   const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
   for (let n = 1; n <= (options.workflowCount ?? 0); n++) await manager.start('tally', `t${n}`);
