@@ -26,9 +26,10 @@ export interface InspectRequests {
   /**
    * One page of workflows, newest start first (ties by id). `status`/`type` keep the workflows of that
    * state/type; `search` keeps ids (and aliases) containing it; `offset` skips that many matching lines;
-   * `limit` (default 50, at most {@link MAX_PAGE_LIMIT}) is the page size.
+   * `limit` (default 50, at most {@link MAX_PAGE_LIMIT}) is the page size; `id` keeps only the workflow of
+   * that id or alias (one line at most).
    */
-  workflows: { status?: WireStatus; type?: string; search?: string; offset?: number; limit?: number };
+  workflows: { status?: WireStatus; type?: string; search?: string; id?: string; offset?: number; limit?: number };
   /** The stored history of workflow `id` (its id, not an alias: histories are stored by id). */
   history: { id: string };
   versions: Record<string, never>;

@@ -11,9 +11,14 @@ import type { Env, Hono } from 'hono';
 /** The path the dashboard is served at. */
 export const DASHBOARD_PATH = '/ui';
 
-/** Where `npm run build` puts the dashboard: dist/dashboard-ui, beside dist/server. */
+/**
+ * Where `npm run build` puts the dashboard: dist/dashboard-ui, beside dist/server (the package), or, for a
+ * server run from the sources (src/server) of a built clone, the clone's dist/dashboard-ui.
+ */
 export function builtDashboardDirectory(): string {
-  return fileURLToPath(new URL('../dashboard-ui/', import.meta.url));
+  const beside = fileURLToPath(new URL('../dashboard-ui/', import.meta.url));
+  const ofClone = fileURLToPath(new URL('../../dist/dashboard-ui/', import.meta.url));
+  return !existsSync(join(beside, 'index.html')) && existsSync(join(ofClone, 'index.html')) ? ofClone : beside;
 }
 
 const TYPES: Record<string, string> = {

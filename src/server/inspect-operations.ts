@@ -61,6 +61,7 @@ export function workflowPage(all: readonly WireWorkflowInfo[], body: Record<stri
   const status = choiceField(body, 'status', WIRE_STATUSES);
   const type = optionalString(body, 'type');
   const search = optionalString(body, 'search');
+  const id = optionalString(body, 'id');
   const offset = integerField(body, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
   const limit = integerField(body, 'limit', 50, 1, MAX_PAGE_LIMIT);
   const counts = Object.fromEntries(WIRE_STATUSES.map((s) => [s, 0])) as Record<WireStatus, number>;
@@ -72,6 +73,7 @@ export function workflowPage(all: readonly WireWorkflowInfo[], body: Record<stri
     if (status !== undefined && info.status !== status) continue;
     if (type !== undefined && info.type !== type) continue;
     if (search !== undefined && !info.id.includes(search) && !info.aliases.some((alias) => alias.includes(search))) continue;
+    if (id !== undefined && info.id !== id && !info.aliases.includes(id)) continue;
     matching.push(info);
   }
   matching.sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -90,11 +90,18 @@ describe('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Cancel workflow' }).click();
     await page.getByTestId('outcome').filter({ hasText: 'WORKFLOW_CANCELLED' }).waitFor();
     await page.getByTestId('state').filter({ hasText: 'cancelled' }).waitFor();
+    // By keyboard: the question focuses the safe choice, keeping it returns to the button.
+    const focusOn = (text: string): Promise<unknown> => page.waitForFunction(`document.activeElement?.textContent === ${JSON.stringify(text)}`);
     await page.getByRole('button', { name: 'Delete workflow…' }).click();
-    await page.getByRole('button', { name: 'Keep it' }).click();
+    await focusOn('Keep it');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Delete workflow…' }).waitFor();
+    await focusOn('Delete workflow…');
     assert.equal(await served.manager.has('t2'), true);
-    await page.getByRole('button', { name: 'Delete workflow…' }).click();
-    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Shift+Tab');
+    await focusOn('Yes, delete');
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Workflows' }).waitFor();
     assert.equal(await served.manager.has('t2'), false);
   });

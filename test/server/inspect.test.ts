@@ -34,6 +34,8 @@ describe('inspection operations', () => {
     assert.deepEqual((await admin.workflows({ status: 'cancelled' })).items.map((w) => w.id), ['c01']);
     assert.deepEqual((await admin.workflows({ type: 'box' })).items.map((w) => w.id), ['b1']);
     assert.deepEqual((await admin.workflows({ search: 'c1' })).items.map((w) => w.id).sort(), ['c10', 'c11', 'c12']);
+    assert.deepEqual((await admin.workflows({ id: 'c1' })).items.map((w) => w.id), []);
+    assert.deepEqual((await admin.workflows({ id: 'c10' })).items.map((w) => w.id), ['c10']);
   });
 
   test('a bad page request is BAD_REQUEST, naming the field', async () => {

@@ -3,7 +3,7 @@
  * histories hold every identity's values) reloaded on every change the stream reports, and the admin's
  * cancel and delete (with confirmation).
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { errorText, type Session } from './api.js';
 import { formatDuration, formatTime } from './format.js';
 import { HistoryTimeline } from './history-timeline.js';
@@ -32,6 +32,15 @@ function Outcome({ stream }: { stream: StreamState }) {
 
 function AdminActions(props: { session: Session; id: string; finished: boolean; onDone: () => void }) {
   const [confirming, setConfirming] = useState(false);
+  // Keyboard users land on the safe choice when asked, and back on the button when they keep it.
+  const keep = useRef<HTMLButtonElement>(null);
+  const ask = useRef<HTMLButtonElement>(null);
+  const asked = useRef(false);
+  useLayoutEffect(() => {
+    if (confirming) keep.current?.focus();
+    else if (asked.current) ask.current?.focus();
+    asked.current ||= confirming;
+  }, [confirming]);
   const [error, setError] = useState<string | null>(null);
   const run = async (action: () => Promise<void>, after: () => void): Promise<void> => {
     setError(null);
@@ -51,10 +60,10 @@ function AdminActions(props: { session: Session; id: string; finished: boolean; 
         <div role="group" aria-label="Confirm deletion" class="confirm">
           <span>Delete {props.id} with its history and result? This cannot be undone.</span>
           <button type="button" class="danger" onClick={() => void run(() => props.session.client.delete(props.id), () => (location.hash = '#/'))}>Yes, delete</button>
-          <button type="button" onClick={() => setConfirming(false)}>Keep it</button>
+          <button type="button" ref={keep} onClick={() => setConfirming(false)}>Keep it</button>
         </div>
       ) : (
-        <button type="button" class="danger" onClick={() => setConfirming(true)}>Delete workflow…</button>
+        <button type="button" class="danger" ref={ask} onClick={() => setConfirming(true)}>Delete workflow…</button>
       )}
       {error !== null && <p role="alert" class="error">{error}</p>}
     </div>
@@ -65,7 +74,7 @@ export function WorkflowView(props: { session: Session; id: string }) {
   const { session, id } = props;
   const stream = useResourceStream(session, id);
   const info = usePolled(
-    async () => (session.admin ? (await session.client.workflows({ search: id, limit: 500 })).items.find((w) => w.id === id || w.aliases.includes(id)) : undefined),
+    async () => (session.admin ? (await session.client.workflows({ id, limit: 1 })).items[0] : undefined),
     [id],
   );
   const history = usePolled(() => (session.admin ? session.client.history(id) : Promise.resolve(undefined)), [id]);
