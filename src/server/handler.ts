@@ -91,8 +91,9 @@ function operationsOf(manager: ServedManager, authorize: Authorize, store: Inspe
     check: (operation, principal, id) => checkAuthorized(authorize, principal, operation, id),
     store,
   });
+  const { changed, ...inspectCalls } = inspect;
   return {
-    ...inspect,
+    ...inspectCalls,
     start: async (body, principal) => {
       const type = stringField(body, 'type');
       const id = await workflowFor('start', body, principal);
@@ -102,6 +103,7 @@ function operationsOf(manager: ServedManager, authorize: Authorize, store: Inspe
       if (ifExists !== undefined) startOptions.ifExists = ifExists;
       if (deleteOnFinish !== undefined) startOptions.deleteOnFinish = deleteOnFinish;
       const handle = await manager.startWith(type, id, decodeArgs(argsField(body)) as never, startOptions);
+      changed();
       return { id: handle.id, type: handle.type, created: handle.created };
     },
     has: async (body, principal) => manager.has(await workflowFor('has', body, principal)),
@@ -112,10 +114,12 @@ function operationsOf(manager: ServedManager, authorize: Authorize, store: Inspe
     },
     cancel: async (body, principal) => {
       await manager.cancel(await workflowFor('cancel', body, principal));
+      changed();
       return null;
     },
     delete: async (body, principal) => {
       await manager.delete(await workflowFor('delete', body, principal));
+      changed();
       return null;
     },
     resources: async (body, principal) => (await manager.resources(await workflowFor('resources', body, principal), principal.identity)) as unknown as Json,

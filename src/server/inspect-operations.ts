@@ -28,14 +28,16 @@ export interface InspectDeps {
   store: InspectStore | undefined;
 }
 
-/** The four operations, each authorized before it reads anything. */
-export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'history' | 'versions' | 'stats', Impl> {
-  const list = coalesced(deps.list);
+/** The four operations, each authorized before it reads anything; `changed()` invalidates the kept list. */
+export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'history' | 'versions' | 'stats', Impl> & { changed(): void } {
+  const snapshot = new ListSnapshot(deps.list);
+  const list = (): Promise<WireWorkflowInfo[]> => snapshot.get();
   const storeFor = (operation: string): InspectStore => {
     if (deps.store === undefined) throw new NotServedError(operation, 'a store to read histories from (QuestServerOptions.store)');
     return deps.store;
   };
   return {
+    changed: () => snapshot.invalidate(),
     workflows: async (body, principal) => {
       await deps.check('workflows', principal, undefined);
       return workflowPage(await list(), body) as unknown as Json;
@@ -123,13 +125,41 @@ function niceBucket(span: number): number {
   return widths.find((width) => span / width <= 48) ?? 30 * 24 * 3600_000;
 }
 
-/** Concurrent callers of `load` share one call (many dashboards polling at once read the list once). */
-function coalesced<T>(load: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    pending ??= load().finally(() => (pending = undefined));
-    return pending;
-  };
+/**
+ * The workflow list for the inspection calls: concurrent callers share one load, and a load is reused while
+ * it is younger than 1 s or 4 times what it took (whichever is longer), so that paging, filtering and many
+ * polling tabs do not re-read 100,000 entries each time (with 100,000 workflows a load takes about half a
+ * second). A list at most that old is fine for a view refreshed every 2 s; the server's own start, cancel and
+ * delete invalidate it at once.
+ */
+export class ListSnapshot<T> {
+  private pending: Promise<T> | undefined;
+  private kept: { value: T; until: number } | undefined;
+
+  constructor(private readonly load: () => Promise<T>, private readonly clock: () => number = Date.now) {}
+
+  get(): Promise<T> {
+    if (this.kept !== undefined && this.clock() < this.kept.until) return Promise.resolve(this.kept.value);
+    if (this.pending === undefined) {
+      const started = this.clock();
+      const loading = this.load().then((value) => {
+        if (this.pending === loading) this.kept = { value, until: this.clock() + Math.max(1000, 4 * (this.clock() - started)) };
+        return value;
+      });
+      this.pending = loading;
+      const clear = (): void => {
+        if (this.pending === loading) this.pending = undefined;
+      };
+      loading.then(clear, clear);
+    }
+    return this.pending;
+  }
+
+  /** Forget the kept list (a workflow was started, cancelled or deleted here). */
+  invalidate(): void {
+    this.kept = undefined;
+    this.pending = undefined;
+  }
 }
 
 function optionalString(body: Record<string, unknown>, name: string): string | undefined {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { isServiceError } from '../../src/protocol/errors.js';
+import { ListSnapshot } from '../../src/server/inspect-operations.js';
 import { bearer, post, startServer, TOKENS } from './support.js';
 
 describe('inspection operations', () => {
@@ -89,4 +90,47 @@ test('without a store, the operations that read histories answer NOT_SERVED; the
   } finally {
     await served.close();
   }
+});
+
+describe('the kept workflow list', () => {
+  test('concurrent callers share one load, which is reused while young, then loaded again', async () => {
+    let time = 0;
+    let loads = 0;
+    const snapshot = new ListSnapshot(async () => ++loads, () => time);
+    assert.deepEqual(await Promise.all([snapshot.get(), snapshot.get()]), [1, 1]);
+    time += 999;
+    assert.equal(await snapshot.get(), 1);
+    time += 1;
+    assert.equal(await snapshot.get(), 2);
+  });
+
+  test('a slow load is kept four times as long as it took; invalidate() forgets it at once', async () => {
+    let time = 0;
+    let loads = 0;
+    const snapshot = new ListSnapshot(async () => {
+      time += 500;
+      return ++loads;
+    }, () => time);
+    assert.equal(await snapshot.get(), 1);
+    time += 1999;
+    assert.equal(await snapshot.get(), 1);
+    snapshot.invalidate();
+    assert.equal(await snapshot.get(), 2);
+  });
+
+  test('a workflow started, cancelled or deleted through the server shows in the next page at once', async () => {
+    const served = await startServer();
+    try {
+      const admin = served.client(TOKENS.admin);
+      assert.equal((await admin.workflows()).total, 0);
+      await admin.start('counter', 'c1');
+      assert.equal((await admin.workflows()).counts.running, 1);
+      await admin.cancel('c1');
+      assert.equal((await admin.workflows()).counts.cancelled, 1);
+      await admin.delete('c1');
+      assert.equal((await admin.workflows()).total, 0);
+    } finally {
+      await served.close();
+    }
+  });
 });
