@@ -7,7 +7,7 @@
  * Aims: under 1 s and under 100 ms.
  *
  *   npm run bench:dashboard                 # 10,000 workflows, 9 page loads, 30 acts
- *   npm run bench:dashboard -- --workflows 100000
+ *   npm run bench:dashboard -- --workflows=100000 --loads=5
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,9 +36,12 @@ await buildDashboard(ui);
 const store = await SqliteStore.open(join(dir, 'bench.sqlite'));
 let seeded = now();
 const base = Date.now() - WORKFLOWS * 1000;
-for (let n = 0; n < WORKFLOWS; n++) {
-  await store.putWorkflow({ id: `w${n}`, type: n % 3 === 0 ? 'gate' : 'tally', args: [], state: 'completed', startedAt: base + n * 1000, finishedAt: base + n * 1000 + 500, result: n, deleteOnFinish: false });
-}
+// Finished workflows as the manager leaves them, written concurrently (the store commits them in groups).
+await Promise.all(
+  Array.from({ length: WORKFLOWS }, (_, n) =>
+    store.putWorkflow({ id: `w${n}`, type: n % 3 === 0 ? 'gate' : 'tally', args: [], state: 'completed', startedAt: base + n * 1000, finishedAt: base + n * 1000 + 500, result: n, deleteOnFinish: false }),
+  ),
+);
 seeded = now() - seeded;
 const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
 await manager.start('tally', 'live');
@@ -48,13 +51,18 @@ const browser = await launchChromium();
 console.log(`${formatInt(WORKFLOWS + 1)} workflows on SQLite (seeded in ${formatDuration(seeded)}); ${machineLoad()}`);
 
 try {
-  // The protocol's share: the `workflows` call for the first page, from Node.
+  // The protocol's share: the `workflows` call for the first page, from Node (each after the kept list expired).
   const client = new QuestClient(url, { token: TOKEN });
   const calls: number[] = [];
+  const warm: number[] = [];
   for (let n = 0; n < LOADS; n++) {
-    const started = now();
+    await new Promise((resolve) => setTimeout(resolve, 1000 + 4 * (calls.at(-1) ?? 0)));
+    let started = now();
     await client.workflows({ limit: 50 });
     calls.push(now() - started);
+    started = now();
+    await client.workflows({ limit: 50, offset: 50, type: 'tally' });
+    warm.push(now() - started);
   }
 
   // First render of the list: a fresh tab (token already in its sessionStorage) until 50 rows show.
@@ -62,6 +70,8 @@ try {
   await context.addInitScript(`sessionStorage.setItem('quest.dashboard.token', ${JSON.stringify(TOKEN)})`);
   const renders: number[] = [];
   for (let n = 0; n < LOADS; n++) {
+    // Cold: the server's kept list has expired, so the page pays for reading every workflow.
+    await new Promise((resolve) => setTimeout(resolve, 1000 + 4 * median(calls)));
     const page = await context.newPage();
     await page.goto(`${url}/ui/#/`, { waitUntil: 'commit' });
     await page.locator('table.workflows tbody tr:nth-child(50)').waitFor();
@@ -103,8 +113,8 @@ try {
   }
   await stream.return();
 
-  console.log(`list, first render in Chromium (${LOADS} fresh tabs): median ${formatDuration(median(renders))}, max ${formatDuration(Math.max(...renders))}  [aim < 1 s]`);
-  console.log(`  reference: the \`workflows\` call alone from Node: median ${formatDuration(median(calls))}`);
+  console.log(`list, first render in Chromium (${LOADS} fresh tabs, server list not kept): median ${formatDuration(median(renders))}, max ${formatDuration(Math.max(...renders))}  [aim < 1 s]`);
+  console.log(`  reference: the \`workflows\` call alone from Node: median ${formatDuration(median(calls))} reading the list, ${formatDuration(median(warm))} from the kept list (next page, filtered)`);
   console.log(`outside act to the change on screen (${ACTS} puts): median ${formatDuration(median(acts))}, p95 ${formatDuration(p95(acts))}  [aim < 100 ms]`);
   console.log(`  reference: the same change on a Node QuestClient stream: median ${formatDuration(median(streamed))}, p95 ${formatDuration(p95(streamed))}`);
   console.log(machineLoad());
