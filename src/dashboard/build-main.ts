@@ -4,5 +4,5 @@
  */
 import { buildDashboard } from './build.js';
 
-const files = await buildDashboard('dist/dashboard-ui');
-console.log(`dashboard built: ${files.join(', ')}`);
+// Silent on success, like tsc before it: `npm pack --json` prints the build's stdout into its JSON.
+await buildDashboard('dist/dashboard-ui');
