@@ -99,6 +99,7 @@ export function WorkflowView(props: { session: Session; id: string }) {
           <dt>Started</dt><dd>{formatTime(w.startedAt)}</dd>
           <dt>Finished</dt><dd>{formatTime(w.finishedAt)}</dd>
           <dt>Duration</dt><dd>{formatDuration((w.finishedAt ?? Date.now()) - w.startedAt)}</dd>
+          {w.error !== undefined && (<><dt>Why</dt><dd class="error">{w.error}</dd></>)}
         </dl>
       )}
       {info.error !== null && <p role="alert" class="error">{info.error}</p>}
