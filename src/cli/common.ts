@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { isQuestError } from '../core/errors.js';
-import type { Json } from '../core/serializer.js';
 import { SqliteStore } from '../storage/sqlite.js';
 import type { EventInbox, Store, WorkflowEntry } from '../storage/store.js';
 
@@ -140,16 +139,8 @@ export function formatTime(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString();
 }
 
-/** Whether a serialized value is Quest's encoding of `undefined`. */
-export function isUndefinedValue(value: Json | undefined): boolean {
-  return value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value) && value['$q'] === 'undefined');
-}
-
-/** A serialized value on one line, cut at `max` characters. */
-export function showValue(value: Json | undefined, max = 120): string {
-  const text = isUndefinedValue(value) ? 'undefined' : JSON.stringify(value);
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
+// Shown values are shared with the server and the dashboard: they live in inspect/history-view.ts.
+export { isUndefinedValue, showValue } from '../inspect/history-view.js';
 
 /** Print JSON on stdout (two-space indented). */
 export function printJson(io: Io, value: unknown): void {

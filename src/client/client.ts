@@ -9,6 +9,8 @@ import { deserialize, serialize, type Json } from '../core/serializer.js';
 import type { WorkflowArgs, WorkflowRegistry, WorkflowResult, WorkflowType } from '../core/workflow-types.js';
 import { ConnectionFailedError } from '../protocol/errors.js';
 import { PROTOCOL_PREFIX, type Operation, type OperationRequests, type OperationResults, type Principal, type WireWorkflowInfo } from '../protocol/messages.js';
+import type { WireHistory, WireStats, WorkflowPage } from '../protocol/inspect.js';
+import type { VersionUsage } from '../inspect/versions.js';
 import { messageOf, rebuildError } from './errors.js';
 import { RemoteResourceStream, type ReconnectOptions, type WebSocketConstructor } from './stream.js';
 
@@ -53,7 +55,8 @@ export class QuestClient<W extends WorkflowRegistry = WorkflowRegistry> implemen
     this.baseUrl = String(url).replace(/\/+$/, '');
     const fetchFn = options.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new TypeError('QuestClient needs fetch: pass { fetch } on a runtime without a global one.');
-    this.fetchFn = fetchFn;
+    // A browser's fetch called as a method of another object throws "Illegal invocation": keep it bound to the global.
+    this.fetchFn = options.fetch ?? fetchFn.bind(globalThis);
   }
 
   /** Start workflow `id` of type `type` (needs the admin role by default). */
@@ -111,6 +114,26 @@ export class QuestClient<W extends WorkflowRegistry = WorkflowRegistry> implemen
   /** Who the server says this client is (from its token). */
   whoami(): Promise<Principal> {
     return this.call('whoami', {});
+  }
+
+  /** One page of the workflow list, filtered, with counts by state (needs the admin role by default). */
+  workflows(query: OperationRequests['workflows'] = {}): Promise<WorkflowPage> {
+    return this.call('workflows', query);
+  }
+
+  /** The stored history of workflow `id`, pruned ranges as gaps (needs the admin role by default: it holds private values). */
+  history(id: string): Promise<WireHistory> {
+    return this.call('history', { id });
+  }
+
+  /** The code versions live histories still replay, as `quest versions` prints them (admin by default). */
+  versions(): Promise<VersionUsage[]> {
+    return this.call('versions', {});
+  }
+
+  /** Workflows started and finished over time, and the sizes of running histories (admin by default). */
+  stats(query: OperationRequests['stats'] = {}): Promise<WireStats> {
+    return this.call('stats', query);
   }
 
   /**

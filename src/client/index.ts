@@ -12,3 +12,5 @@ export type { ReconnectOptions, StreamOutcome, WebSocketConstructor, WebSocketLi
 export { QueueProxy, StateProxy, EventProxy, IdentityQueueProxy } from '../core/resource-proxies.js';
 export { isQuestError } from '../core/errors.js';
 export * from '../protocol/index.js';
+export type { VersionUsage } from '../inspect/versions.js';
+export type { HistoryItem, PrunedGap } from '../inspect/history-view.js';

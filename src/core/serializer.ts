@@ -117,7 +117,7 @@ function encodeObject(value: object, path: string, seen: Set<object>): Json {
     }
     if (value instanceof Set) return { [TAG]: 'Set', v: [...value].map((item, i) => encode(item, `${path}<${i}>`, seen)) };
     if (value instanceof Uint8Array && proto === Uint8Array.prototype) {
-      return { [TAG]: 'Bytes', v: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+      return { [TAG]: 'Bytes', v: bytesToBase64(value) };
     }
     const custom = proto === null ? undefined : typesByPrototype.get(proto);
     if (custom !== undefined) return { [TAG]: `Type:${custom.name}`, v: encode(custom.encode(value), `${path}<${custom.name}>`, seen) };
@@ -159,7 +159,7 @@ function decode(data: Json): unknown {
     case 'Set':
       return new Set((payload as Json[]).map(decode));
     case 'Bytes':
-      return new Uint8Array(Buffer.from(payload as string, 'base64'));
+      return base64ToBytes(payload as string);
     case 'Error':
       return deserializeError(payload);
     case 'Object': {
@@ -252,4 +252,20 @@ function safeString(value: unknown): string {
   } catch {
     return '[unprintable value]';
   }
+}
+
+/** Base64 of bytes: Node's Buffer where there is one, else btoa (browsers: QuestClient runs there too). */
+function bytesToBase64(bytes: Uint8Array): string {
+  const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+  if (NodeBuffer !== undefined) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** The bytes of a base64 string (see {@link bytesToBase64}). */
+function base64ToBytes(text: string): Uint8Array {
+  const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+  if (NodeBuffer !== undefined) return new Uint8Array(NodeBuffer.from(text, 'base64'));
+  return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
 }

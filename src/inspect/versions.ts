@@ -62,7 +62,7 @@ export function versionsOfHistory(records: readonly HistoryRecord[]): ReplayedVe
  * @example
  * for (const usage of await versionsInUse(store)) console.log(usage.fn, usage.name, usage.version, usage.workflows.length);
  */
-export async function versionsInUse(store: Store): Promise<VersionUsage[]> {
+export async function versionsInUse(store: Pick<Store, 'listWorkflows' | 'history'>): Promise<VersionUsage[]> {
   const usage = new Map<string, VersionUsage>();
   for (const entry of await store.listWorkflows('running')) {
     const records = (await store.history(entry.id).load()).map(upgradeRecord);

@@ -16,7 +16,8 @@ export type ServiceErrorCode =
   | 'TOO_MANY_CALLS'
   | 'SERVER_CLOSING'
   | 'INTERNAL'
-  | 'CONNECTION_FAILED';
+  | 'CONNECTION_FAILED'
+  | 'NOT_SERVED';
 
 /**
  * The HTTP status of each Quest error code. A new QuestErrorCode must be added here (the type says so).
@@ -63,6 +64,7 @@ export const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
   SERVER_CLOSING: 503,
   INTERNAL: 500,
   CONNECTION_FAILED: 0,
+  NOT_SERVED: 501,
 };
 
 /**
@@ -178,6 +180,13 @@ export class ConnectionFailedError extends ServiceError {
   }
 }
 
+/** The server was set up without what this operation needs (e.g. the history operations need `store`). */
+export class NotServedError extends ServiceError {
+  constructor(operation: string, missing: string) {
+    super('NOT_SERVED', `This server does not serve ${JSON.stringify(operation)}: it was started without ${missing}. Ask its operator to enable it.`);
+  }
+}
+
 /** Every service error class, by name (to rebuild them from the wire). */
 export const SERVICE_ERROR_CLASSES = [
   ServiceError,
@@ -191,4 +200,5 @@ export const SERVICE_ERROR_CLASSES = [
   ServerClosingError,
   InternalServerError,
   ConnectionFailedError,
+  NotServedError,
 ] as const;

@@ -11,6 +11,7 @@
  */
 import type { Json, SerializedError } from '../core/serializer.js';
 import type { ResourceInfo, ResourceSnapshot } from '../core/resource-stream.js';
+import { INSPECT_OPERATIONS, type InspectRequests, type InspectResults } from './inspect.js';
 
 /** The protocol version: the `/v<N>/` prefix of every path. Bumped on any incompatible change. */
 export const PROTOCOL_VERSION = 1;
@@ -27,13 +28,13 @@ export const STREAM_PATH = `${PROTOCOL_PREFIX}/stream`;
  * @example
  * OPERATIONS.includes('act')   // true
  */
-export const OPERATIONS = ['start', 'has', 'result', 'list', 'cancel', 'delete', 'resources', 'act', 'waitForResource', 'whoami'] as const;
+export const OPERATIONS = ['start', 'has', 'result', 'list', 'cancel', 'delete', 'resources', 'act', 'waitForResource', 'whoami', ...INSPECT_OPERATIONS] as const;
 
 /** The name of one operation. */
 export type Operation = (typeof OPERATIONS)[number];
 
 /** Operations that reach one workflow (by id or alias) and so are authorized per workflow. */
-export type WorkflowOperation = Exclude<Operation, 'list' | 'whoami'> | 'stream';
+export type WorkflowOperation = Exclude<Operation, 'list' | 'whoami' | 'workflows' | 'versions' | 'stats'> | 'stream';
 
 /** Who a caller is, as the server proved it from credentials. `identity: null` is the anonymous caller. */
 export interface Principal {
@@ -42,7 +43,7 @@ export interface Principal {
 }
 
 /** The request body of each operation. `args` and values are encoded with Quest's `serialize`. */
-export interface OperationRequests {
+export interface OperationRequests extends InspectRequests {
   start: { type: string; id: string; args: Json[]; ifExists?: 'error' | 'resume'; deleteOnFinish?: boolean };
   has: { id: string };
   result: { id: string };
@@ -56,7 +57,7 @@ export interface OperationRequests {
 }
 
 /** The `value` of a successful answer to each operation. */
-export interface OperationResults {
+export interface OperationResults extends InspectResults {
   start: { id: string; type: string; created: boolean };
   has: boolean;
   /** The workflow's result, encoded with `serialize`. */

@@ -12,6 +12,10 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { ForbiddenError, UnauthenticatedError } from '../protocol/errors.js';
 import type { Operation, Principal } from '../protocol/messages.js';
+import { INSPECT_OPERATIONS } from '../protocol/inspect.js';
+
+/** The inspection operations (workflow list, histories, versions, stats) need admin: histories hold private values. */
+const INSPECT_ADMIN_OPERATIONS: readonly Operation[] = INSPECT_OPERATIONS;
 
 /** What authentication sees of a request: its headers (lower-case names) and the peer's address. */
 export interface AuthRequest {
@@ -37,10 +41,11 @@ export type Authorize = (principal: Principal, operation: Operation | 'stream', 
 export const ANONYMOUS: Principal = Object.freeze({ identity: null, roles: Object.freeze([]) as readonly string[] });
 
 /** Operations that need the `admin` role under {@link defaultAuthorize}. */
-export const ADMIN_OPERATIONS: readonly (Operation | 'stream')[] = ['start', 'cancel', 'delete', 'list'];
+export const ADMIN_OPERATIONS: readonly (Operation | 'stream')[] = ['start', 'cancel', 'delete', 'list', ...INSPECT_ADMIN_OPERATIONS];
 
 /**
- * The default authorization: start, cancel, delete and list need the `admin` role; everything else is open
+ * The default authorization: start, cancel, delete, list and the inspection operations (workflows, history,
+ * versions, stats) need the `admin` role; everything else is open
  * to every caller, anonymous included (what they can see and touch is then up to the workflow's resources).
  */
 export const defaultAuthorize: Authorize = (principal, operation) => !ADMIN_OPERATIONS.includes(operation) || principal.roles.includes('admin');

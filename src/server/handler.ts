@@ -11,6 +11,7 @@ import { logger as questLogger } from '../logging.js';
 import { BadRequestError, InternalServerError, QUEST_ERROR_STATUS, UnknownOperationError, isServiceError } from '../protocol/errors.js';
 import { OPERATIONS, PROTOCOL_PREFIX, type CallResponseBody, type Operation, type Principal, type WireError, type WireWorkflowInfo } from '../protocol/messages.js';
 import { checkAuthorized, defaultAuthorize, type Authorize } from './auth.js';
+import { inspectOperations, type InspectStore } from './inspect-operations.js';
 import { DEFAULT_MAX_DEPTH, argsField, booleanField, choiceField, parseBody, stringField } from './validate.js';
 
 /**
@@ -38,6 +39,8 @@ export interface HandlerOptions {
   maxDepth?: number;
   /** Where failures the caller is not told about (500) are reported (default: Quest's logger). */
   logger?: { error(fields: object, message: string): void };
+  /** Read-only access to the store, for the history, versions and stats operations (without it they answer NOT_SERVED). */
+  store?: InspectStore;
 }
 
 /** One answer: an HTTP status and its JSON body. */
@@ -60,7 +63,7 @@ export function createHandler(manager: ServedManager, options: HandlerOptions = 
   const authorize = options.authorize ?? defaultAuthorize;
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   const log = options.logger ?? questLogger;
-  const operations = operationsOf(manager, authorize);
+  const operations = operationsOf(manager, authorize, options.store);
   return async (operation, text, principal) => {
     try {
       if (!(OPERATIONS as readonly string[]).includes(operation)) throw new UnknownOperationError(`${PROTOCOL_PREFIX}/${operation}`, OPERATIONS);
@@ -76,14 +79,21 @@ export function createHandler(manager: ServedManager, options: HandlerOptions = 
 type OperationImpl = (body: Record<string, unknown>, principal: Principal) => Promise<Json>;
 
 /** The allowlist: one function per operation, each authorized before it touches the manager. */
-function operationsOf(manager: ServedManager, authorize: Authorize): Record<Operation, OperationImpl> {
+function operationsOf(manager: ServedManager, authorize: Authorize, store: InspectStore | undefined): Record<Operation, OperationImpl> {
   /** The workflow id of the body, once the principal may do `operation` on it. */
   const workflowFor = async (operation: Operation, body: Record<string, unknown>, principal: Principal): Promise<string> => {
     const id = stringField(body, 'id');
     await checkAuthorized(authorize, principal, operation, id);
     return id;
   };
+  const inspect = inspectOperations({
+    list: async () => (await manager.list()).map(wireInfo),
+    check: (operation, principal, id) => checkAuthorized(authorize, principal, operation, id),
+    store,
+  });
+  const { changed, ...inspectCalls } = inspect;
   return {
+    ...inspectCalls,
     start: async (body, principal) => {
       const type = stringField(body, 'type');
       const id = await workflowFor('start', body, principal);
@@ -93,6 +103,7 @@ function operationsOf(manager: ServedManager, authorize: Authorize): Record<Oper
       if (ifExists !== undefined) startOptions.ifExists = ifExists;
       if (deleteOnFinish !== undefined) startOptions.deleteOnFinish = deleteOnFinish;
       const handle = await manager.startWith(type, id, decodeArgs(argsField(body)) as never, startOptions);
+      changed();
       return { id: handle.id, type: handle.type, created: handle.created };
     },
     has: async (body, principal) => manager.has(await workflowFor('has', body, principal)),
@@ -103,10 +114,12 @@ function operationsOf(manager: ServedManager, authorize: Authorize): Record<Oper
     },
     cancel: async (body, principal) => {
       await manager.cancel(await workflowFor('cancel', body, principal));
+      changed();
       return null;
     },
     delete: async (body, principal) => {
       await manager.delete(await workflowFor('delete', body, principal));
+      changed();
       return null;
     },
     resources: async (body, principal) => (await manager.resources(await workflowFor('resources', body, principal), principal.identity)) as unknown as Json,

@@ -22,3 +22,5 @@ export {
 } from './auth.js';
 export type { AuthRequest, Authenticate, Authorize, JwtOptions, TokenEntry } from './auth.js';
 export * from '../protocol/index.js';
+export { DASHBOARD_PATH } from './dashboard-route.js';
+export type { InspectStore } from './inspect-operations.js';

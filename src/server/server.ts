@@ -15,6 +15,8 @@ import { CLOSE, OPERATIONS, STREAM_PATH, STREAM_SUBPROTOCOL, TOKEN_SUBPROTOCOL_P
 import { ANONYMOUS, bearerToken, defaultAuthorize, isDevelopmentAuth, isLoopback, type AuthRequest, type Authenticate, type Authorize } from './auth.js';
 import { createHandler, errorResult, type CallResult, type HandlerOptions, type ServedManager } from './handler.js';
 import { createApp, type AppEnv } from './http.js';
+import { builtDashboardDirectory, mountDashboard } from './dashboard-route.js';
+import type { InspectStore } from './inspect-operations.js';
 import { StreamSession } from './streams.js';
 
 /** Options of {@link QuestServer}. Every limit has a default; sizes in bytes, times in milliseconds. */
@@ -44,6 +46,16 @@ export interface QuestServerOptions {
   drainMs?: number;
   /** Where the server reports failures it does not tell callers, and its warnings (default: Quest's logger). */
   logger?: NonNullable<HandlerOptions['logger']> & { warn(fields: object, message: string): void };
+  /**
+   * Read-only access to the manager's store, for the inspection operations that read histories (history,
+   * versions, stats). Without it they answer NOT_SERVED. Pass the store the manager was opened on.
+   */
+  store?: InspectStore;
+  /**
+   * Serve the dashboard at `/ui/`: `true` for the one built into the package (`npm run build`), or a
+   * directory made by `buildDashboard()` (src/dashboard/build.ts). Default: no dashboard.
+   */
+  dashboard?: boolean | string;
 }
 
 /**
@@ -66,7 +78,7 @@ export class QuestServer {
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private readonly authenticate: Authenticate;
   private readonly authorize: Authorize;
-  private readonly limits: Required<Omit<QuestServerOptions, 'authenticate' | 'authorize' | 'logger'>>;
+  private readonly limits: Required<Omit<QuestServerOptions, 'authenticate' | 'authorize' | 'logger' | 'store' | 'dashboard'>>;
   private readonly log: NonNullable<QuestServerOptions['logger']>;
   private connections = 0;
   private closing: Promise<void> | undefined;
@@ -97,7 +109,12 @@ export class QuestServer {
     this.callsAborted = new Promise((resolve) => {
       this.abortCalls = () => resolve(errorResult(new ServerClosingError(), 'shutdown', this.log));
     });
-    const handler = createHandler(manager, { authorize: this.authorize, maxDepth: this.limits.maxDepth, logger: this.log });
+    const handler = createHandler(manager, {
+      authorize: this.authorize,
+      maxDepth: this.limits.maxDepth,
+      logger: this.log,
+      ...(options.store === undefined ? {} : { store: options.store }),
+    });
     this.app = createApp({
       handler,
       authenticate: this.authenticate,
@@ -109,6 +126,9 @@ export class QuestServer {
       closing: () => this.closing !== undefined,
       track: (call) => this.track(call),
     });
+    if (options.dashboard !== undefined && options.dashboard !== false) {
+      mountDashboard(this.app, options.dashboard === true ? builtDashboardDirectory() : options.dashboard);
+    }
     this.http = createAdaptorServer({ fetch: this.app.fetch }) as Server;
     this.http.keepAliveTimeout = this.limits.idleTimeoutMs;
     this.http.requestTimeout = this.limits.requestTimeoutMs;

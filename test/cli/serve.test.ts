@@ -39,9 +39,14 @@ describe('quest serve', () => {
       await ann.queue<string>('s1', 'mailbox').put('from ann');
       assert.deepEqual((await bob.resources('s1')).map((r) => r.name).sort(), ['board', 'diary', 'stop']);
       await assert.rejects(bob.list(), { name: 'ForbiddenError' });
+      // The dashboard's calls read the store; the page is served at /ui/ (503 "npm run build" when not built).
+      const firstRoot = new QuestClient(first.url, { token: 'root-token-0001' });
+      assert.ok((await firstRoot.history('s1')).items.some((item) => item.type === 'external'));
+      assert.ok([200, 503].includes((await fetch(`${first.url}/ui/`)).status));
       assert.equal(await first.stop(), 0);
 
-      const second = await serve();
+      const second = await serve('--no-dashboard');
+      assert.equal((await fetch(`${second.url}/ui/`)).status, 404);
       const root = new QuestClient(second.url, { token: 'root-token-0001' });
       assert.equal((await root.list()).find((info) => info.id === 's1')?.status, 'running');
       const again = new QuestClient(second.url, { token: 'ann-token-0001' });

@@ -6,7 +6,7 @@ import type { HistoryRecord } from '../../src/core/records.js';
 import type { RecordFields } from '../../src/core/run.js';
 import { serialize } from '../../src/core/serializer.js';
 import { actionSpec, findVisible, rebuildResources, visibleResources } from '../../src/inspect/resources.js';
-import { historyItems, prunedCount, prunedLine, recordDetails } from '../../src/cli/history-view.js';
+import { historyItems, prunedCount, prunedLine, recordDetails } from '../../src/inspect/history-view.js';
 import { untilSettled } from '../helpers.js';
 
 type Fields = RecordFields & { task?: string };

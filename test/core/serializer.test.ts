@@ -129,3 +129,16 @@ describe('serializer', () => {
     assert.ok((results[1] as { totals: Map<string, Money> }).totals.get('ann') instanceof Money);
   });
 });
+
+test('bytes are encoded and decoded without Node\'s Buffer too (QuestClient runs in browsers), to the same text', () => {
+  const bytes = new Uint8Array([0, 1, 2, 250, 255, 128, 64]);
+  const withBuffer = serialize(bytes);
+  const saved = globalThis.Buffer;
+  Reflect.deleteProperty(globalThis, 'Buffer');
+  try {
+    assert.deepEqual(serialize(bytes), withBuffer);
+    assert.deepEqual(deserialize(withBuffer), bytes);
+  } finally {
+    globalThis.Buffer = saved;
+  }
+});

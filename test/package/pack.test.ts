@@ -40,7 +40,7 @@ test('npm pack in a fresh clone ships built code whose source maps carry their s
     await cloneSources(clone);
     const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const shipped = new Set(packed[0]?.files.map((file) => file.path));
-    for (const path of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/storage/sqlite.js']) assert.ok(shipped.has(path), `the package ships ${path}`);
+    for (const path of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/storage/sqlite.js', 'dist/dashboard-ui/index.html', 'dist/dashboard-ui/app.js']) assert.ok(shipped.has(path), `the package ships ${path}`);
 
     // Installed into an application: node_modules/quest-ts is the unpacked tarball.
     const app = join(scratch, 'app');
@@ -65,6 +65,20 @@ test('npm pack in a fresh clone ships built code whose source maps carry their s
 
     const help = execFileSync(process.execPath, [join(installed, 'dist/cli/main.js'), '--help'], { cwd: app, encoding: 'utf8' });
     assert.match(help, /Usage: quest/);
+
+    // The built dashboard travels in the package and QuestServer finds it (`dashboard: true`).
+    const dashboard = [
+      "import { WorkflowManager } from 'quest-ts';",
+      "import { MemoryStore } from 'quest-ts/memory';",
+      "import { QuestServer } from 'quest-ts/server';",
+      'const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows: {} });',
+      'const server = new QuestServer(manager, { dashboard: true });',
+      "const response = await server.app.request('/ui/');",
+      "console.log(response.status, (await response.text()).includes('app.js'));",
+      'await manager.close();',
+    ].join('\n');
+    await writeFile(join(app, 'dashboard.mjs'), dashboard);
+    assert.equal(execFileSync(process.execPath, ['dashboard.mjs'], { cwd: app, encoding: 'utf8' }).trim(), '200 true');
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

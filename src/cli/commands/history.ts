@@ -13,7 +13,7 @@ import {
   type CliContext,
   type CommonOptions,
 } from '../common.js';
-import { historyItems, prunedCount, prunedLine, recordDetails } from '../history-view.js';
+import { historyItems, prunedCount, prunedLine, recordDetails } from '../../inspect/history-view.js';
 
 export function historyCommand(context: CliContext): Command {
   return withCommonOptions(

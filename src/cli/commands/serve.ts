@@ -18,6 +18,7 @@ interface ServeOptions {
   jwtSecret?: string;
   devIdentityHeader?: boolean;
   start?: string[];
+  dashboard: boolean;
 }
 
 export function serveCommand(context: CliContext): Command {
@@ -30,6 +31,7 @@ export function serveCommand(context: CliContext): Command {
       .option('--tokens <file>', 'bearer tokens: a JSON file { "<token>": { "identity": "ann", "roles": ["admin"] } }')
       .addOption(new Option('--jwt-secret <secret>', 'accept JWTs signed with this HS256 secret (identity: sub, roles: roles)').env('QUEST_JWT_SECRET'))
       .option('--dev-identity-header', 'DEVELOPMENT ONLY, loopback only: trust the x-quest-identity / x-quest-roles headers')
+      .option('--no-dashboard', 'do not serve the dashboard at /ui/ (served by default, behind the same authentication)')
       .option('--start <type-id-args...>', 'start workflow <id> of type <type> with the arguments; resumes it if <id> exists'),
   )
     .addHelpText(
@@ -52,7 +54,7 @@ Examples:
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, got ${options.port}`, EXIT.usage);
       const { store, manager } = await openManager(modulePath, options.db, io);
-      const server = new QuestServer(manager, { authenticate, logger: serverLogger(io) });
+      const server = new QuestServer(manager, { authenticate, logger: serverLogger(io), store, dashboard: options.dashboard });
       const stop = async (): Promise<void> => {
         // Together: the manager's close answers the calls still waiting (WORKFLOW_SUSPENDED) so the server drains.
         await Promise.all([server.close(), manager.close()]);
@@ -64,7 +66,7 @@ Examples:
         for (const info of await manager.list()) if (info.status === 'running') void report(manager, store, info.id, info.type, io, options.json === true);
         if (options.start !== undefined) await startOne(manager, options.start, io, options.json === true);
         if (options.json === true) io.out(JSON.stringify({ url }));
-        else io.err(`quest: serving the workflows of ${modulePath} (${options.db}) at ${url}; Ctrl-C to stop`);
+        else io.err(`quest: serving the workflows of ${modulePath} (${options.db}) at ${url}${options.dashboard ? ` (dashboard: ${url}/ui/)` : ''}; Ctrl-C to stop`);
         await new Promise<never>(() => undefined);
       } catch (error) {
         clearInterval(keepAlive);

@@ -3,10 +3,12 @@
  * (forgotten when a step, a loop iteration or a take ended) shown as counts. Seqs are given out one by one
  * from 1, so a gap between two consecutive stored records — or before the first one — is exactly the
  * number of records pruned there (including records dropped before they were ever written).
+ *
+ * Pure and dependency-free beyond core's record types: the CLI (`quest history`), the server (`history`
+ * operation) and the dashboard share it.
  */
 import { resourceLabel, versionLabel, type HistoryRecord } from '../core/records.js';
 import type { Json } from '../core/serializer.js';
-import { isUndefinedValue, showValue } from './common.js';
 
 /** A run of pruned records: seqs `from` to `to`, `count` of them. */
 export interface PrunedGap {
@@ -80,4 +82,15 @@ function outcome(record: { result?: Json; error?: { name: string; message: strin
 
 function join(...parts: string[]): string {
   return parts.filter((part) => part !== '').join('  ');
+}
+
+/** Whether a serialized value is Quest's encoding of `undefined`. */
+export function isUndefinedValue(value: Json | undefined): boolean {
+  return value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value) && value['$q'] === 'undefined');
+}
+
+/** A serialized value on one line, cut at `max` characters. */
+export function showValue(value: Json | undefined, max = 120): string {
+  const text = isUndefinedValue(value) ? 'undefined' : JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -1,0 +1,179 @@
+/**
+ * The inspection operations of the protocol (src/protocol/inspect.ts): a paged, filtered workflow list with
+ * counts, one workflow's stored history, the versions live histories replay, and time series for plots.
+ * Read-only: they read the manager's list and the store, and never write.
+ */
+import { WorkflowNotFoundError } from '../core/errors.js';
+import { upgradeRecord, type HistoryRecord } from '../core/records.js';
+import type { Json } from '../core/serializer.js';
+import { historyItems, prunedCount } from '../inspect/history-view.js';
+import { versionsInUse, versionsOfHistory } from '../inspect/versions.js';
+import type { Store } from '../storage/store.js';
+import { BadRequestError, NotServedError } from '../protocol/errors.js';
+import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireHistory, type WireStats, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
+import type { Principal, WireWorkflowInfo } from '../protocol/messages.js';
+import { choiceField, stringField } from './validate.js';
+
+/** What the history, versions and stats operations read: a store, read-only. */
+export type InspectStore = Pick<Store, 'history' | 'getWorkflow' | 'listWorkflows'>;
+
+type Impl = (body: Record<string, unknown>, principal: Principal) => Promise<Json>;
+
+/** What the inspection operations need around them. */
+export interface InspectDeps {
+  /** Every workflow as list() reports it (on the wire). */
+  list(): Promise<WireWorkflowInfo[]>;
+  /** Throws ForbiddenError unless the principal may do the operation. */
+  check(operation: 'workflows' | 'history' | 'versions' | 'stats', principal: Principal, id: string | undefined): Promise<void>;
+  store: InspectStore | undefined;
+}
+
+/** The four operations, each authorized before it reads anything; `changed()` invalidates the kept list. */
+export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'history' | 'versions' | 'stats', Impl> & { changed(): void } {
+  const snapshot = new ListSnapshot(deps.list);
+  const list = (): Promise<WireWorkflowInfo[]> => snapshot.get();
+  const storeFor = (operation: string): InspectStore => {
+    if (deps.store === undefined) throw new NotServedError(operation, 'a store to read histories from (QuestServerOptions.store)');
+    return deps.store;
+  };
+  return {
+    changed: () => snapshot.invalidate(),
+    workflows: async (body, principal) => {
+      await deps.check('workflows', principal, undefined);
+      return workflowPage(await list(), body) as unknown as Json;
+    },
+    history: async (body, principal) => {
+      const id = stringField(body, 'id');
+      await deps.check('history', principal, id);
+      return (await historyOf(storeFor('history'), id)) as unknown as Json;
+    },
+    versions: async (_body, principal) => {
+      await deps.check('versions', principal, undefined);
+      return (await versionsInUse(storeFor('versions'))) as unknown as Json;
+    },
+    stats: async (body, principal) => {
+      await deps.check('stats', principal, undefined);
+      return (await statsOf(await list(), storeFor('stats'), body)) as unknown as Json;
+    },
+  };
+}
+
+/** One page of `all` for the filters of `body`. */
+export function workflowPage(all: readonly WireWorkflowInfo[], body: Record<string, unknown>): WorkflowPage {
+  const status = choiceField(body, 'status', WIRE_STATUSES);
+  const type = optionalString(body, 'type');
+  const search = optionalString(body, 'search');
+  const id = optionalString(body, 'id');
+  const offset = integerField(body, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+  const limit = integerField(body, 'limit', 50, 1, MAX_PAGE_LIMIT);
+  const counts = Object.fromEntries(WIRE_STATUSES.map((s) => [s, 0])) as Record<WireStatus, number>;
+  const types = new Set<string>();
+  const matching: WireWorkflowInfo[] = [];
+  for (const info of all) {
+    counts[info.status]++;
+    types.add(info.type);
+    if (status !== undefined && info.status !== status) continue;
+    if (type !== undefined && info.type !== type) continue;
+    if (search !== undefined && !info.id.includes(search) && !info.aliases.some((alias) => alias.includes(search))) continue;
+    if (id !== undefined && info.id !== id && !info.aliases.includes(id)) continue;
+    matching.push(info);
+  }
+  matching.sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { items: matching.slice(offset, offset + limit), total: matching.length, offset, limit, counts, types: [...types].sort(), at: Date.now() };
+}
+
+/** The stored history of workflow `id`, as the CLI's `quest history` shows it. */
+export async function historyOf(store: InspectStore, id: string): Promise<WireHistory> {
+  const entry = await store.getWorkflow(id);
+  if (entry === undefined) throw new WorkflowNotFoundError(id);
+  const records: HistoryRecord[] = (await store.history(id).load()).map(upgradeRecord);
+  const versions = versionsOfHistory(records).map(({ fn, name, versions: set }) => ({ fn, name, versions: [...set] }));
+  return { id, type: entry.type, state: entry.state, items: historyItems(records), stored: records.length, pruned: prunedCount(records), versions };
+}
+
+/** Started/finished counts per bucket, and the sizes of the newest running histories (at most `sizes`). */
+export async function statsOf(all: readonly WireWorkflowInfo[], store: InspectStore, body: Record<string, unknown>): Promise<WireStats> {
+  const now = Date.now();
+  const first = all.reduce((min, info) => Math.min(min, info.startedAt), now);
+  const bucketMs = integerField(body, 'bucketMs', niceBucket(now - first), 1000, 366 * 24 * 3600_000);
+  const sizes = integerField(body, 'sizes', 100, 0, 10_000);
+  const origin = Math.floor(first / bucketMs) * bucketMs;
+  const buckets = Math.floor((now - origin) / bucketMs) + 1;
+  const started = Array.from({ length: buckets }, (_, n): [number, number] => [origin + n * bucketMs, 0]);
+  const finished = Array.from({ length: buckets }, (_, n): [number, number] => [origin + n * bucketMs, 0]);
+  const bump = (series: [number, number][], at: number): void => {
+    const slot = series[Math.floor((at - origin) / bucketMs)];
+    if (slot !== undefined) slot[1]++;
+  };
+  for (const info of all) {
+    bump(started, info.startedAt);
+    if (info.finishedAt !== undefined) bump(finished, info.finishedAt);
+  }
+  const running = (await store.listWorkflows('running')).sort((a, b) => b.startedAt - a.startedAt).slice(0, sizes);
+  const historySizes = [];
+  for (const entry of running) {
+    const records = (await store.history(entry.id).load()).map(upgradeRecord);
+    historySizes.push({ id: entry.id, type: entry.type, stored: records.length, pruned: prunedCount(records) });
+  }
+  historySizes.sort((a, b) => b.stored - a.stored || b.pruned - a.pruned);
+  return { bucketMs, started, finished, historySizes, at: now };
+}
+
+/** A round bucket width giving at most about 48 buckets over `span` ms. */
+function niceBucket(span: number): number {
+  const widths = [60_000, 5 * 60_000, 15 * 60_000, 3600_000, 6 * 3600_000, 24 * 3600_000, 7 * 24 * 3600_000];
+  return widths.find((width) => span / width <= 48) ?? 30 * 24 * 3600_000;
+}
+
+/**
+ * The workflow list for the inspection calls: concurrent callers share one load, and a load is reused while
+ * it is younger than 1 s or 4 times what it took (whichever is longer), so that paging, filtering and many
+ * polling tabs do not re-read 100,000 entries each time (with 100,000 workflows a load takes about half a
+ * second). A list at most that old is fine for a view refreshed every 2 s; the server's own start, cancel and
+ * delete invalidate it at once.
+ */
+export class ListSnapshot<T> {
+  private pending: Promise<T> | undefined;
+  private kept: { value: T; until: number } | undefined;
+
+  constructor(private readonly load: () => Promise<T>, private readonly clock: () => number = Date.now) {}
+
+  get(): Promise<T> {
+    if (this.kept !== undefined && this.clock() < this.kept.until) return Promise.resolve(this.kept.value);
+    if (this.pending === undefined) {
+      const started = this.clock();
+      const loading = this.load().then((value) => {
+        if (this.pending === loading) this.kept = { value, until: this.clock() + Math.max(1000, 4 * (this.clock() - started)) };
+        return value;
+      });
+      this.pending = loading;
+      const clear = (): void => {
+        if (this.pending === loading) this.pending = undefined;
+      };
+      loading.then(clear, clear);
+    }
+    return this.pending;
+  }
+
+  /** Forget the kept list (a workflow was started, cancelled or deleted here). */
+  invalidate(): void {
+    this.kept = undefined;
+    this.pending = undefined;
+  }
+}
+
+function optionalString(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`"${name}" must be a string`);
+  return value;
+}
+
+function integerField(body: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = body[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new BadRequestError(`"${name}" must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
