@@ -1,0 +1,227 @@
+/**
+ * DynamoDB storage: a Quest store in one DynamoDB table (items.ts describes its items), for serverless and
+ * cloud deployments. Histories: history.ts.
+ */
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import type { HistoryChange } from '../../core/history.js';
+import type { HistoryRecord } from '../../core/records.js';
+import { InvalidArgumentError, StorageError } from '../../core/errors.js';
+import type { Store, WorkflowEntry, WorkflowState } from '../store.js';
+import { RecordHistory, type RecordStore } from '../record-history.js';
+import { storageError } from '../storage-error.js';
+import { awsErrorName, clientConfig, type AwsConnectionOptions } from '../aws-options.js';
+import { ALIASES, WORKFLOWS, aliasKey, entryKey, num } from './items.js';
+import { DynamoHistories } from './history.js';
+import { queryPartition } from './table.js';
+
+/** Options of {@link DynamoStore.open}. */
+export interface DynamoStoreOptions extends AwsConnectionOptions {
+  /** The table (partition key `pk`, sort key `sk`, both strings). Default: env QUEST_DYNAMODB_TABLE. */
+  table?: string;
+  /** Create the table (on-demand capacity) when it does not exist (default false: a missing table is an error). */
+  createTable?: boolean;
+  /** A client of yours (then endpoint, region and credentials are ignored; close() leaves it open). */
+  client?: DynamoDBClient;
+}
+
+/**
+ * A {@link Store} in one DynamoDB table. Open it with {@link DynamoStore.open}.
+ *
+ * - One item per history record, keyed by workflow and seq; a commit writes its records with conditional
+ *   puts and then moves the history's head with a conditional update, so two writers can never both append
+ *   the same position, and a commit counts whole or not at all (see history.ts).
+ * - Removed records are deleted in BatchWriteItem requests shared by every workflow committing at the time.
+ * - Damage (a changed record, deleted records, the deleted history of a running workflow) is a
+ *   CorruptHistoryError on load; a commit torn by a crash is ignored and cleaned up.
+ * - Not atomic across items: `deleteWorkflow` removes the entry first, then aliases and records (a crash in
+ *   between leaves records no entry points at; deleting again removes them).
+ *
+ * It has no inbox (EventInbox) and no StoreOwnership yet: see the README.
+ *
+ * @example
+ * const store = await DynamoStore.open({ table: 'quest', region: 'eu-west-1' });
+ * const manager = await WorkflowManager.open({ store, workflows: { order } });
+ */
+export class DynamoStore implements Store, RecordStore {
+  private closing: Promise<void> | undefined;
+  private readonly histories: DynamoHistories;
+
+  private constructor(
+    /** The client the store sends its requests with. */
+    readonly client: DynamoDBClient,
+    private readonly ownsClient: boolean,
+    /** The table. */
+    readonly table: string,
+  ) {
+    this.histories = new DynamoHistories(client, table);
+  }
+
+  /**
+   * Connect and check (or create, with `createTable`) the table. Rejects with StorageError when it cannot be
+   * reached or does not exist, InvalidArgumentError for bad options.
+   *
+   * @example
+   * const store = await DynamoStore.open({ table: 'quest', endpoint: 'http://127.0.0.1:8000', createTable: true });
+   */
+  static async open(options: DynamoStoreOptions = {}): Promise<DynamoStore> {
+    const table = options.table ?? process.env.QUEST_DYNAMODB_TABLE;
+    if (table === undefined || !/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
+      throw new InvalidArgumentError(
+        `DynamoStore needs a table name of 3 to 255 letters, digits, '_', '-' or '.' (option table or env QUEST_DYNAMODB_TABLE; got ${JSON.stringify(table)}).`,
+      );
+    }
+    const client = options.client ?? new DynamoDBClient(clientConfig(options, 'DynamoStore'));
+    try {
+      await prepareTable(client, table, options.createTable === true);
+    } catch (error) {
+      if (options.client === undefined) client.destroy();
+      throw storageError(`open the DynamoDB store (table ${JSON.stringify(table)}). Are the region, credentials and endpoint right?`, error);
+    }
+    return new DynamoStore(client, options.client === undefined, table);
+  }
+
+  /** BatchWriteItem requests sent to delete records (for tests and benchmarks). */
+  get batchDeletes(): number {
+    return this.histories.deleter.requests;
+  }
+
+  history(workflowId: string): RecordHistory {
+    this.checkOpen();
+    return new RecordHistory(this, workflowId);
+  }
+
+  async putWorkflow(entry: WorkflowEntry): Promise<void> {
+    await this.request(`save workflow ${JSON.stringify(entry.id)}`, async () => {
+      const body = JSON.stringify(entry);
+      // A running workflow's history must exist from now on (its head), so that losing it is seen as damage.
+      if (entry.state === 'running') await this.histories.ensureHead(entry.id);
+      await this.client.send(new PutItemCommand({
+        TableName: this.table,
+        Item: { ...entryKey(entry.id), body: { S: body }, state: { S: entry.state }, startedAt: num(entry.startedAt) },
+      }));
+    });
+  }
+
+  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
+    return this.request(`read workflow ${JSON.stringify(workflowId)}`, async () => {
+      const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: entryKey(workflowId), ConsistentRead: true }));
+      return item?.body?.S === undefined ? undefined : (JSON.parse(item.body.S) as WorkflowEntry);
+    });
+  }
+
+  listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
+    return this.request('list workflows', async () => {
+      const items = await queryPartition(this.client, this.table, WORKFLOWS);
+      const entries = items
+        .filter((item) => state === undefined || item.state?.S === state)
+        .map((item) => JSON.parse(item.body?.S ?? 'null') as WorkflowEntry);
+      return entries.sort((a, b) => a.startedAt - b.startedAt);
+    });
+  }
+
+  deleteWorkflow(workflowId: string): Promise<void> {
+    return this.request(`delete workflow ${JSON.stringify(workflowId)}`, async () => {
+      // The entry first: without it, what is left of the history is no longer expected (nor damage).
+      await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: entryKey(workflowId) }));
+      const aliases = await queryPartition(this.client, this.table, ALIASES);
+      await Promise.all(aliases
+        .filter((item) => item.target?.S === workflowId)
+        .map((item) => this.deleteAliasItem(item.sk!.S!.slice(2), workflowId)));
+      await this.histories.remove(workflowId);
+    });
+  }
+
+  putAlias(alias: string, workflowId: string): Promise<void> {
+    return this.request(`save alias ${JSON.stringify(alias)}`, async () => {
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...aliasKey(alias), target: { S: workflowId } } }));
+    });
+  }
+
+  deleteAlias(alias: string, workflowId: string): Promise<void> {
+    return this.request(`delete alias ${JSON.stringify(alias)}`, () => this.deleteAliasItem(alias, workflowId));
+  }
+
+  getAlias(alias: string): Promise<string | undefined> {
+    return this.request(`read alias ${JSON.stringify(alias)}`, async () => {
+      const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: aliasKey(alias), ConsistentRead: true }));
+      return item?.target?.S;
+    });
+  }
+
+  /** Wait for the deletions in flight, then close the client the store made. Later calls fail with StorageError. */
+  close(): Promise<void> {
+    this.closing ??= this.histories.idle().finally(() => {
+      if (this.ownsClient) this.client.destroy();
+    });
+    return this.closing;
+  }
+
+  /** @internal See {@link DynamoHistories.load}. */
+  loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
+    return this.request(`read the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.load(workflowId));
+  }
+
+  /** @internal See {@link DynamoHistories.commit}. */
+  commitRecords(workflowId: string, change: HistoryChange): Promise<void> {
+    return this.request(`write the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.commit(workflowId, change));
+  }
+
+  /** @internal See {@link DynamoHistories.clear}. */
+  clearRecords(workflowId: string): Promise<void> {
+    return this.request(`clear the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.clear(workflowId));
+  }
+
+  private async deleteAliasItem(alias: string, workflowId: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteItemCommand({
+        TableName: this.table, Key: aliasKey(alias), ConditionExpression: '#target = :target', ExpressionAttributeNames: { '#target': 'target' }, ExpressionAttributeValues: { ':target': { S: workflowId } },
+      }));
+    } catch (error) {
+      // It points elsewhere (or nowhere): nothing to do.
+      if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+
+  private async request<T>(what: string, call: () => Promise<T>): Promise<T> {
+    this.checkOpen();
+    try {
+      return await call();
+    } catch (error) {
+      throw storageError(what, error);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closing !== undefined) throw new StorageError(`The DynamoDB store (table ${JSON.stringify(this.table)}) is closed.`);
+  }
+}
+
+/** Check that `table` exists (create it when asked to), with the key schema the store needs. */
+async function prepareTable(client: DynamoDBClient, table: string, create: boolean): Promise<void> {
+  try {
+    const { Table: description } = await client.send(new DescribeTableCommand({ TableName: table }));
+    const keys = (description?.KeySchema ?? []).map((element) => `${element.AttributeName}:${element.KeyType}`).join(',');
+    if (keys !== 'pk:HASH,sk:RANGE') {
+      throw new StorageError(`DynamoDB table ${JSON.stringify(table)} has the key schema ${keys}; Quest needs pk (HASH, string) and sk (RANGE, string). Use another table.`);
+    }
+    return;
+  } catch (error) {
+    if (awsErrorName(error) !== 'ResourceNotFoundException') throw error;
+    if (!create) throw new StorageError(`DynamoDB table ${JSON.stringify(table)} does not exist. Create it (pk string HASH, sk string RANGE) or pass createTable: true.`);
+  }
+  await client.send(new CreateTableCommand({
+    TableName: table,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+  }));
+  await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: table });
+}
