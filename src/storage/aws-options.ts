@@ -57,16 +57,25 @@ export function awsErrorStatus(error: unknown): number | undefined {
   return metadata?.httpStatusCode;
 }
 
-/** Run `jobs` with at most `limit` at a time; results in the order of `jobs`. */
+/**
+ * Run `jobs` with at most `limit` at a time; results in the order of `jobs`. When one fails, no new job starts,
+ * and it rejects with that failure once the jobs already started are done (so their effects are known).
+ */
 export async function inParallel<T>(jobs: ReadonlyArray<() => Promise<T>>, limit: number): Promise<T[]> {
   const results = new Array<T>(jobs.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
+    while (next < jobs.length && failure === undefined) {
       const index = next++;
-      results[index] = await jobs[index]!();
+      try {
+        results[index] = await jobs[index]!();
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  if (failure !== undefined) throw failure.error;
   return results;
 }

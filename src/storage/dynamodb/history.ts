@@ -130,7 +130,16 @@ export class DynamoHistories {
     // A record the change removes itself is never written.
     const written = change.append.filter((record) => !removing.has(record.seq));
     const items = written.map((record) => recordItem(workflowId, record, commit));
-    await inParallel(items.map((item) => () => this.putRecord(workflowId, item)), PUT_CONCURRENCY);
+    const put: Item[] = [];
+    try {
+      await inParallel(items.map((item) => async () => {
+        await this.putRecord(workflowId, item);
+        put.push(item);
+      }), PUT_CONCURRENCY);
+    } catch (error) {
+      await this.takeBack(put);
+      throw error;
+    }
     const live = new Set(state.live);
     for (const record of written) live.add(record.seq);
     const deleted = change.remove.filter((seq) => live.delete(seq));
@@ -138,14 +147,21 @@ export class DynamoHistories {
     try {
       await this.updateHead(workflowId, previous, head);
     } catch (error) {
-      // Another writer moved the head: the records put above would count as its commit's. Take them back.
-      if (error instanceof StorageError) await this.deleter.delete(items.map((item) => key(item.pk!.S!, item.sk!.S!))).catch(() => undefined);
+      if (error instanceof StorageError) await this.takeBack(put);
       throw error;
     }
     const next: HistoryState = { head, live, garbage: [], read: false };
     this.states.set(workflowId, next);
     this.knownHeads.add(workflowId);
     if (deleted.length > 0) this.pruneLater(workflowId, deleted);
+  }
+
+  /**
+   * Delete the records a refused commit put: another writer moved the head, so they would count as its
+   * commit's. Best effort: when it fails too, the next load reports the surplus as damage.
+   */
+  private async takeBack(put: readonly Item[]): Promise<void> {
+    await this.deleter.delete(put.map((item) => key(item.pk!.S!, item.sk!.S!))).catch(() => undefined);
   }
 
   /** Delete removed records in the background (batched with other workflows); the head forgets them once gone. */
