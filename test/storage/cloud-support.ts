@@ -12,10 +12,9 @@ import type { Server } from 'node:http';
 import S3rver from 's3rver';
 import dynalite from 'dynalite';
 
-/** The credentials s3rver accepts (its defaults); dynalite accepts any. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-/** The bucket every S3 test writes to (each test under its own prefix). */
-export const TEST_BUCKET = 'quest-test';
+import { TEST_BUCKET } from './cloud-locations.js';
+
+export { LOCAL_CREDENTIALS, TEST_BUCKET } from './cloud-locations.js';
 
 /** A running local S3. */
 export interface LocalS3 {
