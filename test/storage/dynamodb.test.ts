@@ -1,8 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../../src/storage/dynamodb/index.js';
 import { isQuestError } from '../../src/core/errors.js';
+import { newStoreOwner } from '../../src/storage/owner.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 import { LOCAL_CREDENTIALS, freshName, serverForFile, startDynamo } from './cloud-support.js';
 
@@ -98,6 +100,24 @@ describe('dynamodb store: one writer per history, batched deletes', () => {
       await again.close();
     } finally {
       await store.close();
+    }
+  });
+
+  test('of two stores taking over a gone owner at once, exactly one wins (the condition on the owner item, not this process)', async () => {
+    const table = freshName('owners');
+    const [first, second] = [await open(table), await open(table)];
+    try {
+      await first.acquireOwnership({ id: 'dead', pid: 2 ** 30 + 7, host: hostname(), acquiredAt: 1 });
+      const racers = [newStoreOwner(), newStoreOwner()];
+      const outcomes = await Promise.allSettled([first.acquireOwnership(racers[0]!), second.acquireOwnership(racers[1]!)]);
+      assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), ['fulfilled', 'rejected']);
+      const loser = outcomes.find((outcome) => outcome.status === 'rejected');
+      assert.ok(isQuestError(loser?.reason, 'STORE_OWNED'));
+      const winner = racers[outcomes.findIndex((outcome) => outcome.status === 'fulfilled')];
+      assert.equal((await second.currentOwner())?.id, winner?.id);
+    } finally {
+      await first.close();
+      await second.close();
     }
   });
 

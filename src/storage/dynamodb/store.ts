@@ -14,12 +14,13 @@ import {
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
 import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from '../store.js';
+import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from '../store.js';
 import { RecordHistory, type RecordStore } from '../record-history.js';
 import { storageError } from '../storage-error.js';
 import { awsErrorName, clientConfig, type AwsConnectionOptions } from '../aws-options.js';
 import { ALIASES, WORKFLOWS, aliasKey, entryKey, num } from './items.js';
 import { DynamoHistories } from './history.js';
+import { DynamoOwnership } from './owner.js';
 import { queryPartition } from './table.js';
 
 /** Options of {@link DynamoStore.open}. */
@@ -44,15 +45,18 @@ export interface DynamoStoreOptions extends AwsConnectionOptions {
  * - Not atomic across items: `deleteWorkflow` removes the entry first, then aliases and records (a crash in
  *   between leaves records no entry points at; deleting again removes them).
  *
- * It has no inbox (EventInbox) and no StoreOwnership yet: see the README.
+ * One owner at a time ({@link StoreOwnership}): an owner item written with conditions, so of several
+ * processes taking over a gone owner at once exactly one wins; an owner on another host is never taken over.
+ * It has no inbox (EventInbox) yet: see the README.
  *
  * @example
  * const store = await DynamoStore.open({ table: 'quest', region: 'eu-west-1' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class DynamoStore implements Store, RecordStore {
+export class DynamoStore implements Store, StoreOwnership, RecordStore {
   private closing: Promise<void> | undefined;
   private readonly histories: DynamoHistories;
+  private readonly ownership: DynamoOwnership;
 
   private constructor(
     /** The client the store sends its requests with. */
@@ -62,6 +66,7 @@ export class DynamoStore implements Store, RecordStore {
     readonly table: string,
   ) {
     this.histories = new DynamoHistories(client, table);
+    this.ownership = new DynamoOwnership(client, table);
   }
 
   /**
@@ -156,11 +161,32 @@ export class DynamoStore implements Store, RecordStore {
     });
   }
 
-  /** Wait for the deletions in flight, then close the client the store made. Later calls fail with StorageError. */
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    return this.request('take ownership of the store', () => this.ownership.acquire(owner));
+  }
+
+  releaseOwnership(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    return this.request('release ownership of the store', () => this.ownership.release());
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.request('read the owner of the store', () => this.ownership.current());
+  }
+
+  /**
+   * Wait for the writes in flight, release ownership, then close the client the store made. Later calls fail
+   * with StorageError; closing twice is fine.
+   */
   close(): Promise<void> {
-    this.closing ??= this.histories.idle().finally(() => {
-      if (this.ownsClient) this.client.destroy();
-    });
+    this.closing ??= this.histories.idle()
+      .then(() => this.ownership.release())
+      .catch((error: unknown) => {
+        throw storageError(`close the DynamoDB store (table ${JSON.stringify(this.table)})`, error);
+      })
+      .finally(() => {
+        if (this.ownsClient) this.client.destroy();
+      });
     return this.closing;
   }
 
