@@ -8,6 +8,7 @@
  * | a workflow entry                | `workflows/<id>.json`                    | the entry's JSON             |
  * | an alias                        | `aliases/<alias>.json`                   | `{"workflowId": ...}`        |
  * | which aliases point at a workflow | `alias-of/<id>/<alias>`                | empty                        |
+ * | the owner (StoreOwnership)      | `owner.json`                             | the owner's record           |
  *
  * Ids and aliases are encoded (base64url of their UTF-8, cut into pieces of 120 characters and ended by `~`)
  * so that any string is a valid key, every path piece fits a file name (S3-compatible servers that keep
@@ -85,6 +86,11 @@ export class Layout {
   /** The alias a key under {@link aliasesOfPrefix} names. */
   aliasFromKey(workflowId: string, key: string): string {
     return decodeName(key.slice(this.aliasesOfPrefix(workflowId).length));
+  }
+
+  /** The owner object (StoreOwnership). */
+  get owner(): string {
+    return `${this.prefix}owner.json`;
   }
 
   /** A scratch key for the probe of conditional writes. */

@@ -23,11 +23,30 @@ export class Bucket {
 
   /** The object's bytes, or undefined when there is no such key. */
   async get(key: string): Promise<Uint8Array | undefined> {
+    return (await this.getTagged(key))?.bytes;
+  }
+
+  /** The object's bytes and ETag, or undefined when there is no such key. */
+  async getTagged(key: string): Promise<{ bytes: Uint8Array; etag: string | undefined } | undefined> {
     try {
       const answer = await this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key }));
-      return (await answer.Body?.transformToByteArray()) ?? new Uint8Array();
+      return { bytes: (await answer.Body?.transformToByteArray()) ?? new Uint8Array(), etag: answer.ETag };
     } catch (error) {
       if (awsErrorName(error) === 'NoSuchKey' || awsErrorStatus(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Replace an object only while it is the version read (`If-Match: <etag>`): false when it changed since
+   * (HTTP 412). A server that ignores the header (s3rver) replaces it and answers true.
+   */
+  async replace(key: string, body: Uint8Array | string, etag: string): Promise<boolean> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, IfMatch: etag }));
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
       throw error;
     }
   }
@@ -47,8 +66,7 @@ export class Bucket {
       await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, IfNoneMatch: '*' }));
       return true;
     } catch (error) {
-      const status = awsErrorStatus(error);
-      if (status === 412 || status === 409 || awsErrorName(error) === 'PreconditionFailed') return false;
+      if (isConflict(error)) return false;
       throw error;
     }
   }
@@ -78,4 +96,10 @@ export class Bucket {
       if (failed.length > 0) throw new StorageError(`S3 did not delete ${failed.length} object(s), first ${failed[0]?.Key}: ${failed[0]?.Message}`);
     }
   }
+}
+
+/** A refused condition: 412 (the precondition failed) or 409 (a concurrent conditional write won). */
+function isConflict(error: unknown): boolean {
+  const status = awsErrorStatus(error);
+  return status === 412 || status === 409 || awsErrorName(error) === 'PreconditionFailed';
 }

@@ -7,13 +7,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
 import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from '../store.js';
+import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from '../store.js';
 import { RecordHistory, type RecordStore } from '../record-history.js';
 import { storageError } from '../storage-error.js';
 import { clientConfig, inParallel, type AwsConnectionOptions } from '../aws-options.js';
 import { Bucket } from './objects.js';
 import { Layout } from './layout.js';
 import { S3Histories } from './history.js';
+import { S3Ownership } from './owner.js';
 
 /** Options of {@link S3Store.open}. */
 export interface S3StoreOptions extends AwsConnectionOptions {
@@ -48,15 +49,18 @@ const READ_CONCURRENCY = 16;
  * - Not atomic across objects: `deleteWorkflow` removes the entry first, then aliases and segments (a crash
  *   in between leaves objects no entry points at; deleting again removes them).
  *
- * It has no inbox (EventInbox) and no StoreOwnership yet: see the README.
+ * One owner at a time ({@link StoreOwnership}): an owner object created with `If-None-Match: *` and taken
+ * over with `If-Match` (enforced between processes where the server enforces conditional writes, see
+ * {@link S3Store.conditionalWrites}). It has no inbox (EventInbox) yet: see the README.
  *
  * @example
  * const store = await S3Store.open({ bucket: 'my-app', prefix: 'quest/' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class S3Store implements Store, RecordStore {
+export class S3Store implements Store, StoreOwnership, RecordStore {
   private closing: Promise<void> | undefined;
   private readonly histories: S3Histories;
+  private readonly ownership: S3Ownership;
   private readonly layout: Layout;
 
   private constructor(
@@ -73,6 +77,7 @@ export class S3Store implements Store, RecordStore {
   ) {
     this.layout = new Layout(prefix);
     this.histories = new S3Histories(bucket, this.layout, async (workflowId) => (await this.getWorkflow(workflowId))?.state === 'running');
+    this.ownership = new S3Ownership(bucket, this.layout.owner);
   }
 
   /**
@@ -180,11 +185,32 @@ export class S3Store implements Store, RecordStore {
     return this.request(`read alias ${JSON.stringify(alias)}`, () => this.readAlias(alias));
   }
 
-  /** Wait for the operations in flight, then close the client the store made. Later calls fail with StorageError. */
+  acquireOwnership(owner: StoreOwner): Promise<void> {
+    return this.request('take ownership of the store', () => this.ownership.acquire(owner));
+  }
+
+  releaseOwnership(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    return this.request('release ownership of the store', () => this.ownership.release());
+  }
+
+  currentOwner(): Promise<StoreOwner | undefined> {
+    return this.request('read the owner of the store', () => this.ownership.current());
+  }
+
+  /**
+   * Wait for the operations in flight, release ownership, then close the client the store made. Later calls
+   * fail with StorageError; closing twice is fine.
+   */
   close(): Promise<void> {
-    this.closing ??= this.histories.idle().finally(() => {
-      if (this.ownsClient) this.client.destroy();
-    });
+    this.closing ??= this.histories.idle()
+      .then(() => this.ownership.release())
+      .catch((error: unknown) => {
+        throw storageError(`close the S3 store (bucket ${JSON.stringify(this.bucket.name)})`, error);
+      })
+      .finally(() => {
+        if (this.ownsClient) this.client.destroy();
+      });
     return this.closing;
   }
 
