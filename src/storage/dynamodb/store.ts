@@ -9,7 +9,6 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
@@ -249,5 +248,16 @@ async function prepareTable(client: DynamoDBClient, table: string, create: boole
     AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
   }));
-  await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: table });
+  await untilActive(client, table);
+}
+
+/** Wait until a table just created is ACTIVE: DescribeTable after 20 ms, then twice as long each time (at most 1 s), for up to 2 minutes. */
+async function untilActive(client: DynamoDBClient, table: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    const { Table: description } = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (description?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline) throw new StorageError(`DynamoDB table ${JSON.stringify(table)} is still ${description?.TableStatus ?? 'missing'} two minutes after it was created.`);
+  }
 }
