@@ -121,6 +121,22 @@ describe('dynamodb store: one writer per history, batched deletes', () => {
     }
   });
 
+  test('deleting a workflow removes the aliases pointing at it, not one repointed elsewhere', async () => {
+    const store = await open(freshName('aliases'));
+    try {
+      await store.putWorkflow(entry('w', 1));
+      await store.putAlias('a', 'w');
+      await store.putAlias('b', 'w');
+      await store.putAlias('b', 'v');
+      await store.deleteWorkflow('w');
+      assert.equal(await store.getAlias('a'), undefined);
+      assert.equal(await store.getAlias('b'), 'v');
+      assert.deepEqual(await itemsOf(store.table, 'w'), []);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a missing table is a StorageError that says how to create it', async () => {
     await assert.rejects(
       DynamoStore.open({ table: freshName('missing'), endpoint: dynamo.endpoint, credentials: LOCAL_CREDENTIALS }),

@@ -21,7 +21,7 @@ import type { HistoryRecord } from '../../core/records.js';
 import { CorruptHistoryError, StorageError } from '../../core/errors.js';
 import { KeyedQueues } from '../files/fs.js';
 import { awsErrorName, inParallel } from '../aws-options.js';
-import { HEAD, entryKey, historyPartition, key, num, parseRecordItem, readHead, readRecordItem, recordItem, recordSortKey, type Head, type Item, type Key } from './items.js';
+import { HEAD, entryKey, historyPartition, isRecordSortKey, key, num, parseRecordItem, readHead, readRecordItem, recordItem, recordSortKey, type Head, type Item, type Key } from './items.js';
 import { BatchDeleter, queryPartition } from './table.js';
 
 /** What this process knows of a history it read or wrote: enough to commit without reading. */
@@ -82,7 +82,7 @@ export class DynamoHistories {
         const head: Head = { committed: previous + 1, live: 0, floor: previous + 1, removed: [] };
         await this.updateHead(workflowId, previous, head);
         const stored = await queryPartition(this.client, this.table, historyPartition(workflowId), true);
-        await this.deleter.delete(stored.filter((item) => item.sk?.S !== HEAD).map((item) => key(item.pk!.S!, item.sk!.S!)));
+        await this.deleter.delete(stored.filter((item) => isRecordSortKey(item.sk?.S)).map((item) => key(item.pk!.S!, item.sk!.S!)));
         this.states.set(workflowId, { head, live: new Set(), garbage: [], read: false });
       } catch (error) {
         this.states.delete(workflowId);
@@ -91,7 +91,7 @@ export class DynamoHistories {
     });
   }
 
-  /** Delete every item of the history, the head last. */
+  /** Delete every item of the history's partition (records, alias marks), the head last. */
   remove(workflowId: string): Promise<void> {
     return this.queues.run(workflowId, async () => {
       this.states.delete(workflowId);
@@ -241,7 +241,7 @@ export class DynamoHistories {
     const liveItems = [];
     const garbage: Key[] = [];
     for (const item of items) {
-      if (item.sk?.S === HEAD) continue;
+      if (!isRecordSortKey(item.sk?.S)) continue;
       const stored = readRecordItem(item);
       if (stored.commit > head.floor && stored.commit <= head.committed && !removed.has(stored.seq)) liveItems.push(stored);
       else garbage.push(key(historyPartition(workflowId), stored.sortKey));

@@ -7,6 +7,7 @@
  * | a history record  | `h#<workflowId>` | `r#<seq, 16 digits>` | body (the record's JSON), crc, c (its commit) |
  * | a workflow entry  | `workflows`      | `w#<workflowId>`   | body (the entry's JSON)                      |
  * | an alias          | `aliases`        | `a#<alias>`        | target (the workflow id)                     |
+ * | an alias's mark   | `h#<workflowId>` | `a#<alias>`        | (none: deleting the workflow finds its aliases) |
  *
  * A record is live when `floor < c <= committed` and its seq is not in `removed` (see history.ts): the head is
  * the one item a commit changes conditionally, so it decides which records count.
@@ -33,6 +34,10 @@ export const recordSortKey = (seq: number): string => `r#${String(seq).padStart(
 export const key = (pk: string, sk: string): Key => ({ pk: { S: pk }, sk: { S: sk } });
 export const entryKey = (workflowId: string): Key => key(WORKFLOWS, `w#${workflowId}`);
 export const aliasKey = (alias: string): Key => key(ALIASES, `a#${alias}`);
+/** The mark, in the history's partition, that `alias` was pointed at `workflowId`. */
+export const aliasMarkKey = (workflowId: string, alias: string): Key => key(historyPartition(workflowId), `a#${alias}`);
+/** Whether a sort key of a history's partition is a record's. */
+export const isRecordSortKey = (sortKey: string | undefined): boolean => sortKey?.startsWith('r#') === true;
 
 export const num = (value: number): AttributeValue => ({ N: String(value) });
 

@@ -17,7 +17,7 @@ import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } 
 import { RecordHistory, type RecordStore } from '../record-history.js';
 import { storageError } from '../storage-error.js';
 import { awsErrorName, clientConfig, type AwsConnectionOptions } from '../aws-options.js';
-import { ALIASES, WORKFLOWS, aliasKey, entryKey, num } from './items.js';
+import { WORKFLOWS, aliasKey, aliasMarkKey, entryKey, historyPartition, num } from './items.js';
 import { DynamoHistories } from './history.js';
 import { DynamoOwnership } from './owner.js';
 import { queryPartition } from './table.js';
@@ -135,22 +135,27 @@ export class DynamoStore implements Store, StoreOwnership, RecordStore {
     return this.request(`delete workflow ${JSON.stringify(workflowId)}`, async () => {
       // The entry first: without it, what is left of the history is no longer expected (nor damage).
       await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: entryKey(workflowId) }));
-      const aliases = await queryPartition(this.client, this.table, ALIASES);
-      await Promise.all(aliases
-        .filter((item) => item.target?.S === workflowId)
-        .map((item) => this.deleteAliasItem(item.sk!.S!.slice(2), workflowId)));
+      // The aliases that were pointed at it left a mark in its partition; those still pointing at it go.
+      const partition = await queryPartition(this.client, this.table, historyPartition(workflowId), true);
+      const marked = partition.map((item) => item.sk?.S ?? '').filter((sortKey) => sortKey.startsWith('a#'));
+      await Promise.all(marked.map((sortKey) => this.deleteAliasItem(sortKey.slice(2), workflowId)));
       await this.histories.remove(workflowId);
     });
   }
 
   putAlias(alias: string, workflowId: string): Promise<void> {
     return this.request(`save alias ${JSON.stringify(alias)}`, async () => {
+      // The mark first, so that deleting the workflow finds every alias that may point at it.
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: aliasMarkKey(workflowId, alias) }));
       await this.client.send(new PutItemCommand({ TableName: this.table, Item: { ...aliasKey(alias), target: { S: workflowId } } }));
     });
   }
 
   deleteAlias(alias: string, workflowId: string): Promise<void> {
-    return this.request(`delete alias ${JSON.stringify(alias)}`, () => this.deleteAliasItem(alias, workflowId));
+    return this.request(`delete alias ${JSON.stringify(alias)}`, async () => {
+      await this.deleteAliasItem(alias, workflowId);
+      await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: aliasMarkKey(workflowId, alias) }));
+    });
   }
 
   getAlias(alias: string): Promise<string | undefined> {
