@@ -1,13 +1,14 @@
 /**
  * The WorkflowManager on the S3 and DynamoDB stores (against s3rver and dynalite): workflows run to
- * completion, unfinished ones resume after a reopen without re-running completed steps, aliases resolve, and a
- * second manager over the same store is refused while the first one runs.
+ * completion, unfinished ones resume after a reopen without re-running completed steps, a second manager over
+ * the same store is refused while the first one runs, and (DynamoDB) an event posted to the inbox by another
+ * store reaches the workflow.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowManager } from '../../src/index.js';
 import { isQuestError } from '../../src/core/errors.js';
-import type { Store } from '../../src/storage/store.js';
+import { hasInbox, type Store } from '../../src/storage/store.js';
 import { countingWorkflows } from '../manager/fixtures.js';
 import { cloudLocation, openCloudStore } from './cloud-locations.js';
 import { freshName, serverForFile, startDynamo, startS3 } from './cloud-support.js';
@@ -63,3 +64,26 @@ for (const [backend, location] of backends) {
     });
   });
 }
+
+test('dynamodb: an event posted to the inbox by another store reaches the workflow, and that store reads its outcome', async () => {
+  const where = cloudLocation(dynamo.endpoint, freshName('inbox'));
+  const manager = await WorkflowManager.open({ store: await openCloudStore('dynamodb', where), workflows: countingWorkflows({}), inboxPollMs: 0 });
+  const sender = await openCloudStore('dynamodb', where);
+  try {
+    assert.ok(hasInbox(sender));
+    await manager.start('twoSteps', 't1', 10);
+    await manager.waitForResource('t1', 'go', null);
+    const id = await sender.postEvent({ workflowId: 't1', resource: 'go', identity: null, action: 'set', args: [] });
+    assert.deepEqual(await sender.eventOutcome(id), { status: 'pending' });
+    assert.equal(await manager.deliverInbox(), 1);
+    assert.equal(await manager.getResult('t1'), 12);
+    assert.equal((await sender.eventOutcome(id))?.status, 'applied');
+    const late = await sender.postEvent({ workflowId: 't1', resource: 'go', identity: null, action: 'set', args: [] });
+    await manager.deliverInbox();
+    const outcome = await sender.eventOutcome(late);
+    assert.ok(outcome?.status === 'rejected' && outcome.code.length > 0, JSON.stringify(outcome));
+  } finally {
+    await sender.close();
+    await manager.close();
+  }
+});

@@ -137,6 +137,36 @@ describe('dynamodb store: one writer per history, batched deletes', () => {
     }
   });
 
+  test('inbox: after a crash between recording an outcome and removing the event, settling again keeps the first outcome', async () => {
+    const store = await open(freshName('inbox'));
+    try {
+      const id = await store.postEvent({ workflowId: 'w', resource: 'q', identity: null, action: 'put', args: [1] });
+      const sk = `o#${String(id).padStart(16, '0')}`;
+      // What the first settle left before it died: the outcome, with the event still in the inbox.
+      await raw.send(new PutItemCommand({ TableName: store.table, Item: { pk: { S: 'outcomes' }, sk: { S: sk }, status: { S: 'applied' }, settledAt: { N: String(Date.now()) } } }));
+      assert.deepEqual((await store.takeEvents(10)).map((event) => event.id), [id]);
+      await store.settleEvent(id, { status: 'rejected', code: 'X', message: 'second' });
+      assert.deepEqual(await store.takeEvents(10), []);
+      assert.equal((await store.eventOutcome(id))?.status, 'applied');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('inbox: settling prunes outcomes older than a day', async () => {
+    const store = await open(freshName('prune-outcomes'));
+    try {
+      await raw.send(new PutItemCommand({ TableName: store.table, Item: { pk: { S: 'outcomes' }, sk: { S: `o#${'0'.padStart(16, '0')}` }, status: { S: 'applied' }, settledAt: { N: String(Date.now() - 25 * 3600_000) } } }));
+      const id = await store.postEvent({ workflowId: 'w', resource: 'q', identity: null, action: 'put', args: [] });
+      await store.settleEvent(id, { status: 'applied' });
+      await store.close();
+      const { Items: outcomes = [] } = await raw.send(new QueryCommand({ TableName: store.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'outcomes' } }, ConsistentRead: true }));
+      assert.deepEqual(outcomes.map((item) => item.sk?.S), [`o#${String(id).padStart(16, '0')}`]);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a missing table is a StorageError that says how to create it', async () => {
     await assert.rejects(
       DynamoStore.open({ table: freshName('missing'), endpoint: dynamo.endpoint, credentials: LOCAL_CREDENTIALS }),

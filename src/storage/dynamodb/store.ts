@@ -13,13 +13,14 @@ import {
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
 import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from '../store.js';
+import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from '../store.js';
 import { RecordHistory, type RecordStore } from '../record-history.js';
 import { storageError } from '../storage-error.js';
 import { awsErrorName, clientConfig, type AwsConnectionOptions } from '../aws-options.js';
 import { WORKFLOWS, aliasKey, aliasMarkKey, entryKey, historyPartition, num } from './items.js';
 import { DynamoHistories } from './history.js';
 import { DynamoOwnership } from './owner.js';
+import { DynamoInbox } from './inbox.js';
 import { queryPartition } from './table.js';
 
 /** Options of {@link DynamoStore.open}. */
@@ -46,16 +47,18 @@ export interface DynamoStoreOptions extends AwsConnectionOptions {
  *
  * One owner at a time ({@link StoreOwnership}): an owner item written with conditions, so of several
  * processes taking over a gone owner at once exactly one wins; an owner on another host is never taken over.
- * It has no inbox (EventInbox) yet: see the README.
+ * It has an inbox of outside events ({@link EventInbox}, inbox.ts): a manager polls it every `inboxPollMs`
+ * (one Query each time).
  *
  * @example
  * const store = await DynamoStore.open({ table: 'quest', region: 'eu-west-1' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class DynamoStore implements Store, StoreOwnership, RecordStore {
+export class DynamoStore implements Store, EventInbox, StoreOwnership, RecordStore {
   private closing: Promise<void> | undefined;
   private readonly histories: DynamoHistories;
   private readonly ownership: DynamoOwnership;
+  private readonly inbox: DynamoInbox;
 
   private constructor(
     /** The client the store sends its requests with. */
@@ -66,6 +69,7 @@ export class DynamoStore implements Store, StoreOwnership, RecordStore {
   ) {
     this.histories = new DynamoHistories(client, table);
     this.ownership = new DynamoOwnership(client, table);
+    this.inbox = new DynamoInbox(client, table, this.histories.deleter);
   }
 
   /**
@@ -163,6 +167,22 @@ export class DynamoStore implements Store, StoreOwnership, RecordStore {
       const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: aliasKey(alias), ConsistentRead: true }));
       return item?.target?.S;
     });
+  }
+
+  postEvent(event: InboxEvent): Promise<number> {
+    return this.request(`post an event for workflow ${JSON.stringify(event.workflowId)}`, () => this.inbox.post(event));
+  }
+
+  takeEvents(limit: number, afterId = 0): Promise<PostedEvent[]> {
+    return this.request('read the inbox', () => this.inbox.take(limit, afterId));
+  }
+
+  settleEvent(id: number, verdict: EventVerdict): Promise<void> {
+    return this.request(`settle event ${id} of the inbox`, () => this.inbox.settle(id, verdict));
+  }
+
+  eventOutcome(id: number): Promise<EventOutcome | undefined> {
+    return this.request(`read the outcome of event ${id}`, () => this.inbox.outcome(id));
   }
 
   acquireOwnership(owner: StoreOwner): Promise<void> {
