@@ -16,6 +16,7 @@ import type { Store } from '../../src/storage/store.js';
 import { CRASH_HISTORIES, crashHistoryId, crashRecord } from './crash-child.js';
 import { seededRandom } from '../helpers.js';
 
+/** Kills per backend (each child also recovers from the previous crash). */
 export const KILLS = 10;
 export const SEED = Number(process.env.QUEST_CRASH_SEED ?? 20240611);
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -78,14 +79,16 @@ async function verify(store: Store, base: Map<number, number>, round: Round, cou
 
 /**
  * Kill a child writing to the store at `location` (a directory, or what the cloud backends take: see
- * crash-child.ts) ten times, checking after each kill what `open(location)` finds.
+ * crash-child.ts) `kills` times, checking after each kill what `open(location)` finds.
  */
-export async function crashTest(t: TestContext, backend: string, location: string, open: (location: string) => Promise<Store>, seed: number): Promise<void> {
+export async function crashTest(
+  t: TestContext, backend: string, location: string, open: (location: string) => Promise<Store>, seed: number, kills = KILLS,
+): Promise<void> {
   const next = seededRandom(seed);
   const counts = { landed: 0, acks: 0 };
   {
     let base = new Map<number, number>();
-    for (let kill = 0; kill < KILLS; kill++) {
+    for (let kill = 0; kill < kills; kill++) {
       // Mostly early kills (mid-start, first commits), some after a few hundred commits.
       const killAfter = 1 + Math.floor(next() ** 2 * 400);
       const round = await crashOnce(backend, location, killAfter);

@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { S3Store } from '../../src/storage/s3/index.js';
 import { Bucket } from '../../src/storage/s3/objects.js';
 import { Layout } from '../../src/storage/s3/layout.js';
+import { encodeSegment } from '../../src/storage/s3/segment.js';
 import { isQuestError } from '../../src/core/errors.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 import { LOCAL_CREDENTIALS, TEST_BUCKET, freshName, serverForFile, startS3 } from './cloud-support.js';
@@ -40,7 +41,14 @@ function s3Damage(layout: Layout): DamageHooks {
     emptyHistory: async (id) => {
       for (const key of await keysOf(id)) await raw.put(key, '');
     },
-    tearTail: { exempt: 'a commit is one PUT, and S3 stores an object whole or not at all: no torn commit is ever visible' },
+    // AWS S3 never stores a cut object, but s3rver keeps what arrived of a PUT whose writer died: the next
+    // segment cut short, with the dead writer's mark left under writers/.
+    tearTail: async (id) => {
+      const last = layout.parseSegment(id, (await keysOf(id)).at(-1)!);
+      const whole = encodeSegment({ n: last.n + 1, kind: 'c' }, { append: [record(5, 'torn')], remove: [] });
+      await raw.put(layout.segment(id, last.n + 1, 'c'), whole.subarray(0, whole.length - 20));
+      await raw.put(layout.writer('crashed'), '{}');
+    },
   };
 }
 
@@ -83,6 +91,24 @@ describe('s3 store: segments, bases, one writer', () => {
     } finally {
       await again.close();
     }
+  });
+
+  test('a writing store leaves its mark under writers/ until it closes cleanly; a reading one leaves none', async () => {
+    const prefix = `${freshName('marks')}/`;
+    const layout = new Layout(prefix);
+    const reader = await open(prefix);
+    assert.deepEqual(await reader.history('w').load(), []);
+    await reader.close();
+    assert.deepEqual(await raw.list(layout.writersPrefix), []);
+    const writer = await open(prefix);
+    assert.equal(writer.tornTailPossible, false);
+    await writer.history('w').commit({ append: [record(1)], remove: [] });
+    assert.equal((await raw.list(layout.writersPrefix)).length, 1);
+    const meanwhile = await open(prefix);
+    assert.equal(meanwhile.tornTailPossible, true, 'a store opened while another one writes may meet its torn tail');
+    await meanwhile.close();
+    await writer.close();
+    assert.deepEqual(await raw.list(layout.writersPrefix), []);
   });
 
   test('a missing segment in the middle is a CorruptHistoryError', async () => {

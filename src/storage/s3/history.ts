@@ -12,6 +12,10 @@
  *   leaves an empty base), so a running workflow without one lost its history: damage.
  * - A crash between writing a base and deleting what it replaces leaves older segments: ignored, deleted by
  *   the next compaction.
+ * - A torn tail: AWS S3 stores an object whole or not at all, but servers that do not check the length
+ *   (s3rver) keep what arrived of a PUT whose writer died. When the store was not closed cleanly (a writer's
+ *   mark is left under `writers/`, see S3Store), a last segment cut short is ignored as that torn commit
+ *   (never acknowledged), and deleted before the next segment is written in its place. Otherwise it is damage.
  */
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
@@ -20,7 +24,7 @@ import { KeyedQueues } from '../files/fs.js';
 import { inParallel } from '../aws-options.js';
 import type { Bucket } from './objects.js';
 import type { Layout, SegmentName } from './layout.js';
-import { decodeSegment, encodeSegment } from './segment.js';
+import { decodeSegment, encodeSegment, looksCut } from './segment.js';
 
 /** What this process knows of a history: enough to commit without reading. */
 interface HistoryState {
@@ -32,6 +36,8 @@ interface HistoryState {
   sinceBase: number;
   /** Every key of the history this process knows of (deleted when a new base replaces them). */
   keys: string[];
+  /** A torn last segment found on load, numbered `next`: deleted before a segment is written in its place. */
+  torn?: string;
 }
 
 /** Segments read at once on load. */
@@ -51,6 +57,10 @@ export class S3Histories {
     private readonly layout: Layout,
     /** Whether the running entry of `workflowId` exists (then its history must). */
     private readonly isRunning: (workflowId: string) => Promise<boolean>,
+    /** Whether a torn last segment may exist (the store was not closed cleanly): then it is ignored, not damage. */
+    private readonly tornTailPossible: boolean,
+    /** Called before this store writes its first segment (S3Store leaves its writer's mark). */
+    private readonly beforeFirstWrite: () => Promise<void>,
   ) {}
 
   /** The live records of `workflowId`, checked. Reads only. */
@@ -71,7 +81,7 @@ export class S3Histories {
       const n = state.next;
       const body = { append: [...change.append], remove: [...change.remove] };
       const key = this.layout.segment(workflowId, n, 'c');
-      await this.createSegment(workflowId, key, encodeSegment({ n, kind: 'c' }, body));
+      await this.createSegment(workflowId, key, encodeSegment({ n, kind: 'c' }, body), state);
       for (const record of change.append) state.live.set(record.seq, record);
       for (const seq of change.remove) state.live.delete(seq);
       state.next = n + 1;
@@ -114,6 +124,7 @@ export class S3Histories {
       const known = this.states.get(workflowId);
       if (known !== undefined && known.keys.length > 0) return;
       const key = this.layout.segment(workflowId, 0, 'b');
+      await this.beforeFirstWrite();
       await this.bucket.create(key, encodeSegment({ n: 0, kind: 'b' }, { append: [], remove: [] }));
       // Forget the state: the next commit reads the keys again (rare: once per new workflow without a commit yet).
       this.states.delete(workflowId);
@@ -138,7 +149,7 @@ export class S3Histories {
   private async writeBase(workflowId: string, state: HistoryState): Promise<void> {
     const n = state.next;
     const key = this.layout.segment(workflowId, n, 'b');
-    await this.createSegment(workflowId, key, encodeSegment({ n, kind: 'b' }, { append: [...state.live.values()], remove: [] }));
+    await this.createSegment(workflowId, key, encodeSegment({ n, kind: 'b' }, { append: [...state.live.values()], remove: [] }), state);
     this.bases++;
     const replaced = state.keys;
     state.next = n + 1;
@@ -147,7 +158,13 @@ export class S3Histories {
     await this.bucket.deleteMany(replaced);
   }
 
-  private async createSegment(workflowId: string, key: string, bytes: Uint8Array): Promise<void> {
+  private async createSegment(workflowId: string, key: string, bytes: Uint8Array, state: HistoryState): Promise<void> {
+    await this.beforeFirstWrite();
+    if (state.torn !== undefined) {
+      await this.bucket.delete(state.torn);
+      state.keys = state.keys.filter((known) => known !== state.torn);
+      delete state.torn;
+    }
     if (!(await this.bucket.create(key, bytes))) {
       throw new StorageError(
         `Segment ${key} of the history of workflow ${JSON.stringify(workflowId)} exists already: another process writes this history, ` +
@@ -165,15 +182,26 @@ export class S3Histories {
       }
       return { next: 1, live: new Map(), sinceBase: 0, keys: [] };
     }
-    const names = keys.map((key) => this.layout.parseSegment(workflowId, key));
+    let names = keys.map((key) => this.layout.parseSegment(workflowId, key));
+    const fetched = new Map<string, Uint8Array>();
+    let torn: SegmentName | undefined;
+    const last = names.at(-1)!;
+    if (this.tornTailPossible) {
+      const bytes = await this.fetch(last, workflowId);
+      if (looksCut(bytes)) {
+        torn = last;
+        names = names.slice(0, -1);
+      } else {
+        fetched.set(last.key, bytes);
+      }
+    }
     const base = names.filter((name) => name.kind === 'b').at(-1);
     // From the newest base on (a commit numbered like the base too: two writers); without a base, from 1.
     const segments = base === undefined ? names : names.filter((name) => name.n >= base.n);
     checkNumbering(segments, base?.n ?? 1, workflowId);
+    if (torn !== undefined) checkNumbering([...segments, torn], base?.n ?? 1, workflowId);
     const bodies = await inParallel(segments.map((name) => async () => {
-      const bytes = await this.bucket.get(name.key);
-      if (bytes === undefined) throw new CorruptHistoryError(`segment ${name.n} (${name.key}) was listed but cannot be read (deleted)`, { workflowId });
-      return decodeSegment(name, bytes, workflowId);
+      return decodeSegment(name, fetched.get(name.key) ?? (await this.fetch(name, workflowId)), workflowId);
     }), READ_CONCURRENCY);
     const live = new Map<number, HistoryRecord>();
     for (const body of bodies) {
@@ -181,8 +209,15 @@ export class S3Histories {
       for (const seq of body.remove) live.delete(seq);
     }
     const ordered = new Map([...live.entries()].sort(([a], [b]) => a - b));
-    const last = segments.at(-1)?.n ?? 0;
-    return { next: last + 1, live: ordered, sinceBase: segments.filter((name) => name.kind === 'c').length, keys };
+    const next = (segments.at(-1)?.n ?? 0) + 1;
+    const sinceBase = segments.filter((name) => name.kind === 'c').length;
+    return { next, live: ordered, sinceBase, keys, ...(torn === undefined ? {} : { torn: torn.key }) };
+  }
+
+  private async fetch(name: SegmentName, workflowId: string): Promise<Uint8Array> {
+    const bytes = await this.bucket.get(name.key);
+    if (bytes === undefined) throw new CorruptHistoryError(`segment ${name.n} (${name.key}) was listed but cannot be read (deleted)`, { workflowId });
+    return bytes;
   }
 }
 

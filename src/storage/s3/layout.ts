@@ -9,6 +9,7 @@
  * | an alias                        | `aliases/<alias>.json`                   | `{"workflowId": ...}`        |
  * | which aliases point at a workflow | `alias-of/<id>/<alias>`                | empty                        |
  * | the owner (StoreOwnership)      | `owner.json`                             | the owner's record           |
+ * | a store writing, until it closes | `writers/<token>.json`                  | its process and host         |
  *
  * Ids and aliases are encoded (base64url of their UTF-8, cut into pieces of 120 characters and ended by `~`)
  * so that any string is a valid key, every path piece fits a file name (S3-compatible servers that keep
@@ -91,6 +92,16 @@ export class Layout {
   /** The owner object (StoreOwnership). */
   get owner(): string {
     return `${this.prefix}owner.json`;
+  }
+
+  /** Where writing stores leave their mark until they close cleanly. */
+  get writersPrefix(): string {
+    return `${this.prefix}writers/`;
+  }
+
+  /** The mark of the writing store `token`. */
+  writer(token: string): string {
+    return `${this.writersPrefix}${token}.json`;
   }
 
   /** A scratch key for the probe of conditional writes. */

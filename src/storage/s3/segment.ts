@@ -52,3 +52,20 @@ export function decodeSegment(name: SegmentName, bytes: Uint8Array, workflowId: 
   if (!Array.isArray(body?.append) || !Array.isArray(body.remove)) throw damaged('holds no change');
   return body;
 }
+
+/**
+ * Whether `bytes` look like a segment whose upload was cut: no complete header line, or fewer bytes after it
+ * than the header declares. (AWS S3 never stores such an object; servers that do not check the length, such
+ * as s3rver, store what arrived before the writer died.)
+ */
+export function looksCut(bytes: Uint8Array): boolean {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const newline = buffer.indexOf(0x0a);
+  if (newline < 0) return true;
+  try {
+    const header = JSON.parse(buffer.subarray(0, newline).toString('utf8')) as { bytes?: unknown };
+    return typeof header.bytes === 'number' && buffer.length - newline - 1 < header.bytes;
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,7 @@
  * deployments. Histories: history.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
@@ -63,6 +64,10 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
   private readonly ownership: S3Ownership;
   private readonly layout: Layout;
 
+  /** This store's mark under `writers/`, once it wrote (a promise, so that concurrent first writes share it). */
+  private marked: Promise<void> | undefined;
+  private readonly token = randomUUID();
+
   private constructor(
     /** The client the store sends its requests with. */
     readonly client: S3Client,
@@ -74,9 +79,16 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
      * on AWS S3 (since August 2024), false on s3rver. Without it, one writer per history is not enforced.
      */
     readonly conditionalWrites: boolean,
+    /**
+     * Whether a store that wrote here did not close cleanly (its mark under `writers/` was left): then a last
+     * segment cut short is a torn commit, ignored; otherwise it is damage (see history.ts).
+     */
+    readonly tornTailPossible: boolean,
   ) {
     this.layout = new Layout(prefix);
-    this.histories = new S3Histories(bucket, this.layout, async (workflowId) => (await this.getWorkflow(workflowId))?.state === 'running');
+    this.histories = new S3Histories(
+      bucket, this.layout, async (workflowId) => (await this.getWorkflow(workflowId))?.state === 'running', tornTailPossible, () => this.mark(),
+    );
     this.ownership = new S3Ownership(bucket, this.layout.owner);
   }
 
@@ -97,8 +109,10 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
     });
     const bucket = new Bucket(client, name);
     let enforced: boolean;
+    let marks: string[];
     try {
       enforced = await probeConditionalWrites(bucket, new Layout(prefix));
+      marks = await bucket.list(new Layout(prefix).writersPrefix);
     } catch (error) {
       if (options.client === undefined) client.destroy();
       throw storageError(`open the S3 store (bucket ${JSON.stringify(name)}). Does the bucket exist, and are the region, credentials and endpoint right?`, error);
@@ -110,7 +124,7 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
           'history cannot be enforced. Use AWS S3 (or a server that supports them), or drop requireConditionalWrites.',
       );
     }
-    return new S3Store(client, options.client === undefined, bucket, prefix, enforced);
+    return new S3Store(client, options.client === undefined, bucket, prefix, enforced, marks.length > 0);
   }
 
   /** Bases written (a base replaces the segments before it), for tests and benchmarks. */
@@ -205,6 +219,10 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
   close(): Promise<void> {
     this.closing ??= this.histories.idle()
       .then(() => this.ownership.release())
+      // Closed cleanly: nothing this store wrote can be torn any more.
+      .then(async () => {
+        if (this.marked !== undefined && (await this.marked.then(() => true, () => false))) await this.bucket.delete(this.layout.writer(this.token));
+      })
       .catch((error: unknown) => {
         throw storageError(`close the S3 store (bucket ${JSON.stringify(this.bucket.name)})`, error);
       })
@@ -227,6 +245,17 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
   /** @internal See {@link S3Histories.clear}. */
   clearRecords(workflowId: string): Promise<void> {
     return this.request(`clear the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.clear(workflowId));
+  }
+
+  /** Leave this store's mark under `writers/` before its first segment: until it closes, it may tear one. */
+  private mark(): Promise<void> {
+    this.marked ??= this.bucket.put(this.layout.writer(this.token), JSON.stringify({ pid: process.pid, host: hostname(), since: Date.now() }));
+    const marked = this.marked;
+    // A failed mark is tried again by the next write.
+    marked.catch(() => {
+      if (this.marked === marked) this.marked = undefined;
+    });
+    return marked;
   }
 
   private async readAlias(alias: string): Promise<string | undefined> {
