@@ -4,8 +4,8 @@
  * records, holds the live records and replaces every segment before it (which are then deleted).
  *
  * - A commit is ONE PUT of a new key, created with `If-None-Match: *`: of two writers of the same history,
- *   S3 lets only one create segment n (the other gets 412). S3 stores an object whole or not at all, so a
- *   commit is never torn. (s3rver ignores the header: against it, one writer is not enforced.)
+ *   S3 lets only one create segment n (the other gets 412). (s3rver ignores the header: against it, one
+ *   writer is not enforced.)
  * - Load lists the history's keys and reads the segments from the newest base on: they must be numbered
  *   without gaps, and each must match its length and checksum (segment.ts), else CorruptHistoryError.
  * - A running workflow's history always has an object (its empty base 0 is written with the entry; a clear
