@@ -44,7 +44,8 @@ const READ_CONCURRENCY = 16;
  *   `If-None-Match: *` so that two writers of one history cannot both write the same segment; once commits
  *   outnumber the live records, a base segment replaces them (history.ts).
  * - Damage (a segment changed, cut, emptied or missing, the deleted history of a running workflow) is a
- *   CorruptHistoryError on load, never replayed.
+ *   CorruptHistoryError on load, never replayed; only a last segment cut short while a writer's mark shows the
+ *   store was not closed cleanly is dropped, as a torn commit ({@link S3Store.tornTailPossible}).
  * - One object per workflow entry and per alias (and one per alias under its workflow, so that deleting a
  *   workflow finds its aliases): `listWorkflows` reads every entry (one GET each).
  * - Not atomic across objects: `deleteWorkflow` removes the entry first, then aliases and segments (a crash
