@@ -2,7 +2,8 @@
  * Child process of crash.test.ts: commits to several histories as fast as it can and prints every commit once
  * it is acknowledged, until the parent kills it with SIGKILL.
  *
- * Usage: node --import tsx test/storage/crash-child.ts <files|sqlite> <directory>
+ * Usage: node --import tsx test/storage/crash-child.ts <files|sqlite|s3|dynamodb> <location>
+ * (a directory for files and SQLite; `<endpoint>#<prefix or table>` for S3 and DynamoDB, see cloud-locations.ts)
  *
  * Output, one line each: `start <history> <last seq found>` before a history's first commit, then
  * `ack <history> <seq>` after each commit resolves. Commit `s` appends record `s` and, when `s` is even,
@@ -13,6 +14,7 @@ import type { HistoryRecord } from '../../src/core/records.js';
 import type { Store } from '../../src/storage/store.js';
 import { FileStore } from '../../src/storage/files.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
+import { openCloudStore } from './cloud-locations.js';
 
 /** Histories written at once. */
 export const CRASH_HISTORIES = 4;
@@ -32,6 +34,7 @@ export function crashHistoryId(history: number): string {
 async function openStore(backend: string, directory: string): Promise<Store> {
   if (backend === 'files') return FileStore.open(directory);
   if (backend === 'sqlite') return new SqliteStore(join(directory, 'quest.sqlite'));
+  if (backend === 's3' || backend === 'dynamodb') return openCloudStore(backend, directory);
   throw new Error(`unknown backend ${backend}`);
 }
 
