@@ -38,7 +38,7 @@ test('with a launch window of 1, 50 workflows that all wait for the outside star
 test('outside calls made right after start() wait for a run that has not had its turn yet', async () => {
   const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, launchWindow: 2 });
   const starts = Array.from({ length: 20 }, (_, i) => manager.start('waiter', `w${i}`));
-  const last = await starts[19];
+  const last = await starts[19]!;
   // The put goes in while 19 runs before it may still be waiting for their turn.
   await manager.queue<number>(last.id, 'numbers', null).put(41);
   assert.equal(await last.result(), 42);
