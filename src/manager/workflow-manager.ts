@@ -179,8 +179,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const workflow = this.workflowOf(type);
     if (!Array.isArray(args)) throw new InvalidArgumentError('startWith() takes the workflow arguments as an array.');
     const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
-    // A place in the launch window from here: many starts at once go in waves (./launch-window.ts).
+    // A place in the launch window from here, handed to the run: many starts at once go in waves (./launch-window.ts).
     const place = await this.deps.launches.enter();
+    let handedOver = false;
     const created = await this.locks.run(id, async () => {
       this.checkOpen();
       const existing = this.live.get(id)?.entry ?? (await this.store.getWorkflow(id));
@@ -193,8 +194,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       };
       await this.store.putWorkflow(entry);
       this.launch(new ManagedWorkflow(entry, workflow, this.deps, place));
+      handedOver = true;
       return true;
-    }).finally(place);
+    }).finally(() => handedOver || place());
     return this.handle(id, type, created);
   }
 
