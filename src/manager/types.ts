@@ -43,11 +43,12 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    */
   stopGraceMs?: number;
   /**
-   * How many runs may start at once (default 256): beyond it, a started or resumed workflow waits (before
-   * loading its history) until a run ends or the event-loop turn another was admitted in is over. Starting
-   * tens of thousands of workflows at once then runs them in waves instead of all side by side, which keeps
-   * short-lived objects short-lived (several times less garbage-collection work). Callers see no difference:
-   * start() still resolves once the entry is durable, and outside calls wait as they do for any run starting.
+   * How many runs may start at once (default 256): beyond it, start() waits before writing the entry, and a
+   * workflow resumed at open before loading its history, until a run ends or the event-loop turn another was
+   * admitted in is over. Starting tens of thousands of workflows at once then runs them in waves instead of
+   * all side by side, which keeps short-lived objects short-lived (half the garbage-collection work, or less).
+   * Callers see no difference but latency: start() resolves once the entry is durable, and outside calls wait
+   * as for any run starting. A whole number, 1 or more; InvalidArgumentError otherwise.
    */
   launchWindow?: number;
 }
