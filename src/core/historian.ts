@@ -4,7 +4,7 @@
  */
 import { contextStorage } from './context.js';
 import { createDeferred } from './deferred.js';
-import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension } from './errors.js';
+import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
 import type { History } from './history.js';
 import { describeRecord, upgradeRecord, type HistoryRecord } from './records.js';
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
@@ -189,7 +189,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     await run.untilStopped(endScope(run.rootContext()));
     if (run.stopReason !== undefined) throw run.stopReason;
     // Stop what is left, hand over the outcome, then forget the history.
-    run.stop(new WorkflowSuspendedError(this.workflowId));
+    run.stop(withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
     await this.options.onFinish?.(ok ? { ok, value } : { ok, error });
     await this.history.clear();
     if (!ok) throw error;
@@ -198,7 +198,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
 
   private async cleanUp(run: Run): Promise<void> {
     // A finished run was stopped already: building another error (a stack trace) per workflow costs.
-    if (run.stopReason === undefined) run.stop(new WorkflowSuspendedError(this.workflowId));
+    if (run.stopReason === undefined) run.stop(withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
     // Tasks still in user code are not waited for: whatever they do next, a stopped run records nothing of it
     // (every Quest call throws the stop reason), so only what was buffered before the stop is written.
     if (this.state === 'suspended') await run.drain();

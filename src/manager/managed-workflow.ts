@@ -10,6 +10,7 @@ import type { HistoryRecord } from '../core/records.js';
 import { deserialize, deserializeError, serialize, serializeError } from '../core/serializer.js';
 import type { Store, WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
+import type { LaunchWindow } from './launch-window.js';
 import type { AnyWorkflow, ManagedStatus } from './types.js';
 
 /**
@@ -33,6 +34,8 @@ export interface ManagedDeps {
   readonly stallTimeoutMs: number | undefined;
   /** Called when a run ends (finished, suspended or halted), after the workflow's state is updated. */
   readonly onRunEnded: (workflow: ManagedWorkflow) => void;
+  /** Bounds how many runs start at once (see ./launch-window.ts). */
+  readonly launches: LaunchWindow;
 }
 
 /**
@@ -52,10 +55,18 @@ export class ManagedWorkflow {
   stopping: StopReason | undefined;
   readonly historian: Historian<unknown[], unknown> | undefined;
   private running: Promise<void> | undefined;
+  /** Gives back the run's place in the launch window (set while it holds one). */
+  private leaveLaunchWindow: (() => void) | undefined;
 
-  constructor(readonly entry: WorkflowEntry, workflow: AnyWorkflow | undefined, private readonly deps: ManagedDeps) {
+  /**
+   * `started`: the manager has just created the entry (start()) holding this place in the launch window, which
+   * the first run takes over; the history is known empty, so that run need not read it (a read per workflow,
+   * a good share of the cost of a short workflow).
+   */
+  constructor(readonly entry: WorkflowEntry, workflow: AnyWorkflow | undefined, private readonly deps: ManagedDeps, started?: () => void) {
+    this.leaveLaunchWindow = started;
     if (workflow === undefined) return;
-    this.historian = new Historian(entry.id, workflow as WorkflowFunction<unknown[], unknown>, new WatchedHistory(this, deps), {
+    this.historian = new Historian(entry.id, workflow as WorkflowFunction<unknown[], unknown>, new WatchedHistory(this, deps, started !== undefined), {
       stallTimeoutMs: deps.stallTimeoutMs,
       aliases: deps.aliases,
       onFinish: (outcome) => this.persistOutcome(outcome),
@@ -148,6 +159,14 @@ export class ManagedWorkflow {
     return new WorkflowSuspendedError(this.id, this.stopping === 'close' ? CLOSING : undefined);
   }
 
+  /** WatchedHistory: before loading the history, wait for a place in the manager's launch window. */
+  async enterLaunchWindow(): Promise<void> {
+    // The first run of a workflow start() created has the place start() took (given back already, if the
+    // store took more than a turn to write the entry: the run then goes ahead as it would have).
+    if (this.leaveLaunchWindow !== undefined) return;
+    this.leaveLaunchWindow = await this.deps.launches.enter();
+  }
+
   /** WatchedHistory: the history was loaded; false means the run must not start (it is being stopped). */
   historyLoaded(records: readonly unknown[]): boolean {
     if (this.stopping !== undefined) return false;
@@ -157,6 +176,8 @@ export class ManagedWorkflow {
 
   private runEnded(error: unknown): void {
     this.running = undefined;
+    this.leaveLaunchWindow?.();
+    this.leaveLaunchWindow = undefined;
     this.deps.aliases.runEnded(this.id);
     if (this.finished === undefined && (this.stopping === undefined || !isSuspension(error))) this.halted = error;
     this.deps.onRunEnded(this);
@@ -244,12 +265,15 @@ export function outcomeOf(entry: WorkflowEntry): unknown {
 class WatchedHistory implements History {
   private readonly inner: History;
 
-  constructor(private readonly owner: ManagedWorkflow, deps: ManagedDeps) {
+  /** `knownEmpty`: the entry was just created, so the first load has nothing to read. */
+  constructor(private readonly owner: ManagedWorkflow, deps: ManagedDeps, private knownEmpty: boolean) {
     this.inner = deps.store.history(owner.id);
   }
 
   async load(): Promise<readonly HistoryRecord[]> {
-    const records = await this.inner.load();
+    await this.owner.enterLaunchWindow();
+    const records = this.knownEmpty ? [] : await this.inner.load();
+    this.knownEmpty = false;
     if (!this.owner.historyLoaded(records)) throw new WorkflowSuspendedError(this.owner.id);
     return records;
   }

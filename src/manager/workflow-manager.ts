@@ -27,6 +27,7 @@ import { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import { KeepAlive } from './keep-alive.js';
 import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedDeps, type StopReason } from './managed-workflow.js';
+import { DEFAULT_LAUNCH_WINDOW, LaunchWindow } from './launch-window.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
@@ -92,6 +93,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       aliases: this.aliases,
       stallTimeoutMs: options.historian?.stallTimeoutMs,
       onRunEnded: (workflow) => this.runEnded(workflow),
+      launches: new LaunchWindow(options.launchWindow ?? DEFAULT_LAUNCH_WINDOW),
     };
     this.inbox = hasInbox(store)
       ? new InboxDelivery({
@@ -177,6 +179,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const workflow = this.workflowOf(type);
     if (!Array.isArray(args)) throw new InvalidArgumentError('startWith() takes the workflow arguments as an array.');
     const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
+    // A place in the launch window from here, handed to the run: many starts at once go in waves (./launch-window.ts).
+    const place = await this.deps.launches.enter();
+    let handedOver = false;
     const created = await this.locks.run(id, async () => {
       this.checkOpen();
       const existing = this.live.get(id)?.entry ?? (await this.store.getWorkflow(id));
@@ -188,9 +193,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
         id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
       };
       await this.store.putWorkflow(entry);
-      this.launch(new ManagedWorkflow(entry, workflow, this.deps));
+      this.launch(new ManagedWorkflow(entry, workflow, this.deps, place));
+      handedOver = true;
       return true;
-    });
+    }).finally(() => handedOver || place());
     return this.handle(id, type, created);
   }
 

@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { StorageError } from '../core/errors.js';
 import { KeyedQueues, fileSize, guard, readIfExists, removeFile, syncDirectory, writeFileAtomically } from './files/fs.js';
 import { FileHistory, repairLog, type LogOwner } from './files/history.js';
+import { LogSlots } from './files/log-slots.js';
 import type { FileStoreOptions, FileStoreStats } from './files/options.js';
 import { InProcessOwnership, newStoreOwner } from './owner.js';
 import { OwnerFile } from './owner-file.js';
@@ -89,8 +90,8 @@ export class FileStore implements Store, StoreOwnership {
   private readonly workflows = new Map<string, WorkflowEntry>();
   private readonly aliases = new Map<string, string>();
   private readonly writes = new KeyedQueues();
-  /** Histories with an open log file, least recently used first. */
-  private readonly openLogs = new Set<FileHistory>();
+  /** The bound on open log files (maxOpenFiles). */
+  private readonly logSlots: LogSlots<FileHistory>;
   private isClosed = false;
   private readonly owner: LogOwner;
   private ownerFile: OwnerFile | undefined;
@@ -101,13 +102,15 @@ export class FileStore implements Store, StoreOwnership {
     readonly directory: string,
     private readonly options: Required<FileStoreOptions>,
   ) {
+    this.logSlots = new LogSlots(options.maxOpenFiles);
     this.owner = {
       options,
       stats: this.stats,
       checkOpen: () => this.checkOpen(),
       expectsHistory: (workflowId) => this.workflows.get(workflowId)?.state === 'running',
-      opened: (history) => this.logOpened(history),
-      closed: (history) => this.openLogs.delete(history),
+      opening: (history) => this.logSlots.acquire(history),
+      used: (history) => this.logSlots.touched(history),
+      closed: (history) => this.logSlots.released(history),
     };
     this.ownership = new InProcessOwnership(`file store in ${directory}`);
   }
@@ -401,19 +404,6 @@ export class FileStore implements Store, StoreOwnership {
 
   private checkOpen(): void {
     if (this.isClosed) throw new StorageError(`The file store in ${this.directory} is closed.`);
-  }
-
-  /** Keep at most maxOpenFiles logs open: close the least recently used (once their queued work is done). */
-  private logOpened(history: FileHistory): void {
-    this.openLogs.delete(history);
-    this.openLogs.add(history);
-    for (const oldest of this.openLogs) {
-      if (this.openLogs.size <= this.options.maxOpenFiles) break;
-      if (oldest === history) continue;
-      this.openLogs.delete(oldest);
-      // Closing can only fail if the file is already gone; the next commit reopens it either way.
-      oldest.release().catch(() => undefined);
-    }
   }
 }
 

@@ -79,21 +79,21 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership {
 
   putWorkflow(entry: WorkflowEntry): Promise<void> {
     this.checkOpen();
-    this.workflows.set(entry.id, structuredClone(entry));
+    this.workflows.set(entry.id, cloneEntry(entry));
     return Promise.resolve();
   }
 
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
     this.checkOpen();
     const entry = this.workflows.get(workflowId);
-    return Promise.resolve(entry === undefined ? undefined : structuredClone(entry));
+    return Promise.resolve(entry === undefined ? undefined : cloneEntry(entry));
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
     this.checkOpen();
     const entries = [...this.workflows.values()].filter((entry) => state === undefined || entry.state === state);
     entries.sort((a, b) => a.startedAt - b.startedAt);
-    return Promise.resolve(entries.map((entry) => structuredClone(entry)));
+    return Promise.resolve(entries.map((entry) => cloneEntry(entry)));
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {
@@ -178,4 +178,21 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership {
   private checkOpen(): void {
     if (this.closed) throw new StorageError('This store is closed.');
   }
+}
+
+/**
+ * A copy of an entry that shares nothing with it, as a store that serializes would give (the caller may change
+ * its object afterwards). Entries hold JSON data only, which a plain recursive copy handles several times faster
+ * than structuredClone (whose fixed cost per call dominates for small entries).
+ */
+function cloneEntry(entry: WorkflowEntry): WorkflowEntry {
+  return cloneData(entry) as WorkflowEntry;
+}
+
+function cloneData(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(cloneData);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = cloneData((value as Record<string, unknown>)[key]);
+  return copy;
 }

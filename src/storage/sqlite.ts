@@ -110,6 +110,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   private readonly maxBatch: number;
   private readonly writeBatch: Database.Transaction<(batch: readonly Write[], failures: Map<Write, unknown>) => void>;
   private readonly writeOne: Database.Transaction<(write: Write) => void>;
+  /** The whole batch without a savepoint per write: what every batch tries first. */
+  private readonly writeAllAtOnce: Database.Transaction<(batch: readonly Write[], onWriteFailure: () => void) => void>;
   private queue: Write[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -144,6 +146,16 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       throw storageError(`open the SQLite database ${path}`, error);
     }
     this.writeOne = this.db.transaction((write: Write) => write.apply());
+    this.writeAllAtOnce = this.db.transaction((batch: readonly Write[], onWriteFailure: () => void) => {
+      for (const write of batch) {
+        try {
+          write.apply();
+        } catch (error) {
+          onWriteFailure();
+          throw error;
+        }
+      }
+    });
     this.writeBatch = this.db.transaction((batch: readonly Write[], failures: Map<Write, unknown>) => this.applyAll(batch, failures));
   }
 
@@ -354,6 +366,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     const batch = this.queue;
     if (batch.length === 0 || this.closed) return;
     this.queue = [];
+    if (this.tryAllAtOnce(batch)) return;
     const failures = new Map<Write, unknown>();
     try {
       // IMMEDIATE takes the write lock up front: no deadlock upgrading a read lock against another process.
@@ -369,6 +382,29 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
       else write.resolve();
     }
+  }
+
+  /**
+   * Write the batch in one transaction with no savepoints (two statements fewer per write: a third of the
+   * cost of a short workflow's writes). When a write fails, the transaction is rolled back whole and the batch
+   * is written again a savepoint per write (applyAll), so that the failing write is rejected alone; when the
+   * transaction itself fails, every write in it is rejected, as in flush(). True once the batch is settled.
+   */
+  private tryAllAtOnce(batch: readonly Write[]): boolean {
+    let writeFailed = false;
+    try {
+      this.writeAllAtOnce.immediate(batch, () => (writeFailed = true));
+    } catch (error) {
+      if (writeFailed) return false;
+      // The transaction itself failed (the lock, the commit): trying again with savepoints would fail the same.
+      this.stats.failedTransactions++;
+      for (const write of batch) write.reject(this.transactionError(write, batch.length, error));
+      return true;
+    }
+    this.stats.transactions++;
+    this.stats.writes += batch.length;
+    for (const write of batch) write.resolve();
+    return true;
   }
 
   /** Apply each write in its own savepoint, so one failing write does not undo the others. */

@@ -1,18 +1,100 @@
 /**
  * The file-system helpers of the file store: durable writes (fsync of data and directory), reads that treat a
  * missing file as absent, and per-key serial queues so that writes to one file never interleave.
+ *
+ * File descriptors are bounded so that thousands of workflows writing at once stay far below the usual
+ * `ulimit -n` of 1024: the short-lived files these helpers open (temp files, reads, truncations) share
+ * {@link TRANSIENT_FILES} slots in the process, and concurrent fsyncs of one directory are coalesced into one
+ * (group commit: a sync that starts after a rename makes it durable, whoever asked for it). The long-lived
+ * history logs are bounded by each store (FileStoreOptions.maxOpenFiles, ./log-slots.ts).
  */
-import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { StorageError, isQuestError } from '../../core/errors.js';
 
 export function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
 }
 
-/** Make a rename, creation or removal in `directory` durable (its entry lives in the directory, not the file). */
-export async function syncDirectory(directory: string): Promise<void> {
+/** A counting semaphore: at most `size` holders at once, the others wait in order. */
+export class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  /** How many are waiting for a slot. */
+  get waiters(): number {
+    return this.waiting.length;
+  }
+
+  acquire(): Promise<void> {
+    if (this.used < this.size) {
+      this.used++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Give a slot back: handed straight to the first waiter, if any. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next === undefined) this.used--;
+    else next();
+  }
+
+  async with<T>(job: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await job();
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/**
+ * Short-lived files open at once in this process (each helper call holds one slot and at most one file). Enough
+ * to keep the disk busy; with 128 logs per store and a few directory handles it stays under a `ulimit -n` of 256.
+ */
+export const TRANSIENT_FILES = 32;
+const transientFiles = new Slots(TRANSIENT_FILES);
+
+/** Per directory: the sync in progress, and the one waiting to start after it (which later requests join). */
+const directorySyncs = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
+
+/**
+ * Make a rename, creation or removal in `directory` durable (its entry lives in the directory, not the file).
+ * Requests made while a sync of the same directory runs share the one sync that starts after it.
+ */
+export function syncDirectory(directory: string): Promise<void> {
   // Windows cannot open a directory for fsync; NTFS journals its metadata changes itself.
-  if (process.platform === 'win32') return;
+  if (process.platform === 'win32') return Promise.resolve();
+  let syncs = directorySyncs.get(directory);
+  if (syncs === undefined) {
+    syncs = { running: null, next: null };
+    directorySyncs.set(directory, syncs);
+  }
+  if (syncs.next !== null) return syncs.next;
+  const state = syncs;
+  const start = async (): Promise<void> => {
+    state.next = null;
+    const running = fsyncDirectory(directory);
+    state.running = running;
+    try {
+      await running;
+    } finally {
+      state.running = null;
+      if (state.next === null && directorySyncs.get(directory) === state) directorySyncs.delete(directory);
+    }
+  };
+  if (state.running === null) return start();
+  // The sync running may have started before the caller's change: wait for it, then sync again.
+  const next = state.running.then(start, start);
+  state.next = next;
+  return next;
+}
+
+async function fsyncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');
   try {
     await handle.sync();
@@ -24,15 +106,22 @@ export async function syncDirectory(directory: string): Promise<void> {
 /** Replace `path` with `text` all at once: a crash leaves the old file or the new one, never a mix. */
 export async function writeFileAtomically(directory: string, path: string, text: string | Buffer): Promise<void> {
   const temp = `${path}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
+  await transientFiles.with(async () => {
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  });
   await syncDirectory(directory);
+}
+
+/** Cut `path` to `length` bytes. */
+export function truncateFile(path: string, length: number): Promise<void> {
+  return transientFiles.with(() => truncate(path, length));
 }
 
 /** Remove `path` durably; a missing file is fine. */
@@ -48,7 +137,7 @@ export async function removeFile(directory: string, path: string): Promise<void>
 
 export async function readIfExists(path: string): Promise<Buffer | null> {
   try {
-    return await readFile(path);
+    return await transientFiles.with(() => readFile(path));
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return null;
     throw error;

@@ -3,12 +3,12 @@
  * ./log-format.ts), appended in O(1) with what the history remembers between commits, compacted when dead
  * commits outnumber live records, and checked for damage whenever it is read.
  */
-import { open, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CorruptHistoryError, StorageError } from '../../core/errors.js';
 import type { History, HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
-import { SerialQueue, fileSize, guard, readIfExists, removeFile, syncDirectory, writeAll, writeFileAtomically } from './fs.js';
+import { SerialQueue, fileSize, guard, readIfExists, removeFile, syncDirectory, truncateFile, writeAll, writeFileAtomically } from './fs.js';
 import { HEADER, commitBody, commitFrame, hasHeader, inSeqOrder, logOf, readLegacyLog, readLog, type LogReplay } from './log-format.js';
 import type { FileStoreOptions, FileStoreStats } from './options.js';
 
@@ -33,7 +33,11 @@ export interface LogOwner {
   checkOpen(): void;
   /** Whether the store holds a running entry for this workflow: then its log must exist (created with the entry). */
   expectsHistory(workflowId: string): boolean;
-  opened(history: FileHistory): void;
+  /** Before opening the log file: wait for one of the store's open-file slots (maxOpenFiles). */
+  opening(history: FileHistory): Promise<void>;
+  /** The log file was used: it is the most recently used. */
+  used(history: FileHistory): void;
+  /** The log file was closed (or could not be opened): its slot is free. */
   closed(history: FileHistory): void;
 }
 
@@ -145,7 +149,7 @@ export class FileHistory implements History {
     if (replay.validBytes < bytes.length) {
       // Cut it off now: the next frame must start on a line of its own, not glued to the remains.
       await this.closeHandle();
-      await truncate(this.path, replay.validBytes);
+      await truncateFile(this.path, replay.validBytes);
       this.owner.stats.tornTails++;
     }
     this.tornTailPossible = false;
@@ -211,7 +215,7 @@ export class FileHistory implements History {
     this.tornTailPossible = true;
     try {
       await this.closeHandle();
-      await truncate(this.path, state.size);
+      await truncateFile(this.path, state.size);
     } catch {
       // The next commit or load re-reads the log and cuts off whatever is left of the frame.
     }
@@ -263,10 +267,16 @@ export class FileHistory implements History {
 
   private async openHandle(): Promise<FileHandle> {
     if (this.handle === null) {
-      // 'a': every write goes to the end of the file, whatever the file position.
-      this.handle = await open(this.path, 'a');
+      await this.owner.opening(this);
+      try {
+        // 'a': every write goes to the end of the file, whatever the file position.
+        this.handle = await open(this.path, 'a');
+      } catch (error) {
+        this.owner.closed(this);
+        throw error;
+      }
     }
-    this.owner.opened(this);
+    this.owner.used(this);
     return this.handle;
   }
 
@@ -274,8 +284,11 @@ export class FileHistory implements History {
     const handle = this.handle;
     if (handle === null) return;
     this.handle = null;
-    this.owner.closed(this);
-    await handle.close();
+    try {
+      await handle.close();
+    } finally {
+      this.owner.closed(this);
+    }
   }
 
   private logDirectory(): string {
@@ -311,7 +324,7 @@ export async function repairLog(path: string, legacyStore: boolean): Promise<'to
     }
     const replay = readLog(bytes, { file: path }, true);
     if (replay.validBytes === bytes.length) return 'whole';
-    await truncate(path, replay.validBytes);
+    await truncateFile(path, replay.validBytes);
     return 'torn';
   } catch (error) {
     if (error instanceof CorruptHistoryError) return 'damaged';

@@ -6,7 +6,11 @@ export interface FileStoreOptions {
   compactMinLines?: number;
   /** ...and more than `compactRatio` times as many commits as live records (default 2). */
   compactRatio?: number;
-  /** Most history logs kept open at once; idle ones beyond it are closed, least recently used first (default 128). */
+  /**
+   * Most history logs open at once (default 128): a log that needs its file when all are taken waits while the
+   * least recently used ones close (after the writes already queued on them). With the 32 short-lived files
+   * the store's helpers share per process (./fs.ts), a store stays under an open-file limit of 256.
+   */
   maxOpenFiles?: number;
 }
 

@@ -1,0 +1,192 @@
+/**
+ * Quest at scale: many live workflows on one machine (issue 10).
+ *
+ *   npm run bench:scale                     100,000 waiting workflows (and the extrapolation to a million)
+ *   npm run bench:scale -- --million        the full 1,000,000 (long, and needs the memory: see the figures)
+ *   npm run bench:scale -- --workflows=N    N waiting workflows
+ *   npm run bench:scale -- --quick          10,000 waiting workflows, no 100,000-workflow manager rates
+ *   ... --dir=PATH                          put the databases and file stores under PATH, to measure that disk
+ *
+ * Run with `node --expose-gc` (the npm script does): memory is read after a full garbage collection.
+ *
+ * What is measured:
+ * 1. W workflows each waiting on its own queue (`await q.get()` in a loop) on SqliteStore: the time from the
+ *    first start() until every one of them waits (waitForResource on each), and the process's RSS and V8 heap
+ *    after a full GC, against the RSS before the manager opened; per workflow, and extrapolated to 1,000,000
+ *    when W is smaller (linear: printed as an extrapolation, not a measurement);
+ * 2. then 10,000 puts, one at a time, each to a workflow picked at random: latency from the call until the put
+ *    is applied and durable (the put resolves), p50 / p99 / max. Every workflow is resident: this version keeps
+ *    waiting workflows in memory (no eviction), so no put pays for a replay;
+ * 3. one-step workflows through the manager (`async (i) => await one(i)`), all started at once, until every
+ *    result: memory and SQLite, at 1,000 and 100,000 workflows (like bench/manager.ts table 1);
+ * 4. FileStore: 10,000 workflows of two steps started at once, until every result, with the process's open-file
+ *    limit (`ulimit -n`) printed alongside (the store keeps its open files bounded, whatever the limit).
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { WorkflowManager, queue, step } from '../src/index.js';
+import { FileStore } from '../src/storage/files.js';
+import { MemoryStore } from '../src/storage/memory.js';
+import { SqliteStore } from '../src/storage/sqlite.js';
+import type { Store } from '../src/storage/store.js';
+import { QUEST_PY_MANAGER_WORKFLOWS_PER_S } from './anchors.js';
+import { forceGc, formatBytes, formatDuration, formatInt, formatRate, gcAvailable, machineLoad, now, numberOption, scratchDirectory } from './harness.js';
+
+const quick = process.argv.includes('--quick');
+const million = process.argv.includes('--million');
+const WAITING = numberOption('workflows', million ? 1_000_000 : quick ? 10_000 : 100_000);
+const EVENTS = 10_000;
+const FILE_WORKFLOWS = quick ? 2_000 : 10_000;
+const directory = scratchDirectory('quest-bench-scale-');
+
+const one = step('one', async (i: number) => i + 1);
+const plus = step('plus', async (i: number) => i + 1);
+
+const workflows = {
+  /** Waits on its own queue for numbers until it gets 0. */
+  waiter: async (): Promise<number> => {
+    await using numbers = await queue<number>('q', null);
+    let sum = 0;
+    for (let n = await numbers.get(); n !== 0; n = await numbers.get()) sum += n;
+    return sum;
+  },
+  single: (i: number): Promise<number> => one(i),
+  twoSteps: async (i: number): Promise<number> => (await plus(i)) + (await plus(i)),
+};
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function rss(): number {
+  forceGc();
+  forceGc();
+  return process.memoryUsage().rss;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Start `count` workflows, at most `batch` start() calls outstanding at a time (the caller's own pacing). */
+async function startAll(manager: WorkflowManager<typeof workflows>, count: number, batch: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let from = 0; from < count; from += batch) {
+    const chunk = Array.from({ length: Math.min(batch, count - from) }, (_, i) => `waiter-${from + i}`);
+    await Promise.all(chunk.map((id) => manager.start('waiter', id)));
+    await Promise.all(chunk.map((id) => manager.waitForResource(id, 'q', null)));
+    ids.push(...chunk);
+    if ((from / batch) % 20 === 0) progress(`  ${formatInt(from + chunk.length)} waiting`);
+  }
+  return ids;
+}
+
+async function waitingWorkflows(): Promise<void> {
+  say(`\n1. ${formatInt(WAITING)} workflows each waiting on its own queue, SqliteStore (synchronous FULL)`);
+  const before = rss();
+  const store = new SqliteStore(join(directory, 'waiting.sqlite'));
+  const manager = await WorkflowManager.open({ store, workflows });
+  const start = now();
+  const ids = await startAll(manager, WAITING, 10_000);
+  const startMs = now() - start;
+  const after = rss();
+  const heap = process.memoryUsage().heapUsed;
+  const perWorkflow = (after - before) / WAITING;
+  say(`   started and all waiting in ${formatDuration(startMs)} (${formatRate((WAITING * 1000) / startMs)} workflows/s); ${machineLoad()}`);
+  say(`   RSS after GC ${formatBytes(after)} (${formatBytes(before)} before the manager opened): ${formatBytes(perWorkflow)} per waiting workflow; V8 heap ${formatBytes(heap)}`);
+  if (WAITING < 1_000_000) {
+    const factor = 1_000_000 / WAITING;
+    say(`   EXTRAPOLATED to 1,000,000 (×${factor.toFixed(0)}, linear; not measured): RSS ≈ ${formatBytes(before + perWorkflow * 1_000_000)}, start ≈ ${formatDuration(startMs * factor)} (target RSS < 2 GB). Measure it with --million.`);
+  }
+  say(`   Target < 2 KB per idle workflow needs eviction (not in this version): every waiting workflow keeps its run in memory.`);
+
+  say(`\n2. ${formatInt(EVENTS)} puts, one at a time, each to a random one of the ${formatInt(WAITING)} (all resident)`);
+  const latencies: number[] = [];
+  let seed = 42;
+  const random = (): number => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+  const eventsStart = now();
+  for (let i = 0; i < EVENTS; i++) {
+    const id = ids[Math.floor(random() * ids.length)] as string;
+    const t = now();
+    await manager.queue<number>(id, 'q', null).put(1);
+    latencies.push(now() - t);
+  }
+  const eventsMs = now() - eventsStart;
+  latencies.sort((a, b) => a - b);
+  say(`   until applied (put resolved, durable): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies.at(-1) ?? 0).toFixed(2)} ms; ${formatRate((EVENTS * 1000) / eventsMs)} puts/s one at a time (target p99 < 10 ms); ${machineLoad()}`);
+
+  const closeStart = now();
+  await manager.close();
+  say(`   close (suspends all ${formatInt(WAITING)}): ${formatDuration(now() - closeStart)}`);
+}
+
+async function oneStepRate(kind: 'memory' | 'sqlite', count: number): Promise<number> {
+  const store: Store = kind === 'memory' ? new MemoryStore() : new SqliteStore(join(directory, `one-step-${count}.sqlite`));
+  const manager = await WorkflowManager.open({ store, workflows });
+  const start = now();
+  const handles = await Promise.all(Array.from({ length: count }, (_, i) => manager.start('single', `w${i}`, i)));
+  const results = await Promise.all(handles.map((handle) => handle.result()));
+  const ms = now() - start;
+  await manager.close();
+  for (const [i, result] of results.entries()) if (result !== i + 1) throw new Error(`workflow w${i} returned ${result}`);
+  return (count * 1000) / ms;
+}
+
+async function managerRates(): Promise<void> {
+  say('\n3. One-step workflows through the manager, all started at once, until every result (one run each after a warm-up)');
+  await oneStepRate('memory', 1_000);
+  for (const count of quick ? [1_000] : [1_000, 100_000]) {
+    for (const kind of ['memory', 'sqlite'] as const) {
+      const rate = await oneStepRate(kind, count);
+      const peer = kind === 'memory' ? QUEST_PY_MANAGER_WORKFLOWS_PER_S[count] : undefined;
+      const target = kind === 'memory' ? 30_000 : 15_000;
+      say(`   ${kind.padEnd(6)} ${formatInt(count).padStart(7)}: ${formatRate(rate).padStart(7)} workflows/s (target ≥ ${formatInt(target)}${peer === undefined ? '' : `; quest.py ${formatInt(peer)}`}); ${machineLoad()}`);
+    }
+  }
+}
+
+function openFileLimit(): string {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((text) => text.startsWith('Max open files'));
+    return line?.split(/\s+/)[3] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function fileStore(): Promise<void> {
+  say(`\n4. FileStore: ${formatInt(FILE_WORKFLOWS)} workflows of two steps started at once, until every result (open-file limit ${openFileLimit()})`);
+  const store = await FileStore.open(join(directory, 'files'));
+  const manager = await WorkflowManager.open({ store, workflows });
+  const start = now();
+  const ids = Array.from({ length: FILE_WORKFLOWS }, (_, i) => `f${i}`);
+  await Promise.all(ids.map((id, i) => manager.start('twoSteps', id, i)));
+  const results = await Promise.all(ids.map((id) => manager.getResult<number>(id)));
+  const ms = now() - start;
+  await manager.close();
+  for (const [i, result] of results.entries()) if (result !== 2 * i + 2) throw new Error(`workflow f${i} returned ${result}`);
+  say(`   ${formatDuration(ms)}: ${formatRate((FILE_WORKFLOWS * 1000) / ms)} workflows/s, no EMFILE; ${machineLoad()}`);
+}
+
+async function main(): Promise<void> {
+  if (gcAvailable() === null) throw new Error('Run with node --expose-gc (npm run bench:scale does).');
+  say(`Quest for TypeScript at scale — node ${process.version}, ${process.platform}-${process.arch}; files in ${directory} (removed at the end)`);
+  say(`At the start: ${machineLoad()}`);
+  try {
+    await waitingWorkflows();
+    await managerRates();
+    await fileStore();
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+  say(`\nAt the end: ${machineLoad()}`);
+}
+
+await main();
