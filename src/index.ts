@@ -11,6 +11,7 @@ export type { LoopDone } from './core/loop.js';
 export { task } from './core/task.js';
 export type { TaskHandle, TaskStarter } from './core/task.js';
 export { queue, state, event, identityQueue, multiQueue, Queue, State, Event, IdentityQueue, MultiQueue } from './core/resource-handles.js';
+export type { WaitOptions } from './core/timeout.js';
 export type { MultiQueueOptions } from './core/resource-handles.js';
 export { versioned, getVersion, type VersionedOptions } from './core/versioning.js';
 export { alias } from './core/alias.js';
@@ -53,6 +54,7 @@ export {
   EventExpiredError,
   StoreOwnedError,
   NotAQuestStoreError,
+  TimeoutError,
 } from './core/errors.js';
 export type { QuestErrorCode, FinishedState, HistoryDamage } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';

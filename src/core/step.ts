@@ -5,6 +5,7 @@
 import { StepFrame, Scope, checkName, contextStorage, currentContext, type WorkflowContext } from './context.js';
 import { InvalidArgumentError, NotInWorkflowError, isQuestError, isSuspension } from './errors.js';
 import { sleep } from './sleep.js';
+import { checkTimeout, withStepTimeout } from './timeout.js';
 import type { Outcome, StepEndRecord } from './records.js';
 import { endScope } from './scope-end.js';
 import { errorOutcome, outcomeOf, valueOf } from './run.js';
@@ -39,7 +40,8 @@ export function step<A extends unknown[], R>(
   const options = (named ? maybeOptions : fnOrOptions) as StepOptions | undefined;
   if (typeof fn !== 'function') throw new TypeError('step() needs a function: step(name, fn) or step(fn).');
   checkName('step', name);
-  const body: (...args: A) => unknown = options?.retry === undefined ? fn : withRetries(fn, checkRetry(options.retry));
+  const timed: (...args: A) => unknown = options?.timeoutMs === undefined ? fn : withStepTimeout(fn, checkTimeout(`step ${name}`, options.timeoutMs));
+  const body: (...args: A) => unknown = options?.retry === undefined ? timed : withRetries(timed, checkRetry(options.retry));
   return (...args: A) => {
     const context = currentContext();
     // Like every Quest call, a misplaced step rejects rather than throwing synchronously.
@@ -52,6 +54,13 @@ export function step<A extends unknown[], R>(
 export interface StepOptions {
   /** Run the step again when it throws, as the policy says. Attempts are recorded: a restart does not reset them. */
   retry?: RetryPolicy;
+  /**
+   * Fail the step with TimeoutError (recorded as its outcome) when its body has not returned after this many
+   * milliseconds. The body's `abortSignal()` aborts then, and its further Quest calls throw. With `retry`, each
+   * attempt has its own timeout (a TimeoutError is retried by default). A body interrupted by a restart runs
+   * again with its full timeout.
+   */
+  timeoutMs?: number;
 }
 
 /**

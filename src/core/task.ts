@@ -66,7 +66,7 @@ async function runTask<A extends unknown[], R>(creator: WorkflowContext, state: 
   if (started === null) run.write(creator.task.id, creator.scope.frame, { type: 'task_start', id });
   else creator.scope.frame?.seqs.push(started.seq);
   const scope = new Scope(id, creator.scope.frame);
-  const own: WorkflowContext = { run, task: state, scope, versioned: creator.versioned };
+  const own: WorkflowContext = { run, task: state, scope, versioned: creator.versioned, signal: creator.signal };
   let ok = true;
   let outcome: unknown;
   try {

@@ -30,6 +30,7 @@ import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedD
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
+import { WorkflowDeadlines, timedOutEntry, timeoutAtStart } from './workflow-deadlines.js';
 import type {
   AnyWorkflow,
   ManagerOptions,
@@ -70,6 +71,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly inbox: InboxDelivery | undefined;
   /** Keeps the process alive while a workflow runs here (until close()). */
   private readonly keepAlive = new KeepAlive<ManagedWorkflow>();
+  private readonly deadlines = new WorkflowDeadlines();
   /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
   private readonly deleted = new RecentIds(1000);
 
@@ -177,6 +179,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const workflow = this.workflowOf(type);
     if (!Array.isArray(args)) throw new InvalidArgumentError('startWith() takes the workflow arguments as an array.');
     const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
+    const timeout = timeoutAtStart(options.timeoutMs);
     const created = await this.locks.run(id, async () => {
       this.checkOpen();
       const existing = this.live.get(id)?.entry ?? (await this.store.getWorkflow(id));
@@ -187,6 +190,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       const entry: WorkflowEntry = {
         id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
       };
+      if (timeout !== undefined) entry.timeout = timeout;
       await this.store.putWorkflow(entry);
       this.launch(new ManagedWorkflow(entry, workflow, this.deps));
       return true;
@@ -247,10 +251,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async cancel(id: string): Promise<void> {
     this.checkOpen();
     const resolved = await this.resolve(id);
+    await this.endForGood(resolved, id, 'cancel');
+  }
+
+  /** Cancel workflow `id`, or fail it with TimeoutError when its deadline passed (see workflow-deadlines.ts). */
+  private async endForGood(resolved: string, id: string, reason: 'cancel' | 'timeout'): Promise<void> {
     await this.locks.run(resolved, async () => {
-      const entry = await this.stopForGood(resolved, id, 'cancel');
+      const entry = await this.stopForGood(resolved, id, reason);
       if (entry === undefined || entry.state !== 'running') return;
-      const cancelled = cancelledEntry(entry);
+      const cancelled = reason === 'timeout' && entry.timeout !== undefined ? timedOutEntry({ ...entry, timeout: entry.timeout }) : cancelledEntry(entry);
       // Entry first: a crash before the history is cleared must not resume a cancelled workflow.
       if (entry.deleteOnFinish) await this.store.deleteWorkflow(resolved);
       else await this.store.putWorkflow(cancelled);
@@ -438,6 +447,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private async shutdown(): Promise<void> {
     const deliveryEnded = this.inbox?.stop();
+    this.deadlines.clear();
     await this.locks.drain();
     await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
     // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
@@ -471,6 +481,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private launch(managed: ManagedWorkflow): void {
     this.live.set(managed.id, managed);
+    this.deadlines.arm(managed.entry, (id) => {
+      if (this.closing === undefined) this.endForGood(id, id, 'timeout').catch((error: unknown) => this.log.warn({ workflow: id, err: error }, 'could not end a workflow whose time ran out'));
+    });
     managed.launch(this.types);
     if (managed.active) this.keepAlive.hold(managed);
   }
@@ -498,6 +511,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       if (entry === undefined) throw new WorkflowNotFoundError(asked);
       return entry;
     }
+    this.deadlines.disarm(id);
     const held = this.aliases.aliasesOf(id);
     await managed.stop(reason, this.stopGraceMs);
     this.live.delete(id);
@@ -508,6 +522,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private runEnded(managed: ManagedWorkflow): void {
     this.keepAlive.release(managed);
+    if (managed.finished !== undefined) this.deadlines.disarm(managed.id);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
     if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {

@@ -28,6 +28,8 @@ export interface WorkflowEntry {
   error?: SerializedError;
   /** Remove the entry (and its result) as soon as the workflow finishes. */
   deleteOnFinish: boolean;
+  /** The time limit of a workflow started with `timeoutMs`: `ms` as asked, `deadline` in ms since the epoch. */
+  timeout?: { ms: number; deadline: number };
 }
 
 /** Storage for a whole Quest application (one namespace of workflows). */
