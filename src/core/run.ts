@@ -34,6 +34,7 @@ import { deserialize, deserializeError, serialize, serializeError, type Json } f
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
 import { armExpiry, type WaitExpiry } from './wait-expiry.js';
+import { replayTaskCancel } from './task-cancel.js';
 
 /** A configuration call registered with `Historian.configure`. */
 export interface Configuration {
@@ -334,6 +335,9 @@ export class Run {
         return;
       case 'resource_close':
         this.replayClose(record);
+        return;
+      case 'task_cancel':
+        replayTaskCancel(this, record);
         return;
       default:
         throw new NonDeterminismError(`Replay found the unclaimed record ${record.type} ${record.id}`);

@@ -128,6 +128,7 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
   const body = await runBody(context, id, fn, args);
   if (run.replay !== null) await run.waitLive(`end of step ${id}`);
   else if (run.stopReason !== undefined) throw run.stopReason;
+  endIfCancelled(context, body);
   const recorded = outcomeToRecord(body);
   const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.forgetting.completeFrame(body.frame));
   if (durable !== undefined) await durable;
@@ -178,6 +179,18 @@ export async function runBody<A extends unknown[]>(context: WorkflowContext, id:
     throw task.stopReason;
   }
   return result;
+}
+
+/**
+ * The task was cancelled after the body returned but before its end is recorded (another task's cancel came in
+ * between): the body is forgotten like one cancelled midway, so that the cancel, recorded before, takes effect
+ * here live as it does on replay, where the end would come after it.
+ */
+export function endIfCancelled(context: WorkflowContext, body: BodyResult): void {
+  const { run, task } = context;
+  if (task.stopReason === undefined) return;
+  run.forget(run.forgetting.closeFrame(body.frame));
+  throw task.stopReason;
 }
 
 /** The record fields of a body's outcome; a value that cannot be recorded turns the outcome into that error. */
