@@ -32,6 +32,13 @@ export interface HistorianOptions {
    * outcome here, so that a crash in between never loses both the history and the result.
    */
   onFinish?: (outcome: WorkflowOutcome) => Promise<void> | void;
+  /**
+   * Replay the history and stop (WorkflowSuspendedError) once it is consumed, without running anything live:
+   * steps that had started and not ended are not run again (see `replayHistory` in `quest-ts/testing`).
+   */
+  replayOnly?: boolean;
+  /** With `replayOnly`: told of each step that had started and not ended (its body is not run again). */
+  onStepNotRun?: (stepId: string) => void;
 }
 
 /** Options of {@link Historian.suspend}. */
@@ -130,6 +137,8 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
         aliases: this.options.aliases,
         onResourceChange: (resource, change) => this.resourceChanged(resource, change),
         onReplayDone: () => this.publish(),
+        replayOnly: this.options.replayOnly ?? false,
+        onStepNotRun: this.options.onStepNotRun,
       }, records.at(-1)?.seq ?? 0);
       this.current = run;
       this.starting = undefined;

@@ -58,6 +58,22 @@ export class Replay {
     return this.position <= this.lastUnrecordedCancels;
   }
 
+  /** Op id prefixes whose records replay skips (steps whose bodies a replay-only run does not run again). */
+  private skipped: string[] | undefined;
+
+  /**
+   * Replay only: step `id` had started and not ended, and its body is not run again; the records made inside
+   * it are passed over.
+   */
+  skipInside(id: string): void {
+    (this.skipped ??= []).push(`${id}/`);
+    this.wake?.resolve();
+  }
+
+  private isSkipped(record: HistoryRecord): boolean {
+    return this.skipped !== undefined && this.skipped.some((prefix) => record.id.startsWith(prefix));
+  }
+
   /** True once every record has been consumed. */
   get finished(): boolean {
     return this.position >= this.records.length;
@@ -101,7 +117,7 @@ export class Replay {
   nextClaimable(): HistoryRecord | undefined {
     for (let position = this.position; position < this.records.length; position++) {
       const record = this.records[position] as HistoryRecord;
-      if (!this.isApplied(record)) return record;
+      if (!this.isApplied(record) && !this.isSkipped(record)) return record;
     }
     return undefined;
   }
@@ -161,6 +177,10 @@ export class Replay {
     while (this.position < this.records.length) {
       if (this.stopped !== undefined) return;
       const record = this.records[this.position] as HistoryRecord;
+      if (this.isSkipped(record)) {
+        this.position++;
+        continue;
+      }
       if (this.isApplied(record)) {
         // Applying wakes no task (during replay tasks wait on claims, not on resources), so consecutive
         // applied records need no turn of the event loop between them.

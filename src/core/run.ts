@@ -11,6 +11,7 @@ import {
   NonDeterminismError,
   ResourceNotFoundError,
   StorageError,
+  WorkflowSuspendedError,
   isQuestError,
 } from './errors.js';
 import type { History } from './history.js';
@@ -61,6 +62,10 @@ export interface RunOptions {
   readonly onResourceChange: (resource: OpenResource, change: ResourceChange) => void;
   /** Called once replay has caught up (before live calls are released). */
   readonly onReplayDone: () => void;
+  /** Stop once the history is consumed, running nothing live (see HistorianOptions.replayOnly). */
+  readonly replayOnly?: boolean;
+  /** Replay only: told of each step that had started and not ended (its body is not run again). */
+  readonly onStepNotRun?: (stepId: string) => void;
 }
 
 /** A blocked action waiting for a resource to change; may wait on several resources at once (MultiQueue). */
@@ -286,6 +291,10 @@ export class Run {
       .drive((record) => this.applyRecord(record))
       .then(async () => {
         if (this.stopReason !== undefined) return;
+        if (this.options.replayOnly === true) {
+          this.stop(new WorkflowSuspendedError(this.workflowId, REPLAY_CHECKED));
+          return;
+        }
         await settle();
         await this.catchUp();
         this.replay = null;
@@ -293,6 +302,17 @@ export class Run {
         replay.finish();
       })
       .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
+  }
+
+  /** True for a replay-only run (see HistorianOptions.replayOnly). */
+  get replayOnly(): boolean {
+    return this.options.replayOnly === true;
+  }
+
+  /** Replay only: step `id` had started and not ended; its body is not run again. */
+  stepNotRun(id: string): void {
+    this.replay?.skipInside(id);
+    this.options.onStepNotRun?.(id);
   }
 
   /** True once replay has caught up (immediately after catch-up for a new workflow). */
@@ -822,6 +842,9 @@ export class Run {
     await this.options.aliases?.remove(alias, this.workflowId);
   }
 }
+
+/** Why a replay-only run stops when its history is consumed. */
+export const REPLAY_CHECKED = 'its history was replayed to the end (replay only: nothing runs live)';
 
 /** Split a value or a thrown error into a record's outcome fields. */
 export function outcomeOf(value: unknown): Outcome {

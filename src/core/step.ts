@@ -157,6 +157,7 @@ export async function runBody<A extends unknown[]>(context: WorkflowContext, id:
   const started = run.replay === null ? null : await run.claimOrLive(context, 'step_start', id, `step ${id}`);
   if (started === null) run.write(task.id, frame, { type: 'step_start', id });
   else frame.seqs.push(started.seq);
+  if (started !== null && run.replayOnly) return notRunAgain(context, id);
   // A restarted body runs live while replay goes on; it may still claim records, so replay must wait for it.
   const replayDuringBody = started === null ? null : run.replay;
   replayDuringBody?.bodyStarted();
@@ -191,6 +192,16 @@ export function endIfCancelled(context: WorkflowContext, body: BodyResult): void
   if (task.stopReason === undefined) return;
   run.forget(run.forgetting.closeFrame(body.frame));
   throw task.stopReason;
+}
+
+/**
+ * Replay only: a step that had started and not ended is not run again (its body may have side effects); its
+ * records are passed over and the task waits here until the run stops at the end of the history.
+ */
+async function notRunAgain(context: WorkflowContext, id: string): Promise<never> {
+  const { run, task } = context;
+  run.stepNotRun(id);
+  return task.wait(run.untilStopped(new Promise<never>(() => undefined)));
 }
 
 /** The record fields of a body's outcome; a value that cannot be recorded turns the outcome into that error. */
