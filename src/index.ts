@@ -15,6 +15,8 @@ export type { WaitOptions } from './core/timeout.js';
 export type { MultiQueueOptions } from './core/resource-handles.js';
 export { versioned, getVersion, type VersionedOptions } from './core/versioning.js';
 export { alias } from './core/alias.js';
+export { startChild, callChild } from './core/child.js';
+export type { ChildOptions, ChildWorkflow, ChildWorkflowHost } from './core/child.js';
 export type { Alias } from './core/alias.js';
 export { wrapSteps, abortSignal } from './core/helpers.js';
 export type { Stepped } from './core/helpers.js';

@@ -36,6 +36,7 @@ import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
 import { armExpiry, type WaitExpiry } from './wait-expiry.js';
 import { replayTaskCancel } from './task-cancel.js';
+import type { ChildWorkflowHost } from './child.js';
 
 /** A configuration call registered with `Historian.configure`. */
 export interface Configuration {
@@ -59,6 +60,8 @@ export interface RunOptions {
   readonly configurations: readonly Configuration[];
   readonly stallTimeoutMs: number;
   readonly aliases: AliasRegistry | undefined;
+  /** Where child workflows are started (see child.ts); absent for a lone Historian. */
+  readonly children?: ChildWorkflowHost | undefined;
   readonly onResourceChange: (resource: OpenResource, change: ResourceChange) => void;
   /** Called once replay has caught up (before live calls are released). */
   readonly onReplayDone: () => void;
@@ -302,6 +305,11 @@ export class Run {
         replay.finish();
       })
       .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
+  }
+
+  /** Where child workflows are started, if anywhere (see child.ts). */
+  get childHost(): ChildWorkflowHost | undefined {
+    return this.options.children;
   }
 
   /** True for a replay-only run (see HistorianOptions.replayOnly). */

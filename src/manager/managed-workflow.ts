@@ -11,6 +11,7 @@ import { deserialize, deserializeError, serialize, serializeError } from '../cor
 import type { Store, WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import type { AnyWorkflow, ManagedStatus } from './types.js';
+import type { ChildWorkflowHost } from '../core/child.js';
 import { workflowTimeoutError } from './workflow-deadlines.js';
 
 /**
@@ -32,6 +33,8 @@ export interface ManagedDeps {
   readonly store: Store;
   readonly aliases: ManagerAliases;
   readonly stallTimeoutMs: number | undefined;
+  /** Where the workflows start their children (startChild). */
+  readonly children?: ChildWorkflowHost;
   /** Called when a run ends (finished, suspended or halted), after the workflow's state is updated. */
   readonly onRunEnded: (workflow: ManagedWorkflow) => void;
 }
@@ -59,6 +62,7 @@ export class ManagedWorkflow {
     this.historian = new Historian(entry.id, workflow as WorkflowFunction<unknown[], unknown>, new WatchedHistory(this, deps), {
       stallTimeoutMs: deps.stallTimeoutMs,
       aliases: deps.aliases,
+      children: deps.children,
       onFinish: (outcome) => this.persistOutcome(outcome),
     });
   }

@@ -71,6 +71,11 @@ export interface StartOptions {
    * as by cancel() (never waiting on user code), and getResult() throws the TimeoutError.
    */
   timeoutMs?: number;
+  /**
+   * Start it as a child of workflow `id` (what `startChild` inside a workflow does): with `cancelWithParent`,
+   * cancelling, deleting or timing out the parent cancels this workflow too.
+   */
+  parent?: { id: string; cancelWithParent: boolean };
 }
 
 /**

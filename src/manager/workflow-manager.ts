@@ -31,6 +31,7 @@ import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxie
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
 import { WorkflowDeadlines, timedOutEntry, timeoutAtStart } from './workflow-deadlines.js';
+import { ManagerChildren, cancelChildren, type ChildStarter } from './child-workflows.js';
 import type {
   AnyWorkflow,
   ManagerOptions,
@@ -93,6 +94,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       store,
       aliases: this.aliases,
       stallTimeoutMs: options.historian?.stallTimeoutMs,
+      children: new ManagerChildren(this as unknown as ChildStarter),
       onRunEnded: (workflow) => this.runEnded(workflow),
     };
     this.inbox = hasInbox(store)
@@ -191,6 +193,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
         id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
       };
       if (timeout !== undefined) entry.timeout = timeout;
+      if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
       await this.store.putWorkflow(entry);
       this.launch(new ManagedWorkflow(entry, workflow, this.deps));
       return true;
@@ -265,6 +268,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       else await this.store.putWorkflow(cancelled);
       await this.store.history(resolved).clear();
     });
+    await cancelChildren(this.live.values(), resolved, (child) => this.cancel(child));
   }
 
   /**
@@ -284,6 +288,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       await this.store.deleteWorkflow(resolved);
       this.deleted.add(resolved);
     });
+    await cancelChildren(this.live.values(), resolved, (child) => this.cancel(child));
   }
 
   /**
