@@ -63,6 +63,8 @@ export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';
 export { WorkflowManager } from './manager/workflow-manager.js';
+export { schedule, unschedule, scheduleId, nextFiring, SCHEDULE_TYPE } from './manager/schedules.js';
+export type { ScheduleSpec } from './manager/schedules.js';
 export type {
   AnyWorkflow,
   WorkflowRegistry,

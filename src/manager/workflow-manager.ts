@@ -32,6 +32,7 @@ import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
 import { WorkflowDeadlines, timedOutEntry, timeoutAtStart } from './workflow-deadlines.js';
 import { ManagerChildren, cancelChildren, type ChildStarter } from './child-workflows.js';
+import { withScheduleType } from './schedules.js';
 import type {
   AnyWorkflow,
   ManagerOptions,
@@ -84,7 +85,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private constructor(private readonly options: ManagerOptions<W>) {
     const store = options.store;
     this.store = store;
-    this.workflows = options.workflows;
+    this.workflows = withScheduleType(options.workflows);
     this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.aliases = new ManagerAliases(store, {
       isLive: (id) => this.live.has(id),
