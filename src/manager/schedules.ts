@@ -12,7 +12,8 @@
 import { Cron } from 'croner';
 import { startChild } from '../core/child.js';
 import { clock } from '../core/clock.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, isSuspension } from '../core/errors.js';
+import { logger } from '../logging.js';
 import { loop } from '../core/loop.js';
 import { sleep } from '../core/sleep.js';
 import type { WorkflowRegistry } from '../core/workflow-types.js';
@@ -49,7 +50,7 @@ interface StoredSchedule extends ScheduleSpec {
 interface ScheduleManager {
   readonly types: string[];
   startWith(type: string, id: string, args: unknown[], options: { ifExists: 'resume' }): Promise<unknown>;
-  cancel(id: string): Promise<void>;
+  delete(id: string): Promise<void>;
 }
 
 /**
@@ -74,9 +75,12 @@ export async function schedule(manager: ScheduleManager, name: string, spec: Sch
   return id;
 }
 
-/** Stop schedule `name` (cancel its workflow). Workflows its firings started go on. */
+/**
+ * Stop schedule `name` and forget it (its workflow is deleted), so that `schedule` with that name starts a new
+ * one. Workflows its firings started go on. WorkflowNotFoundError for a name that is not scheduled.
+ */
 export async function unschedule(manager: ScheduleManager, name: string): Promise<void> {
-  await manager.cancel(scheduleId(name));
+  await manager.delete(scheduleId(name));
 }
 
 /** The time of the firing after `after` (milliseconds since the epoch). */
@@ -93,7 +97,15 @@ async function runSchedule(stored: StoredSchedule): Promise<never> {
     const at = nextFiring(stored, after);
     if (at === Number.POSITIVE_INFINITY) await new Promise<never>(() => undefined);
     await sleep(new Date(at));
-    await startChild(stored.type, stored.args ?? [], { id: `${stored.name}@${new Date(at).toISOString()}`, cancelWithParent: false });
+    const id = `${stored.name}@${new Date(at).toISOString()}`;
+    try {
+      await startChild(stored.type, stored.args ?? [], { id, cancelWithParent: false });
+    } catch (error) {
+      if (isSuspension(error)) throw error;
+      // The firing could not start (its type is no longer registered, its id is taken by another type): the
+      // failed start is recorded, so replay skips it the same way; the schedule goes on with the next firing.
+      logger.warn({ schedule: stored.name, firing: id, err: error }, 'a scheduled firing could not start; the schedule goes on');
+    }
     return at;
   });
 }

@@ -82,6 +82,12 @@ test('an interval schedule fires every everyMs; bad specs are refused before any
   assert.equal(one, `pulse@${new Date(START + 60_000).toISOString()}`);
   assert.equal(two, `pulse@${new Date(START + 120_000).toISOString()}`);
   await unschedule(manager, 'pulse');
+  assert.equal(await manager.has(scheduleId('pulse')), false, 'unschedule forgets the schedule');
+  // Scheduled again under the same name: a new schedule, from now.
+  const fired = (await firings(manager as never, 'pulse')).length;
+  await schedule(manager, 'pulse', { everyMs: 3_600_000, type: 'report', args: ['pulse'] });
+  await untilSettled(async () => (await firings(manager as never, 'pulse')).length > fired);
+  await unschedule(manager, 'pulse');
 
   await assert.rejects(schedule(manager, 'bad', { cron: 'every day', type: 'report' }), { code: 'INVALID_ARGUMENT', message: /Invalid cron expression/ });
   await assert.rejects(schedule(manager, 'bad', { everyMs: 0, type: 'report' }), { code: 'INVALID_ARGUMENT' });
