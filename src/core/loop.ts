@@ -72,7 +72,7 @@ export async function loop<S, R>(name: string, initial: S, body: (state: S, iter
   for (;;) {
     iteration++;
     const current = iteration;
-    const result = await runBody(context, `${id}/#${current}`, () => body(state, current), []);
+    const result = await runBody(context, `${id}/#${current}`, () => body(state, current), [], false);
     const finished = result.ok && isDone<R>(result.outcome);
     if (finished) result.outcome = (result.outcome as LoopDone<R>).value;
     await run.waitLive(`end of iteration ${current} of loop ${id}`);

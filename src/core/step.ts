@@ -150,14 +150,21 @@ export interface BodyResult {
  * (cancel its tasks, close its resources). Throws when the run or the task stopped meanwhile; a cancelled body
  * is forgotten entirely, so a replay does not run it again.
  */
-export async function runBody<A extends unknown[]>(context: WorkflowContext, id: string, fn: (...args: A) => unknown, args: A): Promise<BodyResult> {
+export async function runBody<A extends unknown[]>(
+  context: WorkflowContext,
+  id: string,
+  fn: (...args: A) => unknown,
+  args: A,
+  /** A step's body (user code, side effects): a replay-only run does not run it again. A loop iteration's is workflow code. */
+  userCode = true,
+): Promise<BodyResult> {
   const { run, task, scope } = context;
   const frame = new StepFrame(id, scope.frame);
   // Outside replay there is nothing to claim: skip the await (steps are the hot path).
   const started = run.replay === null ? null : await run.claimOrLive(context, 'step_start', id, `step ${id}`);
   if (started === null) run.write(task.id, frame, { type: 'step_start', id });
   else frame.seqs.push(started.seq);
-  if (started !== null && run.replayOnly) return notRunAgain(context, id);
+  if (started !== null && userCode && run.replayOnly) return notRunAgain(context, id);
   // A restarted body runs live while replay goes on; it may still claim records, so replay must wait for it.
   const replayDuringBody = started === null ? null : run.replay;
   replayDuringBody?.bodyStarted();

@@ -4,6 +4,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { schedule } from '../../src/index.js';
+import { untilSettled } from '../helpers.js';
+import { WorkflowManager } from '../../src/manager/workflow-manager.js';
+import { SqliteStore } from '../../src/storage/sqlite.js';
+import { workflows } from './fixtures/workflows.js';
 import { FIXTURE_MODULE, inTempDir, prepareDatabase, quest } from './support.js';
 
 const CHANGED_MODULE = 'test/cli/fixtures/changed-workflows.ts';
@@ -38,4 +43,21 @@ test('quest replay: the same code replays every live history of a type; a carele
     assert.equal((await quest('replay', FIXTURE_MODULE, 'nosuchtype', '--db', db)).code, 2);
 
     assert.equal(await digest(db), before, 'quest replay changed no byte of the database');
+  }));
+
+test('quest replay checks the histories of schedules (quest.schedule) against this version of Quest', () =>
+  inTempDir(async (directory) => {
+    const db = join(directory, 'schedules.sqlite');
+    const store = await SqliteStore.open(db);
+    const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
+    await schedule(manager, 'daily', { cron: '0 3 * * *', type: 'quick', args: [1] });
+    // The schedule has recorded the deadline of its first firing and sleeps.
+    await untilSettled(async () => (await store.history('schedule:daily').load()).some((r) => r.type === 'step_end' && r.id.endsWith('sleep.until')));
+    await manager.close();
+    const checked = await quest('replay', FIXTURE_MODULE, 'quest.schedule', '--db', db, '--json');
+    assert.equal(checked.code, 0, checked.stderr);
+    const [report] = JSON.parse(checked.stdout) as Array<{ id: string; ok: boolean; unfinishedSteps: string[] }>;
+    assert.equal(report?.id, 'schedule:daily');
+    assert.equal(report?.ok, true);
+    assert.deepEqual(report?.unfinishedSteps, ['main/firings/#1/sleep'], 'the schedule sleeps until its first firing');
   }));

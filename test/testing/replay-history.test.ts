@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Historian, MemoryHistory, getVersion, isQuestError, queue, step, versioned } from '../../src/index.js';
 import { replayHistory } from '../../src/testing/index.js';
@@ -86,7 +86,9 @@ test('replayHistory does not run a step that had started and not ended; it lists
 
 test('replayHistory checks the stored fixtures of every record format against the current code', async () => {
   const root = join(import.meta.dirname, '..', 'fixtures');
-  for (const name of ['format-1/greeter.json', 'format-2/lobby.json', 'format-3/supervisor.json']) {
+  const names = readdirSync(root).filter((folder) => folder.startsWith('format-')).flatMap((folder) => readdirSync(join(root, folder)).map((file) => `${folder}/${file}`));
+  assert.ok(names.length >= 15, `fixtures found: ${names.join(', ')}`);
+  for (const name of names) {
     const fixture = JSON.parse(readFileSync(join(root, name), 'utf8')) as Fixture;
     const report = await replayHistory(fixtureWorkflows[fixture.workflow] as never, fixture.records, { args: fixture.args });
     assert.equal(report.ok, true, `${name}: ${String(report.error)}`);

@@ -8,6 +8,7 @@ import type { WorkflowFunction } from '../../core/historian.js';
 import { replayHistory, type ReplayReport } from '../../testing/replay-history.js';
 import { CliError, EXIT, messageOf, printJson, table, withCommonOptions, withStore, type CliContext, type CommonOptions } from '../common.js';
 import { loadWorkflows } from './run.js';
+import { withScheduleType } from '../../manager/schedules.js';
 
 interface ReplayOptions extends CommonOptions {
   id?: string[];
@@ -36,7 +37,8 @@ Examples:
     )
     .action(async (modulePath: string, type: string, options: ReplayOptions) => {
       const { io } = context;
-      const workflows = await loadWorkflows(modulePath);
+      // Schedules are workflows of Quest's own (quest.schedule): their histories can be checked too.
+      const workflows = withScheduleType(await loadWorkflows(modulePath));
       const workflow = Object.hasOwn(workflows, type) ? (workflows[type] as WorkflowFunction<never[], unknown>) : undefined;
       if (workflow === undefined) {
         throw new CliError(`${modulePath} has no workflow type ${JSON.stringify(type)} (it has ${Object.keys(workflows).join(', ')})`, EXIT.usage);
