@@ -62,6 +62,8 @@ export function withStepTimeout<A extends unknown[]>(fn: (...args: A) => unknown
         reject(error);
       }, timeoutMs);
     });
+    // A run that stops (suspension) drops the step: its timer must not keep the process alive.
+    signal.addEventListener('abort', () => timer?.clear(), { once: true });
     const running = Promise.resolve().then(() => contextStorage.run({ ...context, task: body, signal }, fn, ...args));
     return Promise.race([running, timedOut]).finally(() => {
       timer?.clear();

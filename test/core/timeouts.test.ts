@@ -199,3 +199,27 @@ test('timeoutMs must be a non-negative number', async () => {
   };
   await assert.rejects(new Historian('bad', workflow, new MemoryHistory()).run(), { code: 'INVALID_ARGUMENT' });
 });
+
+test('with retry, each attempt has its own timeout and a timed-out attempt is retried', async (t) => {
+  const clock = new VirtualClock({ start: Date.UTC(2027, 0, 1), auto: true });
+  t.after(clock.install());
+  let attempts = 0;
+  const flaky = step('flaky', async () => {
+    attempts++;
+    if (attempts === 1) await new Promise<never>(() => undefined); // hangs: only its timeout ends it
+    return `attempt ${attempts}`;
+  }, { timeoutMs: 1_000, retry: { attempts: 3, delayMs: 10 } });
+  const history = new MemoryHistory();
+  assert.equal(await new Historian('flaky', async () => flaky(), history).run(), 'attempt 2');
+  assert.equal(attempts, 2);
+});
+
+test('suspending a workflow clears the timer of a step with a timeout', async (t) => {
+  const clock = virtualClock(t);
+  const stuck = step('stuck', async () => new Promise<never>(() => undefined), { timeoutMs: 3_600_000 });
+  const historian = new Historian('stuck', async () => stuck(), new MemoryHistory());
+  const run = outcome(historian.run());
+  await untilSettled(() => clock.pending > 0);
+  await suspend(historian, run);
+  assert.equal(clock.pending, 0, 'no timer left behind to keep the process alive');
+});
