@@ -11,9 +11,12 @@ export type { LoopDone } from './core/loop.js';
 export { task } from './core/task.js';
 export type { TaskHandle, TaskStarter } from './core/task.js';
 export { queue, state, event, identityQueue, multiQueue, Queue, State, Event, IdentityQueue, MultiQueue } from './core/resource-handles.js';
+export type { WaitOptions } from './core/timeout.js';
 export type { MultiQueueOptions } from './core/resource-handles.js';
 export { versioned, getVersion, type VersionedOptions } from './core/versioning.js';
 export { alias } from './core/alias.js';
+export { startChild, callChild } from './core/child.js';
+export type { ChildOptions, ChildWorkflow, ChildWorkflowHost } from './core/child.js';
 export type { Alias } from './core/alias.js';
 export { wrapSteps, abortSignal } from './core/helpers.js';
 export type { Stepped } from './core/helpers.js';
@@ -53,12 +56,15 @@ export {
   EventExpiredError,
   StoreOwnedError,
   NotAQuestStoreError,
+  TimeoutError,
 } from './core/errors.js';
 export type { QuestErrorCode, FinishedState, HistoryDamage } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';
 export { WorkflowManager } from './manager/workflow-manager.js';
+export { schedule, unschedule, scheduleId, nextFiring, SCHEDULE_TYPE } from './manager/schedules.js';
+export type { ScheduleSpec } from './manager/schedules.js';
 export type {
   AnyWorkflow,
   WorkflowRegistry,

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, messageOf, processIo, type CliContext, type Io } from './common.js';
 import { historyCommand } from './commands/history.js';
 import { listCommand } from './commands/list.js';
+import { replayCommand } from './commands/replay.js';
 import { resourcesCommand } from './commands/resources.js';
 import { resultCommand } from './commands/result.js';
 import { runCommand } from './commands/run.js';
@@ -47,11 +48,12 @@ Examples:
   $ quest send game guess put 42
   $ quest result game
   $ quest versions
+  $ quest replay ./dist/workflows.js checkout
   $ quest run ./dist/workflows.js --start checkout order-1 '"order-1"' --until-done
   $ quest serve ./dist/workflows.js --db app.sqlite --port 8080 --tokens tokens.json`,
     );
   // Settings (exitOverride, output) are copied to commands added after them.
-  for (const make of [listCommand, historyCommand, resourcesCommand, sendCommand, resultCommand, versionsCommand, runCommand, serveCommand]) {
+  for (const make of [listCommand, historyCommand, resourcesCommand, sendCommand, resultCommand, versionsCommand, replayCommand, runCommand, serveCommand]) {
     const command = make(context);
     command.configureOutput({ writeOut: (text) => context.io.out(text.trimEnd()), writeErr: (text) => context.io.err(text.trimEnd()) });
     command.exitOverride();

@@ -96,6 +96,8 @@ export interface WorkflowContext {
   readonly scope: Scope;
   /** The innermost versioned function being called, if any. */
   readonly versioned: VersionedCall | null;
+  /** Aborted when the enclosing step with a timeout times out (see timeout.ts); absent: the run's signal. */
+  readonly signal?: AbortSignal;
 }
 
 export const contextStorage = new AsyncLocalStorage<WorkflowContext>();

@@ -33,7 +33,8 @@ export type QuestErrorCode =
   | 'WORKFLOW_FINISHED'
   | 'EVENT_EXPIRED'
   | 'STORE_OWNED'
-  | 'NOT_A_QUEST_STORE';
+  | 'NOT_A_QUEST_STORE'
+  | 'TIMEOUT';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -88,7 +89,7 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
   'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
-  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED', 'STORE_OWNED', 'NOT_A_QUEST_STORE',
+  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED', 'STORE_OWNED', 'NOT_A_QUEST_STORE', 'TIMEOUT',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -423,6 +424,29 @@ export class EventExpiredError extends QuestError {
       'EVENT_EXPIRED',
       `Event ${eventId} was not applied within its time-to-live of ${ttlMs} ms: ${why}. Send it again (with a ` +
         'longer time-to-live) once the workflow has the resource open.',
+    );
+  }
+}
+
+/**
+ * A step, a wait for outside input or a whole workflow did not finish within its `timeoutMs`. The timeout is
+ * recorded like any outcome, so a replay throws it at the same point without waiting again. Retryable: a
+ * step's retry policy retries a timed-out attempt by default.
+ *
+ * @example
+ * try { await words.get({ timeoutMs: 60_000 }) } catch (e) { if (isQuestError(e, 'TIMEOUT')) return 'nobody answered' }
+ */
+export class TimeoutError extends QuestError {
+  constructor(
+    /** What timed out: `step main/charge`, `get on words (main/words.get)`, `workflow order-1`. */
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      'TIMEOUT',
+      `${what} did not finish within its timeout of ${timeoutMs} ms. Catch the TimeoutError to take another path, ` +
+        'or give it a longer timeoutMs.',
+      { retryable: true },
     );
   }
 }

@@ -38,12 +38,14 @@ function methodNames(object: object): Set<string> {
 }
 
 /**
- * An AbortSignal that aborts when the workflow is suspended or fails. Pass it to fetch() and other
+ * An AbortSignal that aborts when the workflow is suspended or fails, or when the enclosing step's
+ * `timeoutMs` passes (its reason is then the TimeoutError). Pass it to fetch() and other
  * cancellable calls inside steps, so a suspended step stops its work instead of running on unobserved.
  *
  * @example
  * const load = step('load', async (url: string) => (await fetch(url, { signal: abortSignal() })).json());
  */
 export function abortSignal(): AbortSignal {
-  return requireContext('abortSignal()').run.abortSignal;
+  const context = requireContext('abortSignal()');
+  return context.signal ?? context.run.abortSignal;
 }

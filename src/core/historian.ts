@@ -2,6 +2,7 @@
  * The Historian runs one workflow over its history: run, suspend, resume by replay, and act on its resources
  * from outside.
  */
+import type { ChildWorkflowHost } from './child.js';
 import { contextStorage } from './context.js';
 import { createDeferred } from './deferred.js';
 import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
@@ -27,11 +28,20 @@ export interface HistorianOptions {
   stallTimeoutMs?: number;
   /** Where aliases opened by the workflow are registered (the WorkflowManager passes its registry). */
   aliases?: AliasRegistry;
+  /** Where child workflows are started (the WorkflowManager passes itself; see startChild). */
+  children?: ChildWorkflowHost;
   /**
    * Called when the workflow finishes (returns or throws), before its history is cleared: persist the
    * outcome here, so that a crash in between never loses both the history and the result.
    */
   onFinish?: (outcome: WorkflowOutcome) => Promise<void> | void;
+  /**
+   * Replay the history and stop (WorkflowSuspendedError) once it is consumed, without running anything live:
+   * steps that had started and not ended are not run again (see `replayHistory` in `quest-ts/testing`).
+   */
+  replayOnly?: boolean;
+  /** With `replayOnly`: told of each step that had started and not ended (its body is not run again). */
+  onStepNotRun?: (stepId: string) => void;
 }
 
 /** Options of {@link Historian.suspend}. */
@@ -128,8 +138,11 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
         configurations: this.configurations,
         stallTimeoutMs: this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
         aliases: this.options.aliases,
+        children: this.options.children,
         onResourceChange: (resource, change) => this.resourceChanged(resource, change),
         onReplayDone: () => this.publish(),
+        replayOnly: this.options.replayOnly ?? false,
+        onStepNotRun: this.options.onStepNotRun,
       }, records.at(-1)?.seq ?? 0);
       this.current = run;
       this.starting = undefined;

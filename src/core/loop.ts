@@ -15,7 +15,7 @@ import { checkName, requireContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CheckpointRecord } from './records.js';
 import { valueOf } from './run.js';
-import { outcomeToRecord, runBody } from './step.js';
+import { endIfCancelled, outcomeToRecord, runBody } from './step.js';
 
 const DONE: unique symbol = Symbol('quest.loop.done');
 
@@ -72,10 +72,11 @@ export async function loop<S, R>(name: string, initial: S, body: (state: S, iter
   for (;;) {
     iteration++;
     const current = iteration;
-    const result = await runBody(context, `${id}/#${current}`, () => body(state, current), []);
+    const result = await runBody(context, `${id}/#${current}`, () => body(state, current), [], false);
     const finished = result.ok && isDone<R>(result.outcome);
     if (finished) result.outcome = (result.outcome as LoopDone<R>).value;
     await run.waitLive(`end of iteration ${current} of loop ${id}`);
+    endIfCancelled(context, result);
     const recorded = outcomeToRecord(result);
     // The previous checkpoint leaves with this one; forgotten first, so that completeFrame no longer counts it
     // as a record replay would claim.

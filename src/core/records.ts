@@ -16,9 +16,15 @@ import { CorruptHistoryError, UnsupportedFormatError } from './errors.js';
 
 /**
  * The record format this version of Quest writes. Format 2: a version record names the function that declared
- * it (`fn`); format 1 version records were workflow-wide and read as `fn: null`.
+ * it (`fn`); format 1 version records were workflow-wide and read as `fn: null`. Format 3: a task cancelled by
+ * workflow code is recorded (`task_cancel`), and an `internal` record may carry an error instead of a result (a
+ * wait that timed out). Format 2 records read as they are; a format 2 history replays cancellations as it
+ * did then, at the call (see task-cancel.ts).
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+
+/** The first format that records task cancellations: histories older than it replay them at the call. */
+export const CANCELS_RECORDED_SINCE = 3;
 
 /** Which resource a record is about. */
 export interface ResourceKey {
@@ -98,6 +104,12 @@ export interface CheckpointRecord extends Base, Outcome {
   iteration: number;
   done: boolean;
 }
+/**
+ * Workflow code cancelled the task `target` (`id` is the op id of the cancel call). Replay cancels the task at
+ * this position: claimed by the call when its code runs again, applied by replay when the call was made inside
+ * a step or loop iteration that has completed.
+ */
+export interface TaskCancelRecord extends Base { type: 'task_cancel'; target: string }
 /** An alias opened (`open: true`) or closed for this workflow. */
 export interface AliasRecord extends Base { type: 'alias'; alias: string; open: boolean }
 
@@ -113,14 +125,15 @@ export type HistoryRecord =
   | VersionRecord
   | ConfigRecord
   | CheckpointRecord
-  | AliasRecord;
+  | AliasRecord
+  | TaskCancelRecord;
 
 export type RecordType = HistoryRecord['type'];
 
 /** Record types a workflow call claims during replay by its op id. */
 export const CLAIMED_TYPES: ReadonlySet<RecordType> = new Set<RecordType>([
   'step_start', 'step_end', 'task_start', 'task_end', 'resource_open', 'resource_close', 'internal', 'alias',
-  'checkpoint',
+  'checkpoint', 'task_cancel',
 ]);
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<RecordType>([
@@ -148,6 +161,7 @@ export function upgradeRecord(raw: unknown): HistoryRecord {
   if (typeof record.id !== 'string' || typeof record.task !== 'string') {
     throw new CorruptHistoryError(`record is missing its op id or task: ${safeJson(raw)}`);
   }
+  // Format 2 to 3 added record kinds and an optional field; format 2 records read as they are.
   return record.type === 'version' ? upgradeVersion(record as VersionRecord, raw) : (record as HistoryRecord);
 }
 
@@ -178,6 +192,7 @@ export function describeRecord(record: HistoryRecord): string {
     case 'config': return `configuration ${record.name}`;
     case 'alias': return `${record.open ? 'open' : 'close'} of alias ${record.alias}`;
     case 'checkpoint': return `checkpoint of loop ${record.id} after iteration ${record.iteration}`;
+    case 'task_cancel': return `cancel of task ${record.target} by ${record.id}`;
   }
 }
 

@@ -14,7 +14,7 @@
  */
 import { createDeferred, settle, type Deferred } from './deferred.js';
 import { NonDeterminismError, CorruptHistoryError } from './errors.js';
-import { CLAIMED_TYPES, describeRecord, type HistoryRecord, type RecordType } from './records.js';
+import { CANCELS_RECORDED_SINCE, CLAIMED_TYPES, describeRecord, type HistoryRecord, type RecordType } from './records.js';
 
 /** How long replay waits for a record to be claimed before calling the code non-deterministic. */
 export const DEFAULT_STALL_TIMEOUT_MS = 2000;
@@ -43,7 +43,35 @@ export class Replay {
       previous = record.seq;
       if (CLAIMED_TYPES.has(record.type)) this.index.set(key(record.type, record.id), position);
       if (record.type === 'checkpoint') this.loopProgress.set(record.id, record.iteration);
+      if (record.v < CANCELS_RECORDED_SINCE) this.lastUnrecordedCancels = position;
     });
+  }
+
+  /** Position of the last record written before task cancellations were recorded (format < 3), or -1. */
+  private lastUnrecordedCancels = -1;
+
+  /**
+   * True while records written before task cancellations were recorded are still to consume: a cancel call
+   * that finds no record of its own happened then, and replays at the call, as it did (see task-cancel.ts).
+   */
+  get cancelsUnrecordedHere(): boolean {
+    return this.position <= this.lastUnrecordedCancels;
+  }
+
+  /** Op id prefixes whose records replay skips (steps whose bodies a replay-only run does not run again). */
+  private skipped: string[] | undefined;
+
+  /**
+   * Replay only: step `id` had started and not ended, and its body is not run again; the records made inside
+   * it are passed over.
+   */
+  skipInside(id: string): void {
+    (this.skipped ??= []).push(`${id}/`);
+    this.wake?.resolve();
+  }
+
+  private isSkipped(record: HistoryRecord): boolean {
+    return this.skipped !== undefined && this.skipped.some((prefix) => record.id.startsWith(prefix));
   }
 
   /** True once every record has been consumed. */
@@ -89,7 +117,7 @@ export class Replay {
   nextClaimable(): HistoryRecord | undefined {
     for (let position = this.position; position < this.records.length; position++) {
       const record = this.records[position] as HistoryRecord;
-      if (!this.isApplied(record)) return record;
+      if (!this.isApplied(record) && !this.isSkipped(record)) return record;
     }
     return undefined;
   }
@@ -119,6 +147,7 @@ export class Replay {
     if (record.type === 'internal') return this.insideCompletedStep(record.id);
     // insideCompletedStep looks at the scopes enclosing an op id: ask about a call made in scope `by`.
     if (record.type === 'resource_close' && record.by !== undefined) return this.insideCompletedStep(`${record.by}/close`);
+    if (record.type === 'task_cancel') return this.insideCompletedStep(record.id);
     return false;
   }
 
@@ -148,6 +177,10 @@ export class Replay {
     while (this.position < this.records.length) {
       if (this.stopped !== undefined) return;
       const record = this.records[this.position] as HistoryRecord;
+      if (this.isSkipped(record)) {
+        this.position++;
+        continue;
+      }
       if (this.isApplied(record)) {
         // Applying wakes no task (during replay tasks wait on claims, not on resources), so consecutive
         // applied records need no turn of the event loop between them.

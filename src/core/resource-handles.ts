@@ -15,6 +15,7 @@ import { currentContext, requireContext, type WorkflowContext } from './context.
 import { InvalidArgumentError } from './errors.js';
 import { EventState, IdentityQueueState, QueueState, StateState, type ResourceState } from './resources.js';
 import type { OpenResource, Run } from './run.js';
+import { checkTimeout, waitDeadline, type WaitOptions } from './timeout.js';
 
 /** Base of every workflow-side resource handle. */
 abstract class ResourceHandle implements AsyncDisposable {
@@ -44,6 +45,20 @@ abstract class ResourceHandle implements AsyncDisposable {
     return this.run.internalAction(requireContext(`${action} on ${this.name}`), this.resource, action, args);
   }
 
+  /** A wait for outside input, with an optional recorded timeout (see timeout.ts). */
+  protected waitFor(action: string, options: WaitOptions | undefined): Promise<unknown> {
+    // Without a timeout, exactly the plain action (no extra await: the common path stays as it was).
+    if (options?.timeoutMs === undefined) return this.act(action);
+    return this.waitWithTimeout(action, options.timeoutMs);
+  }
+
+  private async waitWithTimeout(action: string, requested: number): Promise<unknown> {
+    const where = `${action} on ${this.name}`;
+    const timeoutMs = checkTimeout(where, requested);
+    const deadline = (await waitDeadline({ timeoutMs }, where)) as number;
+    return this.run.internalAction(requireContext(where), this.resource, action, [], { deadline, timeoutMs });
+  }
+
   protected read(action: string): unknown {
     return this.resource.state.perform(action, []);
   }
@@ -55,9 +70,12 @@ export class Queue<T> extends ResourceHandle {
   async put(item: T): Promise<void> {
     await this.act('put', [item]);
   }
-  /** Take the oldest item, waiting until there is one (recorded). */
-  async get(): Promise<T> {
-    return (await this.act('get')) as T;
+  /**
+   * Take the oldest item, waiting until there is one (recorded). With `timeoutMs`, throws TimeoutError when
+   * none came in time (recorded too: a replay throws it at the same point without waiting).
+   */
+  async get(options?: WaitOptions): Promise<T> {
+    return (await this.waitFor('get', options)) as T;
   }
   /** Items waiting in the queue. */
   get size(): number {
@@ -67,9 +85,9 @@ export class Queue<T> extends ResourceHandle {
 
 /** A queue whose outside `put`s each get a fresh identity; `get` returns `[identity, item]`. */
 export class IdentityQueue<T> extends ResourceHandle {
-  /** Take the oldest `[identity, item]`, waiting until there is one (recorded). */
-  async get(): Promise<[string, T]> {
-    return (await this.act('get')) as [string, T];
+  /** Take the oldest `[identity, item]`, waiting until there is one (recorded); `timeoutMs` as in Queue.get. */
+  async get(options?: WaitOptions): Promise<[string, T]> {
+    return (await this.waitFor('get', options)) as [string, T];
   }
   /** Items waiting in the queue. */
   get size(): number {
@@ -97,9 +115,9 @@ export class Event extends ResourceHandle {
   async clear(): Promise<void> {
     await this.act('clear');
   }
-  /** Wait until the event is set (recorded). */
-  async wait(): Promise<void> {
-    await this.act('wait');
+  /** Wait until the event is set (recorded); `timeoutMs` as in Queue.get. */
+  async wait(options?: WaitOptions): Promise<void> {
+    await this.waitFor('wait', options);
   }
   isSet(): boolean {
     return this.read('isSet') as boolean;
@@ -201,12 +219,21 @@ export class MultiQueue<T> implements AsyncIterable<[string, T]>, AsyncDisposabl
     return [...this.queues.keys()];
   }
 
-  /** Wait for the next `[identity, message]` from any identity; undefined when no identity is left. */
-  async next(): Promise<[string, T] | undefined> {
+  /**
+   * Wait for the next `[identity, message]` from any identity; undefined when no identity is left. With
+   * `timeoutMs`, throws TimeoutError when no message came in time (recorded, as in Queue.get).
+   */
+  async next(options?: WaitOptions): Promise<[string, T] | undefined> {
     this.dropClosed();
     if (this.queues.size === 0) return undefined;
-    const context = requireContext(`next on multiQueue ${this.name}`);
-    const [resource, value] = await context.run.internalActionAny(context, [...this.queues.values()], 'get', `${this.name}*`);
+    const where = `next on multiQueue ${this.name}`;
+    const timeoutMs = options?.timeoutMs === undefined ? undefined : checkTimeout(where, options.timeoutMs);
+    const deadline = await waitDeadline(options, where);
+    this.dropClosed();
+    if (this.queues.size === 0) return undefined;
+    const context = requireContext(where);
+    const timeout = deadline === undefined || timeoutMs === undefined ? undefined : { deadline, timeoutMs };
+    const [resource, value] = await context.run.internalActionAny(context, [...this.queues.values()], 'get', `${this.name}*`, timeout);
     const identity = resource.key.identity as string;
     if (this.singleResponse) await this.remove(identity);
     return [identity, value as T];

@@ -11,6 +11,7 @@ import {
   NonDeterminismError,
   ResourceNotFoundError,
   StorageError,
+  WorkflowSuspendedError,
   isQuestError,
 } from './errors.js';
 import type { History } from './history.js';
@@ -33,6 +34,9 @@ import { WOULD_BLOCK, visibleCandidates, type ItemTag, type ResourceState } from
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
+import { armExpiry, type WaitExpiry } from './wait-expiry.js';
+import { replayTaskCancel } from './task-cancel.js';
+import type { ChildWorkflowHost } from './child.js';
 
 /** A configuration call registered with `Historian.configure`. */
 export interface Configuration {
@@ -56,13 +60,19 @@ export interface RunOptions {
   readonly configurations: readonly Configuration[];
   readonly stallTimeoutMs: number;
   readonly aliases: AliasRegistry | undefined;
+  /** Where child workflows are started (see child.ts); absent for a lone Historian. */
+  readonly children?: ChildWorkflowHost | undefined;
   readonly onResourceChange: (resource: OpenResource, change: ResourceChange) => void;
   /** Called once replay has caught up (before live calls are released). */
   readonly onReplayDone: () => void;
+  /** Stop once the history is consumed, running nothing live (see HistorianOptions.replayOnly). */
+  readonly replayOnly?: boolean;
+  /** Replay only: told of each step that had started and not ended (its body is not run again). */
+  readonly onStepNotRun?: (stepId: string) => void;
 }
 
 /** A blocked action waiting for a resource to change; may wait on several resources at once (MultiQueue). */
-interface Waiter {
+export interface Waiter {
   readonly action: string;
   readonly args: readonly unknown[];
   /** Who writes the record of this action (see ItemTag). */
@@ -284,6 +294,10 @@ export class Run {
       .drive((record) => this.applyRecord(record))
       .then(async () => {
         if (this.stopReason !== undefined) return;
+        if (this.options.replayOnly === true) {
+          this.stop(new WorkflowSuspendedError(this.workflowId, REPLAY_CHECKED));
+          return;
+        }
         await settle();
         await this.catchUp();
         this.replay = null;
@@ -291,6 +305,22 @@ export class Run {
         replay.finish();
       })
       .catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))));
+  }
+
+  /** Where child workflows are started, if anywhere (see child.ts). */
+  get childHost(): ChildWorkflowHost | undefined {
+    return this.options.children;
+  }
+
+  /** True for a replay-only run (see HistorianOptions.replayOnly). */
+  get replayOnly(): boolean {
+    return this.options.replayOnly === true;
+  }
+
+  /** Replay only: step `id` had started and not ended; its body is not run again. */
+  stepNotRun(id: string): void {
+    this.replay?.skipInside(id);
+    this.options.onStepNotRun?.(id);
   }
 
   /** True once replay has caught up (immediately after catch-up for a new workflow). */
@@ -334,6 +364,9 @@ export class Run {
       case 'resource_close':
         this.replayClose(record);
         return;
+      case 'task_cancel':
+        replayTaskCancel(this, record);
+        return;
       default:
         throw new NonDeterminismError(`Replay found the unclaimed record ${record.type} ${record.id}`);
     }
@@ -366,6 +399,8 @@ export class Run {
 
   /** Re-apply a recorded event on its resource; it must succeed now, as it did when recorded. */
   private replayEvent(record: ExternalEventRecord | InternalEventRecord): void {
+    // A wait that timed out changed nothing.
+    if (record.type === 'internal' && record.error !== undefined) return;
     const resource = this.resources.get(resourceMapKey(record.resource.name, record.resource.identity));
     if (resource === undefined) {
       throw new NonDeterminismError(
@@ -510,7 +545,13 @@ export class Run {
    * A workflow-side action on a resource. Reads run at once and are not recorded; changes and waits are
    * recorded (and on replay re-applied at their position and checked against the record).
    */
-  async internalAction(context: WorkflowContext, resource: OpenResource, action: string, args: readonly unknown[]): Promise<unknown> {
+  async internalAction(
+    context: WorkflowContext,
+    resource: OpenResource,
+    action: string,
+    args: readonly unknown[],
+    timeout?: { deadline: number; timeoutMs: number },
+  ): Promise<unknown> {
     context.task.check();
     if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
     const spec = resource.state.spec(action, args);
@@ -523,9 +564,19 @@ export class Run {
       });
       this.forget(this.forgetting.actionRecorded(context.scope.frame, resource, action, this.lastSeq));
     };
+    // A wait that times out records the TimeoutError in place of its value (see timeout.ts).
+    const expire: WaitExpiry | undefined = timeout === undefined ? undefined : {
+      ...timeout,
+      what: `${action} on ${resource.key.name} (${id})`,
+      record: (error: Error): void => {
+        this.write(context.task.id, context.scope.frame, {
+          type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...errorOutcome(error),
+        });
+      },
+    };
     const live = (): Promise<unknown> | unknown => {
       if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
-      return this.performLive(resource, action, args, context.scope.frame, record, context.task);
+      return this.performLive(resource, action, args, context.scope.frame, record, context.task, expire);
     };
     const replay = this.replay;
     if (replay === null) return live();
@@ -559,7 +610,13 @@ export class Run {
    * Wait for the first of several resources to allow `action` (MultiQueue). The chosen resource is recorded,
    * so replay takes from the same one.
    */
-  async internalActionAny(context: WorkflowContext, resources: readonly OpenResource[], action: string, label: string): Promise<[OpenResource, unknown]> {
+  async internalActionAny(
+    context: WorkflowContext,
+    resources: readonly OpenResource[],
+    action: string,
+    label: string,
+    timeout?: { deadline: number; timeoutMs: number },
+  ): Promise<[OpenResource, unknown]> {
     context.task.check();
     const id = context.scope.nextId(`${label}.${action}`);
     if (this.replay !== null) {
@@ -595,15 +652,34 @@ export class Run {
       if (waiter.done) break;
     }
     const waitEnded = waiter.done ? undefined : this.idle.began();
+    const first = resources.find((resource) => !resource.closed);
+    const timer = waiter.done || timeout === undefined || first === undefined ? undefined : armExpiry(
+      {
+        ...timeout,
+        what: `${action} on ${label} (${id})`,
+        record: (error) => this.write(context.task.id, context.scope.frame, {
+          type: 'internal', id, resource: first.key, action, args: [], ...errorOutcome(error),
+        }),
+      },
+      waiter,
+      () => this.stopReason === undefined,
+      deferred.reject,
+    );
     try {
       return await context.task.track(deferred);
     } finally {
       waiter.done = true;
+      timer?.clear();
       waitEnded?.();
     }
   }
 
   private replayInternal(context: WorkflowContext, resource: OpenResource, record: InternalEventRecord, args: readonly unknown[]): unknown {
+    if (record.error !== undefined) {
+      // A wait that timed out: it changed nothing; it throws its recorded TimeoutError again.
+      context.scope.frame?.seqs.push(record.seq);
+      return valueOf(record);
+    }
     const value = resource.state.perform(record.action, args, { seq: record.seq, origin: context.scope.frame });
     if (value === WOULD_BLOCK) {
       throw this.diverged(`Replay could not repeat ${record.action} on ${resource.key.name} (${record.id}): it would wait`);
@@ -666,6 +742,7 @@ export class Run {
     origin: ItemTag['origin'],
     record: (value: unknown) => void,
     task?: TaskState,
+    expire?: WaitExpiry,
   ): Promise<unknown> | unknown {
     const value = resource.state.perform(action, args, { seq: this.buffer.lastSeq + 1, origin });
     if (value !== WOULD_BLOCK) {
@@ -696,8 +773,10 @@ export class Run {
     }
     const tracked = task.track(deferred);
     const waitEnded = this.idle.began();
+    const timer = expire === undefined ? undefined : armExpiry(expire, waiter, () => this.stopReason === undefined, deferred.reject);
     return tracked.finally(() => {
       waiter.done = true;
+      timer?.clear();
       waitEnded();
     });
   }
@@ -771,6 +850,9 @@ export class Run {
     await this.options.aliases?.remove(alias, this.workflowId);
   }
 }
+
+/** Why a replay-only run stops when its history is consumed. */
+export const REPLAY_CHECKED = 'its history was replayed to the end (replay only: nothing runs live)';
 
 /** Split a value or a thrown error into a record's outcome fields. */
 export function outcomeOf(value: unknown): Outcome {

@@ -3,12 +3,10 @@
  * workflow that stops while sleeping resumes the same sleep on restart and wakes at the recorded time (at
  * once if that time has passed), never restarting the full duration.
  */
+import { clock, waitUntil } from './clock.js';
 import { requireContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import { step } from './step.js';
-
-/** setTimeout's largest delay; longer sleeps wait in several slices. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Sleep for `duration` milliseconds, or until a Date, durably: the deadline survives restarts.
@@ -23,31 +21,6 @@ export async function sleep(duration: number | Date): Promise<void> {
   if (typeof target !== 'number' || Number.isNaN(target) || (!(duration instanceof Date) && target < 0)) {
     throw new InvalidArgumentError(`sleep() takes a non-negative number of milliseconds or a valid Date, got ${String(duration)}.`);
   }
-  const deadline = await step('sleep.until', () => (duration instanceof Date ? target : Date.now() + target))();
+  const deadline = await step('sleep.until', () => (duration instanceof Date ? target : clock().now() + target))();
   await step('sleep', () => waitUntil(deadline, run.abortSignal))();
-}
-
-function waitUntil(deadline: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const arm = (): void => {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-        return;
-      }
-      timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MS));
-    };
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    arm();
-  });
 }

@@ -5,6 +5,7 @@
 import { StepFrame, Scope, checkName, contextStorage, currentContext, notInWorkflow, type WorkflowContext } from './context.js';
 import { InvalidArgumentError, isQuestError, isSuspension } from './errors.js';
 import { sleep } from './sleep.js';
+import { checkTimeout, withStepTimeout } from './timeout.js';
 import type { Outcome, StepEndRecord } from './records.js';
 import { endScope } from './scope-end.js';
 import { errorOutcome, outcomeOf, valueOf } from './run.js';
@@ -39,7 +40,8 @@ export function step<A extends unknown[], R>(
   const options = (named ? maybeOptions : fnOrOptions) as StepOptions | undefined;
   if (typeof fn !== 'function') throw new TypeError('step() needs a function: step(name, fn) or step(fn).');
   checkName('step', name);
-  const body: (...args: A) => unknown = options?.retry === undefined ? fn : withRetries(fn, checkRetry(options.retry));
+  const timed: (...args: A) => unknown = options?.timeoutMs === undefined ? fn : withStepTimeout(fn, checkTimeout(`step ${name}`, options.timeoutMs));
+  const body: (...args: A) => unknown = options?.retry === undefined ? timed : withRetries(timed, checkRetry(options.retry));
   return (...args: A) => {
     const context = currentContext();
     // Like every Quest call, a misplaced step rejects rather than throwing synchronously.
@@ -52,6 +54,13 @@ export function step<A extends unknown[], R>(
 export interface StepOptions {
   /** Run the step again when it throws, as the policy says. Attempts are recorded: a restart does not reset them. */
   retry?: RetryPolicy;
+  /**
+   * Fail the step with TimeoutError (recorded as its outcome) when its body has not returned after this many
+   * milliseconds. The body's `abortSignal()` aborts then, and its further Quest calls throw. With `retry`, each
+   * attempt has its own timeout (a TimeoutError is retried by default). A body interrupted by a restart runs
+   * again with its full timeout.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -119,6 +128,7 @@ async function runStep<A extends unknown[]>(context: WorkflowContext, name: stri
   const body = await runBody(context, id, fn, args);
   if (run.replay !== null) await run.waitLive(`end of step ${id}`);
   else if (run.stopReason !== undefined) throw run.stopReason;
+  endIfCancelled(context, body);
   const recorded = outcomeToRecord(body);
   const durable = run.writeDurable(task.id, scope.frame, { type: 'step_end', id, ...recorded }, run.forgetting.completeFrame(body.frame));
   if (durable !== undefined) await durable;
@@ -140,13 +150,21 @@ export interface BodyResult {
  * (cancel its tasks, close its resources). Throws when the run or the task stopped meanwhile; a cancelled body
  * is forgotten entirely, so a replay does not run it again.
  */
-export async function runBody<A extends unknown[]>(context: WorkflowContext, id: string, fn: (...args: A) => unknown, args: A): Promise<BodyResult> {
+export async function runBody<A extends unknown[]>(
+  context: WorkflowContext,
+  id: string,
+  fn: (...args: A) => unknown,
+  args: A,
+  /** A step's body (user code, side effects): a replay-only run does not run it again. A loop iteration's is workflow code. */
+  userCode = true,
+): Promise<BodyResult> {
   const { run, task, scope } = context;
   const frame = new StepFrame(id, scope.frame);
   // Outside replay there is nothing to claim: skip the await (steps are the hot path).
   const started = run.replay === null ? null : await run.claimOrLive(context, 'step_start', id, `step ${id}`);
   if (started === null) run.write(task.id, frame, { type: 'step_start', id });
   else frame.seqs.push(started.seq);
+  if (started !== null && userCode && run.replayOnly) return notRunAgain(context, id);
   // A restarted body runs live while replay goes on; it may still claim records, so replay must wait for it.
   const replayDuringBody = started === null ? null : run.replay;
   replayDuringBody?.bodyStarted();
@@ -169,6 +187,28 @@ export async function runBody<A extends unknown[]>(context: WorkflowContext, id:
     throw task.stopReason;
   }
   return result;
+}
+
+/**
+ * The task was cancelled after the body returned but before its end is recorded (another task's cancel came in
+ * between): the body is forgotten like one cancelled midway, so that the cancel, recorded before, takes effect
+ * here live as it does on replay, where the end would come after it.
+ */
+export function endIfCancelled(context: WorkflowContext, body: BodyResult): void {
+  const { run, task } = context;
+  if (task.stopReason === undefined) return;
+  run.forget(run.forgetting.closeFrame(body.frame));
+  throw task.stopReason;
+}
+
+/**
+ * Replay only: a step that had started and not ended is not run again (its body may have side effects); its
+ * records are passed over and the task waits here until the run stops at the end of the history.
+ */
+async function notRunAgain(context: WorkflowContext, id: string): Promise<never> {
+  const { run, task } = context;
+  run.stepNotRun(id);
+  return task.wait(run.untilStopped(new Promise<never>(() => undefined)));
 }
 
 /** The record fields of a body's outcome; a value that cannot be recorded turns the outcome into that error. */

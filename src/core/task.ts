@@ -7,10 +7,12 @@ import { InvalidArgumentError } from './errors.js';
 import { endScope } from './scope-end.js';
 import { errorOutcome, outcomeOf } from './run.js';
 import { TaskState } from './task-state.js';
+import { cancelTask, taskStarted } from './task-cancel.js';
 
 /**
  * A running task: await it for its result (or its error); `cancel()` stops it at its next Quest await with
- * `TaskCancelledError`. Only the workflow that started a task may cancel it.
+ * `TaskCancelledError`. Any task of the workflow that started it may cancel it; the cancellation is recorded,
+ * so a replay cancels it at the same point (also when the cancel was made inside a step that has completed).
  */
 export interface TaskHandle<R> extends PromiseLike<R> {
   /** The task's id: the path of the scope that started it plus its name. */
@@ -48,6 +50,7 @@ function startTask<A extends unknown[], R>(context: WorkflowContext, name: strin
   const state = new TaskState(id, context.task);
   context.task.children.add(state);
   context.scope.tasks.add(state);
+  taskStarted(state, context.scope.frame);
   const result = runTask(context, state, fn, args);
   state.finished = result.then(
     () => undefined,
@@ -66,7 +69,7 @@ async function runTask<A extends unknown[], R>(creator: WorkflowContext, state: 
   if (started === null) run.write(creator.task.id, creator.scope.frame, { type: 'task_start', id });
   else creator.scope.frame?.seqs.push(started.seq);
   const scope = new Scope(id, creator.scope.frame);
-  const own: WorkflowContext = { run, task: state, scope, versioned: creator.versioned };
+  const own: WorkflowContext = { run, task: state, scope, versioned: creator.versioned, signal: creator.signal };
   let ok = true;
   let outcome: unknown;
   try {
@@ -108,7 +111,7 @@ function createHandle(owner: WorkflowContext, state: TaskState, result: Promise<
       if (caller?.run !== owner.run) {
         throw new InvalidArgumentError(`Task ${state.id} can only be cancelled by the workflow that started it.`);
       }
-      state.cancel();
+      cancelTask(caller, state);
     },
     then(onFulfilled, onRejected) {
       return result.then(onFulfilled, onRejected);

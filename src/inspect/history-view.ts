@@ -72,6 +72,8 @@ export function recordDetails(record: HistoryRecord): string {
       return join(`iteration ${record.iteration}${record.done ? ' (done)' : ''}`, outcome(record));
     case 'alias':
       return `${record.open ? 'open' : 'close'} alias ${record.alias}`;
+    case 'task_cancel':
+      return `task ${record.target}`;
   }
 }
 

@@ -12,6 +12,8 @@ import type { Store, WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import type { LaunchWindow } from './launch-window.js';
 import type { AnyWorkflow, ManagedStatus } from './types.js';
+import type { ChildWorkflowHost } from '../core/child.js';
+import { workflowTimeoutError } from './workflow-deadlines.js';
 
 /**
  * Why the manager stops a run: to suspend it ('close': resumed by the next manager) or to end it for good
@@ -20,7 +22,7 @@ import type { AnyWorkflow, ManagedStatus } from './types.js';
  * @example
  * await managed.stop('close', 5000);
  */
-export type StopReason = 'close' | 'cancel' | 'delete';
+export type StopReason = 'close' | 'cancel' | 'delete' | 'timeout';
 
 /**
  * What a managed workflow needs from its manager.
@@ -32,6 +34,8 @@ export interface ManagedDeps {
   readonly store: Store;
   readonly aliases: ManagerAliases;
   readonly stallTimeoutMs: number | undefined;
+  /** Where the workflows start their children (startChild). */
+  readonly children?: ChildWorkflowHost;
   /** Called when a run ends (finished, suspended or halted), after the workflow's state is updated. */
   readonly onRunEnded: (workflow: ManagedWorkflow) => void;
   /** Bounds how many runs start at once (see ./launch-window.ts). */
@@ -69,6 +73,7 @@ export class ManagedWorkflow {
     this.historian = new Historian(entry.id, workflow as WorkflowFunction<unknown[], unknown>, new WatchedHistory(this, deps, started !== undefined), {
       stallTimeoutMs: deps.stallTimeoutMs,
       aliases: deps.aliases,
+      children: deps.children,
       onFinish: (outcome) => this.persistOutcome(outcome),
     });
   }
@@ -86,6 +91,7 @@ export class ManagedWorkflow {
   get status(): ManagedStatus {
     if (this.finished !== undefined) return this.finished.state === 'failed' ? 'failed' : 'completed';
     if (this.stopping === 'cancel' || this.stopping === 'delete') return 'cancelled';
+    if (this.stopping === 'timeout') return 'failed';
     return this.active ? 'running' : 'suspended';
   }
 
@@ -128,7 +134,7 @@ export class ManagedWorkflow {
       this.historian?.endStreams();
       return;
     }
-    await this.historian.suspend({ graceMs, why: reason === 'close' ? CLOSING : `it is being ${reason === 'cancel' ? 'cancelled' : 'deleted'}` });
+    await this.historian.suspend({ graceMs, why: reason === 'close' ? CLOSING : STOPPING[reason] });
     await this.settled();
     // This manager will not run it again: a stream opened meanwhile must not wait for a next run.
     this.historian.endStreams();
@@ -152,6 +158,7 @@ export class ManagedWorkflow {
    */
   notRunning(): Error {
     if (this.finished !== undefined) return notLiveError(this.finished);
+    if (this.stopping === 'timeout' && this.entry.timeout !== undefined) return workflowTimeoutError({ ...this.entry, timeout: this.entry.timeout });
     if (this.stopping === 'cancel' || this.stopping === 'delete') {
       return new WorkflowCancelledError(this.id, this.stopping === 'delete' ? 'deleted' : 'cancelled');
     }
@@ -220,6 +227,9 @@ export function finishedEntry(entry: WorkflowEntry, outcome: WorkflowOutcome): W
 export function cancelledEntry(entry: WorkflowEntry): WorkflowEntry {
   return { ...entry, state: 'cancelled', finishedAt: Date.now(), error: serializeError(new WorkflowCancelledError(entry.id)) };
 }
+
+/** Why a workflow stopped for good by its manager is not running. */
+const STOPPING = { cancel: 'it is being cancelled', delete: 'it is being deleted', timeout: 'its time limit (timeoutMs) ran out' } as const;
 
 /** Why a workflow suspended by its manager's close() is not running. */
 const CLOSING = 'its workflow manager is closing (the next manager over the same store resumes it)';

@@ -73,6 +73,18 @@ export interface StartOptions {
    *   DuplicateWorkflowError, because it cannot be the same workflow.
    */
   ifExists?: 'error' | 'resume';
+  /**
+   * Fail the workflow with TimeoutError if it has not finished this many milliseconds after its start. The
+   * deadline is stored with the workflow's entry: a restart neither forgets nor extends it (a deadline passed
+   * while no process ran the workflow fires as soon as a manager resumes it). When it fires the run is stopped
+   * as by cancel() (never waiting on user code), and getResult() throws the TimeoutError.
+   */
+  timeoutMs?: number;
+  /**
+   * Start it as a child of workflow `id` (what `startChild` inside a workflow does): with `cancelWithParent`,
+   * cancelling, deleting or timing out the parent cancels this workflow too.
+   */
+  parent?: { id: string; cancelWithParent: boolean };
 }
 
 /**

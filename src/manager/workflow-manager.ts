@@ -31,6 +31,9 @@ import { DEFAULT_LAUNCH_WINDOW, LaunchWindow } from './launch-window.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
+import { WorkflowDeadlines, timedOutEntry, timeoutAtStart } from './workflow-deadlines.js';
+import { ManagerChildren, cancelChildren, type ChildStarter } from './child-workflows.js';
+import { withScheduleType } from './schedules.js';
 import type {
   AnyWorkflow,
   ManagerOptions,
@@ -71,6 +74,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly inbox: InboxDelivery | undefined;
   /** Keeps the process alive while a workflow runs here (until close()). */
   private readonly keepAlive = new KeepAlive<ManagedWorkflow>();
+  private readonly deadlines = new WorkflowDeadlines();
   /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
   private readonly deleted = new RecentIds(1000);
 
@@ -82,7 +86,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private constructor(private readonly options: ManagerOptions<W>) {
     const store = options.store;
     this.store = store;
-    this.workflows = options.workflows;
+    this.workflows = withScheduleType(options.workflows);
     this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.aliases = new ManagerAliases(store, {
       isLive: (id) => this.live.has(id),
@@ -92,6 +96,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       store,
       aliases: this.aliases,
       stallTimeoutMs: options.historian?.stallTimeoutMs,
+      children: new ManagerChildren(this as unknown as ChildStarter),
       onRunEnded: (workflow) => this.runEnded(workflow),
       launches: new LaunchWindow(options.launchWindow ?? DEFAULT_LAUNCH_WINDOW),
     };
@@ -179,6 +184,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const workflow = this.workflowOf(type);
     if (!Array.isArray(args)) throw new InvalidArgumentError('startWith() takes the workflow arguments as an array.');
     const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
+    const timeout = timeoutAtStart(options.timeoutMs);
     // A place in the launch window from here, handed to the run: many starts at once go in waves (./launch-window.ts).
     const place = await this.deps.launches.enter();
     let handedOver = false;
@@ -192,6 +198,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       const entry: WorkflowEntry = {
         id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
       };
+      if (timeout !== undefined) entry.timeout = timeout;
+      if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
       await this.store.putWorkflow(entry);
       this.launch(new ManagedWorkflow(entry, workflow, this.deps, place));
       handedOver = true;
@@ -253,15 +261,21 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async cancel(id: string): Promise<void> {
     this.checkOpen();
     const resolved = await this.resolve(id);
+    await this.endForGood(resolved, id, 'cancel');
+  }
+
+  /** Cancel workflow `id`, or fail it with TimeoutError when its deadline passed (see workflow-deadlines.ts). */
+  private async endForGood(resolved: string, id: string, reason: 'cancel' | 'timeout'): Promise<void> {
     await this.locks.run(resolved, async () => {
-      const entry = await this.stopForGood(resolved, id, 'cancel');
+      const entry = await this.stopForGood(resolved, id, reason);
       if (entry === undefined || entry.state !== 'running') return;
-      const cancelled = cancelledEntry(entry);
+      const cancelled = reason === 'timeout' && entry.timeout !== undefined ? timedOutEntry({ ...entry, timeout: entry.timeout }) : cancelledEntry(entry);
       // Entry first: a crash before the history is cleared must not resume a cancelled workflow.
       if (entry.deleteOnFinish) await this.store.deleteWorkflow(resolved);
       else await this.store.putWorkflow(cancelled);
       await this.store.history(resolved).clear();
     });
+    await cancelChildren(this.live.values(), resolved, (child) => this.cancel(child));
   }
 
   /**
@@ -281,6 +295,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       await this.store.deleteWorkflow(resolved);
       this.deleted.add(resolved);
     });
+    await cancelChildren(this.live.values(), resolved, (child) => this.cancel(child));
   }
 
   /**
@@ -444,6 +459,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private async shutdown(): Promise<void> {
     const deliveryEnded = this.inbox?.stop();
+    this.deadlines.clear();
     await this.locks.drain();
     await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
     // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
@@ -477,6 +493,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private launch(managed: ManagedWorkflow): void {
     this.live.set(managed.id, managed);
+    this.deadlines.arm(managed.entry, (id) => {
+      if (this.closing === undefined) this.endForGood(id, id, 'timeout').catch((error: unknown) => this.log.warn({ workflow: id, err: error }, 'could not end a workflow whose time ran out'));
+    });
     managed.launch(this.types);
     if (managed.active) this.keepAlive.hold(managed);
   }
@@ -504,6 +523,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       if (entry === undefined) throw new WorkflowNotFoundError(asked);
       return entry;
     }
+    this.deadlines.disarm(id);
     const held = this.aliases.aliasesOf(id);
     await managed.stop(reason, this.stopGraceMs);
     this.live.delete(id);
@@ -514,6 +534,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private runEnded(managed: ManagedWorkflow): void {
     this.keepAlive.release(managed);
+    if (managed.finished !== undefined) this.deadlines.disarm(managed.id);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
     if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {

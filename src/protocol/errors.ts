@@ -50,6 +50,7 @@ export const QUEST_ERROR_STATUS: Record<QuestErrorCode, number> = {
   EVENT_EXPIRED: 410,
   STORE_OWNED: 503,
   NOT_A_QUEST_STORE: 500,
+  TIMEOUT: 504,
 };
 
 /** The HTTP status of each service error code (0: no answer came). */

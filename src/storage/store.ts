@@ -28,6 +28,10 @@ export interface WorkflowEntry {
   error?: SerializedError;
   /** Remove the entry (and its result) as soon as the workflow finishes. */
   deleteOnFinish: boolean;
+  /** The time limit of a workflow started with `timeoutMs`: `ms` as asked, `deadline` in ms since the epoch. */
+  timeout?: { ms: number; deadline: number };
+  /** The workflow that started this one as a child (startChild), and whether cancelling it cancels this one. */
+  parent?: { id: string; cancelWithParent: boolean };
 }
 
 /** Storage for a whole Quest application (one namespace of workflows). */
