@@ -16,7 +16,8 @@ export type ServiceErrorCode =
   | 'TOO_MANY_CALLS'
   | 'SERVER_CLOSING'
   | 'INTERNAL'
-  | 'CONNECTION_FAILED';
+  | 'CONNECTION_FAILED'
+  | 'CALL_INTERRUPTED';
 
 /**
  * The HTTP status of each Quest error code. A new QuestErrorCode must be added here (the type says so).
@@ -63,6 +64,7 @@ export const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
   SERVER_CLOSING: 503,
   INTERNAL: 500,
   CONNECTION_FAILED: 0,
+  CALL_INTERRUPTED: 0,
 };
 
 /**
@@ -178,6 +180,29 @@ export class ConnectionFailedError extends ServiceError {
   }
 }
 
+/**
+ * The call channel (a WebSocket) closed while a call on it was waiting for its answer (client side only).
+ * `mayHaveBeenApplied` says whether the server may have done it: true for the operations that change
+ * something (start, cancel, delete, act), which are never re-sent by the client: check (e.g. read the
+ * resource) before doing it again. Read-only calls (`mayHaveBeenApplied: false`) are safe to repeat.
+ */
+export class CallInterruptedError extends ServiceError {
+  readonly operation: string;
+  readonly mayHaveBeenApplied: boolean;
+
+  constructor(operation: string, mayHaveBeenApplied: boolean, why: string) {
+    super(
+      'CALL_INTERRUPTED',
+      mayHaveBeenApplied
+        ? `The connection to the Quest server was lost (${why}) before the answer to ${JSON.stringify(operation)} came; the server may have done it: check before calling it again.`
+        : `The connection to the Quest server was lost (${why}) before the answer to ${JSON.stringify(operation)} came; it changes nothing, so call it again.`,
+      { retryable: !mayHaveBeenApplied },
+    );
+    this.operation = operation;
+    this.mayHaveBeenApplied = mayHaveBeenApplied;
+  }
+}
+
 /** Every service error class, by name (to rebuild them from the wire). */
 export const SERVICE_ERROR_CLASSES = [
   ServiceError,
@@ -191,4 +216,5 @@ export const SERVICE_ERROR_CLASSES = [
   ServerClosingError,
   InternalServerError,
   ConnectionFailedError,
+  CallInterruptedError,
 ] as const;
