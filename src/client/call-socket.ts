@@ -21,6 +21,8 @@ export interface CallSocketOptions {
   /** Asked once per connection: the channel's identity is the one proven when it opened. */
   token(): Promise<string | undefined>;
   webSocket(): Promise<WebSocketConstructor>;
+  /** Calls sent at once; more wait in the client for an answer to free a place (the server's default: 16). */
+  maxCallsInFlight: number;
 }
 
 /** Operations that change nothing on the server: interrupted, they are safe to call again. */
@@ -48,18 +50,30 @@ export class CallSocket implements CallTransport {
   private opening: Promise<Connection> | undefined;
   private nextId = 1;
   private closedByUser = false;
+  /** Calls sent and not answered yet, on any connection. */
+  private inFlight = 0;
+  /** Calls waiting for a place among the `maxCallsInFlight`, first come first served. */
+  private readonly queued: (() => void)[] = [];
 
   constructor(private readonly options: CallSocketOptions) {}
 
   async call(operation: string, body: unknown): Promise<Json> {
-    const connection = await this.open();
-    const id = this.nextId++;
-    const frame = JSON.stringify({ id, operation, body });
-    return new Promise<Json>((resolve, reject) => {
-      connection.pending.set(id, { operation, resolve, reject });
-      if (connection.pending.size === 1) holdProcess(connection.socket, true);
-      connection.socket.send(frame);
-    });
+    // The server answers TOO_MANY_CALLS beyond its limit per connection: wait here instead of being refused.
+    if (this.inFlight >= this.options.maxCallsInFlight) await new Promise<void>((resolve) => this.queued.push(resolve));
+    this.inFlight++;
+    try {
+      const connection = await this.open();
+      const id = this.nextId++;
+      const frame = JSON.stringify({ id, operation, body });
+      return await new Promise<Json>((resolve, reject) => {
+        connection.pending.set(id, { operation, resolve, reject });
+        if (connection.pending.size === 1) holdProcess(connection.socket, true);
+        connection.socket.send(frame);
+      });
+    } finally {
+      this.inFlight--;
+      this.queued.shift()?.();
+    }
   }
 
   /** Close the socket; calls waiting for their answers fail with CallInterruptedError. */

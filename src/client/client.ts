@@ -27,6 +27,11 @@ export interface QuestClientOptions {
    *   Call `close()` when done.
    */
   transport?: 'http' | 'websocket';
+  /**
+   * With `transport: 'websocket'`: calls sent at once on the channel (default 16, the server's default
+   * `maxCallsPerConnection`); more wait in the client. Keep it at most the server's limit.
+   */
+  maxCallsInFlight?: number;
   /** The fetch for HTTP calls (default: `node:http` on Node, the global fetch elsewhere). */
   fetch?: typeof fetch;
   /** The WebSocket constructor for streams (default: the global one, else the `ws` package on Node). */
@@ -64,7 +69,7 @@ export class QuestClient<W extends WorkflowRegistry = WorkflowRegistry> implemen
     this.baseUrl = String(url).replace(/\/+$/, '');
     const token = (): Promise<string | undefined> => this.token();
     if (options.transport === 'websocket') {
-      this.transport = new CallSocket({ baseUrl: this.baseUrl, token, webSocket: () => this.webSocketClass() });
+      this.transport = new CallSocket({ baseUrl: this.baseUrl, token, webSocket: () => this.webSocketClass(), maxCallsInFlight: options.maxCallsInFlight ?? 16 });
     } else if (options.transport === undefined || options.transport === 'http') {
       this.transport = httpTransport({ baseUrl: this.baseUrl, token, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) });
     } else {

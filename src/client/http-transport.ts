@@ -1,6 +1,7 @@
 /**
- * Calls over HTTP: `POST /v1/<operation>`. On Node (without an injected fetch) through `node:http` with a
- * keep-alive agent of the client's own; elsewhere, or when a fetch is injected, through fetch.
+ * Calls over HTTP: `POST /v1/<operation>`. On Node, for http:// URLs without an injected fetch, through
+ * `node:http` with a keep-alive agent of the client's own; otherwise (browsers, https://, an injected fetch)
+ * through fetch.
  *
  * Why not fetch on Node: Node 20's fetch (undici) costs several times more CPU per call than `node:http`
  * (measured with bench/network.ts: one client process made ~1,300 calls/s with fetch and ~7,000 with
@@ -30,7 +31,7 @@ export interface HttpTransportOptions {
 
 /** The HTTP transport of a QuestClient. */
 export function httpTransport(options: HttpTransportOptions): CallTransport {
-  if (options.fetch === undefined && isNode()) return new NodeHttpTransport(options);
+  if (options.fetch === undefined && isNode() && options.baseUrl.startsWith('http:')) return new NodeHttpTransport(options);
   const fetchFn = options.fetch ?? globalThis.fetch;
   if (typeof fetchFn !== 'function') throw new TypeError('QuestClient needs fetch: pass { fetch } on a runtime without a global one.');
   return new FetchTransport(options, fetchFn);
@@ -86,7 +87,6 @@ class NodeHttpTransport implements CallTransport {
 
   constructor(private readonly options: HttpTransportOptions) {
     this.url = new URL(options.baseUrl);
-    if (this.url.protocol !== 'http:') throw new TypeError(`QuestClient on Node speaks plain http:// (got ${this.url.protocol}); for https, pass { fetch }.`);
   }
 
   async call(operation: string, body: unknown): Promise<Json> {

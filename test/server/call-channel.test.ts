@@ -40,6 +40,21 @@ describe('call channel: calls', () => {
     await untilSettled(() => served.server.callChannelCount === 0, 100_000);
   });
 
+  test('a client sends at most maxCallsInFlight calls at once: more wait in the client instead of being refused TOO_MANY_CALLS', async () => {
+    await served.manager.start('counter', 'c7');
+    await served.manager.waitForResource('c7', 'count', null);
+    const admin = served.client(TOKENS.admin, { transport: 'websocket' });
+    const tight = served.client(TOKENS.admin, { transport: 'websocket', maxCallsInFlight: 1 });
+    try {
+      const answers = await Promise.all(Array.from({ length: 60 }, () => admin.has('c7')));
+      assert.ok(answers.every((answer) => answer === true));
+      await Promise.all(Array.from({ length: 20 }, (_, n) => tight.state<number>('c7', 'count').set(n)));
+      assert.equal(await tight.state<number>('c7', 'count').get(), 19);
+    } finally {
+      await Promise.all([admin.close(), tight.close()]);
+    }
+  });
+
   test('answers come by id, in any order: a waiting result does not hold back later calls', async () => {
     await served.manager.start('vault', 'c3');
     const channel = await rawChannel(served.url, { token: TOKENS.ann });
