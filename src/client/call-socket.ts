@@ -49,7 +49,6 @@ export class CallSocket implements CallTransport {
   private connection: Connection | undefined;
   private opening: Promise<Connection> | undefined;
   private nextId = 1;
-  private closedByUser = false;
   /** Calls sent and not answered yet, on any connection. */
   private inFlight = 0;
   /** Calls waiting for a place among the `maxCallsInFlight`, first come first served. */
@@ -76,15 +75,13 @@ export class CallSocket implements CallTransport {
     }
   }
 
-  /** Close the socket; calls waiting for their answers fail with CallInterruptedError. */
+  /** Close the socket; calls waiting for their answers fail with CallInterruptedError. A later call opens a new one. */
   async close(): Promise<void> {
-    this.closedByUser = true;
     const connection = this.connection ?? (await this.opening?.catch(() => undefined));
     if (connection !== undefined && connection.socket.readyState <= OPEN) connection.socket.close(1000, 'the client closed');
   }
 
   private open(): Promise<Connection> {
-    if (this.closedByUser) return Promise.reject(new ConnectionFailedError('this client was closed'));
     if (this.connection !== undefined && this.connection.socket.readyState === OPEN) return Promise.resolve(this.connection);
     this.opening ??= this.connect().finally(() => (this.opening = undefined));
     return this.opening;

@@ -80,6 +80,7 @@ export class QuestClient<W extends WorkflowRegistry = WorkflowRegistry> implemen
   /**
    * Release the client's connections (the call channel, kept-alive HTTP sockets). Calls waiting for their
    * answers on the call channel fail with CallInterruptedError; streams are closed by `break` (or `return()`).
+   * The client stays usable: a later call opens a new connection.
    */
   close(): Promise<void> {
     return this.transport.close();
