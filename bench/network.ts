@@ -107,7 +107,7 @@ function shares(total: number, parts: number): number[] {
 }
 
 /** `CALLS` calls split among `clients` concurrent clients in the child processes: rate, p50, p99. */
-async function roundTrips(children: ClientProcess[], url: string, transport: Transport, clients: number, operation: 'put' | 'whoami'): Promise<{ rate: number; p50: number; p99: number }> {
+async function roundTrips(children: ClientProcess[], url: string, transport: Transport, clients: number, operation: 'put' | 'whoami'): Promise<Figures> {
   const callsPerClient = Math.ceil(CALLS / clients);
   const used = children.slice(0, Math.min(children.length, clients));
   const split = shares(clients, used.length);
@@ -117,11 +117,19 @@ async function roundTrips(children: ClientProcess[], url: string, transport: Tra
   const results = await Promise.all(used.map((child) => child.next('done')));
   const elapsed = Math.max(...results.map((result) => result.endedAt)) - Math.min(...results.map((result) => result.startedAt));
   const latencies = results.flatMap((result) => result.latencies).sort((a, b) => a - b);
-  return { rate: (latencies.length * 1000) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { rate: (latencies.length * 1000) / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] as number };
 }
 
-function row(clients: number, transport: Transport, figures: { rate: number; p50: number; p99: number }, peer: { rate: number; p99: number }): string {
-  const ours = `${formatInt(Math.round(figures.rate)).padStart(7)}/s p50 ${figures.p50.toFixed(2).padStart(6)} ms p99 ${figures.p99.toFixed(2).padStart(6)} ms`;
+/** Calls per second, and latencies in ms. */
+interface Figures {
+  rate: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function row(clients: number, transport: Transport, figures: Figures, peer: { rate: number; p99: number }): string {
+  const ours = `${formatInt(Math.round(figures.rate)).padStart(7)}/s p50 ${figures.p50.toFixed(2).padStart(6)} ms p99 ${figures.p99.toFixed(2).padStart(6)} ms max ${figures.max.toFixed(0).padStart(4)} ms`;
   return `${String(clients).padStart(7)} | ${transport.padEnd(9)} | ${ours} | ${formatInt(peer.rate).padStart(6)}/s p99 ${String(peer.p99).padStart(5)} ms | ${(figures.rate / peer.rate).toFixed(1).padStart(5)}×`;
 }
 
@@ -129,7 +137,7 @@ async function callTable(children: ClientProcess[], title: string, store: Store,
   const { manager, server, url } = await open(store);
   try {
     console.log(`\n${title}, ${formatInt(CALLS)} calls per row (load average ${loadavg()[0]?.toFixed(1)})`);
-    console.log(`clients | transport | Quest for TypeScript                      | ${peerName.padEnd(25)} | × rate`);
+    console.log(`clients | transport | Quest for TypeScript                                  | ${peerName.padEnd(25)} | × rate`);
     for (const clients of [1, 10, 100]) {
       for (const transport of ['http', 'websocket'] as const) {
         console.log(row(clients, transport, await roundTrips(children, url, transport, clients, operation), peer[clients] as { rate: number; p99: number }));
