@@ -65,8 +65,8 @@ export class CallSocket implements CallTransport {
       const id = this.nextId++;
       const frame = JSON.stringify({ id, operation, body });
       return await new Promise<Json>((resolve, reject) => {
-        // Closed since open() checked (its close event already ran): not sent, so not done.
-        if (connection.socket.readyState !== OPEN) return reject(new ConnectionFailedError(`the call channel ${CALLS_PATH} closed before the call was sent`));
+        // Closing since it opened (refused by the server, or cut): not sent, so not done.
+        if (connection.socket.readyState !== OPEN) return reject(connection.refusal ?? new ConnectionFailedError(`the call channel ${CALLS_PATH} closed before the call was sent`));
         connection.pending.set(id, { operation, resolve, reject });
         if (connection.pending.size === 1) holdProcess(connection.socket, true);
         connection.socket.send(frame);
