@@ -78,6 +78,8 @@ export class CallChannel {
     if (!isCallId(id)) return this.refuse(null, new BadRequestError(`"id" must be a string of at most ${MAX_ID_LENGTH} characters or a safe integer`));
     if (this.deps.closing()) return this.refuse(id, new ServerClosingError());
     if (typeof operation !== 'string') return this.refuse(id, new BadRequestError('"operation" must be a string'));
+    // The handler also takes JSON text (from HTTP): a string here must not be read as a body.
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) return this.refuse(id, new BadRequestError('"body" must be a JSON object'));
     if (this.inFlight >= this.deps.maxCallsPerConnection) return this.refuse(id, new TooManyCallsError(this.deps.maxCallsPerConnection));
     this.inFlight++;
     void this.deps.track(this.deps.handler(operation, body ?? {}, this.principal)).then((result) => {

@@ -66,6 +66,11 @@ describe('call channel: calls', () => {
       channel.send({ id: 2, operation: 'act', body: { id: 'c3', resource: 'secret', action: 'put', args: ['open'] } });
       assert.deepEqual(await channel.answer('slow'), { id: 'slow', status: 200, value: 'open' });
       assert.equal((await channel.answer(2)).status, 200);
+      // A body is an object: JSON text in a string is not read as one.
+      channel.send({ id: 3, operation: 'has', body: JSON.stringify({ id: 'c3' }) });
+      const refused = await channel.answer(3);
+      assert.equal(refused.status, 400);
+      assert.equal('error' in refused && refused.error.name, 'BadRequestError');
     } finally {
       channel.ws.close();
     }
