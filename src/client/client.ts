@@ -32,7 +32,7 @@ export interface QuestClientOptions {
    * `maxCallsPerConnection`); more wait in the client. Keep it at most the server's limit.
    */
   maxCallsInFlight?: number;
-  /** The fetch for HTTP calls (default: `node:http` on Node, the global fetch elsewhere). */
+  /** The fetch for HTTP calls (default: `node:http` on Node for http:// URLs, the global fetch elsewhere). */
   fetch?: typeof fetch;
   /** The WebSocket constructor for streams (default: the global one, else the `ws` package on Node). */
   WebSocket?: WebSocketConstructor;
