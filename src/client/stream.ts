@@ -209,7 +209,8 @@ function isRetryable(error: Error): boolean {
   return false;
 }
 
-function base64url(text: string): string {
+/** base64url without padding, of the UTF-8 bytes of `text` (browsers and Node alike). */
+export function base64url(text: string): string {
   const bytes = new TextEncoder().encode(text);
   let binary = '';
   for (const byte of bytes) binary += String.fromCharCode(byte);

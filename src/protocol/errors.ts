@@ -17,7 +17,8 @@ export type ServiceErrorCode =
   | 'SERVER_CLOSING'
   | 'INTERNAL'
   | 'CONNECTION_FAILED'
-  | 'NOT_SERVED';
+  | 'NOT_SERVED'
+  | 'CALL_INTERRUPTED';
 
 /**
  * The HTTP status of each Quest error code. A new QuestErrorCode must be added here (the type says so).
@@ -66,6 +67,7 @@ export const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
   INTERNAL: 500,
   CONNECTION_FAILED: 0,
   NOT_SERVED: 501,
+  CALL_INTERRUPTED: 0,
 };
 
 /**
@@ -188,6 +190,29 @@ export class NotServedError extends ServiceError {
   }
 }
 
+/**
+ * The call channel (a WebSocket) closed while a call on it was waiting for its answer (client side only).
+ * `mayHaveBeenApplied` says whether the server may have done it: true for the operations that change
+ * something (start, cancel, delete, act), which are never re-sent by the client: check (e.g. read the
+ * resource) before doing it again. Read-only calls (`mayHaveBeenApplied: false`) are safe to repeat.
+ */
+export class CallInterruptedError extends ServiceError {
+  readonly operation: string;
+  readonly mayHaveBeenApplied: boolean;
+
+  constructor(operation: string, mayHaveBeenApplied: boolean, why: string) {
+    super(
+      'CALL_INTERRUPTED',
+      mayHaveBeenApplied
+        ? `The connection to the Quest server was lost (${why}) before the answer to ${JSON.stringify(operation)} came; the server may have done it: check before calling it again.`
+        : `The connection to the Quest server was lost (${why}) before the answer to ${JSON.stringify(operation)} came; it changes nothing, so call it again.`,
+      { retryable: !mayHaveBeenApplied },
+    );
+    this.operation = operation;
+    this.mayHaveBeenApplied = mayHaveBeenApplied;
+  }
+}
+
 /** Every service error class, by name (to rebuild them from the wire). */
 export const SERVICE_ERROR_CLASSES = [
   ServiceError,
@@ -202,4 +227,5 @@ export const SERVICE_ERROR_CLASSES = [
   InternalServerError,
   ConnectionFailedError,
   NotServedError,
+  CallInterruptedError,
 ] as const;

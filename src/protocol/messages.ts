@@ -3,7 +3,8 @@
  * docs/protocol.md). Types and constants only; the transport (HTTP routes, WebSocket frames) lives in
  * src/server and src/client.
  *
- * Calls: `POST /v1/<operation>` with a JSON request body; the answer is a {@link CallResponseBody}.
+ * Calls: `POST /v1/<operation>` with a JSON request body; the answer is a {@link CallResponseBody}. Or, on one
+ * WebSocket at `/v1/calls`, {@link CallMessage}s answered by {@link CallAnswer}s (same operations, same answers).
  * Streams: a WebSocket at `/v1/stream?workflow=<id>`; the server sends {@link StreamMessage}s.
  * Values that workflows see (arguments, queue items, results) travel encoded by Quest's serializer
  * (`serialize`/`deserialize`), so Dates, Maps, BigInts and registered classes arrive as they left. Times
@@ -21,6 +22,9 @@ export const PROTOCOL_PREFIX = `/v${PROTOCOL_VERSION}`;
 
 /** The path of resource streams (WebSocket upgrade), with `?workflow=<id or alias>`. */
 export const STREAM_PATH = `${PROTOCOL_PREFIX}/stream`;
+
+/** The path of the call channel (WebSocket upgrade): calls as messages, answered by id. */
+export const CALLS_PATH = `${PROTOCOL_PREFIX}/calls`;
 
 /**
  * Every operation of the protocol. This is the allowlist: nothing else on the manager is reachable.
@@ -122,3 +126,21 @@ export const TOKEN_SUBPROTOCOL_PREFIX = 'quest.bearer.';
 
 /** The subprotocol every stream negotiates. */
 export const STREAM_SUBPROTOCOL = `quest.v${PROTOCOL_VERSION}`;
+
+/**
+ * One call on the call channel (`/v1/calls`), a JSON text frame: `id` is the caller's (a string of at most
+ * 128 characters or a safe integer) and comes back in the answer; `body` is the request body of the
+ * operation (as for `POST /v1/<operation>`; absent: `{}`).
+ */
+export interface CallMessage<O extends Operation = Operation> {
+  id: string | number;
+  operation: O;
+  body?: OperationRequests[O];
+}
+
+/**
+ * The answer to one call on the call channel: the HTTP answer's body (`value` or `error`) with the call's
+ * `id` and the HTTP `status` the same call would have had. `id: null` answers a message whose id could not
+ * be read (not JSON, no valid id).
+ */
+export type CallAnswer<T = Json> = { id: string | number | null; status: number } & CallResponseBody<T>;

@@ -12,7 +12,7 @@ import { BadRequestError, InternalServerError, QUEST_ERROR_STATUS, UnknownOperat
 import { OPERATIONS, PROTOCOL_PREFIX, type CallResponseBody, type Operation, type Principal, type WireError, type WireWorkflowInfo } from '../protocol/messages.js';
 import { checkAuthorized, defaultAuthorize, type Authorize } from './auth.js';
 import { inspectOperations, type InspectStore } from './inspect-operations.js';
-import { DEFAULT_MAX_DEPTH, argsField, booleanField, choiceField, parseBody, stringField } from './validate.js';
+import { DEFAULT_MAX_DEPTH, argsField, booleanField, checkedBody, choiceField, parseBody, stringField } from './validate.js';
 
 /**
  * What the server needs of a WorkflowManager: its public API, nothing else. A WorkflowManager of any
@@ -49,8 +49,8 @@ export interface CallResult {
   body: CallResponseBody;
 }
 
-/** The handler: never throws. */
-export type QuestHandler = (operation: string, body: string, principal: Principal) => Promise<CallResult>;
+/** The handler: never throws. `body` is the request's JSON text, or the already parsed body of a call message. */
+export type QuestHandler = (operation: string, body: unknown, principal: Principal) => Promise<CallResult>;
 
 /**
  * Build the handler over `manager`.
@@ -67,7 +67,7 @@ export function createHandler(manager: ServedManager, options: HandlerOptions = 
   return async (operation, text, principal) => {
     try {
       if (!(OPERATIONS as readonly string[]).includes(operation)) throw new UnknownOperationError(`${PROTOCOL_PREFIX}/${operation}`, OPERATIONS);
-      const body = parseBody(text, maxDepth);
+      const body = typeof text === 'string' ? parseBody(text, maxDepth) : checkedBody(text, maxDepth);
       const value = await operations[operation as Operation](body, principal);
       return { status: 200, body: { value } };
     } catch (error) {

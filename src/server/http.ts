@@ -4,11 +4,12 @@
  * principal is set on the context by the authentication middleware only; the handler never reads an
  * identity from the request.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import {
+  BadRequestError,
   PayloadTooLargeError,
   ServerClosingError,
   TooManyCallsError,
@@ -80,7 +81,6 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
 
   app.post(
     `${PROTOCOL_PREFIX}/:operation`,
-    bodyLimit({ maxSize: deps.maxBodyBytes, onError: (c) => refuse(c as Context<AppEnv>, new PayloadTooLargeError(deps.maxBodyBytes)) }),
     async (c, next) => {
       try {
         c.set('principal', await deps.authenticate(authRequestOf(c)));
@@ -90,7 +90,8 @@ export function createApp(deps: HttpDeps): Hono<AppEnv> {
       await next();
     },
     async (c) => {
-      const body = await c.req.text();
+      const body = await readBody(c, deps.maxBodyBytes);
+      if (body === undefined) return refuse(c, new PayloadTooLargeError(deps.maxBodyBytes));
       return answer(c, await deps.track(deps.handler(c.req.param('operation'), body, c.get('principal'))));
     },
   );
@@ -105,9 +106,70 @@ function answer(c: Context<AppEnv>, result: CallResult): Response {
   return c.json(result.body, result.status as 200);
 }
 
+/**
+ * What authentication sees of a call. On node, headers are read from the IncomingMessage itself: asking
+ * hono's request for a header builds a whole fetch `Headers` object per call, a cost every call would pay.
+ */
 function authRequestOf(c: Context<AppEnv>): AuthRequest {
+  const incoming = c.env?.incoming;
+  if (incoming === undefined) return { header: (name) => c.req.header(name), remoteAddress: '' };
   return {
-    header: (name) => c.req.header(name),
-    remoteAddress: c.env?.incoming?.socket.remoteAddress ?? '',
+    header: (name) => {
+      const value = incoming.headers[name.toLowerCase()];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    remoteAddress: incoming.socket.remoteAddress ?? '',
   };
+}
+
+/**
+ * The request body as text, or undefined when it is larger than `maxBytes` (by its Content-Length, before
+ * reading, or while reading a chunked one). On node it is read from the IncomingMessage directly: hono's
+ * body-limit middleware touches `request.body`, which makes @hono/node-server build a full fetch Request
+ * (a web ReadableStream and an AbortController) for every call -- most of the HTTP path's cost.
+ */
+async function readBody(c: Context<AppEnv>, maxBytes: number): Promise<string | undefined> {
+  const incoming = c.env?.incoming;
+  if (incoming === undefined) {
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    return bytes.byteLength > maxBytes ? undefined : new TextDecoder().decode(bytes);
+  }
+  const declared = Number(incoming.headers['content-length'] ?? 0);
+  if (declared > maxBytes) return undefined;
+  return readIncoming(incoming, maxBytes);
+}
+
+function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  if (incoming.readableEnded) return Promise.resolve('');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onFailure);
+      incoming.off('close', onFailure);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        done();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    };
+    const onFailure = (): void => {
+      done();
+      reject(new BadRequestError('the connection closed before the whole body arrived'));
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onFailure);
+    incoming.on('close', onFailure);
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * QuestServer: a WorkflowManager on the network. HTTP calls through the hono app (./http.ts) served by
- * @hono/node-server, resource streams on WebSockets (the `ws` package, attached to the same node server's
- * `upgrade` event), with connection limits, heartbeats, idle timeouts and a graceful shutdown.
+ * @hono/node-server; resource streams and the call channel on WebSockets (the `ws` package, attached to the
+ * same node server's `upgrade` event); connection limits, heartbeats, idle timeouts and a graceful shutdown.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -11,12 +11,13 @@ import type { Hono } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { logger as questLogger } from '../logging.js';
 import { ServerClosingError, TooManyConnectionsError, UnauthenticatedError, UnknownOperationError } from '../protocol/errors.js';
-import { CLOSE, OPERATIONS, STREAM_PATH, STREAM_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/messages.js';
+import { CALLS_PATH, CLOSE, OPERATIONS, STREAM_PATH, STREAM_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/messages.js';
 import { ANONYMOUS, bearerToken, defaultAuthorize, isDevelopmentAuth, isLoopback, type AuthRequest, type Authenticate, type Authorize } from './auth.js';
-import { createHandler, errorResult, type CallResult, type HandlerOptions, type ServedManager } from './handler.js';
+import { createHandler, errorResult, type CallResult, type HandlerOptions, type QuestHandler, type ServedManager } from './handler.js';
 import { createApp, type AppEnv } from './http.js';
 import { builtDashboardDirectory, mountDashboard } from './dashboard-route.js';
 import type { InspectStore } from './inspect-operations.js';
+import { CallChannel } from './calls.js';
 import { StreamSession } from './streams.js';
 
 /** Options of {@link QuestServer}. Every limit has a default; sizes in bytes, times in milliseconds. */
@@ -34,7 +35,7 @@ export interface QuestServerOptions {
   maxDepth?: number;
   /** Open connections (HTTP and WebSocket) accepted at once (default 1000). */
   maxConnections?: number;
-  /** Calls in flight on one HTTP connection (default 16). */
+  /** Calls in flight on one connection, HTTP or call channel (default 16). */
   maxCallsPerConnection?: number;
   /** Interval of WebSocket pings; a stream that missed the previous pong is cut (default 30 s). */
   heartbeatMs?: number;
@@ -59,8 +60,8 @@ export interface QuestServerOptions {
 }
 
 /**
- * Serves a WorkflowManager: `POST /v1/<operation>` calls and `/v1/stream?workflow=<id>` WebSocket streams
- * (docs/protocol.md). The server never closes the manager: close the server first, then the manager.
+ * Serves a WorkflowManager: `POST /v1/<operation>` calls, the same calls as messages on a `/v1/calls`
+ * WebSocket, and `/v1/stream?workflow=<id>` WebSocket streams (docs/protocol.md). The server never closes the manager: close the server first, then the manager.
  *
  * @example
  * const server = new QuestServer(manager, { authenticate: bearerTokensFile('tokens.json') });
@@ -72,7 +73,10 @@ export class QuestServer {
   readonly app: Hono<AppEnv>;
   private readonly http: Server;
   private readonly sockets: WebSocketServer;
+  /** The call channels' sockets: their own server, for a larger frame limit (see calls.ts). */
+  private readonly callSockets: WebSocketServer;
   private readonly sessions = new Set<StreamSession>();
+  private readonly channels = new Set<CallChannel>();
   private readonly calls = new Set<Promise<CallResult>>();
   private readonly overLimit = new WeakSet<Socket>();
   private readonly alive = new WeakMap<WebSocket, boolean>();
@@ -86,6 +90,7 @@ export class QuestServer {
   private readonly callsAborted: Promise<CallResult>;
   private heartbeat: NodeJS.Timeout | undefined;
   private address: { url: string; port: number; host: string } | undefined;
+  private readonly handler: QuestHandler;
 
   constructor(private readonly manager: ServedManager, options: QuestServerOptions = {}) {
     this.authenticate = options.authenticate ?? anonymousOnly;
@@ -106,17 +111,22 @@ export class QuestServer {
       maxPayload: this.limits.maxBodyBytes,
       handleProtocols: (offered) => (offered.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
     });
+    this.callSockets = new WebSocketServer({
+      noServer: true,
+      maxPayload: 2 * this.limits.maxBodyBytes,
+      handleProtocols: (offered) => (offered.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
+    });
     this.callsAborted = new Promise((resolve) => {
       this.abortCalls = () => resolve(errorResult(new ServerClosingError(), 'shutdown', this.log));
     });
-    const handler = createHandler(manager, {
+    this.handler = createHandler(manager, {
       authorize: this.authorize,
       maxDepth: this.limits.maxDepth,
       logger: this.log,
       ...(options.store === undefined ? {} : { store: options.store }),
     });
     this.app = createApp({
-      handler,
+      handler: this.handler,
       authenticate: this.authenticate,
       logger: this.log,
       maxBodyBytes: this.limits.maxBodyBytes,
@@ -173,6 +183,11 @@ export class QuestServer {
     return this.calls.size;
   }
 
+  /** Call channels (`/v1/calls` WebSockets) open now (for tests and metrics). */
+  get callChannelCount(): number {
+    return this.channels.size;
+  }
+
   /** Streams open now (for tests and metrics). */
   get streamCount(): number {
     return this.sessions.size;
@@ -181,7 +196,8 @@ export class QuestServer {
   /**
    * Shut down gracefully: refuse new connections and calls (SERVER_CLOSING), close every stream with code
    * 1001 and a reason (clients reconnect later), let calls in progress finish for up to `drainMs`, answer
-   * the rest SERVER_CLOSING, then close the connections. Idempotent. The manager stays open.
+   * the rest SERVER_CLOSING, close the call channels with 1001 once their answers are written, then close
+   * the connections. Idempotent. The manager stays open.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -198,10 +214,16 @@ export class QuestServer {
     clearTimeout(timer);
     this.abortCalls?.();
     await Promise.allSettled([...this.calls]);
+    // Every call is answered: the call channels close after those answers (clients reconnect later).
+    for (const channel of this.channels) channel.close(CLOSE.goingAway, 'the server is shutting down; reconnect later');
+    const channelsClosed = Promise.all([...this.channels].map((channel) => channel.closed));
+    await Promise.race([channelsClosed, new Promise((resolve) => (timer = setTimeout(resolve, this.limits.drainMs)))]);
+    clearTimeout(timer);
     // Answers still being written go out with `Connection: close`; idle keep-alive connections go now.
     this.http.closeIdleConnections();
-    for (const client of this.sockets.clients) client.terminate();
+    for (const client of [...this.sockets.clients, ...this.callSockets.clients]) client.terminate();
     this.sockets.close();
+    this.callSockets.close();
     await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, this.limits.drainMs)))]);
     clearTimeout(timer);
     this.http.closeAllConnections();
@@ -226,12 +248,42 @@ export class QuestServer {
   /** A WebSocket upgrade: always completed (when the handshake is valid), so that refusals are named errors. */
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    this.sockets.handleUpgrade(request, socket, head, (ws) => {
+    const calls = new URL(request.url ?? '/', 'http://quest').pathname === CALLS_PATH;
+    (calls ? this.callSockets : this.sockets).handleUpgrade(request, socket, head, (ws) => {
       ws.on('error', () => ws.terminate());
       this.alive.set(ws, true);
       ws.on('pong', () => this.alive.set(ws, true));
-      void this.openStream(ws, request, socket as Socket);
+      void (calls ? this.openCalls(ws, request, socket as Socket) : this.openStream(ws, request, socket as Socket));
     });
+  }
+
+  /** A call channel, once its upgrade is authenticated; refusals are an answer with `id: null`, then 4000 + status. */
+  private async openCalls(ws: WebSocket, request: IncomingMessage, socket: Socket): Promise<void> {
+    const refuse = (error: unknown): void => {
+      const { status, body } = errorResult(error, 'calls', this.log);
+      ws.send(JSON.stringify({ id: null, status, ...body }));
+      ws.close(CLOSE.refusedBase + status, (error as { code?: string }).code ?? 'INTERNAL');
+    };
+    if (this.closing !== undefined) return refuse(new ServerClosingError());
+    if (this.overLimit.has(socket)) return refuse(new TooManyConnectionsError(this.limits.maxConnections));
+    let principal;
+    try {
+      principal = await this.authenticate(upgradeAuthRequest(request));
+    } catch (error) {
+      return refuse(error);
+    }
+    if (ws.readyState !== ws.OPEN) return;
+    const channel = new CallChannel(ws, principal, {
+      handler: this.handler,
+      logger: this.log,
+      maxMessageBytes: this.limits.maxBodyBytes,
+      maxCallsPerConnection: this.limits.maxCallsPerConnection,
+      closing: () => this.closing !== undefined,
+      track: (call) => this.track(call),
+    });
+    this.channels.add(channel);
+    await channel.closed;
+    this.channels.delete(channel);
   }
 
   private async openStream(ws: WebSocket, request: IncomingMessage, socket: Socket): Promise<void> {
@@ -246,7 +298,7 @@ export class QuestServer {
     const url = new URL(request.url ?? '/', 'http://quest');
     const workflowId = url.searchParams.get('workflow');
     if (url.pathname !== STREAM_PATH || workflowId === null || workflowId === '') {
-      return refuse(new UnknownOperationError(`${url.pathname} (streams: ${STREAM_PATH}?workflow=<id>)`, OPERATIONS));
+      return refuse(new UnknownOperationError(`${url.pathname} (streams: ${STREAM_PATH}?workflow=<id>; calls: ${CALLS_PATH})`, OPERATIONS));
     }
     let principal;
     try {
@@ -266,7 +318,7 @@ export class QuestServer {
 
   /** Ping every stream; cut the ones that did not answer the previous ping. */
   private beat(): void {
-    for (const ws of this.sockets.clients) {
+    for (const ws of [...this.sockets.clients, ...this.callSockets.clients]) {
       if (this.alive.get(ws) === false) {
         ws.terminate();
         continue;

@@ -19,6 +19,11 @@ export function parseBody(text: string, maxDepth: number): Record<string, unknow
   } catch {
     throw new BadRequestError('the body is not JSON');
   }
+  return checkedBody(parsed, maxDepth);
+}
+
+/** A body already parsed (from a call message): an object, nested at most `maxDepth` levels, no `__proto__` keys. */
+export function checkedBody(parsed: unknown, maxDepth: number): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BadRequestError('the body must be a JSON object');
   checkShape(parsed, maxDepth);
   return parsed as Record<string, unknown>;

@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import * as questErrors from '../../src/core/errors.js';
 import { SERVICE_ERROR_CLASSES } from '../../src/protocol/errors.js';
 import { seededRandom, untilSettled } from '../helpers.js';
+import { rawChannel } from './call-support.js';
 import { startServer, TOKENS } from './support.js';
 
 const SEED = Number(process.env['QUEST_FUZZ_SEED'] ?? 20261130);
@@ -21,6 +22,8 @@ const NAMED = new Set<string>([
 /** Stray messages sent on one stream (cheap: most of the 10,000). */
 const STRAY = 7_000;
 const OPERATIONS = ['start', 'has', 'result', 'list', 'cancel', 'delete', 'resources', 'act', 'waitForResource', 'whoami'];
+/** Malformed messages sent on call channels. */
+const CALL_MESSAGES = 4_000;
 
 describe('fuzz: malformed requests and messages', () => {
   let served: Awaited<ReturnType<typeof startServer>>;
@@ -29,10 +32,10 @@ describe('fuzz: malformed requests and messages', () => {
   const int = (max: number): number => Math.floor(random() * max);
 
   /** The store as callers could see it: workflows, and ann's queue in the vault. */
-  const storeState = async (): Promise<unknown> => ({
+  const storeState = async (vault = 'v1'): Promise<unknown> => ({
     list: (await served.manager.list()).map(({ id, type, status }) => ({ id, type, status })),
-    secret: await served.manager.resources('v1', 'ann'),
-    history: (await served.store.history('v1').load()).length,
+    secret: await served.manager.resources(vault, 'ann'),
+    history: (await served.store.history(vault).load()).length,
   });
 
   before(async () => {
@@ -152,5 +155,65 @@ describe('fuzz: malformed requests and messages', () => {
     assert.deepEqual(await ann.whoami(), { identity: 'ann', roles: [] });
     await ann.queue<string>('v1', 'secret').put('still here');
     assert.equal(await served.manager.getResult('v1'), 'still here');
+  });
+  /** One malformed call message: raw text or bytes, or a message object of wrong shape. */
+  const malformedCall = (n: number): string | Buffer => {
+    switch (int(9)) {
+      case 0: return Buffer.from(Array.from({ length: int(200) }, () => int(256)));
+      case 1: return JSON.stringify(randomJson());
+      case 2: return JSON.stringify({ id: n, operation: pick(OPERATIONS), body: randomJson() }).slice(0, -1 - int(3));
+      case 3: return JSON.stringify({ id: pick([n, String(n), null, -0.5, 'x'.repeat(200), [n], { n }]), operation: pick(OPERATIONS), body: {} });
+      case 4: return JSON.stringify({ id: n, operation: pick([7, null, 'close', '__proto__', 'constructor', 'deliverInbox', 'stream', '']), body: {} });
+      case 5: return `{"id":${n},"operation":"act","body":${nested(70 + int(3000))}}`;
+      case 6: return JSON.stringify({ id: n, operation: 'act', body: { id: 'v2', resource: 'secret', action: pick(['put', 'get', 'size']), args: ['forged'], identity: 'ann' }, identity: 'ann', roles: ['admin'] });
+      case 7: return JSON.stringify({ id: n, operation: pick(['start', 'cancel', 'delete']), body: { id: 'v2', type: 'vault', args: [] }, roles: ['admin'] });
+      default: {
+        // Over the 64 KiB limit (under twice it): PAYLOAD_TOO_LARGE, and the channel goes on.
+        const operation = pick(OPERATIONS.filter((name) => name !== 'result' && name !== 'waitForResource'));
+        return JSON.stringify({ id: n, operation, body: { id: 'v2', padding: 'x'.repeat(64 * 1024 + int(32 * 1024)) } });
+      }
+    }
+  };
+
+  test(`call channel: ${CALL_MESSAGES} malformed messages, forged identities and over-size messages: one named answer each, the store unchanged`, async () => {
+    // A vault of its own (the test above finishes v1), waiting for the outside like v1.
+    await served.manager.start('vault', 'v2');
+    await served.manager.waitForResource('v2', 'secret', 'ann');
+    await untilSettled(async () => (await served.store.history('v2').load()).length > 0);
+    const before = await storeState('v2');
+    const channels = [await rawChannel(served.url, { token: TOKENS.bob }), await rawChannel(served.url), await rawChannel(served.url, { token: TOKENS.admin })];
+    for (let sent = 0; sent < CALL_MESSAGES; sent += 200) {
+      for (let n = sent; n < sent + 200; n++) {
+        // The admin only sends messages that cannot parse to a call: its rights must not reach the vault.
+        const channel = channels[n % 3] as (typeof channels)[number];
+        let message = malformedCall(n);
+        if (n % 3 === 2) message = Buffer.from(Array.from({ length: 1 + int(100) }, () => int(256)));
+        channel.send(message);
+      }
+      // Every message gets one answer (by id, or id null when it has none that can be read).
+      await untilSettled(() => channels.reduce((count, channel) => count + channel.answers.length, 0) >= sent + 200, 10_000_000);
+    }
+    let answers = 0;
+    for (const channel of channels) {
+      for (const answer of channel.answers) {
+        answers++;
+        if ('value' in answer) {
+          assert.equal(answer.status, 200);
+          continue;
+        }
+        assert.ok(NAMED.has(answer.error.name), `seed ${SEED}: call answered ${JSON.stringify(answer).slice(0, 200)}`);
+        assert.ok(answer.status >= 400, `seed ${SEED}: ${answer.status}`);
+      }
+    }
+    assert.equal(answers, CALL_MESSAGES);
+    assert.deepEqual(await storeState('v2'), before, `seed ${SEED}: the store changed`);
+    // Over twice the limit: that channel closes with 1009; the others go on.
+    const bob = channels[0] as (typeof channels)[number];
+    bob.send('x'.repeat(2 * 64 * 1024 + 10));
+    assert.equal((await bob.closed)[0], 1009);
+    const anonymous = channels[1] as (typeof channels)[number];
+    anonymous.send({ id: 'last', operation: 'whoami' });
+    assert.deepEqual(await anonymous.answer('last'), { id: 'last', status: 200, value: { identity: null, roles: [] } });
+    for (const channel of channels) channel.ws.close();
   });
 });

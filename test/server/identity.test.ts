@@ -131,6 +131,30 @@ describe('JWT authentication', () => {
     assert.match((await post(served.url, 'whoami', {}, bearer(expired))).body.error?.message ?? '', /expired/);
     assert.equal(await served.manager.has('j1'), false);
   });
+
+  test('call channel: an expired or wrongly signed token is refused at the upgrade (4401), in the header or the subprotocol; a valid one proves its subject', async () => {
+    const expired = await sign({ sub: 'root', roles: ['admin'] }, Math.floor(Date.now() / 1000) - 3600);
+    const wrongKey = await sign({ sub: 'root', roles: ['admin'] }, '1h', 'another-secret-of-at-least-32-bytes!!');
+    for (const token of [expired, wrongKey]) {
+      for (const carried of ['header', 'subprotocol'] as const) {
+        const protocols = carried === 'header' ? ['quest.v1'] : ['quest.v1', `quest.bearer.${Buffer.from(token).toString('base64url')}`];
+        const ws = new WebSocket(`${served.url.replace('http', 'ws')}/v1/calls`, protocols, carried === 'header' ? { headers: bearer(token) } : {});
+        const answers: { id: unknown; status: number; error?: { name: string } }[] = [];
+        ws.on('message', (data) => answers.push(JSON.parse(String(data)) as (typeof answers)[number]));
+        ws.on('open', () => ws.send(JSON.stringify({ id: 1, operation: 'start', body: { type: 'box', id: 'j2', args: ['x'] } })));
+        const code = await new Promise<number>((resolve) => ws.once('close', (closeCode) => resolve(closeCode)));
+        assert.equal(code, 4401, carried);
+        assert.deepEqual(answers.map((answer) => [answer.id, answer.status, answer.error?.name]), [[null, 401, 'UnauthenticatedError']], carried);
+      }
+    }
+    assert.equal(await served.manager.has('j2'), false);
+    const root = served.client(await sign({ sub: 'root', roles: ['admin'] }, '1h'), { transport: 'websocket' });
+    try {
+      assert.deepEqual(await root.whoami(), { identity: 'root', roles: ['admin'] });
+    } finally {
+      await root.close();
+    }
+  });
 });
 
 describe('JWT authentication with public keys', () => {

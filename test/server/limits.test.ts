@@ -58,6 +58,26 @@ describe('server limits', () => {
     }
   });
 
+  test('a chunked body (no Content-Length) is read chunk by chunk: under the limit it is served, over it PAYLOAD_TOO_LARGE (413)', async () => {
+    const served = await startServer({ maxBodyBytes: 1024 });
+    try {
+      const chunked = (chunks: string[]): string =>
+        `POST /v1/whoami HTTP/1.1\r\nHost: quest\r\nTransfer-Encoding: chunked\r\n\r\n${chunks.map((chunk) => `${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`).join('')}0\r\n\r\n`;
+      const small = await rawConnection(served.url);
+      small.request(chunked(['{"pad', `ding":"${'x'.repeat(500)}"`, '}']));
+      await until(() => small.received().includes('"identity"'));
+      assert.match(small.received(), /^HTTP\/1\.1 200/);
+      small.socket.destroy();
+      const large = await rawConnection(served.url);
+      large.request(chunked(['{"padding":"', 'x'.repeat(700), 'x'.repeat(700), '"}']));
+      await until(() => large.received().includes('PayloadTooLargeError'));
+      assert.match(large.received(), /^HTTP\/1\.1 413/);
+      large.socket.destroy();
+    } finally {
+      await served.close();
+    }
+  });
+
   test('graceful shutdown: streams close with 1001 and a reason, waiting calls are answered SERVER_CLOSING, new calls refused', async () => {
     const served = await startServer({ drainMs: 10 });
     await served.manager.start('vault', 'v1');
