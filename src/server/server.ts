@@ -11,7 +11,7 @@ import type { Hono } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { logger as questLogger } from '../logging.js';
 import { ServerClosingError, TooManyConnectionsError, UnauthenticatedError, UnknownOperationError } from '../protocol/errors.js';
-import { CALLS_PATH, CLOSE, OPERATIONS, STREAM_PATH, STREAM_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX } from '../protocol/messages.js';
+import { CALLS_PATH, CLOSE, OPERATIONS, STREAM_PATH, STREAM_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type Principal } from '../protocol/messages.js';
 import { ANONYMOUS, bearerToken, defaultAuthorize, isDevelopmentAuth, isLoopback, type AuthRequest, type Authenticate, type Authorize } from './auth.js';
 import { createHandler, errorResult, type CallResult, type HandlerOptions, type QuestHandler, type ServedManager } from './handler.js';
 import { createApp, type AppEnv } from './http.js';
@@ -257,6 +257,23 @@ export class QuestServer {
     });
   }
 
+  /**
+   * The principal of an upgraded WebSocket, or undefined once it was refused (closing, over the connection
+   * limit, `invalid` request, failed authentication) or closed meanwhile.
+   */
+  private async admit(ws: WebSocket, request: IncomingMessage, socket: Socket, refuse: (error: unknown) => void, invalid?: Error): Promise<Principal | undefined> {
+    if (this.closing !== undefined) return void refuse(new ServerClosingError());
+    if (this.overLimit.has(socket)) return void refuse(new TooManyConnectionsError(this.limits.maxConnections));
+    if (invalid !== undefined) return void refuse(invalid);
+    let principal: Principal;
+    try {
+      principal = await this.authenticate(upgradeAuthRequest(request));
+    } catch (error) {
+      return void refuse(error);
+    }
+    return ws.readyState === ws.OPEN ? principal : undefined;
+  }
+
   /** A call channel, once its upgrade is authenticated; refusals are an answer with `id: null`, then 4000 + status. */
   private async openCalls(ws: WebSocket, request: IncomingMessage, socket: Socket): Promise<void> {
     const refuse = (error: unknown): void => {
@@ -264,15 +281,8 @@ export class QuestServer {
       ws.send(JSON.stringify({ id: null, status, ...body }));
       ws.close(CLOSE.refusedBase + status, (error as { code?: string }).code ?? 'INTERNAL');
     };
-    if (this.closing !== undefined) return refuse(new ServerClosingError());
-    if (this.overLimit.has(socket)) return refuse(new TooManyConnectionsError(this.limits.maxConnections));
-    let principal;
-    try {
-      principal = await this.authenticate(upgradeAuthRequest(request));
-    } catch (error) {
-      return refuse(error);
-    }
-    if (ws.readyState !== ws.OPEN) return;
+    const principal = await this.admit(ws, request, socket, refuse);
+    if (principal === undefined) return;
     const channel = new CallChannel(ws, principal, {
       handler: this.handler,
       logger: this.log,
@@ -293,20 +303,13 @@ export class QuestServer {
       ws.send(JSON.stringify({ type: 'error', error: 'error' in body ? body.error : undefined }));
       ws.close(CLOSE.refusedBase + status, (error as { code?: string }).code ?? 'INTERNAL');
     };
-    if (this.closing !== undefined) return refuse(new ServerClosingError());
-    if (this.overLimit.has(socket)) return refuse(new TooManyConnectionsError(this.limits.maxConnections));
     const url = new URL(request.url ?? '/', 'http://quest');
     const workflowId = url.searchParams.get('workflow');
-    if (url.pathname !== STREAM_PATH || workflowId === null || workflowId === '') {
-      return refuse(new UnknownOperationError(`${url.pathname} (streams: ${STREAM_PATH}?workflow=<id>; calls: ${CALLS_PATH})`, OPERATIONS));
-    }
-    let principal;
-    try {
-      principal = await this.authenticate(upgradeAuthRequest(request));
-    } catch (error) {
-      return refuse(error);
-    }
-    if (ws.readyState !== ws.OPEN) return;
+    const where = url.pathname !== STREAM_PATH || workflowId === null || workflowId === ''
+      ? new UnknownOperationError(`${url.pathname} (streams: ${STREAM_PATH}?workflow=<id>; calls: ${CALLS_PATH})`, OPERATIONS)
+      : undefined;
+    const principal = await this.admit(ws, request, socket, refuse, where);
+    if (principal === undefined || workflowId === null) return;
     const session = new StreamSession(ws, workflowId, principal, { manager: this.manager, authorize: this.authorize, logger: this.log });
     this.sessions.add(session);
     try {
