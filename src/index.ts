@@ -53,6 +53,7 @@ export {
   EventExpiredError,
   StoreOwnedError,
   NotAQuestStoreError,
+  LeaseLostError,
 } from './core/errors.js';
 export type { QuestErrorCode, FinishedState, HistoryDamage } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';

@@ -49,6 +49,7 @@ export const QUEST_ERROR_STATUS: Record<QuestErrorCode, number> = {
   EVENT_EXPIRED: 410,
   STORE_OWNED: 503,
   NOT_A_QUEST_STORE: 500,
+  LEASE_LOST: 503,
 };
 
 /** The HTTP status of each service error code (0: no answer came). */

@@ -10,14 +10,23 @@
  * write of the batch is rejected with StorageError.
  */
 import type pg from 'pg';
-import { StorageError } from '../../core/errors.js';
+import { LeaseLostError, StorageError } from '../../core/errors.js';
 import { describeFailure, storageError } from '../storage-error.js';
+import { lostFences, type FencedWrite, type LeaseStatements } from './leases.js';
 import type { Statements } from './sql.js';
 import { flatten, removesOwnAppend, segments, type RecordsChange, type Segment, type WriteBody } from './write-groups.js';
 
 export type { RecordsChange, WriteBody } from './write-groups.js';
 
-interface Write {
+/** What a write carries besides its body: the lease it must still hold, what to notify once committed. */
+export interface WriteExtras {
+  /** Refused with LeaseLostError (nothing written) unless the workflow's lease is still this one: see leases.ts. */
+  fenced?: FencedWrite;
+  /** A notification payload sent on the store's channel once the write committed (see notifications.ts). */
+  notify?: string;
+}
+
+interface Write extends WriteExtras {
   what: string;
   body: WriteBody;
   done: Promise<void>;
@@ -69,17 +78,20 @@ export class GroupCommit {
     private readonly pool: pg.Pool,
     private readonly sql: Statements,
     private readonly maxBatch: number,
+    private readonly leaseSql: LeaseStatements,
+    /** The channel notifications go to. */
+    private readonly channel: string,
   ) {}
 
   /** Queue a write; it resolves once its transaction committed, or rejects with StorageError. */
-  enqueue(what: string, body: WriteBody): Promise<void> {
+  enqueue(what: string, body: WriteBody, extras: WriteExtras = {}): Promise<void> {
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const done = new Promise<void>((yes, no) => {
       resolve = yes;
       reject = no;
     });
-    this.queue.push({ what, body, done, resolve, reject });
+    this.queue.push({ what, body, done, resolve, reject, ...extras });
     this.schedule();
     return done;
   }
@@ -151,10 +163,12 @@ export class GroupCommit {
       return;
     }
     const failures = new Map<Write, unknown>();
+    const lost = new Set<Write>();
     try {
-      if (!(await this.fastPath(client, batch))) {
+      if (!(await this.fastPath(client, batch, lost))) {
         this.stats.retriedTransactions++;
-        await this.carefulPath(client, batch, failures);
+        lost.clear();
+        await this.carefulPath(client, batch, failures, lost);
       }
     } catch (error) {
       // A connection whose transaction failed is discarded: its state is unknown.
@@ -163,27 +177,49 @@ export class GroupCommit {
       return;
     }
     this.stats.transactions++;
-    this.stats.writes += batch.length - failures.size;
+    this.stats.writes += batch.length - failures.size - lost.size;
     for (const write of batch) {
-      if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
+      if (lost.has(write)) write.reject(new LeaseLostError(write.fenced!.workflowId, write.what));
+      else if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
       else write.resolve();
+    }
+    await this.notify(client, batch.filter((write) => !lost.has(write) && !failures.has(write)));
+  }
+
+  /** Send the notifications of the committed writes (deduplicated). Best effort: listeners poll anyway. */
+  private async notify(client: pg.PoolClient, committed: readonly Write[]): Promise<void> {
+    const payloads = [...new Set(committed.flatMap((write) => (write.notify === undefined ? [] : [write.notify])))];
+    if (payloads.length === 0) return;
+    try {
+      await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.channel, payloads]);
+    } catch (error) {
+      this.releaseWriter(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
-  /** The batch without savepoints. False (rolled back) when a write failed. */
-  private async fastPath(client: pg.PoolClient, batch: readonly Write[]): Promise<boolean> {
-    const groups = segments(batch.map((write) => write.body));
-    const [only] = groups;
-    if (groups.length === 1 && only !== undefined && 'records' in only && only.rows.size === 0 && !only.records.some(removesOwnAppend)) {
-      return this.oneStatement(client, only.records);
+  /**
+   * The batch without savepoints. False (rolled back) when a write failed. Fenced writes whose lease is lost
+   * are left out and added to `lost`.
+   */
+  private async fastPath(client: pg.PoolClient, batch: readonly Write[], lost: Set<Write>): Promise<boolean> {
+    const fenced = batch.some((write) => write.fenced !== undefined);
+    if (!fenced) {
+      const groups = segments(batch.map((write) => write.body));
+      const [only] = groups;
+      if (groups.length === 1 && only !== undefined && 'records' in only && only.rows.size === 0 && !only.records.some(removesOwnAppend)) {
+        return this.oneStatement(client, only.records);
+      }
     }
     await this.statement(client, 'BEGIN');
     try {
+      for (const write of await this.lockFences(client, batch)) lost.add(write);
+      const groups = segments(batch.filter((write) => !lost.has(write)).map((write) => write.body));
       for (const group of groups) {
         if ('apply' in group) await group.apply(client);
         else await this.applySegment(client, group);
       }
-    } catch {
+    } catch (error) {
+      if (error instanceof TransactionFailure) throw error;
       await this.statement(client, 'ROLLBACK');
       return false;
     }
@@ -192,9 +228,11 @@ export class GroupCommit {
   }
 
   /** The batch with one savepoint per write: a failing write is rolled back and noted in `failures`. */
-  private async carefulPath(client: pg.PoolClient, batch: readonly Write[], failures: Map<Write, unknown>): Promise<void> {
+  private async carefulPath(client: pg.PoolClient, batch: readonly Write[], failures: Map<Write, unknown>, lost: Set<Write>): Promise<void> {
     await this.statement(client, 'BEGIN');
+    for (const write of await this.lockFences(client, batch)) lost.add(write);
     for (const write of batch) {
+      if (lost.has(write)) continue;
       await this.statement(client, 'SAVEPOINT quest_write');
       try {
         const body = write.body;
@@ -209,6 +247,15 @@ export class GroupCommit {
       }
     }
     await this.commit(client);
+  }
+
+  /** Lock the rows of the batch's fenced writes; the writes whose lease is lost. A failure fails the transaction. */
+  private async lockFences(client: pg.PoolClient, batch: readonly Write[]): Promise<Set<Write>> {
+    try {
+      return await lostFences(client, this.leaseSql, batch);
+    } catch (error) {
+      throw new TransactionFailure(error);
+    }
   }
 
   private async commit(client: pg.PoolClient): Promise<void> {

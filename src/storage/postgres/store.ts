@@ -2,7 +2,7 @@
  * PostgreSQL storage: the backend for more than one machine. Every table lives in one schema of one database
  * (default `quest`), reached through a node-postgres pool.
  *
- * Glossary (the words of the multi-process design; leases are reserved in the schema, not used yet):
+ * Glossary (the words of the multi-process design: see leases.ts):
  * - owner: the process that runs a workflow; exactly one at a time.
  * - lease: an owner's claim on a workflow, valid until `lease_until` unless renewed (a heartbeat).
  * - epoch: a fencing token, incremented by every new owner and checked by every write of the old one.
@@ -12,9 +12,24 @@ import pg from 'pg';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
 import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../store.js';
+import type {
+  ClaimRequest,
+  EventInbox,
+  EventOutcome,
+  EventVerdict,
+  InboxEvent,
+  PostedEvent,
+  Store,
+  StoreChange,
+  WorkflowEntry,
+  WorkflowLease,
+  WorkflowLeases,
+  WorkflowState,
+} from '../store.js';
 import { storageError } from '../storage-error.js';
-import { GroupCommit, type PostgresStoreStats, type WriteBody } from './group-commit.js';
+import { GroupCommit, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
+import { Fences, claimParameters, leaseStatementsFor, type LeaseStatements } from './leases.js';
+import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
 import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
@@ -32,6 +47,12 @@ export type PostgresStoreOptions = PostgresConnection & {
   poolSize?: number;
   /** At most this many writes go into one transaction (default 1000). */
   maxBatch?: number;
+  /**
+   * The server ends a session of the store's own pool that sits idle inside a transaction this long (ms,
+   * default 10000): a process paused (SIGSTOP, a VM frozen) in the middle of a group transaction would
+   * otherwise keep its workflows' rows locked, and no other process could take them over.
+   */
+  idleInTransactionMs?: number;
 };
 
 /** The default schema. */
@@ -51,19 +72,22 @@ export const DEFAULT_SCHEMA = 'quest';
  * It has an inbox of outside events ({@link EventInbox}), as SqliteStore has. Damage to a stored history (a
  * changed record, the deleted rows of a running workflow) is a CorruptHistoryError on load, never replayed.
  *
- * It does not implement ownership yet (the optional `StoreOwnership` capability, one owner process per
- * store): the manager does not require it, and the ownership conformance checks skip stores without it. The
- * next step is leases per workflow, for which the `workflows` table already reserves its columns: `owner` (the
- * process running the workflow), `lease_until` (when its claim lapses unless renewed) and `epoch` (a fencing
- * token, incremented by every new owner and checked by every write of the old one).
+ * Many processes share it: instead of one owner per store (`StoreOwnership`), each running workflow has its
+ * own lease (the `WorkflowLeases` capability: `owner`, `lease_until`, `epoch` in the `workflows` table), so
+ * managers in many processes claim, renew and take over workflows, and every write of a leased workflow is
+ * fenced (see leases.ts). Changes other processes should hear of at once (inbox events, finished workflows,
+ * released leases) are sent with NOTIFY after their transaction (see notifications.ts).
  *
  * @example
  * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class PostgresStore implements Store, EventInbox, RecordStore {
+export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore {
   private readonly committer: GroupCommit;
   private closing: Promise<void> | undefined;
+  private readonly leaseSql: LeaseStatements;
+  private readonly fences = new Fences();
+  private readonly listener: ChangeListener;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -73,7 +97,10 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     readonly schema: string,
     maxBatch: number,
   ) {
-    this.committer = new GroupCommit(pool, sql, maxBatch);
+    this.leaseSql = leaseStatementsFor(schema);
+    const channel = channelOf(schema);
+    this.committer = new GroupCommit(pool, sql, maxBatch, this.leaseSql, channel);
+    this.listener = new ChangeListener(pool, channel);
   }
 
   /**
@@ -117,7 +144,12 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     } catch (error) {
       return Promise.reject(storageError(what, error));
     }
-    return this.enqueue(what, { row: { sql: this.sql.putWorkflows, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } });
+    const fence = this.fenceOf(entry.id, false);
+    const ends = entry.state !== 'running';
+    // Ending a workflow without holding its lease takes it from its owner (see WorkflowLeases).
+    const sql = ends && fence === undefined ? this.leaseSql.putWorkflowsTakingOver : this.sql.putWorkflows;
+    const notify = encodeChange(ends ? { kind: 'finished', workflowId: entry.id } : { kind: 'claimable' });
+    return this.enqueue(what, { row: { sql, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } }, { fenced: fence, notify });
   }
 
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
@@ -138,13 +170,17 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
 
   deleteWorkflow(workflowId: string): Promise<void> {
     // One write, so one transaction (and one savepoint): entry, history and aliases go together or not at all.
-    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, {
-      apply: async (client) => {
-        await client.query(this.sql.deleteWorkflow, [workflowId]);
-        await client.query(this.sql.clearRecords, [[workflowId]]);
-        await client.query(this.sql.deleteAliasesOf, [workflowId]);
+    return this.enqueue(
+      `delete workflow ${JSON.stringify(workflowId)}`,
+      {
+        apply: async (client) => {
+          await client.query(this.sql.deleteWorkflow, [workflowId]);
+          await client.query(this.sql.clearRecords, [[workflowId]]);
+          await client.query(this.sql.deleteAliasesOf, [workflowId]);
+        },
       },
-    });
+      { fenced: this.fenceOf(workflowId, true), notify: encodeChange({ kind: 'finished', workflowId }) },
+    );
   }
 
   putAlias(alias: string, workflowId: string): Promise<void> {
@@ -165,9 +201,14 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   postEvent(event: InboxEvent): Promise<number> {
     let id = 0;
     const what = `post an event for workflow ${JSON.stringify(event.workflowId)}`;
-    return this.serialized(what, () => serializeEvent(event), async (client, body) => {
-      id = await insertEvent(client, this.sql, event.workflowId, body);
-    }).then(() => id);
+    return this.serialized(
+      what,
+      () => serializeEvent(event),
+      async (client, body) => {
+        id = await insertEvent(client, this.sql, event.workflowId, body);
+      },
+      { notify: encodeChange({ kind: 'inbox' }) },
+    ).then(() => id);
   }
 
   takeEvents(limit: number, afterId = 0): Promise<PostedEvent[]> {
@@ -175,7 +216,71 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   }
 
   settleEvent(id: number, verdict: EventVerdict): Promise<void> {
-    return this.enqueue(`settle event ${id} of the inbox`, { apply: (client) => settleEvent(client, this.sql, id, verdict) });
+    return this.enqueue(
+      `settle event ${id} of the inbox`,
+      { apply: (client) => settleEvent(client, this.sql, id, verdict) },
+      { notify: encodeChange({ kind: 'settled', eventId: id }) },
+    );
+  }
+
+  claimWorkflows(request: ClaimRequest): Promise<WorkflowLease[]> {
+    if (!(request.leaseMs > 0)) return Promise.reject(new InvalidArgumentError(`A lease must last more than 0 ms (got ${request.leaseMs}).`));
+    if (request.limit <= 0 || request.ids?.length === 0 || request.types?.length === 0) return Promise.resolve([]);
+    return this.read('claim workflows', async () => {
+      const { rows } = await this.pool.query<{ id: string; epoch: string; body: string }>(this.leaseSql.claim, claimParameters(request, this.fences.ids()));
+      return rows.map((row) => {
+        const epoch = Number(row.epoch);
+        this.fences.hold(row.id, { owner: request.owner, epoch });
+        return { entry: JSON.parse(row.body) as WorkflowEntry, owner: request.owner, epoch };
+      });
+    });
+  }
+
+  renewLeases(owner: string, leaseMs: number): Promise<string[]> {
+    const { ids, epochs } = this.fences.heldBy(owner);
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.read('renew leases', async () => {
+      const { rows } = await this.pool.query<{ id: string }>(this.leaseSql.renew, [owner, ids, epochs, Math.ceil(leaseMs)]);
+      const kept = new Set(rows.map((row) => row.id));
+      for (const id of ids) if (!kept.has(id)) this.fences.lose(id);
+      return ids.filter((id) => kept.has(id));
+    });
+  }
+
+  releaseLeases(workflowIds: readonly string[]): Promise<void> {
+    const released = new Map<string, string[][]>();
+    for (const id of workflowIds) {
+      const fence = this.fences.release(id);
+      if (fence === undefined) continue;
+      const columns = released.get(fence.owner) ?? [[], []];
+      columns[0]!.push(id);
+      columns[1]!.push(String(fence.epoch));
+      released.set(fence.owner, columns);
+    }
+    if (released.size === 0) return Promise.resolve();
+    // Queued behind the writes issued before: the lease goes after the last of them.
+    return this.enqueue(
+      `release the leases of ${workflowIds.length} workflow(s)`,
+      {
+        apply: async (client) => {
+          for (const [owner, [ids, epochs]] of released) await client.query(this.leaseSql.release, [owner, ids, epochs]);
+        },
+      },
+      { notify: encodeChange({ kind: 'claimable' }) },
+    );
+  }
+
+  leaseOf(workflowId: string): Promise<{ owner: string; epoch: number; leaseUntil: number } | undefined> {
+    return this.read(`read the lease of workflow ${JSON.stringify(workflowId)}`, async () => {
+      const { rows } = await this.pool.query<{ owner: string; epoch: string; lease_until: string }>(this.leaseSql.leaseOf, [workflowId]);
+      const row = rows[0];
+      return row === undefined ? undefined : { owner: row.owner, epoch: Number(row.epoch), leaseUntil: Number(row.lease_until) };
+    });
+  }
+
+  watch(listener: (change: StoreChange) => void): () => void {
+    this.checkOpen();
+    return this.listener.watch(listener);
   }
 
   eventOutcome(id: number): Promise<EventOutcome | undefined> {
@@ -189,6 +294,7 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   close(): Promise<void> {
     this.closing ??= this.committer.drain().then(async () => {
       this.committer.releaseWriter();
+      await this.listener.close();
       if (!this.ownsPool) return;
       try {
         await this.pool.end();
@@ -213,7 +319,7 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     if (change.append.length === 0 && change.remove.length === 0) return Promise.resolve();
     const what = `write the history of workflow ${JSON.stringify(workflowId)}`;
     try {
-      return this.enqueue(what, { records: serializeChange(workflowId, change) });
+      return this.enqueue(what, { records: serializeChange(workflowId, change) }, { fenced: this.fenceOf(workflowId, false) });
     } catch (error) {
       return Promise.reject(storageError(what, error));
     }
@@ -221,25 +327,33 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
 
   /** @internal See {@link PostgresHistory.clear}. */
   clearRecords(workflowId: string): Promise<void> {
-    return this.enqueue(`clear the history of workflow ${JSON.stringify(workflowId)}`, {
-      row: { sql: this.sql.clearRecords, target: `records:${workflowId}`, values: [workflowId] },
-    });
+    return this.enqueue(
+      `clear the history of workflow ${JSON.stringify(workflowId)}`,
+      { row: { sql: this.sql.clearRecords, target: `records:${workflowId}`, values: [workflowId] } },
+      { fenced: this.fenceOf(workflowId, true) },
+    );
+  }
+
+  /** The fence a write to `workflowId` must pass, when this store holds (or held) its lease. */
+  private fenceOf(workflowId: string, rowMayBeGone: boolean): WriteExtras['fenced'] {
+    const fence = this.fences.get(workflowId);
+    return fence === undefined ? undefined : { workflowId, fence, rowMayBeGone };
   }
 
   /** Serialize now (what is stored is the value as it was at the call), write with the next group. */
-  private serialized<T>(what: string, serialize: () => T, apply: (client: pg.ClientBase, data: T) => Promise<void>): Promise<void> {
+  private serialized<T>(what: string, serialize: () => T, apply: (client: pg.ClientBase, data: T) => Promise<void>, extras?: WriteExtras): Promise<void> {
     let data: T;
     try {
       data = serialize();
     } catch (error) {
       return Promise.reject(storageError(what, error));
     }
-    return this.enqueue(what, { apply: (client) => apply(client, data) });
+    return this.enqueue(what, { apply: (client) => apply(client, data) }, extras);
   }
 
-  private enqueue(what: string, body: WriteBody): Promise<void> {
+  private enqueue(what: string, body: WriteBody, extras?: WriteExtras): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(this.closedError());
-    return this.committer.enqueue(what, body);
+    return this.committer.enqueue(what, body, extras);
   }
 
   /** Run a query after the writes queued before it, so that it sees them. */
@@ -263,7 +377,11 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
 }
 
 function createPool(options: PostgresStoreOptions): pg.Pool {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize ?? 10,
+    idle_in_transaction_session_timeout: options.idleInTransactionMs ?? 10_000,
+  });
   // An idle connection that breaks (server restart) emits 'error' on the pool; unhandled, it would end the
   // process. The pool drops that connection and the next query opens a new one, so there is nothing to do.
   pool.on('error', () => undefined);
