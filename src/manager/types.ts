@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../storage/store.js';
 import type { WorkflowRegistry } from '../core/workflow-types.js';
+import type { LeaseOptions } from './claims.js';
 
 export type { AnyWorkflow, WorkflowRegistry, WorkflowType, WorkflowArgs, WorkflowResult } from '../core/workflow-types.js';
 
@@ -42,6 +43,12 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * workflow awaits is waited for.
    */
   stopGraceMs?: number;
+  /**
+   * When the store is shared by many processes (it has WorkflowLeases: PostgresStore): how long a lease
+   * holds without a heartbeat (`leaseMs`, default 5000: a dead process's workflows continue elsewhere within
+   * about that long), and at most how many workflows run in this process (`maxWorkflows`, default no limit).
+   */
+  leases?: LeaseOptions;
 }
 
 /**

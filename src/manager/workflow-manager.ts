@@ -21,8 +21,10 @@ import {
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { serialize } from '../core/serializer.js';
 import { newStoreOwner } from '../storage/owner.js';
-import { hasInbox, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
+import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry, type WorkflowLeases } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
+import { WorkflowClaims } from './claims.js';
+import { actElsewhere, awaitFinished } from './elsewhere.js';
 import { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import { KeepAlive } from './keep-alive.js';
@@ -72,6 +74,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly keepAlive = new KeepAlive<ManagedWorkflow>();
   /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
   private readonly deleted = new RecentIds(1000);
+  /** When the store is shared by many processes (WorkflowLeases): which workflows this one runs. */
+  private readonly claims: WorkflowClaims | undefined;
 
   private readonly store: Store;
   private readonly workflows: W;
@@ -84,7 +88,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.workflows = options.workflows;
     this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.aliases = new ManagerAliases(store, {
-      isLive: (id) => this.live.has(id),
+      // Shared store: an alias is held by a running workflow of any process (aliases are global).
+      isLive: (id) => this.live.has(id) || (this.claims !== undefined && store.getWorkflow(id).then((entry) => entry?.state === 'running')),
       releasesDurably: (id) => this.releasesDurably(id),
     });
     this.deps = {
@@ -104,6 +109,28 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
           isActive: (id) => this.live.get(id)?.active === true,
         })
       : undefined;
+    this.claims = hasLeases(store) ? this.sharedStore(store) : undefined;
+  }
+
+  /** The claims of a manager over a store shared by many processes. */
+  private sharedStore(store: Store & WorkflowLeases): WorkflowClaims {
+    return new WorkflowClaims(
+      {
+        store,
+        log: this.log,
+        types: () => this.types,
+        managed: (id) => this.live.get(id),
+        activeCount: () => [...this.live.values()].filter((managed) => managed.active).length,
+        launch: (entry) => this.resume(entry),
+        forget: (id) => {
+          this.live.delete(id);
+          this.aliases.forget(id);
+        },
+        wakeInbox: () => this.inbox?.wake(),
+        isClosing: () => this.closing !== undefined,
+      },
+      this.options.leases,
+    );
   }
 
   /**
@@ -131,8 +158,11 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const { store } = options;
     if (hasOwnership(store)) await store.acquireOwnership(newStoreOwner());
     try {
-      for (const entry of await store.listWorkflows('running')) manager.resume(entry);
+      // A shared store: claim what nobody runs, rather than resume everything.
+      if (manager.claims !== undefined) await manager.claims.start();
+      else for (const entry of await store.listWorkflows('running')) manager.resume(entry);
     } catch (error) {
+      await manager.claims?.stop();
       if (hasOwnership(store)) await store.releaseOwnership().catch(() => undefined);
       throw error;
     }
@@ -181,13 +211,14 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       this.checkOpen();
       const existing = this.live.get(id)?.entry ?? (await this.store.getWorkflow(id));
       if (existing !== undefined) {
-        this.reuse(existing, type, options);
+        await this.reuse(existing, type, options);
         return false;
       }
       const entry: WorkflowEntry = {
         id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
       };
-      await this.store.putWorkflow(entry);
+      if (this.claims === undefined) await this.store.putWorkflow(entry);
+      else if (!(await this.claims.create(entry).catch((error: unknown) => this.createdElsewhere(error, entry, options)))) return true;
       this.launch(new ManagedWorkflow(entry, workflow, this.deps));
       return true;
     });
@@ -209,14 +240,21 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async getResult<R = unknown>(id: string): Promise<R> {
     const resolved = await this.resolve(id);
     await this.locks.idle(resolved);
-    const managed = this.live.get(resolved);
-    if (managed !== undefined) {
-      await managed.settled();
-      return managed.outcome() as R;
+    for (;;) {
+      const managed = this.live.get(resolved);
+      if (managed !== undefined) {
+        await managed.settled();
+        // Shared store: a run that stopped because the workflow moved to another process is not the answer.
+        if (this.claims === undefined || !this.claims.handedOver(managed)) return managed.outcome() as R;
+      }
+      const claims = this.claims;
+      const entry = claims === undefined
+        ? await this.store.getWorkflow(resolved)
+        : await awaitFinished(this.store, claims.waiters, resolved, id, () => this.live.get(resolved)?.active === true);
+      if (entry === undefined && claims !== undefined) continue; // claimed here meanwhile: wait for the run
+      if (entry === undefined) throw new WorkflowNotFoundError(id);
+      return outcomeOf(entry) as R;
     }
-    const entry = await this.store.getWorkflow(resolved);
-    if (entry === undefined) throw new WorkflowNotFoundError(id);
-    return outcomeOf(entry) as R;
   }
 
   /**
@@ -306,7 +344,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await manager.act('g1', 'guess', null, 'put', 7);
    */
   async act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    return this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
+    try {
+      return await this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
+    } catch (error) {
+      // Shared store: a workflow running in another process (or waiting for one) is reached through the inbox.
+      const resolved = this.claims === undefined || !isQuestError(error, 'WORKFLOW_SUSPENDED') || this.closing !== undefined ? undefined : await this.resolve(id);
+      const entry = resolved === undefined || this.live.get(resolved)?.active === true ? undefined : await this.store.getWorkflow(resolved);
+      if (this.claims === undefined || entry?.state !== 'running') throw error;
+      return actElsewhere(this.claims.store, this.claims.waiters, entry.id, { resource: name, identity, action, args });
+    }
   }
 
   /**
@@ -438,14 +484,16 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private async shutdown(): Promise<void> {
     const deliveryEnded = this.inbox?.stop();
+    await this.claims?.stop();
     await this.locks.drain();
     await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
     // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
     // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
     if (deliveryEnded !== undefined) await deliveryEnded;
     this.keepAlive.stop();
-    // Ownership goes after the last write (every workflow is stopped): the next manager starts from it all.
+    // Ownership and leases go after the last write (every workflow is stopped): the next manager starts from it all.
     try {
+      await this.claims?.releaseAll();
       if (hasOwnership(this.store)) await this.store.releaseOwnership();
     } finally {
       await this.store.close();
@@ -475,12 +523,24 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (managed.active) this.keepAlive.hold(managed);
   }
 
-  /** ifExists: an existing workflow is returned (and resumed if it is not running here) or refused. */
-  private reuse(existing: WorkflowEntry, type: string, options: StartOptions): void {
+  /**
+   * ifExists: an existing workflow is returned (and resumed if it is not running here, nor, on a shared
+   * store, in another process) or refused.
+   */
+  private async reuse(existing: WorkflowEntry, type: string, options: StartOptions): Promise<void> {
     if (options.ifExists !== 'resume' || existing.type !== type) throw new DuplicateWorkflowError(existing.id);
     if (existing.state !== 'running') return;
-    const managed = this.live.get(existing.id) ?? new ManagedWorkflow(existing, this.workflowOf(type), this.deps);
-    this.launch(managed);
+    const here = this.live.get(existing.id);
+    if (here === undefined && this.claims !== undefined && !(await this.claims.claimOne(existing.id))) return;
+    this.launch(here ?? new ManagedWorkflow(existing, this.workflowOf(type), this.deps));
+  }
+
+  /** Shared store: another process created workflow `entry.id` a moment before this start did. */
+  private async createdElsewhere(error: unknown, entry: WorkflowEntry, options: StartOptions): Promise<false> {
+    const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.store.getWorkflow(entry.id) : undefined;
+    if (existing === undefined) throw error;
+    await this.reuse(existing, entry.type, options);
+    return false;
   }
 
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
@@ -510,6 +570,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.keepAlive.release(managed);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
+    this.claims?.runEnded(managed);
     if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {
       this.log.warn({ workflow: managed.id, err: managed.halted }, 'history damaged: the workflow is not run (list() shows it damaged); restore its history or delete it');
     }

@@ -273,6 +273,13 @@ export interface WorkflowLeases {
    */
   claimWorkflows(request: ClaimRequest): Promise<WorkflowLease[]>;
   /**
+   * Insert a NEW workflow entry, claimed at once by `claim.owner` when given (epoch 1: no other process can
+   * have claimed it), else left for any process to claim (they are notified). Never replaces an entry: rejects
+   * with DuplicateWorkflowError when the id exists, also when another process created it a moment before.
+   * Durable when it resolves.
+   */
+  createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined>;
+  /**
    * Extend every lease `owner` holds through this store by `leaseMs` from now; resolves with the ids of the
    * workflows whose lease it still holds. A lease lost meanwhile is not renewed (its writes fail with
    * LeaseLostError until it is released).
@@ -316,6 +323,7 @@ export function hasLeases<S extends Store>(store: S): store is S & WorkflowLease
   const candidate = store as Partial<WorkflowLeases>;
   return (
     typeof candidate.claimWorkflows === 'function' &&
+    typeof candidate.createWorkflow === 'function' &&
     typeof candidate.renewLeases === 'function' &&
     typeof candidate.releaseLeases === 'function' &&
     typeof candidate.leaseOf === 'function' &&

@@ -68,6 +68,27 @@ export function leaseChecks(check: (title: string, body: LeaseCheck) => void): v
     assert.equal(await b.leaseOf('done'), undefined);
   });
 
+  check('createWorkflow inserts a new entry, claimed or left for any claimer; an existing id is a DuplicateWorkflowError', async (subject, t) => {
+    const stores = await pair(subject, t);
+    if (stores === undefined) return;
+    const [a, b] = stores;
+    const lease = await a.createWorkflow(entry('mine', 1), { owner: 'A', leaseMs: LONG });
+    assert.deepEqual(lease, { entry: entry('mine', 1), owner: 'A', epoch: 1 });
+    assert.equal((await b.leaseOf('mine'))?.owner, 'A');
+    assert.equal(await b.createWorkflow(entry('free', 2)), undefined);
+    assert.deepEqual(await b.getWorkflow('free'), entry('free', 2));
+    assert.deepEqual((await b.claimWorkflows({ owner: 'B', leaseMs: LONG, limit: 10 })).map((claimed) => claimed.entry.id), ['free']);
+    const both = await Promise.allSettled([a.createWorkflow(entry('race', 3)), b.createWorkflow(entry('race', 4))]);
+    assert.equal(both.filter((result) => result.status === 'fulfilled').length, 1, 'exactly one of two creations at once wins');
+    const refused = both.find((result) => result.status === 'rejected');
+    assert.ok(refused?.status === 'rejected' && isQuestError(refused.reason, 'DUPLICATE_WORKFLOW'), String(refused));
+    await assert.rejects(a.createWorkflow(entry('mine', 5)), (error: unknown) => isQuestError(error, 'DUPLICATE_WORKFLOW'));
+    assert.deepEqual(await a.getWorkflow('mine'), entry('mine', 1));
+    // A commit of the created workflow is fenced like one of a claimed workflow.
+    await a.history('mine').commit({ append: [record(1)], remove: [] });
+    assert.equal((await b.history('mine').load()).length, 1);
+  });
+
   check('concurrent claims never hand one workflow to two owners; limits, types and ids are honoured', async (subject, t) => {
     const stores = await pair(subject, t);
     if (stores === undefined) return;

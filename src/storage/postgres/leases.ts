@@ -48,6 +48,11 @@ export interface LeaseStatements {
   leaseOf: string;
   /** $1 ids -> id, owner, epoch of each existing row, locked until the transaction ends. */
   lockFenced: string;
+  /**
+   * $1 ids, $2 states, $3 started_at, $4 bodies, $5 owners (NULL: none), $6 lease ms: insert new entries (a
+   * duplicate id fails), each owned from now (epoch 1) when it has an owner.
+   */
+  createWorkflows: string;
   /** $1 ids, $2 states, $3 started_at, $4 bodies: as putWorkflows, and each ended workflow leaves its owner. */
   putWorkflowsTakingOver: string;
 }
@@ -64,12 +69,21 @@ export function leaseStatementsFor(schema: string): LeaseStatements {
       'ORDER BY w.started_at, w.position LIMIT $2 FOR UPDATE OF w SKIP LOCKED) ' +
       `UPDATE ${s}.workflows AS w SET owner = $1, lease_until = ${NOW_MS} + $5, epoch = w.epoch + 1 FROM c WHERE w.id = c.id ` +
       'RETURNING w.id, w.epoch::text AS epoch, w.body',
+    // Row locks are always taken in id order (renewals, releases, the fence check of a group transaction), so
+    // that processes locking overlapping rows at once never deadlock.
     renew:
-      `UPDATE ${s}.workflows AS w SET lease_until = ${NOW_MS} + $4 FROM unnest($2::text[], $3::bigint[]) AS f (id, epoch) ` +
-      'WHERE w.id = f.id AND w.owner = $1 AND w.epoch = f.epoch RETURNING w.id',
+      `WITH l AS (SELECT w.id FROM ${s}.workflows AS w JOIN unnest($2::text[], $3::bigint[]) AS f (id, epoch) ` +
+      'ON w.id = f.id AND w.owner = $1 AND w.epoch = f.epoch ORDER BY w.id FOR UPDATE OF w) ' +
+      `UPDATE ${s}.workflows AS w SET lease_until = ${NOW_MS} + $4 FROM l WHERE w.id = l.id RETURNING w.id`,
     release:
-      `UPDATE ${s}.workflows AS w SET owner = NULL, lease_until = NULL FROM unnest($2::text[], $3::bigint[]) AS f (id, epoch) ` +
-      'WHERE w.id = f.id AND w.owner = $1 AND w.epoch = f.epoch',
+      `WITH l AS (SELECT w.id FROM ${s}.workflows AS w JOIN unnest($2::text[], $3::bigint[]) AS f (id, epoch) ` +
+      'ON w.id = f.id AND w.owner = $1 AND w.epoch = f.epoch ORDER BY w.id FOR UPDATE OF w) ' +
+      `UPDATE ${s}.workflows AS w SET owner = NULL, lease_until = NULL FROM l WHERE w.id = l.id`,
+    createWorkflows:
+      `INSERT INTO ${s}.workflows (id, state, started_at, body, history_rows, owner, lease_until, epoch) ` +
+      `SELECT u.id, u.state, u.started_at, u.body, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id), u.owner, ` +
+      `CASE WHEN u.owner IS NULL THEN NULL ELSE ${NOW_MS} + u.lease END, CASE WHEN u.owner IS NULL THEN 0 ELSE 1 END ` +
+      'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) AS u (id, state, started_at, body, owner, lease)',
     leaseOf: `SELECT owner, epoch::text AS epoch, lease_until::text AS lease_until FROM ${s}.workflows WHERE id = $1 AND owner IS NOT NULL`,
     lockFenced: `SELECT id, owner, epoch::text AS epoch FROM ${s}.workflows WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     putWorkflowsTakingOver:

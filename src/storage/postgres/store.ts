@@ -11,7 +11,7 @@
 import pg from 'pg';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
-import { InvalidArgumentError, StorageError } from '../../core/errors.js';
+import { DuplicateWorkflowError, InvalidArgumentError, StorageError } from '../../core/errors.js';
 import type {
   ClaimRequest,
   EventInbox,
@@ -88,6 +88,8 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   private readonly leaseSql: LeaseStatements;
   private readonly fences = new Fences();
   private readonly listener: ChangeListener;
+  /** The LISTEN/NOTIFY channel of this schema. */
+  private readonly channel: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -98,9 +100,9 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     maxBatch: number,
   ) {
     this.leaseSql = leaseStatementsFor(schema);
-    const channel = channelOf(schema);
-    this.committer = new GroupCommit(pool, sql, maxBatch, this.leaseSql, channel);
-    this.listener = new ChangeListener(pool, channel);
+    this.channel = channelOf(schema);
+    this.committer = new GroupCommit(pool, sql, maxBatch, this.leaseSql, this.channel);
+    this.listener = new ChangeListener(pool, this.channel);
   }
 
   /**
@@ -236,6 +238,31 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     });
   }
 
+  async createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined> {
+    const what = `create workflow ${JSON.stringify(entry.id)}`;
+    let body: string;
+    try {
+      body = JSON.stringify(entry);
+    } catch (error) {
+      throw storageError(what, error);
+    }
+    const values = [entry.id, entry.state, entry.startedAt, body, claim?.owner ?? null, Math.ceil(claim?.leaseMs ?? 0)];
+    try {
+      await this.enqueue(
+        what,
+        { row: { sql: this.leaseSql.createWorkflows, target: `workflows:${entry.id}`, values } },
+        // Only a workflow nobody claimed is news to the other processes.
+        claim === undefined ? { notify: encodeChange({ kind: 'claimable' }) } : {},
+      );
+    } catch (error) {
+      if ((error as { cause?: { code?: unknown } }).cause?.code === '23505') throw new DuplicateWorkflowError(entry.id);
+      throw error;
+    }
+    if (claim === undefined) return undefined;
+    this.fences.hold(entry.id, { owner: claim.owner, epoch: 1 });
+    return { entry, owner: claim.owner, epoch: 1 };
+  }
+
   renewLeases(owner: string, leaseMs: number): Promise<string[]> {
     const { ids, epochs } = this.fences.heldBy(owner);
     if (ids.length === 0) return Promise.resolve([]);
@@ -258,16 +285,12 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
       released.set(fence.owner, columns);
     }
     if (released.size === 0) return Promise.resolve();
-    // Queued behind the writes issued before: the lease goes after the last of them.
-    return this.enqueue(
-      `release the leases of ${workflowIds.length} workflow(s)`,
-      {
-        apply: async (client) => {
-          for (const [owner, [ids, epochs]] of released) await client.query(this.leaseSql.release, [owner, ids, epochs]);
-        },
-      },
-      { notify: encodeChange({ kind: 'claimable' }) },
-    );
+    // After the writes issued before (the lease goes after the last of them), in a statement of its own: inside
+    // a group transaction its row locks would come after the fence check's, out of id order (see leases.ts).
+    return this.read(`release the leases of ${workflowIds.length} workflow(s)`, async () => {
+      for (const [owner, [ids, epochs]] of released) await this.pool.query(this.leaseSql.release, [owner, ids, epochs]);
+      await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, encodeChange({ kind: 'claimable' })]);
+    });
   }
 
   leaseOf(workflowId: string): Promise<{ owner: string; epoch: number; leaseUntil: number } | undefined> {
