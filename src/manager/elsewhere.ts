@@ -71,7 +71,15 @@ export async function awaitFinished(
     // Listen first, then read: a change between the read and the wait is not missed.
     const changed = waiters.next(`finished:${id}`);
     if (runsHere()) return undefined;
-    const entry = await store.getWorkflow(id);
+    let entry: WorkflowEntry | undefined;
+    try {
+      entry = await store.getWorkflow(id);
+    } catch (error) {
+      // The database may be restarting: the workflow goes on meanwhile; look again.
+      if (!isQuestError(error, 'STORAGE_FAILURE') || waiters.isClosed) throw error;
+      await changed;
+      continue;
+    }
     if (entry === undefined) throw new WorkflowNotFoundError(asked);
     if (entry.state !== 'running') return entry;
     if (waiters.isClosed) throw new WorkflowSuspendedError(id, 'its workflow manager is closing');
@@ -95,7 +103,14 @@ export async function actElsewhere(
   const eventId = await store.postEvent({ workflowId: id, resource: event.resource, identity: event.identity, action: event.action, args });
   for (;;) {
     const settled = waiters.next(`settled:${eventId}`);
-    const outcome = await store.eventOutcome(eventId);
+    let outcome: Awaited<ReturnType<typeof store.eventOutcome>>;
+    try {
+      outcome = await store.eventOutcome(eventId);
+    } catch (error) {
+      if (!isQuestError(error, 'STORAGE_FAILURE') || waiters.isClosed) throw error;
+      await settled;
+      continue;
+    }
     if (outcome !== undefined && outcome.status === 'applied') return undefined;
     if (outcome !== undefined && outcome.status === 'rejected') throw rejectionError(outcome.code, outcome.message);
     if (waiters.isClosed) throw new WorkflowSuspendedError(id, `its workflow manager is closing (inbox event ${eventId} stays in the inbox)`);

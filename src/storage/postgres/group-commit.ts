@@ -326,7 +326,7 @@ export class GroupCommit {
  * True when the server refused the statement itself (a constraint, bad data, a cancelled statement): nothing
  * of it was written and the connection is fine. False for a broken connection or a server going down.
  */
-function isStatementError(error: unknown): boolean {
+export function isStatementError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
   if (code === '57014') return true; // query_canceled (statement_timeout)

@@ -27,7 +27,7 @@ import type {
   WorkflowState,
 } from '../store.js';
 import { storageError } from '../storage-error.js';
-import { GroupCommit, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
+import { GroupCommit, isStatementError, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
 import { Fences, claimParameters, leaseStatementsFor, type LeaseStatements } from './leases.js';
 import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
@@ -379,14 +379,21 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     return this.committer.enqueue(what, body, extras);
   }
 
-  /** Run a query after the writes queued before it, so that it sees them. */
+  /**
+   * Run a query after the writes queued before it, so that it sees them. A query that failed on a broken
+   * connection (the server restarted: the pool's idle connections are dead until it notices) runs again on a
+   * fresh one, twice at most; reads and the lease statements are safe to repeat.
+   */
   private async read<T>(what: string, query: () => Promise<T>): Promise<T> {
     this.checkOpen();
     await this.committer.drain();
-    try {
-      return await query();
-    } catch (error) {
-      throw storageError(what, error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await query();
+      } catch (error) {
+        if (attempt > 2 || isStatementError(error) || this.closing !== undefined) throw storageError(what, error);
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
     }
   }
 
