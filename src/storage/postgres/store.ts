@@ -11,7 +11,7 @@
 import pg from 'pg';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
-import { DuplicateWorkflowError, InvalidArgumentError, StorageError } from '../../core/errors.js';
+import { DuplicateWorkflowError, InvalidArgumentError, NotAQuestStoreError, StorageError, isQuestError } from '../../core/errors.js';
 import type {
   ClaimRequest,
   EventInbox,
@@ -33,7 +33,7 @@ import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
 import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
-import { checkSchemaName, migrate } from './migrations.js';
+import { MIGRATIONS, appliedVersion, checkSchemaName, migrate } from './migrations.js';
 import { statementsFor, type Statements } from './sql.js';
 
 /** Where a {@link PostgresStore} connects: a connection string (it makes its own pool) or a pool of yours. */
@@ -53,6 +53,11 @@ export type PostgresStoreOptions = PostgresConnection & {
    * otherwise keep its workflows' rows locked, and no other process could take them over.
    */
   idleInTransactionMs?: number;
+  /**
+   * Only open a schema that is there and up to date, without creating or migrating anything (what read-only
+   * tools use): NotAQuestStoreError when the schema holds no Quest store, StorageError when it needs migrating.
+   */
+  existingOnly?: boolean;
 };
 
 /** The default schema. */
@@ -98,6 +103,8 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     /** The schema holding this store's tables. */
     readonly schema: string,
     maxBatch: number,
+    /** Where the store is, for messages: the server (without password) and the schema. */
+    readonly path: string,
   ) {
     this.leaseSql = leaseStatementsFor(schema);
     this.channel = channelOf(schema);
@@ -120,12 +127,14 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     const ownsPool = options.pool === undefined;
     const pool = options.pool ?? createPool(options);
     try {
-      await migrate(pool, schema);
+      if (options.existingOnly === true) await checkExisting(pool, schema, describeTarget(options));
+      else await migrate(pool, schema);
     } catch (error) {
       if (ownsPool) await pool.end().catch(() => undefined);
+      if (isQuestError(error)) throw error;
       throw storageError(`open the PostgreSQL store (schema ${JSON.stringify(schema)} at ${describeTarget(options)}). Is the server running and the connection right?`, error);
     }
-    return new PostgresStore(pool, ownsPool, statementsFor(schema), schema, maxBatch);
+    return new PostgresStore(pool, ownsPool, statementsFor(schema), schema, maxBatch, `${describeTarget(options)} (schema ${schema})`);
   }
 
   /** Counters for tests and monitoring: transactions committed, failed, retried; writes committed. */
@@ -427,5 +436,17 @@ function describeTarget(options: PostgresStoreOptions): string {
     return url.toString();
   } catch {
     return 'the connection string given';
+  }
+}
+
+/** For `existingOnly`: the schema holds an up-to-date Quest store, or the error says what is there instead. */
+async function checkExisting(pool: pg.Pool, schema: string, target: string): Promise<void> {
+  const version = await appliedVersion(pool, schema);
+  if (version === undefined) throw new NotAQuestStoreError(`${target} (schema ${schema})`, 'has no Quest tables in that schema');
+  if (version !== MIGRATIONS.length) {
+    throw new StorageError(
+      `The PostgreSQL schema ${JSON.stringify(schema)} at ${target} is at version ${version}, this Quest needs ${MIGRATIONS.length}: ` +
+        'open it with a WorkflowManager (or run the migrations) first.',
+    );
   }
 }
