@@ -14,8 +14,9 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Store, WorkflowEntry, WorkflowLeases } from '../storage/store.js';
-import { ChangeWaiters, movedAway } from './elsewhere.js';
-import type { ManagedWorkflow } from './managed-workflow.js';
+import type { ManagerAliases } from './alias-registry.js';
+import { actElsewhere, awaitFinished, ChangeWaiters, movedAway } from './elsewhere.js';
+import { outcomeOf, type ManagedWorkflow } from './managed-workflow.js';
 
 /** Default of ManagerOptions.leases.leaseMs. */
 export const DEFAULT_LEASE_MS = 5000;
@@ -38,16 +39,14 @@ export interface LeaseOptions {
 export interface ClaimDeps {
   readonly store: Store & WorkflowLeases;
   readonly log: Pick<Logger, 'warn'>;
+  /** The manager's workflows (read; a workflow that moved away is removed). */
+  readonly live: Map<string, ManagedWorkflow>;
+  /** The manager's aliases (a workflow that moved away is forgotten, in memory only). */
+  readonly aliases: Pick<ManagerAliases, 'forget'>;
   /** The workflow types this manager runs: it claims only those. */
   types(): string[];
-  /** The managed workflow of `id`, if the manager has one. */
-  managed(id: string): ManagedWorkflow | undefined;
-  /** How many workflows run here now. */
-  activeCount(): number;
   /** Run (resume by replay) a workflow this process just claimed. */
   launch(entry: WorkflowEntry): void;
-  /** Drop a workflow from the manager's memory (its run has ended): it runs elsewhere now, or will. */
-  forget(id: string): void;
   /** Look at the inbox now (an event was posted). */
   wakeInbox(): void;
   /** True once the manager closes. */
@@ -105,14 +104,46 @@ export class WorkflowClaims {
     this.heartbeat.unref();
   }
 
-  /** The shared store. */
-  get store(): Store & WorkflowLeases {
-    return this.deps.store;
+  /**
+   * `act` on workflow `id` that does not run here (`error` says so): when it runs in another process (or waits
+   * for one to claim it), post the action to the inbox and wait for its outcome; otherwise rethrow `error`.
+   */
+  async actElsewhere(id: string, error: unknown, event: { resource: string; identity: string | null; action: string; args: unknown[] }): Promise<unknown> {
+    const entry = this.deps.live.get(id)?.active === true ? undefined : await this.deps.store.getWorkflow(id);
+    if (entry?.state !== 'running') throw error;
+    return actElsewhere(this.deps.store, this.waiters, id, event);
+  }
+
+  /**
+   * getResult() of workflow `id` when it does not run here (or its run here handed it over): wait for it to
+   * finish wherever it runs (NOTIFY, or the poll), or for its run here when this manager claims it meanwhile.
+   */
+  async result(id: string, asked: string): Promise<unknown> {
+    for (;;) {
+      const entry = await awaitFinished(this.deps.store, this.waiters, id, asked, () => this.deps.live.get(id)?.active === true);
+      if (entry !== undefined) return outcomeOf(entry);
+      const managed = this.deps.live.get(id);
+      await managed?.settled();
+      if (managed !== undefined && !this.handedOver(managed)) return managed.outcome();
+    }
+  }
+
+  /** How many workflows run here now. */
+  private activeCount(): number {
+    let active = 0;
+    for (const managed of this.deps.live.values()) if (managed.active) active++;
+    return active;
+  }
+
+  /** Drop a workflow from the manager's memory (its run has ended): it runs elsewhere now, or will. */
+  private forget(id: string): void {
+    this.deps.live.delete(id);
+    this.deps.aliases.forget(id);
   }
 
   /** True while this process may take one more workflow. */
   get hasCapacity(): boolean {
-    return this.deps.activeCount() < this.maxWorkflows;
+    return this.activeCount() < this.maxWorkflows;
   }
 
   /**
@@ -147,7 +178,7 @@ export class WorkflowClaims {
     if (!gone && !movedAway(managed.halted)) return;
     if (!gone) {
       this.deps.log.warn({ workflow: id, err: managed.halted }, 'run stopped (its lease was lost, or the store failed): the workflow is left for whichever process claims it');
-      this.deps.forget(id);
+      this.forget(id);
     }
     void this.release([id]);
     this.claimSoon();
@@ -215,7 +246,7 @@ export class WorkflowClaims {
   /** One claim statement; true when it took a full batch (more may wait). */
   private async claimBatch(): Promise<boolean> {
     if (this.deps.isClosing()) return false;
-    const room = this.maxWorkflows - this.deps.activeCount();
+    const room = this.maxWorkflows - this.activeCount();
     if (!(room > 0)) return false;
     const limit = Math.min(room, CLAIM_BATCH);
     const leases = await this.deps.store.claimWorkflows({ owner: this.owner, leaseMs: this.leaseMs, limit, types: this.deps.types() });
@@ -246,11 +277,11 @@ export class WorkflowClaims {
   private async drop(id: string): Promise<void> {
     this.dropping.add(id);
     try {
-      const managed = this.deps.managed(id);
+      const managed = this.deps.live.get(id);
       if (managed !== undefined) {
         // No grace: a step still running here would only duplicate what the new owner runs.
         await managed.stop('close', 0);
-        if (this.deps.managed(id) === managed) this.deps.forget(id);
+        if (this.deps.live.get(id) === managed) this.forget(id);
       }
       this.deps.log.warn({ workflow: id }, 'lease lost: another process runs the workflow now; its run here stopped');
       await this.release([id]);

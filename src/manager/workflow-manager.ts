@@ -21,10 +21,9 @@ import {
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { serialize } from '../core/serializer.js';
 import { newStoreOwner } from '../storage/owner.js';
-import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry, type WorkflowLeases } from '../storage/store.js';
+import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { WorkflowClaims } from './claims.js';
-import { actElsewhere, awaitFinished } from './elsewhere.js';
 import { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import { KeepAlive } from './keep-alive.js';
@@ -32,6 +31,7 @@ import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedD
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
+import { RecentIds } from './recent-ids.js';
 import type {
   AnyWorkflow,
   ManagerOptions,
@@ -109,28 +109,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
           isActive: (id) => this.live.get(id)?.active === true,
         })
       : undefined;
-    this.claims = hasLeases(store) ? this.sharedStore(store) : undefined;
-  }
-
-  /** The claims of a manager over a store shared by many processes. */
-  private sharedStore(store: Store & WorkflowLeases): WorkflowClaims {
-    return new WorkflowClaims(
-      {
-        store,
-        log: this.log,
-        types: () => this.types,
-        managed: (id) => this.live.get(id),
-        activeCount: () => [...this.live.values()].filter((managed) => managed.active).length,
-        launch: (entry) => this.resume(entry),
-        forget: (id) => {
-          this.live.delete(id);
-          this.aliases.forget(id);
-        },
-        wakeInbox: () => this.inbox?.wake(),
-        isClosing: () => this.closing !== undefined,
-      },
-      this.options.leases,
-    );
+    this.claims = hasLeases(store)
+      ? new WorkflowClaims(
+          {
+            store, log: this.log, live: this.live, aliases: this.aliases, types: () => this.types,
+            launch: (entry) => this.resume(entry), wakeInbox: () => this.inbox?.wake(), isClosing: () => this.closing !== undefined,
+          },
+          options.leases,
+        )
+      : undefined;
   }
 
   /**
@@ -240,21 +227,16 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async getResult<R = unknown>(id: string): Promise<R> {
     const resolved = await this.resolve(id);
     await this.locks.idle(resolved);
-    for (;;) {
-      const managed = this.live.get(resolved);
-      if (managed !== undefined) {
-        await managed.settled();
-        // Shared store: a run that stopped because the workflow moved to another process is not the answer.
-        if (this.claims === undefined || !this.claims.handedOver(managed)) return managed.outcome() as R;
-      }
-      const claims = this.claims;
-      const entry = claims === undefined
-        ? await this.store.getWorkflow(resolved)
-        : await awaitFinished(this.store, claims.waiters, resolved, id, () => this.live.get(resolved)?.active === true);
-      if (entry === undefined && claims !== undefined) continue; // claimed here meanwhile: wait for the run
-      if (entry === undefined) throw new WorkflowNotFoundError(id);
-      return outcomeOf(entry) as R;
+    const managed = this.live.get(resolved);
+    if (managed !== undefined) {
+      await managed.settled();
+      // Shared store: a run that stopped because the workflow moved to another process is not the answer.
+      if (this.claims === undefined || !this.claims.handedOver(managed)) return managed.outcome() as R;
     }
+    if (this.claims !== undefined) return (await this.claims.result(resolved, id)) as R;
+    const entry = await this.store.getWorkflow(resolved);
+    if (entry === undefined) throw new WorkflowNotFoundError(id);
+    return outcomeOf(entry) as R;
   }
 
   /**
@@ -348,10 +330,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       return await this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
     } catch (error) {
       // Shared store: a workflow running in another process (or waiting for one) is reached through the inbox.
-      const resolved = this.claims === undefined || !isQuestError(error, 'WORKFLOW_SUSPENDED') || this.closing !== undefined ? undefined : await this.resolve(id);
-      const entry = resolved === undefined || this.live.get(resolved)?.active === true ? undefined : await this.store.getWorkflow(resolved);
-      if (this.claims === undefined || entry?.state !== 'running') throw error;
-      return actElsewhere(this.claims.store, this.claims.waiters, entry.id, { resource: name, identity, action, args });
+      if (this.claims === undefined || !isQuestError(error, 'WORKFLOW_SUSPENDED') || this.closing !== undefined) throw error;
+      return this.claims.actElsewhere(await this.resolve(id), error, { resource: name, identity, action, args });
     }
   }
 
@@ -640,22 +620,6 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
 /** Default of ManagerOptions.stopGraceMs. */
 const DEFAULT_STOP_GRACE_MS = 5000;
-
-/** A bounded set of ids: the oldest leaves when a new one comes in beyond `capacity`. */
-class RecentIds {
-  private readonly ids = new Set<string>();
-  constructor(private readonly capacity: number) {}
-
-  add(id: string): void {
-    this.ids.delete(id);
-    this.ids.add(id);
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
-  }
-
-  has(id: string): boolean {
-    return this.ids.has(id);
-  }
-}
 
 function checkId(id: string): void {
   if (typeof id !== 'string' || id.length === 0) throw new InvalidArgumentError(`A workflow id must be a non-empty string, got ${JSON.stringify(id)}.`);
