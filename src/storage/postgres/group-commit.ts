@@ -202,19 +202,15 @@ export class GroupCommit {
    * are left out and added to `lost`.
    */
   private async fastPath(client: pg.PoolClient, batch: readonly Write[], lost: Set<Write>): Promise<boolean> {
-    const fenced = batch.some((write) => write.fenced !== undefined);
-    if (!fenced) {
-      const groups = segments(batch.map((write) => write.body));
-      const [only] = groups;
-      if (groups.length === 1 && only !== undefined && 'records' in only && only.rows.size === 0 && !only.records.some(removesOwnAppend)) {
-        return this.oneStatement(client, only.records);
-      }
+    const groups = segments(batch.map((write) => write.body));
+    const [only] = groups;
+    if (groups.length === 1 && only !== undefined && 'records' in only && only.rows.size === 0 && !only.records.some(removesOwnAppend)) {
+      return this.oneStatement(client, only.records, batch);
     }
     await this.statement(client, 'BEGIN');
     try {
       for (const write of await this.lockFences(client, batch)) lost.add(write);
-      const groups = segments(batch.filter((write) => !lost.has(write)).map((write) => write.body));
-      for (const group of groups) {
+      for (const group of lost.size === 0 ? groups : segments(batch.filter((write) => !lost.has(write)).map((write) => write.body))) {
         if ('apply' in group) await group.apply(client);
         else await this.applySegment(client, group);
       }
@@ -286,12 +282,24 @@ export class GroupCommit {
    * trip per commit instead of three. False
    * when a write in it was refused (nothing was written).
    */
-  private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<boolean> {
+  private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[], batch: readonly Write[]): Promise<boolean> {
     const { ids, seqs, bodies, crcs, removeIds, removeSeqs } = flatten(changes);
+    const fences = new Map(batch.flatMap((write) => (write.fenced === undefined ? [] : [[write.fenced.workflowId, write.fenced.fence] as const])));
     try {
       // Prepared once per connection (named): the hot statement of a sequential writer is not parsed again.
-      await client.query({ name: this.sql.commitRecordsName, text: this.sql.commitRecords, values: [ids, seqs, bodies, crcs, removeIds, removeSeqs] });
-      return true;
+      if (fences.size === 0) {
+        await client.query({ name: this.sql.commitRecordsName, text: this.sql.commitRecords, values: [ids, seqs, bodies, crcs, removeIds, removeSeqs] });
+        return true;
+      }
+      // Leased workflows: the fence is checked in the same statement; a lost lease writes nothing, and the
+      // careful path then tells which write lost it.
+      const fenceIds = [...fences.keys()];
+      const { rows } = await client.query<{ ok: boolean }>({
+        name: this.sql.commitFencedRecordsName,
+        text: this.sql.commitFencedRecords,
+        values: [ids, seqs, bodies, crcs, removeIds, removeSeqs, fenceIds, fenceIds.map((id) => fences.get(id)!.owner), fenceIds.map((id) => fences.get(id)!.epoch), fenceIds.length],
+      });
+      return rows[0]?.ok === true;
     } catch (error) {
       if (isStatementError(error)) return false;
       // The connection broke: the server may have committed the statement or not.
