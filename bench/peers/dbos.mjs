@@ -6,6 +6,7 @@
 // workflows <w> (w one-step workflows started at once); messages <k> <inflight> (k messages sent from outside a
 // workflow, `inflight` at a time, received by one workflow).
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 
 const [url, figure, a = '0', b = '0'] = process.argv.slice(2);
