@@ -80,6 +80,8 @@ export class WorkflowClaims {
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
   private tick: Promise<void> | undefined;
+  /** Releases in progress: close() waits for them before the store closes. */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(private readonly deps: ClaimDeps, options: LeaseOptions = {}) {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
@@ -180,7 +182,8 @@ export class WorkflowClaims {
       this.deps.log.warn({ workflow: id, err: managed.halted }, 'run stopped (its lease was lost, or the store failed): the workflow is left for whichever process claims it');
       this.forget(id);
     }
-    void this.release([id]);
+    const released = this.release([id]).finally(() => this.releasing.delete(released));
+    this.releasing.add(released);
     this.claimSoon();
   }
 
@@ -201,6 +204,7 @@ export class WorkflowClaims {
     this.waiters.close();
     await this.tick;
     await this.claiming;
+    await Promise.all(this.releasing);
   }
 
   /** Release every lease still held (after every run here has stopped): the other processes take over at once. */

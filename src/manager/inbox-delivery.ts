@@ -133,23 +133,36 @@ export class InboxDelivery {
     const holds: Holds = { workflows: new Set(), resources: new Set() };
     let applied = 0;
     let after = 0;
+    // Settling does not hold up the next event (a store may write both in one transaction); the pass ends
+    // once every settlement is durable, so the next pass never sees an event this one applied.
+    const settling: Promise<void>[] = [];
+    const settle = (id: number, verdict: EventVerdict): void => {
+      const pending = inbox.settleEvent(id, verdict);
+      pending.catch(() => undefined); // reported by settled(); never an unhandled rejection if the pass throws first
+      settling.push(pending);
+    };
+    const settled = async (): Promise<number> => {
+      const failed = (await Promise.allSettled(settling)).find((result) => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      return applied;
+    };
     for (;;) {
-      if (this.deps.isClosing()) return applied;
+      if (this.deps.isClosing()) return settled();
       const events = await inbox.takeEvents(INBOX_PAGE, after);
       for (const event of events) {
         after = event.id;
-        if (this.deps.isClosing()) return applied;
+        if (this.deps.isClosing()) return settled();
         const delivery = await this.deliverEvent(event, holds);
         if (delivery === APPLIED) {
           applied++;
-          await inbox.settleEvent(event.id, { status: 'applied' });
+          settle(event.id, { status: 'applied' });
         } else if (typeof delivery === 'object') {
           const verdict = rejection(delivery.rejected);
           this.deps.log.warn(eventFields(event), `inbox event ${event.id} rejected: ${verdict.code}: ${verdict.message}`);
-          await inbox.settleEvent(event.id, verdict);
+          settle(event.id, verdict);
         }
       }
-      if (events.length < INBOX_PAGE) return applied;
+      if (events.length < INBOX_PAGE) return settled();
     }
   }
 

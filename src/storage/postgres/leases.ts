@@ -120,7 +120,7 @@ export async function lostFences<W extends { fenced?: FencedWrite | undefined }>
 
 /** The fences of one store: the leases it holds (or held and lost) until the manager releases them. */
 export class Fences {
-  private readonly fences = new Map<string, Fence & { lost: boolean }>();
+  private readonly fences = new Map<string, Fence & { lost: boolean; ended: boolean }>();
 
   /** The fence of `workflowId`, if this store holds (or held) its lease. */
   get(workflowId: string): Fence | undefined {
@@ -129,7 +129,13 @@ export class Fences {
 
   /** Claimed now. */
   hold(workflowId: string, fence: Fence): void {
-    this.fences.set(workflowId, { ...fence, lost: false });
+    this.fences.set(workflowId, { ...fence, lost: false, ended: false });
+  }
+
+  /** Its owner wrote its end (a finished entry, its deletion): releasing it needs no statement (claims skip ended workflows). */
+  end(workflowId: string, fence: Fence): void {
+    const held = this.fences.get(workflowId);
+    if (held !== undefined && held.owner === fence.owner && held.epoch === fence.epoch) held.ended = true;
   }
 
   /** Found lost (renewal, a refused write): its writes keep failing until it is released. */
@@ -138,8 +144,8 @@ export class Fences {
     if (fence !== undefined) fence.lost = true;
   }
 
-  /** Released: forget it. Returns the fence it had. */
-  release(workflowId: string): Fence | undefined {
+  /** Released: forget it. Returns the fence it had (with whether its workflow ended). */
+  release(workflowId: string): (Fence & { ended: boolean }) | undefined {
     const fence = this.fences.get(workflowId);
     this.fences.delete(workflowId);
     return fence;

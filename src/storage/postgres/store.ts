@@ -160,7 +160,8 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     // Ending a workflow without holding its lease takes it from its owner (see WorkflowLeases).
     const sql = ends && fence === undefined ? this.leaseSql.putWorkflowsTakingOver : this.sql.putWorkflows;
     const notify = encodeChange(ends ? { kind: 'finished', workflowId: entry.id } : { kind: 'claimable' });
-    return this.enqueue(what, { row: { sql, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } }, { fenced: fence, notify });
+    const written = this.enqueue(what, { row: { sql, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } }, { fenced: fence, notify });
+    return ends && fence !== undefined ? written.then(() => this.fences.end(entry.id, fence.fence)) : written;
   }
 
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
@@ -191,7 +192,10 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
         },
       },
       { fenced: this.fenceOf(workflowId, true), notify: encodeChange({ kind: 'finished', workflowId }) },
-    );
+    ).then(() => {
+      const fence = this.fences.get(workflowId);
+      if (fence !== undefined) this.fences.end(workflowId, fence);
+    });
   }
 
   putAlias(alias: string, workflowId: string): Promise<void> {
@@ -287,7 +291,8 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     const released = new Map<string, string[][]>();
     for (const id of workflowIds) {
       const fence = this.fences.release(id);
-      if (fence === undefined) continue;
+      // An ended workflow is never claimed again: its owner column can stay as it is.
+      if (fence === undefined || fence.ended) continue;
       const columns = released.get(fence.owner) ?? [[], []];
       columns[0]!.push(id);
       columns[1]!.push(String(fence.epoch));
