@@ -24,6 +24,10 @@ interface Worker {
 
 function spawnWorker(args: string[]): Worker {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Anything else a worker prints (a warning of its manager, as JSON) goes to stderr, where progress goes.
+  child.stdout!.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.startsWith('{"level"')) process.stderr.write(`${line}\n`);
+  });
   const waiting: { matches: (line: string) => boolean; resolve: (line: string) => void }[] = [];
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', (line) => {
@@ -77,7 +81,7 @@ export async function eventsFromAnotherProcess(url: string, k: number, inflight:
     await store.createWorkflow(entry('r', 'receiver', [k]));
     while ((await store.leaseOf('r')) === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
     const sender = spawnWorker(['sender', url, schema, 'r', String(k), String(inflight)]);
-    const result = await sender.line((line) => line.startsWith('{'));
+    const result = await sender.line((line) => line.startsWith('{"ms"'));
     await sender.stop();
     return (JSON.parse(result) as { ms: number }).ms;
   } finally {
