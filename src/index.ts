@@ -74,3 +74,4 @@ export type {
 } from './manager/types.js';
 export { QueueProxy, StateProxy, EventProxy, IdentityQueueProxy } from './manager/proxies.js';
 export type { SignalOptions } from './manager/signals.js';
+export type { LeaseOptions } from './manager/claims.js';

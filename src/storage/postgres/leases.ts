@@ -13,7 +13,7 @@
  * the stale run's late writes keep failing, and this store does not claim the workflow again meanwhile.
  */
 import type pg from 'pg';
-import type { ClaimRequest } from '../store.js';
+import type { ClaimRequest, WorkflowEntry, WorkflowLease } from '../store.js';
 import { quoteIdentifier } from './migrations.js';
 
 /** The lease a write must still hold. */
@@ -173,4 +173,23 @@ export class Fences {
 /** The parameters of the claim statement for `request`, skipping `skip`. */
 export function claimParameters(request: ClaimRequest, skip: readonly string[]): unknown[] {
   return [request.owner, Math.max(0, Math.floor(request.limit)), request.types ?? null, request.ids ?? null, Math.ceil(request.leaseMs), skip];
+}
+
+/** Claim what `request` asks for (skipping the workflows this store has fences for) and hold their fences. */
+export async function claim(pool: pg.Pool, sql: LeaseStatements, fences: Fences, request: ClaimRequest): Promise<WorkflowLease[]> {
+  const { rows } = await pool.query<{ id: string; epoch: string; body: string }>(sql.claim, claimParameters(request, fences.ids()));
+  return rows.map((row) => {
+    const epoch = Number(row.epoch);
+    fences.hold(row.id, { owner: request.owner, epoch });
+    return { entry: JSON.parse(row.body) as WorkflowEntry, owner: request.owner, epoch };
+  });
+}
+
+/** Renew the leases `owner` holds; those no longer held are marked lost. The ids still held. */
+export async function renew(pool: pg.Pool, sql: LeaseStatements, fences: Fences, owner: string, leaseMs: number): Promise<string[]> {
+  const { ids, epochs } = fences.heldBy(owner);
+  const { rows } = await pool.query<{ id: string }>(sql.renew, [owner, ids, epochs, Math.ceil(leaseMs)]);
+  const kept = new Set(rows.map((row) => row.id));
+  for (const id of ids) if (!kept.has(id)) fences.lose(id);
+  return ids.filter((id) => kept.has(id));
 }

@@ -11,7 +11,7 @@
 import pg from 'pg';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
-import { DuplicateWorkflowError, InvalidArgumentError, NotAQuestStoreError, StorageError, isQuestError } from '../../core/errors.js';
+import { DuplicateWorkflowError, InvalidArgumentError, StorageError, isQuestError } from '../../core/errors.js';
 import type {
   ClaimRequest,
   EventInbox,
@@ -28,12 +28,13 @@ import type {
 } from '../store.js';
 import { storageError } from '../storage-error.js';
 import { GroupCommit, isStatementError, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
-import { Fences, claimParameters, leaseStatementsFor, type LeaseStatements } from './leases.js';
+import { Fences, claim, leaseStatementsFor, renew, type LeaseStatements } from './leases.js';
 import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
 import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
-import { MIGRATIONS, appliedVersion, checkSchemaName, migrate } from './migrations.js';
+import { checkSchemaName, migrate } from './migrations.js';
+import { checkExisting, createPool, describeTarget } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
 
 /** Where a {@link PostgresStore} connects: a connection string (it makes its own pool) or a pool of yours. */
@@ -241,14 +242,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   claimWorkflows(request: ClaimRequest): Promise<WorkflowLease[]> {
     if (!(request.leaseMs > 0)) return Promise.reject(new InvalidArgumentError(`A lease must last more than 0 ms (got ${request.leaseMs}).`));
     if (request.limit <= 0 || request.ids?.length === 0 || request.types?.length === 0) return Promise.resolve([]);
-    return this.read('claim workflows', async () => {
-      const { rows } = await this.pool.query<{ id: string; epoch: string; body: string }>(this.leaseSql.claim, claimParameters(request, this.fences.ids()));
-      return rows.map((row) => {
-        const epoch = Number(row.epoch);
-        this.fences.hold(row.id, { owner: request.owner, epoch });
-        return { entry: JSON.parse(row.body) as WorkflowEntry, owner: request.owner, epoch };
-      });
-    });
+    return this.read('claim workflows', () => claim(this.pool, this.leaseSql, this.fences, request));
   }
 
   async createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined> {
@@ -277,14 +271,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   }
 
   renewLeases(owner: string, leaseMs: number): Promise<string[]> {
-    const { ids, epochs } = this.fences.heldBy(owner);
-    if (ids.length === 0) return Promise.resolve([]);
-    return this.read('renew leases', async () => {
-      const { rows } = await this.pool.query<{ id: string }>(this.leaseSql.renew, [owner, ids, epochs, Math.ceil(leaseMs)]);
-      const kept = new Set(rows.map((row) => row.id));
-      for (const id of ids) if (!kept.has(id)) this.fences.lose(id);
-      return ids.filter((id) => kept.has(id));
-    });
+    return this.fences.heldBy(owner).ids.length === 0 ? Promise.resolve([]) : this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs));
   }
 
   releaseLeases(workflowIds: readonly string[]): Promise<void> {
@@ -417,41 +404,5 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
 
   private closedError(): StorageError {
     return new StorageError(`The PostgreSQL store (schema ${JSON.stringify(this.schema)}) is closed.`);
-  }
-}
-
-function createPool(options: PostgresStoreOptions): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: options.connectionString,
-    max: options.poolSize ?? 10,
-    idle_in_transaction_session_timeout: options.idleInTransactionMs ?? 10_000,
-  });
-  // An idle connection that breaks (server restart) emits 'error' on the pool; unhandled, it would end the
-  // process. The pool drops that connection and the next query opens a new one, so there is nothing to do.
-  pool.on('error', () => undefined);
-  return pool;
-}
-
-/** The connection string without its password, for messages. */
-function describeTarget(options: PostgresStoreOptions): string {
-  if (options.connectionString === undefined) return 'the pool given';
-  try {
-    const url = new URL(options.connectionString);
-    url.password = '';
-    return url.toString();
-  } catch {
-    return 'the connection string given';
-  }
-}
-
-/** For `existingOnly`: the schema holds an up-to-date Quest store, or the error says what is there instead. */
-async function checkExisting(pool: pg.Pool, schema: string, target: string): Promise<void> {
-  const version = await appliedVersion(pool, schema);
-  if (version === undefined) throw new NotAQuestStoreError(`${target} (schema ${schema})`, 'has no Quest tables in that schema');
-  if (version !== MIGRATIONS.length) {
-    throw new StorageError(
-      `The PostgreSQL schema ${JSON.stringify(schema)} at ${target} is at version ${version}, this Quest needs ${MIGRATIONS.length}: ` +
-        'open it with a WorkflowManager (or run the migrations) first.',
-    );
   }
 }
