@@ -126,9 +126,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * opens the store. Rejects when the store cannot be read.
    *
    * A store shared by many processes (WorkflowLeases: PostgresStore) is not resumed whole: each manager claims
- * the workflows nobody runs, up to `leases.maxWorkflows`, and takes over those of a process that died.
- *
- * One manager per store otherwise: when the store has owners (StoreOwnership: SqliteStore, FileStore, MemoryStore),
+   * the workflows nobody runs, up to `leases.maxWorkflows`, and takes over those of a process that died.
+   *
+   * One manager per store otherwise: when the store has owners (StoreOwnership: SqliteStore, FileStore, MemoryStore),
    * the manager takes ownership before resuming anything, and rejects with StoreOwnedError, naming the owner
    * (process, host, since when), while another manager owns it (in this process or another; an owner whose
    * process is gone is taken over). On any rejection the store stays open: close it yourself.
