@@ -105,7 +105,8 @@ export type ManagedStatus = 'running' | 'suspended' | 'damaged' | 'completed' | 
  *
  * `suspended` means: unfinished, but not running in this manager right now: its type is not registered, it
  * stopped on an engine error (NonDeterminismError, StorageError: see `error`), or the manager is closing.
- * The next manager over the same store resumes it.
+ * The next manager over the same store resumes it. On a store shared by many processes (PostgreSQL), a workflow
+ * another process runs (or will claim) is `running`.
  *
  * `damaged` means: unfinished, and not run because its stored history is damaged (`error` is the
  * CorruptHistoryError, naming the file and byte offset where the store can tell). Damage is never replayed:

@@ -308,7 +308,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    */
   async list(): Promise<WorkflowInfo[]> {
     const entries = await this.store.listWorkflows();
-    return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id)));
+    return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id), this.claims !== undefined));
   }
 
   /** quest.py's name for {@link list}: id, type, start time and status of every workflow. */

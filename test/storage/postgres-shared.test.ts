@@ -65,6 +65,7 @@ describePostgres('two managers over one PostgreSQL store', () => {
       const handle = await starter.start('summer', 's1', 'lobby');
       assert.equal(handle.created, true);
       await openIn(runner, 's1');
+      assert.deepEqual((await starter.list()).map(({ id, status }) => [id, status]), [['s1', 'running']], 'running in the other manager');
       await starter.act('s1', 'in', null, 'put', 2);
       await starter.queue<number>('lobby', 'in', null).put(3);
       await starter.act('lobby', 'in', null, 'put', 0);
