@@ -57,6 +57,7 @@ export {
   StoreOwnedError,
   NotAQuestStoreError,
   TimeoutError,
+  LeaseLostError,
 } from './core/errors.js';
 export type { QuestErrorCode, FinishedState, HistoryDamage } from './core/errors.js';
 export { createLogger, logger, workflowLogFields } from './logging.js';
@@ -79,3 +80,4 @@ export type {
 } from './manager/types.js';
 export { QueueProxy, StateProxy, EventProxy, IdentityQueueProxy } from './manager/proxies.js';
 export type { SignalOptions } from './manager/signals.js';
+export type { LeaseOptions } from './manager/claims.js';

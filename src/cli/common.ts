@@ -60,7 +60,7 @@ export interface CommonOptions {
 /** Add `--db <path>` (default $QUEST_DB, then .quest/quest.sqlite) and `--json` to a command. */
 export function withCommonOptions(command: Command): Command {
   return command
-    .addOption(new Option('--db <path>', 'the Quest database (a SQLite file)').env('QUEST_DB').default(DEFAULT_DB))
+    .addOption(new Option('--db <path>', 'the Quest database: a SQLite file, or postgres://... (?schema=name, default quest)').env('QUEST_DB').default(DEFAULT_DB))
     .option('--json', 'print machine-readable JSON instead of text');
 }
 
@@ -74,7 +74,7 @@ export function withCommonOptions(command: Command): Command {
  */
 export type StoreMode = 'inspect' | 'post' | 'run';
 
-/** What the commands work with: any store with an inbox (SQLite today), and where it is (`path`: file, directory or URL). */
+/** What the commands work with: any store with an inbox (SQLite, PostgreSQL), and where it is (`path`: file or server and schema). */
 export type CliStore = Store & EventInbox & { readonly path: string };
 
 /**
@@ -83,6 +83,7 @@ export type CliStore = Store & EventInbox & { readonly path: string };
  * (missing, empty, not SQLite, another application's database, a FileStore directory) or it cannot be opened.
  */
 export async function openStore(location: string, mode: StoreMode): Promise<CliStore> {
+  if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location, mode);
   if (existsSync(location) && statSync(location).isDirectory()) {
     const what = existsSync(join(location, 'quest-store.json')) ? 'a Quest file store (FileStore): quest reads SQLite databases only' : 'a directory, not a SQLite file';
     throw new CliError(`the database ${location} is ${what}`, EXIT.usage);
@@ -96,6 +97,31 @@ export async function openStore(location: string, mode: StoreMode): Promise<CliS
       throw new CliError(messageOf(error), EXIT.usage);
     }
     throw new CliError(`cannot open the database ${location}: ${messageOf(error)}`, EXIT.usage);
+  }
+}
+
+/**
+ * A PostgreSQL store at `url` (the schema from `?schema=`, default `quest`). Inspecting and posting need the
+ * schema to be there: they create and migrate nothing; running creates or migrates it.
+ */
+async function openPostgres(url: string, mode: StoreMode): Promise<CliStore> {
+  let connectionString = url;
+  let schema: string | undefined;
+  try {
+    const parsed = new URL(url);
+    schema = parsed.searchParams.get('schema') ?? undefined;
+    parsed.searchParams.delete('schema');
+    connectionString = parsed.toString();
+  } catch {
+    throw new CliError(`${url} is not a PostgreSQL URL (postgres://user@host:port/database?schema=name)`, EXIT.usage);
+  }
+  // Loaded only for a PostgreSQL location: SQLite users never load node-postgres.
+  const { PostgresStore } = await import('../storage/postgres/store.js');
+  try {
+    return await PostgresStore.open({ connectionString, schema, poolSize: mode === 'run' ? 10 : 2, existingOnly: mode !== 'run' });
+  } catch (error) {
+    if (isQuestError(error, 'NOT_A_QUEST_STORE')) throw new CliError(messageOf(error), EXIT.usage);
+    throw new CliError(`cannot open the database ${url.replace(/:[^:@/]*@/, '@')}: ${messageOf(error)}`, EXIT.usage);
   }
 }
 

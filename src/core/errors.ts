@@ -34,7 +34,8 @@ export type QuestErrorCode =
   | 'EVENT_EXPIRED'
   | 'STORE_OWNED'
   | 'NOT_A_QUEST_STORE'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'LEASE_LOST';
 
 /** Base class of every Quest error. */
 export class QuestError extends Error {
@@ -89,7 +90,7 @@ const QUEST_CODES = new Set<QuestErrorCode>([
   'UNSUPPORTED_FORMAT', 'NOT_SERIALIZABLE', 'DUPLICATE_RESOURCE', 'RESOURCE_NOT_FOUND', 'UNKNOWN_ACTION',
   'DUPLICATE_ALIAS', 'WORKFLOW_SUSPENDED', 'TASK_CANCELLED', 'ALREADY_RUNNING', 'CONFIGURATION_MISMATCH',
   'VERSION_CONFLICT', 'STORAGE_FAILURE', 'WORKFLOW_NOT_FOUND', 'DUPLICATE_WORKFLOW', 'UNKNOWN_WORKFLOW_TYPE',
-  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED', 'STORE_OWNED', 'NOT_A_QUEST_STORE', 'TIMEOUT',
+  'WORKFLOW_CANCELLED', 'WORKFLOW_FINISHED', 'EVENT_EXPIRED', 'STORE_OWNED', 'NOT_A_QUEST_STORE', 'TIMEOUT', 'LEASE_LOST',
 ]);
 
 /** A step, task, resource or version call was made outside a running workflow. */
@@ -302,6 +303,30 @@ export class ConfigurationMismatchError extends QuestError {
 export class StorageError extends QuestError {
   constructor(message: string, cause?: unknown) {
     super('STORAGE_FAILURE', message, { cause, retryable: true });
+  }
+}
+
+/**
+ * This process no longer owns the workflow it wrote to: its lease lapsed (the process was paused or cut off
+ * from the database longer than the lease period) and another process took the workflow over, or another
+ * process ended it. Nothing of the write was kept, and the run here stops: the new owner runs the workflow on
+ * from its history. Retryable in the sense that the workflow goes on elsewhere; nothing to do here.
+ */
+export class LeaseLostError extends QuestError {
+  constructor(
+    /** The workflow whose lease was lost. */
+    readonly workflowId: string,
+    /** What was refused (`write the history of workflow "w1"`). */
+    what = 'write',
+  ) {
+    super(
+      'LEASE_LOST',
+      `Could not ${what}: this process lost its lease on workflow ${JSON.stringify(workflowId)} (it was paused or cut ` +
+        'off from the database longer than the lease period, and another process took the workflow over or ended it). ' +
+        'Nothing was written; the run here stops and the new owner goes on from the history. If this happens often, ' +
+        'lengthen the lease period (leaseMs) or find what pauses the process.',
+      { retryable: true },
+    );
   }
 }
 

@@ -12,6 +12,7 @@ import {
   ResourceNotFoundError,
   StorageError,
   WorkflowSuspendedError,
+  type QuestError,
   isQuestError,
 } from './errors.js';
 import type { History } from './history.js';
@@ -438,9 +439,10 @@ export class Run {
     return this.buffer.drain();
   }
 
-  private storageFailure(error: unknown): StorageError {
-    const failure = isQuestError(error, 'STORAGE_FAILURE')
-      ? (error as StorageError)
+  private storageFailure(error: unknown): QuestError {
+    // A lost lease (another process owns the workflow now) stops the run as a storage failure does, named as it is.
+    const failure = isQuestError(error, 'STORAGE_FAILURE') || isQuestError(error, 'LEASE_LOST')
+      ? error
       : new StorageError(`Could not write the history of workflow ${JSON.stringify(this.workflowId)}: ${String(error)}`, error);
     this.fail(failure);
     return failure;

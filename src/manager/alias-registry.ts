@@ -21,7 +21,7 @@ import type { Store } from '../storage/store.js';
  */
 export interface AliasOwnership {
   /** Is `workflowId` an unfinished workflow of this manager (so an alias stored for it is really held)? */
-  isLive(workflowId: string): boolean;
+  isLive(workflowId: string): boolean | Promise<boolean>;
   /**
    * Does a removal by `workflowId` now mean that it let the alias go (closed it, or finished)? False while
    * it is being suspended: the stored alias must then outlive the process, for the next run to answer to it.
@@ -96,7 +96,7 @@ export class ManagerAliases implements AliasRegistry {
     const claimants = this.claims.get(alias) ?? [];
     if (claimants.length === 1) return claimants[0];
     const stored = await this.store.getAlias(alias);
-    if (stored !== undefined && this.ownership.isLive(stored)) return stored;
+    if (stored !== undefined && (await this.ownership.isLive(stored))) return stored;
     return claimants[0];
   }
 
@@ -122,7 +122,7 @@ export class ManagerAliases implements AliasRegistry {
     try {
       const stored = await this.store.getAlias(alias);
       // A live holder that has not replayed its open yet (just resumed) still holds the alias.
-      if (stored !== undefined && stored !== workflowId && this.ownership.isLive(stored)) throw new DuplicateAliasError(alias);
+      if (stored !== undefined && stored !== workflowId && (await this.ownership.isLive(stored))) throw new DuplicateAliasError(alias);
       await this.store.putAlias(alias, workflowId);
     } catch (error) {
       this.drop(alias, workflowId);
@@ -137,7 +137,7 @@ export class ManagerAliases implements AliasRegistry {
     const stored = await this.store.getAlias(alias);
     // The store keeps the latest holder; only fill it in when nobody live holds it (after a graceful close
     // the alias is still stored; after a clean finish of its old holder it is not).
-    if (stored === undefined || (stored !== workflowId && !this.ownership.isLive(stored))) await this.store.putAlias(alias, workflowId);
+    if (stored === undefined || (stored !== workflowId && !(await this.ownership.isLive(stored)))) await this.store.putAlias(alias, workflowId);
   }
 
   /**

@@ -47,7 +47,14 @@ const HOLD_WORKFLOW = 'hold workflow';
 /** Its resource is not open (yet): this event and the later ones for the same resource and identity stay. */
 const HOLD_RESOURCE = 'hold resource';
 const HELD = 'held';
-type Delivery = typeof APPLIED | typeof HOLD_WORKFLOW | typeof HOLD_RESOURCE | typeof HELD | { rejected: unknown };
+/**
+ * Applied (recorded in the workflow's history), durable once `durable` resolves: the next events go on
+ * meanwhile, so that the records of many events share one commit.
+ */
+interface Recorded {
+  durable: Promise<unknown>;
+}
+type Delivery = typeof APPLIED | typeof HOLD_WORKFLOW | typeof HOLD_RESOURCE | typeof HELD | { rejected: unknown } | Recorded;
 
 /** What one pass holds back, so that held events keep their order ahead of the later ones. */
 interface Holds {
@@ -133,23 +140,47 @@ export class InboxDelivery {
     const holds: Holds = { workflows: new Set(), resources: new Set() };
     let applied = 0;
     let after = 0;
+    // Settling does not hold up the next event (a store may write both in one transaction); the pass ends
+    // once every settlement is durable, so the next pass never sees an event this one applied.
+    const settling: Promise<void>[] = [];
+    const settle = (id: number, verdict: EventVerdict): void => {
+      const pending = inbox.settleEvent(id, verdict);
+      pending.catch(() => undefined); // reported by settled(); never an unhandled rejection if the pass throws first
+      settling.push(pending);
+    };
+    const settled = async (): Promise<number> => {
+      const failed = (await Promise.allSettled(settling)).find((result) => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      return applied;
+    };
     for (;;) {
-      if (this.deps.isClosing()) return applied;
+      if (this.deps.isClosing()) return settled();
       const events = await inbox.takeEvents(INBOX_PAGE, after);
       for (const event of events) {
         after = event.id;
-        if (this.deps.isClosing()) return applied;
+        if (this.deps.isClosing()) return settled();
         const delivery = await this.deliverEvent(event, holds);
         if (delivery === APPLIED) {
           applied++;
-          await inbox.settleEvent(event.id, { status: 'applied' });
+          settle(event.id, { status: 'applied' });
+        } else if (typeof delivery === 'object' && 'durable' in delivery) {
+          // Settled once its record is durable; when that fails (the run stopped), it stays in the inbox.
+          const afterCommit = delivery.durable.then(
+            () => {
+              applied++;
+              return inbox.settleEvent(event.id, { status: 'applied' });
+            },
+            () => undefined,
+          );
+          afterCommit.catch(() => undefined);
+          settling.push(afterCommit);
         } else if (typeof delivery === 'object') {
           const verdict = rejection(delivery.rejected);
           this.deps.log.warn(eventFields(event), `inbox event ${event.id} rejected: ${verdict.code}: ${verdict.message}`);
-          await inbox.settleEvent(event.id, verdict);
+          settle(event.id, verdict);
         }
       }
-      if (events.length < INBOX_PAGE) return applied;
+      if (events.length < INBOX_PAGE) return settled();
     }
   }
 
@@ -206,7 +237,14 @@ export class InboxDelivery {
       return { rejected: new InvalidArgumentError(`The arguments of event ${event.id} cannot be read: ${messageOf(error)}`) };
     }
     try {
-      await historian.act(event.resource, event.identity, event.action, ...args);
+      const acting = historian.act(event.resource, event.identity, event.action, ...args);
+      // An action that fails does so before it is recorded, within microtasks; one still pending a turn later
+      // is recorded and waits for its commit, which the next events may share.
+      const early = await Promise.race([acting.then(() => APPLIED), new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
+      if (early === undefined) {
+        acting.catch(() => undefined); // its failure leaves the event in the inbox (see pass)
+        return { durable: acting };
+      }
       return APPLIED;
     } catch (error) {
       // Suspended or stopped meanwhile: whether it was recorded is for the next run to tell; keep it.

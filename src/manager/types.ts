@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../storage/store.js';
 import type { WorkflowRegistry } from '../core/workflow-types.js';
+import type { LeaseOptions } from './claims.js';
 
 export type { AnyWorkflow, WorkflowRegistry, WorkflowType, WorkflowArgs, WorkflowResult } from '../core/workflow-types.js';
 
@@ -51,6 +52,13 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * as for any run starting. A whole number, 1 or more; InvalidArgumentError otherwise.
    */
   launchWindow?: number;
+
+  /**
+   * When the store is shared by many processes (it has WorkflowLeases: PostgresStore): how long a lease
+   * holds without a heartbeat (`leaseMs`, default 5000: a dead process's workflows continue elsewhere within
+   * about that long), and at most how many workflows run in this process (`maxWorkflows`, default no limit).
+   */
+  leases?: LeaseOptions;
 }
 
 /**
@@ -119,7 +127,8 @@ export type ManagedStatus = 'running' | 'suspended' | 'damaged' | 'completed' | 
  *
  * `suspended` means: unfinished, but not running in this manager right now: its type is not registered, it
  * stopped on an engine error (NonDeterminismError, StorageError: see `error`), or the manager is closing.
- * The next manager over the same store resumes it.
+ * The next manager over the same store resumes it. On a store shared by many processes (PostgreSQL), a workflow
+ * another process runs (or will claim) is `running`.
  *
  * `damaged` means: unfinished, and not run because its stored history is damaged (`error` is the
  * CorruptHistoryError, naming the file and byte offset where the store can tell). Damage is never replayed:

@@ -13,9 +13,10 @@ import type { WorkflowInfo } from './types.js';
  * @example
  * workflowInfo(entry, live.get(entry.id), aliases.aliasesOf(entry.id));
  */
-export function workflowInfo(entry: WorkflowEntry, managed: ManagedWorkflow | undefined, aliases: string[]): WorkflowInfo {
-  // A 'running' entry that no run of this manager serves is waiting to be resumed: suspended.
-  let status = managed?.status ?? (entry.state === 'running' ? 'suspended' : entry.state);
+export function workflowInfo(entry: WorkflowEntry, managed: ManagedWorkflow | undefined, aliases: string[], sharedStore = false): WorkflowInfo {
+  // A 'running' entry that no run of this manager serves is waiting to be resumed (suspended), unless the store
+  // is shared by many processes: then another process runs it, or will claim it (running).
+  let status = managed?.status ?? (entry.state === 'running' ? (sharedStore ? 'running' : 'suspended') : entry.state);
   // Not run because its history is damaged: not resumable as it is, unlike a suspended workflow.
   if (status === 'suspended' && isQuestError(managed?.halted, 'CORRUPT_HISTORY')) status = 'damaged';
   const info: WorkflowInfo = { id: entry.id, type: entry.type, status, startedAt: new Date(entry.startedAt), aliases };

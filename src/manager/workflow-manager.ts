@@ -21,8 +21,9 @@ import {
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { serialize } from '../core/serializer.js';
 import { newStoreOwner } from '../storage/owner.js';
-import { hasInbox, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
+import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
+import { WorkflowClaims } from './claims.js';
 import { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import { KeepAlive } from './keep-alive.js';
@@ -34,6 +35,7 @@ import { workflowInfo } from './workflow-info.js';
 import { WorkflowDeadlines, timedOutEntry, timeoutAtStart } from './workflow-deadlines.js';
 import { ManagerChildren, cancelChildren, type ChildStarter } from './child-workflows.js';
 import { withScheduleType } from './schedules.js';
+import { RecentIds } from './recent-ids.js';
 import type {
   AnyWorkflow,
   ManagerOptions,
@@ -77,6 +79,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly deadlines = new WorkflowDeadlines();
   /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
   private readonly deleted = new RecentIds(1000);
+  /** When the store is shared by many processes (WorkflowLeases): which workflows this one runs. */
+  private readonly claims: WorkflowClaims | undefined;
 
   private readonly store: Store;
   private readonly workflows: W;
@@ -89,7 +93,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.workflows = withScheduleType(options.workflows);
     this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.aliases = new ManagerAliases(store, {
-      isLive: (id) => this.live.has(id),
+      // Shared store: an alias is held by a running workflow of any process (aliases are global).
+      isLive: (id) => this.live.has(id) || (this.claims !== undefined && store.getWorkflow(id).then((entry) => entry?.state === 'running')),
       releasesDurably: (id) => this.releasesDurably(id),
     });
     this.deps = {
@@ -111,6 +116,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
           isActive: (id) => this.live.get(id)?.active === true,
         })
       : undefined;
+    this.claims = hasLeases(store)
+      ? new WorkflowClaims(
+          {
+            store, log: this.log, live: this.live, aliases: this.aliases, types: () => this.types,
+            launch: (entry) => this.resume(entry), wakeInbox: () => this.inbox?.wake(), isClosing: () => this.closing !== undefined,
+          },
+          options.leases,
+        )
+      : undefined;
   }
 
   /**
@@ -118,7 +132,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * A workflow whose type is not registered stays 'suspended' (logged) until a manager that knows the type
    * opens the store. Rejects when the store cannot be read.
    *
-   * One manager per store: when the store has owners (StoreOwnership: SqliteStore, FileStore, MemoryStore),
+   * A store shared by many processes (WorkflowLeases: PostgresStore) is not resumed whole: each manager claims
+   * the workflows nobody runs, up to `leases.maxWorkflows`, and takes over those of a process that died.
+   *
+   * One manager per store otherwise: when the store has owners (StoreOwnership: SqliteStore, FileStore, MemoryStore),
    * the manager takes ownership before resuming anything, and rejects with StoreOwnedError, naming the owner
    * (process, host, since when), while another manager owns it (in this process or another; an owner whose
    * process is gone is taken over). On any rejection the store stays open: close it yourself.
@@ -138,8 +155,11 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const { store } = options;
     if (hasOwnership(store)) await store.acquireOwnership(newStoreOwner());
     try {
-      for (const entry of await store.listWorkflows('running')) manager.resume(entry);
+      // A shared store: claim what nobody runs, rather than resume everything.
+      if (manager.claims !== undefined) await manager.claims.start();
+      else for (const entry of await store.listWorkflows('running')) manager.resume(entry);
     } catch (error) {
+      await manager.claims?.stop();
       if (hasOwnership(store)) await store.releaseOwnership().catch(() => undefined);
       throw error;
     }
@@ -192,7 +212,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       this.checkOpen();
       const existing = this.live.get(id)?.entry ?? (await this.store.getWorkflow(id));
       if (existing !== undefined) {
-        this.reuse(existing, type, options);
+        await this.reuse(existing, type, options);
         return false;
       }
       const entry: WorkflowEntry = {
@@ -200,7 +220,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       };
       if (timeout !== undefined) entry.timeout = timeout;
       if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
-      await this.store.putWorkflow(entry);
+      if (this.claims === undefined) await this.store.putWorkflow(entry);
+      else {
+        const claimed = await this.claims.create(entry).catch((error: unknown) => this.createdElsewhere(error, entry, options));
+        if (claimed === 'existing') return false;
+        if (!claimed) return true; // created, for a process with capacity to run
+      }
       this.launch(new ManagedWorkflow(entry, workflow, this.deps, place));
       handedOver = true;
       return true;
@@ -226,8 +251,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const managed = this.live.get(resolved);
     if (managed !== undefined) {
       await managed.settled();
-      return managed.outcome() as R;
+      // Shared store: a run that stopped because the workflow moved to another process is not the answer.
+      if (this.claims === undefined || !this.claims.handedOver(managed)) return managed.outcome() as R;
     }
+    if (this.claims !== undefined) return (await this.claims.result(resolved, id)) as R;
     const entry = await this.store.getWorkflow(resolved);
     if (entry === undefined) throw new WorkflowNotFoundError(id);
     return outcomeOf(entry) as R;
@@ -306,7 +333,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    */
   async list(): Promise<WorkflowInfo[]> {
     const entries = await this.store.listWorkflows();
-    return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id)));
+    return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id), this.claims !== undefined));
   }
 
   /** quest.py's name for {@link list}: id, type, start time and status of every workflow. */
@@ -327,7 +354,13 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await manager.act('g1', 'guess', null, 'put', 7);
    */
   async act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    return this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
+    try {
+      return await this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
+    } catch (error) {
+      // Shared store: a workflow running in another process (or waiting for one) is reached through the inbox.
+      if (this.claims === undefined || !isQuestError(error, 'WORKFLOW_SUSPENDED') || this.closing !== undefined) throw error;
+      return this.claims.actElsewhere(await this.resolve(id), error, { resource: name, identity, action, args });
+    }
   }
 
   /**
@@ -460,14 +493,16 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private async shutdown(): Promise<void> {
     const deliveryEnded = this.inbox?.stop();
     this.deadlines.clear();
+    await this.claims?.stop();
     await this.locks.drain();
     await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
     // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
     // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
     if (deliveryEnded !== undefined) await deliveryEnded;
     this.keepAlive.stop();
-    // Ownership goes after the last write (every workflow is stopped): the next manager starts from it all.
+    // Ownership and leases go after the last write (every workflow is stopped): the next manager starts from it all.
     try {
+      await this.claims?.releaseAll();
       if (hasOwnership(this.store)) await this.store.releaseOwnership();
     } finally {
       await this.store.close();
@@ -500,12 +535,24 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (managed.active) this.keepAlive.hold(managed);
   }
 
-  /** ifExists: an existing workflow is returned (and resumed if it is not running here) or refused. */
-  private reuse(existing: WorkflowEntry, type: string, options: StartOptions): void {
+  /**
+   * ifExists: an existing workflow is returned (and resumed if it is not running here, nor, on a shared
+   * store, in another process) or refused.
+   */
+  private async reuse(existing: WorkflowEntry, type: string, options: StartOptions): Promise<void> {
     if (options.ifExists !== 'resume' || existing.type !== type) throw new DuplicateWorkflowError(existing.id);
     if (existing.state !== 'running') return;
-    const managed = this.live.get(existing.id) ?? new ManagedWorkflow(existing, this.workflowOf(type), this.deps);
-    this.launch(managed);
+    const here = this.live.get(existing.id);
+    if (here === undefined && this.claims !== undefined && !(await this.claims.claimOne(existing.id))) return;
+    this.launch(here ?? new ManagedWorkflow(existing, this.workflowOf(type), this.deps));
+  }
+
+  /** Shared store: another process created workflow `entry.id` a moment before this start did. */
+  private async createdElsewhere(error: unknown, entry: WorkflowEntry, options: StartOptions): Promise<'existing'> {
+    const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.store.getWorkflow(entry.id) : undefined;
+    if (existing === undefined) throw error;
+    await this.reuse(existing, entry.type, options);
+    return 'existing';
   }
 
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
@@ -537,6 +584,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (managed.finished !== undefined) this.deadlines.disarm(managed.id);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
+    this.claims?.runEnded(managed);
     if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {
       this.log.warn({ workflow: managed.id, err: managed.halted }, 'history damaged: the workflow is not run (list() shows it damaged); restore its history or delete it');
     }
@@ -606,22 +654,6 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
 /** Default of ManagerOptions.stopGraceMs. */
 const DEFAULT_STOP_GRACE_MS = 5000;
-
-/** A bounded set of ids: the oldest leaves when a new one comes in beyond `capacity`. */
-class RecentIds {
-  private readonly ids = new Set<string>();
-  constructor(private readonly capacity: number) {}
-
-  add(id: string): void {
-    this.ids.delete(id);
-    this.ids.add(id);
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
-  }
-
-  has(id: string): boolean {
-    return this.ids.has(id);
-  }
-}
 
 function checkId(id: string): void {
   if (typeof id !== 'string' || id.length === 0) throw new InvalidArgumentError(`A workflow id must be a non-empty string, got ${JSON.stringify(id)}.`);

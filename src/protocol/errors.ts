@@ -52,6 +52,7 @@ export const QUEST_ERROR_STATUS: Record<QuestErrorCode, number> = {
   STORE_OWNED: 503,
   NOT_A_QUEST_STORE: 500,
   TIMEOUT: 504,
+  LEASE_LOST: 503,
 };
 
 /** The HTTP status of each service error code (0: no answer came). */

@@ -214,3 +214,123 @@ export function hasOwnership<S extends Store>(store: S): store is S & StoreOwner
   const candidate = store as Partial<StoreOwnership>;
   return typeof candidate.acquireOwnership === 'function' && typeof candidate.releaseOwnership === 'function' && typeof candidate.currentOwner === 'function';
 }
+
+/**
+ * A workflow claimed by one process ({@link WorkflowLeases}): its entry, the lease's owner, and the fencing
+ * epoch this claim got.
+ */
+export interface WorkflowLease {
+  /** The workflow's entry, as stored when it was claimed. */
+  entry: WorkflowEntry;
+  /** The owner that holds the lease (the id given to the claim). */
+  owner: string;
+  /** The fencing token of this claim: every new claim of the workflow increments it. */
+  epoch: number;
+}
+
+/**
+ * What another process changed in a shared store, as a {@link WorkflowLeases} store hears of it (PostgreSQL:
+ * LISTEN/NOTIFY). Only a nudge to look now: a notification may be lost (a reconnect), so whoever listens also
+ * polls.
+ * - `inbox`: an event was posted to the inbox;
+ * - `settled`: inbox event `eventId` was settled (its outcome is readable);
+ * - `finished`: workflow `workflowId` finished (its entry holds the outcome) or was deleted;
+ * - `claimable`: workflows were released or started: a process with capacity may claim them.
+ */
+export type StoreChange =
+  | { kind: 'inbox' }
+  | { kind: 'settled'; eventId: number }
+  | { kind: 'finished'; workflowId: string }
+  | { kind: 'claimable' };
+
+/**
+ * An optional capability of a Store shared by many processes (PostgreSQL): every running workflow is owned
+ * by at most one process at a time through a lease (owner, expiry, fencing epoch), so that many managers run
+ * the workflows of one store side by side and take over those of a process that died.
+ *
+ * - A manager claims running workflows that nobody owns or whose lease expired ({@link claimWorkflows}),
+ *   renews its leases before they expire ({@link renewLeases}), and releases a workflow it stops running
+ *   ({@link releaseLeases}).
+ * - Fencing: once this store object holds the lease of a workflow, every write it makes to that workflow
+ *   (history commits and clears, its entry, its deletion) checks owner and epoch in the same transaction. A
+ *   write refused because the lease moved to another owner (or its workflow was ended by another process)
+ *   rejects with LeaseLostError and writes nothing, so a paused process that wakes up can never write to a
+ *   history another process has taken over. The fence stays until the workflow is released, so the late
+ *   writes of a stale run keep failing, and the store does not claim that workflow again meanwhile.
+ * - Expiry is measured on the store's clock (the database server's), never on the processes' clocks.
+ * - A write that ends a workflow (a finished, failed or cancelled entry) made WITHOUT holding its lease takes
+ *   the workflow from its owner (the owner's next write fails with LeaseLostError): how a process cancels a
+ *   workflow another one runs.
+ *
+ * @example
+ * if (hasLeases(store)) {
+ *   const claimed = await store.claimWorkflows({ owner: 'p1', leaseMs: 5000, limit: 100, types: ['order'] });
+ *   const kept = await store.renewLeases('p1', 5000);   // ids still held
+ * }
+ */
+export interface WorkflowLeases {
+  /**
+   * Claim up to `limit` running workflows (of the given `types`, when given) that nobody owns or whose lease
+   * expired, oldest start first, skipping those another process is claiming at the same moment and those
+   * this store has a fence for; or, with `ids`, only among those workflows. Each claim increments the
+   * workflow's epoch and holds it for `leaseMs`. Concurrent claimers never get the same workflow.
+   */
+  claimWorkflows(request: ClaimRequest): Promise<WorkflowLease[]>;
+  /**
+   * Insert a NEW workflow entry, claimed at once by `claim.owner` when given (epoch 1: no other process can
+   * have claimed it), else left for any process to claim (they are notified). Never replaces an entry: rejects
+   * with DuplicateWorkflowError when the id exists, also when another process created it a moment before.
+   * Durable when it resolves.
+   */
+  createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined>;
+  /**
+   * Extend every lease `owner` holds through this store by `leaseMs` from now; resolves with the ids of the
+   * workflows whose lease it still holds. A lease lost meanwhile is not renewed (its writes fail with
+   * LeaseLostError until it is released).
+   */
+  renewLeases(owner: string, leaseMs: number): Promise<string[]>;
+  /**
+   * Give up the leases of `workflowIds` this store holds or held (after the last write of their runs; nothing
+   * happens for the others): any process can claim them at once, and is notified. Durable when it resolves.
+   */
+  releaseLeases(workflowIds: readonly string[]): Promise<void>;
+  /** The owner, epoch and lease expiry (store clock, ms since the epoch) of a workflow; undefined when nobody owns it. */
+  leaseOf(workflowId: string): Promise<{ owner: string; epoch: number; leaseUntil: number } | undefined>;
+  /**
+   * Hear what other processes change ({@link StoreChange}); returns a function that stops listening. Best
+   * effort: poll as well.
+   */
+  watch(listener: (change: StoreChange) => void): () => void;
+}
+
+/** What {@link WorkflowLeases.claimWorkflows} claims. */
+export interface ClaimRequest {
+  /** Who claims: a process-unique id (the manager's). */
+  owner: string;
+  /** How long the lease holds unless renewed, in milliseconds. */
+  leaseMs: number;
+  /** At most this many workflows. */
+  limit: number;
+  /** Only workflows of these types (the types the claiming manager can run); all types when undefined. */
+  types?: readonly string[];
+  /** Only these workflows (say, one just started here). */
+  ids?: readonly string[];
+}
+
+/**
+ * True when `store` has leases ({@link WorkflowLeases}).
+ *
+ * @example
+ * if (hasLeases(store)) console.log(await store.leaseOf('order-1'));
+ */
+export function hasLeases<S extends Store>(store: S): store is S & WorkflowLeases {
+  const candidate = store as Partial<WorkflowLeases>;
+  return (
+    typeof candidate.claimWorkflows === 'function' &&
+    typeof candidate.createWorkflow === 'function' &&
+    typeof candidate.renewLeases === 'function' &&
+    typeof candidate.releaseLeases === 'function' &&
+    typeof candidate.leaseOf === 'function' &&
+    typeof candidate.watch === 'function'
+  );
+}

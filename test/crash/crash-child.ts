@@ -126,7 +126,9 @@ async function main(): Promise<void> {
   process.stdin.on('end', () => process.exit(2));
   process.stdin.resume();
   const note = makeLog(log);
-  const manager = await WorkflowManager.open({ store: await openStore(database), workflows: workflows(note, Number(holdArg)) });
+  // PostgreSQL: the killed process's leases must expire before this one claims its workflows; a short lease.
+  const shared = database.startsWith('postgres:');
+  const manager = await WorkflowManager.open({ store: await openStore(database), workflows: workflows(note, Number(holdArg)), leases: { leaseMs: 500 } });
   let closing = false;
   if (mode === 'crash') {
     process.on('SIGTERM', () => (closing = true));
@@ -134,7 +136,8 @@ async function main(): Promise<void> {
   }
   const existing = await manager.list();
   for (const { id, status } of existing) {
-    if (status === 'running') note(`resumed ${id}`);
+    // Shared store: 'suspended' is a workflow still leased by the killed process, claimed here once the lease expires.
+    if (status === 'running' || (shared && status === 'suspended')) note(`resumed ${id}`);
     else if (status !== 'completed') note(`error ${id} found ${status} at open`);
   }
   note('opened');
@@ -171,7 +174,7 @@ async function main(): Promise<void> {
   let next = 0;
   for (const { id, status } of existing) {
     next = Math.max(next, Number(id.slice(1)) + 1);
-    if (status === 'running') track(id);
+    if (status === 'running' || (shared && status === 'suspended')) track(id);
   }
   for (; next < MAX_WORKFLOWS; next++) {
     while (active.size >= concurrency) await new Promise<void>((resolve) => (wake = resolve));

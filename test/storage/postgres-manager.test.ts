@@ -58,7 +58,8 @@ describePostgres('postgres store under a WorkflowManager', () => {
         try {
           const id = await sender.postEvent({ workflowId: 't1', resource: 'go', identity: null, action: 'set', args: [] });
           assert.deepEqual(await sender.eventOutcome(id), { status: 'pending' });
-          assert.equal(await manager.deliverInbox(), 1);
+          // Its NOTIFY may have had the manager deliver it already; this pass delivers it otherwise.
+          await manager.deliverInbox();
           assert.equal(await manager.getResult('t1'), 12);
           assert.equal((await sender.eventOutcome(id))?.status, 'applied');
           const late = await sender.postEvent({ workflowId: 't1', resource: 'go', identity: null, action: 'set', args: [] });

@@ -10,14 +10,23 @@
  * write of the batch is rejected with StorageError.
  */
 import type pg from 'pg';
-import { StorageError } from '../../core/errors.js';
+import { LeaseLostError, StorageError } from '../../core/errors.js';
 import { describeFailure, storageError } from '../storage-error.js';
+import { lostFences, type FencedWrite, type LeaseStatements } from './leases.js';
 import type { Statements } from './sql.js';
 import { flatten, removesOwnAppend, segments, type RecordsChange, type Segment, type WriteBody } from './write-groups.js';
 
 export type { RecordsChange, WriteBody } from './write-groups.js';
 
-interface Write {
+/** What a write carries besides its body: the lease it must still hold, what to notify once committed. */
+export interface WriteExtras {
+  /** Refused with LeaseLostError (nothing written) unless the workflow's lease is still this one: see leases.ts. */
+  fenced?: FencedWrite;
+  /** A notification payload sent on the store's channel once the write committed (see notifications.ts). */
+  notify?: string;
+}
+
+interface Write extends WriteExtras {
   what: string;
   body: WriteBody;
   done: Promise<void>;
@@ -69,17 +78,20 @@ export class GroupCommit {
     private readonly pool: pg.Pool,
     private readonly sql: Statements,
     private readonly maxBatch: number,
+    private readonly leaseSql: LeaseStatements,
+    /** The channel notifications go to. */
+    private readonly channel: string,
   ) {}
 
   /** Queue a write; it resolves once its transaction committed, or rejects with StorageError. */
-  enqueue(what: string, body: WriteBody): Promise<void> {
+  enqueue(what: string, body: WriteBody, extras: WriteExtras = {}): Promise<void> {
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const done = new Promise<void>((yes, no) => {
       resolve = yes;
       reject = no;
     });
-    this.queue.push({ what, body, done, resolve, reject });
+    this.queue.push({ what, body, done, resolve, reject, ...extras });
     this.schedule();
     return done;
   }
@@ -151,10 +163,12 @@ export class GroupCommit {
       return;
     }
     const failures = new Map<Write, unknown>();
+    const lost = new Set<Write>();
     try {
-      if (!(await this.fastPath(client, batch))) {
+      if (!(await this.fastPath(client, batch, lost))) {
         this.stats.retriedTransactions++;
-        await this.carefulPath(client, batch, failures);
+        lost.clear();
+        await this.carefulPath(client, batch, failures, lost);
       }
     } catch (error) {
       // A connection whose transaction failed is discarded: its state is unknown.
@@ -163,27 +177,45 @@ export class GroupCommit {
       return;
     }
     this.stats.transactions++;
-    this.stats.writes += batch.length - failures.size;
+    this.stats.writes += batch.length - failures.size - lost.size;
     for (const write of batch) {
-      if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
+      if (lost.has(write)) write.reject(new LeaseLostError(write.fenced!.workflowId, write.what));
+      else if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
       else write.resolve();
+    }
+    await this.notify(client, batch.filter((write) => !lost.has(write) && !failures.has(write)));
+  }
+
+  /** Send the notifications of the committed writes (deduplicated). Best effort: listeners poll anyway. */
+  private async notify(client: pg.PoolClient, committed: readonly Write[]): Promise<void> {
+    const payloads = [...new Set(committed.flatMap((write) => (write.notify === undefined ? [] : [write.notify])))];
+    if (payloads.length === 0) return;
+    try {
+      await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.channel, payloads]);
+    } catch (error) {
+      this.releaseWriter(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
-  /** The batch without savepoints. False (rolled back) when a write failed. */
-  private async fastPath(client: pg.PoolClient, batch: readonly Write[]): Promise<boolean> {
+  /**
+   * The batch without savepoints. False (rolled back) when a write failed. Fenced writes whose lease is lost
+   * are left out and added to `lost`.
+   */
+  private async fastPath(client: pg.PoolClient, batch: readonly Write[], lost: Set<Write>): Promise<boolean> {
     const groups = segments(batch.map((write) => write.body));
     const [only] = groups;
     if (groups.length === 1 && only !== undefined && 'records' in only && only.rows.size === 0 && !only.records.some(removesOwnAppend)) {
-      return this.oneStatement(client, only.records);
+      return this.oneStatement(client, only.records, batch);
     }
     await this.statement(client, 'BEGIN');
     try {
-      for (const group of groups) {
+      for (const write of await this.lockFences(client, batch)) lost.add(write);
+      for (const group of lost.size === 0 ? groups : segments(batch.filter((write) => !lost.has(write)).map((write) => write.body))) {
         if ('apply' in group) await group.apply(client);
         else await this.applySegment(client, group);
       }
-    } catch {
+    } catch (error) {
+      if (error instanceof TransactionFailure) throw error;
       await this.statement(client, 'ROLLBACK');
       return false;
     }
@@ -192,9 +224,11 @@ export class GroupCommit {
   }
 
   /** The batch with one savepoint per write: a failing write is rolled back and noted in `failures`. */
-  private async carefulPath(client: pg.PoolClient, batch: readonly Write[], failures: Map<Write, unknown>): Promise<void> {
+  private async carefulPath(client: pg.PoolClient, batch: readonly Write[], failures: Map<Write, unknown>, lost: Set<Write>): Promise<void> {
     await this.statement(client, 'BEGIN');
+    for (const write of await this.lockFences(client, batch)) lost.add(write);
     for (const write of batch) {
+      if (lost.has(write)) continue;
       await this.statement(client, 'SAVEPOINT quest_write');
       try {
         const body = write.body;
@@ -209,6 +243,15 @@ export class GroupCommit {
       }
     }
     await this.commit(client);
+  }
+
+  /** Lock the rows of the batch's fenced writes; the writes whose lease is lost. A failure fails the transaction. */
+  private async lockFences(client: pg.PoolClient, batch: readonly Write[]): Promise<Set<Write>> {
+    try {
+      return await lostFences(client, this.leaseSql, batch);
+    } catch (error) {
+      throw new TransactionFailure(error);
+    }
   }
 
   private async commit(client: pg.PoolClient): Promise<void> {
@@ -239,12 +282,24 @@ export class GroupCommit {
    * trip per commit instead of three. False
    * when a write in it was refused (nothing was written).
    */
-  private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[]): Promise<boolean> {
+  private async oneStatement(client: pg.ClientBase, changes: readonly RecordsChange[], batch: readonly Write[]): Promise<boolean> {
     const { ids, seqs, bodies, crcs, removeIds, removeSeqs } = flatten(changes);
+    const fences = new Map(batch.flatMap((write) => (write.fenced === undefined ? [] : [[write.fenced.workflowId, write.fenced.fence] as const])));
     try {
       // Prepared once per connection (named): the hot statement of a sequential writer is not parsed again.
-      await client.query({ name: this.sql.commitRecordsName, text: this.sql.commitRecords, values: [ids, seqs, bodies, crcs, removeIds, removeSeqs] });
-      return true;
+      if (fences.size === 0) {
+        await client.query({ name: this.sql.commitRecordsName, text: this.sql.commitRecords, values: [ids, seqs, bodies, crcs, removeIds, removeSeqs] });
+        return true;
+      }
+      // Leased workflows: the fence is checked in the same statement; a lost lease writes nothing, and the
+      // careful path then tells which write lost it.
+      const fenceIds = [...fences.keys()];
+      const { rows } = await client.query<{ ok: boolean }>({
+        name: this.sql.commitFencedRecordsName,
+        text: this.sql.commitFencedRecords,
+        values: [ids, seqs, bodies, crcs, removeIds, removeSeqs, fenceIds, fenceIds.map((id) => fences.get(id)!.owner), fenceIds.map((id) => fences.get(id)!.epoch), fenceIds.length],
+      });
+      return rows[0]?.ok === true;
     } catch (error) {
       if (isStatementError(error)) return false;
       // The connection broke: the server may have committed the statement or not.
@@ -279,7 +334,7 @@ export class GroupCommit {
  * True when the server refused the statement itself (a constraint, bad data, a cancelled statement): nothing
  * of it was written and the connection is fine. False for a broken connection or a server going down.
  */
-function isStatementError(error: unknown): boolean {
+export function isStatementError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
   if (code === '57014') return true; // query_canceled (statement_timeout)

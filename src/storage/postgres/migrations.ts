@@ -174,7 +174,7 @@ async function migrateLocked(client: pg.PoolClient, schema: string): Promise<Mig
 }
 
 /** The schema's version, or undefined when it has no migrations table yet. */
-async function appliedVersion(pool: pg.Pool, schema: string): Promise<number | undefined> {
+export async function appliedVersion(pool: pg.Pool, schema: string): Promise<number | undefined> {
   const table = `${quoteIdentifier(schema)}.quest_migrations`;
   const exists = await pool.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [table]);
   if (exists.rows[0]?.found == null) return undefined;

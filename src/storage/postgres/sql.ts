@@ -18,6 +18,14 @@ export interface Statements {
   commitRecords: string;
   /** The name commitRecords is prepared under: unique per schema, as one pool may serve stores of several schemas. */
   commitRecordsName: string;
+  /**
+   * commitRecords for leased workflows, fenced in the same statement: $7 workflow ids, $8 owners, $9 epochs
+   * (one per fenced workflow), $10 their number. Locks those rows (id order); writes nothing unless every
+   * one still has its owner and epoch; returns `ok`.
+   */
+  commitFencedRecords: string;
+  /** The name commitFencedRecords is prepared under. */
+  commitFencedRecordsName: string;
   /** $1 workflow ids: remove their whole histories (their counts become 0). */
   clearRecords: string;
   /**
@@ -67,6 +75,17 @@ export function statementsFor(schema: string): Statements {
       `WITH appended AS (${append('$1', '$2', '$3', '$4')}), removed AS (${remove('$5', '$6')}), ` +
       `changed AS (${count('appended', '1')} UNION ALL ${count('removed', '-1')}) ${moveCounts}`,
     commitRecordsName: `quest_commit_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`,
+    commitFencedRecords:
+      `WITH held AS (SELECT w.id FROM ${s}.workflows AS w JOIN unnest($7::text[], $8::text[], $9::bigint[]) AS f (id, owner, epoch) ` +
+      'ON w.id = f.id AND w.owner = f.owner AND w.epoch = f.epoch ORDER BY w.id FOR UPDATE OF w), ' +
+      'fence AS (SELECT count(*) = $10 AS ok FROM held), ' +
+      `appended AS (INSERT INTO ${s}.records (workflow_id, seq, body, crc) SELECT u.* FROM ` +
+      'unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS u, fence WHERE fence.ok RETURNING workflow_id), ' +
+      `removed AS (DELETE FROM ${s}.records AS r USING unnest($5::text[], $6::bigint[]) AS d (workflow_id, seq), fence ` +
+      'WHERE fence.ok AND r.workflow_id = d.workflow_id AND r.seq = d.seq RETURNING r.workflow_id), ' +
+      `changed AS (${count('appended', '1')} UNION ALL ${count('removed', '-1')}), ` +
+      `counted AS (${moveCounts} RETURNING 1) SELECT ok, (SELECT count(*) FROM counted) AS counted FROM fence`,
+    commitFencedRecordsName: `quest_fenced_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`,
     clearRecords:
       `WITH cleared AS (DELETE FROM ${s}.records WHERE workflow_id = ANY($1::text[])) ` +
       `UPDATE ${s}.workflows SET history_rows = 0 WHERE id = ANY($1::text[])`,

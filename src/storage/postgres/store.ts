@@ -2,7 +2,7 @@
  * PostgreSQL storage: the backend for more than one machine. Every table lives in one schema of one database
  * (default `quest`), reached through a node-postgres pool.
  *
- * Glossary (the words of the multi-process design; leases are reserved in the schema, not used yet):
+ * Glossary (the words of the multi-process design: see leases.ts):
  * - owner: the process that runs a workflow; exactly one at a time.
  * - lease: an owner's claim on a workflow, valid until `lease_until` unless renewed (a heartbeat).
  * - epoch: a fencing token, incremented by every new owner and checked by every write of the old one.
@@ -11,14 +11,30 @@
 import pg from 'pg';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
-import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../store.js';
+import { DuplicateWorkflowError, InvalidArgumentError, StorageError, isQuestError } from '../../core/errors.js';
+import type {
+  ClaimRequest,
+  EventInbox,
+  EventOutcome,
+  EventVerdict,
+  InboxEvent,
+  PostedEvent,
+  Store,
+  StoreChange,
+  WorkflowEntry,
+  WorkflowLease,
+  WorkflowLeases,
+  WorkflowState,
+} from '../store.js';
 import { storageError } from '../storage-error.js';
-import { GroupCommit, type PostgresStoreStats, type WriteBody } from './group-commit.js';
+import { GroupCommit, isStatementError, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
+import { Fences, claim, leaseStatementsFor, renew, type LeaseStatements } from './leases.js';
+import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
 import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
 import { checkSchemaName, migrate } from './migrations.js';
+import { checkExisting, createPool, describeTarget } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
 
 /** Where a {@link PostgresStore} connects: a connection string (it makes its own pool) or a pool of yours. */
@@ -32,6 +48,17 @@ export type PostgresStoreOptions = PostgresConnection & {
   poolSize?: number;
   /** At most this many writes go into one transaction (default 1000). */
   maxBatch?: number;
+  /**
+   * The server ends a session of the store's own pool that sits idle inside a transaction this long (ms,
+   * default 10000): a process paused (SIGSTOP, a VM frozen) in the middle of a group transaction would
+   * otherwise keep its workflows' rows locked, and no other process could take them over.
+   */
+  idleInTransactionMs?: number;
+  /**
+   * Only open a schema that is there and up to date, without creating or migrating anything (what read-only
+   * tools use): NotAQuestStoreError when the schema holds no Quest store, StorageError when it needs migrating.
+   */
+  existingOnly?: boolean;
 };
 
 /** The default schema. */
@@ -51,19 +78,24 @@ export const DEFAULT_SCHEMA = 'quest';
  * It has an inbox of outside events ({@link EventInbox}), as SqliteStore has. Damage to a stored history (a
  * changed record, the deleted rows of a running workflow) is a CorruptHistoryError on load, never replayed.
  *
- * It does not implement ownership yet (the optional `StoreOwnership` capability, one owner process per
- * store): the manager does not require it, and the ownership conformance checks skip stores without it. The
- * next step is leases per workflow, for which the `workflows` table already reserves its columns: `owner` (the
- * process running the workflow), `lease_until` (when its claim lapses unless renewed) and `epoch` (a fencing
- * token, incremented by every new owner and checked by every write of the old one).
+ * Many processes share it: instead of one owner per store (`StoreOwnership`), each running workflow has its
+ * own lease (the `WorkflowLeases` capability: `owner`, `lease_until`, `epoch` in the `workflows` table), so
+ * managers in many processes claim, renew and take over workflows, and every write of a leased workflow is
+ * fenced (see leases.ts). Changes other processes should hear of at once (inbox events, finished workflows,
+ * released leases) are sent with NOTIFY after their transaction (see notifications.ts).
  *
  * @example
  * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class PostgresStore implements Store, EventInbox, RecordStore {
+export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore {
   private readonly committer: GroupCommit;
   private closing: Promise<void> | undefined;
+  private readonly leaseSql: LeaseStatements;
+  private readonly fences = new Fences();
+  private readonly listener: ChangeListener;
+  /** The LISTEN/NOTIFY channel of this schema. */
+  private readonly channel: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -72,8 +104,13 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     /** The schema holding this store's tables. */
     readonly schema: string,
     maxBatch: number,
+    /** Where the store is, for messages: the server (without password) and the schema. */
+    readonly path: string,
   ) {
-    this.committer = new GroupCommit(pool, sql, maxBatch);
+    this.leaseSql = leaseStatementsFor(schema);
+    this.channel = channelOf(schema);
+    this.committer = new GroupCommit(pool, sql, maxBatch, this.leaseSql, this.channel);
+    this.listener = new ChangeListener(pool, this.channel);
   }
 
   /**
@@ -91,12 +128,14 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     const ownsPool = options.pool === undefined;
     const pool = options.pool ?? createPool(options);
     try {
-      await migrate(pool, schema);
+      if (options.existingOnly === true) await checkExisting(pool, schema, describeTarget(options));
+      else await migrate(pool, schema);
     } catch (error) {
       if (ownsPool) await pool.end().catch(() => undefined);
+      if (isQuestError(error)) throw error;
       throw storageError(`open the PostgreSQL store (schema ${JSON.stringify(schema)} at ${describeTarget(options)}). Is the server running and the connection right?`, error);
     }
-    return new PostgresStore(pool, ownsPool, statementsFor(schema), schema, maxBatch);
+    return new PostgresStore(pool, ownsPool, statementsFor(schema), schema, maxBatch, `${describeTarget(options)} (schema ${schema})`);
   }
 
   /** Counters for tests and monitoring: transactions committed, failed, retried; writes committed. */
@@ -117,7 +156,13 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     } catch (error) {
       return Promise.reject(storageError(what, error));
     }
-    return this.enqueue(what, { row: { sql: this.sql.putWorkflows, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } });
+    const fence = this.fenceOf(entry.id, false);
+    const ends = entry.state !== 'running';
+    // Ending a workflow without holding its lease takes it from its owner (see WorkflowLeases).
+    const sql = ends && fence === undefined ? this.leaseSql.putWorkflowsTakingOver : this.sql.putWorkflows;
+    const notify = encodeChange(ends ? { kind: 'finished', workflowId: entry.id } : { kind: 'claimable' });
+    const written = this.enqueue(what, { row: { sql, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } }, { fenced: fence, notify });
+    return ends && fence !== undefined ? written.then(() => this.fences.end(entry.id, fence.fence)) : written;
   }
 
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
@@ -138,12 +183,19 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
 
   deleteWorkflow(workflowId: string): Promise<void> {
     // One write, so one transaction (and one savepoint): entry, history and aliases go together or not at all.
-    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, {
-      apply: async (client) => {
-        await client.query(this.sql.deleteWorkflow, [workflowId]);
-        await client.query(this.sql.clearRecords, [[workflowId]]);
-        await client.query(this.sql.deleteAliasesOf, [workflowId]);
+    return this.enqueue(
+      `delete workflow ${JSON.stringify(workflowId)}`,
+      {
+        apply: async (client) => {
+          await client.query(this.sql.deleteWorkflow, [workflowId]);
+          await client.query(this.sql.clearRecords, [[workflowId]]);
+          await client.query(this.sql.deleteAliasesOf, [workflowId]);
+        },
       },
+      { fenced: this.fenceOf(workflowId, true), notify: encodeChange({ kind: 'finished', workflowId }) },
+    ).then(() => {
+      const fence = this.fences.get(workflowId);
+      if (fence !== undefined) this.fences.end(workflowId, fence);
     });
   }
 
@@ -165,9 +217,14 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   postEvent(event: InboxEvent): Promise<number> {
     let id = 0;
     const what = `post an event for workflow ${JSON.stringify(event.workflowId)}`;
-    return this.serialized(what, () => serializeEvent(event), async (client, body) => {
-      id = await insertEvent(client, this.sql, event.workflowId, body);
-    }).then(() => id);
+    return this.serialized(
+      what,
+      () => serializeEvent(event),
+      async (client, body) => {
+        id = await insertEvent(client, this.sql, event.workflowId, body);
+      },
+      { notify: encodeChange({ kind: 'inbox' }) },
+    ).then(() => id);
   }
 
   takeEvents(limit: number, afterId = 0): Promise<PostedEvent[]> {
@@ -175,7 +232,79 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   }
 
   settleEvent(id: number, verdict: EventVerdict): Promise<void> {
-    return this.enqueue(`settle event ${id} of the inbox`, { apply: (client) => settleEvent(client, this.sql, id, verdict) });
+    return this.enqueue(
+      `settle event ${id} of the inbox`,
+      { apply: (client) => settleEvent(client, this.sql, id, verdict) },
+      { notify: encodeChange({ kind: 'settled', eventId: id }) },
+    );
+  }
+
+  claimWorkflows(request: ClaimRequest): Promise<WorkflowLease[]> {
+    if (!(request.leaseMs > 0)) return Promise.reject(new InvalidArgumentError(`A lease must last more than 0 ms (got ${request.leaseMs}).`));
+    if (request.limit <= 0 || request.ids?.length === 0 || request.types?.length === 0) return Promise.resolve([]);
+    return this.read('claim workflows', () => claim(this.pool, this.leaseSql, this.fences, request));
+  }
+
+  async createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined> {
+    const what = `create workflow ${JSON.stringify(entry.id)}`;
+    let body: string;
+    try {
+      body = JSON.stringify(entry);
+    } catch (error) {
+      throw storageError(what, error);
+    }
+    const values = [entry.id, entry.state, entry.startedAt, body, claim?.owner ?? null, Math.ceil(claim?.leaseMs ?? 0)];
+    try {
+      await this.enqueue(
+        what,
+        { row: { sql: this.leaseSql.createWorkflows, target: `workflows:${entry.id}`, values } },
+        // Only a workflow nobody claimed is news to the other processes.
+        claim === undefined ? { notify: encodeChange({ kind: 'claimable' }) } : {},
+      );
+    } catch (error) {
+      if ((error as { cause?: { code?: unknown } }).cause?.code === '23505') throw new DuplicateWorkflowError(entry.id);
+      throw error;
+    }
+    if (claim === undefined) return undefined;
+    this.fences.hold(entry.id, { owner: claim.owner, epoch: 1 });
+    return { entry, owner: claim.owner, epoch: 1 };
+  }
+
+  renewLeases(owner: string, leaseMs: number): Promise<string[]> {
+    return this.fences.heldBy(owner).ids.length === 0 ? Promise.resolve([]) : this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs));
+  }
+
+  releaseLeases(workflowIds: readonly string[]): Promise<void> {
+    const released = new Map<string, string[][]>();
+    for (const id of workflowIds) {
+      const fence = this.fences.release(id);
+      // An ended workflow is never claimed again: its owner column can stay as it is.
+      if (fence === undefined || fence.ended) continue;
+      const columns = released.get(fence.owner) ?? [[], []];
+      columns[0]!.push(id);
+      columns[1]!.push(String(fence.epoch));
+      released.set(fence.owner, columns);
+    }
+    if (released.size === 0) return Promise.resolve();
+    // After the writes issued before (the lease goes after the last of them), in a statement of its own: inside
+    // a group transaction its row locks would come after the fence check's, out of id order (see leases.ts).
+    return this.read(`release the leases of ${workflowIds.length} workflow(s)`, async () => {
+      for (const [owner, [ids, epochs]] of released) await this.pool.query(this.leaseSql.release, [owner, ids, epochs]);
+      await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, encodeChange({ kind: 'claimable' })]);
+    });
+  }
+
+  leaseOf(workflowId: string): Promise<{ owner: string; epoch: number; leaseUntil: number } | undefined> {
+    return this.read(`read the lease of workflow ${JSON.stringify(workflowId)}`, async () => {
+      const { rows } = await this.pool.query<{ owner: string; epoch: string; lease_until: string }>(this.leaseSql.leaseOf, [workflowId]);
+      const row = rows[0];
+      return row === undefined ? undefined : { owner: row.owner, epoch: Number(row.epoch), leaseUntil: Number(row.lease_until) };
+    });
+  }
+
+  watch(listener: (change: StoreChange) => void): () => void {
+    this.checkOpen();
+    return this.listener.watch(listener);
   }
 
   eventOutcome(id: number): Promise<EventOutcome | undefined> {
@@ -189,6 +318,7 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
   close(): Promise<void> {
     this.closing ??= this.committer.drain().then(async () => {
       this.committer.releaseWriter();
+      await this.listener.close();
       if (!this.ownsPool) return;
       try {
         await this.pool.end();
@@ -213,7 +343,7 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
     if (change.append.length === 0 && change.remove.length === 0) return Promise.resolve();
     const what = `write the history of workflow ${JSON.stringify(workflowId)}`;
     try {
-      return this.enqueue(what, { records: serializeChange(workflowId, change) });
+      return this.enqueue(what, { records: serializeChange(workflowId, change) }, { fenced: this.fenceOf(workflowId, false) });
     } catch (error) {
       return Promise.reject(storageError(what, error));
     }
@@ -221,35 +351,50 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
 
   /** @internal See {@link PostgresHistory.clear}. */
   clearRecords(workflowId: string): Promise<void> {
-    return this.enqueue(`clear the history of workflow ${JSON.stringify(workflowId)}`, {
-      row: { sql: this.sql.clearRecords, target: `records:${workflowId}`, values: [workflowId] },
-    });
+    return this.enqueue(
+      `clear the history of workflow ${JSON.stringify(workflowId)}`,
+      { row: { sql: this.sql.clearRecords, target: `records:${workflowId}`, values: [workflowId] } },
+      { fenced: this.fenceOf(workflowId, true) },
+    );
+  }
+
+  /** The fence a write to `workflowId` must pass, when this store holds (or held) its lease. */
+  private fenceOf(workflowId: string, rowMayBeGone: boolean): WriteExtras['fenced'] {
+    const fence = this.fences.get(workflowId);
+    return fence === undefined ? undefined : { workflowId, fence, rowMayBeGone };
   }
 
   /** Serialize now (what is stored is the value as it was at the call), write with the next group. */
-  private serialized<T>(what: string, serialize: () => T, apply: (client: pg.ClientBase, data: T) => Promise<void>): Promise<void> {
+  private serialized<T>(what: string, serialize: () => T, apply: (client: pg.ClientBase, data: T) => Promise<void>, extras?: WriteExtras): Promise<void> {
     let data: T;
     try {
       data = serialize();
     } catch (error) {
       return Promise.reject(storageError(what, error));
     }
-    return this.enqueue(what, { apply: (client) => apply(client, data) });
+    return this.enqueue(what, { apply: (client) => apply(client, data) }, extras);
   }
 
-  private enqueue(what: string, body: WriteBody): Promise<void> {
+  private enqueue(what: string, body: WriteBody, extras?: WriteExtras): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(this.closedError());
-    return this.committer.enqueue(what, body);
+    return this.committer.enqueue(what, body, extras);
   }
 
-  /** Run a query after the writes queued before it, so that it sees them. */
+  /**
+   * Run a query after the writes queued before it, so that it sees them. A query that failed on a broken
+   * connection (the server restarted: the pool's idle connections are dead until it notices) runs again on a
+   * fresh one, twice at most; reads and the lease statements are safe to repeat.
+   */
   private async read<T>(what: string, query: () => Promise<T>): Promise<T> {
     this.checkOpen();
     await this.committer.drain();
-    try {
-      return await query();
-    } catch (error) {
-      throw storageError(what, error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await query();
+      } catch (error) {
+        if (attempt > 2 || isStatementError(error) || this.closing !== undefined) throw storageError(what, error);
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
     }
   }
 
@@ -259,25 +404,5 @@ export class PostgresStore implements Store, EventInbox, RecordStore {
 
   private closedError(): StorageError {
     return new StorageError(`The PostgreSQL store (schema ${JSON.stringify(this.schema)}) is closed.`);
-  }
-}
-
-function createPool(options: PostgresStoreOptions): pg.Pool {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
-  // An idle connection that breaks (server restart) emits 'error' on the pool; unhandled, it would end the
-  // process. The pool drops that connection and the next query opens a new one, so there is nothing to do.
-  pool.on('error', () => undefined);
-  return pool;
-}
-
-/** The connection string without its password, for messages. */
-function describeTarget(options: PostgresStoreOptions): string {
-  if (options.connectionString === undefined) return 'the pool given';
-  try {
-    const url = new URL(options.connectionString);
-    url.password = '';
-    return url.toString();
-  } catch {
-    return 'the connection string given';
   }
 }

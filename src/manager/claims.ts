@@ -1,0 +1,296 @@
+/**
+ * The manager's side of a store shared by many processes (WorkflowLeases, PostgreSQL): which workflows this
+ * process runs. It claims new and orphaned workflows (nobody owns them, or their owner's lease expired: the
+ * process died) up to its capacity, renews its leases with a heartbeat, stops a run whose lease it lost
+ * (another process took the workflow over: the store's fencing already refuses that run's writes), and
+ * releases a workflow once its run has ended here.
+ *
+ * It listens to the store's notifications: new inbox events wake inbox delivery, released or new workflows
+ * wake a claim, finished workflows and settled events wake callers waiting in getResult and act. Every one of
+ * these also happens on the heartbeat, so a lost notification only delays.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Store, WorkflowEntry, WorkflowLeases } from '../storage/store.js';
+import type { ManagerAliases } from './alias-registry.js';
+import { actElsewhere, awaitFinished, ChangeWaiters, movedAway } from './elsewhere.js';
+import { outcomeOf, type ManagedWorkflow } from './managed-workflow.js';
+
+/** Default of ManagerOptions.leases.leaseMs. */
+export const DEFAULT_LEASE_MS = 5000;
+/** At most this many workflows per claim statement. */
+const CLAIM_BATCH = 200;
+
+/** Options of the leases (ManagerOptions.leases). */
+export interface LeaseOptions {
+  /**
+   * How long a lease holds without a heartbeat, in milliseconds (default 5000). A process that dies loses its
+   * workflows to the others after at most this long; one paused longer than this loses them for good (its
+   * late writes are refused). Heartbeats go every third of it.
+   */
+  leaseMs?: number;
+  /** At most this many workflows run in this process at once (default: no limit; 0: none, only start and read). */
+  maxWorkflows?: number;
+}
+
+/** What the claims need from their manager. */
+export interface ClaimDeps {
+  readonly store: Store & WorkflowLeases;
+  readonly log: Pick<Logger, 'warn'>;
+  /** The manager's workflows (read; a workflow that moved away is removed). */
+  readonly live: Map<string, ManagedWorkflow>;
+  /** The manager's aliases (a workflow that moved away is forgotten, in memory only). */
+  readonly aliases: Pick<ManagerAliases, 'forget'>;
+  /** The workflow types this manager runs: it claims only those. */
+  types(): string[];
+  /** Run (resume by replay) a workflow this process just claimed. */
+  launch(entry: WorkflowEntry): void;
+  /** Look at the inbox now (an event was posted). */
+  wakeInbox(): void;
+  /** True once the manager closes. */
+  isClosing(): boolean;
+}
+
+/**
+ * Claims, heartbeats and releases of one manager.
+ *
+ * @example
+ * const claims = new WorkflowClaims(deps, { leaseMs: 5000 });
+ * await claims.start();                       // claims what is waiting, starts the heartbeat
+ * const lease = await claims.create(entry);  // a workflow started here
+ */
+export class WorkflowClaims {
+  /**
+   * This manager's owner id in the store: `<host>/<pid>/<random>`, unique per manager (a restarted process is
+   * another owner), and saying to an operator which process holds a workflow.
+   */
+  readonly owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  readonly leaseMs: number;
+  readonly waiters = new ChangeWaiters();
+  private readonly maxWorkflows: number;
+  /** The workflows whose lease this manager holds (or held, until released). */
+  private readonly held = new Set<string>();
+  /** Being stopped because their lease was lost. */
+  private readonly dropping = new Set<string>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
+  /** The claim in progress, and whether another was asked for meanwhile. */
+  private claiming: Promise<void> | undefined;
+  private claimAgain = false;
+  private tick: Promise<void> | undefined;
+  /** Releases in progress: close() waits for them before the store closes. */
+  private readonly releasing = new Set<Promise<void>>();
+
+  constructor(private readonly deps: ClaimDeps, options: LeaseOptions = {}) {
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.maxWorkflows = options.maxWorkflows ?? Infinity;
+    if (!(this.leaseMs >= 10) || !Number.isFinite(this.leaseMs)) {
+      throw new InvalidArgumentError(`leases.leaseMs must be a finite number of milliseconds, at least 10 (got ${String(options.leaseMs)}).`);
+    }
+    if (!(this.maxWorkflows >= 0)) throw new InvalidArgumentError(`leases.maxWorkflows must be 0 or more (got ${String(options.maxWorkflows)}).`);
+  }
+
+  /** Listen to the store, claim what waits, and start the heartbeat. Rejects when the store cannot be read. */
+  async start(): Promise<void> {
+    this.unwatch = this.deps.store.watch((change) => {
+      this.waiters.heard(change);
+      if (change.kind === 'inbox') this.deps.wakeInbox();
+      if (change.kind === 'claimable') this.claimSoon();
+    });
+    await this.claim();
+    this.heartbeat = setInterval(() => {
+      this.tick ??= this.beat().finally(() => (this.tick = undefined));
+    }, Math.max(5, Math.floor(this.leaseMs / 3)));
+    this.heartbeat.unref();
+  }
+
+  /**
+   * `act` on workflow `id` that does not run here (`error` says so): when it runs in another process (or waits
+   * for one to claim it), post the action to the inbox and wait for its outcome; otherwise rethrow `error`.
+   */
+  async actElsewhere(id: string, error: unknown, event: { resource: string; identity: string | null; action: string; args: unknown[] }): Promise<unknown> {
+    const entry = this.deps.live.get(id)?.active === true ? undefined : await this.deps.store.getWorkflow(id);
+    if (entry?.state !== 'running') throw error;
+    return actElsewhere(this.deps.store, this.waiters, id, event);
+  }
+
+  /**
+   * getResult() of workflow `id` when it does not run here (or its run here handed it over): wait for it to
+   * finish wherever it runs (NOTIFY, or the poll), or for its run here when this manager claims it meanwhile.
+   */
+  async result(id: string, asked: string): Promise<unknown> {
+    for (;;) {
+      const entry = await awaitFinished(this.deps.store, this.waiters, id, asked, () => this.deps.live.get(id)?.active === true);
+      if (entry !== undefined) return outcomeOf(entry);
+      const managed = this.deps.live.get(id);
+      await managed?.settled();
+      if (managed !== undefined && !this.handedOver(managed)) return managed.outcome();
+    }
+  }
+
+  /** How many workflows run here now. */
+  private activeCount(): number {
+    let active = 0;
+    for (const managed of this.deps.live.values()) if (managed.active) active++;
+    return active;
+  }
+
+  /** Drop a workflow from the manager's memory (its run has ended): it runs elsewhere now, or will. */
+  private forget(id: string): void {
+    this.deps.live.delete(id);
+    this.deps.aliases.forget(id);
+  }
+
+  /** True while this process may take one more workflow. */
+  get hasCapacity(): boolean {
+    return this.activeCount() < this.maxWorkflows;
+  }
+
+  /**
+   * Store a new workflow's entry: claimed by this manager when it has capacity (the caller then runs it),
+   * otherwise left for a process with capacity. DuplicateWorkflowError when the id exists.
+   */
+  async create(entry: WorkflowEntry): Promise<boolean> {
+    const mine = this.hasCapacity;
+    await this.deps.store.createWorkflow(entry, mine ? { owner: this.owner, leaseMs: this.leaseMs } : undefined);
+    if (mine) this.held.add(entry.id);
+    return mine;
+  }
+
+  /** Claim workflow `id` if nobody runs it (an orphan) and this process has capacity; true when claimed. */
+  async claimOne(id: string): Promise<boolean> {
+    if (!this.hasCapacity) return false;
+    const [lease] = await this.deps.store.claimWorkflows({ owner: this.owner, leaseMs: this.leaseMs, limit: 1, ids: [id], types: this.deps.types() });
+    if (lease === undefined) return false;
+    this.held.add(id);
+    return true;
+  }
+
+  /**
+   * A run ended here (the manager's hook, after the workflow's state is updated). A workflow that finished,
+   * was cancelled, or moved away (lease lost, storage failure) is released; one halted on an engine error
+   * (NonDeterminismError, damage) stays held here, as with a single manager, until this manager closes.
+   */
+  runEnded(managed: ManagedWorkflow): void {
+    const id = managed.id;
+    if (this.deps.isClosing() || this.dropping.has(id) || !this.held.has(id)) return;
+    const gone = managed.finished !== undefined || managed.stopping === 'cancel' || managed.stopping === 'delete';
+    if (!gone && !movedAway(managed.halted)) return;
+    if (!gone) {
+      this.deps.log.warn({ workflow: id, err: managed.halted }, 'run stopped (its lease was lost, or the store failed): the workflow is left for whichever process claims it');
+      this.forget(id);
+    }
+    const released = this.release([id]).finally(() => this.releasing.delete(released));
+    this.releasing.add(released);
+    this.claimSoon();
+  }
+
+  /**
+   * True when getResult() should wait for the workflow in the store rather than report this run's end: the
+   * run stopped because the workflow moved (or may move) to another process.
+   */
+  handedOver(managed: ManagedWorkflow): boolean {
+    if (managed.finished !== undefined || this.deps.isClosing()) return false;
+    if (managed.stopping === 'cancel' || managed.stopping === 'delete') return false;
+    return managed.halted === undefined || movedAway(managed.halted);
+  }
+
+  /** Stop claiming and renewing (the manager closes); the leases stay until {@link releaseAll}. */
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.unwatch?.();
+    this.waiters.close();
+    await this.tick;
+    await this.claiming;
+    await Promise.all(this.releasing);
+  }
+
+  /** Release every lease still held (after every run here has stopped): the other processes take over at once. */
+  async releaseAll(): Promise<void> {
+    await this.release([...this.held]);
+  }
+
+  private async release(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.held.delete(id);
+    try {
+      await this.deps.store.releaseLeases(ids);
+    } catch (error) {
+      // The leases then expire by themselves: the others take over a lease period later.
+      this.deps.log.warn({ err: error, workflows: ids.length }, 'could not release leases; they expire by themselves');
+    }
+  }
+
+  /** Claim soon (debounced): a claim in progress runs once more when it ends. */
+  private claimSoon(): void {
+    if (this.deps.isClosing()) return;
+    if (this.claiming !== undefined) {
+      this.claimAgain = true;
+      return;
+    }
+    void this.claim();
+  }
+
+  /** Claim up to capacity, in batches, one claim at a time. */
+  private claim(): Promise<void> {
+    this.claiming ??= (async () => {
+      do {
+        this.claimAgain = false;
+        try {
+          while (await this.claimBatch());
+        } catch (error) {
+          this.deps.log.warn({ err: error }, 'could not claim workflows; trying again at the next heartbeat');
+        }
+      } while (this.claimAgain && !this.deps.isClosing());
+    })().finally(() => (this.claiming = undefined));
+    return this.claiming;
+  }
+
+  /** One claim statement; true when it took a full batch (more may wait). */
+  private async claimBatch(): Promise<boolean> {
+    if (this.deps.isClosing()) return false;
+    const room = this.maxWorkflows - this.activeCount();
+    if (!(room > 0)) return false;
+    const limit = Math.min(room, CLAIM_BATCH);
+    const leases = await this.deps.store.claimWorkflows({ owner: this.owner, leaseMs: this.leaseMs, limit, types: this.deps.types() });
+    for (const { entry } of leases) {
+      this.held.add(entry.id);
+      if (this.deps.isClosing()) continue; // released by releaseAll()
+      this.deps.launch(entry);
+    }
+    return leases.length === limit;
+  }
+
+  /** The heartbeat: renew, stop the runs whose lease was lost, claim what waits. */
+  private async beat(): Promise<void> {
+    if (this.deps.isClosing()) return;
+    let kept: Set<string>;
+    try {
+      kept = new Set(await this.deps.store.renewLeases(this.owner, this.leaseMs));
+    } catch (error) {
+      this.deps.log.warn({ err: error }, 'could not renew leases; trying again at the next heartbeat');
+      return;
+    }
+    const lost = [...this.held].filter((id) => !kept.has(id) && !this.dropping.has(id));
+    await Promise.all(lost.map((id) => this.drop(id)));
+    await this.claim();
+  }
+
+  /** The lease of `id` was lost: stop its run here (its writes are refused already), forget it, release it. */
+  private async drop(id: string): Promise<void> {
+    this.dropping.add(id);
+    try {
+      const managed = this.deps.live.get(id);
+      if (managed !== undefined) {
+        // No grace: a step still running here would only duplicate what the new owner runs.
+        await managed.stop('close', 0);
+        if (this.deps.live.get(id) === managed) this.forget(id);
+      }
+      this.deps.log.warn({ workflow: id }, 'lease lost: another process runs the workflow now; its run here stopped');
+      await this.release([id]);
+    } finally {
+      this.dropping.delete(id);
+    }
+  }
+}

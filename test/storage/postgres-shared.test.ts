@@ -1,0 +1,112 @@
+/**
+ * Two WorkflowManagers over one PostgreSQL schema, each with its own store (as two processes would have):
+ * a workflow started by a manager with no capacity runs in the other; getResult() in the starter wakes when
+ * it finishes; act() in the starter reaches the owner through the inbox; aliases are global; ifExists:
+ * 'resume' does not run a workflow twice; a cancel from the non-owner stops the owner's run.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkflowManager, alias, isQuestError, queue, step } from '../../src/index.js';
+import { PostgresStore } from '../../src/storage/postgres/index.js';
+import { PG_URL, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
+
+const open = (schema: string) => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 });
+
+function workflowsCounting(runs: Record<string, number>) {
+  const counted = step('counted', async (id: string) => {
+    runs[id] = (runs[id] ?? 0) + 1;
+    return id;
+  });
+  return {
+    /** Takes the alias `name`, then sums the numbers put to its public queue `in` until a 0. */
+    summer: async (name: string): Promise<number> => {
+      await counted(name);
+      await using _alias = await alias(name);
+      await using input = await queue<number>('in', null);
+      let sum = 0;
+      for (let n = await input.get(); n !== 0; n = await input.get()) sum += n;
+      return sum;
+    },
+  };
+}
+
+/** Resolves once workflow `id` runs in `manager` with its queue `in` open (it may still be on its way there). */
+async function openIn(manager: WorkflowManager<ReturnType<typeof workflowsCounting>>, id: string): Promise<void> {
+  for (;;) {
+    try {
+      await manager.waitForResource(id, 'in', null);
+      return;
+    } catch (error) {
+      if (!isQuestError(error, 'WORKFLOW_SUSPENDED')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+/** Run `body` with two managers over a fresh schema: `runner` runs workflows, `starter` runs none (maxWorkflows 0). */
+async function withPair(body: (managers: { runner: WorkflowManager<ReturnType<typeof workflowsCounting>>; starter: WorkflowManager<ReturnType<typeof workflowsCounting>>; runs: Record<string, number> }) => Promise<void>): Promise<void> {
+  const schema = freshSchema('shared');
+  const runs: Record<string, number> = {};
+  const workflows = workflowsCounting(runs);
+  const runner = await WorkflowManager.open({ store: await open(schema), workflows, leases: { leaseMs: 2000 } });
+  const starter = await WorkflowManager.open({ store: await open(schema), workflows, leases: { leaseMs: 2000, maxWorkflows: 0 } });
+  try {
+    await body({ runner, starter, runs });
+  } finally {
+    await starter.close();
+    await runner.close();
+    await dropSchema(schema);
+  }
+}
+
+describePostgres('two managers over one PostgreSQL store', () => {
+  test('a workflow started where there is no capacity runs in the other manager; act and getResult reach it from the starter', async () => {
+    await withPair(async ({ runner, starter, runs }) => {
+      const handle = await starter.start('summer', 's1', 'lobby');
+      assert.equal(handle.created, true);
+      await openIn(runner, 's1');
+      assert.deepEqual((await starter.list()).map(({ id, status }) => [id, status]), [['s1', 'running']], 'running in the other manager');
+      await starter.act('s1', 'in', null, 'put', 2);
+      await starter.queue<number>('lobby', 'in', null).put(3);
+      await starter.act('lobby', 'in', null, 'put', 0);
+      assert.equal(await handle.result(), 5);
+      assert.equal(await runner.getResult('s1'), 5);
+      assert.deepEqual(runs, { lobby: 1 });
+    });
+  });
+
+  test('aliases are global: a workflow in one manager cannot take an alias a workflow of the other holds', async () => {
+    await withPair(async ({ runner, starter }) => {
+      await runner.start('summer', 'a', 'shared-name');
+      await openIn(runner, 'a');
+      // Started by the starter, run by the runner (the only one with capacity): its alias is refused.
+      await starter.start('summer', 'b', 'shared-name');
+      await assert.rejects(starter.getResult('b'), (error: unknown) => isQuestError(error, 'DUPLICATE_ALIAS'));
+      await starter.act('shared-name', 'in', null, 'put', 0);
+      assert.equal(await starter.getResult('a'), 0);
+    });
+  });
+
+  test("start with ifExists: 'resume' from either manager returns the workflow without running it twice; a duplicate start is refused", async () => {
+    await withPair(async ({ runner, starter, runs }) => {
+      await runner.start('summer', 'w', 'w-name');
+      await openIn(runner, 'w');
+      const again = await starter.startWith('summer', 'w', ['w-name'], { ifExists: 'resume' });
+      assert.equal(again.created, false);
+      await assert.rejects(starter.start('summer', 'w', 'w-name'), (error: unknown) => isQuestError(error, 'DUPLICATE_WORKFLOW'));
+      await starter.act('w', 'in', null, 'put', 0);
+      assert.equal(await again.result(), 0);
+      assert.deepEqual(runs, { 'w-name': 1 });
+    });
+  });
+
+  test('a cancel from the manager that does not run the workflow stops its run in the other one', async () => {
+    await withPair(async ({ runner, starter }) => {
+      await starter.start('summer', 'c', 'c-name');
+      await openIn(runner, 'c');
+      await starter.cancel('c');
+      await assert.rejects(runner.getResult('c'), (error: unknown) => isQuestError(error, 'WORKFLOW_CANCELLED'));
+      await assert.rejects(starter.getResult('c'), (error: unknown) => isQuestError(error, 'WORKFLOW_CANCELLED'));
+    });
+  });
+});
