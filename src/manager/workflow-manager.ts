@@ -119,7 +119,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.claims = hasLeases(store)
       ? new WorkflowClaims(
           {
-            store, log: this.log, live: this.live, aliases: this.aliases, types: () => this.types,
+            store, log: this.log, live: this.live, aliases: this.aliases,
+            // Every type this manager runs, Quest's own hidden ones (quest.schedule) included.
+            types: () => Object.getOwnPropertyNames(this.workflows),
             launch: (entry) => this.resume(entry), wakeInbox: () => this.inbox?.wake(), isClosing: () => this.closing !== undefined,
           },
           options.leases,

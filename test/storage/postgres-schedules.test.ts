@@ -34,8 +34,11 @@ describePostgres('schedules, children and deadlines on PostgreSQL', () => {
     const clock = new VirtualClock({ start: START });
     t.after(clock.install());
     const schema = freshSchema('sched');
+    // Closed however the test ends: a manager left open would keep the process alive.
+    const managers: WorkflowManager<typeof workflows>[] = [];
     try {
       const first = await WorkflowManager.open({ store: await open(schema), workflows });
+      managers.push(first);
       await schedule(first, 'hourly', { cron: '0 * * * *', type: 'tick', args: ['t'] });
       await first.startWith('waiter', 'late', [], { timeoutMs: 90 * 60_000 });
       await first.start('parent', 'p1');
@@ -47,6 +50,7 @@ describePostgres('schedules, children and deadlines on PostgreSQL', () => {
 
       await clock.advance(2 * HOUR);
       const second = await WorkflowManager.open({ store: await open(schema), workflows });
+      managers.push(second);
       const fired = async () => (await second.list()).map(({ id }) => id).filter((id) => id.startsWith('hourly@')).sort();
       await untilSettled(async () => (await fired()).length === 3);
       assert.deepEqual(await fired(), [1, 2, 3].map((h) => `hourly@${new Date(START + h * HOUR).toISOString()}`));
@@ -57,6 +61,7 @@ describePostgres('schedules, children and deadlines on PostgreSQL', () => {
       assert.equal((await second.list()).filter(({ type }) => type === 'waiter').length, 2, 'one child, one timed workflow: nothing started twice');
       await second.close();
     } finally {
+      for (const manager of managers) await manager.close();
       await dropSchema(schema);
     }
   });
