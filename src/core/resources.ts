@@ -236,6 +236,16 @@ export function actionSpec(kind: string, action: string): ActionSpec | undefined
   return actions !== undefined && Object.hasOwn(actions, action) ? actions[action] : undefined;
 }
 
+/**
+ * True when `action` answers nothing on every kind that has it (a put, a set, a clear): it can travel through
+ * an inbox, whose sender learns only whether it was applied. A read or a take (a queue's get) answers a value,
+ * which would be lost there.
+ */
+export function answersNothing(action: string): boolean {
+  const specs = Object.keys(KINDS).flatMap((kind) => actionSpec(kind, action) ?? []);
+  return specs.length > 0 && specs.every((spec) => spec.mutates && !spec.blocking && spec.consumes !== true);
+}
+
 /** The actions of resource kind `kind` (empty for an unknown kind). */
 export function actionsOf(kind: string): Readonly<Record<string, ActionSpec>> {
   return createResourceState(kind)?.actions ?? {};

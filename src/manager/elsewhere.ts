@@ -3,7 +3,8 @@
  * one (getResult), act on one through the inbox (act). Both wake on the store's notifications (a workflow
  * finished, an inbox event settled) and poll as well, since a notification may be lost.
  */
-import { QuestError, WorkflowNotFoundError, WorkflowSuspendedError, isQuestError, type QuestErrorCode } from '../core/errors.js';
+import { InvalidArgumentError, QuestError, WorkflowNotFoundError, WorkflowSuspendedError, isQuestError, type QuestErrorCode } from '../core/errors.js';
+import { answersNothing } from '../core/resources.js';
 import { serialize } from '../core/serializer.js';
 import { hasInbox, type Store, type StoreChange, type WorkflowEntry, type WorkflowLeases } from '../storage/store.js';
 
@@ -90,7 +91,8 @@ export async function awaitFinished(
 /**
  * Act on workflow `id`, which runs in another process, through the store's inbox: post the event, wait for
  * its outcome (the owner applies it as soon as the event's resource is open), and throw the reason when it
- * was rejected. An applied action answers undefined: what it returns stays in the other process.
+ * was rejected. Only actions that answer nothing (put, set, clear) go this way: a read or a take would answer
+ * in the other process, and its value would be lost (InvalidArgumentError says where to call it instead).
  */
 export async function actElsewhere(
   store: Store & WorkflowLeases,
@@ -99,6 +101,13 @@ export async function actElsewhere(
   event: { resource: string; identity: string | null; action: string; args: unknown[] },
 ): Promise<unknown> {
   if (!hasInbox(store)) throw new WorkflowSuspendedError(id, 'it runs in another process, and this store has no inbox to reach it');
+  if (!answersNothing(event.action)) {
+    throw new InvalidArgumentError(
+      `${event.action} on ${event.resource} answers a value, and workflow ${id} runs in another process, where that value ` +
+        `would stay: call it through the process that runs the workflow (its QuestServer), or send an action that ` +
+        `answers nothing (put, set, clear).`,
+    );
+  }
   const args = event.args.map((arg, n) => serialize(arg, `argument ${n} of ${event.action} on ${event.resource}`));
   const eventId = await store.postEvent({ workflowId: id, resource: event.resource, identity: event.identity, action: event.action, args });
   for (;;) {

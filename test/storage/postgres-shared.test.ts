@@ -68,6 +68,8 @@ describePostgres('two managers over one PostgreSQL store', () => {
       assert.deepEqual((await starter.list()).map(({ id, status }) => [id, status]), [['s1', 'running']], 'running in the other manager');
       await starter.act('s1', 'in', null, 'put', 2);
       await starter.queue<number>('lobby', 'in', null).put(3);
+      // A take answers a value, which would stay in the other process: refused before anything is taken.
+      await assert.rejects(starter.act('s1', 'in', null, 'get'), (error: Error) => isQuestError(error, 'INVALID_ARGUMENT') && /answers a value/.test(error.message));
       await starter.act('lobby', 'in', null, 'put', 0);
       assert.equal(await handle.result(), 5);
       assert.equal(await runner.getResult('s1'), 5);
