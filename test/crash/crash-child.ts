@@ -54,7 +54,8 @@ function makeLog(path: string): (line: string) => void {
   return (line) => {
     writeSync(fd, `${line}\n`);
     fsyncSync(fd);
-    // Pipes are synchronous on Linux: once this returns, the parent gets the line even if we die next.
+    // The file above is the record the parent checks; this line (asynchronous on a pipe, lost if queued at
+    // SIGKILL) only paces it.
     process.stdout.write(`${line}\n`);
   };
 }

@@ -38,16 +38,24 @@ async function openStore(backend: string, directory: string): Promise<Store> {
   throw new Error(`unknown backend ${backend}`);
 }
 
+/**
+ * Write `line` and wait until it is in the pipe. Node writes to a pipe asynchronously: a line still queued in
+ * this process dies with it at SIGKILL, and the parent would see a commit land that it never saw acknowledged.
+ * The next commit starts only once the parent can read the previous acknowledgement.
+ */
+function emit(line: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(line, (error) => (error ? reject(error) : resolve())));
+}
+
 async function writeLoop(store: Store, index: number): Promise<void> {
   const history = store.history(crashHistoryId(index));
   const records = await history.load();
   let seq = records.at(-1)?.seq ?? 0;
-  process.stdout.write(`start ${index} ${seq}\n`);
+  await emit(`start ${index} ${seq}\n`);
   for (const stop = seq + MAX_COMMITS; seq < stop;) {
     seq++;
     await history.commit({ append: [crashRecord(index, seq)], remove: seq % 2 === 0 ? [seq - 1] : [] });
-    // Pipes are synchronous on Linux: once this returns, the line is the parent's even if we die next.
-    process.stdout.write(`ack ${index} ${seq}\n`);
+    await emit(`ack ${index} ${seq}\n`);
   }
 }
 
