@@ -29,6 +29,7 @@ import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { VersionBook, type DeclaredVersion } from './version-book.js';
 import { IdleCommit } from './idle-commit.js';
+import { Quiescence } from './quiescence.js';
 import { WOULD_BLOCK, visibleCandidates, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
@@ -59,6 +60,8 @@ export interface RunOptions {
   readonly onResourceChange: (resource: OpenResource, change: ResourceChange) => void;
   /** Called once replay has caught up (before live calls are released). */
   readonly onReplayDone: () => void;
+  /** Called when the workflow has gone idle waiting for the outside or a timer (see ./idle-commit.ts). */
+  readonly onIdle?: () => void;
 }
 
 /** A blocked action waiting for a resource to change; may wait on several resources at once (MultiQueue). */
@@ -124,6 +127,8 @@ export class Run {
   private readonly halt = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
   private readonly stopped = createDeferred<void>();
+  /** Which tasks wait for the outside or a timer: tells when the run is quiet (see ./quiescence.ts). */
+  readonly quiescence = new Quiescence();
   /** Step bodies running now (user code): a suspension gives them a grace period to return. */
   private readonly stepBodies = new Set<Promise<unknown>>();
 
@@ -131,7 +136,7 @@ export class Run {
     this.options = options;
     this.workflowId = options.workflowId;
     this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
-    this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined);
+    this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined, options.onIdle);
   }
 
   /** Aborted when the run stops; steps observe it through `abortSignal()`. */
@@ -169,6 +174,24 @@ export class Run {
       bodies.delete(body);
     };
     body.then(ended, ended);
+  }
+
+  /**
+   * True when the run could be suspended and resumed by replay without losing work in progress: replay has
+   * caught up, and every task waits for the outside or a sleep (see ./quiescence.ts).
+   */
+  get quiet(): boolean {
+    return this.stopReason === undefined && this.replay === null && this.replayIsDone && this.quiescence.quiet(this.stepBodies.size);
+  }
+
+  /** A sleep of `task` waits until `deadline` (epoch ms) for `waiting`: the run is idle meanwhile. */
+  timerWait<T>(task: TaskState, deadline: number, waiting: Promise<T>): Promise<T> {
+    const quietEnded = this.quiescence.waitBegan(task, deadline);
+    const idleEnded = this.idle.began();
+    return waiting.finally(() => {
+      quietEnded();
+      idleEnded();
+    });
   }
 
   /**
@@ -595,11 +618,13 @@ export class Run {
       if (waiter.done) break;
     }
     const waitEnded = waiter.done ? undefined : this.idle.began();
+    const quietEnded = waiter.done ? undefined : this.quiescence.waitBegan(context.task);
     try {
       return await context.task.track(deferred);
     } finally {
       waiter.done = true;
       waitEnded?.();
+      quietEnded?.();
     }
   }
 
@@ -696,9 +721,11 @@ export class Run {
     }
     const tracked = task.track(deferred);
     const waitEnded = this.idle.began();
+    const quietEnded = this.quiescence.waitBegan(task);
     return tracked.finally(() => {
       waiter.done = true;
       waitEnded();
+      quietEnded();
     });
   }
 

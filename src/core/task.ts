@@ -48,7 +48,9 @@ function startTask<A extends unknown[], R>(context: WorkflowContext, name: strin
   const state = new TaskState(id, context.task);
   context.task.children.add(state);
   context.scope.tasks.add(state);
+  const taskEnded = context.run.quiescence.taskStarted();
   const result = runTask(context, state, fn, args);
+  result.then(taskEnded, taskEnded);
   state.finished = result.then(
     () => undefined,
     () => undefined,

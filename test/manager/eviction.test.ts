@@ -1,0 +1,183 @@
+/**
+ * Eviction of idle workflows (ManagerOptions.maxResident): beyond the budget, workflows waiting only for the
+ * outside or a sleep drop their run and resume by replay when something needs them. Callers see no
+ * difference but latency: puts apply, sleeps fire, resources() and streams work, getResult() waits, and a
+ * crash with workflows evicted loses nothing. A workflow running a step is never evicted.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createDeferred } from '../../src/core/deferred.js';
+import { InvalidArgumentError, WorkflowManager, queue, sleep, step, type WorkflowInfo } from '../../src/index.js';
+import { MemoryStore } from '../../src/storage/memory.js';
+import { SqliteStore } from '../../src/storage/sqlite.js';
+import { StoreView, rejection, until } from './support.js';
+
+const plus = step('plus', async (n: number) => n + 1);
+
+const workflows = {
+  /** Waits for one number on its queue, then adds one in a step. */
+  waiter: async (): Promise<number> => {
+    await using numbers = await queue<number>('numbers', null);
+    return await plus(await numbers.get());
+  },
+  /** Sleeps `ms`, then says when it woke. */
+  sleeper: async (ms: number): Promise<number> => {
+    await sleep(ms);
+    return step('woke', () => Date.now())();
+  },
+};
+
+/** The ids of the workflows list() shows evicted (running, not resident). */
+async function evicted(manager: WorkflowManager<typeof workflows>): Promise<string[]> {
+  return (await manager.list()).filter((info: WorkflowInfo) => info.resident === false).map((info) => info.id);
+}
+
+async function startWaiters(manager: WorkflowManager<typeof workflows>, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `w${i}`);
+  for (const id of ids) await manager.start('waiter', id);
+  await Promise.all(ids.map((id) => manager.waitForResource(id, 'numbers', null)));
+  return ids;
+}
+
+test('with maxResident 3, twelve waiting workflows keep at most 3 runs in memory; a put to each evicted one applies and all finish', async () => {
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 3 });
+  const ids = await startWaiters(manager, 12);
+  await until(async () => (await evicted(manager)).length === 9);
+  const listed = await manager.list();
+  assert.ok(listed.every((info) => info.status === 'running'), 'an evicted workflow is listed as running');
+  const cold = await evicted(manager);
+  await Promise.all(cold.map((id) => manager.queue<number>(id, 'numbers', null).put(Number(id.slice(1)))));
+  await Promise.all(ids.filter((id) => !cold.includes(id)).map((id) => manager.queue<number>(id, 'numbers', null).put(Number(id.slice(1)))));
+  assert.deepEqual(await Promise.all(ids.map((id) => manager.getResult<number>(id))), ids.map((_, i) => i + 1));
+  await manager.close();
+});
+
+test('getResult() of an evicted workflow waits for it to finish', async () => {
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
+  await startWaiters(manager, 3);
+  await until(async () => (await evicted(manager)).length === 2);
+  const [cold] = (await evicted(manager)) as [string];
+  const result = manager.getResult<number>(cold);
+  await manager.queue<number>(cold, 'numbers', null).put(41);
+  assert.equal(await result, 42);
+  await manager.close();
+});
+
+test("an evicted workflow's sleep resumes it at its deadline, without any outside call", async () => {
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
+  const ids = await startWaiters(manager, 2);
+  const started = Date.now();
+  await manager.start('sleeper', 's', 1000);
+  // Outside calls make the waiters more recently active than the sleeper: it is the one to go.
+  await until(async () => {
+    for (const id of ids) await manager.resources(id, null);
+    return (await evicted(manager)).includes('s');
+  });
+  // getResult() does not resume it: only the timer set at eviction does.
+  const woke = await manager.getResult<number>('s');
+  assert.ok(woke >= started + 1000, 'it did not wake before its deadline');
+  await manager.close();
+});
+
+test('resources() and a resource stream of an evicted workflow resume it and see its resources; an open stream keeps it in memory', async () => {
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
+  await startWaiters(manager, 3);
+  await until(async () => (await evicted(manager)).length === 2);
+  const [a, b] = (await evicted(manager)) as [string, string];
+  const resources = await manager.resources(a, null);
+  assert.deepEqual(resources.map((resource) => resource.name), ['numbers']);
+
+  const stream = await manager.resourceStream(b, null);
+  const snapshots = stream[Symbol.asyncIterator]();
+  const first = await snapshots.next();
+  assert.equal(first.done, false);
+  assert.deepEqual(first.value.resources.map((resource: { name: string }) => resource.name), ['numbers']);
+  await until(async () => (await evicted(manager)).includes(a));
+  // An outside call makes `a` more recently active than `b`, yet `a` is the one evicted again: b's stream is open.
+  await manager.resources(a, null);
+  assert.ok(!(await evicted(manager)).includes(a));
+  await until(async () => (await evicted(manager)).includes(a));
+  assert.ok(!(await evicted(manager)).includes(b), 'a workflow with a stream open is not evicted');
+  await manager.queue<number>(b, 'numbers', null).put(5);
+  const next = await snapshots.next();
+  assert.equal(next.done, false);
+  assert.equal(next.value.change, 'act');
+  assert.equal(await manager.getResult(b), 6);
+  await manager.close();
+});
+
+test('a crash with workflows evicted loses nothing: the next manager resumes them all', async () => {
+  const shared = new MemoryStore();
+  const crashing = new StoreView(shared);
+  const before = await WorkflowManager.open({ store: crashing, workflows, maxResident: 2 });
+  const ids = await startWaiters(before, 8);
+  await until(async () => (await evicted(before)).length === 6);
+  crashing.crash();
+
+  const after = await WorkflowManager.open({ store: new StoreView(shared), workflows, maxResident: 2 });
+  await Promise.all(ids.map((id, i) => after.queue<number>(id, 'numbers', null).put(i)));
+  assert.deepEqual(await Promise.all(ids.map((id) => after.getResult<number>(id))), ids.map((_, i) => i + 1));
+  await after.close();
+  await before.close().catch(() => undefined);
+});
+
+test('on SQLite, evicted workflows survive a close and reopen, and take puts after it', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-evict-'));
+  try {
+    const path = join(directory, 'db.sqlite');
+    const first = await WorkflowManager.open({ store: new SqliteStore(path), workflows, maxResident: 2 });
+    const ids = await startWaiters(first, 6);
+    await until(async () => (await evicted(first)).length === 4);
+    await first.close();
+    const second = await WorkflowManager.open({ store: new SqliteStore(path), workflows, maxResident: 2 });
+    await Promise.all(ids.map((id, i) => second.queue<number>(id, 'numbers', null).put(i)));
+    assert.deepEqual(await Promise.all(ids.map((id) => second.getResult<number>(id))), ids.map((_, i) => i + 1));
+    await second.close();
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+test('a workflow running a step is never evicted, and its step runs once', async () => {
+  const gate = createDeferred<void>();
+  let runs = 0;
+  const slow = step('slow', async () => {
+    runs++;
+    await gate.promise;
+    return 'done';
+  });
+  const all = { ...workflows, stepping: (): Promise<string> => slow() };
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows: all, maxResident: 1 });
+  await manager.start('stepping', 'busy');
+  await startWaiters(manager as unknown as WorkflowManager<typeof workflows>, 3);
+  // Over budget by three: every idle one goes, the busy one stays.
+  await until(async () => (await evicted(manager as unknown as WorkflowManager<typeof workflows>)).length === 3);
+  assert.ok(!(await evicted(manager as unknown as WorkflowManager<typeof workflows>)).includes('busy'));
+  gate.resolve();
+  assert.equal(await manager.getResult('busy'), 'done');
+  assert.equal(runs, 1);
+  await manager.close();
+});
+
+test('cancel() of an evicted workflow cancels it', async () => {
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
+  await startWaiters(manager, 2);
+  await until(async () => (await evicted(manager)).length === 1);
+  const [cold] = (await evicted(manager)) as [string];
+  const result = manager.getResult(cold);
+  await manager.cancel(cold);
+  assert.equal(((await rejection(result)) as Error).name, 'WorkflowCancelledError');
+  assert.equal((await manager.list()).find((info) => info.id === cold)?.status, 'cancelled');
+  await manager.close();
+});
+
+test('maxResident must be a whole number, 1 or more, or Infinity', async () => {
+  for (const bad of [0, -1, 1.5, Number.NaN]) {
+    await assert.rejects(WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: bad }), InvalidArgumentError);
+  }
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: Infinity });
+  await manager.close();
+});
