@@ -83,7 +83,7 @@ export class ManagedWorkflow {
       aliases: deps.aliases,
       onFinish: (outcome) => this.persistOutcome(outcome),
       // Only a run in memory counts (an outside call may end after its run did).
-      onIdle: () => this.running !== undefined && !this.evicting && deps.residency.touch(this),
+      onIdle: () => this.running !== undefined && !this.evicting && deps.residency.wentIdle(this),
     });
   }
 
@@ -137,7 +137,7 @@ export class ManagedWorkflow {
       () => this.runEnded(undefined),
       (error: unknown) => this.runEnded(error),
     );
-    this.deps.residency.touch(this);
+    this.deps.residency.started(this);
   }
 
   /**

@@ -28,12 +28,19 @@ export interface Evictable {
  *
  * @example
  * const residency = new Residency(10_000);
- * residency.touch(managed);   // its run started, or it did something
- * residency.ended(managed);   // its run ended (not by eviction)
+ * residency.started(managed);   // its run started
+ * residency.wentIdle(managed);  // it waits for the outside or a timer now
+ * residency.ended(managed);     // its run ended (not by eviction)
  */
 export class Residency {
-  /** Workflows with a run in memory, in order of last activity (Map keeps insertion order). */
-  private readonly resident = new Map<string, Evictable>();
+  /** Workflows with a run in memory: what the budget counts. */
+  private readonly resident = new Set<Evictable>();
+  /**
+   * Those of them that went idle, least recently active first (a Map keeps insertion order). Runs that have
+   * not gone idle yet (loading, replaying, busy since they started) are not in it, so a pass never wades
+   * through thousands of runs waiting for their turn in the launch window.
+   */
+  private readonly idle = new Map<string, Evictable>();
   private passScheduled = false;
 
   constructor(readonly maxResident: number = DEFAULT_MAX_RESIDENT) {
@@ -47,17 +54,24 @@ export class Residency {
     return this.resident.size;
   }
 
-  /** `workflow` has a run in memory and was just active (run started, went idle after progress, outside call). */
-  touch(workflow: Evictable): void {
+  /** A run of `workflow` started: it counts against the budget. */
+  started(workflow: Evictable): void {
     if (this.maxResident === Infinity) return;
-    this.resident.delete(workflow.id);
-    this.resident.set(workflow.id, workflow);
+    this.resident.add(workflow);
+  }
+
+  /** `workflow` went idle (after progress, an outside call, a stream's end): the most recently active candidate. */
+  wentIdle(workflow: Evictable): void {
+    if (this.maxResident === Infinity || !this.resident.has(workflow)) return;
+    this.idle.delete(workflow.id);
+    this.idle.set(workflow.id, workflow);
     this.schedulePass();
   }
 
   /** The run of `workflow` ended (finished, suspended, stopped): it no longer counts. */
   ended(workflow: Evictable): void {
-    if (this.resident.get(workflow.id) === workflow) this.resident.delete(workflow.id);
+    this.resident.delete(workflow);
+    if (this.idle.get(workflow.id) === workflow) this.idle.delete(workflow.id);
   }
 
   /** Over budget: evict at the end of this turn (once per turn, however many workflows went idle in it). */
@@ -67,14 +81,18 @@ export class Residency {
     setImmediate(() => this.pass());
   }
 
-  /** Evict idle workflows, least recently active first, until within budget (busy ones are skipped). */
+  /**
+   * Evict idle workflows, least recently active first, until within budget. One busy again since it went
+   * idle is skipped and stays a candidate (it is moved to the back when it goes idle again).
+   */
   private pass(): void {
     this.passScheduled = false;
     let excess = this.resident.size - this.maxResident;
-    for (const workflow of this.resident.values()) {
+    for (const workflow of this.idle.values()) {
       if (excess <= 0) return;
       if (!workflow.evict()) continue;
-      this.resident.delete(workflow.id);
+      this.idle.delete(workflow.id);
+      this.resident.delete(workflow);
       excess--;
     }
   }
