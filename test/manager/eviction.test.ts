@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createDeferred } from '../../src/core/deferred.js';
-import { InvalidArgumentError, WorkflowManager, queue, sleep, step, type WorkflowInfo } from '../../src/index.js';
+import { InvalidArgumentError, WorkflowManager, alias, queue, sleep, step, type WorkflowInfo } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { StoreView, rejection, until } from './support.js';
@@ -20,6 +20,12 @@ const plus = step('plus', async (n: number) => n + 1);
 const workflows = {
   /** Waits for one number on its queue, then adds one in a step. */
   waiter: async (): Promise<number> => {
+    await using numbers = await queue<number>('numbers', null);
+    return await plus(await numbers.get());
+  },
+  /** waiter, reachable by alias `name` too. */
+  aliased: async (name: string): Promise<number> => {
+    await using _alias = await alias(name);
     await using numbers = await queue<number>('numbers', null);
     return await plus(await numbers.get());
   },
@@ -171,6 +177,25 @@ test('cancel() of an evicted workflow cancels it', async () => {
   await manager.cancel(cold);
   assert.equal(((await rejection(result)) as Error).name, 'WorkflowCancelledError');
   assert.equal((await manager.list()).find((info) => info.id === cold)?.status, 'cancelled');
+  await manager.close();
+});
+
+test('an evicted workflow takes a put by its alias, and an event from the store inbox', async () => {
+  const store = new MemoryStore();
+  const manager = await WorkflowManager.open({ store, workflows, maxResident: 1, inboxPollMs: 60_000 });
+  const names: Record<string, string> = { a: 'lobby', b: 'hall', c: 'den' };
+  for (const [id, name] of Object.entries(names)) await manager.start('aliased', id, name);
+  await Promise.all(Object.keys(names).map((id) => manager.waitForResource(id, 'numbers', null)));
+  await until(async () => (await evicted(manager)).length === 2);
+  const [cold, other] = (await evicted(manager)) as [string, string];
+  await manager.queue<number>(names[cold] as string, 'numbers', null).put(1);
+  assert.equal(await manager.getResult(cold), 2);
+
+  assert.ok((await evicted(manager)).includes(other));
+  const event = await store.postEvent({ workflowId: other, resource: 'numbers', identity: null, action: 'put', args: [10] });
+  assert.equal(await manager.deliverInbox(), 1);
+  assert.equal((await store.eventOutcome(event))?.status, 'applied');
+  assert.equal(await manager.getResult(other), 11);
   await manager.close();
 });
 
