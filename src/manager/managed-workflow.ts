@@ -192,11 +192,13 @@ export class ManagedWorkflow {
   async stop(reason: StopReason, graceMs: number): Promise<void> {
     this.stopping ??= reason;
     if (this.evicted) {
-      // Its history is durable: nothing to stop, the next manager resumes it as any other.
+      // Its history is durable: nothing to stop, the next manager resumes it as any other. Its evicted run
+      // ends here for the manager (which let it keep the process alive).
       this.evicted = false;
       clearTimeout(this.wakeTimer);
       this.woken?.resolve();
       this.woken = undefined;
+      this.deps.onRunEnded(this);
     }
     if (this.running === undefined || this.historian === undefined) {
       this.historian?.endStreams();

@@ -5,10 +5,12 @@
  * crash with workflows evicted loses nothing. A workflow running a step is never evicted.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createDeferred } from '../../src/core/deferred.js';
 import { InvalidArgumentError, WorkflowManager, alias, queue, sleep, step, type WorkflowInfo } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
@@ -197,6 +199,16 @@ test('an evicted workflow takes a put by its alias, and an event from the store 
   assert.equal((await store.eventOutcome(event))?.status, 'applied');
   assert.equal(await manager.getResult(other), 11);
   await manager.close();
+});
+
+test('a process whose evicted workflow is cancelled exits by itself (an evicted workflow held it alive until then)', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./evict-child.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, output);
+  assert.equal(output, 'evicted\ncancelled\n');
 });
 
 test('maxResident must be a whole number, 1 or more, or Infinity', async () => {
