@@ -15,6 +15,8 @@ import { createDeferred } from '../../src/core/deferred.js';
 import { InvalidArgumentError, WorkflowManager, alias, queue, sleep, step, type WorkflowInfo } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { History } from '../../src/core/history.js';
 import { StoreView, rejection, until } from './support.js';
 
 const plus = step('plus', async (n: number) => n + 1);
@@ -30,6 +32,13 @@ const workflows = {
     await using _alias = await alias(name);
     await using numbers = await queue<number>('numbers', null);
     return await plus(await numbers.get());
+  },
+  /** Sums the numbers on its queue until it gets 0. */
+  summer: async (): Promise<number> => {
+    await using numbers = await queue<number>('numbers', null);
+    let sum = 0;
+    for (let n = await numbers.get(); n !== 0; n = await numbers.get()) sum += n;
+    return sum;
   },
   /** Sleeps `ms`, then says when it woke. */
   sleeper: async (ms: number): Promise<number> => {
@@ -209,6 +218,84 @@ test('a process whose evicted workflow is cancelled exits by itself (an evicted 
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, output);
   assert.equal(output, 'evicted\ncancelled\n');
+});
+
+for (const kind of ['memory', 'sqlite'] as const) {
+  test(`on ${kind}, puts racing with evictions (maxResident 2, 20 workflows, bursts of 10 puts at once) all apply exactly once`, async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'quest-evict-race-'));
+    try {
+      const store = kind === 'memory' ? new MemoryStore() : new SqliteStore(join(directory, 'db.sqlite'));
+      const manager = await WorkflowManager.open({ store, workflows, maxResident: 2 });
+      const ids = Array.from({ length: 20 }, (_, i) => `s${i}`);
+      for (const id of ids) await manager.start('summer', id);
+      await Promise.all(ids.map((id) => manager.waitForResource(id, 'numbers', null)));
+      const expected = new Map(ids.map((id) => [id, 0]));
+      let seed = 7;
+      for (let burst = 0; burst < 20; burst++) {
+        const puts: Promise<void>[] = [];
+        for (let i = 0; i < 10; i++) {
+          seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+          const id = ids[seed % ids.length] as string;
+          const n = (seed % 9) + 1;
+          expected.set(id, (expected.get(id) ?? 0) + n);
+          puts.push(manager.queue<number>(id, 'numbers', null).put(n));
+        }
+        await Promise.all(puts);
+      }
+      await Promise.all(ids.map((id) => manager.queue<number>(id, 'numbers', null).put(0)));
+      assert.deepEqual(await Promise.all(ids.map((id) => manager.getResult<number>(id))), ids.map((id) => expected.get(id)));
+      await manager.close();
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a put that comes while its workflow is being evicted waits for the eviction, resumes it and applies', async () => {
+  // The store holds the commits of one workflow while `held`: its eviction then waits for its last write.
+  const gate = createDeferred<void>();
+  const commitHeld = createDeferred<void>();
+  let held: string | undefined;
+  class HeldCommits extends StoreView {
+    override history(id: string): History {
+      const inner = super.history(id);
+      return {
+        load: () => inner.load(),
+        clear: () => inner.clear(),
+        commit: async (change) => {
+          if (id === held) {
+            commitHeld.resolve();
+            await gate.promise;
+          }
+          await inner.commit(change);
+        },
+      };
+    }
+  }
+  const store = new HeldCommits(new MemoryStore());
+  const blocker = createDeferred<void>();
+  const busy = step('busy', () => blocker.promise);
+  const all = { ...workflows, stepping: (): Promise<void> => busy() };
+  const manager = await WorkflowManager.open({ store, workflows: all, maxResident: 1 });
+  await manager.start('stepping', 'busy');
+  await manager.start('summer', 's');
+  await manager.waitForResource('s', 'numbers', null);
+  // `busy` runs a step: `s` is the only one that can go.
+  await until(async () => (await evicted(manager as unknown as WorkflowManager<typeof workflows>)).includes('s'));
+  await manager.queue<number>('s', 'numbers', null).put(1);
+  // Resumed, it took 1 and waits again: its idle commit is held, and the eviction that follows waits for it.
+  held = 's';
+  await commitHeld.promise;
+  await nextTurn(); // the eviction pass scheduled when `s` went idle runs first
+  const put = manager.queue<number>('s', 'numbers', null).put(2);
+  held = undefined;
+  gate.resolve();
+  await put;
+  await manager.queue<number>('s', 'numbers', null).put(0);
+  assert.equal(await manager.getResult('s'), 3);
+  blocker.resolve();
+  await manager.getResult('busy');
+  await manager.close();
 });
 
 test('maxResident must be a whole number, 1 or more, or Infinity', async () => {
