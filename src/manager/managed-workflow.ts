@@ -138,6 +138,8 @@ export class ManagedWorkflow {
       (error: unknown) => this.runEnded(error),
     );
     this.deps.residency.started(this);
+    // Whoever launched it (a wake-up, startWith's ifExists: 'resume'), an evicted workflow is back.
+    if (this.evicted) this.leaveEviction();
   }
 
   /**
@@ -169,12 +171,15 @@ export class ManagedWorkflow {
     return undefined;
   }
 
-  /** Resume an evicted workflow by replay (a timer's deadline, an outside call, getResult()). */
+  /** Resume an evicted workflow by replay (its sleep's deadline, an outside call). */
   private wake(): void {
-    if (!this.evicted) return;
+    if (this.evicted) this.launch();
+  }
+
+  /** No longer evicted (running again, or stopped): its wake-up timer goes, getResult() waiters look again. */
+  private leaveEviction(): void {
     this.evicted = false;
     clearTimeout(this.wakeTimer);
-    this.launch();
     this.woken?.resolve();
     this.woken = undefined;
   }
@@ -194,10 +199,7 @@ export class ManagedWorkflow {
     if (this.evicted) {
       // Its history is durable: nothing to stop, the next manager resumes it as any other. Its evicted run
       // ends here for the manager (which let it keep the process alive).
-      this.evicted = false;
-      clearTimeout(this.wakeTimer);
-      this.woken?.resolve();
-      this.woken = undefined;
+      this.leaveEviction();
       this.deps.onRunEnded(this);
     }
     if (this.running === undefined || this.historian === undefined) {

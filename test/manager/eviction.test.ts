@@ -179,6 +179,18 @@ test('a workflow running a step is never evicted, and its step runs once', async
   await manager.close();
 });
 
+test("startWith(ifExists: 'resume') of an evicted workflow resumes it; a put then applies", async () => {
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
+  await startWaiters(manager, 2);
+  await until(async () => (await evicted(manager)).length === 1);
+  const [cold] = (await evicted(manager)) as [string];
+  const handle = await manager.startWith('waiter', cold, [], { ifExists: 'resume' });
+  assert.equal(handle.created, false);
+  await manager.queue<number>(cold, 'numbers', null).put(6);
+  assert.equal(await handle.result(), 7);
+  await manager.close();
+});
+
 test('cancel() of an evicted workflow cancels it', async () => {
   const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
   await startWaiters(manager, 2);
