@@ -6,6 +6,7 @@
  *   npm run bench:scale -- --workflows=N    N waiting workflows
  *   npm run bench:scale -- --quick          10,000 waiting workflows, no 100,000-workflow manager rates
  *   ... --dir=PATH                          put the databases and file stores under PATH, to measure that disk
+ *   ... --max-resident=N                    the eviction budget of section 1 (default 10,000; 1,000 with --quick)
  *
  * Run with `node --expose-gc` (the npm script does): memory is read after a full garbage collection.
  *
@@ -14,9 +15,11 @@
  *    first start() until every one of them waits (waitForResource on each), and the process's RSS and V8 heap
  *    after a full GC, against the RSS before the manager opened; per workflow, and extrapolated to 1,000,000
  *    when W is smaller (linear: printed as an extrapolation, not a measurement);
+ *    Measured twice in the same run: with eviction (ManagerOptions.maxResident, default 10,000: the idle
+ *    workflows beyond it drop their run and resume by replay when needed), then without (maxResident: Infinity);
  * 2. then 10,000 puts, one at a time, each to a workflow picked at random: latency from the call until the put
- *    is applied and durable (the put resolves), p50 / p99 / max. Every workflow is resident: this version keeps
- *    waiting workflows in memory (no eviction), so no put pays for a replay;
+ *    is applied and durable (the put resolves), p50 / p99 / max; with eviction, separately for the puts to a
+ *    cold workflow (evicted when the puts began, first put to it: it resumes by replay before the put applies);
  * 3. one-step workflows through the manager (`async (i) => await one(i)`), all started at once, until every
  *    result: memory and SQLite, at 1,000 and 100,000 workflows (like bench/manager.ts table 1);
  * 4. FileStore: 10,000 workflows of two steps started at once, until every result, with the process's open-file
@@ -36,6 +39,7 @@ const quick = process.argv.includes('--quick');
 const million = process.argv.includes('--million');
 const WAITING = numberOption('workflows', million ? 1_000_000 : quick ? 10_000 : 100_000);
 const EVENTS = 10_000;
+const MAX_RESIDENT = numberOption('max-resident', quick ? 1_000 : 10_000);
 const FILE_WORKFLOWS = quick ? 2_000 : 10_000;
 const directory = scratchDirectory('quest-bench-scale-');
 
@@ -85,27 +89,40 @@ async function startAll(manager: WorkflowManager<typeof workflows>, count: numbe
   return ids;
 }
 
-async function waitingWorkflows(): Promise<void> {
-  say(`\n1. ${formatInt(WAITING)} workflows each waiting on its own queue, SqliteStore (synchronous FULL)`);
+/** The ids list() shows evicted now (running, not resident). */
+async function evictedIds(manager: WorkflowManager<typeof workflows>): Promise<Set<string>> {
+  return new Set((await manager.list()).filter((info) => info.resident === false).map((info) => info.id));
+}
+
+async function waitingWorkflows(maxResident: number): Promise<void> {
+  const evicting = maxResident < WAITING;
+  const mode = maxResident === Infinity ? 'no eviction (maxResident: Infinity)' : `eviction on, maxResident ${formatInt(maxResident)}`;
+  say(`\n1. ${formatInt(WAITING)} workflows each waiting on its own queue, SqliteStore (synchronous FULL); ${mode}`);
   const before = rss();
-  const store = new SqliteStore(join(directory, 'waiting.sqlite'));
-  const manager = await WorkflowManager.open({ store, workflows });
+  const heapBefore = process.memoryUsage().heapUsed;
+  const store = new SqliteStore(join(directory, `waiting-${String(maxResident)}.sqlite`));
+  const manager = await WorkflowManager.open({ store, workflows, maxResident });
   const start = now();
   const ids = await startAll(manager, WAITING, 10_000);
+  // Evictions run at the end of event-loop turns: wait until the budget holds (a bench may poll).
+  let cold = new Set<string>();
+  if (evicting) {
+    while ((cold = await evictedIds(manager)).size < WAITING - maxResident) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const startMs = now() - start;
   const after = rss();
   const heap = process.memoryUsage().heapUsed;
   const perWorkflow = (after - before) / WAITING;
-  say(`   started and all waiting in ${formatDuration(startMs)} (${formatRate((WAITING * 1000) / startMs)} workflows/s); ${machineLoad()}`);
-  say(`   RSS after GC ${formatBytes(after)} (${formatBytes(before)} before the manager opened): ${formatBytes(perWorkflow)} per waiting workflow; V8 heap ${formatBytes(heap)}`);
+  say(`   started and all waiting${evicting ? ` (${formatInt(cold.size)} evicted)` : ''} in ${formatDuration(startMs)} (${formatRate((WAITING * 1000) / startMs)} workflows/s); ${machineLoad()}`);
+  say(`   RSS after GC ${formatBytes(after)} (${formatBytes(before)} before the manager opened): ${formatBytes(perWorkflow)} per waiting workflow; V8 heap ${formatBytes(heap)} (${formatBytes((heap - heapBefore) / WAITING)} per waiting workflow)`);
   if (WAITING < 1_000_000) {
     const factor = 1_000_000 / WAITING;
     say(`   EXTRAPOLATED to 1,000,000 (×${factor.toFixed(0)}, linear; not measured): RSS ≈ ${formatBytes(before + perWorkflow * 1_000_000)}, start ≈ ${formatDuration(startMs * factor)} (target RSS < 2 GB). Measure it with --million.`);
   }
-  say(`   Target < 2 KB per idle workflow needs eviction (not in this version): every waiting workflow keeps its run in memory.`);
 
-  say(`\n2. ${formatInt(EVENTS)} puts, one at a time, each to a random one of the ${formatInt(WAITING)} (all resident)`);
+  say(`\n2. ${formatInt(EVENTS)} puts, one at a time, each to a random one of the ${formatInt(WAITING)} (${mode})`);
   const latencies: number[] = [];
+  const coldLatencies: number[] = [];
   let seed = 42;
   const random = (): number => {
     seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
@@ -117,10 +134,16 @@ async function waitingWorkflows(): Promise<void> {
     const t = now();
     await manager.queue<number>(id, 'q', null).put(1);
     latencies.push(now() - t);
+    // Cold for sure: evicted when the puts began and not put to since (later evictions count as warm).
+    if (cold.delete(id)) coldLatencies.push(now() - t);
   }
   const eventsMs = now() - eventsStart;
   latencies.sort((a, b) => a - b);
   say(`   until applied (put resolved, durable): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies.at(-1) ?? 0).toFixed(2)} ms; ${formatRate((EVENTS * 1000) / eventsMs)} puts/s one at a time (target p99 < 10 ms); ${machineLoad()}`);
+  if (coldLatencies.length > 0) {
+    coldLatencies.sort((a, b) => a - b);
+    say(`   of which ${formatInt(coldLatencies.length)} to a cold (evicted) workflow: p50 ${percentile(coldLatencies, 50).toFixed(2)} ms, p99 ${percentile(coldLatencies, 99).toFixed(2)} ms, max ${(coldLatencies.at(-1) ?? 0).toFixed(2)} ms`);
+  }
 
   const closeStart = now();
   await manager.close();
@@ -180,7 +203,8 @@ async function main(): Promise<void> {
   say(`Quest for TypeScript at scale — node ${process.version}, ${process.platform}-${process.arch}; files in ${directory} (removed at the end)`);
   say(`At the start: ${machineLoad()}`);
   try {
-    await waitingWorkflows();
+    await waitingWorkflows(MAX_RESIDENT);
+    await waitingWorkflows(Infinity);
     await managerRates();
     await fileStore();
   } finally {

@@ -42,6 +42,8 @@ export interface HistorianOptions {
   replayOnly?: boolean;
   /** With `replayOnly`: told of each step that had started and not ended (its body is not run again). */
   onStepNotRun?: (stepId: string) => void;
+  /** Called when the workflow has gone idle, waiting for the outside or a timer (see {@link Historian.evictable}). */
+  onIdle?: () => void;
 }
 
 /** Options of {@link Historian.suspend}. */
@@ -80,6 +82,8 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   private starting: Promise<Run | undefined> | undefined;
   private settled: Promise<void> = Promise.resolve();
   private state: WorkflowStatus = 'idle';
+  /** Outside calls (act, resources) in progress: the run is not evictable meanwhile. */
+  private outsideCalls = 0;
 
   constructor(
     readonly workflowId: string,
@@ -143,6 +147,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
         onReplayDone: () => this.publish(),
         replayOnly: this.options.replayOnly ?? false,
         onStepNotRun: this.options.onStepNotRun,
+        onIdle: this.options.onIdle,
       }, records.at(-1)?.seq ?? 0);
       this.current = run;
       this.starting = undefined;
@@ -177,7 +182,9 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     // stopping never waits for a promise Quest does not control.
     let main!: Promise<R>;
     await run.untilStopped(run.begin(records, () => {
+      const mainEnded = run.quiescence.taskStarted();
       main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
+      main.then(mainEnded, mainEnded);
       // Handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
       main.catch(() => undefined);
     }));
@@ -257,9 +264,35 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * await historian.act('words', null, 'put', 'hello');
    */
   async act(name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    const run = this.current ?? (await this.starting);
-    if (run === undefined) throw new WorkflowSuspendedError(this.workflowId);
-    return run.externalAction(name, identity, action, args);
+    this.outsideCalls++;
+    try {
+      const run = this.current ?? (await this.starting);
+      if (run === undefined) throw new WorkflowSuspendedError(this.workflowId);
+      return await run.externalAction(name, identity, action, args);
+    } finally {
+      this.outsideCalls--;
+      this.mayBeIdle();
+    }
+  }
+
+  /**
+   * True when the run could be suspended now and resumed by replay later with no difference but latency:
+   * replay has caught up, every task waits for the outside or a sleep, no other step runs, and no outside
+   * call or resource stream is in progress. Its manager evicts such workflows under a memory budget.
+   */
+  get evictable(): boolean {
+    const run = this.current;
+    return run !== undefined && this.starting === undefined && this.outsideCalls === 0 && this.streams.size === 0 && this.nextRunStreams.size === 0 && run.quiet;
+  }
+
+  /** What kept the run from being evictable is over (an outside call, a stream): tell onIdle, if it waits. */
+  private mayBeIdle(): void {
+    if (this.current !== undefined && this.current.stopReason === undefined && this.options.onIdle !== undefined) this.options.onIdle();
+  }
+
+  /** The earliest wake-up time (epoch ms) of the sleeps the run waits in, if any: where to resume it after an eviction. */
+  get earliestWake(): number | undefined {
+    return this.current?.quiescence.earliestWake();
   }
 
   /**
@@ -272,10 +305,16 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * const mine = await historian.resources('ann');
    */
   async resources(identity: string | null): Promise<ResourceInfo[]> {
-    const run = this.current ?? (await this.starting);
-    if (run === undefined || run.stopReason !== undefined) return [];
-    if (!run.replayIsDone) await run.caughtUpOrStopped;
-    return run.stopReason === undefined ? visibleResources(run, identity) : [];
+    this.outsideCalls++;
+    try {
+      const run = this.current ?? (await this.starting);
+      if (run === undefined || run.stopReason !== undefined) return [];
+      if (!run.replayIsDone) await run.caughtUpOrStopped;
+      return run.stopReason === undefined ? visibleResources(run, identity) : [];
+    } finally {
+      this.outsideCalls--;
+      this.mayBeIdle();
+    }
   }
 
   /**
@@ -302,6 +341,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     const stream = new ResourceStream(identity, (closed) => {
       this.streams.delete(closed);
       this.nextRunStreams.delete(closed);
+      this.mayBeIdle();
     });
     const run = this.current;
     if (this.runIsLive()) {

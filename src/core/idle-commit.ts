@@ -22,7 +22,8 @@ export class IdleCommit {
   private waits = 0;
   private checkScheduled = false;
 
-  constructor(private readonly buffer: WriteBuffer, private readonly stopped: () => boolean) {}
+  /** `onIdle`: told after each such commit (the manager's eviction looks then whether the run is quiet). */
+  constructor(private readonly buffer: WriteBuffer, private readonly stopped: () => boolean, private readonly onIdle?: () => void) {}
 
   /** A workflow-side wait began; returns the function to call when it ends (once or more). */
   began(): () => void {
@@ -49,5 +50,6 @@ export class IdleCommit {
     } catch {
       // Same: the run failed with it.
     }
+    this.onIdle?.();
   }
 }

@@ -31,6 +31,7 @@ import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { VersionBook, type DeclaredVersion } from './version-book.js';
 import { IdleCommit } from './idle-commit.js';
+import { Quiescence } from './quiescence.js';
 import { WOULD_BLOCK, visibleCandidates, type ItemTag, type ResourceState } from './resources.js';
 import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
@@ -70,6 +71,8 @@ export interface RunOptions {
   readonly replayOnly?: boolean;
   /** Replay only: told of each step that had started and not ended (its body is not run again). */
   readonly onStepNotRun?: (stepId: string) => void;
+  /** Called when the workflow has gone idle waiting for the outside or a timer (see ./idle-commit.ts). */
+  readonly onIdle?: () => void;
 }
 
 /** A blocked action waiting for a resource to change; may wait on several resources at once (MultiQueue). */
@@ -135,6 +138,8 @@ export class Run {
   private readonly halt = createDeferred<never>();
   private readonly replayDone = createDeferred<void>();
   private readonly stopped = createDeferred<void>();
+  /** Which tasks wait for the outside or a timer: tells when the run is quiet (see ./quiescence.ts). */
+  readonly quiescence = new Quiescence();
   /** Step bodies running now (user code): a suspension gives them a grace period to return. */
   private readonly stepBodies = new Set<Promise<unknown>>();
 
@@ -142,7 +147,7 @@ export class Run {
     this.options = options;
     this.workflowId = options.workflowId;
     this.buffer = new WriteBuffer(options.history, lastSeq, (error) => this.storageFailure(error));
-    this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined);
+    this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined, options.onIdle);
   }
 
   /** Aborted when the run stops; steps observe it through `abortSignal()`. */
@@ -180,6 +185,24 @@ export class Run {
       bodies.delete(body);
     };
     body.then(ended, ended);
+  }
+
+  /**
+   * True when the run could be suspended and resumed by replay without losing work in progress: replay has
+   * caught up, and every task waits for the outside or a sleep (see ./quiescence.ts).
+   */
+  get quiet(): boolean {
+    return this.stopReason === undefined && this.replay === null && this.replayIsDone && this.quiescence.quiet(this.stepBodies.size);
+  }
+
+  /** A sleep of `task` waits until `deadline` (epoch ms) for `waiting`: the run is idle meanwhile. */
+  timerWait<T>(task: TaskState, deadline: number, waiting: Promise<T>): Promise<T> {
+    const quietEnded = this.quiescence.waitBegan(task, deadline);
+    const idleEnded = this.idle.began();
+    return waiting.finally(() => {
+      quietEnded();
+      idleEnded();
+    });
   }
 
   /**
@@ -667,12 +690,14 @@ export class Run {
       () => this.stopReason === undefined,
       deferred.reject,
     );
+    const quietEnded = waiter.done ? undefined : this.quiescence.waitBegan(context.task, timeout?.deadline);
     try {
       return await context.task.track(deferred);
     } finally {
       waiter.done = true;
       timer?.clear();
       waitEnded?.();
+      quietEnded?.();
     }
   }
 
@@ -776,10 +801,12 @@ export class Run {
     const tracked = task.track(deferred);
     const waitEnded = this.idle.began();
     const timer = expire === undefined ? undefined : armExpiry(expire, waiter, () => this.stopReason === undefined, deferred.reject);
+    const quietEnded = this.quiescence.waitBegan(task, expire?.deadline);
     return tracked.finally(() => {
       waiter.done = true;
       timer?.clear();
       waitEnded();
+      quietEnded();
     });
   }
 

@@ -16,11 +16,12 @@ import { step } from './step.js';
  * await sleep(new Date('2027-01-01T00:00:00Z'));    // until a moment
  */
 export async function sleep(duration: number | Date): Promise<void> {
-  const { run } = requireContext('sleep()');
+  const { run, task } = requireContext('sleep()');
   const target = duration instanceof Date ? duration.getTime() : duration;
   if (typeof target !== 'number' || Number.isNaN(target) || (!(duration instanceof Date) && target < 0)) {
     throw new InvalidArgumentError(`sleep() takes a non-negative number of milliseconds or a valid Date, got ${String(duration)}.`);
   }
   const deadline = await step('sleep.until', () => (duration instanceof Date ? target : clock().now() + target))();
-  await step('sleep', () => waitUntil(deadline, run.abortSignal))();
+  // A timer wait: the workflow is idle meanwhile (its manager may evict it and resume it at the deadline).
+  await step('sleep', () => run.timerWait(task, deadline, waitUntil(deadline, run.abortSignal)))();
 }

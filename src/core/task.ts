@@ -51,7 +51,9 @@ function startTask<A extends unknown[], R>(context: WorkflowContext, name: strin
   context.task.children.add(state);
   context.scope.tasks.add(state);
   taskStarted(state, context.scope.frame);
+  const taskEnded = context.run.quiescence.taskStarted();
   const result = runTask(context, state, fn, args);
+  result.then(taskEnded, taskEnded);
   state.finished = result.then(
     () => undefined,
     () => undefined,

@@ -3,6 +3,8 @@
  * manager keeps one of these for every workflow whose entry is 'running', whether it runs here right now
  * or not (type not registered, stopped on an engine error, being suspended).
  */
+import { clock, type ClockTimer } from '../core/clock.js';
+import { createDeferred, type Deferred } from '../core/deferred.js';
 import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowFinishedError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
 import { Historian, type WorkflowFunction, type WorkflowOutcome } from '../core/historian.js';
 import type { History, HistoryChange } from '../core/history.js';
@@ -11,6 +13,7 @@ import { deserialize, deserializeError, serialize, serializeError } from '../cor
 import type { Store, WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import type { LaunchWindow } from './launch-window.js';
+import type { Residency } from './residency.js';
 import type { AnyWorkflow, ManagedStatus } from './types.js';
 import type { ChildWorkflowHost } from '../core/child.js';
 import { workflowTimeoutError } from './workflow-deadlines.js';
@@ -40,6 +43,8 @@ export interface ManagedDeps {
   readonly onRunEnded: (workflow: ManagedWorkflow) => void;
   /** Bounds how many runs start at once (see ./launch-window.ts). */
   readonly launches: LaunchWindow;
+  /** Evicts idle runs beyond the manager's budget (see ./residency.ts). */
+  readonly residency: Residency;
 }
 
 /**
@@ -59,6 +64,14 @@ export class ManagedWorkflow {
   stopping: StopReason | undefined;
   readonly historian: Historian<unknown[], unknown> | undefined;
   private running: Promise<void> | undefined;
+  /** Evicted: idle, its run dropped from memory; resumed by replay when needed (see ./residency.ts). */
+  evicted = false;
+  /** The eviction's suspension is in progress. */
+  private evicting = false;
+  /** Resumes an evicted workflow at its earliest sleep's deadline. */
+  private wakeTimer: ClockTimer | undefined;
+  /** Resolved when an evicted workflow runs again or is stopped (settled() waits on it). */
+  private woken: Deferred<void> | undefined;
   /** Gives back the run's place in the launch window (set while it holds one). */
   private leaveLaunchWindow: (() => void) | undefined;
 
@@ -75,6 +88,8 @@ export class ManagedWorkflow {
       aliases: deps.aliases,
       children: deps.children,
       onFinish: (outcome) => this.persistOutcome(outcome),
+      // Only a run in memory counts (an outside call may end after its run did).
+      onIdle: () => this.running !== undefined && !this.evicting && deps.residency.wentIdle(this),
     });
   }
 
@@ -87,12 +102,21 @@ export class ManagedWorkflow {
     return this.running !== undefined;
   }
 
+  /**
+   * The manager serves outside calls to it: its run is in memory, or it was evicted and resumes on demand. An
+   * evicted workflow keeps the process alive as a running one does.
+   */
+  get served(): boolean {
+    return this.active || this.evicted;
+  }
+
   /** Where the workflow stands, as list() reports it. */
   get status(): ManagedStatus {
     if (this.finished !== undefined) return this.finished.state === 'failed' ? 'failed' : 'completed';
     if (this.stopping === 'cancel' || this.stopping === 'delete') return 'cancelled';
     if (this.stopping === 'timeout') return 'failed';
-    return this.active ? 'running' : 'suspended';
+    // An evicted workflow runs as far as callers can tell: it resumes by replay when something needs it.
+    return this.served ? 'running' : 'suspended';
   }
 
   /**
@@ -120,6 +144,56 @@ export class ManagedWorkflow {
       () => this.runEnded(undefined),
       (error: unknown) => this.runEnded(error),
     );
+    this.deps.residency.started(this);
+    // Whoever launched it (a wake-up, startWith's ifExists: 'resume'), an evicted workflow is back.
+    if (this.evicted) this.leaveEviction();
+  }
+
+  /**
+   * Residency: suspend the run now if it is idle (see Historian.evictable); it is resumed by replay when an
+   * outside call, its earliest sleep's deadline or getResult() needs it. False when it is not idle.
+   */
+  evict(): boolean {
+    const historian = this.historian;
+    if (historian === undefined || this.running === undefined || this.stopping !== undefined || this.evicting || !historian.evictable) return false;
+    this.evicting = true;
+    const wakeAt = historian.earliestWake;
+    // Nothing to wait for: the run is idle (no step runs), and what it buffered is drained by the suspension.
+    void historian.suspend({ why: EVICTED }).catch(() => undefined);
+    void this.running.then(() => {
+      if (this.evicted && wakeAt !== undefined) {
+        // The engine's clock (virtual in tests), which sets timers of any length (in slices past setTimeout's limit).
+        this.wakeTimer = clock().setTimer(() => this.wake(), Math.max(0, wakeAt - clock().now()));
+      }
+    });
+    return true;
+  }
+
+  /**
+   * Make sure outside calls find the run: an evicted workflow is resumed (by replay), one being evicted is
+   * resumed once its suspension is over. Returns undefined (no await) when the run is in memory already.
+   */
+  ensureResident(): Promise<void> | undefined {
+    if (this.evicting) return this.settledRun().then(() => this.wake());
+    this.wake();
+    return undefined;
+  }
+
+  /** Resume an evicted workflow by replay (its sleep's deadline, an outside call). */
+  private wake(): void {
+    if (this.evicted) this.launch();
+  }
+
+  /** No longer evicted (running again, or stopped): its wake-up timer goes, getResult() waiters look again. */
+  private leaveEviction(): void {
+    this.evicted = false;
+    this.wakeTimer?.clear();
+    this.woken?.resolve();
+    this.woken = undefined;
+  }
+
+  private async settledRun(): Promise<void> {
+    while (this.running !== undefined) await this.running;
   }
 
   /**
@@ -130,6 +204,12 @@ export class ManagedWorkflow {
    */
   async stop(reason: StopReason, graceMs: number): Promise<void> {
     this.stopping ??= reason;
+    if (this.evicted) {
+      // Its history is durable: nothing to stop, the next manager resumes it as any other. Its evicted run
+      // ends here for the manager (which let it keep the process alive).
+      this.leaveEviction();
+      this.deps.onRunEnded(this);
+    }
     if (this.running === undefined || this.historian === undefined) {
       this.historian?.endStreams();
       return;
@@ -140,9 +220,13 @@ export class ManagedWorkflow {
     this.historian.endStreams();
   }
 
-  /** Resolves when no run is active. */
+  /** Resolves when no run is active and the workflow is not evicted (an evicted one has not finished yet). */
   async settled(): Promise<void> {
-    while (this.running !== undefined) await this.running;
+    for (;;) {
+      if (this.running !== undefined) await this.running;
+      else if (this.evicted) await (this.woken ??= createDeferred<void>()).promise;
+      else return;
+    }
   }
 
   /** The outcome for getResult(), once settled: the value, or why there is none. */
@@ -183,10 +267,16 @@ export class ManagedWorkflow {
 
   private runEnded(error: unknown): void {
     this.running = undefined;
+    if (this.evicting) {
+      this.evicting = false;
+      // Suspended for eviction, not stopped by the manager nor failed: idle until something needs it.
+      this.evicted = this.finished === undefined && this.stopping === undefined && isSuspension(error);
+    }
+    if (!this.evicted) this.deps.residency.ended(this);
     this.leaveLaunchWindow?.();
     this.leaveLaunchWindow = undefined;
     this.deps.aliases.runEnded(this.id);
-    if (this.finished === undefined && (this.stopping === undefined || !isSuspension(error))) this.halted = error;
+    if (this.finished === undefined && !this.evicted && (this.stopping === undefined || !isSuspension(error))) this.halted = error;
     this.deps.onRunEnded(this);
   }
 
@@ -230,6 +320,10 @@ export function cancelledEntry(entry: WorkflowEntry): WorkflowEntry {
 
 /** Why a workflow stopped for good by its manager is not running. */
 const STOPPING = { cancel: 'it is being cancelled', delete: 'it is being deleted', timeout: 'its time limit (timeoutMs) ran out' } as const;
+
+/** Why an evicted workflow's run was suspended (callers never see it: outside calls resume the workflow). */
+const EVICTED = 'it was evicted from memory while idle (it resumes by replay when needed)';
+
 
 /** Why a workflow suspended by its manager's close() is not running. */
 const CLOSING = 'its workflow manager is closing (the next manager over the same store resumes it)';

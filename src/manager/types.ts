@@ -59,6 +59,18 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * about that long), and at most how many workflows run in this process (`maxWorkflows`, default no limit).
    */
   leases?: LeaseOptions;
+
+  /**
+   * How many workflows keep their run in memory (default 10,000; Infinity: all). Beyond it, idle workflows
+   * (waiting only for outside events or a sleep; never one running a step, in an outside call, or with a
+   * resource stream open) are evicted, least recently active first: their run is dropped (the history is
+   * durable in the store) and resumed by replay when an outside call, a sleep's deadline or getResult()
+   * needs it. Callers see no difference but latency; list() shows an evicted workflow 'running' with
+   * `resident: false`. A whole number, 1 or more, or Infinity; InvalidArgumentError otherwise. On a store
+   * shared by many processes (WorkflowLeases: PostgresStore) nothing is evicted yet: a process keeps what it
+   * claims in memory, and `leases.maxWorkflows` bounds it.
+   */
+  maxResident?: number;
 }
 
 /**
@@ -142,6 +154,8 @@ export interface WorkflowInfo {
   finishedAt?: Date;
   /** Aliases the workflow holds now. */
   aliases: string[];
+  /** False when the workflow is 'running' but evicted from memory while idle (see ManagerOptions.maxResident). */
+  resident?: boolean;
   /** Why a failed or suspended workflow is not running (the error's message). */
   error?: string;
 }

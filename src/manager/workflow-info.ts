@@ -20,6 +20,7 @@ export function workflowInfo(entry: WorkflowEntry, managed: ManagedWorkflow | un
   // Not run because its history is damaged: not resumable as it is, unlike a suspended workflow.
   if (status === 'suspended' && isQuestError(managed?.halted, 'CORRUPT_HISTORY')) status = 'damaged';
   const info: WorkflowInfo = { id: entry.id, type: entry.type, status, startedAt: new Date(entry.startedAt), aliases };
+  if (managed?.evicted === true) info.resident = false;
   if (entry.finishedAt !== undefined) info.finishedAt = new Date(entry.finishedAt);
   const error = managed?.halted ?? entry.error;
   if (error !== undefined) info.error = messageOf(error);

@@ -29,6 +29,7 @@ import { InboxDelivery } from './inbox-delivery.js';
 import { KeepAlive } from './keep-alive.js';
 import { ManagedWorkflow, cancelledEntry, notLiveError, outcomeOf, type ManagedDeps, type StopReason } from './managed-workflow.js';
 import { DEFAULT_LAUNCH_WINDOW, LaunchWindow } from './launch-window.js';
+import { Residency } from './residency.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
@@ -104,6 +105,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       children: new ManagerChildren(this as unknown as ChildStarter),
       onRunEnded: (workflow) => this.runEnded(workflow),
       launches: new LaunchWindow(options.launchWindow ?? DEFAULT_LAUNCH_WINDOW),
+      // A store shared by many processes keeps every claimed workflow resident: its lease is renewed for a run.
+      residency: new Residency(hasLeases(store) ? Infinity : options.maxResident),
     };
     this.inbox = hasInbox(store)
       ? new InboxDelivery({
@@ -113,7 +116,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
           isClosing: () => this.closing !== undefined,
           resolve: (name) => this.resolve(name),
           running: async (id) => (await this.running(id)).historian,
-          isActive: (id) => this.live.get(id)?.active === true,
+          isActive: (id) => this.live.get(id)?.served === true,
         })
       : undefined;
     this.claims = hasLeases(store)
@@ -582,7 +585,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   private runEnded(managed: ManagedWorkflow): void {
-    this.keepAlive.release(managed);
+    if (!managed.evicted) this.keepAlive.release(managed);
     if (managed.finished !== undefined) this.deadlines.disarm(managed.id);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
@@ -605,6 +608,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     await this.locks.idle(resolved);
     const managed = this.live.get(resolved);
     if (managed === undefined) throw await this.notLive(resolved, id);
+    await managed.ensureResident(); // an evicted workflow resumes by replay (./residency.ts)
     if (!managed.active || managed.historian === undefined) throw managed.notRunning();
     return managed as ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> };
   }
@@ -632,7 +636,6 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (entry !== undefined) return notLiveError(entry);
     return this.deleted.has(id) ? new WorkflowFinishedError(id, 'deleted') : new WorkflowNotFoundError(asked);
   }
-
 
   /** The workflow id `id` names: an id of this store wins; otherwise the workflow holding alias `id`. */
   private async resolve(id: string): Promise<string> {
