@@ -4,7 +4,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { NotInWorkflowError, InvalidNameError } from './errors.js';
-import type { OpenResource, Run } from './run.js';
+import type { OpenResource } from './open-resource.js';
+import type { Run } from './run.js';
 import type { ItemTag } from './resources.js';
 import type { TaskState } from './task-state.js';
 

@@ -13,7 +13,7 @@
 import { ClaimableRecords } from './claimable.js';
 import type { StepFrame } from './context.js';
 import { CLAIMED_TYPES, type HistoryRecord, type RecordType } from './records.js';
-import type { OpenResource } from './run.js';
+import type { OpenResource } from './open-resource.js';
 
 export class Forgetting {
   private readonly claimable = new ClaimableRecords();

@@ -12,7 +12,8 @@ import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
 import { endScope } from './scope-end.js';
 import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
 import { isVisible } from './resources.js';
-import { Run, type AliasRegistry, type Configuration, type OpenResource, type ResourceChange } from './run.js';
+import type { OpenResource } from './open-resource.js';
+import { Run, type AliasRegistry, type Configuration, type ResourceChange } from './run.js';
 
 /** A workflow: an async function whose steps, tasks and resources Quest records. */
 export type WorkflowFunction<A extends unknown[] = never[], R = unknown> = (...args: A) => Promise<R>;

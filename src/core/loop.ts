@@ -14,7 +14,7 @@
 import { checkName, requireContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CheckpointRecord } from './records.js';
-import { valueOf } from './run.js';
+import { valueOf } from './outcome.js';
 import { endIfCancelled, outcomeToRecord, runBody } from './step.js';
 
 const DONE: unique symbol = Symbol('quest.loop.done');

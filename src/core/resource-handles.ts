@@ -14,7 +14,8 @@
 import { currentContext, requireContext, type WorkflowContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import { EventState, IdentityQueueState, QueueState, StateState, type ResourceState } from './resources.js';
-import type { OpenResource, Run } from './run.js';
+import type { OpenResource } from './open-resource.js';
+import type { Run } from './run.js';
 import { checkTimeout, waitDeadline, type WaitOptions } from './timeout.js';
 
 /** Base of every workflow-side resource handle. */

@@ -21,19 +21,20 @@ import {
   type ExternalEventRecord,
   type HistoryRecord,
   type InternalEventRecord,
-  type Outcome,
   type RecordType,
   type ResourceCloseRecord,
   type ResourceKey,
 } from './records.js';
 import { Forgetting } from './forgetting.js';
+import { OpenResource, checkResourceName, handOff, rejectWaiters, resourceMapKey, type Waiter } from './open-resource.js';
+import { errorOutcome, outcomeOf, valueOf, type RecordFields } from './outcome.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { VersionBook, type DeclaredVersion } from './version-book.js';
 import { IdleCommit } from './idle-commit.js';
 import { Quiescence } from './quiescence.js';
 import { WOULD_BLOCK, visibleCandidates, type ItemTag, type ResourceState } from './resources.js';
-import { deserialize, deserializeError, serialize, serializeError, type Json } from './serializer.js';
+import { deserialize, serialize, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
 import { armExpiry, type WaitExpiry } from './wait-expiry.js';
@@ -73,43 +74,6 @@ export interface RunOptions {
   readonly onStepNotRun?: (stepId: string) => void;
   /** Called when the workflow has gone idle waiting for the outside or a timer (see ./idle-commit.ts). */
   readonly onIdle?: () => void;
-}
-
-/** A blocked action waiting for a resource to change; may wait on several resources at once (MultiQueue). */
-export interface Waiter {
-  readonly action: string;
-  readonly args: readonly unknown[];
-  /** Who writes the record of this action (see ItemTag). */
-  readonly origin: ItemTag['origin'];
-  done: boolean;
-  /** How many open resources it waits on; it fails when the last of them closes. */
-  waitingOn: number;
-  complete(value: unknown, resource: OpenResource): void;
-  fail(reason: Error): void;
-}
-
-/** A resource open in this run. */
-export class OpenResource {
-  readonly waiters: Waiter[] = [];
-  closed = false;
-  constructor(
-    readonly key: ResourceKey,
-    readonly state: ResourceState,
-    /** Op id of the open record; outside events on the resource carry it, so they are pruned with its scope. */
-    readonly openId: string,
-    /** The step whose pruning removes the resource's records (null: top level). */
-    readonly frame: StepFrame | null,
-  ) {}
-  /**
-   * Seq of the newest superseding change (a state set) that replay applies by itself; the next superseding
-   * change may remove it (see Forgetting.supersede).
-   */
-  lastChange: number | undefined = undefined;
-}
-
-/** Map key of a resource: identity first so that `a` and `a`@x never collide. */
-export function resourceMapKey(name: string, identity: string | null): string {
-  return identity === null ? `-\u0000${name}` : `+${identity}\u0000${name}`;
 }
 
 export class Run {
@@ -449,7 +413,7 @@ export class Run {
     this.abortController?.abort(reason);
     this.replay?.stop(reason);
     this.root.stop(reason);
-    for (const resource of this.resources.values()) this.rejectWaiters(resource, reason);
+    for (const resource of this.resources.values()) rejectWaiters(resource, reason);
   }
 
   /** Stop the run because it failed; the workflow's promise rejects with `error`. */
@@ -562,7 +526,7 @@ export class Run {
     if (resource.closed) return;
     resource.closed = true;
     this.resources.delete(resourceMapKey(resource.key.name, resource.key.identity));
-    this.rejectWaiters(resource, new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId));
+    rejectWaiters(resource, new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId));
     this.changed(resource, 'close');
   }
 
@@ -810,37 +774,9 @@ export class Run {
     });
   }
 
-  /** Hand the resource to waiting actions, in arrival order, until none can proceed. */
+  /** Hand the resource to its waiting actions (see ./open-resource.ts). */
   private handOff(resource: OpenResource): void {
-    let progressed = true;
-    while (progressed && resource.waiters.length > 0) {
-      progressed = false;
-      for (let i = 0; i < resource.waiters.length; i++) {
-        const waiter = resource.waiters[i] as Waiter;
-        if (waiter.done) {
-          resource.waiters.splice(i--, 1);
-          continue;
-        }
-        // The waiter records synchronously below, so its record takes the next seq.
-        const value = resource.state.perform(waiter.action, waiter.args, { seq: this.buffer.lastSeq + 1, origin: waiter.origin });
-        if (value === WOULD_BLOCK) continue;
-        waiter.done = true;
-        resource.waiters.splice(i--, 1);
-        waiter.complete(value, resource);
-        this.changed(resource, 'act');
-        progressed = true;
-      }
-    }
-  }
-
-  /** The resource closed or the run stopped: waiters that have no other resource to wait on fail. */
-  private rejectWaiters(resource: OpenResource, reason: Error): void {
-    for (const waiter of resource.waiters) {
-      if (waiter.done || --waiter.waitingOn > 0) continue;
-      waiter.done = true;
-      waiter.fail(reason);
-    }
-    resource.waiters.length = 0;
+    handOff(resource, () => this.buffer.lastSeq + 1, (changed) => this.changed(changed, 'act'));
   }
 
   private changed(resource: OpenResource, change: ResourceChange): void {
@@ -882,35 +818,5 @@ export class Run {
 
 /** Why a replay-only run stops when its history is consumed. */
 export const REPLAY_CHECKED = 'its history was replayed to the end (replay only: nothing runs live)';
-
-/** Split a value or a thrown error into a record's outcome fields. */
-export function outcomeOf(value: unknown): Outcome {
-  return { result: serialize(value) };
-}
-
-/** The value or error a record's outcome describes. */
-export function valueOf(outcome: Outcome): unknown {
-  if (outcome.error !== undefined) throw deserializeError(outcome.error);
-  return outcome.result === undefined ? undefined : deserialize(outcome.result);
-}
-
-/** A recorded error outcome. */
-export function errorOutcome(error: unknown): Outcome {
-  return { error: serializeError(error) };
-}
-
-function checkResourceName(name: string, identity: string | null): void {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidArgumentError(`A resource name must be a non-empty string, got ${JSON.stringify(name)}.`);
-  }
-  if (identity !== null && (typeof identity !== 'string' || identity.length === 0)) {
-    throw new InvalidArgumentError(`An identity must be null (public) or a non-empty string, got ${JSON.stringify(identity)}.`);
-  }
-}
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** A record's own fields: the run fills in format version, seq, time and task. */
-export type RecordFields = DistributiveOmit<HistoryRecord, 'v' | 'seq' | 't' | 'task'>;
 
 export type { Json };

@@ -8,7 +8,7 @@ import { sleep } from './sleep.js';
 import { checkTimeout, withStepTimeout } from './timeout.js';
 import type { Outcome, StepEndRecord } from './records.js';
 import { endScope } from './scope-end.js';
-import { errorOutcome, outcomeOf, valueOf } from './run.js';
+import { errorOutcome, outcomeOf, valueOf } from './outcome.js';
 
 /** An async function turned into a step: same arguments, same result, recorded. */
 export type Step<A extends unknown[], R> = (...args: A) => Promise<Awaited<R>>;

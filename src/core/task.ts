@@ -5,7 +5,7 @@
 import { Scope, checkName, contextStorage, requireContext, type WorkflowContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import { endScope } from './scope-end.js';
-import { errorOutcome, outcomeOf } from './run.js';
+import { errorOutcome, outcomeOf } from './outcome.js';
 import { TaskState } from './task-state.js';
 import { cancelTask, taskStarted } from './task-cancel.js';
 

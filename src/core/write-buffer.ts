@@ -7,7 +7,7 @@
 import { createDeferred, type Deferred } from './deferred.js';
 import type { History, HistoryChange } from './history.js';
 import { FORMAT_VERSION, type HistoryRecord } from './records.js';
-import type { RecordFields } from './run.js';
+import type { RecordFields } from './outcome.js';
 
 export class WriteBuffer {
   private seq: number;

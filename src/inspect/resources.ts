@@ -15,7 +15,7 @@ import { WOULD_BLOCK, createResourceState, isVisible } from '../core/resources.j
 // The kinds and the visibility rule live in core; re-exported for the inspection tools that used them here.
 export { actionSpec, actionsOf, createResourceState, findVisible, isVisible } from '../core/resources.js';
 import { resourceLabel, type HistoryRecord } from '../core/records.js';
-import { resourceMapKey } from '../core/run.js';
+import { resourceMapKey } from '../core/open-resource.js';
 import type { ResourceInfo } from '../core/resource-stream.js';
 import { deserialize, type Json } from '../core/serializer.js';
 

@@ -3,7 +3,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Historian, MemoryHistory, event, queue, state, step, identityQueue } from '../../src/index.js';
 import type { HistoryRecord } from '../../src/core/records.js';
-import type { RecordFields } from '../../src/core/run.js';
+import type { RecordFields } from '../../src/core/outcome.js';
 import { serialize } from '../../src/core/serializer.js';
 import { actionSpec, findVisible, rebuildResources, visibleResources } from '../../src/inspect/resources.js';
 import { historyItems, prunedCount, prunedLine, recordDetails } from '../../src/inspect/history-view.js';
