@@ -13,6 +13,7 @@ import { endScope } from './scope-end.js';
 import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
 import { isVisible } from './resources.js';
 import type { OpenResource } from './open-resource.js';
+import { externalAction } from './resource-actions.js';
 import { Run, type AliasRegistry, type Configuration, type ResourceChange } from './run.js';
 
 /** A workflow: an async function whose steps, tasks and resources Quest records. */
@@ -269,7 +270,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     try {
       const run = this.current ?? (await this.starting);
       if (run === undefined) throw new WorkflowSuspendedError(this.workflowId);
-      return await run.externalAction(name, identity, action, args);
+      return await externalAction(run, name, identity, action, args);
     } finally {
       this.outsideCalls--;
       this.mayBeIdle();

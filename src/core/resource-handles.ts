@@ -15,6 +15,7 @@ import { currentContext, requireContext, type WorkflowContext } from './context.
 import { InvalidArgumentError } from './errors.js';
 import { EventState, IdentityQueueState, QueueState, StateState, type ResourceState } from './resources.js';
 import type { OpenResource } from './open-resource.js';
+import { internalAction, internalActionAny } from './resource-actions.js';
 import type { Run } from './run.js';
 import { checkTimeout, waitDeadline, type WaitOptions } from './timeout.js';
 
@@ -43,7 +44,7 @@ abstract class ResourceHandle implements AsyncDisposable {
   }
 
   protected act(action: string, args: readonly unknown[] = []): Promise<unknown> {
-    return this.run.internalAction(requireContext(`${action} on ${this.name}`), this.resource, action, args);
+    return internalAction(this.run, requireContext(`${action} on ${this.name}`), this.resource, action, args);
   }
 
   /** A wait for outside input, with an optional recorded timeout (see timeout.ts). */
@@ -57,7 +58,7 @@ abstract class ResourceHandle implements AsyncDisposable {
     const where = `${action} on ${this.name}`;
     const timeoutMs = checkTimeout(where, requested);
     const deadline = (await waitDeadline({ timeoutMs }, where)) as number;
-    return this.run.internalAction(requireContext(where), this.resource, action, [], { deadline, timeoutMs });
+    return internalAction(this.run, requireContext(where), this.resource, action, [], { deadline, timeoutMs });
   }
 
   protected read(action: string): unknown {
@@ -234,7 +235,7 @@ export class MultiQueue<T> implements AsyncIterable<[string, T]>, AsyncDisposabl
     if (this.queues.size === 0) return undefined;
     const context = requireContext(where);
     const timeout = deadline === undefined || timeoutMs === undefined ? undefined : { deadline, timeoutMs };
-    const [resource, value] = await context.run.internalActionAny(context, [...this.queues.values()], 'get', `${this.name}*`, timeout);
+    const [resource, value] = await internalActionAny(context.run, context, [...this.queues.values()], 'get', `${this.name}*`, timeout);
     const identity = resource.key.identity as string;
     if (this.singleResponse) await this.remove(identity);
     return [identity, value as T];

@@ -26,18 +26,17 @@ import {
   type ResourceKey,
 } from './records.js';
 import { Forgetting } from './forgetting.js';
-import { OpenResource, checkResourceName, handOff, rejectWaiters, resourceMapKey, type Waiter } from './open-resource.js';
-import { errorOutcome, outcomeOf, valueOf, type RecordFields } from './outcome.js';
+import { OpenResource, checkResourceName, handOff, rejectWaiters, resourceMapKey } from './open-resource.js';
+import type { RecordFields } from './outcome.js';
 import { Replay } from './replay.js';
 import { WriteBuffer } from './write-buffer.js';
 import { VersionBook, type DeclaredVersion } from './version-book.js';
 import { IdleCommit } from './idle-commit.js';
 import { Quiescence } from './quiescence.js';
-import { WOULD_BLOCK, visibleCandidates, type ItemTag, type ResourceState } from './resources.js';
+import { WOULD_BLOCK, type ResourceState } from './resources.js';
 import { deserialize, serialize, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
-import { armExpiry, type WaitExpiry } from './wait-expiry.js';
 import { replayTaskCancel } from './task-cancel.js';
 import type { ChildWorkflowHost } from './child.js';
 
@@ -157,6 +156,11 @@ export class Run {
    */
   get quiet(): boolean {
     return this.stopReason === undefined && this.replay === null && this.replayIsDone && this.quiescence.quiet(this.stepBodies.size);
+  }
+
+  /** The workflow waits for the outside from now until the returned function is called (see ./idle-commit.ts). */
+  idleBegan(): () => void {
+    return this.idle.began();
   }
 
   /** A sleep of `task` waits until `deadline` (epoch ms) for `waiting`: the run is idle meanwhile. */
@@ -530,260 +534,18 @@ export class Run {
     this.changed(resource, 'close');
   }
 
-  /**
-   * A workflow-side action on a resource. Reads run at once and are not recorded; changes and waits are
-   * recorded (and on replay re-applied at their position and checked against the record).
-   */
-  async internalAction(
-    context: WorkflowContext,
-    resource: OpenResource,
-    action: string,
-    args: readonly unknown[],
-    timeout?: { deadline: number; timeoutMs: number },
-  ): Promise<unknown> {
-    context.task.check();
-    if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
-    const spec = resource.state.spec(action, args);
-    if (!spec.mutates && !spec.blocking) return resource.state.perform(action, args);
-    const id = context.scope.nextId(`${resource.key.name}.${action}`);
-    const serializedArgs = args.map((arg, n) => serialize(arg, `argument ${n} of ${action} on ${resource.key.name}`));
-    const record = (value: unknown): void => {
-      this.write(context.task.id, null, {
-        type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...outcomeOf(value),
-      });
-      this.forget(this.forgetting.actionRecorded(context.scope.frame, resource, action, this.lastSeq));
-    };
-    // A wait that times out records the TimeoutError in place of its value (see timeout.ts).
-    const expire: WaitExpiry | undefined = timeout === undefined ? undefined : {
-      ...timeout,
-      what: `${action} on ${resource.key.name} (${id})`,
-      record: (error: Error): void => {
-        this.write(context.task.id, context.scope.frame, {
-          type: 'internal', id, resource: resource.key, action, args: serializedArgs, ...errorOutcome(error),
-        });
-      },
-    };
-    const live = (): Promise<unknown> | unknown => {
-      if (resource.closed) throw new ResourceNotFoundError(resource.key.name, resource.key.identity, this.workflowId);
-      return this.performLive(resource, action, args, context.scope.frame, record, context.task, expire);
-    };
-    const replay = this.replay;
-    if (replay === null) return live();
-    const position = replay.find('internal', id);
-    if (position < 0) return this.afterReplay(context.task, `${action} on ${resource.key.name} (${id})`, live);
-    const recorded = await context.task.track(replay.claim(position));
-    return this.replayInternal(context, resource, recorded as InternalEventRecord, args);
-  }
-
-  /**
-   * Run `action` once replay has caught up. It starts synchronously when released, in the order the calls
-   * came (see Replay.waitLive), so that a queue get made during replay keeps its place in line.
-   */
-  private afterReplay<T>(task: TaskState | undefined, what: string, action: () => T | Promise<T>): Promise<T> {
-    const replay = this.replay;
-    if (replay === null) return Promise.resolve().then(action);
-    task?.check();
-    const result = createDeferred<T>();
-    const gate = replay.waitLive(what, () => {
-      try {
-        Promise.resolve(action()).then(result.resolve, result.reject);
-      } catch (error) {
-        result.reject(error);
-      }
-    });
-    gate.promise.catch(result.reject);
-    return task === undefined ? result.promise : task.track(result);
-  }
-
-  /**
-   * Wait for the first of several resources to allow `action` (MultiQueue). The chosen resource is recorded,
-   * so replay takes from the same one.
-   */
-  async internalActionAny(
-    context: WorkflowContext,
-    resources: readonly OpenResource[],
-    action: string,
-    label: string,
-    timeout?: { deadline: number; timeoutMs: number },
-  ): Promise<[OpenResource, unknown]> {
-    context.task.check();
-    const id = context.scope.nextId(`${label}.${action}`);
-    if (this.replay !== null) {
-      const recorded = await this.claimOrLive(context, 'internal', id, `${action} on ${label} (${id})`);
-      if (recorded !== null) {
-        const record = recorded as InternalEventRecord;
-        const resource = this.resources.get(resourceMapKey(record.resource.name, record.resource.identity));
-        if (resource === undefined) throw new NonDeterminismError(`Replay found ${action} on ${record.resource.name}, which is not open`);
-        return [resource, this.replayInternal(context, resource, record, [])];
-      }
-    }
-    const deferred = createDeferred<[OpenResource, unknown]>();
-    const waiter: Waiter = {
-      action,
-      args: [],
-      origin: context.scope.frame,
-      done: false,
-      waitingOn: 0,
-      fail: (reason) => deferred.reject(reason),
-      complete: (value, resource) => {
-        this.write(context.task.id, null, {
-          type: 'internal', id, resource: resource.key, action, args: [], ...outcomeOf(value),
-        });
-        this.forget(this.forgetting.actionRecorded(context.scope.frame, resource, action, this.lastSeq));
-        deferred.resolve([resource, value]);
-      },
-    };
-    for (const resource of resources) {
-      if (resource.closed) continue;
-      waiter.waitingOn++;
-      resource.waiters.push(waiter);
-      this.handOff(resource);
-      if (waiter.done) break;
-    }
-    const waitEnded = waiter.done ? undefined : this.idle.began();
-    const first = resources.find((resource) => !resource.closed);
-    const timer = waiter.done || timeout === undefined || first === undefined ? undefined : armExpiry(
-      {
-        ...timeout,
-        what: `${action} on ${label} (${id})`,
-        record: (error) => this.write(context.task.id, context.scope.frame, {
-          type: 'internal', id, resource: first.key, action, args: [], ...errorOutcome(error),
-        }),
-      },
-      waiter,
-      () => this.stopReason === undefined,
-      deferred.reject,
-    );
-    const quietEnded = waiter.done ? undefined : this.quiescence.waitBegan(context.task, timeout?.deadline);
-    try {
-      return await context.task.track(deferred);
-    } finally {
-      waiter.done = true;
-      timer?.clear();
-      waitEnded?.();
-      quietEnded?.();
-    }
-  }
-
-  private replayInternal(context: WorkflowContext, resource: OpenResource, record: InternalEventRecord, args: readonly unknown[]): unknown {
-    if (record.error !== undefined) {
-      // A wait that timed out: it changed nothing; it throws its recorded TimeoutError again.
-      context.scope.frame?.seqs.push(record.seq);
-      return valueOf(record);
-    }
-    const value = resource.state.perform(record.action, args, { seq: record.seq, origin: context.scope.frame });
-    if (value === WOULD_BLOCK) {
-      throw this.diverged(`Replay could not repeat ${record.action} on ${resource.key.name} (${record.id}): it would wait`);
-    }
-    const actual = serialize(value);
-    if (record.error === undefined && JSON.stringify(actual) !== JSON.stringify(record.result ?? null)) {
-      throw this.diverged(
-        `Replay of ${record.action} on ${resource.key.name} (${record.id}) gave ${JSON.stringify(actual)}, but the history recorded ${JSON.stringify(record.result)}`,
-      );
-    }
-    this.forget(this.forgetting.actionRecorded(context.scope.frame, resource, record.action, record.seq));
-    this.changed(resource, 'act');
-    this.handOff(resource);
-    return value;
-  }
-
-  /** An outside caller's action, by resource name and the caller's identity. */
-  async externalAction(name: string, identity: string | null, action: string, args: readonly unknown[]): Promise<unknown> {
-    if (this.stopReason !== undefined) throw this.stopReason;
-    if (this.replay === null) return this.externalNow(name, identity, action, args);
-    return this.afterReplay(undefined, `outside ${action} on ${name}`, () => this.externalNow(name, identity, action, args));
-  }
-
-  private async externalNow(name: string, identity: string | null, action: string, args: readonly unknown[]): Promise<unknown> {
-    if (this.stopReason !== undefined) throw this.stopReason;
-    const resource = this.findVisible(name, identity);
-    const spec = resource.state.spec(action, args);
-    if (!spec.mutates && !spec.blocking) return resource.state.perform(action, args);
-    const prepared = resource.state.prepareExternal(action, [...args]);
-    const serializedArgs = prepared.map((arg, n) => serialize(arg, `argument ${n} of ${action} on ${name}`));
-    // The workflow sees a copy, exactly as it will on replay; the caller cannot change it afterwards.
-    const copies = serializedArgs.map((arg) => deserialize(arg));
-    let durable: Promise<void> | undefined;
-    const value = await this.performLive(resource, action, copies, undefined, (result) => {
-      if (!spec.mutates) return;
-      this.write('', resource.frame, {
-        type: 'external', id: resource.openId, resource: resource.key, action, args: serializedArgs, ...outcomeOf(result),
-      });
-      this.forget(this.forgetting.outsideChange(resource, action, this.lastSeq));
-      durable = this.flush();
-    });
-    if (durable !== undefined) await durable;
-    return value;
-  }
-
-  /** The resource `name` visible to `identity` (core/resources.ts visibleCandidates: its own, then the public one). */
-  findVisible(name: string, identity: string | null): OpenResource {
-    for (const candidate of visibleCandidates(name, identity)) {
-      const found = this.resources.get(resourceMapKey(candidate.name, candidate.identity));
-      if (found !== undefined) return found;
-    }
-    throw new ResourceNotFoundError(name, identity, this.workflowId);
-  }
-
-  /** Perform now if possible (recording synchronously), else wait in line for the resource to change. */
-  private performLive(
-    resource: OpenResource,
-    action: string,
-    args: readonly unknown[],
-    origin: ItemTag['origin'],
-    record: (value: unknown) => void,
-    task?: TaskState,
-    expire?: WaitExpiry,
-  ): Promise<unknown> | unknown {
-    const value = resource.state.perform(action, args, { seq: this.buffer.lastSeq + 1, origin });
-    if (value !== WOULD_BLOCK) {
-      record(value);
-      this.changed(resource, 'act');
-      this.handOff(resource);
-      return value;
-    }
-    const deferred = createDeferred<unknown>();
-    const waiter: Waiter = {
-      action,
-      args,
-      origin,
-      done: false,
-      waitingOn: 1,
-      fail: (reason) => deferred.reject(reason),
-      complete: (result) => {
-        record(result);
-        deferred.resolve(result);
-      },
-    };
-    resource.waiters.push(waiter);
-    // An outside caller waiting (a get on a queue the workflow fills) is not the workflow waiting.
-    if (task === undefined) {
-      return deferred.promise.finally(() => {
-        waiter.done = true;
-      });
-    }
-    const tracked = task.track(deferred);
-    const waitEnded = this.idle.began();
-    const timer = expire === undefined ? undefined : armExpiry(expire, waiter, () => this.stopReason === undefined, deferred.reject);
-    const quietEnded = this.quiescence.waitBegan(task, expire?.deadline);
-    return tracked.finally(() => {
-      waiter.done = true;
-      timer?.clear();
-      waitEnded();
-      quietEnded();
-    });
-  }
-
   /** Hand the resource to its waiting actions (see ./open-resource.ts). */
-  private handOff(resource: OpenResource): void {
+  handOff(resource: OpenResource): void {
     handOff(resource, () => this.buffer.lastSeq + 1, (changed) => this.changed(changed, 'act'));
   }
 
-  private changed(resource: OpenResource, change: ResourceChange): void {
+  /** Tell the resource streams (see RunOptions.onResourceChange). */
+  changed(resource: OpenResource, change: ResourceChange): void {
     this.options.onResourceChange(resource, change);
   }
 
-  private diverged(message: string): NonDeterminismError {
+  /** Fail the run with NonDeterminismError (returned, for the caller to throw). */
+  diverged(message: string): NonDeterminismError {
     const error = new NonDeterminismError(message);
     this.fail(error);
     return error;
