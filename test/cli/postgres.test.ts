@@ -5,35 +5,16 @@
  * the inbox and NOTIFY) and gets its result.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { test } from 'node:test';
 import { QuestClient } from '../../src/client/client.js';
 import { PG_URL, describePostgres, dropSchema, freshSchema } from '../storage/postgres-support.js';
-import { FIXTURE_MODULE, linesOf, quest, spawnQuest } from './support.js';
+import { FIXTURE_MODULE, quest, serveFixture } from './support.js';
 
 /** The `--db` of `schema`. */
 function dbOf(schema: string): string {
   const url = new URL(PG_URL);
   url.searchParams.set('schema', schema);
   return url.toString();
-}
-
-/** `quest serve` on `db`, its URL, and how to stop it (SIGTERM; resolves with the exit code). */
-async function serve(db: string, ...extra: string[]): Promise<{ url: string; stop(): Promise<number | null> }> {
-  const child = spawnQuest(['serve', FIXTURE_MODULE, '--db', db, '--port', '0', '--json', ...extra]);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const first = await linesOf(child).next();
-  assert.equal(first.done, false, stderr);
-  const { url } = JSON.parse(first.value as string) as { url: string };
-  return {
-    url,
-    stop: async () => {
-      const closed = once(child, 'close');
-      child.kill('SIGTERM');
-      return ((await closed) as [number | null])[0];
-    },
-  };
 }
 
 describePostgres('quest on PostgreSQL', () => {
@@ -59,9 +40,9 @@ describePostgres('quest on PostgreSQL', () => {
   test('two quest serve processes share the store: a client of one acts on a workflow the other runs and gets its result', async () => {
     const schema = freshSchema('serve');
     const db = dbOf(schema);
-    const runner = await serve(db, '--start', 'collect', 'c1', '2');
+    const runner = await serveFixture(db, '--start', 'collect', 'c1', '2');
     try {
-      const other = await serve(db);
+      const other = await serveFixture(db);
       try {
         const client = new QuestClient(other.url);
         const near = new QuestClient(runner.url);

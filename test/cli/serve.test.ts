@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { QuestClient } from '../../src/client/client.js';
-import { FIXTURE_MODULE, inTempDir, linesOf, quest, spawnQuest } from './support.js';
+import { FIXTURE_MODULE, inTempDir, quest, serveFixture, type ServeProcess } from './support.js';
 
 const TOKENS = { 'root-token-0001': { identity: 'root', roles: ['admin'] }, 'ann-token-0001': { identity: 'ann' }, 'bob-token-0001': { identity: 'bob' } };
 
@@ -14,22 +13,7 @@ describe('quest serve', () => {
       const db = join(dir, 'app.sqlite');
       const tokens = join(dir, 'tokens.json');
       await writeFile(tokens, JSON.stringify(TOKENS));
-      const serve = async (...extra: string[]): Promise<{ url: string; stop(): Promise<number | null> }> => {
-        const child = spawnQuest(['serve', FIXTURE_MODULE, '--db', db, '--port', '0', '--tokens', tokens, '--json', ...extra]);
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        const first = await linesOf(child).next();
-        assert.equal(first.done, false, stderr);
-        const { url } = JSON.parse(first.value as string) as { url: string };
-        return {
-          url,
-          stop: async () => {
-            const closed = once(child, 'close');
-            child.kill('SIGTERM');
-            return ((await closed) as [number | null])[0];
-          },
-        };
-      };
+      const serve = (...extra: string[]): Promise<ServeProcess> => serveFixture(db, '--tokens', tokens, ...extra);
 
       const first = await serve('--start', 'secrets', 's1');
       const ann = new QuestClient(first.url, { token: 'ann-token-0001' });

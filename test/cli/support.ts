@@ -1,5 +1,7 @@
 /** Helpers of the CLI tests: temp directories, a database prepared by a test manager, running `quest`. */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,4 +86,28 @@ export function questWithEnv(env: Record<string, string>, ...args: string[]): Pr
 /** The lines a child writes on stdout, as they come. */
 export function linesOf(child: ChildProcessWithoutNullStreams): AsyncIterableIterator<string> {
   return createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+}
+
+/** A running `quest serve`: its URL, and how to stop it (SIGTERM; resolves with the exit code). */
+export interface ServeProcess {
+  url: string;
+  stop(): Promise<number | null>;
+}
+
+/** `quest serve <fixture module> --db <db> --port 0 --json ...extra`, once it listens. */
+export async function serveFixture(db: string, ...extra: string[]): Promise<ServeProcess> {
+  const child = spawnQuest(['serve', FIXTURE_MODULE, '--db', db, '--port', '0', '--json', ...extra]);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const first = await linesOf(child).next();
+  assert.equal(first.done, false, stderr);
+  const { url } = JSON.parse(first.value as string) as { url: string };
+  return {
+    url,
+    stop: async () => {
+      const closed = once(child, 'close');
+      child.kill('SIGTERM');
+      return ((await closed) as [number | null])[0];
+    },
+  };
 }
