@@ -3,7 +3,9 @@
  * are appended to a log file, so that they can be counted across processes.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { event, registerError, step } from '../../src/index.js';
+import assert from 'node:assert/strict';
+import { WorkflowManager, event, registerError, step } from '../../src/index.js';
+import type { Store } from '../../src/storage/store.js';
 
 /** The workflow types, logging step executions to `log`. */
 export function orderWorkflows(log: string) {
@@ -61,4 +63,32 @@ export function countingWorkflows(runs: Record<string, number>) {
       throw new Declined(reason);
     },
   };
+}
+
+/**
+ * A store's life under a manager: one workflow finishes and one waits; after close and a reopen through
+ * `open`, the finished one keeps its result and the waiting one resumes by replay, its completed step not run
+ * again.
+ */
+export async function checkResumeAfterReopen(open: () => Promise<Store>): Promise<void> {
+  const runs: Record<string, number> = {};
+  const workflows = countingWorkflows(runs);
+  const before = await WorkflowManager.open({ store: await open(), workflows, inboxPollMs: 0 });
+  await before.start('double', 'd1', 21);
+  await before.start('twoSteps', 't1', 1);
+  assert.equal(await before.getResult('d1'), 42);
+  await before.waitForResource('t1', 'go', null);
+  await before.close();
+  assert.deepEqual(runs, { first: 1 });
+
+  const after = await WorkflowManager.open({ store: await open(), workflows, inboxPollMs: 0 });
+  try {
+    assert.equal(await after.getResult('d1'), 42);
+    assert.deepEqual((await after.list()).map(({ id, status }) => [id, status]), [['d1', 'completed'], ['t1', 'running']]);
+    await after.event('t1', 'go', null).set();
+    assert.equal(await after.getResult('t1'), 3);
+    assert.deepEqual(runs, { first: 1, second: 1 }, 'the completed step was replayed, not run again');
+  } finally {
+    await after.close();
+  }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { WorkflowManager } from '../../src/index.js';
 import { isQuestError } from '../../src/core/errors.js';
 import { hasInbox, type Store } from '../../src/storage/store.js';
-import { countingWorkflows } from '../manager/fixtures.js';
+import { checkResumeAfterReopen, countingWorkflows } from '../manager/fixtures.js';
 import { cloudLocation, openCloudStore } from './cloud-locations.js';
 import { freshName, serverForFile, startDynamo, startS3 } from './cloud-support.js';
 
@@ -26,26 +26,7 @@ for (const [backend, location] of backends) {
 
     test('workflows run to completion, and unfinished ones resume after a reopen without re-running steps', async () => {
       const where = location();
-      const runs: Record<string, number> = {};
-      const workflows = countingWorkflows(runs);
-      const before = await WorkflowManager.open({ store: await open(where), workflows, inboxPollMs: 0 });
-      await before.start('double', 'd1', 21);
-      await before.start('twoSteps', 't1', 1);
-      assert.equal(await before.getResult('d1'), 42);
-      await before.waitForResource('t1', 'go', null);
-      await before.close();
-      assert.deepEqual(runs, { first: 1 });
-
-      const after = await WorkflowManager.open({ store: await open(where), workflows, inboxPollMs: 0 });
-      try {
-        assert.equal(await after.getResult('d1'), 42);
-        assert.deepEqual((await after.list()).map(({ id, status }) => [id, status]), [['d1', 'completed'], ['t1', 'running']]);
-        await after.event('t1', 'go', null).set();
-        assert.equal(await after.getResult('t1'), 3);
-        assert.deepEqual(runs, { first: 1, second: 1 }, 'the completed step was replayed, not run again');
-      } finally {
-        await after.close();
-      }
+      await checkResumeAfterReopen(() => open(where));
     });
 
     test('a second manager over the same store is refused while the first one runs', async () => {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { WorkflowManager } from '../../src/index.js';
 import { PostgresStore } from '../../src/storage/postgres/index.js';
 import { stepValue, stepsOf } from '../crash/crash-child.js';
-import { countingWorkflows } from '../manager/fixtures.js';
+import { checkResumeAfterReopen, countingWorkflows } from '../manager/fixtures.js';
 import { PG_URL, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
 
 const open = (schema: string) => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 });
@@ -24,23 +24,7 @@ describePostgres('postgres store under a WorkflowManager', () => {
   test('workflows run to completion, and unfinished ones resume after a reopen without re-running steps', async () => {
     const schema = freshSchema('mgr');
     try {
-      const runs: Record<string, number> = {};
-      const workflows = countingWorkflows(runs);
-      const before = await WorkflowManager.open({ store: await open(schema), workflows });
-      await before.start('double', 'd1', 21);
-      await before.start('twoSteps', 't1', 1);
-      assert.equal(await before.getResult('d1'), 42);
-      await before.waitForResource('t1', 'go', null);
-      await before.close();
-      assert.deepEqual(runs, { first: 1 });
-
-      const after = await WorkflowManager.open({ store: await open(schema), workflows });
-      assert.equal(await after.getResult('d1'), 42);
-      assert.deepEqual((await after.list()).map(({ id, status }) => [id, status]), [['d1', 'completed'], ['t1', 'running']]);
-      await after.event('t1', 'go', null).set();
-      assert.equal(await after.getResult('t1'), 3);
-      assert.deepEqual(runs, { first: 1, second: 1 }, 'the completed step was replayed, not run again');
-      await after.close();
+      await checkResumeAfterReopen(() => open(schema));
     } finally {
       await dropSchema(schema);
     }
