@@ -30,6 +30,12 @@ export interface InboxDeliveryDeps {
   running(id: string): Promise<Historian<unknown[], unknown>>;
   /** True while workflow `id` runs here. */
   isActive(id: string): boolean;
+  /**
+   * On a store shared by many processes: true while the process that ran finished workflow `id` may still be
+   * settling the events it applied (its settlement commits after the workflow's end). Such an event is left
+   * for that process instead of being rejected as "finished" here.
+   */
+  settlingElsewhere?(id: string): Promise<boolean>;
 }
 
 /**
@@ -211,7 +217,9 @@ export class InboxDelivery {
     try {
       historian = await this.deps.running(id);
     } catch (error) {
-      return isQuestError(error) && NEVER_APPLICABLE.has(error.code) ? { rejected: error } : HOLD_WORKFLOW;
+      if (!isQuestError(error) || !NEVER_APPLICABLE.has(error.code)) return HOLD_WORKFLOW;
+      if (isQuestError(error, 'WORKFLOW_FINISHED') && (await this.deps.settlingElsewhere?.(id)) === true) return HOLD_WORKFLOW;
+      return { rejected: error };
     }
     // Once replay has caught up: the resources the event's identity sees now.
     const visible = await firstSnapshot(historian.resourceStream(event.identity));

@@ -117,6 +117,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
           resolve: (name) => this.resolve(name),
           running: async (id) => (await this.running(id)).historian,
           isActive: (id) => this.live.get(id)?.served === true,
+          settlingElsewhere: (id) => this.settlingElsewhere(id),
         })
       : undefined;
     this.claims = hasLeases(store)
@@ -635,6 +636,16 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const entry = await this.store.getWorkflow(id);
     if (entry !== undefined) return notLiveError(entry);
     return this.deleted.has(id) ? new WorkflowFinishedError(id, 'deleted') : new WorkflowNotFoundError(asked);
+  }
+
+  /**
+   * Shared store: workflow `id` finished in another process less than a lease period ago, so that process may
+   * not have settled the inbox events it applied yet (see InboxDeliveryDeps.settlingElsewhere).
+   */
+  private async settlingElsewhere(id: string): Promise<boolean> {
+    if (this.claims === undefined || this.live.has(id)) return false;
+    const finishedAt = (await this.store.getWorkflow(id))?.finishedAt;
+    return finishedAt !== undefined && Date.now() - finishedAt < this.claims.leaseMs;
   }
 
   /** The workflow id `id` names: an id of this store wins; otherwise the workflow holding alias `id`. */

@@ -44,14 +44,14 @@ async function openIn(manager: WorkflowManager<ReturnType<typeof workflowsCounti
 }
 
 /** Run `body` with two managers over a fresh schema: `runner` runs workflows, `starter` runs none (maxWorkflows 0). */
-async function withPair(body: (managers: { runner: WorkflowManager<ReturnType<typeof workflowsCounting>>; starter: WorkflowManager<ReturnType<typeof workflowsCounting>>; runs: Record<string, number> }) => Promise<void>): Promise<void> {
+async function withPair(body: (managers: { runner: WorkflowManager<ReturnType<typeof workflowsCounting>>; starter: WorkflowManager<ReturnType<typeof workflowsCounting>>; runs: Record<string, number>; schema: string }) => Promise<void>): Promise<void> {
   const schema = freshSchema('shared');
   const runs: Record<string, number> = {};
   const workflows = workflowsCounting(runs);
   const runner = await WorkflowManager.open({ store: await open(schema), workflows, leases: { leaseMs: 2000 } });
   const starter = await WorkflowManager.open({ store: await open(schema), workflows, leases: { leaseMs: 2000, maxWorkflows: 0 } });
   try {
-    await body({ runner, starter, runs });
+    await body({ runner, starter, runs, schema });
   } finally {
     await starter.close();
     await runner.close();
@@ -74,6 +74,33 @@ describePostgres('two managers over one PostgreSQL store', () => {
       assert.equal(await handle.result(), 5);
       assert.equal(await runner.getResult('s1'), 5);
       assert.deepEqual(runs, { lobby: 1 });
+    });
+  });
+
+  test('an event left pending for a workflow that just finished elsewhere waits a lease period for its settlement, then is rejected', async () => {
+    await withPair(async ({ runner, starter, schema }) => {
+      await runner.start('summer', 's1', 'lobby');
+      await openIn(runner, 's1');
+      await runner.act('s1', 'in', null, 'put', 0);
+      assert.equal(await runner.getResult('s1'), 0);
+      const finishedAt = Date.now();
+      // As an event the runner applied (finishing the workflow) and had not settled yet would look to the starter.
+      const sender = await open(schema);
+      try {
+        const id = await sender.postEvent({ workflowId: 's1', resource: 'in', identity: null, action: 'put', args: [0] });
+        await starter.deliverInbox();
+        const early = await sender.eventOutcome(id);
+        if (Date.now() - finishedAt < 1500) assert.deepEqual(early, { status: 'pending' }, 'not rejected by the other process at once');
+        let outcome = early;
+        while (outcome?.status === 'pending') {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await starter.deliverInbox();
+          outcome = await sender.eventOutcome(id);
+        }
+        assert.equal(outcome?.status === 'rejected' && outcome.code, 'WORKFLOW_FINISHED');
+      } finally {
+        await sender.close();
+      }
     });
   });
 
