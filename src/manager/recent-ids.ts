@@ -1,4 +1,4 @@
-/** A bounded set of ids, for the manager's memory of what it deleted lately. */
+/** A bounded set of ids, for the manager's memory of what it deleted or finished lately. */
 
 /** A bounded set of ids: the oldest leaves when a new one comes in beyond `capacity`. */
 export class RecentIds {

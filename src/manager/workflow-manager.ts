@@ -80,6 +80,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly deadlines = new WorkflowDeadlines();
   /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
   private readonly deleted = new RecentIds(1000);
+  /** Shared store: workflows this manager ran to their end lately (it settled their events itself). */
+  private readonly finishedHere = new RecentIds(10_000);
   /** When the store is shared by many processes (WorkflowLeases): which workflows this one runs. */
   private readonly claims: WorkflowClaims | undefined;
 
@@ -590,6 +592,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (managed.finished !== undefined) this.deadlines.disarm(managed.id);
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
+    if (managed.finished !== undefined && this.claims !== undefined) this.finishedHere.add(managed.id);
     this.claims?.runEnded(managed);
     if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {
       this.log.warn({ workflow: managed.id, err: managed.halted }, 'history damaged: the workflow is not run (list() shows it damaged); restore its history or delete it');
@@ -643,7 +646,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * not have settled the inbox events it applied yet (see InboxDeliveryDeps.settlingElsewhere).
    */
   private async settlingElsewhere(id: string): Promise<boolean> {
-    if (this.claims === undefined || this.live.has(id)) return false;
+    if (this.claims === undefined || this.live.has(id) || this.finishedHere.has(id)) return false;
     const finishedAt = (await this.store.getWorkflow(id))?.finishedAt;
     return finishedAt !== undefined && Date.now() - finishedAt < this.claims.leaseMs;
   }

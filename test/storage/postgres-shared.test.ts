@@ -84,7 +84,9 @@ describePostgres('two managers over one PostgreSQL store', () => {
       await runner.act('s1', 'in', null, 'put', 0);
       assert.equal(await runner.getResult('s1'), 0);
       const finishedAt = Date.now();
-      // As an event the runner applied (finishing the workflow) and had not settled yet would look to the starter.
+      // The runner is gone; to the starter, this event looks like one the runner applied (finishing the
+      // workflow) and had not settled yet.
+      await runner.close();
       const sender = await open(schema);
       try {
         const id = await sender.postEvent({ workflowId: 's1', resource: 'in', identity: null, action: 'put', args: [0] });
