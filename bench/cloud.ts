@@ -33,6 +33,7 @@ import { DynamoStore } from '../src/storage/dynamodb/index.js';
 import { SqliteStore } from '../src/storage/sqlite.js';
 import { LOCAL_CREDENTIALS, TEST_BUCKET } from '../test/storage/cloud-locations.js';
 import { Report, formatDuration, formatInt, formatRate, machineLoad, measure, now, renderTable, scratchDirectory, type Timing } from './harness.js';
+import { checkSum, trivialSteps } from './workloads.js';
 
 const report = new Report('cloud');
 const quick = process.argv.includes('--quick');
@@ -153,17 +154,6 @@ function sqliteBackend(): Backend {
   };
 }
 
-const trivial = step('trivial', async (i: number) => i);
-
-async function trivialSteps(count: number): Promise<number> {
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += await trivial(i);
-  return sum;
-}
-
-function checkSum(count: number, sum: number): void {
-  if (sum !== (count * (count - 1)) / 2) throw new Error(`a steps workflow returned ${sum}`);
-}
 
 const one = step('one', async (i: number) => i + 1);
 const workflows = { single: (i: number): Promise<number> => one(i) };

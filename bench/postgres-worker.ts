@@ -10,8 +10,8 @@
  */
 import { WorkflowManager, queue, step } from '../src/index.js';
 import { PostgresStore } from '../src/storage/postgres/index.js';
+import { trivialSteps } from './workloads.js';
 
-const trivial = step('trivial', async (i: number) => i);
 const tick = step('tick', async (i: number) => {
   process.stdout.write(`tick ${Date.now()}\n`);
   await new Promise((resolve) => setTimeout(resolve, 5));
@@ -20,11 +20,7 @@ const tick = step('tick', async (i: number) => {
 
 /** The workflows of the benchmarks. */
 export const benchWorkflows = {
-  steps: async (n: number): Promise<number> => {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += await trivial(i);
-    return sum;
-  },
+  steps: trivialSteps,
   receiver: async (k: number): Promise<number> => {
     await using input = await queue<number>('in', null);
     let sum = 0;

@@ -23,6 +23,7 @@ import { Historian, WorkflowManager, step } from '../src/index.js';
 import { PostgresStore } from '../src/storage/postgres/index.js';
 import { quoteIdentifier } from '../src/storage/postgres/migrations.js';
 import { Report, formatDuration, formatInt, formatRate, machineLoad, measure, now, renderTable, stringOption, type Timing } from './harness.js';
+import { checkSum, trivialSteps } from './workloads.js';
 import { dbos, dbosInstalled, eventsFromAnotherProcess, failover, scaling } from './postgres-cluster.js';
 
 const report = new Report('postgres');
@@ -59,17 +60,6 @@ async function freshStore(): Promise<{ store: PostgresStore; done: () => Promise
   };
 }
 
-const trivial = step('trivial', async (i: number) => i);
-
-async function trivialSteps(count: number): Promise<number> {
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += await trivial(i);
-  return sum;
-}
-
-function checkSum(count: number, sum: number): void {
-  if (sum !== (count * (count - 1)) / 2) throw new Error(`a steps workflow returned ${sum}`);
-}
 
 interface Figure {
   timing: Timing;
