@@ -237,12 +237,12 @@ export function actionSpec(kind: string, action: string): ActionSpec | undefined
 }
 
 /**
- * True when `action` answers nothing on every kind that has it (a put, a set, a clear): it can travel through
- * an inbox, whose sender learns only whether it was applied. A read or a take (a queue's get) answers a value,
- * which would be lost there.
+ * True when `action` answers nothing (a put, a set, a clear) on resources of kind `kind`, or on every kind that
+ * has it when `kind` is not known: it can travel through an inbox, whose sender learns only whether it was
+ * applied. A read, a wait or a take (a queue's get) answers a value, which would be lost there.
  */
-export function answersNothing(action: string): boolean {
-  const specs = Object.keys(KINDS).flatMap((kind) => actionSpec(kind, action) ?? []);
+export function answersNothing(action: string, kind?: string): boolean {
+  const specs = (kind === undefined ? Object.keys(KINDS) : [kind]).flatMap((name) => actionSpec(name, action) ?? []);
   return specs.length > 0 && specs.every((spec) => spec.mutates && !spec.blocking && spec.consumes !== true);
 }
 

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { EventExpiredError, InvalidArgumentError, isQuestError, isSuspension, type QuestErrorCode } from '../core/errors.js';
 import type { Historian } from '../core/historian.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
-import { actionSpec, findVisible } from '../core/resources.js';
+import { actionSpec, answersNothing, findVisible } from '../core/resources.js';
 import { deserialize } from '../core/serializer.js';
 import type { EventInbox, EventVerdict, PostedEvent } from '../storage/store.js';
 
@@ -230,10 +230,11 @@ export class InboxDelivery {
       return { rejected: new EventExpiredError(event.id, event.ttlMs ?? 0, why) };
     }
     if (resource === undefined) return HOLD_RESOURCE;
-    if (actionSpec(resource.kind, event.action)?.blocking === true) {
+    // An unknown action is left to act(), which names the actions there are.
+    if (actionSpec(resource.kind, event.action) !== undefined && !answersNothing(event.action, resource.kind)) {
       return {
         rejected: new InvalidArgumentError(
-          `${event.action} on a ${resource.kind} waits for the workflow and answers the caller, and an inbox event has nobody to ` +
+          `${event.action} on a ${resource.kind} answers the caller (it reads, waits or takes), and an inbox event has nobody to ` +
             'answer: send an action that only changes the resource (a queue put, a state set, an event set).',
         ),
       };
