@@ -31,7 +31,14 @@ export interface LeaseOptions {
    * late writes are refused). Heartbeats go every third of it.
    */
   leaseMs?: number;
-  /** At most this many workflows run in this process at once (default: no limit; 0: none, only start and read). */
+  /**
+   * At most this many workflows run in this process at once (default: no limit; 0: none, only start and read).
+   * A workflow evicted from memory while idle (ManagerOptions.maxResident) counts as one that runs: it keeps
+   * its lease and wakes without asking anyone (an inbox event, its sleep's deadline), so this stays a bound on
+   * what the process may have to run at once, and on the leases its heartbeat renews. Eviction saves memory,
+   * not room for more claims: with `maxResident` below `maxWorkflows`, a process holds up to `maxWorkflows`
+   * workflows of which at most `maxResident` have a run in memory.
+   */
   maxWorkflows?: number;
 }
 
@@ -130,10 +137,10 @@ export class WorkflowClaims {
     }
   }
 
-  /** How many workflows run here now. */
+  /** How many workflows run here now: with a run in memory, or evicted (they keep their lease; see LeaseOptions.maxWorkflows). */
   private activeCount(): number {
     let active = 0;
-    for (const managed of this.deps.live.values()) if (managed.active) active++;
+    for (const managed of this.deps.live.values()) if (managed.served) active++;
     return active;
   }
 
@@ -145,7 +152,8 @@ export class WorkflowClaims {
 
   /** True while this process may take one more workflow. */
   get hasCapacity(): boolean {
-    return this.activeCount() < this.maxWorkflows;
+    // No limit: no need to count (a pass over every workflow of the manager, at each start).
+    return this.maxWorkflows === Infinity || this.activeCount() < this.maxWorkflows;
   }
 
   /**
@@ -250,7 +258,7 @@ export class WorkflowClaims {
   /** One claim statement; true when it took a full batch (more may wait). */
   private async claimBatch(): Promise<boolean> {
     if (this.deps.isClosing()) return false;
-    const room = this.maxWorkflows - this.activeCount();
+    const room = this.maxWorkflows === Infinity ? Infinity : this.maxWorkflows - this.activeCount();
     if (!(room > 0)) return false;
     const limit = Math.min(room, CLAIM_BATCH);
     const leases = await this.deps.store.claimWorkflows({ owner: this.owner, leaseMs: this.leaseMs, limit, types: this.deps.types() });

@@ -107,8 +107,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       children: new ManagerChildren(this as unknown as ChildStarter),
       onRunEnded: (workflow) => this.runEnded(workflow),
       launches: new LaunchWindow(options.launchWindow ?? DEFAULT_LAUNCH_WINDOW),
-      // A store shared by many processes keeps every claimed workflow resident: its lease is renewed for a run.
-      residency: new Residency(hasLeases(store) ? Infinity : options.maxResident),
+      // Every store, a shared one too: an evicted workflow keeps its lease (the store renews its fences) and
+      // counts against leases.maxWorkflows (see ./claims.ts). Checks maxResident (InvalidArgumentError).
+      residency: new Residency(options.maxResident),
     };
     this.inbox = hasInbox(store)
       ? new InboxDelivery({

@@ -1,0 +1,267 @@
+/**
+ * Eviction of idle workflows (ManagerOptions.maxResident) on a PostgreSQL store shared by many processes
+ * (WorkflowLeases): an evicted workflow stays this process's -- its lease is renewed, and an inbox event from
+ * another process, its sleep, act and resources wake it here -- until its lease is lost; from then on it never
+ * runs here again (not even its replay), and act and getResult here reach its new owner.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, WorkflowManager, isQuestError, type WorkflowInfo } from '../../src/index.js';
+import { PostgresStore } from '../../src/storage/postgres/index.js';
+import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
+import { SLEEP_MS, evictionWorkflows, runLogTable } from './evict-lease-child.js';
+import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
+
+const open = (schema: string) => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3 });
+
+type Workflows = ReturnType<typeof evictionWorkflows>;
+type Manager = WorkflowManager<Workflows>;
+
+/** Starts of each workflow function (first runs and replays) in one manager. */
+type Runs = Record<string, number>;
+
+function counted(runs: Runs): Workflows {
+  return evictionWorkflows((name) => (runs[name] = (runs[name] ?? 0) + 1));
+}
+
+/** Resolve once `condition()` holds, looking again every 10 ms (each look is a query); fail after `limitMs`. */
+async function until(condition: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The ids list() shows evicted (running, not resident). */
+async function evicted(manager: Manager): Promise<string[]> {
+  return (await manager.list()).filter((info: WorkflowInfo) => info.resident === false).map((info) => info.id);
+}
+
+/** Start waiters w0..w<n-1> in `manager` and wait until each has its queue open. */
+async function startWaiters(manager: Manager, n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, (_, i) => `w${i}`);
+  for (const id of ids) await manager.start('waiter', id, id);
+  await Promise.all(ids.map((id) => manager.waitForResource(id, 'in', null)));
+  return ids;
+}
+
+/** Resolves once workflow `id` runs in `manager` with its queue `in` open (it may still be on its way there). */
+async function openIn(manager: Manager, id: string): Promise<void> {
+  await until(async () => {
+    try {
+      await manager.waitForResource(id, 'in', null);
+      return true;
+    } catch (error) {
+      if (!isQuestError(error, 'WORKFLOW_SUSPENDED')) throw error;
+      return false;
+    }
+  });
+}
+
+/** A fresh schema, dropped after `body` and after the managers it opened are closed. */
+async function withSchema(body: (schema: string, opened: Manager[]) => Promise<void>): Promise<void> {
+  const schema = freshSchema('evict');
+  const opened: Manager[] = [];
+  try {
+    await body(schema, opened);
+  } finally {
+    for (const manager of opened.reverse()) await manager.close().catch(() => undefined);
+    await dropSchema(schema);
+  }
+}
+
+describePostgres('eviction on a PostgreSQL store shared by many processes', () => {
+  test('an evicted workflow takes an inbox event posted by another store, delivered on its NOTIFY (no poll)', async () => {
+    await withSchema(async (schema, opened) => {
+      const manager = await WorkflowManager.open({ store: await open(schema), workflows: counted({}), maxResident: 1, inboxPollMs: 60_000 });
+      opened.push(manager);
+      await startWaiters(manager, 3);
+      await until(async () => (await evicted(manager)).length === 2);
+      const [cold] = (await evicted(manager)) as [string];
+      const sender = await open(schema);
+      try {
+        const event = await sender.postEvent({ workflowId: cold, resource: 'in', identity: null, action: 'put', args: [41] });
+        await until(async () => (await sender.eventOutcome(event))?.status !== 'pending');
+        assert.equal((await sender.eventOutcome(event))?.status, 'applied');
+      } finally {
+        await sender.close();
+      }
+      assert.equal(await manager.getResult(cold), 42);
+    });
+  });
+
+  test("an evicted workflow's sleep wakes it at its deadline", async () => {
+    await withSchema(async (schema, opened) => {
+      const manager = await WorkflowManager.open({ store: await open(schema), workflows: counted({}), maxResident: 1 });
+      opened.push(manager);
+      const ids = await startWaiters(manager, 2);
+      const started = Date.now();
+      await manager.start('sleeper', 's', 's', 1500);
+      // Outside calls keep the waiters more recently active: the sleeper is the one evicted.
+      await until(async () => {
+        for (const id of ids) await manager.resources(id, null);
+        return (await evicted(manager)).includes('s');
+      });
+      assert.ok((await manager.getResult<number>('s')) >= started + 1500, 'it did not wake before its deadline');
+    });
+  });
+
+  test('act and resources() in its process wake an evicted workflow; act from another process reaches it through the inbox', async () => {
+    await withSchema(async (schema, opened) => {
+      const runs: Runs = {};
+      const runner = await WorkflowManager.open({ store: await open(schema), workflows: counted(runs), maxResident: 1 });
+      opened.push(runner);
+      const starter = await WorkflowManager.open({ store: await open(schema), workflows: counted({}), leases: { maxWorkflows: 0 } });
+      opened.push(starter);
+      await startWaiters(runner, 3);
+      await until(async () => (await evicted(runner)).length === 2);
+      const [a, b] = (await evicted(runner)) as [string, string];
+      assert.deepEqual((await runner.resources(a, null)).map((resource) => resource.name), ['in']);
+      await runner.act(a, 'in', null, 'put', 1);
+      assert.equal(await runner.getResult(a), 2);
+      await until(async () => (await evicted(runner)).includes(b));
+      await starter.act(b, 'in', null, 'put', 2);
+      assert.equal(await starter.getResult(b), 3);
+      assert.ok((runs[b] ?? 0) >= 2, 'b was woken in the runner');
+    });
+  });
+
+  test('the leases of evicted workflows are renewed: after five lease periods a second manager has taken none of them', async () => {
+    await withSchema(async (schema, opened) => {
+      const leaseMs = 300;
+      const store = await open(schema);
+      const runner = await WorkflowManager.open({ store, workflows: counted({}), maxResident: 1, leases: { leaseMs } });
+      opened.push(runner);
+      const otherRuns: Runs = {};
+      const other = await WorkflowManager.open({ store: await open(schema), workflows: counted(otherRuns), leases: { leaseMs } });
+      opened.push(other);
+      const ids = await startWaiters(runner, 3);
+      await until(async () => (await evicted(runner)).length === 2);
+      const cold = await evicted(runner);
+      const first = await Promise.all(cold.map((id) => store.leaseOf(id)));
+      // The renewals move each lease's expiry (on the server's clock) on; wait until it is five periods later.
+      await until(async () => {
+        const now = await Promise.all(cold.map((id) => store.leaseOf(id)));
+        return now.every((lease, i) => lease !== undefined && lease.leaseUntil >= first[i]!.leaseUntil + 5 * leaseMs);
+      });
+      for (const [i, id] of cold.entries()) {
+        const lease = await store.leaseOf(id);
+        assert.equal(lease?.owner, first[i]?.owner, `${id} changed owner`);
+        assert.equal(lease?.epoch, first[i]?.epoch, `${id} was claimed again`);
+      }
+      assert.deepEqual(await evicted(runner), cold, 'still evicted in the runner');
+      // Puts from the other manager go through the inbox to the runner.
+      await Promise.all(ids.map((id, i) => other.act(id, 'in', null, 'put', i)));
+      assert.deepEqual(await Promise.all(ids.map((id) => other.getResult(id))), ids.map((_, i) => i + 1));
+      assert.deepEqual(otherRuns, {}, 'the other manager ran none of them');
+    });
+  });
+
+  test('a lease lost while its workflow is evicted (expired, claimed by another manager): the first manager never runs it again, and its act and getResult reach the new owner', async () => {
+    await withSchema(async (schema, opened) => {
+      // Long leases: no heartbeat during the test, so only the wake-up itself can notice the loss.
+      const leases = { leaseMs: 60_000 };
+      const firstRuns: Runs = {};
+      const warnings: string[] = [];
+      const logger = { warn: (_fields: unknown, message?: string) => void warnings.push(String(message)) };
+      const first = await WorkflowManager.open({ store: await open(schema), workflows: counted(firstRuns), maxResident: 1, leases, logger });
+      opened.push(first);
+      await startWaiters(first, 2);
+      await until(async () => (await evicted(first)).length === 1);
+      const [cold] = (await evicted(first)) as [string];
+      const runsBefore = firstRuns[cold];
+      // The lease runs out (the process was paused past it), and another manager claims the workflow.
+      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET lease_until = 0 WHERE id = $1`, [cold]);
+      const secondRuns: Runs = {};
+      const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases });
+      opened.push(second);
+      await openIn(second, cold);
+      // The put wakes the workflow in the first manager: it finds the lease gone before replaying, and the put
+      // goes through the inbox to the second.
+      await first.act(cold, 'in', null, 'put', 41);
+      assert.equal(await first.getResult(cold), 42);
+      assert.equal(firstRuns[cold], runsBefore, 'the first manager ran the workflow again');
+      assert.equal(secondRuns[cold], 1);
+      assert.ok(!(await evicted(first)).includes(cold), 'the first manager forgot it');
+      assert.deepEqual(secondRuns, { [cold]: 1 }, 'the second manager took only the workflow whose lease ran out');
+      assert.ok(warnings.some((warning) => /lease was lost/.test(warning)), warnings.join('\n'));
+    });
+  });
+
+  test('a process paused past its lease with a workflow evicted (SIGSTOP): once it goes on, it never runs that workflow again; its getResult and act reach the new owner', { timeout: 60_000 }, async (t) => {
+    await withSchema(async (schema, opened) => {
+      const s = quoteIdentifier(schema);
+      // The child opens the schema first; the side table goes in once it exists.
+      await (await open(schema)).close();
+      await adminPool().query(runLogTable(schema));
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./evict-lease-child.ts', import.meta.url)), schema], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, QUEST_PG_URL: PG_URL },
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const ended = once(child, 'close');
+      const lines: string[] = [];
+      void (async () => {
+        for await (const line of createInterface({ input: child.stdout })) lines.push(line);
+      })();
+      const line = async (prefix: string): Promise<string> => {
+        await until(async () => lines.some((seen) => seen.startsWith(prefix)) || child.exitCode !== null, 30_000);
+        const found = lines.find((seen) => seen.startsWith(prefix));
+        assert.ok(found !== undefined, `no "${prefix}" line: ${lines.join('\n')}\n${stderr}`);
+        return found;
+      };
+      try {
+        await line('evicted');
+        const { rows } = await adminPool().query<{ started_at: string }>(`SELECT started_at::text FROM ${s}.workflows WHERE id = 'sl'`);
+        const sleepEnds = Number(rows[0]?.started_at) + SLEEP_MS;
+        child.kill('SIGSTOP');
+        const secondRuns: Runs = {};
+        const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases: { leaseMs: 1000 } });
+        opened.push(second);
+        // Paused past its lease (the others take its workflows over) and past the sleep's deadline (its wake-up
+        // timer fires as soon as it goes on, racing its heartbeat).
+        await until(async () => {
+          const owned = await adminPool().query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.workflows WHERE state = 'running' AND owner LIKE $1`, [`%/${child.pid}/%`]);
+          return Number(owned.rows[0]?.n) === 0 && Date.now() > sleepEnds;
+        });
+        const { rows: marks } = await adminPool().query<{ id: string }>(`SELECT coalesce(max(id), 0)::text AS id FROM ${s}.run_log`);
+        child.kill('SIGCONT');
+        const slept = await second.getResult<number>('sl');
+        assert.equal(await line('result sl'), `result sl ${slept}`);
+        child.stdin.write('go\n');
+        assert.equal(await line('acted'), 'acted');
+        assert.equal(await line('result w1'), 'result w1 42');
+        const { rows: late } = await adminPool().query<{ workflow: string }>(`SELECT workflow FROM ${s}.run_log WHERE pid = $1 AND id > $2`, [child.pid, Number(marks[0]?.id)]);
+        assert.deepEqual(late, [], 'the paused process ran a workflow again after it went on');
+        const warned = lines.filter((seen) => seen.startsWith('warn '));
+        assert.ok(warned.some((seen) => /lease/i.test(seen)), `no lost lease reported: ${lines.join('\n')}`);
+        t.diagnostic(`the child said: ${warned.join(' | ')}`);
+        child.kill('SIGTERM');
+        const [code] = await ended;
+        assert.equal(code, 0, stderr);
+      } finally {
+        child.kill('SIGKILL');
+        await ended;
+      }
+    });
+  });
+
+  test('maxResident is checked on a shared store too', async () => {
+    await withSchema(async (schema) => {
+      for (const bad of [0, -1, 1.5, Number.NaN]) {
+        const store = await open(schema);
+        try {
+          await assert.rejects(WorkflowManager.open({ store, workflows: counted({}), maxResident: bad }), InvalidArgumentError);
+        } finally {
+          await store.close();
+        }
+      }
+    });
+  });
+});
