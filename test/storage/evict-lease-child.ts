@@ -1,15 +1,16 @@
 /**
  * The workflows of postgres-eviction.test.ts, and its child process: a manager over a shared PostgreSQL schema
- * (lease 1000 ms, maxResident 1) whose sleeper gets evicted; the test then pauses it (SIGSTOP) past its lease
- * and past the sleep's deadline, lets another manager take the workflows over, and lets it go on (SIGCONT).
+ * (maxResident 1) with three workflows, of which the sleeper `sl` and the waiter `w1` get evicted (`hot` stays
+ * resident); the test then pauses it (SIGSTOP) past the sleep's deadline, has another manager take the
+ * workflows over, and lets it go on (SIGCONT).
  *
- * Usage: node --import tsx test/storage/evict-lease-child.ts <schema>
+ * Usage: node --import tsx test/storage/evict-lease-child.ts <schema> <leaseMs>
  *
  * Every start of a workflow function in the child (a first run or a replay) is logged in `<schema>.run_log`
- * with the child's pid. Stdout lines: `evicted` once the sleeper is evicted (getResult of the sleeper and of
- * w1 are waiting by then); `result <id> <value>` when one of them answers, or `error <id> <name>`; after `go`
- * on stdin, it puts 41 to w1's queue (the workflow no longer runs here: the put goes through the inbox) and
- * prints `acted` or `error act <name>`; `warn <message>` for each warning of the manager.
+ * with the child's pid. Stdout lines: `evicted` once sl and w1 are evicted (getResult of both is waiting by
+ * then); `result <id> <value>` when one of them answers, or `error <id> <name>`; after `go` on stdin, it puts
+ * 41 to w1's queue (the workflow no longer runs here: the put goes through the inbox) and prints `acted` or
+ * `error act <name>: <message>`; `warn <message>` for each warning of the manager.
  */
 import pg from 'pg';
 import { createInterface } from 'node:readline';
@@ -47,7 +48,7 @@ export function runLogTable(schema: string): string {
 }
 
 async function main(): Promise<void> {
-  const [schema = ''] = process.argv.slice(2);
+  const [schema = '', leaseMs = '1000'] = process.argv.slice(2);
   const url = process.env.QUEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const side = new pg.Pool({ connectionString: url, max: 2 });
@@ -61,15 +62,16 @@ async function main(): Promise<void> {
     store,
     workflows: evictionWorkflows(ran),
     maxResident: 1,
-    leases: { leaseMs: 1000 },
+    leases: { leaseMs: Number(leaseMs) },
     logger: { warn: (_fields: unknown, message?: string) => say(`warn ${String(message)}`) },
   });
   manager.handleSignals({ signals: ['SIGTERM'] });
-  await manager.start('waiter', 'w1', 'w1');
+  for (const id of ['w1', 'hot']) await manager.start('waiter', id, id);
   await manager.start('sleeper', 'sl', 'sl', SLEEP_MS);
   await manager.waitForResource('w1', 'in', null);
-  // Outside calls keep w1 the most recently active: the sleeper is the one evicted.
-  while (!(await manager.list()).some((info) => info.id === 'sl' && info.resident === false)) await manager.resources('w1', null);
+  // Outside calls keep `hot` the most recently active: the sleeper and w1 are the ones evicted.
+  const cold = async (): Promise<string[]> => (await manager.list()).filter((info) => info.resident === false).map((info) => info.id).sort();
+  while ((await cold()).join() !== 'sl,w1') await manager.resources('hot', null);
   await Promise.all(logged);
   for (const id of ['sl', 'w1']) {
     manager.getResult(id).then(

@@ -162,6 +162,29 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
     });
   });
 
+  test('evicted workflows count against leases.maxWorkflows: a process at its limit claims no more when its workflows are evicted', async () => {
+    await withSchema(async (schema, opened) => {
+      const leaseMs = 300;
+      const store = await open(schema);
+      const runner = await WorkflowManager.open({ store, workflows: counted({}), maxResident: 1, leases: { leaseMs, maxWorkflows: 3 } });
+      opened.push(runner);
+      const starter = await WorkflowManager.open({ store: await open(schema), workflows: counted({}), leases: { leaseMs, maxWorkflows: 0 } });
+      opened.push(starter);
+      const ids = Array.from({ length: 6 }, (_, i) => `w${i}`);
+      for (const id of ids) await starter.start('waiter', id, id);
+      await until(async () => (await evicted(runner)).length >= 2);
+      const [cold] = (await evicted(runner)) as [string];
+      // Every heartbeat claims up to the limit: wait for three of them after the evictions.
+      const before = await store.leaseOf(cold);
+      await until(async () => ((await store.leaseOf(cold))?.leaseUntil ?? 0) >= before!.leaseUntil + leaseMs);
+      const owned = await adminPool().query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdentifier(schema)}.workflows WHERE owner IS NOT NULL`);
+      assert.equal(Number(owned.rows[0]?.n), 3, 'the runner took more than maxWorkflows');
+      // Each one finished makes room for one more.
+      await Promise.all(ids.map((id, i) => starter.act(id, 'in', null, 'put', i)));
+      assert.deepEqual(await Promise.all(ids.map((id) => starter.getResult(id))), ids.map((_, i) => i + 1));
+    });
+  });
+
   test('a lease lost while its workflow is evicted (expired, claimed by another manager): the first manager never runs it again, and its act and getResult reach the new owner', async () => {
     await withSchema(async (schema, opened) => {
       // Long leases: no heartbeat during the test, so only the wake-up itself can notice the loss.
@@ -193,63 +216,12 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
     });
   });
 
-  test('a process paused past its lease with a workflow evicted (SIGSTOP): once it goes on, it never runs that workflow again; its getResult and act reach the new owner', { timeout: 60_000 }, async (t) => {
-    await withSchema(async (schema, opened) => {
-      const s = quoteIdentifier(schema);
-      // The child opens the schema first; the side table goes in once it exists.
-      await (await open(schema)).close();
-      await adminPool().query(runLogTable(schema));
-      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./evict-lease-child.ts', import.meta.url)), schema], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, QUEST_PG_URL: PG_URL },
-      });
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const ended = once(child, 'close');
-      const lines: string[] = [];
-      void (async () => {
-        for await (const line of createInterface({ input: child.stdout })) lines.push(line);
-      })();
-      const line = async (prefix: string): Promise<string> => {
-        await until(async () => lines.some((seen) => seen.startsWith(prefix)) || child.exitCode !== null, 30_000);
-        const found = lines.find((seen) => seen.startsWith(prefix));
-        assert.ok(found !== undefined, `no "${prefix}" line: ${lines.join('\n')}\n${stderr}`);
-        return found;
-      };
-      try {
-        await line('evicted');
-        const { rows } = await adminPool().query<{ started_at: string }>(`SELECT started_at::text FROM ${s}.workflows WHERE id = 'sl'`);
-        const sleepEnds = Number(rows[0]?.started_at) + SLEEP_MS;
-        child.kill('SIGSTOP');
-        const secondRuns: Runs = {};
-        const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases: { leaseMs: 1000 } });
-        opened.push(second);
-        // Paused past its lease (the others take its workflows over) and past the sleep's deadline (its wake-up
-        // timer fires as soon as it goes on, racing its heartbeat).
-        await until(async () => {
-          const owned = await adminPool().query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.workflows WHERE state = 'running' AND owner LIKE $1`, [`%/${child.pid}/%`]);
-          return Number(owned.rows[0]?.n) === 0 && Date.now() > sleepEnds;
-        });
-        const { rows: marks } = await adminPool().query<{ id: string }>(`SELECT coalesce(max(id), 0)::text AS id FROM ${s}.run_log`);
-        child.kill('SIGCONT');
-        const slept = await second.getResult<number>('sl');
-        assert.equal(await line('result sl'), `result sl ${slept}`);
-        child.stdin.write('go\n');
-        assert.equal(await line('acted'), 'acted');
-        assert.equal(await line('result w1'), 'result w1 42');
-        const { rows: late } = await adminPool().query<{ workflow: string }>(`SELECT workflow FROM ${s}.run_log WHERE pid = $1 AND id > $2`, [child.pid, Number(marks[0]?.id)]);
-        assert.deepEqual(late, [], 'the paused process ran a workflow again after it went on');
-        const warned = lines.filter((seen) => seen.startsWith('warn '));
-        assert.ok(warned.some((seen) => /lease/i.test(seen)), `no lost lease reported: ${lines.join('\n')}`);
-        t.diagnostic(`the child said: ${warned.join(' | ')}`);
-        child.kill('SIGTERM');
-        const [code] = await ended;
-        assert.equal(code, 0, stderr);
-      } finally {
-        child.kill('SIGKILL');
-        await ended;
-      }
-    });
+  test('a process paused past its lease with workflows evicted (SIGSTOP), taken over once their leases expired: once it goes on (SIGCONT), it never runs them again; its getResult and act reach the new owner', { timeout: 60_000 }, async (t) => {
+    t.diagnostic(await pausedWithEvicted('expiry'));
+  });
+
+  test('the same with a long lease ended in SQL during the pause: the wake-ups (a sleep, an act) find the lease gone before the heartbeat does, and run nothing', { timeout: 60_000 }, async (t) => {
+    t.diagnostic(await pausedWithEvicted('sql'));
   });
 
   test('maxResident is checked on a shared store too', async () => {
@@ -265,3 +237,72 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
     });
   });
 });
+
+/**
+ * A child (evict-lease-child.ts) with `sl` (sleeping) and `w1` (waiting) evicted and getResult of both waiting
+ * is paused (SIGSTOP) until another manager here owns its workflows and the sleep's deadline has passed, then
+ * goes on (SIGCONT): its timer for `sl` fires at once, racing its heartbeat. `how` the leases go: 'expiry' (a
+ * 1 s lease runs out during the pause), 'sql' (a 60 s lease, so no heartbeat in the test, ended by an UPDATE).
+ * Checks that the child runs no workflow function after it goes on, that its getResult of `sl` answers the new
+ * owner's result, and that its act on `w1` goes to the new owner; returns the child's warnings.
+ */
+async function pausedWithEvicted(how: 'expiry' | 'sql'): Promise<string> {
+  const schema = freshSchema('evict');
+  const s = quoteIdentifier(schema);
+  let second: Manager | undefined;
+  // The child opens the schema first; the side table goes in once it exists.
+  await (await open(schema)).close();
+  await adminPool().query(runLogTable(schema));
+  const childLeaseMs = how === 'expiry' ? 1000 : 60_000;
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./evict-lease-child.ts', import.meta.url)), schema, String(childLeaseMs)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, QUEST_PG_URL: PG_URL },
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const ended = once(child, 'close');
+  const lines: string[] = [];
+  void (async () => {
+    for await (const line of createInterface({ input: child.stdout })) lines.push(line);
+  })();
+  const line = async (prefix: string): Promise<string> => {
+    await until(async () => lines.some((seen) => seen.startsWith(prefix)) || child.exitCode !== null, 30_000);
+    const found = lines.find((seen) => seen.startsWith(prefix));
+    assert.ok(found !== undefined, `no "${prefix}" line: ${lines.join('\n')}\n${stderr}`);
+    return found;
+  };
+  const ownedByChild = `SELECT count(*) AS n FROM ${s}.workflows WHERE state = 'running' AND owner LIKE $1`;
+  try {
+    await line('evicted');
+    const { rows } = await adminPool().query<{ started_at: string }>(`SELECT started_at::text FROM ${s}.workflows WHERE id = 'sl'`);
+    const sleepEnds = Number(rows[0]?.started_at) + SLEEP_MS;
+    child.kill('SIGSTOP');
+    if (how === 'sql') await adminPool().query(`UPDATE ${s}.workflows SET lease_until = 0 WHERE owner LIKE $1`, [`%/${child.pid}/%`]);
+    const secondRuns: Runs = {};
+    second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases: { leaseMs: 1000 } });
+    await until(async () => {
+      const owned = await adminPool().query<{ n: string }>(ownedByChild, [`%/${child.pid}/%`]);
+      return Number(owned.rows[0]?.n) === 0 && Date.now() > sleepEnds;
+    });
+    const { rows: marks } = await adminPool().query<{ id: string }>(`SELECT coalesce(max(id), 0)::text AS id FROM ${s}.run_log`);
+    child.kill('SIGCONT');
+    const slept = await second.getResult<number>('sl');
+    assert.equal(await line('result sl'), `result sl ${slept}`);
+    child.stdin.write('go\n');
+    assert.equal(await line('acted'), 'acted');
+    assert.equal(await line('result w1'), 'result w1 42');
+    const { rows: late } = await adminPool().query<{ workflow: string }>(`SELECT workflow FROM ${s}.run_log WHERE pid = $1 AND id > $2`, [child.pid, Number(marks[0]?.id)]);
+    assert.deepEqual(late, [], 'the paused process ran a workflow again after it went on');
+    const warned = lines.filter((seen) => seen.startsWith('warn '));
+    assert.ok(warned.some((seen) => /lease/i.test(seen)), `no lost lease reported: ${lines.join('\n')}`);
+    child.kill('SIGTERM');
+    const [code] = await ended;
+    assert.equal(code, 0, stderr);
+    return `the child said: ${warned.join(' | ')}`;
+  } finally {
+    child.kill('SIGKILL');
+    await ended;
+    await second?.close();
+    await dropSchema(schema);
+  }
+}
