@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, LeaseLostError } from '../core/errors.js';
 import type { Store, WorkflowEntry, WorkflowLeases } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import { actElsewhere, awaitFinished, ChangeWaiters, movedAway } from './elsewhere.js';
@@ -77,8 +77,8 @@ export class WorkflowClaims {
   readonly leaseMs: number;
   readonly waiters = new ChangeWaiters();
   private readonly maxWorkflows: number;
-  /** The workflows whose lease this manager holds (or held, until released). */
-  private readonly held = new Set<string>();
+  /** The workflows whose lease this manager holds (or held, until released), with the epoch of its claim. */
+  private readonly held = new Map<string, number>();
   /** Being stopped because their lease was lost. */
   private readonly dropping = new Set<string>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -162,8 +162,8 @@ export class WorkflowClaims {
    */
   async create(entry: WorkflowEntry): Promise<boolean> {
     const mine = this.hasCapacity;
-    await this.deps.store.createWorkflow(entry, mine ? { owner: this.owner, leaseMs: this.leaseMs } : undefined);
-    if (mine) this.held.add(entry.id);
+    const lease = await this.deps.store.createWorkflow(entry, mine ? { owner: this.owner, leaseMs: this.leaseMs } : undefined);
+    if (lease !== undefined) this.held.set(entry.id, lease.epoch);
     return mine;
   }
 
@@ -172,7 +172,7 @@ export class WorkflowClaims {
     if (!this.hasCapacity) return false;
     const [lease] = await this.deps.store.claimWorkflows({ owner: this.owner, leaseMs: this.leaseMs, limit: 1, ids: [id], types: this.deps.types() });
     if (lease === undefined) return false;
-    this.held.add(id);
+    this.held.set(id, lease.epoch);
     return true;
   }
 
@@ -205,6 +205,20 @@ export class WorkflowClaims {
     return managed.halted === undefined || movedAway(managed.halted);
   }
 
+  /**
+   * Before a run of workflow `id` loads its history: rejects with LeaseLostError (nothing runs) unless this
+   * manager still holds its lease, as claimed (same owner, same epoch). Why: a workflow evicted while idle is
+   * resumed by its sleep's timer or an event, which may come before the heartbeat noticed that the lease moved
+   * (the process was paused past it, and another process took the workflow over). Fencing would refuse its
+   * writes, but its steps would run beside the new owner's. One query (the history's load is another).
+   */
+  async confirmLease(id: string): Promise<void> {
+    const epoch = this.held.get(id);
+    const lease = epoch === undefined ? undefined : await this.deps.store.leaseOf(id);
+    if (lease !== undefined && lease.owner === this.owner && lease.epoch === epoch) return;
+    throw new LeaseLostError(id, `resume workflow ${JSON.stringify(id)} (it was not replayed here)`);
+  }
+
   /** Stop claiming and renewing (the manager closes); the leases stay until {@link releaseAll}. */
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
@@ -217,7 +231,7 @@ export class WorkflowClaims {
 
   /** Release every lease still held (after every run here has stopped): the other processes take over at once. */
   async releaseAll(): Promise<void> {
-    await this.release([...this.held]);
+    await this.release([...this.held.keys()]);
   }
 
   private async release(ids: readonly string[]): Promise<void> {
@@ -262,8 +276,8 @@ export class WorkflowClaims {
     if (!(room > 0)) return false;
     const limit = Math.min(room, CLAIM_BATCH);
     const leases = await this.deps.store.claimWorkflows({ owner: this.owner, leaseMs: this.leaseMs, limit, types: this.deps.types() });
-    for (const { entry } of leases) {
-      this.held.add(entry.id);
+    for (const { entry, epoch } of leases) {
+      this.held.set(entry.id, epoch);
       if (this.deps.isClosing()) continue; // released by releaseAll()
       this.deps.launch(entry);
     }
@@ -280,7 +294,7 @@ export class WorkflowClaims {
       this.deps.log.warn({ err: error }, 'could not renew leases; trying again at the next heartbeat');
       return;
     }
-    const lost = [...this.held].filter((id) => !kept.has(id) && !this.dropping.has(id));
+    const lost = [...this.held.keys()].filter((id) => !kept.has(id) && !this.dropping.has(id));
     await Promise.all(lost.map((id) => this.drop(id)));
     await this.claim();
   }

@@ -45,6 +45,12 @@ export interface ManagedDeps {
   readonly launches: LaunchWindow;
   /** Evicts idle runs beyond the manager's budget (see ./residency.ts). */
   readonly residency: Residency;
+  /**
+   * Shared store (WorkflowLeases): rejects with LeaseLostError unless this process still holds workflow `id`'s
+   * lease; checked when a run loads its history, so that a workflow whose lease moved (an evicted one woken
+   * after its process was paused past the lease) runs nothing here. See WorkflowClaims.confirmLease.
+   */
+  readonly confirmLease?: (id: string) => Promise<void>;
 }
 
 /**
@@ -370,13 +376,14 @@ class WatchedHistory implements History {
   private readonly inner: History;
 
   /** `knownEmpty`: the entry was just created, so the first load has nothing to read. */
-  constructor(private readonly owner: ManagedWorkflow, deps: ManagedDeps, private knownEmpty: boolean) {
+  constructor(private readonly owner: ManagedWorkflow, private readonly deps: ManagedDeps, private knownEmpty: boolean) {
     this.inner = deps.store.history(owner.id);
   }
 
   async load(): Promise<readonly HistoryRecord[]> {
     await this.owner.enterLaunchWindow();
-    const records = this.knownEmpty ? [] : await this.inner.load();
+    // Shared store: a workflow whose lease moved is never replayed here (see ManagedDeps.confirmLease).
+    const [records] = await Promise.all([this.knownEmpty ? [] : this.inner.load(), this.knownEmpty ? undefined : this.deps.confirmLease?.(this.owner.id)]);
     this.knownEmpty = false;
     if (!this.owner.historyLoaded(records)) throw new WorkflowSuspendedError(this.owner.id);
     return records;

@@ -66,9 +66,13 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * resource stream open) are evicted, least recently active first: their run is dropped (the history is
    * durable in the store) and resumed by replay when an outside call, a sleep's deadline or getResult()
    * needs it. Callers see no difference but latency; list() shows an evicted workflow 'running' with
-   * `resident: false`. A whole number, 1 or more, or Infinity; InvalidArgumentError otherwise. On a store
-   * shared by many processes (WorkflowLeases: PostgresStore) nothing is evicted yet: a process keeps what it
-   * claims in memory, and `leases.maxWorkflows` bounds it.
+   * `resident: false`. A whole number, 1 or more, or Infinity; InvalidArgumentError otherwise (on every
+   * store). On a store shared by many processes (WorkflowLeases: PostgresStore) an evicted workflow stays
+   * this process's: the heartbeat renews its lease, and inbox events from any process wake it here. It counts
+   * against `leases.maxWorkflows` as a running one does (it may wake at any moment without asking anyone), so
+   * eviction saves memory, not room for more claims. If its lease is lost meanwhile (the process was paused
+   * past it and another process took the workflow over), it is dropped from this manager and never resumed
+   * here: a resume reads the lease with the history, and runs nothing when it has moved.
    */
   maxResident?: number;
 }

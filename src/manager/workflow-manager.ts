@@ -110,6 +110,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       // Every store, a shared one too: an evicted workflow keeps its lease (the store renews its fences) and
       // counts against leases.maxWorkflows (see ./claims.ts). Checks maxResident (InvalidArgumentError).
       residency: new Residency(options.maxResident),
+      // Shared store: a run never replays a workflow whose lease moved (an evicted one woken late; ./claims.ts).
+      confirmLease: hasLeases(store) ? async (id) => this.claims?.confirmLease(id) : undefined,
     };
     this.inbox = hasInbox(store)
       ? new InboxDelivery({

@@ -40,8 +40,7 @@ export function serializeChange(workflowId: string, change: HistoryChange): Reco
 
 /**
  * A row of the history query (bigints as text): a record (seq NULL when the history has none) with its
- * workflow's state, record count and lease (NULL without an entry; the count also NULL in entries written before
- * counts).
+ * workflow's state and record count (NULL without an entry; the count also NULL in entries written before counts).
  */
 export interface RecordRow {
   seq: string | null;
@@ -50,9 +49,6 @@ export interface RecordRow {
   crc: string | null;
   state: string | null;
   history_rows: string | null;
-  /** The workflow's lease (NULL without an entry, or when nobody owns it): checked against this store's fence. */
-  owner: string | null;
-  epoch: string | null;
 }
 
 /**

@@ -13,7 +13,6 @@
  * the stale run's late writes keep failing, and this store does not claim the workflow again meanwhile.
  */
 import type pg from 'pg';
-import { LeaseLostError } from '../../core/errors.js';
 import type { ClaimRequest, WorkflowEntry, WorkflowLease } from '../store.js';
 import { quoteIdentifier } from './migrations.js';
 
@@ -139,11 +138,6 @@ export class Fences {
     if (held !== undefined && held.owner === fence.owner && held.epoch === fence.epoch) held.ended = true;
   }
 
-  /** True once the fence was found lost (and not released since). */
-  isLost(workflowId: string): boolean {
-    return this.fences.get(workflowId)?.lost === true;
-  }
-
   /** Found lost (renewal, a refused write): its writes keep failing until it is released. */
   lose(workflowId: string): void {
     const fence = this.fences.get(workflowId);
@@ -174,22 +168,6 @@ export class Fences {
     }
     return { ids, epochs };
   }
-}
-
-/**
- * Before a run of `workflowId` starts from its history: when this store holds (or held) its fence, the row read
- * with the history (`row`: its owner and epoch, NULL when nobody owns it or the entry is gone) must still carry
- * that fence; otherwise the fence is lost and LeaseLostError says so. Why: a workflow resumed after its lease
- * was lost -- an evicted one woken by its sleep or an event after its process was paused past the lease, before
- * the heartbeat noticed -- would run its steps again beside the new owner; fencing refuses its writes, but only
- * this keeps it from running at all.
- */
-export function checkFenceOnLoad(fences: Fences, workflowId: string, row: { owner: string | null; epoch: string | null } | undefined): void {
-  const fence = fences.get(workflowId);
-  if (fence === undefined) return;
-  if (!fences.isLost(workflowId) && row?.owner === fence.owner && Number(row.epoch) === fence.epoch) return;
-  fences.lose(workflowId);
-  throw new LeaseLostError(workflowId, `resume workflow ${JSON.stringify(workflowId)} (its history was read, and not replayed)`);
 }
 
 /** The parameters of the claim statement for `request`, skipping `skip`. */

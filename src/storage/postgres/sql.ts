@@ -29,9 +29,8 @@ export interface Statements {
   /** $1 workflow ids: remove their whole histories (their counts become 0). */
   clearRecords: string;
   /**
-   * $1 workflow id -> seq, body, crc in seq order, each row with the workflow's state, history_rows, owner and
-   * epoch (one snapshot). A history without records is one row with seq NULL; a workflow without an entry has
-   * state NULL.
+   * $1 workflow id -> seq, body, crc in seq order, each row with the workflow's state and history_rows (one
+   * snapshot). A history without records is one row with seq NULL; a workflow without an entry has state NULL.
    */
   selectRecords: string;
   /** $1 ids, $2 states, $3 started_at, $4 bodies: insert or replace, keeping each row's position and lease. */
@@ -92,7 +91,7 @@ export function statementsFor(schema: string): Statements {
       `UPDATE ${s}.workflows SET history_rows = 0 WHERE id = ANY($1::text[])`,
     // ORDER BY the column, not the text alias: "10" sorts before "9".
     selectRecords:
-      'SELECT r.seq::text AS seq, r.body, r.crc::text AS crc, w.state, w.history_rows::text AS history_rows, w.owner, w.epoch::text AS epoch ' +
+      'SELECT r.seq::text AS seq, r.body, r.crc::text AS crc, w.state, w.history_rows::text AS history_rows ' +
       `FROM (VALUES (1)) AS one (x) LEFT JOIN ${s}.workflows AS w ON w.id = $1 LEFT JOIN ${s}.records AS r ON r.workflow_id = $1 ` +
       'ORDER BY r.seq',
     // The rows of one INSERT take their positions in the order of the arrays. A new entry counts the records

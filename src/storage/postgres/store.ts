@@ -28,7 +28,7 @@ import type {
 } from '../store.js';
 import { storageError } from '../storage-error.js';
 import { GroupCommit, isStatementError, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
-import { Fences, checkFenceOnLoad, claim, leaseStatementsFor, renew, type LeaseStatements } from './leases.js';
+import { Fences, claim, leaseStatementsFor, renew, type LeaseStatements } from './leases.js';
 import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
@@ -329,16 +329,12 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     return this.closing;
   }
 
-  /**
-   * @internal See {@link PostgresHistory.load}: checksums and the record count of a running workflow are checked,
-   * and so is the lease of a workflow this store holds one of (LeaseLostError when it was lost: see checkFenceOnLoad).
-   */
-  async loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
-    const rows = await this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, async () => {
-      return (await this.pool.query<RecordRow>(this.sql.selectRecords, [workflowId])).rows;
+  /** @internal See {@link PostgresHistory.load}: checksums and the record count of a running workflow are checked. */
+  loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
+    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, async () => {
+      const { rows } = await this.pool.query<RecordRow>(this.sql.selectRecords, [workflowId]);
+      return parseRecords(rows, workflowId);
     });
-    checkFenceOnLoad(this.fences, workflowId, rows[0]);
-    return parseRecords(rows, workflowId);
   }
 
   /** @internal See {@link PostgresHistory.commit}. */
