@@ -72,7 +72,7 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * against `leases.maxWorkflows` as a running one does (it may wake at any moment without asking anyone), so
    * eviction saves memory, not room for more claims. If its lease is lost meanwhile (the process was paused
    * past it and another process took the workflow over), it is dropped from this manager and never resumed
-   * here: a resume reads the lease with the history, and runs nothing when it has moved.
+   * here: a run checks its lease as it loads its history, and runs nothing when the lease has moved.
    */
   maxResident?: number;
 }
