@@ -163,8 +163,9 @@ export class WorkflowClaims {
   async create(entry: WorkflowEntry): Promise<boolean> {
     const mine = this.hasCapacity;
     const lease = await this.deps.store.createWorkflow(entry, mine ? { owner: this.owner, leaseMs: this.leaseMs } : undefined);
-    if (lease !== undefined) this.held.set(entry.id, lease.epoch);
-    return mine;
+    if (lease === undefined) return false;
+    this.held.set(entry.id, lease.epoch);
+    return true;
   }
 
   /** Claim workflow `id` if nobody runs it (an orphan) and this process has capacity; true when claimed. */
