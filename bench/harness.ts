@@ -154,6 +154,24 @@ export function forceGc(): boolean {
   return true;
 }
 
+/**
+ * The process's RSS once garbage is collected and the freed memory has gone back to the system: V8 hands the
+ * pages a collection freed back from a background thread, after gc() returns, so RSS read at once still
+ * counts them (by hundreds of megabytes after a peak). Collects, waits half a second, and repeats until RSS
+ * no longer falls (at most 20 rounds). Needs --expose-gc.
+ */
+export async function settledRss(): Promise<number> {
+  let rss = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 20; round++) {
+    forceGc();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = process.memoryUsage().rss;
+    if (now >= rss * 0.99) return Math.min(rss, now);
+    rss = now;
+  }
+  return rss;
+}
+
 /** Heap used after a forced collection, in bytes; undefined when garbage collection cannot be forced. */
 export function heapUsedAfterGc(): number | undefined {
   return forceGc() ? process.memoryUsage().heapUsed : undefined;

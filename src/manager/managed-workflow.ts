@@ -68,7 +68,15 @@ export class ManagedWorkflow {
   halted: unknown;
   /** Set when the manager stops the workflow. */
   stopping: StopReason | undefined;
-  readonly historian: Historian<unknown[], unknown> | undefined;
+  /**
+   * The workflow's Historian while it can run here: undefined when its type is not registered, and while it
+   * is evicted (an evicted workflow keeps only its entry: the Historian and what hangs on it, a few kilobytes,
+   * are made anew when it wakes).
+   */
+  get historian(): Historian<unknown[], unknown> | undefined {
+    return this.currentHistorian;
+  }
+  private currentHistorian: Historian<unknown[], unknown> | undefined;
   private running: Promise<void> | undefined;
   /** Evicted: idle, its run dropped from memory; resumed by replay when needed (see ./residency.ts). */
   evicted = false;
@@ -86,10 +94,21 @@ export class ManagedWorkflow {
    * the first run takes over; the history is known empty, so that run need not read it (a read per workflow,
    * a good share of the cost of a short workflow).
    */
-  constructor(readonly entry: WorkflowEntry, workflow: AnyWorkflow | undefined, private readonly deps: ManagedDeps, started?: () => void) {
+  constructor(
+    readonly entry: WorkflowEntry,
+    private readonly workflow: AnyWorkflow | undefined,
+    private readonly deps: ManagedDeps,
+    started?: () => void,
+  ) {
     this.leaveLaunchWindow = started;
-    if (workflow === undefined) return;
-    this.historian = new Historian(entry.id, workflow as WorkflowFunction<unknown[], unknown>, new WatchedHistory(this, deps, started !== undefined), {
+    this.currentHistorian = this.newHistorian(started !== undefined);
+  }
+
+  /** `knownEmpty`: the entry was just created, so the first load has nothing to read. */
+  private newHistorian(knownEmpty: boolean): Historian<unknown[], unknown> | undefined {
+    if (this.workflow === undefined) return undefined;
+    const deps = this.deps;
+    return new Historian(this.entry.id, this.workflow as WorkflowFunction<unknown[], unknown>, new WatchedHistory(this, deps, knownEmpty), {
       stallTimeoutMs: deps.stallTimeoutMs,
       aliases: deps.aliases,
       children: deps.children,
@@ -131,10 +150,11 @@ export class ManagedWorkflow {
    */
   launch(knownTypes: readonly string[] = []): void {
     if (this.running !== undefined || this.finished !== undefined) return;
-    if (this.historian === undefined) {
+    if (this.workflow === undefined) {
       this.halted = new UnknownWorkflowTypeError(this.entry.type, knownTypes);
       return;
     }
+    const historian = (this.currentHistorian ??= this.newHistorian(false) as Historian<unknown[], unknown>);
     this.halted = undefined;
     this.stopping = undefined;
     let args: unknown[];
@@ -146,7 +166,7 @@ export class ManagedWorkflow {
       return;
     }
     // Synchronously: outside calls made right after launch() must find the run starting.
-    this.running = this.historian.run(...args).then(
+    this.running = historian.run(...args).then(
       () => this.runEnded(undefined),
       (error: unknown) => this.runEnded(error),
     );
@@ -277,6 +297,8 @@ export class ManagedWorkflow {
       this.evicting = false;
       // Suspended for eviction, not stopped by the manager nor failed: idle until something needs it.
       this.evicted = this.finished === undefined && this.stopping === undefined && isSuspension(error);
+      // What the run held goes with it: the next run replays the history with a new Historian.
+      if (this.evicted) this.currentHistorian = undefined;
     }
     if (!this.evicted) this.deps.residency.ended(this);
     this.leaveLaunchWindow?.();

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createDeferred } from '../../src/core/deferred.js';
 import { InvalidArgumentError, WorkflowManager, alias, queue, sleep, step, type WorkflowInfo } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
@@ -69,6 +71,25 @@ test('with maxResident 3, twelve waiting workflows keep at most 3 runs in memory
   await Promise.all(cold.map((id) => manager.queue<number>(id, 'numbers', null).put(Number(id.slice(1)))));
   await Promise.all(ids.filter((id) => !cold.includes(id)).map((id) => manager.queue<number>(id, 'numbers', null).put(Number(id.slice(1)))));
   assert.deepEqual(await Promise.all(ids.map((id) => manager.getResult<number>(id))), ids.map((_, i) => i + 1));
+  await manager.close();
+});
+
+test('an evicted workflow keeps no run in memory: its Historian is collected, and a new one serves it when it wakes', async () => {
+  setFlagsFromString('--expose-gc');
+  const collectGarbage = runInNewContext('gc') as () => void;
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
+  const live = (manager as unknown as { live: Map<string, { historian?: object }> }).live;
+  await startWaiters(manager, 1);
+  const first = new WeakRef(live.get('w0')?.historian ?? {});
+  await manager.start('waiter', 'w1');
+  await until(async () => (await evicted(manager)).includes('w0'));
+  await until(async () => {
+    collectGarbage();
+    await nextTurn();
+    return first.deref() === undefined;
+  }, 100);
+  await manager.queue<number>('w0', 'numbers', null).put(41);
+  assert.equal(await manager.getResult('w0'), 42);
   await manager.close();
 });
 
