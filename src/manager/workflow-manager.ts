@@ -368,8 +368,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     try {
       return await this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
     } catch (error) {
-      // Shared store: a workflow running in another process (or waiting for one) is reached through the inbox.
-      if (this.claims === undefined || !isQuestError(error, 'WORKFLOW_SUSPENDED') || this.closing !== undefined) throw error;
+      // Shared store: a workflow running in another process (or waiting for one) is reached through the inbox;
+      // so is one whose lease moved during this call (fencing refused its write: nothing of it was recorded).
+      const elsewhere = isQuestError(error, 'WORKFLOW_SUSPENDED') || isQuestError(error, 'LEASE_LOST');
+      if (this.claims === undefined || !elsewhere || this.closing !== undefined) throw error;
       return this.claims.actElsewhere(await this.resolve(id), error, { resource: name, identity, action, args });
     }
   }

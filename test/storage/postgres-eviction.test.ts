@@ -216,6 +216,25 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
     });
   });
 
+  test('an act on a resident workflow whose lease was lost (its write refused by fencing) is redone through the inbox for the new owner, not failed with LeaseLostError', async () => {
+    await withSchema(async (schema, opened) => {
+      // Long leases: no heartbeat during the test, so the act's own write meets the lost lease.
+      const leases = { leaseMs: 60_000 };
+      const firstRuns: Runs = {};
+      const first = await WorkflowManager.open({ store: await open(schema), workflows: counted(firstRuns), leases, logger: { warn: () => undefined } });
+      opened.push(first);
+      const [id] = (await startWaiters(first, 1)) as [string];
+      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET lease_until = 0 WHERE id = $1`, [id]);
+      const secondRuns: Runs = {};
+      const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases });
+      opened.push(second);
+      await openIn(second, id);
+      await first.act(id, 'in', null, 'put', 41);
+      assert.equal(await second.getResult(id), 42);
+      assert.equal(secondRuns[id], 1);
+    });
+  });
+
   test('a process paused past its lease with workflows evicted (SIGSTOP), taken over once their leases expired: once it goes on (SIGCONT), it never runs them again; its getResult and act reach the new owner', { timeout: 60_000 }, async (t) => {
     t.diagnostic(await pausedWithEvicted('expiry'));
   });
