@@ -292,6 +292,15 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     if (this.current !== undefined && this.current.stopReason === undefined && this.options.onIdle !== undefined) this.options.onIdle();
   }
 
+  /**
+   * The names of the resources the run has open now (for any identity). An evicted workflow keeps them: an
+   * event for another resource cannot apply until it runs again, so it need not be woken for one.
+   */
+  get openResourceNames(): string[] {
+    const run = this.current;
+    return run === undefined ? [] : [...new Set([...run.resources.values()].map((resource) => resource.key.name))];
+  }
+
   /** The earliest wake-up time (epoch ms) of the sleeps the run waits in, if any: where to resume it after an eviction. */
   get earliestWake(): number | undefined {
     return this.current?.quiescence.earliestWake();

@@ -31,6 +31,11 @@ export interface InboxDeliveryDeps {
   /** True while workflow `id` runs here. */
   isActive(id: string): boolean;
   /**
+   * False when an event for `resource` cannot apply to workflow `id` without it running again first (it is
+   * evicted, and that resource was not open then): the event waits, without waking the workflow.
+   */
+  mayApply?(id: string, resource: string): boolean;
+  /**
    * On a store shared by many processes: true while the process that ran finished workflow `id` may still be
    * settling the events it applied (its settlement commits after the workflow's end). Such an event is left
    * for that process instead of being rejected as "finished" here.
@@ -213,6 +218,9 @@ export class InboxDelivery {
 
   /** Apply one event to workflow `id` (resolved), or say why it waits or is rejected. */
   private async apply(id: string, event: PostedEvent): Promise<Delivery> {
+    if (this.deps.mayApply?.(id, event.resource) === false) {
+      return expired(event) ? { rejected: new EventExpiredError(event.id, event.ttlMs ?? 0, `${notOpen(id, event)} in time`) } : HOLD_RESOURCE;
+    }
     let historian: Historian<unknown[], unknown>;
     try {
       historian = await this.deps.running(id);

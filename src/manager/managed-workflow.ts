@@ -82,6 +82,8 @@ export class ManagedWorkflow {
   evicted = false;
   /** The eviction's suspension is in progress. */
   private evicting = false;
+  /** The resources an evicted workflow had open: while evicted it opens no other (see mayApply). */
+  private openWhenEvicted: readonly string[] | undefined;
   /** Resumes an evicted workflow at its earliest sleep's deadline. */
   private wakeTimer: ClockTimer | undefined;
   /** Resolved when an evicted workflow runs again or is stopped (settled() waits on it). */
@@ -184,6 +186,7 @@ export class ManagedWorkflow {
     if (historian === undefined || this.running === undefined || this.stopping !== undefined || this.evicting || !historian.evictable) return false;
     this.evicting = true;
     const wakeAt = historian.earliestWake;
+    this.openWhenEvicted = historian.openResourceNames;
     // Nothing to wait for: the run is idle (no step runs), and what it buffered is drained by the suspension.
     void historian.suspend({ why: EVICTED }).catch(() => undefined);
     void this.running.then(() => {
@@ -205,6 +208,15 @@ export class ManagedWorkflow {
     return undefined;
   }
 
+  /**
+   * False when an outside action on `resource` cannot apply before the workflow runs again: it is evicted,
+   * and that resource was not open when it was (an evicted workflow opens nothing). Inbox delivery then leaves
+   * the event waiting rather than waking the workflow for nothing at every poll.
+   */
+  mayApply(resource: string): boolean {
+    return !this.evicted || this.openWhenEvicted === undefined || this.openWhenEvicted.includes(resource);
+  }
+
   /** Resume an evicted workflow by replay (its sleep's deadline, an outside call). */
   private wake(): void {
     if (this.evicted) this.launch();
@@ -213,6 +225,7 @@ export class ManagedWorkflow {
   /** No longer evicted (running again, or stopped): its wake-up timer goes, getResult() waiters look again. */
   private leaveEviction(): void {
     this.evicted = false;
+    this.openWhenEvicted = undefined;
     this.wakeTimer?.clear();
     this.woken?.resolve();
     this.woken = undefined;

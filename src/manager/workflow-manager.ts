@@ -122,6 +122,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
           resolve: (name) => this.resolve(name),
           running: async (id) => (await this.running(id)).historian,
           isActive: (id) => this.live.get(id)?.served === true,
+          mayApply: (id, resource) => this.live.get(id)?.mayApply(resource) !== false,
           settlingElsewhere: (id) => this.settlingElsewhere(id),
         })
       : undefined;

@@ -243,6 +243,33 @@ test('an evicted workflow takes a put by its alias, and an event from the store 
   await manager.close();
 });
 
+test('an inbox event for a resource an evicted workflow had not open waits without waking it; one for its open resource wakes it', async () => {
+  const store = new MemoryStore();
+  let runs = 0;
+  const counting = {
+    waiter: async (): Promise<number> => {
+      runs++; // once per run: a replay counts
+      await using numbers = await queue<number>('numbers', null);
+      return await plus(await numbers.get());
+    },
+  };
+  const manager = await WorkflowManager.open({ store, workflows: counting, maxResident: 1, inboxPollMs: 0 });
+  await manager.start('waiter', 'w0');
+  await manager.waitForResource('w0', 'numbers', null);
+  await manager.start('waiter', 'w1');
+  await until(async () => (await manager.list()).some((info) => info.id === 'w0' && info.resident === false));
+  const runsBefore = runs;
+  const early = await store.postEvent({ workflowId: 'w0', resource: 'later', identity: null, action: 'put', args: [1] });
+  for (let pass = 0; pass < 3; pass++) assert.equal(await manager.deliverInbox(), 0);
+  assert.equal(runs, runsBefore, 'the evicted workflow was woken for an event it could not take');
+  assert.equal((await store.eventOutcome(early))?.status, 'pending');
+  const event = await store.postEvent({ workflowId: 'w0', resource: 'numbers', identity: null, action: 'put', args: [10] });
+  assert.equal(await manager.deliverInbox(), 1);
+  assert.equal((await store.eventOutcome(event))?.status, 'applied');
+  assert.equal(await manager.getResult('w0'), 11);
+  await manager.close();
+});
+
 test('a process whose evicted workflow is cancelled exits by itself (an evicted workflow held it alive until then)', { timeout: 60_000 }, async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./evict-child.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
