@@ -16,7 +16,8 @@ import { InvalidArgumentError, LeaseLostError } from '../core/errors.js';
 import type { Store, WorkflowEntry, WorkflowLeases } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import { actElsewhere, awaitFinished, ChangeWaiters, movedAway } from './elsewhere.js';
-import { outcomeOf, type ManagedWorkflow } from './managed-workflow.js';
+import { outcomeOf } from './entry-outcomes.js';
+import type { ManagedWorkflow } from './managed-workflow.js';
 
 /** Default of ManagerOptions.leases.leaseMs. */
 export const DEFAULT_LEASE_MS = 5000;

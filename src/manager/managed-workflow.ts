@@ -5,11 +5,11 @@
  */
 import { clock, type ClockTimer } from '../core/clock.js';
 import { createDeferred, type Deferred } from '../core/deferred.js';
-import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowFinishedError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
+import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
 import { Historian, type WorkflowFunction, type WorkflowOutcome } from '../core/historian.js';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { deserialize, deserializeError, serialize, serializeError } from '../core/serializer.js';
+import { deserialize } from '../core/serializer.js';
 import type { Store, WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import type { LaunchWindow } from './launch-window.js';
@@ -17,6 +17,7 @@ import type { Residency } from './residency.js';
 import type { AnyWorkflow, ManagedStatus } from './types.js';
 import type { ChildWorkflowHost } from '../core/child.js';
 import { workflowTimeoutError } from './workflow-deadlines.js';
+import { finishedEntry, notLiveError, outcomeOf } from './entry-outcomes.js';
 
 /**
  * Why the manager stops a run: to suspend it ('close': resumed by the next manager) or to end it for good
@@ -330,35 +331,6 @@ export class ManagedWorkflow {
   }
 }
 
-/**
- * The entry of a finished workflow. Never throws: a result that cannot be stored makes the workflow fail
- * with NotSerializableError instead.
- *
- * @example
- * await store.putWorkflow(finishedEntry(entry, { ok: true, value: 42 }));
- */
-export function finishedEntry(entry: WorkflowEntry, outcome: WorkflowOutcome): WorkflowEntry {
-  const finishedAt = Date.now();
-  if (outcome.ok) {
-    try {
-      return { ...entry, state: 'completed', finishedAt, result: serialize(outcome.value, `result of workflow ${entry.id}`) };
-    } catch (error) {
-      return { ...entry, state: 'failed', finishedAt, error: serializeError(error) };
-    }
-  }
-  return { ...entry, state: 'failed', finishedAt, error: serializeError(outcome.error) };
-}
-
-/**
- * The entry of a cancelled workflow (its error is a WorkflowCancelledError).
- *
- * @example
- * await store.putWorkflow(cancelledEntry(entry));
- */
-export function cancelledEntry(entry: WorkflowEntry): WorkflowEntry {
-  return { ...entry, state: 'cancelled', finishedAt: Date.now(), error: serializeError(new WorkflowCancelledError(entry.id)) };
-}
-
 /** Why a workflow stopped for good by its manager is not running. */
 const STOPPING = { cancel: 'it is being cancelled', delete: 'it is being deleted', timeout: 'its time limit (timeoutMs) ran out' } as const;
 
@@ -368,39 +340,6 @@ const EVICTED = 'it was evicted from memory while idle (it resumes by replay whe
 
 /** Why a workflow suspended by its manager's close() is not running. */
 const CLOSING = 'its workflow manager is closing (the next manager over the same store resumes it)';
-
-/**
- * The error outside actions (act, resources) get for a workflow of the store that no run of this manager
- * serves: WorkflowFinishedError once it has finished, WorkflowSuspendedError while another process runs it.
- *
- * @example
- * throw notLiveError(await store.getWorkflow('g1'));
- */
-export function notLiveError(entry: WorkflowEntry): Error {
-  if (entry.state === 'running') return new WorkflowSuspendedError(entry.id, 'it is not running in this manager (another process runs it, or it started after this manager opened)');
-  const failure = entry.state === 'failed' && entry.error !== undefined ? `${entry.error.name}: ${entry.error.message}` : undefined;
-  return new WorkflowFinishedError(entry.id, entry.state, failure);
-}
-
-/**
- * What a stored entry says getResult() returns or throws: the result; the recorded failure rebuilt as its
- * class; WorkflowCancelledError; WorkflowSuspendedError for an entry still 'running'.
- *
- * @example
- * const value = outcomeOf(await store.getWorkflow('g1'));
- */
-export function outcomeOf(entry: WorkflowEntry): unknown {
-  switch (entry.state) {
-    case 'completed':
-      return entry.result === undefined ? undefined : deserialize(entry.result);
-    case 'failed':
-      throw entry.error === undefined ? new Error(`Workflow ${JSON.stringify(entry.id)} failed.`) : deserializeError(entry.error);
-    case 'cancelled':
-      throw new WorkflowCancelledError(entry.id);
-    case 'running':
-      throw new WorkflowSuspendedError(entry.id);
-  }
-}
 
 /**
  * The store's history of one workflow, seen by its Historian. It tells the alias registry which alias opens
