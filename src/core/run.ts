@@ -113,6 +113,18 @@ export class Run {
     this.idle = new IdleCommit(this.buffer, () => this.stopReason !== undefined, options.onIdle);
   }
 
+  /**
+   * Estimated heap bytes of what the run holds beyond its fixed structure: its open resources with their
+   * values (queued items, states' values), and its tasks beyond the workflow function. Sums figures the
+   * resources keep up to date (see ./value-size.ts): cheap enough to read each time the run goes idle.
+   * Values the workflow's own code keeps in its variables are not seen.
+   */
+  get heldBytes(): number {
+    let total = TASK_BYTES * Math.max(0, this.quiescence.liveTasks - 1);
+    for (const resource of this.resources.values()) total += OPEN_RESOURCE_BYTES + resource.state.heldBytes;
+    return total;
+  }
+
   /** Aborted when the run stops; steps observe it through `abortSignal()`. */
   get abortSignal(): AbortSignal {
     if (this.abortController === undefined) {
@@ -577,6 +589,11 @@ export class Run {
     await this.options.aliases?.remove(alias, this.workflowId);
   }
 }
+
+/** An open resource's own objects (OpenResource, its state, its key, its map entry), measured by bench/scale.ts. */
+const OPEN_RESOURCE_BYTES = 400;
+/** A task started by the workflow and not ended yet (its state, scope, context and the promises it awaits), measured by bench/scale.ts. */
+const TASK_BYTES = 1500;
 
 /** Why a replay-only run stops when its history is consumed. */
 export const REPLAY_CHECKED = 'its history was replayed to the end (replay only: nothing runs live)';

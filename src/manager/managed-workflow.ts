@@ -97,6 +97,11 @@ export class ManagedWorkflow {
     return this.entry.id;
   }
 
+  /** Residency: the estimated heap bytes its run holds (see Historian.heldBytes); 0 without a run. */
+  get heldBytes(): number {
+    return this.historian?.heldBytes ?? 0;
+  }
+
   /** True from launch() until the run has ended. */
   get active(): boolean {
     return this.running !== undefined;

@@ -68,9 +68,42 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * needs it. Callers see no difference but latency; list() shows an evicted workflow 'running' with
    * `resident: false`. A whole number, 1 or more, or Infinity; InvalidArgumentError otherwise. On a store
    * shared by many processes (WorkflowLeases: PostgresStore) nothing is evicted yet: a process keeps what it
-   * claims in memory, and `leases.maxWorkflows` bounds it.
+   * claims in memory, and `leases.maxWorkflows` bounds it. See also `maxResidentBytes`: idle workflows are
+   * evicted until both budgets hold.
    */
   maxResident?: number;
+
+  /**
+   * How much memory the runs kept in memory may take, estimated, in bytes (default 256 MiB: a quarter of a
+   * 1 GB machine; Infinity: no limit on the memory). Beyond it, idle workflows are evicted as beyond
+   * `maxResident`, least recently active first, until both budgets hold. The estimate of a run is a measured
+   * fixed cost (about 16 KiB) plus what Quest holds for it: its open resources, the items in its queues, its
+   * states' values (estimated from their shape when they enter, V8's layout on 64-bit Node), its tasks. It is
+   * brought up to date each time the workflow goes idle, and shrinks as the workflow consumes its queues.
+   * Values the workflow's own code keeps in its variables are not counted. A workflow that is not idle is
+   * never evicted, however much it holds. A whole number, 1 or more, or Infinity; InvalidArgumentError
+   * otherwise. `npm run bench:scale` compares the estimate with the heap's real growth (see the README).
+   *
+   * @example
+   * await WorkflowManager.open({ store, workflows, maxResidentBytes: 64 * 1024 * 1024 });
+   */
+  maxResidentBytes?: number;
+}
+
+/**
+ * What {@link WorkflowManager.residency} reports: the workflows whose run is in memory now, and the estimate
+ * of the memory those runs take (see ManagerOptions.maxResidentBytes), with the budgets they are kept under.
+ *
+ * @example
+ * { resident: 812, estimatedBytes: 14_215_168, maxResident: 10_000, maxResidentBytes: 268_435_456 }
+ */
+export interface ResidencyInfo {
+  /** Workflows with a run in memory (running, or idle and not evicted). */
+  resident: number;
+  /** Their runs' estimated memory in bytes, each as of when it last went idle (a run starting counts its fixed cost). */
+  estimatedBytes: number;
+  maxResident: number;
+  maxResidentBytes: number;
 }
 
 /**

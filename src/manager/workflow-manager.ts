@@ -44,6 +44,7 @@ import type {
   WorkflowArgs,
   WorkflowHandle,
   WorkflowInfo,
+  ResidencyInfo,
   WorkflowRegistry,
   WorkflowResult,
   WorkflowType,
@@ -108,7 +109,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       onRunEnded: (workflow) => this.runEnded(workflow),
       launches: new LaunchWindow(options.launchWindow ?? DEFAULT_LAUNCH_WINDOW),
       // A store shared by many processes keeps every claimed workflow resident: its lease is renewed for a run.
-      residency: new Residency(hasLeases(store) ? Infinity : options.maxResident),
+      residency: hasLeases(store) ? new Residency(Infinity, Infinity) : new Residency(options.maxResident, options.maxResidentBytes),
     };
     this.inbox = hasInbox(store)
       ? new InboxDelivery({
@@ -342,6 +343,18 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async list(): Promise<WorkflowInfo[]> {
     const entries = await this.store.listWorkflows();
     return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id), this.claims !== undefined));
+  }
+
+  /**
+   * How many workflows keep their run in memory now, the estimate of the memory those runs take, and the
+   * budgets idle workflows are evicted under (ManagerOptions.maxResident, maxResidentBytes).
+   *
+   * @example
+   * const { resident, estimatedBytes } = manager.residency();
+   */
+  residency(): ResidencyInfo {
+    const residency = this.deps.residency;
+    return { resident: residency.size, estimatedBytes: residency.bytes, maxResident: residency.maxResident, maxResidentBytes: residency.maxResidentBytes };
   }
 
   /** quest.py's name for {@link list}: id, type, start time and status of every workflow. */
