@@ -590,10 +590,13 @@ export class Run {
   }
 }
 
-/** An open resource's own objects (OpenResource, its state, its key, its map entry), measured by bench/scale.ts. */
+/** An open resource's own objects (OpenResource, its state, its key, its map entry; see bench/residency.ts). */
 const OPEN_RESOURCE_BYTES = 400;
-/** A task started by the workflow and not ended yet (its state, scope, context and the promises it awaits), measured by bench/scale.ts. */
-const TASK_BYTES = 1500;
+/**
+ * A task started by the workflow and not ended yet: its state, scope, context, handle, the async function's
+ * frame and the promises it awaits (measured by bench/residency.ts: about 7.5 KiB each, waiting on a queue).
+ */
+const TASK_BYTES = 7680;
 
 /** Why a replay-only run stops when its history is consumed. */
 export const REPLAY_CHECKED = 'its history was replayed to the end (replay only: nothing runs live)';

@@ -5,11 +5,11 @@
  * everything again.
  *
  * The sizes follow V8's layout on 64-bit Node (8-byte slots, no pointer compression): a string is a 16-byte
- * header and a byte per character (two for strings with characters beyond Latin-1 are not told apart: an
- * underestimate for those), an array a 32-byte object and a 16-byte backing store of 8-byte slots, a plain
+ * header and a byte per character (strings with characters beyond Latin-1, two bytes each, are not told
+ * apart: an underestimate for those; single characters are shared, free), an array a 32-byte object and a 16-byte backing store of 8-byte slots, a plain
  * object 24 bytes and a slot per property (its hidden class is shared by the objects of the same shape, and
  * its keys, interned, by every object that has them: neither is counted), a number that is not a small
- * integer a 16-byte heap number. bench/scale.ts compares the estimate with the heap's growth.
+ * integer a 16-byte heap number. bench/residency.ts compares the estimate with the heap's growth.
  */
 
 /** A slot in an object or array: a pointer, or a small integer held in place. */
@@ -41,7 +41,8 @@ export function estimateValueBytes(value: unknown): number {
 function sizeOf(value: unknown, depth: number, seen: Set<object> | undefined): number {
   switch (typeof value) {
     case 'string':
-      return roundUp(STRING_HEADER + value.length);
+      // V8 keeps one shared string for each single character.
+      return value.length <= 1 ? 0 : roundUp(STRING_HEADER + value.length);
     case 'number':
       // Small integers live in the slot itself; other numbers are boxed.
       return Number.isInteger(value) && Math.abs(value) < 2 ** 30 ? 0 : HEAP_NUMBER;

@@ -27,8 +27,8 @@ export const DEFAULT_MAX_RESIDENT_BYTES = 256 * 1024 * 1024;
 /**
  * What a resident idle run costs beyond what an evicted workflow still costs (its entry, the manager's
  * bookkeeping): the Historian's run, its root task's promises and closures, the workflow function's frame.
- * Measured by bench/scale.ts (section "memory estimate"): V8 heap growth per idle run of a workflow waiting
- * on one queue, minus the resource that Run.heldBytes counts.
+ * Measured by bench/residency.ts: V8 heap growth per idle run of a workflow waiting on one queue (resident,
+ * against evicted), minus the resource that Run.heldBytes counts.
  */
 export const RUN_BASE_BYTES = 16 * 1024;
 

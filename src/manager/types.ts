@@ -82,7 +82,7 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    * brought up to date each time the workflow goes idle, and shrinks as the workflow consumes its queues.
    * Values the workflow's own code keeps in its variables are not counted. A workflow that is not idle is
    * never evicted, however much it holds. A whole number, 1 or more, or Infinity; InvalidArgumentError
-   * otherwise. `npm run bench:scale` compares the estimate with the heap's real growth (see the README).
+   * otherwise. `npm run bench:residency` compares the estimate with the heap's real growth (see the README).
    *
    * @example
    * await WorkflowManager.open({ store, workflows, maxResidentBytes: 64 * 1024 * 1024 });

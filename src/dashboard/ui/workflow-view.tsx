@@ -9,6 +9,7 @@ import { formatDuration, formatTime } from './format.js';
 import { HistoryTimeline } from './history-timeline.js';
 import { usePolled } from './hooks.js';
 import { ResourcesPanel, useResourceStream, type StreamState } from './resources-panel.js';
+import { WorkflowState } from './workflow-state.js';
 
 function showOutcome(value: unknown): string {
   if (value === undefined) return 'undefined';
@@ -94,7 +95,7 @@ export function WorkflowView(props: { session: Session; id: string }) {
       {w !== undefined && (
         <dl class="facts">
           <dt>Type</dt><dd>{w.type}</dd>
-          <dt>State</dt><dd><span class={`badge state-${w.status}`} data-testid="state">{w.status}</span></dd>
+          <dt>State</dt><dd><WorkflowState info={w} testId="state" /></dd>
           {w.aliases.length > 0 && (<><dt>Alias</dt><dd>{w.aliases.join(', ')}</dd></>)}
           <dt>Started</dt><dd>{formatTime(w.startedAt)}</dd>
           <dt>Finished</dt><dd>{formatTime(w.finishedAt)}</dd>
