@@ -187,7 +187,10 @@ export interface WorkflowInfo {
   finishedAt?: Date;
   /** Aliases the workflow holds now. */
   aliases: string[];
-  /** False when the workflow is 'running' but evicted from memory while idle (see ManagerOptions.maxResident). */
+  /**
+   * False when the workflow is 'running' but evicted from memory while idle (see ManagerOptions.maxResident and
+   * maxResidentBytes): it resumes by replay when something needs it. Absent otherwise.
+   */
   resident?: boolean;
   /** Why a failed or suspended workflow is not running (the error's message). */
   error?: string;

@@ -92,3 +92,20 @@ test('heldBytes counts the tasks a workflow has started and not ended', async ()
   assert.deepEqual(await running, { ok: true, value: undefined });
   assert.ok(withTasks - tasksEnded >= 10 * 1000, `ten tasks waiting: ${withTasks} bytes, ${tasksEnded} once they ended`);
 });
+
+test('estimateValueBytes follows the layout of V8: a header and the characters of a string, shared single characters free, a cycle counted once', () => {
+  assert.equal(estimateValueBytes('hello'), 24);
+  assert.equal(estimateValueBytes('x'.repeat(1000)), 1016);
+  assert.equal(estimateValueBytes('a'), 0);
+  assert.equal(estimateValueBytes(7), 0, 'a small integer lives in its slot');
+  assert.equal(estimateValueBytes(1.5), 16, 'another number is boxed');
+  assert.equal(estimateValueBytes({ a: 1, b: 'xy' }), 24 + 2 * 8 + 24);
+  assert.equal(estimateValueBytes([1, 2, 3]), 48 + 3 * 8);
+  const cycle: { self?: unknown; name: string } = { name: 'loop' };
+  cycle.self = cycle;
+  assert.equal(estimateValueBytes(cycle), 24 + 2 * 8 + 24);
+  assert.equal(estimateValueBytes(new Uint8Array(1000)), 1112);
+  let deep: unknown = 'leaf!';
+  for (let i = 0; i < 10_000; i++) deep = [deep];
+  assert.ok(Number.isFinite(estimateValueBytes(deep)), 'a very deep value does not overflow the stack');
+});
