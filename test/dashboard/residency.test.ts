@@ -38,3 +38,18 @@ test('the list shows a running workflow evicted from memory as "running · evict
   assert.equal((await warmRow.locator('td').nth(2).textContent())?.trim(), 'running');
   assert.deepEqual(errors.splice(0), [], 'the page logged errors');
 });
+
+test("opening an evicted workflow's view resumes it (its resource stream keeps it in memory): the view shows it running, its resources live", async () => {
+  // With maxResident 1, g3 goes once another workflow (g4) is more recently active.
+  for (const id of ['g3', 'g4']) await served.manager.start('gate', id, id);
+  await untilSettled(async () => (await served.manager.list()).find((info) => info.id === 'g3')?.resident === false);
+  // From the list, as a user would come (the server's kept list then has g3: the view reads its facts there).
+  await openView(page, served.url, '#/');
+  await page.locator('table.workflows tr[data-id="g3"]').getByTestId('residency').waitFor();
+  await page.getByRole('link', { name: 'g3', exact: true }).click();
+  await page.locator('li[data-resource="go"]').waitFor();
+  await page.getByTestId('state').filter({ hasText: 'running' }).waitFor();
+  await page.getByTestId('residency').waitFor({ state: 'detached' });
+  assert.notEqual((await served.manager.list()).find((info) => info.id === 'g3')?.resident, false, 'the stream keeps it resident');
+  assert.deepEqual(errors.splice(0), [], 'the page logged errors');
+});
