@@ -115,15 +115,16 @@ export class Run {
 
   /**
    * Estimated heap bytes of what the run holds beyond its fixed structure: its open resources with their
-   * values (queued items, states' values), and its tasks beyond the workflow function. Sums figures the
-   * resources keep up to date (see ./value-size.ts): cheap enough to read each time the run goes idle.
+   * values (queued items, states' values), and its tasks beyond the workflow function. Kept up to date as
+   * resources change (see ./value-size.ts): reading it costs nothing, each time the run goes idle.
    * Values the workflow's own code keeps in its variables are not seen.
    */
   get heldBytes(): number {
-    let total = TASK_BYTES * Math.max(0, this.quiescence.liveTasks - 1);
-    for (const resource of this.resources.values()) total += OPEN_RESOURCE_BYTES + resource.state.heldBytes;
-    return total;
+    return this.resourceBytes + TASK_BYTES * Math.max(0, this.quiescence.liveTasks - 1);
   }
+
+  /** The open resources' part of heldBytes, kept up to date by changed() (every change of a resource goes through it). */
+  private resourceBytes = 0;
 
   /** Aborted when the run stops; steps observe it through `abortSignal()`. */
   get abortSignal(): AbortSignal {
@@ -553,7 +554,16 @@ export class Run {
 
   /** Tell the resource streams (see RunOptions.onResourceChange). */
   changed(resource: OpenResource, change: ResourceChange): void {
+    this.countBytes(resource, change);
     this.options.onResourceChange(resource, change);
+  }
+
+  /** Bring heldBytes up to date with `resource`'s change: a difference, never a walk over the resources. */
+  private countBytes(resource: OpenResource, change: ResourceChange): void {
+    const held = change === 'close' ? 0 : resource.state.heldBytes;
+    const own = change === 'open' ? OPEN_RESOURCE_BYTES : change === 'close' ? -OPEN_RESOURCE_BYTES : 0;
+    this.resourceBytes += own + held - resource.countedBytes;
+    resource.countedBytes = held;
   }
 
   /** Fail the run with NonDeterminismError (returned, for the caller to throw). */
