@@ -17,7 +17,8 @@
  *    after a full GC, against the RSS before the manager opened; per workflow, and extrapolated to 1,000,000
  *    when W is smaller (linear: printed as an extrapolation, not a measurement);
  *    Measured twice in the same run: with eviction (ManagerOptions.maxResident, default 10,000: the idle
- *    workflows beyond it drop their run and resume by replay when needed), then without (maxResident: Infinity);
+ *    workflows beyond it drop their run and resume by replay when needed), then without (maxResident and
+ *    maxResidentBytes: Infinity);
  * 2. then 10,000 puts, one at a time, each to a workflow picked at random: latency from the call until the put
  *    is applied and durable (the put resolves), p50 / p99 / max; with eviction, separately for the puts to a
  *    cold workflow (evicted when the puts began, first put to it: it resumes by replay before the put applies);
@@ -94,12 +95,13 @@ async function evictedIds(manager: WorkflowManager<typeof workflows>): Promise<S
 
 async function waitingWorkflows(maxResident: number): Promise<void> {
   const evicting = maxResident < WAITING;
-  const mode = maxResident === Infinity ? 'no eviction (maxResident: Infinity)' : `eviction on, maxResident ${formatInt(maxResident)}`;
+  const mode = maxResident === Infinity ? 'no eviction (maxResident, maxResidentBytes: Infinity)' : `eviction on, maxResident ${formatInt(maxResident)}`;
   say(`\n1. ${formatInt(WAITING)} workflows each waiting on its own queue, SqliteStore (synchronous FULL); ${mode}`);
   const before = await settledRss();
   const heapBefore = process.memoryUsage().heapUsed;
   const store = new SqliteStore(join(directory, `waiting-${String(maxResident)}.sqlite`));
-  const manager = await WorkflowManager.open({ store, workflows, maxResident });
+  // No eviction at all: no memory budget either (maxResidentBytes, default 256 MiB, would bind past ~16,000 runs).
+  const manager = await WorkflowManager.open({ store, workflows, maxResident, ...(maxResident === Infinity ? { maxResidentBytes: Infinity } : {}) });
   const start = now();
   const ids = await startAll(manager, WAITING, 10_000);
   // Evictions run at the end of event-loop turns: wait until the budget holds (a bench may poll).

@@ -77,6 +77,7 @@ export type {
   WorkflowHandle,
   ManagedStatus,
   WorkflowInfo,
+  ResidencyInfo,
 } from './manager/types.js';
 export { QueueProxy, StateProxy, EventProxy, IdentityQueueProxy } from './manager/proxies.js';
 export type { SignalOptions } from './manager/signals.js';

@@ -115,7 +115,10 @@ export class QuestClient<W extends WorkflowRegistry = WorkflowRegistry> implemen
     return this.call('has', { id });
   }
 
-  /** Every workflow, with times in epoch milliseconds (needs the admin role by default). */
+  /**
+   * Every workflow, with times in epoch milliseconds (needs the admin role by default); `resident: false` marks
+   * a running workflow the server has evicted from memory while idle (it resumes on demand).
+   */
   list(): Promise<WireWorkflowInfo[]> {
     return this.call('list', {});
   }

@@ -301,6 +301,15 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     return run === undefined ? [] : [...new Set([...run.resources.values()].map((resource) => resource.key.name))];
   }
 
+  /**
+   * Estimated heap bytes of what the current run holds beyond its fixed structure (its resources' values,
+   * queued items, its tasks; see Run.heldBytes); 0 when no run is live. Its manager weighs resident runs by it
+   * (ManagerOptions.maxResidentBytes).
+   */
+  get heldBytes(): number {
+    return this.current?.heldBytes ?? 0;
+  }
+
   /** The earliest wake-up time (epoch ms) of the sleeps the run waits in, if any: where to resume it after an eviction. */
   get earliestWake(): number | undefined {
     return this.current?.quiescence.earliestWake();

@@ -37,6 +37,8 @@ export class OpenResource {
    * change may remove it (see Forgetting.supersede).
    */
   lastChange: number | undefined = undefined;
+  /** The state's heldBytes as last counted in the run's heldBytes (Run.changed). */
+  countedBytes = 0;
 }
 
 /** Map key of a resource: identity first so that `a` and `a`@x never collide. */

@@ -22,6 +22,11 @@ export class Quiescence {
   /** Wake-up times of the sleeps in progress. */
   private readonly timers = new Set<{ deadline: number }>();
 
+  /** How many tasks (the workflow function included) have a body that has not ended. */
+  get liveTasks(): number {
+    return this.tasks;
+  }
+
   /** A task's body (or the workflow function) started; returns the function to call when it ends. */
   taskStarted(): () => void {
     this.tasks++;

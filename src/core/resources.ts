@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, UnknownActionError } from './errors.js';
 import { serialize, type Json } from './serializer.js';
+import { estimateValueBytes } from './value-size.js';
 
 /** What an action does, which decides whether it is recorded and whether an outside caller may use it. */
 export interface ActionSpec {
@@ -51,6 +52,11 @@ export abstract class ResourceState {
   abstract perform(action: string, args: readonly unknown[], tag?: ItemTag): unknown;
   /** After a consuming action: the tag of the record that had added what it took (see ActionSpec.consumes). */
   taken: ItemTag | undefined = undefined;
+  /**
+   * Estimated heap bytes of the values the resource holds (queued items, a state's value), kept up to date
+   * by each action: a run's memory estimate sums these without walking the values again (see ./value-size.ts).
+   */
+  heldBytes = 0;
   /** A JSON view of the resource for listings, streams and the dashboard. */
   abstract view(): Json;
   /** Arguments an outside caller's action needs that the workflow must not invent on replay (fresh ids). */
@@ -77,24 +83,31 @@ const REPLACE0 = { mutates: true, blocking: false, arity: 0, supersedes: true } 
 const TAKE = { mutates: true, blocking: true, arity: 0, consumes: true } as const;
 const READ = { mutates: false, blocking: false, arity: 0 } as const;
 
+/** A queued item's own objects: the entry, its tag and its slot in the array. */
+const QUEUE_ITEM_BYTES = 32 + 32 + 8;
+
 /** A first-in, first-out queue. Outside callers usually `put`; the workflow `get`s (or the other way round). */
 export class QueueState extends ResourceState {
   readonly kind: string = 'queue';
   readonly actions: Readonly<Record<string, ActionSpec>> = { put: MUTATE, get: TAKE, size: READ };
   /** Items in order, each with the seq of the record that put it. */
-  protected items: Array<{ value: unknown; tag: ItemTag | undefined } | undefined> = [];
+  protected items: Array<{ value: unknown; tag: ItemTag | undefined; bytes: number } | undefined> = [];
   private head = 0;
 
   perform(action: string, args: readonly unknown[], tag?: ItemTag): unknown {
     switch (action) {
-      case 'put':
-        this.items.push({ value: args[0], tag });
+      case 'put': {
+        const bytes = QUEUE_ITEM_BYTES + estimateValueBytes(args[0]);
+        this.items.push({ value: args[0], tag, bytes });
+        this.heldBytes += bytes;
         return undefined;
+      }
       case 'get': {
         if (this.head === this.items.length) return WOULD_BLOCK;
         const item = this.items[this.head];
         this.items[this.head++] = undefined;
         this.taken = item?.tag;
+        this.heldBytes -= item?.bytes ?? 0;
         // Compact now and then so a long-lived queue does not keep a growing dead prefix.
         if (this.head > 1024 && this.head * 2 > this.items.length) {
           this.items = this.items.slice(this.head);
@@ -146,11 +159,16 @@ export class StateState extends ResourceState {
   readonly actions: Readonly<Record<string, ActionSpec>> = { get: READ, set: REPLACE };
   constructor(private value: unknown) {
     super();
+    this.heldBytes = estimateValueBytes(value);
   }
 
   perform(action: string, args: readonly unknown[]): unknown {
-    if (action === 'set') this.value = args[0];
-    else return this.value;
+    if (action === 'set') {
+      this.value = args[0];
+      this.heldBytes = estimateValueBytes(args[0]);
+    } else {
+      return this.value;
+    }
     return undefined;
   }
 

@@ -125,6 +125,11 @@ export class ManagedWorkflow {
     return this.entry.id;
   }
 
+  /** Residency: the estimated heap bytes its run holds (see Historian.heldBytes); 0 without a run. */
+  get heldBytes(): number {
+    return this.historian?.heldBytes ?? 0;
+  }
+
   /** True from launch() until the run has ended. */
   get active(): boolean {
     return this.running !== undefined;
@@ -180,7 +185,7 @@ export class ManagedWorkflow {
 
   /**
    * Residency: suspend the run now if it is idle (see Historian.evictable); it is resumed by replay when an
-   * outside call, its earliest sleep's deadline or getResult() needs it. False when it is not idle.
+   * outside call or its earliest sleep's deadline needs it (getResult() waits). False when it is not idle.
    */
   evict(): boolean {
     const historian = this.historian;

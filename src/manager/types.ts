@@ -61,20 +61,54 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
   leases?: LeaseOptions;
 
   /**
-   * How many workflows keep their run in memory (default 10,000; Infinity: all). Beyond it, idle workflows
+   * How many workflows keep their run in memory (default 10,000; Infinity: no limit by count; eviction is off
+   * only when `maxResidentBytes` is Infinity too). Beyond it, idle workflows
    * (waiting only for outside events or a sleep; never one running a step, in an outside call, or with a
    * resource stream open) are evicted, least recently active first: their run is dropped (the history is
-   * durable in the store) and resumed by replay when an outside call, a sleep's deadline or getResult()
-   * needs it. Callers see no difference but latency; list() shows an evicted workflow 'running' with
+   * durable in the store) and resumed by replay when an outside call or a sleep's deadline needs it
+   * (getResult() waits for it as for any running workflow). Callers see no difference but latency; list() shows an evicted workflow 'running' with
    * `resident: false`. A whole number, 1 or more, or Infinity; InvalidArgumentError otherwise (on every
    * store). On a store shared by many processes (WorkflowLeases: PostgresStore) an evicted workflow stays
    * this process's: the heartbeat renews its lease, and inbox events from any process wake it here. It counts
    * against `leases.maxWorkflows` as a running one does (it may wake at any moment without asking anyone), so
    * eviction saves memory, not room for more claims. If its lease is lost meanwhile (the process was paused
    * past it and another process took the workflow over), it is dropped from this manager and never resumed
-   * here: a run checks its lease as it loads its history, and runs nothing when the lease has moved.
+   * here: a run checks its lease as it loads its history, and runs nothing when the lease has moved. See also
+   * `maxResidentBytes`: idle workflows are evicted until both budgets hold.
    */
   maxResident?: number;
+
+  /**
+   * How much memory the runs kept in memory may take, estimated, in bytes (default 256 MiB: a quarter of a
+   * 1 GB machine; Infinity: no limit on the memory). Beyond it, idle workflows are evicted as beyond
+   * `maxResident`, least recently active first, until both budgets hold. The estimate of a run is a measured
+   * fixed cost (about 16 KiB) plus what Quest holds for it: its open resources, the items in its queues, its
+   * states' values (estimated from their shape when they enter, V8's layout on 64-bit Node), its tasks. It is
+   * brought up to date each time the workflow goes idle, and shrinks as the workflow consumes its queues.
+   * Values the workflow's own code keeps in its variables are not counted. A workflow that is not idle is
+   * never evicted, however much it holds. A whole number, 1 or more, or Infinity; InvalidArgumentError
+   * otherwise. `npm run bench:residency` compares the estimate with the heap's real growth (see the README).
+   *
+   * @example
+   * await WorkflowManager.open({ store, workflows, maxResidentBytes: 64 * 1024 * 1024 });
+   */
+  maxResidentBytes?: number;
+}
+
+/**
+ * What {@link WorkflowManager.residency} reports: the workflows whose run is in memory now, and the estimate
+ * of the memory those runs take (see ManagerOptions.maxResidentBytes), with the budgets they are kept under.
+ *
+ * @example
+ * { resident: 812, estimatedBytes: 14_215_168, maxResident: 10_000, maxResidentBytes: 268_435_456 }
+ */
+export interface ResidencyInfo {
+  /** Workflows with a run in memory (running, or idle and not evicted). */
+  resident: number;
+  /** Their runs' estimated memory in bytes, each as of when it last went idle (a run starting counts its fixed cost). */
+  estimatedBytes: number;
+  maxResident: number;
+  maxResidentBytes: number;
 }
 
 /**
@@ -158,7 +192,10 @@ export interface WorkflowInfo {
   finishedAt?: Date;
   /** Aliases the workflow holds now. */
   aliases: string[];
-  /** False when the workflow is 'running' but evicted from memory while idle (see ManagerOptions.maxResident). */
+  /**
+   * False when the workflow is 'running' but evicted from memory while idle (see ManagerOptions.maxResident and
+   * maxResidentBytes): it resumes by replay when something needs it. Absent otherwise.
+   */
   resident?: boolean;
   /** Why a failed or suspended workflow is not running (the error's message). */
   error?: string;

@@ -45,6 +45,7 @@ import type {
   WorkflowArgs,
   WorkflowHandle,
   WorkflowInfo,
+  ResidencyInfo,
   WorkflowRegistry,
   WorkflowResult,
   WorkflowType,
@@ -109,8 +110,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       onRunEnded: (workflow) => this.runEnded(workflow),
       launches: new LaunchWindow(options.launchWindow ?? DEFAULT_LAUNCH_WINDOW),
       // Every store, a shared one too: an evicted workflow keeps its lease (the store renews its fences) and
-      // counts against leases.maxWorkflows (see ./claims.ts). Checks maxResident (InvalidArgumentError).
-      residency: new Residency(options.maxResident),
+      // counts against leases.maxWorkflows (see ./claims.ts). Checks both budgets (InvalidArgumentError).
+      residency: new Residency(options.maxResident, options.maxResidentBytes),
       // Shared store: a run never replays a workflow whose lease moved (an evicted one woken late; ./claims.ts).
       confirmLease: hasLeases(store) ? async (id) => this.claims?.confirmLease(id) : undefined,
     };
@@ -347,6 +348,18 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async list(): Promise<WorkflowInfo[]> {
     const entries = await this.store.listWorkflows();
     return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id), this.claims !== undefined));
+  }
+
+  /**
+   * How many workflows keep their run in memory now, the estimate of the memory those runs take, and the
+   * budgets idle workflows are evicted under (ManagerOptions.maxResident, maxResidentBytes).
+   *
+   * @example
+   * const { resident, estimatedBytes } = manager.residency();
+   */
+  residency(): ResidencyInfo {
+    const residency = this.deps.residency;
+    return { resident: residency.size, estimatedBytes: residency.bytes, maxResident: residency.maxResident, maxResidentBytes: residency.maxResidentBytes };
   }
 
   /** quest.py's name for {@link list}: id, type, start time and status of every workflow. */

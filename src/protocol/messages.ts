@@ -84,6 +84,11 @@ export interface WireWorkflowInfo {
   startedAt: number;
   finishedAt?: number;
   aliases: string[];
+  /**
+   * False when the workflow is 'running' but evicted from the server's memory while idle: it resumes by
+   * replay when something needs it (see ManagerOptions.maxResident). Absent otherwise.
+   */
+  resident?: false;
   error?: string;
 }
 

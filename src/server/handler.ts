@@ -156,6 +156,7 @@ function decodeArgs(args: Json[]): unknown[] {
 export function wireInfo(info: WorkflowInfo): WireWorkflowInfo {
   const wire: WireWorkflowInfo = { id: info.id, type: info.type, status: info.status, startedAt: info.startedAt.getTime(), aliases: info.aliases };
   if (info.finishedAt !== undefined) wire.finishedAt = info.finishedAt.getTime();
+  if (info.resident === false) wire.resident = false;
   if (info.error !== undefined) wire.error = info.error;
   return wire;
 }

@@ -326,3 +326,10 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.match(run.stdout, /^q1\s+quick\s+completed/m);
   }));
 });
+
+test('list --help says that residency (evicted while idle) is shown by a server and its dashboard, since the database cannot tell', async () => {
+  const help = await quest('list', '--help');
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /is a property of that\s+process's memory, not of the database: quest list cannot tell/);
+  assert.match(help.stdout, /answer resident: false for an evicted workflow\), and so does its dashboard/);
+});

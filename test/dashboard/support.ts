@@ -51,7 +51,7 @@ export const workflows = {
 };
 
 /** A manager on a SQLite file, serving the dashboard built from sources. */
-export async function startDashboard(options: { workflowCount?: number; pastWorkflows?: number } = {}): Promise<{
+export async function startDashboard(options: { workflowCount?: number; pastWorkflows?: number; maxResident?: number } = {}): Promise<{
   url: string;
   manager: WorkflowManager<typeof workflows>;
   server: QuestServer;
@@ -66,7 +66,7 @@ export async function startDashboard(options: { workflowCount?: number; pastWork
     const startedAt = Date.now() - 48 * 3600_000 + Math.floor(((n * 7919) % 1000) * 47 * 3.6) * 1000;
     await store.putWorkflow({ id: `past-${n}`, type: 'gate', args: ['past'], state: n % 9 === 0 ? 'failed' : 'completed', startedAt, finishedAt: startedAt + 60_000 * (1 + (n % 30)), result: 'past passed', deleteOnFinish: false });
   }
-  const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
+  const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0, ...(options.maxResident === undefined ? {} : { maxResident: options.maxResident }) });
   for (let n = 1; n <= (options.workflowCount ?? 0); n++) await manager.start('tally', `t${n}`);
   const server = new QuestServer(manager, {
     authenticate: bearerTokens({ [TOKENS.admin]: { identity: 'root', roles: ['admin'] }, [TOKENS.ann]: { identity: 'ann' } }),

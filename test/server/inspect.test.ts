@@ -4,7 +4,11 @@ import { after, before, describe, test } from 'node:test';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { isServiceError } from '../../src/protocol/errors.js';
 import { ListSnapshot } from '../../src/server/inspect-operations.js';
-import { bearer, post, startServer, TOKENS } from './support.js';
+import { WorkflowManager } from '../../src/manager/workflow-manager.js';
+import { QuestServer } from '../../src/server/server.js';
+import { QuestClient } from '../../src/client/client.js';
+import { untilSettled } from '../helpers.js';
+import { bearer, post, startServer, tokenAuth, TOKENS, workflows, type Workflows } from './support.js';
 
 describe('inspection operations', () => {
   let served: Awaited<ReturnType<typeof startServer>>;
@@ -133,4 +137,28 @@ describe('the kept workflow list', () => {
       await served.close();
     }
   });
+});
+
+test('list and the workflows page carry resident: false for a running workflow the server evicted while idle, and nothing for a resident one', async () => {
+  const store = new MemoryStore();
+  const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0, maxResident: 1 });
+  const server = new QuestServer(manager, { authenticate: tokenAuth, store });
+  const { url } = await server.listen(0, '127.0.0.1');
+  try {
+    for (const id of ['v1', 'v2']) await manager.start('vault', id);
+    await untilSettled(async () => (await manager.list()).some((info) => info.resident === false));
+    const cold = (await manager.list()).find((info) => info.resident === false)?.id;
+    const warm = cold === 'v1' ? 'v2' : 'v1';
+    const admin = new QuestClient<Workflows>(url, { token: TOKENS.admin });
+    const listed = await admin.list();
+    assert.deepEqual(listed.map((info) => [info.id, info.status, info.resident]).sort(), [[cold, 'running', false], [warm, 'running', undefined]].sort());
+    assert.ok(!('resident' in (listed.find((info) => info.id === warm) ?? {})), 'a resident workflow has no resident field');
+    const page = await admin.workflows({ limit: 10 });
+    assert.equal(page.items.find((info) => info.id === cold)?.resident, false);
+    assert.equal(page.items.find((info) => info.id === warm)?.resident, undefined);
+    assert.equal(page.counts.running, 2, 'an evicted workflow counts as running');
+  } finally {
+    await server.close();
+    await manager.close();
+  }
 });

@@ -34,6 +34,12 @@ export function listCommand(context: CliContext): Command {
 is damaged (the checks read the history of every unfinished workflow): no manager runs it until the history
 is restored from a backup or the workflow is deleted. The reason follows the table.
 
+Whether a running workflow is resident (its run in the memory of the process that runs it) or evicted while
+idle (it resumes by replay on demand: ManagerOptions.maxResident, maxResidentBytes) is a property of that
+process's memory, not of the database: quest list cannot tell. A server shows it (quest serve: the list and
+workflows calls answer resident: false for an evicted workflow), and so does its dashboard at /ui/
+("running · evicted, resumes on demand").
+
 Examples:
   $ quest list
   $ quest list --state running --db .quest/guessing-game.sqlite

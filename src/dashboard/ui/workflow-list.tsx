@@ -10,6 +10,7 @@ import type { Session } from './api.js';
 import { formatCount, formatDuration, formatTime } from './format.js';
 import { usePolled } from './hooks.js';
 import { OpenById } from './open-by-id.js';
+import { WorkflowState } from './workflow-state.js';
 
 const PAGE = 50;
 export const LIST_POLL_MS = 2000;
@@ -86,7 +87,7 @@ export function WorkflowList({ session }: { session: Session }) {
               <tr key={w.id} data-id={w.id}>
                 <td><a href={`#/w/${encodeURIComponent(w.id)}`}>{w.id}</a></td>
                 <td>{w.type}</td>
-                <td><span class={`badge state-${w.status}`}>{w.status}</span></td>
+                <td><WorkflowState info={w} /></td>
                 <td>{w.aliases.join(', ')}</td>
                 <td>{formatTime(w.startedAt)}</td>
                 <td>{formatTime(w.finishedAt)}</td>

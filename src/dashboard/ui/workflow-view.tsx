@@ -9,6 +9,7 @@ import { formatDuration, formatTime } from './format.js';
 import { HistoryTimeline } from './history-timeline.js';
 import { usePolled } from './hooks.js';
 import { ResourcesPanel, useResourceStream, type StreamState } from './resources-panel.js';
+import { WorkflowState } from './workflow-state.js';
 
 function showOutcome(value: unknown): string {
   if (value === undefined) return 'undefined';
@@ -85,6 +86,8 @@ export function WorkflowView(props: { session: Session; id: string }) {
       info.reload();
     }
   }, [stream.changes]);
+  // The list may say the workflow was evicted; this view's resource stream resumes it and keeps it in memory,
+  // so once the stream's first snapshot is in, it is resident whatever the (older) list said.
   const w = info.value;
   const finished = stream.outcome !== undefined || (w !== undefined && ['completed', 'failed', 'cancelled'].includes(w.status));
   return (
@@ -94,7 +97,7 @@ export function WorkflowView(props: { session: Session; id: string }) {
       {w !== undefined && (
         <dl class="facts">
           <dt>Type</dt><dd>{w.type}</dd>
-          <dt>State</dt><dd><span class={`badge state-${w.status}`} data-testid="state">{w.status}</span></dd>
+          <dt>State</dt><dd><WorkflowState info={stream.resources === undefined ? w : { ...w, resident: undefined }} testId="state" /></dd>
           {w.aliases.length > 0 && (<><dt>Alias</dt><dd>{w.aliases.join(', ')}</dd></>)}
           <dt>Started</dt><dd>{formatTime(w.startedAt)}</dd>
           <dt>Finished</dt><dd>{formatTime(w.finishedAt)}</dd>
