@@ -3,9 +3,10 @@
  * memory, and their runs' estimated memory stays within `maxResidentBytes`. A workflow that waits only for
  * the outside (a queue get, an event wait) or for a timer (a sleep) can be suspended -- its history is
  * durable, so nothing is lost -- and resumed by replay when something needs it: an outside call (act,
- * resources, a stream, an inbox event), its earliest sleep's deadline (getResult() only waits). Callers see no difference
- * but latency. Least recently active workflows go first, until both budgets hold; a workflow running a step,
- * in the middle of an outside call, or with a resource stream open is never evicted (see Historian.evictable).
+ * resources, a stream, an inbox event), its earliest sleep's deadline (getResult() only waits). Callers see
+ * no difference but latency. Least recently active workflows go first, until both budgets hold; a workflow
+ * running a step, in the middle of an outside call, or with a resource stream open is never evicted (see
+ * Historian.evictable).
  *
  * Why: a waiting workflow's run (its tasks' promises, resources, closures) costs kilobytes, and one holding a
  * large queue or state far more; a manager with a million workflows waiting for events would otherwise hold
