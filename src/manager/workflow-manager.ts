@@ -21,7 +21,7 @@ import {
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { serialize } from '../core/serializer.js';
 import { newStoreOwner } from '../storage/owner.js';
-import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
+import { hasEntryWrites, hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { WorkflowClaims } from './claims.js';
 import { IdLocks } from './id-locks.js';
@@ -239,7 +239,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     place: () => void,
   ): Promise<StartOutcome> {
     this.checkOpen();
-    const existing = this.live.get(id)?.entry ?? (await this.store.getWorkflow(id));
+    const store = this.store;
+    // A store with one-write inserts is not read first: the insert itself says whether the id is taken.
+    const inserts = this.claims === undefined && hasEntryWrites(store);
+    const existing = this.live.get(id)?.entry ?? (inserts ? undefined : await store.getWorkflow(id));
     if (existing !== undefined) {
       await this.reuse(existing, type, options);
       return 'existing';
@@ -249,7 +252,13 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     };
     if (timeout !== undefined) entry.timeout = timeout;
     if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
-    if (this.claims === undefined) await this.store.putWorkflow(entry);
+    if (inserts) {
+      const taken = await store.insertWorkflow(entry).then(() => undefined, (error: unknown) => this.takenBy(error, id));
+      if (taken !== undefined) {
+        await this.reuse(taken, type, options);
+        return 'existing';
+      }
+    } else if (this.claims === undefined) await store.putWorkflow(entry);
     else {
       const claimed = await this.claims.create(entry).catch((error: unknown) => this.createdElsewhere(error, entry, options));
       if (claimed === 'existing') return 'existing';
@@ -576,6 +585,13 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const here = this.live.get(existing.id);
     if (here === undefined && this.claims !== undefined && !(await this.claims.claimOne(existing.id))) return;
     this.launch(here ?? new ManagedWorkflow(existing, this.workflowOf(type), this.deps));
+  }
+
+  /** An insert of workflow `id` failed with `error`: the entry that has the id, when that is why; else `error`. */
+  private async takenBy(error: unknown, id: string): Promise<WorkflowEntry> {
+    const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.store.getWorkflow(id) : undefined;
+    if (existing === undefined) throw error;
+    return existing;
   }
 
   /** Shared store: another process created workflow `entry.id` a moment before this start did. */

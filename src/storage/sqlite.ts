@@ -11,15 +11,28 @@
 import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { StorageError } from '../core/errors.js';
+import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
 import { describeFailure, storageError } from './storage-error.js';
 import { RecordHistory, type RecordStore } from './record-history.js';
 import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
 import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
 import { configure, openReadOnlyDatabase, openWritable } from './sqlite-open.js';
 import { acquireOwner, hasOwnerTable, readOwner, releaseOwner } from './sqlite-owner.js';
+import { PendingEntries } from './sqlite-pending.js';
 import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
-import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from './store.js';
+import type {
+  EventInbox,
+  EventOutcome,
+  EventVerdict,
+  InboxEvent,
+  PostedEvent,
+  Store,
+  StoreOwner,
+  StoreOwnership,
+  WorkflowEntry,
+  WorkflowEntryWrites,
+  WorkflowState,
+} from './store.js';
 
 export { SCHEMA_VERSION } from './sqlite-migrations.js';
 
@@ -60,6 +73,14 @@ export interface SqliteStoreStats {
   writes: number;
 }
 
+/** A row of the `workflows` table, as written. */
+interface EntryRow {
+  id: string;
+  state: string;
+  startedAt: number;
+  body: string;
+}
+
 /** One queued write: applied inside the group transaction, settled after it. */
 interface Write {
   what: string;
@@ -89,8 +110,8 @@ export class SqliteHistory extends RecordHistory {}
  * Every write (history commit, clear, entry, alias, deletion) is queued and written with all the others of the
  * same event-loop turn in one transaction, each inside its own savepoint: a write that fails (say, a duplicate
  * seq) is rolled back and rejected alone; when the transaction itself fails (disk full, lock timeout), every
- * write in it is rejected with StorageError and none is kept. Reads first write whatever is queued, so they
- * see every write issued before them. After `close()`, every call fails with StorageError.
+ * write in it is rejected with StorageError and none is kept. Reads see every write issued before them: they
+ * first write whatever is queued, except getWorkflow, which sees the entry writes still queued as they are. After `close()`, every call fails with StorageError.
  *
  * It has an inbox of outside events ({@link EventInbox}, table `inbox`): `postEvent` is group-committed like
  * every write and durable when it resolves, so an event posted by `quest send` from another process survives
@@ -102,7 +123,7 @@ export class SqliteHistory extends RecordHistory {}
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore {
+export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
@@ -113,6 +134,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   /** The whole batch without a savepoint per write: what every batch tries first. */
   private readonly writeAllAtOnce: Database.Transaction<(batch: readonly Write[], onWriteFailure: () => void) => void>;
   private queue: Write[] = [];
+  /** The entry writes in the queue, for getWorkflow. */
+  private readonly pendingEntries = new PendingEntries();
   private flushScheduled = false;
   private closed = false;
   private readonly readOnly: boolean;
@@ -187,17 +210,53 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   }
 
   putWorkflow(entry: WorkflowEntry): Promise<void> {
-    const what = `save workflow ${JSON.stringify(entry.id)}`;
-    return this.serialized(what, () => JSON.stringify(entry), (body) => {
-      this.statements.putWorkflow.run({ id: entry.id, state: entry.state, startedAt: entry.startedAt, body });
+    return this.writeEntry(entry, 'save', (row) => this.statements.putWorkflow.run(row));
+  }
+
+  /** See {@link WorkflowEntryWrites.insertWorkflow}: one INSERT, no read first. */
+  insertWorkflow(entry: WorkflowEntry): Promise<void> {
+    return this.writeEntry(entry, 'create', (row) => {
+      if (this.statements.insertWorkflow.run(row).changes === 0) throw new DuplicateWorkflowError(row.id);
     });
   }
 
-  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
-    return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => {
-      const row = this.statements.getWorkflow.get(workflowId);
-      return row === undefined ? undefined : (JSON.parse(row.body) as WorkflowEntry);
+  /** See {@link WorkflowEntryWrites.finishWorkflow}: the entry and the clear of the history in one write. */
+  finishWorkflow(entry: WorkflowEntry): Promise<void> {
+    return this.writeEntry(entry, 'finish', (row) => {
+      this.statements.finishWorkflow.run(row);
+      this.statements.clearRecords.run(row.id);
     });
+  }
+
+  private readEntry(workflowId: string): WorkflowEntry | undefined {
+    const row = this.statements.getWorkflow.get(workflowId);
+    return row === undefined ? undefined : (JSON.parse(row.body) as WorkflowEntry);
+  }
+
+  /** Queue a write of `entry` (serialized now) that getWorkflow sees while it is queued (an insert: see QueuedEntry). */
+  private writeEntry(entry: WorkflowEntry, verb: string, write: (row: EntryRow) => void): Promise<void> {
+    const what = `${verb} workflow ${JSON.stringify(entry.id)}`;
+    let row: EntryRow;
+    try {
+      row = { id: entry.id, state: entry.state, startedAt: entry.startedAt, body: JSON.stringify(entry) };
+    } catch (error) {
+      return Promise.reject(storageError(what, error));
+    }
+    return this.enqueue(what, () => write(row), row.id, verb === 'create' ? null : row.body);
+  }
+
+  /** Sees the entry writes still queued (see ./sqlite-pending.ts), without committing them first. */
+  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const queued = this.pendingEntries.latest(workflowId);
+    // An insert is known once committed: commit the queue, then read.
+    if (queued?.body === null) return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => this.readEntry(workflowId));
+    try {
+      const body = queued === undefined ? this.statements.getWorkflow.get(workflowId)?.body : queued.body;
+      return Promise.resolve(body === undefined ? undefined : (JSON.parse(body) as WorkflowEntry));
+    } catch (error) {
+      return Promise.reject(storageError(`read workflow ${JSON.stringify(workflowId)}`, error));
+    }
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
@@ -209,11 +268,12 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
 
   deleteWorkflow(workflowId: string): Promise<void> {
     // One write, so one savepoint: the entry, the history and the aliases go together or not at all.
-    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, () => {
+    const apply = (): void => {
       this.statements.deleteWorkflow.run(workflowId);
       this.statements.clearRecords.run(workflowId);
       this.statements.deleteAliasesOf.run(workflowId);
-    });
+    };
+    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, apply, workflowId, undefined);
   }
 
   putAlias(alias: string, workflowId: string): Promise<void> {
@@ -340,13 +400,32 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     return this.enqueue(what, () => apply(data));
   }
 
-  /** Queue a write for the group transaction at the end of this turn (or now, when the queue is full). */
-  private enqueue(what: string, apply: () => void): Promise<void> {
+  /**
+   * Queue a write for the group transaction at the end of this turn (or now, when the queue is full). A write
+   * of an entry names it (`entryId`, with its `entryBody`), so that getWorkflow sees it meanwhile.
+   */
+  private enqueue(what: string, apply: () => void, entryId?: string, entryBody?: string | null): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (this.readOnly) return Promise.reject(this.readOnlyError(what));
     if (this.released) return Promise.reject(new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ what, apply, resolve, reject });
+      if (entryId === undefined) this.queue.push({ what, apply, resolve, reject });
+      else {
+        const pending = this.pendingEntries;
+        const queued = pending.queued(entryId, entryBody);
+        this.queue.push({
+          what,
+          apply,
+          resolve: () => {
+            pending.settled(entryId, queued);
+            resolve();
+          },
+          reject: (error) => {
+            pending.settled(entryId, queued);
+            reject(error);
+          },
+        });
+      }
       if (this.queue.length >= this.maxBatch) this.flush();
       else this.scheduleFlush();
     });
