@@ -253,9 +253,10 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (timeout !== undefined) entry.timeout = timeout;
     if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
     if (inserts) {
-      const taken = await store.insertWorkflow(entry).then(() => undefined, (error: unknown) => this.takenBy(error, id));
-      if (taken !== undefined) {
-        await this.reuse(taken, type, options);
+      try {
+        await store.insertWorkflow(entry);
+      } catch (error) {
+        await this.reuse(await this.takenBy(error, id), type, options);
         return 'existing';
       }
     } else if (this.claims === undefined) await store.putWorkflow(entry);

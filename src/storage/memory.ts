@@ -96,7 +96,9 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
   finishWorkflow(entry: WorkflowEntry): Promise<void> {
     this.checkOpen();
     this.workflows.set(entry.id, cloneEntry(entry));
+    // Cleared, and dropped: a finished workflow keeps no history object (history(id) makes a new, empty one).
     this.histories.get(entry.id)?.clear();
+    this.histories.delete(entry.id);
     return Promise.resolve();
   }
 
