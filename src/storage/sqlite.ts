@@ -12,13 +12,13 @@ import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
-import { describeFailure, storageError } from './storage-error.js';
+import { storageError } from './storage-error.js';
 import { RecordHistory, type RecordStore } from './record-history.js';
 import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
 import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
 import { configure, openReadOnlyDatabase, openWritable } from './sqlite-open.js';
 import { acquireOwner, hasOwnerTable, readOwner, releaseOwner } from './sqlite-owner.js';
-import { PendingEntries } from './sqlite-pending.js';
+import { GroupCommit } from './sqlite-writes.js';
 import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
 import type {
   EventInbox,
@@ -81,16 +81,6 @@ interface EntryRow {
   body: string;
 }
 
-/** One queued write: applied inside the group transaction, settled after it. */
-interface Write {
-  what: string;
-  apply: () => void;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-
-
 /**
  * The history of one workflow in a {@link SqliteStore}: its rows of the `records` table. Obtain it with
  * `store.history(id)`. `commit()` resolves after the group transaction holding it is committed, and rejects
@@ -128,15 +118,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
   private readonly statements: Statements;
-  private readonly maxBatch: number;
-  private readonly writeBatch: Database.Transaction<(batch: readonly Write[], failures: Map<Write, unknown>) => void>;
-  private readonly writeOne: Database.Transaction<(write: Write) => void>;
-  /** The whole batch without a savepoint per write: what every batch tries first. */
-  private readonly writeAllAtOnce: Database.Transaction<(batch: readonly Write[], onWriteFailure: () => void) => void>;
-  private queue: Write[] = [];
-  /** The entry writes in the queue, for getWorkflow. */
-  private readonly pendingEntries = new PendingEntries();
-  private flushScheduled = false;
+  /** The queue of writes, committed together (see ./sqlite-writes.ts). */
+  private readonly writes: GroupCommit;
   private closed = false;
   private readonly readOnly: boolean;
   /** The owner id this store holds ownership as, if it does. */
@@ -155,7 +138,6 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     readonly path: string,
     options: SqliteStoreOptions = {},
   ) {
-    this.maxBatch = options.maxBatch ?? 1000;
     this.readOnly = options.readOnly === true;
     this.db = this.readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options, MIGRATIONS.length);
     try {
@@ -168,18 +150,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       this.db.close();
       throw storageError(`open the SQLite database ${path}`, error);
     }
-    this.writeOne = this.db.transaction((write: Write) => write.apply());
-    this.writeAllAtOnce = this.db.transaction((batch: readonly Write[], onWriteFailure: () => void) => {
-      for (const write of batch) {
-        try {
-          write.apply();
-        } catch (error) {
-          onWriteFailure();
-          throw error;
-        }
-      }
-    });
-    this.writeBatch = this.db.transaction((batch: readonly Write[], failures: Map<Write, unknown>) => this.applyAll(batch, failures));
+    this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000);
   }
 
   /**
@@ -248,7 +219,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   /** Sees the entry writes still queued (see ./sqlite-pending.ts), without committing them first. */
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
     if (this.closed) return Promise.reject(this.closedError());
-    const queued = this.pendingEntries.latest(workflowId);
+    const queued = this.writes.latestEntry(workflowId);
     // An insert is known once committed: commit the queue, then read.
     if (queued?.body === null) return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => this.readEntry(workflowId));
     try {
@@ -408,102 +379,12 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return Promise.reject(this.closedError());
     if (this.readOnly) return Promise.reject(this.readOnlyError(what));
     if (this.released) return Promise.reject(new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`));
-    return new Promise<void>((resolve, reject) => {
-      if (entryId === undefined) this.queue.push({ what, apply, resolve, reject });
-      else {
-        const pending = this.pendingEntries;
-        const queued = pending.queued(entryId, entryBody);
-        this.queue.push({
-          what,
-          apply,
-          resolve: () => {
-            pending.settled(entryId, queued);
-            resolve();
-          },
-          reject: (error) => {
-            pending.settled(entryId, queued);
-            reject(error);
-          },
-        });
-      }
-      if (this.queue.length >= this.maxBatch) this.flush();
-      else this.scheduleFlush();
-    });
+    return this.writes.push(what, apply, entryId, entryBody);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  /** Write every queued write in one transaction, then settle their promises. */
+  /** Commit the queued writes now (unless closed). */
   private flush(): void {
-    const batch = this.queue;
-    if (batch.length === 0 || this.closed) return;
-    this.queue = [];
-    if (this.tryAllAtOnce(batch)) return;
-    const failures = new Map<Write, unknown>();
-    try {
-      // IMMEDIATE takes the write lock up front: no deadlock upgrading a read lock against another process.
-      this.writeBatch.immediate(batch, failures);
-    } catch (error) {
-      this.stats.failedTransactions++;
-      for (const write of batch) write.reject(this.transactionError(write, batch.length, failures.get(write) ?? error));
-      return;
-    }
-    this.stats.transactions++;
-    this.stats.writes += batch.length - failures.size;
-    for (const write of batch) {
-      if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
-      else write.resolve();
-    }
-  }
-
-  /**
-   * Write the batch in one transaction with no savepoints (two statements fewer per write: a third of the
-   * cost of a short workflow's writes). When a write fails, the transaction is rolled back whole and the batch
-   * is written again a savepoint per write (applyAll), so that the failing write is rejected alone; when the
-   * transaction itself fails, every write in it is rejected, as in flush(). True once the batch is settled.
-   */
-  private tryAllAtOnce(batch: readonly Write[]): boolean {
-    let writeFailed = false;
-    try {
-      this.writeAllAtOnce.immediate(batch, () => (writeFailed = true));
-    } catch (error) {
-      if (writeFailed) return false;
-      // The transaction itself failed (the lock, the commit): trying again with savepoints would fail the same.
-      this.stats.failedTransactions++;
-      for (const write of batch) write.reject(this.transactionError(write, batch.length, error));
-      return true;
-    }
-    this.stats.transactions++;
-    this.stats.writes += batch.length;
-    for (const write of batch) write.resolve();
-    return true;
-  }
-
-  /** Apply each write in its own savepoint, so one failing write does not undo the others. */
-  private applyAll(batch: readonly Write[], failures: Map<Write, unknown>): void {
-    for (const write of batch) {
-      try {
-        this.writeOne(write);
-      } catch (error) {
-        failures.set(write, error);
-        // Some errors (disk full, I/O) make SQLite roll back the whole transaction: give up on the batch.
-        if (!this.db.inTransaction) throw error;
-      }
-    }
-  }
-
-  private transactionError(write: Write, size: number, cause: unknown): StorageError {
-    return new StorageError(
-      `Could not ${write.what}: the transaction failed (${describeFailure(cause)}); none of its ${size} write(s) were kept.`,
-      cause,
-    );
+    if (!this.closed) this.writes.flush();
   }
 
   /** Run a read after writing what is queued, so that it sees every write issued before it. */
