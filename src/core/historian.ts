@@ -4,10 +4,10 @@
  */
 import type { ChildWorkflowHost } from './child.js';
 import { contextStorage } from './context.js';
-import { createDeferred } from './deferred.js';
+import { createDeferred, type Deferred } from './deferred.js';
 import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
 import type { History } from './history.js';
-import { describeRecord, upgradeRecord, type HistoryRecord } from './records.js';
+import { describeRecord, upgradeRecord } from './records.js';
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
 import { endScope } from './scope-end.js';
 import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
@@ -81,8 +81,15 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   private readonly nextRunStreams = new Set<ResourceStream>();
   private current: Run | undefined;
   /** Set synchronously by run() until the run exists, so outside calls made right after run() wait for it. */
-  private starting: Promise<Run | undefined> | undefined;
-  private settled: Promise<void> = Promise.resolve();
+  private isStarting = false;
+  /** From run() until it has settled. */
+  private inRun = false;
+  /**
+   * Settled with the run once it exists (undefined if it never does), and once the run has ended: created
+   * only when someone waits (see starting, runEnded), not two promises more for every run.
+   */
+  private startWaiters: Deferred<Run | undefined> | undefined;
+  private endWaiters: Deferred<void> | undefined;
   private state: WorkflowStatus = 'idle';
   /** Outside calls (act, resources) in progress: the run is not evictable meanwhile. */
   private outsideCalls = 0;
@@ -113,7 +120,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   configure<P extends unknown[]>(fn: (...args: P) => unknown, ...args: P): this {
     // `starting` too: run() loads the history before `current` is set, and a configuration pushed meanwhile
     // would be applied by that run without having been registered before it.
-    if (this.current !== undefined || this.starting !== undefined) throw new InvalidArgumentError('configure() must be called before run().');
+    if (this.current !== undefined || this.isStarting) throw new InvalidArgumentError('configure() must be called before run().');
     if (typeof fn !== 'function' || fn.name === '') {
       throw new InvalidArgumentError('configure() needs a named function (its name is recorded and checked on replay).');
     }
@@ -128,16 +135,16 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * the history, StorageError when the history cannot be written.
    */
   async run(...args: A): Promise<R> {
-    if (this.current !== undefined || this.starting !== undefined) throw new AlreadyRunningError(this.workflowId);
-    const done = createDeferred<void>();
-    const created = createDeferred<Run | undefined>();
-    this.starting = created.promise;
-    this.settled = done.promise;
+    if (this.current !== undefined || this.isStarting) throw new AlreadyRunningError(this.workflowId);
+    this.isStarting = true;
+    this.inRun = true;
     this.state = 'running';
     this.attachWaitingStreams();
     let run: Run | undefined;
     try {
-      const records = await this.loadRecords(created);
+      // Not in a function of its own: an async call and an await less per run. A failure to load ends the
+      // starting as the finally below does.
+      const records = (await this.history.load()).map(upgradeRecord);
       run = new Run({
         workflowId: this.workflowId,
         history: this.history,
@@ -152,8 +159,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
         onIdle: this.options.onIdle,
       }, records.at(-1)?.seq ?? 0);
       this.current = run;
-      this.starting = undefined;
-      created.resolve(run);
+      this.started(run);
       const result = await this.execute(run, records, args);
       this.state = 'completed';
       return result;
@@ -161,35 +167,46 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       this.state = isSuspension(error) ? 'suspended' : 'failed';
       throw error;
     } finally {
-      if (run !== undefined) await this.cleanUp(run);
-      else this.endRunStreams();
+      const cleaning = run === undefined ? this.endRunStreams() : this.cleanUp(run);
+      if (cleaning !== undefined) await cleaning;
       this.current = undefined;
-      this.starting = undefined;
-      created.resolve(undefined);
-      done.resolve();
+      this.started(undefined);
+      this.inRun = false;
+      this.endWaiters?.resolve();
+      this.endWaiters = undefined;
     }
   }
 
-  private async loadRecords(created: { resolve(run: undefined): void }): Promise<HistoryRecord[]> {
-    try {
-      return (await this.history.load()).map(upgradeRecord);
-    } catch (error) {
-      created.resolve(undefined);
-      throw error;
-    }
+  /** The run being started exists now (or never will: undefined); outside calls waiting for it go on. */
+  private started(run: Run | undefined): void {
+    this.isStarting = false;
+    this.startWaiters?.resolve(run);
+    this.startWaiters = undefined;
   }
+
+  /** While a run is starting: resolves with it once it exists (undefined if it never does). */
+  private get starting(): Promise<Run | undefined> | undefined {
+    return this.isStarting ? (this.startWaiters ??= createDeferred<Run | undefined>()).promise : undefined;
+  }
+
+  /** While a run is in progress: resolves once it has ended. */
+  private runEnded(): Promise<void> | undefined {
+    return this.inRun ? (this.endWaiters ??= createDeferred<void>()).promise : undefined;
+  }
+
 
   private async execute(run: Run, records: Parameters<Run['begin']>[0], args: A): Promise<R> {
     // Every await on user code (configurations, the workflow, its tasks) is raced against the run's stop:
     // stopping never waits for a promise Quest does not control.
     let main!: Promise<R>;
-    await run.untilStopped(run.begin(records, () => {
+    const begun = run.begin(records, () => {
       const mainEnded = run.quiescence.taskStarted();
       main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
+      // Also marks it handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
       main.then(mainEnded, mainEnded);
-      // Handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
-      main.catch(() => undefined);
-    }));
+    });
+    // A new workflow with nothing to record first begins at once (no promise, no await).
+    if (begun !== undefined) await run.untilStopped(begun);
     let ok = true;
     let value: R | undefined;
     let error: unknown;
@@ -208,25 +225,34 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     }
     // Finished (returned or threw): tasks it did not await are cancelled as at the end of any scope
     // (TaskCancelledError, not a suspension: their cleanup must see that the workflow really ended).
-    await run.untilStopped(endScope(run.rootContext()));
-    if (run.stopReason !== undefined) throw run.stopReason;
+    if (!run.rootScope.idle) {
+      await run.untilStopped(endScope(run.rootContext()));
+      if (run.stopReason !== undefined) throw run.stopReason;
+    }
     // Stop what is left, hand over the outcome, then forget the history.
     run.stop(withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
     await this.options.onFinish?.(ok ? { ok, value } : { ok, error });
-    await this.history.clear();
+    const cleared = this.history.clear();
+    if (cleared !== undefined) await cleared;
     if (!ok) throw error;
     return value as R;
   }
 
-  private async cleanUp(run: Run): Promise<void> {
+  /** The run has ended: stop what is left of it. Undefined when nothing was left to wait for (most finished runs). */
+  private cleanUp(run: Run): Promise<void> | undefined {
     // A finished run was stopped already: building another error (a stack trace) per workflow costs.
     if (run.stopReason === undefined) run.stop(withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
     // Tasks still in user code are not waited for: whatever they do next, a stopped run records nothing of it
     // (every Quest call throws the stop reason), so only what was buffered before the stop is written.
-    if (this.state === 'suspended') await run.drain();
+    if (this.state === 'suspended') return run.drain().then(() => this.release(run));
+    return this.release(run);
+  }
+
+  /** cleanUp(): forget the run's resources, end its streams, release its aliases. */
+  private release(run: Run): Promise<void> | undefined {
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);
     this.endRunStreams();
-    await run.releaseAliases();
+    return run.aliases.size === 0 ? undefined : run.releaseAliases();
   }
 
   /**
@@ -252,7 +278,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     // suspension would be lost and this would wait for the workflow to finish.
     const run = this.current ?? (await this.starting);
     run?.stop(new WorkflowSuspendedError(this.workflowId, options.why));
-    await Promise.all([this.settled, run?.stepsReturned(graceMs)]);
+    await Promise.all([this.runEnded(), run?.stepsReturned(graceMs)]);
   }
 
   /**
@@ -284,7 +310,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    */
   get evictable(): boolean {
     const run = this.current;
-    return run !== undefined && this.starting === undefined && this.outsideCalls === 0 && this.streams.size === 0 && this.nextRunStreams.size === 0 && run.quiet;
+    return run !== undefined && !this.isStarting && this.outsideCalls === 0 && this.streams.size === 0 && this.nextRunStreams.size === 0 && run.quiet;
   }
 
   /** What kept the run from being evictable is over (an outside call, a stream): tell onIdle, if it waits. */
@@ -416,7 +442,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
 
   /** A run is starting (loading its history) or running, not stopped. */
   private runIsLive(): boolean {
-    return this.starting !== undefined || (this.current !== undefined && this.current.stopReason === undefined);
+    return this.isStarting || (this.current !== undefined && this.current.stopReason === undefined);
   }
 
   /** run() starts: the streams opened while no run was live follow this one. */

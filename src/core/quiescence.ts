@@ -17,10 +17,11 @@ import type { TaskState } from './task-state.js';
 export class Quiescence {
   /** Tasks (the workflow function included) whose body has not ended. */
   private tasks = 0;
+  // Created on first use: a short workflow never waits (every run has a Quiescence).
   /** Waits on resources and sleeps in progress, per task. */
-  private readonly waiting = new Map<TaskState, number>();
+  private waiting: Map<TaskState, number> | undefined;
   /** Wake-up times of the sleeps in progress. */
-  private readonly timers = new Set<{ deadline: number }>();
+  private timers: Set<{ deadline: number }> | undefined;
 
   /** How many tasks (the workflow function included) have a body that has not ended. */
   get liveTasks(): number {
@@ -37,14 +38,15 @@ export class Quiescence {
 
   /** `task` waits for the outside (or, with `deadline`, for a timer); returns the function to call when it stops waiting. */
   waitBegan(task: TaskState, deadline?: number): () => void {
-    this.waiting.set(task, (this.waiting.get(task) ?? 0) + 1);
+    const waiting = (this.waiting ??= new Map());
+    waiting.set(task, (waiting.get(task) ?? 0) + 1);
     const timer = deadline === undefined ? undefined : { deadline };
-    if (timer !== undefined) this.timers.add(timer);
+    if (timer !== undefined) (this.timers ??= new Set()).add(timer);
     return once(() => {
-      const left = (this.waiting.get(task) ?? 1) - 1;
-      if (left === 0) this.waiting.delete(task);
-      else this.waiting.set(task, left);
-      if (timer !== undefined) this.timers.delete(timer);
+      const left = (waiting.get(task) ?? 1) - 1;
+      if (left === 0) waiting.delete(task);
+      else waiting.set(task, left);
+      if (timer !== undefined) this.timers?.delete(timer);
     });
   }
 
@@ -52,13 +54,13 @@ export class Quiescence {
    * True when every live task waits and the only step bodies running (`stepBodies`) are the sleeps' own.
    */
   quiet(stepBodies: number): boolean {
-    return this.tasks > 0 && this.waiting.size === this.tasks && stepBodies === this.timers.size;
+    return this.tasks > 0 && (this.waiting?.size ?? 0) === this.tasks && stepBodies === (this.timers?.size ?? 0);
   }
 
   /** The earliest wake-up time of the sleeps in progress (epoch ms), if any. */
   earliestWake(): number | undefined {
     let earliest: number | undefined;
-    for (const { deadline } of this.timers) if (earliest === undefined || deadline < earliest) earliest = deadline;
+    for (const { deadline } of this.timers ?? []) if (earliest === undefined || deadline < earliest) earliest = deadline;
     return earliest;
   }
 }

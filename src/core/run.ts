@@ -3,7 +3,7 @@
  * owns the write buffer, the replay, the open resources, the versions in effect and every task; a suspended
  * run is dead for good (every later write throws), and resuming creates a new run over the same history.
  */
-import { createDeferred, settle } from './deferred.js';
+import { createDeferred, settle, type Deferred } from './deferred.js';
 import {
   ConfigurationMismatchError,
   DuplicateResourceError,
@@ -97,10 +97,10 @@ export class Run {
   /** Created on first use: most runs never hand out their signal. */
   private abortController: AbortController | undefined;
   private configsApplied = 0;
-  /** Rejected with the stop reason when the run stops (see untilStopped); never resolves. */
-  private readonly halt = createDeferred<never>();
-  private readonly replayDone = createDeferred<void>();
-  private readonly stopped = createDeferred<void>();
+  /** How to reject each untilStopped() wait in progress: the run's stop rejects them with its reason. */
+  private readonly haltWaits = new Set<(reason: Error) => void>();
+  /** Resolved when replay has caught up or the run has stopped; created on first use (see caughtUpOrStopped). */
+  private caughtUp: Deferred<void> | undefined;
   /** Which tasks wait for the outside or a timer: tells when the run is quiet (see ./quiescence.ts). */
   readonly quiescence = new Quiescence();
   /** Step bodies running now (user code): a suspension gives them a grace period to return. */
@@ -142,7 +142,8 @@ export class Run {
 
   /** Resolves when replay has caught up (at once for a new workflow) or the run has stopped, whichever comes first. */
   get caughtUpOrStopped(): Promise<void> {
-    return Promise.race([this.replayDone.promise, this.stopped.promise]);
+    if (this.replayIsDone || this.stopReason !== undefined) return Promise.resolve();
+    return (this.caughtUp ??= createDeferred<void>()).promise;
   }
 
   /**
@@ -150,7 +151,28 @@ export class Run {
    * goes through this, so that stopping never waits for that code.
    */
   untilStopped<T>(promise: Promise<T>): Promise<T> {
-    return Promise.race([promise, this.halt.promise]);
+    if (this.stopReason !== undefined) {
+      // Stopped already: as a race with the stop, a promise settled already still wins.
+      const halted = Promise.reject(this.stopReason);
+      halted.catch(() => undefined);
+      return Promise.race([promise, halted]);
+    }
+    // Not Promise.race with a promise of the stop: with async hooks on (AsyncLocalStorage), a race costs three
+    // promises, and every wait would add a reaction to that promise for the rest of the run.
+    const waits = this.haltWaits;
+    return new Promise<T>((resolve, reject) => {
+      waits.add(reject);
+      promise.then(
+        (value) => {
+          waits.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          waits.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** A step body (user code) started: it is given a grace period to return when the run stops. */
@@ -280,17 +302,33 @@ export class Run {
    * Start the run: replay `records` (if any), applying configurations and versions in history order; start the
    * workflow with `startMain` once the records that precede it are applied.
    */
-  async begin(records: readonly HistoryRecord[], startMain: () => void): Promise<void> {
+  begin(records: readonly HistoryRecord[], startMain: () => void): Promise<void> | undefined {
     // Suspended before it began (suspend() right after run()): replay nothing.
     if (this.stopReason !== undefined) throw this.stopReason;
     if (records.length === 0) {
-      await this.catchUp();
-      // Stopped while catching up: the workflow must not start (nobody would await it).
-      if (this.stopReason !== undefined) throw this.stopReason;
-      this.finishReplay();
-      startMain();
-      return;
+      // A new workflow with nothing to record first (no configuration, no version): it starts at once,
+      // without a promise (most short workflows).
+      const caughtUp = this.catchUp();
+      if (caughtUp === undefined) {
+        this.startLive(startMain);
+        return undefined;
+      }
+      return caughtUp.then(() => this.startLive(startMain));
     }
+    this.replayHistory(records, startMain);
+    return undefined;
+  }
+
+  /** After catching up on an empty history: start the workflow, unless the run stopped meanwhile. */
+  private startLive(startMain: () => void): void {
+    // Stopped while catching up: the workflow must not start (nobody would await it).
+    if (this.stopReason !== undefined) throw this.stopReason;
+    this.finishReplay();
+    startMain();
+  }
+
+  /** Replay `records`, then catch up and go on live (see begin). */
+  private replayHistory(records: readonly HistoryRecord[], startMain: () => void): void {
     const replay = new Replay(records, this.options.stallTimeoutMs);
     this.replay = replay;
     this.forgetting.loaded(records, (record) => replay.isApplied(record));
@@ -334,11 +372,17 @@ export class Run {
   private finishReplay(): void {
     this.replayIsDone = true;
     this.options.onReplayDone();
-    this.replayDone.resolve();
+    this.caughtUp?.resolve();
   }
 
   /** Once replay has caught up: record configurations and versions that are new in this code. */
-  private async catchUp(): Promise<void> {
+  private catchUp(): Promise<void> | undefined {
+    if (this.configsApplied < this.options.configurations.length) return this.applyNewConfigurations();
+    return this.recordNewVersions();
+  }
+
+  /** catchUp() when there are configurations to record and apply. */
+  private async applyNewConfigurations(): Promise<void> {
     const configurations = this.options.configurations;
     for (let i = this.configsApplied; i < configurations.length; i++) {
       const configuration = configurations[i] as Configuration;
@@ -349,8 +393,13 @@ export class Run {
       // Stopped while the configuration ran: what it would record next must not reach the store.
       if (this.stopReason !== undefined) throw this.stopReason;
     }
+    await this.recordNewVersions();
+  }
+
+  /** Record the versions the code declares that the history does not have, durably (undefined: nothing to wait for). */
+  private recordNewVersions(): Promise<void> | undefined {
     for (const declared of this.versions.allDeclared()) this.recordVersion(declared, '');
-    await this.flush();
+    return this.flush();
   }
 
   /** Apply a record nobody claims: an outside event, a version, a configuration, an event in a completed step. */
@@ -425,8 +474,9 @@ export class Run {
   stop(reason: Error): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
-    this.stopped.resolve();
-    this.halt.reject(reason);
+    this.caughtUp?.resolve();
+    for (const reject of this.haltWaits) reject(reason);
+    this.haltWaits.clear();
     this.abortController?.abort(reason);
     this.replay?.stop(reason);
     this.root.stop(reason);

@@ -3,17 +3,19 @@
  * goes through {@link TaskState.wait}: cancelling or suspending rejects those waits, and the task stops at its
  * next Quest await.
  */
-import { createDeferred, type Deferred } from './deferred.js';
+import type { Deferred } from './deferred.js';
 import { TaskCancelledError } from './errors.js';
 
 export class TaskState {
-  private readonly waits = new Set<Deferred<unknown>>();
+  /** How to reject each wait in progress (wait, track): a stop rejects them all with its reason. */
+  private readonly waits = new Set<(reason: Error) => void>();
   /** Tasks started by this task (in any of its scopes) that have not ended: cancelled with it. */
   readonly children = new Set<TaskState>();
   /** Why this task must stop (cancellation or suspension), once it must. */
   stopReason: Error | undefined;
   /** Settles (never rejects) when the task's body and its end record are done. */
-  finished: Promise<void> = Promise.resolve();
+  /** (Undefined for a task whose body has not started, the workflow's main task: nothing to wait for.) */
+  finished: Promise<void> | undefined = undefined;
 
   constructor(readonly id: string, readonly parent: TaskState | null) {}
 
@@ -25,35 +27,37 @@ export class TaskState {
   /** Wait for `promise`, unless the task is told to stop first. */
   wait<T>(promise: Promise<T>): Promise<T> {
     this.check();
-    const deferred = createDeferred<T>();
-    const entry = deferred as Deferred<unknown>;
-    this.waits.add(entry);
-    promise.then(
-      (value) => {
-        this.waits.delete(entry);
-        deferred.resolve(value);
-      },
-      (error: unknown) => {
-        this.waits.delete(entry);
-        deferred.reject(error);
-      },
-    );
-    return deferred.promise;
+    const waits = this.waits;
+    // A bare promise rather than a Deferred: every step waits here, and a Deferred costs two promises more
+    // (its own and the handler that marks its rejection handled). The caller awaits the result at once.
+    return new Promise<T>((resolve, reject) => {
+      waits.add(reject);
+      promise.then(
+        (value) => {
+          waits.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          waits.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Register a wait that Quest settles itself (a gate, a resource wait). */
   track<T>(deferred: Deferred<T>): Promise<T> {
     this.check();
-    const entry = deferred as Deferred<unknown>;
-    this.waits.add(entry);
-    return deferred.promise.finally(() => this.waits.delete(entry));
+    const reject = deferred.reject;
+    this.waits.add(reject);
+    return deferred.promise.finally(() => this.waits.delete(reject));
   }
 
   /** Stop this task and its children at their next Quest await with `reason`. */
   stop(reason: Error): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
-    for (const wait of [...this.waits]) wait.reject(reason);
+    for (const reject of [...this.waits]) reject(reason);
     this.waits.clear();
     for (const child of [...this.children]) child.stop(child.stopReasonFor(reason));
   }

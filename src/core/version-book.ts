@@ -15,12 +15,13 @@ export interface DeclaredVersion {
 }
 
 export class VersionBook {
+  // The maps are created on first use: most workflows declare no version, and every run has a book.
   /** Recorded versions by versionKey(fn, name). */
-  private readonly scoped = new Map<string, string>();
+  private scoped: Map<string, string> | undefined;
   /** Format 1 versions by name: workflow-wide, see current(). */
-  private readonly workflowWide = new Map<string, string>();
+  private workflowWide: Map<string, string> | undefined;
   /** What the running code declares, by versionKey(fn, name), in the order first declared. */
-  private readonly declared = new Map<string, DeclaredVersion>();
+  private declared: Map<string, DeclaredVersion> | undefined;
 
   /**
    * The version of `name` in effect for function `fn`: its own latest record, else the latest format 1 record of
@@ -28,13 +29,13 @@ export class VersionBook {
    * every function saw then: old histories replay as they did), else `''`.
    */
   current(fn: string, name: string): string {
-    return this.scoped.get(versionKey(fn, name)) ?? this.workflowWide.get(name) ?? '';
+    return this.scoped?.get(versionKey(fn, name)) ?? this.workflowWide?.get(name) ?? '';
   }
 
   /** A version record read from the history, or just written. */
   apply(record: Pick<VersionRecord, 'fn' | 'name' | 'version'>): void {
-    if (record.fn === null) this.workflowWide.set(record.name, record.version);
-    else this.scoped.set(versionKey(record.fn, record.name), record.version);
+    if (record.fn === null) (this.workflowWide ??= new Map()).set(record.name, record.version);
+    else (this.scoped ??= new Map()).set(versionKey(record.fn, record.name), record.version);
   }
 
   /**
@@ -44,12 +45,13 @@ export class VersionBook {
    */
   declare(fn: string, versions: Readonly<Record<string, string>>): DeclaredVersion[] {
     const declarations: DeclaredVersion[] = [];
+    const declared = (this.declared ??= new Map());
     for (const [name, version] of Object.entries(versions)) {
       const key = versionKey(fn, name);
-      const previous = this.declared.get(key);
+      const previous = declared.get(key);
       if (previous !== undefined && previous.version !== version) throw new VersionConflictError(fn, name, previous.version, version);
       const declaration = previous ?? { fn, name, version };
-      if (previous === undefined) this.declared.set(key, declaration);
+      if (previous === undefined) declared.set(key, declaration);
       declarations.push(declaration);
     }
     return declarations;
@@ -57,7 +59,7 @@ export class VersionBook {
 
   /** Every version the code declared so far. */
   allDeclared(): Iterable<DeclaredVersion> {
-    return this.declared.values();
+    return this.declared?.values() ?? [];
   }
 }
 

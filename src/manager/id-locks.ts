@@ -22,7 +22,8 @@ export class IdLocks {
     });
     this.tails.set(id, mine);
     try {
-      await previous;
+      // No await when the id is free (the common case): a promise and a turn fewer per start.
+      if (previous !== undefined) await previous;
       return await operation();
     } finally {
       release();
@@ -30,9 +31,12 @@ export class IdLocks {
     }
   }
 
-  /** Resolves once no operation on `id` is running or queued (as of this call). */
-  async idle(id: string): Promise<void> {
-    await this.tails.get(id);
+  /**
+   * Resolves once no operation on `id` is running or queued (as of this call); undefined when none is, so
+   * that a caller need not await anything (`const busy = locks.idle(id); if (busy) await busy;`).
+   */
+  idle(id: string): Promise<void> | undefined {
+    return this.tails.get(id);
   }
 
   /** Resolves once every operation running or queued now has ended. */

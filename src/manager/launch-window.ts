@@ -22,6 +22,11 @@ export class LaunchWindow {
   /** Runs waiting for a place, in order from `head` (an index, not shift(): the queue can be 100,000 long). */
   private waiting: Array<() => void> = [];
   private head = 0;
+  /**
+   * The places handed out in this turn of the event loop, given back together at its end by one setImmediate
+   * (one per turn, not one per run: a timer object and a callback per workflow add up at 100,000 workflows).
+   */
+  private handedOut: Array<() => void> = [];
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) {
@@ -30,12 +35,21 @@ export class LaunchWindow {
   }
 
   /**
-   * Wait for a place; resolves with the function that gives it back (idempotent). The place is given back
-   * at the end of this turn of the event loop at the latest.
+   * Take a place: the function that gives it back (idempotent) when one is free now, else a promise of it once
+   * one is. The place is given back at the end of the turn of the event loop it was taken in at the latest.
+   * A free place is returned as it is, not in a promise: a caller that finds one goes on in the same
+   * microtask (`typeof place === 'function'`), without a promise per workflow.
    */
-  async enter(): Promise<() => void> {
-    if (this.inside < this.size) this.inside++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+  enter(): (() => void) | Promise<() => void> {
+    if (this.inside < this.size) {
+      this.inside++;
+      return this.place();
+    }
+    return new Promise<() => void>((resolve) => this.waiting.push(() => resolve(this.place())));
+  }
+
+  /** A place just taken (counted in `inside`): the function that gives it back. */
+  private place(): () => void {
     let left = false;
     const leave = (): void => {
       if (left) return;
@@ -44,8 +58,16 @@ export class LaunchWindow {
       if (next === undefined) this.inside--;
       else next();
     };
-    setImmediate(leave);
+    if (this.handedOut.length === 0) setImmediate(() => this.endOfTurn());
+    this.handedOut.push(leave);
     return leave;
+  }
+
+  /** The end of a turn in which places were handed out: give back those still held. */
+  private endOfTurn(): void {
+    const held = this.handedOut;
+    this.handedOut = [];
+    for (const leave of held) leave();
   }
 
   private next(): (() => void) | undefined {

@@ -10,7 +10,7 @@ import { Historian, type WorkflowFunction, type WorkflowOutcome } from '../core/
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { deserialize } from '../core/serializer.js';
-import type { Store, WorkflowEntry } from '../storage/store.js';
+import { hasEntryWrites, type Store, type WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import type { LaunchWindow } from './launch-window.js';
 import type { Residency } from './residency.js';
@@ -65,6 +65,8 @@ export interface ManagedDeps {
 export class ManagedWorkflow {
   /** The finished entry, once the outcome is durable (the Historian's onFinish hook wrote it). */
   finished: WorkflowEntry | undefined;
+  /** The history was cleared with the finished entry (store.finishWorkflow). */
+  historyCleared = false;
   /** Why the last run stopped without finishing, when the manager did not ask it to. */
   halted: unknown;
   /** Set when the manager stops the workflow. */
@@ -330,8 +332,13 @@ export class ManagedWorkflow {
   /** The Historian's onFinish hook: make the outcome durable before the history is cleared. */
   private async persistOutcome(outcome: WorkflowOutcome): Promise<void> {
     const entry = finishedEntry(this.entry, outcome);
-    if (entry.deleteOnFinish) await this.deps.store.deleteWorkflow(entry.id);
-    else await this.deps.store.putWorkflow(entry);
+    const store = this.deps.store;
+    if (entry.deleteOnFinish) await store.deleteWorkflow(entry.id);
+    else if (hasEntryWrites(store)) {
+      // The entry and the clear of the history in one write (WatchedHistory.clear then has nothing to do).
+      await store.finishWorkflow(entry);
+      this.historyCleared = true;
+    } else await store.putWorkflow(entry);
     this.finished = entry;
   }
 }
@@ -373,6 +380,7 @@ class WatchedHistory implements History {
   }
 
   clear(): Promise<void> | void {
+    if (this.owner.historyCleared) return undefined;
     return this.inner.clear();
   }
 }

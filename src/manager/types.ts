@@ -157,7 +157,10 @@ export interface WorkflowHandle<R> {
   readonly type: string;
   /** False when `ifExists: 'resume'` found the workflow already there. */
   readonly created: boolean;
-  /** The workflow's result; same semantics as {@link WorkflowManager.getResult}. */
+  /**
+   * The workflow's result; same semantics as {@link WorkflowManager.getResult}, for this workflow's id only
+   * (never an alias of the same name).
+   */
   result(): Promise<R>;
 }
 

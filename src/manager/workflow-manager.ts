@@ -21,7 +21,7 @@ import {
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { serialize } from '../core/serializer.js';
 import { newStoreOwner } from '../storage/owner.js';
-import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
+import { hasEntryWrites, hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { WorkflowClaims } from './claims.js';
 import { IdLocks } from './id-locks.js';
@@ -220,31 +220,59 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
     const timeout = timeoutAtStart(options.timeoutMs);
     // A place in the launch window from here, handed to the run: many starts at once go in waves (./launch-window.ts).
-    const place = await this.deps.launches.enter();
-    let handedOver = false;
-    const created = await this.locks.run(id, async () => {
-      this.checkOpen();
-      const existing = this.live.get(id)?.entry ?? (await this.store.getWorkflow(id));
-      if (existing !== undefined) {
-        await this.reuse(existing, type, options);
-        return false;
+    const entered = this.deps.launches.enter();
+    const place = typeof entered === 'function' ? entered : await entered;
+    let outcome: StartOutcome = 'existing';
+    try {
+      outcome = await this.locks.run(id, () => this.create(id, type, workflow, stored, timeout, options, place));
+    } finally {
+      if (outcome !== 'launched') place();
+    }
+    return this.handle(id, type, outcome !== 'existing');
+  }
+
+  /**
+   * startWith() under the lock of `id`: create the entry (durably) and launch its run with the launch-window
+   * place `place`, or reuse an existing workflow (ifExists).
+   */
+  private async create(
+    id: string,
+    type: string,
+    workflow: AnyWorkflow,
+    stored: WorkflowEntry['args'],
+    timeout: WorkflowEntry['timeout'],
+    options: StartOptions,
+    place: () => void,
+  ): Promise<StartOutcome> {
+    this.checkOpen();
+    const store = this.store;
+    // A store with one-write inserts is not read first: the insert itself says whether the id is taken.
+    const inserts = this.claims === undefined && hasEntryWrites(store);
+    const existing = this.live.get(id)?.entry ?? (inserts ? undefined : await store.getWorkflow(id));
+    if (existing !== undefined) {
+      await this.reuse(existing, type, options);
+      return 'existing';
+    }
+    const entry: WorkflowEntry = {
+      id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
+    };
+    if (timeout !== undefined) entry.timeout = timeout;
+    if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
+    if (inserts) {
+      try {
+        await store.insertWorkflow(entry);
+      } catch (error) {
+        await this.reuse(await this.takenBy(error, id), type, options);
+        return 'existing';
       }
-      const entry: WorkflowEntry = {
-        id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
-      };
-      if (timeout !== undefined) entry.timeout = timeout;
-      if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
-      if (this.claims === undefined) await this.store.putWorkflow(entry);
-      else {
-        const claimed = await this.claims.create(entry).catch((error: unknown) => this.createdElsewhere(error, entry, options));
-        if (claimed === 'existing') return false;
-        if (!claimed) return true; // created, for a process with capacity to run
-      }
-      this.launch(new ManagedWorkflow(entry, workflow, this.deps, place));
-      handedOver = true;
-      return true;
-    }).finally(() => handedOver || place());
-    return this.handle(id, type, created);
+    } else if (this.claims === undefined) await store.putWorkflow(entry);
+    else {
+      const claimed = await this.claims.create(entry).catch((error: unknown) => this.createdElsewhere(error, entry, options));
+      if (claimed === 'existing') return 'existing';
+      if (!claimed) return 'created'; // created, for a process with capacity to run
+    }
+    this.launch(new ManagedWorkflow(entry, workflow, this.deps, place));
+    return 'launched';
   }
 
   /**
@@ -260,8 +288,13 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * try { console.log(await manager.getResult('g1')) } catch (error) { ... }
    */
   async getResult<R = unknown>(id: string): Promise<R> {
-    const resolved = await this.resolve(id);
-    await this.locks.idle(resolved);
+    return this.resultOf<R>(await this.resolve(id), id);
+  }
+
+  /** getResult() of workflow id `resolved` (no alias), asked as `id`. */
+  private async resultOf<R>(resolved: string, id: string): Promise<R> {
+    const busy = this.locks.idle(resolved);
+    if (busy !== undefined) await busy;
     const managed = this.live.get(resolved);
     if (managed !== undefined) {
       await managed.settled();
@@ -575,6 +608,13 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     this.launch(here ?? new ManagedWorkflow(existing, this.workflowOf(type), this.deps));
   }
 
+  /** An insert of workflow `id` failed with `error`: the entry that has the id, when that is why; else `error`. */
+  private async takenBy(error: unknown, id: string): Promise<WorkflowEntry> {
+    const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.store.getWorkflow(id) : undefined;
+    if (existing === undefined) throw error;
+    return existing;
+  }
+
   /** Shared store: another process created workflow `entry.id` a moment before this start did. */
   private async createdElsewhere(error: unknown, entry: WorkflowEntry, options: StartOptions): Promise<'existing'> {
     const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.store.getWorkflow(entry.id) : undefined;
@@ -584,7 +624,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
-    return { id, type, created, result: () => this.getResult<R>(id) };
+    // The workflow of this id, never an alias of the same name (no alias lookup: a store read less on SQLite).
+    return { id, type, created, result: () => this.resultOf<R>(id, id) };
   }
 
   /**
@@ -629,7 +670,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   /** Running workflow `id` (or alias), for outside calls; when it is not running, the error names its state. */
   private async running(id: string): Promise<ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> }> {
     const resolved = await this.resolve(id);
-    await this.locks.idle(resolved);
+    const busy = this.locks.idle(resolved);
+    if (busy !== undefined) await busy;
     const managed = this.live.get(resolved);
     if (managed === undefined) throw await this.notLive(resolved, id);
     await managed.ensureResident(); // an evicted workflow resumes by replay (./residency.ts)
@@ -690,6 +732,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (this.closing !== undefined) throw new StorageError('This workflow manager is closed (or closing); open a new one.');
   }
 }
+
+/**
+ * What start() did: launched a run of a new workflow (which took over the launch-window place), created one
+ * that another process runs (shared store), or found an existing one.
+ */
+type StartOutcome = 'launched' | 'created' | 'existing';
 
 /** Default of ManagerOptions.stopGraceMs. */
 const DEFAULT_STOP_GRACE_MS = 5000;

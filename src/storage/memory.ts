@@ -4,7 +4,7 @@
  */
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { StorageError } from '../core/errors.js';
+import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
 import { InProcessOwnership } from './owner.js';
 import {
   EVENT_OUTCOME_RETENTION_MS,
@@ -17,6 +17,7 @@ import {
   type StoreOwner,
   type StoreOwnership,
   type WorkflowEntry,
+  type WorkflowEntryWrites,
   type WorkflowState,
 } from './store.js';
 
@@ -55,7 +56,7 @@ export class MemoryHistory implements History {
  * ({@link EventInbox}), gone with the process. One WorkflowManager at a time ({@link StoreOwnership}): a second
  * manager over the same MemoryStore object is refused with StoreOwnedError until the first closes.
  */
-export class MemoryStore implements Store, EventInbox, StoreOwnership {
+export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowEntryWrites {
   private readonly histories = new Map<string, MemoryHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
   private readonly aliases = new Map<string, string>();
@@ -80,6 +81,24 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership {
   putWorkflow(entry: WorkflowEntry): Promise<void> {
     this.checkOpen();
     this.workflows.set(entry.id, cloneEntry(entry));
+    return Promise.resolve();
+  }
+
+  /** See {@link WorkflowEntryWrites.insertWorkflow}. */
+  insertWorkflow(entry: WorkflowEntry): Promise<void> {
+    this.checkOpen();
+    if (this.workflows.has(entry.id)) return Promise.reject(new DuplicateWorkflowError(entry.id));
+    this.workflows.set(entry.id, cloneEntry(entry));
+    return Promise.resolve();
+  }
+
+  /** See {@link WorkflowEntryWrites.finishWorkflow}. */
+  finishWorkflow(entry: WorkflowEntry): Promise<void> {
+    this.checkOpen();
+    this.workflows.set(entry.id, cloneEntry(entry));
+    // Cleared, and dropped: a finished workflow keeps no history object (history(id) makes a new, empty one).
+    this.histories.get(entry.id)?.clear();
+    this.histories.delete(entry.id);
     return Promise.resolve();
   }
 
@@ -186,7 +205,13 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership {
  * than structuredClone (whose fixed cost per call dominates for small entries).
  */
 function cloneEntry(entry: WorkflowEntry): WorkflowEntry {
-  return cloneData(entry) as WorkflowEntry;
+  // Field by field (no Object.keys walk of the entry): its fields are known, and only these hold objects.
+  const copy: WorkflowEntry = { ...entry, args: entry.args.map(cloneData) as WorkflowEntry['args'] };
+  if (typeof entry.result === 'object' && entry.result !== null) copy.result = cloneData(entry.result) as WorkflowEntry['result'];
+  if (entry.error !== undefined) copy.error = cloneData(entry.error) as WorkflowEntry['error'];
+  if (entry.timeout !== undefined) copy.timeout = { ...entry.timeout };
+  if (entry.parent !== undefined) copy.parent = { ...entry.parent };
+  return copy;
 }
 
 function cloneData(value: unknown): unknown {

@@ -22,6 +22,8 @@ export interface Statements extends InboxStatements {
   selectRecords: Statement<[string], RecordRow>;
   selectCount: Statement<[string], { state: string; history_rows: number | null }>;
   putWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
+  insertWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
+  finishWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
   getWorkflow: Statement<[string], { body: string }>;
   listWorkflows: Statement<[], { body: string }>;
   listWorkflowsIn: Statement<[string], { body: string }>;
@@ -47,6 +49,17 @@ export function prepare(db: Database.Database): Statements {
       `INSERT INTO workflows (id, state, started_at, body, history_rows)
        VALUES (@id, @state, @startedAt, @body, (SELECT count(*) FROM records WHERE workflow_id = @id))
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body`,
+    ),
+    // A new entry only: no change when the id exists (the store then rejects with DuplicateWorkflowError).
+    insertWorkflow: db.prepare(
+      `INSERT INTO workflows (id, state, started_at, body, history_rows)
+       VALUES (@id, @state, @startedAt, @body, (SELECT count(*) FROM records WHERE workflow_id = @id))
+       ON CONFLICT (id) DO NOTHING`,
+    ),
+    // The entry of a finished workflow, whose history is cleared in the same write: its count is 0.
+    finishWorkflow: db.prepare(
+      `INSERT INTO workflows (id, state, started_at, body, history_rows) VALUES (@id, @state, @startedAt, @body, 0)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body, history_rows = 0`,
     ),
     getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
     listWorkflows: db.prepare('SELECT body FROM workflows ORDER BY started_at, rowid'),

@@ -11,15 +11,28 @@
 import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { StorageError } from '../core/errors.js';
-import { describeFailure, storageError } from './storage-error.js';
+import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
+import { storageError } from './storage-error.js';
 import { RecordHistory, type RecordStore } from './record-history.js';
 import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
 import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
 import { configure, openReadOnlyDatabase, openWritable } from './sqlite-open.js';
 import { acquireOwner, hasOwnerTable, readOwner, releaseOwner } from './sqlite-owner.js';
+import { GroupCommit } from './sqlite-writes.js';
 import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
-import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from './store.js';
+import type {
+  EventInbox,
+  EventOutcome,
+  EventVerdict,
+  InboxEvent,
+  PostedEvent,
+  Store,
+  StoreOwner,
+  StoreOwnership,
+  WorkflowEntry,
+  WorkflowEntryWrites,
+  WorkflowState,
+} from './store.js';
 
 export { SCHEMA_VERSION } from './sqlite-migrations.js';
 
@@ -60,15 +73,13 @@ export interface SqliteStoreStats {
   writes: number;
 }
 
-/** One queued write: applied inside the group transaction, settled after it. */
-interface Write {
-  what: string;
-  apply: () => void;
-  resolve: () => void;
-  reject: (error: unknown) => void;
+/** A row of the `workflows` table, as written. */
+interface EntryRow {
+  id: string;
+  state: string;
+  startedAt: number;
+  body: string;
 }
-
-
 
 /**
  * The history of one workflow in a {@link SqliteStore}: its rows of the `records` table. Obtain it with
@@ -89,8 +100,8 @@ export class SqliteHistory extends RecordHistory {}
  * Every write (history commit, clear, entry, alias, deletion) is queued and written with all the others of the
  * same event-loop turn in one transaction, each inside its own savepoint: a write that fails (say, a duplicate
  * seq) is rolled back and rejected alone; when the transaction itself fails (disk full, lock timeout), every
- * write in it is rejected with StorageError and none is kept. Reads first write whatever is queued, so they
- * see every write issued before them. After `close()`, every call fails with StorageError.
+ * write in it is rejected with StorageError and none is kept. Reads see every write issued before them: they
+ * first write whatever is queued, except getWorkflow, which sees the entry writes still queued as they are. After `close()`, every call fails with StorageError.
  *
  * It has an inbox of outside events ({@link EventInbox}, table `inbox`): `postEvent` is group-committed like
  * every write and durable when it resolves, so an event posted by `quest send` from another process survives
@@ -102,18 +113,13 @@ export class SqliteHistory extends RecordHistory {}
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore {
+export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
   private readonly statements: Statements;
-  private readonly maxBatch: number;
-  private readonly writeBatch: Database.Transaction<(batch: readonly Write[], failures: Map<Write, unknown>) => void>;
-  private readonly writeOne: Database.Transaction<(write: Write) => void>;
-  /** The whole batch without a savepoint per write: what every batch tries first. */
-  private readonly writeAllAtOnce: Database.Transaction<(batch: readonly Write[], onWriteFailure: () => void) => void>;
-  private queue: Write[] = [];
-  private flushScheduled = false;
+  /** The queue of writes, committed together (see ./sqlite-writes.ts). */
+  private readonly writes: GroupCommit;
   private closed = false;
   private readonly readOnly: boolean;
   /** The owner id this store holds ownership as, if it does. */
@@ -132,7 +138,6 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     readonly path: string,
     options: SqliteStoreOptions = {},
   ) {
-    this.maxBatch = options.maxBatch ?? 1000;
     this.readOnly = options.readOnly === true;
     this.db = this.readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options, MIGRATIONS.length);
     try {
@@ -145,18 +150,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       this.db.close();
       throw storageError(`open the SQLite database ${path}`, error);
     }
-    this.writeOne = this.db.transaction((write: Write) => write.apply());
-    this.writeAllAtOnce = this.db.transaction((batch: readonly Write[], onWriteFailure: () => void) => {
-      for (const write of batch) {
-        try {
-          write.apply();
-        } catch (error) {
-          onWriteFailure();
-          throw error;
-        }
-      }
-    });
-    this.writeBatch = this.db.transaction((batch: readonly Write[], failures: Map<Write, unknown>) => this.applyAll(batch, failures));
+    this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000);
   }
 
   /**
@@ -187,17 +181,53 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   }
 
   putWorkflow(entry: WorkflowEntry): Promise<void> {
-    const what = `save workflow ${JSON.stringify(entry.id)}`;
-    return this.serialized(what, () => JSON.stringify(entry), (body) => {
-      this.statements.putWorkflow.run({ id: entry.id, state: entry.state, startedAt: entry.startedAt, body });
+    return this.writeEntry(entry, 'save', (row) => this.statements.putWorkflow.run(row));
+  }
+
+  /** See {@link WorkflowEntryWrites.insertWorkflow}: one INSERT, no read first. */
+  insertWorkflow(entry: WorkflowEntry): Promise<void> {
+    return this.writeEntry(entry, 'create', (row) => {
+      if (this.statements.insertWorkflow.run(row).changes === 0) throw new DuplicateWorkflowError(row.id);
     });
   }
 
-  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
-    return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => {
-      const row = this.statements.getWorkflow.get(workflowId);
-      return row === undefined ? undefined : (JSON.parse(row.body) as WorkflowEntry);
+  /** See {@link WorkflowEntryWrites.finishWorkflow}: the entry and the clear of the history in one write. */
+  finishWorkflow(entry: WorkflowEntry): Promise<void> {
+    return this.writeEntry(entry, 'finish', (row) => {
+      this.statements.finishWorkflow.run(row);
+      this.statements.clearRecords.run(row.id);
     });
+  }
+
+  private readEntry(workflowId: string): WorkflowEntry | undefined {
+    const row = this.statements.getWorkflow.get(workflowId);
+    return row === undefined ? undefined : (JSON.parse(row.body) as WorkflowEntry);
+  }
+
+  /** Queue a write of `entry` (serialized now) that getWorkflow sees while it is queued (an insert: see QueuedEntry). */
+  private writeEntry(entry: WorkflowEntry, verb: string, write: (row: EntryRow) => void): Promise<void> {
+    const what = `${verb} workflow ${JSON.stringify(entry.id)}`;
+    let row: EntryRow;
+    try {
+      row = { id: entry.id, state: entry.state, startedAt: entry.startedAt, body: JSON.stringify(entry) };
+    } catch (error) {
+      return Promise.reject(storageError(what, error));
+    }
+    return this.enqueue(what, () => write(row), row.id, verb === 'create' ? null : row.body);
+  }
+
+  /** Sees the entry writes still queued (see ./sqlite-pending.ts), without committing them first. */
+  getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const queued = this.writes.latestEntry(workflowId);
+    // An insert is known once committed: commit the queue, then read.
+    if (queued?.body === null) return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => this.readEntry(workflowId));
+    try {
+      const body = queued === undefined ? this.statements.getWorkflow.get(workflowId)?.body : queued.body;
+      return Promise.resolve(body === undefined ? undefined : (JSON.parse(body) as WorkflowEntry));
+    } catch (error) {
+      return Promise.reject(storageError(`read workflow ${JSON.stringify(workflowId)}`, error));
+    }
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
@@ -209,11 +239,12 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
 
   deleteWorkflow(workflowId: string): Promise<void> {
     // One write, so one savepoint: the entry, the history and the aliases go together or not at all.
-    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, () => {
+    const apply = (): void => {
       this.statements.deleteWorkflow.run(workflowId);
       this.statements.clearRecords.run(workflowId);
       this.statements.deleteAliasesOf.run(workflowId);
-    });
+    };
+    return this.enqueue(`delete workflow ${JSON.stringify(workflowId)}`, apply, workflowId, undefined);
   }
 
   putAlias(alias: string, workflowId: string): Promise<void> {
@@ -340,91 +371,20 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     return this.enqueue(what, () => apply(data));
   }
 
-  /** Queue a write for the group transaction at the end of this turn (or now, when the queue is full). */
-  private enqueue(what: string, apply: () => void): Promise<void> {
+  /**
+   * Queue a write for the group transaction at the end of this turn (or now, when the queue is full). A write
+   * of an entry names it (`entryId`, with its `entryBody`), so that getWorkflow sees it meanwhile.
+   */
+  private enqueue(what: string, apply: () => void, entryId?: string, entryBody?: string | null): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (this.readOnly) return Promise.reject(this.readOnlyError(what));
     if (this.released) return Promise.reject(new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ what, apply, resolve, reject });
-      if (this.queue.length >= this.maxBatch) this.flush();
-      else this.scheduleFlush();
-    });
+    return this.writes.push(what, apply, entryId, entryBody);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  /** Write every queued write in one transaction, then settle their promises. */
+  /** Commit the queued writes now (unless closed). */
   private flush(): void {
-    const batch = this.queue;
-    if (batch.length === 0 || this.closed) return;
-    this.queue = [];
-    if (this.tryAllAtOnce(batch)) return;
-    const failures = new Map<Write, unknown>();
-    try {
-      // IMMEDIATE takes the write lock up front: no deadlock upgrading a read lock against another process.
-      this.writeBatch.immediate(batch, failures);
-    } catch (error) {
-      this.stats.failedTransactions++;
-      for (const write of batch) write.reject(this.transactionError(write, batch.length, failures.get(write) ?? error));
-      return;
-    }
-    this.stats.transactions++;
-    this.stats.writes += batch.length - failures.size;
-    for (const write of batch) {
-      if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
-      else write.resolve();
-    }
-  }
-
-  /**
-   * Write the batch in one transaction with no savepoints (two statements fewer per write: a third of the
-   * cost of a short workflow's writes). When a write fails, the transaction is rolled back whole and the batch
-   * is written again a savepoint per write (applyAll), so that the failing write is rejected alone; when the
-   * transaction itself fails, every write in it is rejected, as in flush(). True once the batch is settled.
-   */
-  private tryAllAtOnce(batch: readonly Write[]): boolean {
-    let writeFailed = false;
-    try {
-      this.writeAllAtOnce.immediate(batch, () => (writeFailed = true));
-    } catch (error) {
-      if (writeFailed) return false;
-      // The transaction itself failed (the lock, the commit): trying again with savepoints would fail the same.
-      this.stats.failedTransactions++;
-      for (const write of batch) write.reject(this.transactionError(write, batch.length, error));
-      return true;
-    }
-    this.stats.transactions++;
-    this.stats.writes += batch.length;
-    for (const write of batch) write.resolve();
-    return true;
-  }
-
-  /** Apply each write in its own savepoint, so one failing write does not undo the others. */
-  private applyAll(batch: readonly Write[], failures: Map<Write, unknown>): void {
-    for (const write of batch) {
-      try {
-        this.writeOne(write);
-      } catch (error) {
-        failures.set(write, error);
-        // Some errors (disk full, I/O) make SQLite roll back the whole transaction: give up on the batch.
-        if (!this.db.inTransaction) throw error;
-      }
-    }
-  }
-
-  private transactionError(write: Write, size: number, cause: unknown): StorageError {
-    return new StorageError(
-      `Could not ${write.what}: the transaction failed (${describeFailure(cause)}); none of its ${size} write(s) were kept.`,
-      cause,
-    );
+    if (!this.closed) this.writes.flush();
   }
 
   /** Run a read after writing what is queued, so that it sees every write issued before it. */

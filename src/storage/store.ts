@@ -57,6 +57,35 @@ export interface Store {
 }
 
 /**
+ * Entry writes a store can do in one write where the generic {@link Store} needs two operations (optional: the
+ * manager falls back to those). Both save a round trip per workflow, which is most of the cost of a short one.
+ */
+export interface WorkflowEntryWrites {
+  /**
+   * Insert a NEW workflow entry: rejects with DuplicateWorkflowError when the id exists (and changes nothing).
+   * Durable when it resolves. Instead of getWorkflow() then putWorkflow() when a workflow starts.
+   */
+  insertWorkflow(entry: WorkflowEntry): Promise<void>;
+  /**
+   * Save the entry of a workflow that has finished and clear its history, atomically: the outcome is never
+   * lost, nor is the history left behind it. Durable when it resolves. Instead of putWorkflow() then
+   * `history(id).clear()`.
+   */
+  finishWorkflow(entry: WorkflowEntry): Promise<void>;
+}
+
+/**
+ * True when `store` has the one-write entry operations ({@link WorkflowEntryWrites}).
+ *
+ * @example
+ * if (hasEntryWrites(store)) await store.insertWorkflow(entry);
+ */
+export function hasEntryWrites<S extends Store>(store: S): store is S & WorkflowEntryWrites {
+  const candidate = store as Partial<WorkflowEntryWrites>;
+  return typeof candidate.insertWorkflow === 'function' && typeof candidate.finishWorkflow === 'function';
+}
+
+/**
  * An outside event addressed to a workflow that may run in another process: what `quest send` posts. The
  * manager running the workflow applies it as `manager.act(workflowId, resource, identity, action, ...args)`.
  */

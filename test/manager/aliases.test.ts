@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setImmediate } from 'node:timers/promises';
 import { DuplicateAliasError, WorkflowManager, WorkflowNotFoundError, alias, event, queue, step } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { StoreView, rejection } from './support.js';
@@ -147,4 +148,21 @@ describe('WorkflowManager aliases', () => {
     assert.equal(await manager.getResult('h2'), 'bob got hi');
     await manager.close();
   });
+});
+
+test("a start() handle's result() is its own workflow's, never that of another workflow holding an alias of its id", async () => {
+  const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows: { holder, quick: async (n: number) => n } });
+  // Workflow 'lobby' finishes and is deleted; another workflow then holds the alias 'lobby' (and waits).
+  const handle = await manager.start('quick', 'lobby', 7);
+  assert.equal(await handle.result(), 7);
+  await manager.delete('lobby');
+  await manager.start('holder', 'h1', 'ann');
+  await manager.waitForResource('h1', 'inbox', null);
+  try {
+    // The answer comes from the store at once; it is not the holder's result (which would wait for its inbox).
+    const answer = await Promise.race([handle.result().then(() => 'a result', (error: unknown) => error), setImmediate('no answer')]);
+    assert.ok(answer instanceof WorkflowNotFoundError, `expected WorkflowNotFoundError, got ${String(answer)}`);
+  } finally {
+    await manager.close();
+  }
 });

@@ -12,6 +12,7 @@ import { newStoreOwner } from '../../src/storage/owner.js';
 import { hasOwnership, type Store, type StoreOwner, type StoreOwnership, type WorkflowEntry, type WorkflowState } from '../../src/storage/store.js';
 import { inboxChecks } from './inbox-conformance.js';
 import { leaseChecks } from './lease-conformance.js';
+import { entryWriteChecks } from './entry-writes-conformance.js';
 
 /** A fresh, empty store; `reopen` (durable backends only) opens the same data again after `store.close()`. */
 export interface ConformanceSubject {
@@ -100,6 +101,7 @@ export function runStoreConformance(name: string, create: () => Promise<Conforma
   describe(`${name} store: ownership (StoreOwnership, when the store has it)`, () => ownershipChecks(check));
   describe(`${name} store: damage is detected, never replayed`, () => damageChecks(check));
   describe(`${name} store: leases (WorkflowLeases, when the store has it)`, () => leaseChecks(check));
+  describe(`${name} store: entry writes (WorkflowEntryWrites, when the store has it)`, () => entryWriteChecks(check));
 }
 
 /** Run one check on a fresh store; close every store it opened and clean up, whatever happens. */

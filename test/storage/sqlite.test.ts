@@ -82,6 +82,20 @@ describe('sqlite store: group commit', () => {
     assert.equal(store.stats.transactions - before, 1);
   }));
 
+  test('reading an entry does not cut the group commit short: 100 starts (read the id, then save it, one after the other within a turn) share one transaction', () => withStore(async (store) => {
+    const before = store.stats.transactions;
+    const ids = Array.from({ length: 100 }, (_, i) => `w${i}`);
+    const saves: Promise<void>[] = [];
+    for (const [i, id] of ids.entries()) {
+      // Each read comes after the saves queued before it, as the starts of a manager do.
+      assert.equal(await store.getWorkflow(id), undefined);
+      saves.push(store.putWorkflow(entry(id, i)));
+    }
+    await Promise.all(saves);
+    assert.equal(store.stats.transactions - before, 1);
+    for (const [i, id] of ids.entries()) assert.deepEqual(await store.getWorkflow(id), entry(id, i));
+  }));
+
   test('a sequential writer gets one transaction per commit, each resolved before the next starts', () => withStore(async (store) => {
     const history = store.history('w');
     for (let seq = 1; seq <= 20; seq++) await history.commit({ append: [record(seq)], remove: [] });
