@@ -617,9 +617,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /** Shared store: another process created workflow `entry.id` a moment before this start did. */
   private async createdElsewhere(error: unknown, entry: WorkflowEntry, options: StartOptions): Promise<'existing'> {
-    const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.store.getWorkflow(entry.id) : undefined;
-    if (existing === undefined) throw error;
-    await this.reuse(existing, entry.type, options);
+    await this.reuse(await this.takenBy(error, entry.id), entry.type, options);
     return 'existing';
   }
 
