@@ -27,8 +27,10 @@ const CLAIM_BATCH = 200;
 export interface LeaseOptions {
   /**
    * How long a lease holds without a heartbeat, in milliseconds (default 5000). A process that dies loses its
-   * workflows to the others after at most this long; one paused longer than this loses them for good (its
-   * late writes are refused). Heartbeats go every third of it.
+   * workflows to the others after at most this long; one paused longer than this loses for good those another
+   * process claimed meanwhile (its late writes are refused; its next heartbeat stops their runs here) and keeps
+   * those nobody claimed. Heartbeats go every third of it; on PostgreSQL a heartbeat renews one row per
+   * process (the lease of every workflow it holds is its own), whatever the number of workflows.
    */
   leaseMs?: number;
   /**

@@ -4,7 +4,8 @@
  *
  * Glossary (the words of the multi-process design: see leases.ts):
  * - owner: the process that runs a workflow; exactly one at a time.
- * - lease: an owner's claim on a workflow, valid until `lease_until` unless renewed (a heartbeat).
+ * - lease: an owner's claim on a workflow, valid while the owner's row (table `owners`) is, until its
+ *   `lease_until` unless renewed (a heartbeat, one row per process).
  * - epoch: a fencing token, incremented by every new owner and checked by every write of the old one.
  * - group commit: the writes of many workflows issued together share one transaction (see group-commit.ts).
  */
@@ -28,7 +29,7 @@ import type {
 } from '../store.js';
 import { storageError } from '../storage-error.js';
 import { GroupCommit, isStatementError, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
-import { Fences, claim, leaseStatementsFor, renew, type LeaseStatements } from './leases.js';
+import { Fences, claim, leaseStatementsFor, releaseEach, renew, type LeaseStatements } from './leases.js';
 import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
@@ -79,7 +80,8 @@ export const DEFAULT_SCHEMA = 'quest';
  * changed record, the deleted rows of a running workflow) is a CorruptHistoryError on load, never replayed.
  *
  * Many processes share it: instead of one owner per store (`StoreOwnership`), each running workflow has its
- * own lease (the `WorkflowLeases` capability: `owner`, `lease_until`, `epoch` in the `workflows` table), so
+ * own lease (the `WorkflowLeases` capability: `owner`, `epoch` in the `workflows` table, valid while the
+ * owner's row in `owners` is), so
  * managers in many processes claim, renew and take over workflows, and every write of a leased workflow is
  * fenced (see leases.ts). Changes other processes should hear of at once (inbox events, finished workflows,
  * released leases) are sent with NOTIFY after their transaction (see notifications.ts).
@@ -182,6 +184,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {
+    const fenced = this.fenceOf(workflowId, true);
     // One write, so one transaction (and one savepoint): entry, history and aliases go together or not at all.
     return this.enqueue(
       `delete workflow ${JSON.stringify(workflowId)}`,
@@ -190,9 +193,11 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
           await client.query(this.sql.deleteWorkflow, [workflowId]);
           await client.query(this.sql.clearRecords, [[workflowId]]);
           await client.query(this.sql.deleteAliasesOf, [workflowId]);
+          // Its owner deleting it took it from nobody: no loss to read (a new workflow of that id may come).
+          if (fenced !== undefined) await client.query(this.leaseSql.forgetLoss, [fenced.fence.owner, workflowId]);
         },
       },
-      { fenced: this.fenceOf(workflowId, true), notify: encodeChange({ kind: 'finished', workflowId }) },
+      { fenced, notify: encodeChange({ kind: 'finished', workflowId }) },
     ).then(() => {
       const fence = this.fences.get(workflowId);
       if (fence !== undefined) this.fences.end(workflowId, fence);
@@ -266,12 +271,15 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
       throw error;
     }
     if (claim === undefined) return undefined;
+    // The statement registered the owner when it had no row.
     this.fences.hold(entry.id, { owner: claim.owner, epoch: 1 });
     return { entry, owner: claim.owner, epoch: 1 };
   }
 
   renewLeases(owner: string, leaseMs: number): Promise<string[]> {
-    return this.fences.heldBy(owner).ids.length === 0 ? Promise.resolve([]) : this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs));
+    // An owner this store never claimed nor created as holds nothing here (and has no row to extend).
+    if (!this.fences.owners.has(owner)) return Promise.resolve([]);
+    return this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs, this.channel));
   }
 
   releaseLeases(workflowIds: readonly string[]): Promise<void> {
@@ -288,9 +296,10 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     if (released.size === 0) return Promise.resolve();
     // After the writes issued before (the lease goes after the last of them), in a statement of its own: inside
     // a group transaction its row locks would come after the fence check's, out of id order (see leases.ts).
-    return this.read(`release the leases of ${workflowIds.length} workflow(s)`, async () => {
-      for (const [owner, [ids, epochs]] of released) await this.pool.query(this.leaseSql.release, [owner, ids, epochs]);
-      await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, encodeChange({ kind: 'claimable' })]);
+    // One that fails is retried by the owner's next renewal: while the owner lives, its lease holds them.
+    return this.read(`release the leases of ${workflowIds.length} workflow(s)`, () => releaseEach(this.pool, this.leaseSql, released, this.channel)).catch((error: unknown) => {
+      this.fences.releaseLater(released);
+      throw error;
     });
   }
 
@@ -317,6 +326,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
    */
   close(): Promise<void> {
     this.closing ??= this.committer.drain().then(async () => {
+      await this.retireOwners();
       this.committer.releaseWriter();
       await this.listener.close();
       if (!this.ownsPool) return;
@@ -327,6 +337,15 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
       }
     });
     return this.closing;
+  }
+
+  /**
+   * At close: delete the rows of the owners this store registered that own no running workflow any more (their
+   * manager released them all). An owner still holding some keeps its row, which expires: the others then take
+   * its workflows over. Best effort (an unreachable server: the row expires, and is purged later).
+   */
+  private async retireOwners(): Promise<void> {
+    for (const owner of this.fences.owners) await this.pool.query(this.leaseSql.retireOwner, [owner]).catch(() => undefined);
   }
 
   /** @internal See {@link PostgresHistory.load}: checksums and the record count of a running workflow are checked. */
