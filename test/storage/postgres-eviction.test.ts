@@ -225,8 +225,9 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
       const first = await WorkflowManager.open({ store: await open(schema), workflows: counted(firstRuns), leases, logger: { warn: () => undefined } });
       opened.push(first);
       const [id] = (await startWaiters(first, 1)) as [string];
-      // The lease goes (left to nobody: a lease is its owner's, and the first manager keeps its others).
-      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET owner = NULL WHERE id = $1`, [id]);
+      // The lease runs out (the process was paused past it: its owner row expires).
+      const s = quoteIdentifier(schema);
+      await adminPool().query(`UPDATE ${s}.owners SET lease_until = 0 WHERE owner = (SELECT owner FROM ${s}.workflows WHERE id = $1)`, [id]);
       const secondRuns: Runs = {};
       const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases });
       opened.push(second);
