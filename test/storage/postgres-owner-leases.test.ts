@@ -90,6 +90,15 @@ describePostgres('postgres leases per owner', () => {
     await b.history('orphan').commit({ append: [record(1)], remove: [] });
   }));
 
+  test('the workflows of an owner with no row at all (deleted by hand) are claimable; its renewal then finds them lost', () => withPair(async (a, b, schema) => {
+    await a.putWorkflow(entry('w', 1));
+    await a.claimWorkflows({ owner: 'A', leaseMs: LONG, limit: 1 });
+    await adminPool().query(`DELETE FROM ${quoteIdentifier(schema)}.owners WHERE owner = 'A'`);
+    assert.deepEqual((await b.claimWorkflows({ owner: 'B', leaseMs: LONG, limit: 1 })).map((lease) => lease.entry.id), ['w']);
+    assert.deepEqual(await a.renewLeases('A', LONG), []);
+    await assert.rejects(async () => a.history('w').commit({ append: [record(1)], remove: [] }), isLeaseLost);
+  }));
+
   test('a store closing after its workflows were released deletes its owner row', () => withPair(async (a, _b, schema) => {
     await a.putWorkflow(entry('w', 1));
     await a.claimWorkflows({ owner: 'A', leaseMs: LONG, limit: 1 });

@@ -95,8 +95,17 @@ export function leaseStatementsFor(schema: string): LeaseStatements {
     claim:
       `WITH me AS (INSERT INTO ${s}.owners (owner, lease_until) VALUES ($1, ${NOW_MS} + $5) ON CONFLICT (owner) DO NOTHING), ` +
       `gone AS MATERIALIZED (SELECT o.owner FROM ${s}.owners AS o WHERE o.lease_until < ${NOW_MS} AND o.owner <> $1 FOR SHARE SKIP LOCKED), ` +
-      `c AS (SELECT w.id FROM ${s}.workflows AS w WHERE w.state = 'running' ` +
-      `AND (w.owner IS NULL OR w.owner IN (SELECT owner FROM gone) OR w.owner NOT IN (SELECT owner FROM ${s}.owners)) ` +
+      // The distinct owners of running workflows, one index probe each (a loose index scan), to find those with
+      // no row at all: never a statement per held workflow.
+      `holders AS MATERIALIZED (WITH RECURSIVE h (owner) AS ((SELECT owner FROM ${s}.workflows WHERE state = 'running' AND owner IS NOT NULL ORDER BY owner LIMIT 1) ` +
+      `UNION ALL SELECT (SELECT w.owner FROM ${s}.workflows AS w WHERE w.state = 'running' AND w.owner > h.owner ORDER BY w.owner LIMIT 1) FROM h WHERE h.owner IS NOT NULL) ` +
+      'SELECT owner FROM h WHERE owner IS NOT NULL), ' +
+      `takeable AS MATERIALIZED (SELECT owner FROM gone UNION SELECT owner FROM holders WHERE owner NOT IN (SELECT owner FROM ${s}.owners)), ` +
+      // Candidates through the indexes (unowned; owned by a takeable owner), so that a claim costs what there is
+      // to take, not what the live owners hold; then checked again on the locked row.
+      `c AS (SELECT w.id FROM ${s}.workflows AS w WHERE w.id IN (SELECT id FROM ${s}.workflows WHERE state = 'running' AND owner IS NULL ` +
+      `UNION ALL SELECT x.id FROM ${s}.workflows AS x JOIN takeable AS t ON x.owner = t.owner WHERE x.state = 'running') ` +
+      "AND w.state = 'running' AND (w.owner IS NULL OR w.owner IN (SELECT owner FROM takeable)) " +
       "AND ($3::text[] IS NULL OR (w.body::json ->> 'type') = ANY($3::text[])) " +
       'AND ($4::text[] IS NULL OR w.id = ANY($4::text[])) AND NOT (w.id = ANY($6::text[])) ' +
       'ORDER BY w.started_at, w.position LIMIT $2 FOR UPDATE OF w SKIP LOCKED) ' +
@@ -233,6 +242,23 @@ export class Fences {
     return columns[0]!.length === 0 ? new Map() : new Map([[owner, columns]]);
   }
 
+  /**
+   * Release the fences of `workflowIds` (the manager released them): the ids and epochs to release, by owner.
+   * An ended workflow needs no statement (claims skip it: its owner column can stay as it is).
+   */
+  releaseAll(workflowIds: readonly string[]): Map<string, string[][]> {
+    const released = new Map<string, string[][]>();
+    for (const id of workflowIds) {
+      const fence = this.release(id);
+      if (fence === undefined || fence.ended) continue;
+      const columns = released.get(fence.owner) ?? [[], []];
+      columns[0]!.push(id);
+      columns[1]!.push(String(fence.epoch));
+      released.set(fence.owner, columns);
+    }
+    return released;
+  }
+
   /** Every id with a fence (held or lost): a claim skips them. */
   ids(): string[] {
     return [...this.fences.keys()];
@@ -325,4 +351,13 @@ export function purgeDue(last: number, at: number): boolean {
 export async function releaseEach(pool: pg.Pool, sql: LeaseStatements, released: Map<string, string[][]>, channel: string): Promise<void> {
   for (const [owner, [ids, epochs]] of released) await pool.query(sql.release, [owner, ids, epochs]);
   await pool.query('SELECT pg_notify($1, $2)', [channel, encodeChange({ kind: 'claimable' })]);
+}
+
+/**
+ * At close: delete the rows of the owners this store registered that own no running workflow any more (their
+ * manager released them all). An owner still holding some keeps its row, which expires: the others then take
+ * its workflows over. Best effort (an unreachable server: the row expires, and is purged later).
+ */
+export async function retireOwners(pool: pg.Pool, sql: LeaseStatements, fences: Fences): Promise<void> {
+  for (const owner of fences.owners) await pool.query(sql.retireOwner, [owner]).catch(() => undefined);
 }

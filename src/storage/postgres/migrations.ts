@@ -118,6 +118,10 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX lease_losses_by_owner ON :SCHEMA.lease_losses (owner);
 
+      -- What a claim looks for, without reading the workflows live owners hold: the running workflows of each
+      -- owner, and those of none (NULL). Also: does a closing owner still hold some.
+      CREATE INDEX workflows_by_owner ON :SCHEMA.workflows (owner) WHERE state = 'running';
+
       CREATE FUNCTION :SCHEMA.record_lease_loss() RETURNS trigger LANGUAGE plpgsql AS $quest_loss$
       BEGIN
         INSERT INTO :SCHEMA.lease_losses (owner, workflow_id, epoch) VALUES (OLD.owner, OLD.id, OLD.epoch);

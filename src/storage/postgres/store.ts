@@ -29,7 +29,7 @@ import type {
 } from '../store.js';
 import { storageError } from '../storage-error.js';
 import { GroupCommit, isStatementError, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
-import { Fences, claim, leaseStatementsFor, releaseEach, renew, type LeaseStatements } from './leases.js';
+import { Fences, claim, leaseStatementsFor, releaseEach, renew, retireOwners, type LeaseStatements } from './leases.js';
 import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
@@ -283,16 +283,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   }
 
   releaseLeases(workflowIds: readonly string[]): Promise<void> {
-    const released = new Map<string, string[][]>();
-    for (const id of workflowIds) {
-      const fence = this.fences.release(id);
-      // An ended workflow is never claimed again: its owner column can stay as it is.
-      if (fence === undefined || fence.ended) continue;
-      const columns = released.get(fence.owner) ?? [[], []];
-      columns[0]!.push(id);
-      columns[1]!.push(String(fence.epoch));
-      released.set(fence.owner, columns);
-    }
+    const released = this.fences.releaseAll(workflowIds);
     if (released.size === 0) return Promise.resolve();
     // After the writes issued before (the lease goes after the last of them), in a statement of its own: inside
     // a group transaction its row locks would come after the fence check's, out of id order (see leases.ts).
@@ -326,7 +317,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
    */
   close(): Promise<void> {
     this.closing ??= this.committer.drain().then(async () => {
-      await this.retireOwners();
+      await retireOwners(this.pool, this.leaseSql, this.fences);
       this.committer.releaseWriter();
       await this.listener.close();
       if (!this.ownsPool) return;
@@ -337,15 +328,6 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
       }
     });
     return this.closing;
-  }
-
-  /**
-   * At close: delete the rows of the owners this store registered that own no running workflow any more (their
-   * manager released them all). An owner still holding some keeps its row, which expires: the others then take
-   * its workflows over. Best effort (an unreachable server: the row expires, and is purged later).
-   */
-  private async retireOwners(): Promise<void> {
-    for (const owner of this.fences.owners) await this.pool.query(this.leaseSql.retireOwner, [owner]).catch(() => undefined);
   }
 
   /** @internal See {@link PostgresHistory.load}: checksums and the record count of a running workflow are checked. */
