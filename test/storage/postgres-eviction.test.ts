@@ -198,9 +198,10 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
       await until(async () => (await evicted(first)).length === 1);
       const [cold] = (await evicted(first)) as [string];
       const runsBefore = firstRuns[cold];
-      // The lease goes (as if the process was paused past it: a lease is its owner's, so this one workflow is
-      // left to nobody instead), and another manager claims the workflow.
-      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET owner = NULL WHERE id = $1`, [cold]);
+      // The lease is taken from the first manager (as a process that claimed it once the first was paused past
+      // its lease, then released it, would leave it: a new epoch, nobody's; a lease is its owner's, so one
+      // workflow cannot expire alone), and another manager claims the workflow.
+      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET owner = NULL, epoch = epoch + 1 WHERE id = $1`, [cold]);
       const secondRuns: Runs = {};
       const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases });
       opened.push(second);

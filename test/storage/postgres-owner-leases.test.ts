@@ -99,6 +99,18 @@ describePostgres('postgres leases per owner', () => {
     await assert.rejects(async () => a.history('w').commit({ append: [record(1)], remove: [] }), isLeaseLost);
   }));
 
+  test('a workflow taken from an owner and left to nobody is not claimed back by that owner until it released it', () => withPair(async (a, _b, schema) => {
+    await a.putWorkflow(entry('w', 1));
+    await a.claimWorkflows({ owner: 'A', leaseMs: LONG, limit: 1 });
+    // As another process would leave it after claiming it (A paused past its lease) and releasing it.
+    await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET owner = NULL, epoch = epoch + 1 WHERE id = 'w'`);
+    assert.deepEqual(await a.claimWorkflows({ owner: 'A', leaseMs: LONG, limit: 1 }), [], 'claimed back before the renewal saw the loss');
+    assert.deepEqual(await a.renewLeases('A', LONG), []);
+    assert.deepEqual(await a.claimWorkflows({ owner: 'A', leaseMs: LONG, limit: 1 }), [], 'claimed back before it was released');
+    await a.releaseLeases(['w']);
+    assert.deepEqual((await a.claimWorkflows({ owner: 'A', leaseMs: LONG, limit: 1 })).map((lease) => lease.entry.id), ['w']);
+  }));
+
   test('a store closing after its workflows were released deletes its owner row', () => withPair(async (a, _b, schema) => {
     await a.putWorkflow(entry('w', 1));
     await a.claimWorkflows({ owner: 'A', leaseMs: LONG, limit: 1 });

@@ -100,12 +100,14 @@ export function leaseStatementsFor(schema: string): LeaseStatements {
       `holders AS MATERIALIZED (WITH RECURSIVE h (owner) AS ((SELECT owner FROM ${s}.workflows WHERE state = 'running' AND owner IS NOT NULL ORDER BY owner LIMIT 1) ` +
       `UNION ALL SELECT (SELECT w.owner FROM ${s}.workflows AS w WHERE w.state = 'running' AND w.owner > h.owner ORDER BY w.owner LIMIT 1) FROM h WHERE h.owner IS NOT NULL) ` +
       'SELECT owner FROM h WHERE owner IS NOT NULL), ' +
-      `takeable AS MATERIALIZED (SELECT owner FROM gone UNION SELECT owner FROM holders WHERE owner NOT IN (SELECT owner FROM ${s}.owners)), ` +
+      `takeable AS MATERIALIZED (SELECT owner FROM gone UNION SELECT owner FROM holders WHERE owner <> $1 AND owner NOT IN (SELECT owner FROM ${s}.owners)), ` +
       // Candidates through the indexes (unowned; owned by a takeable owner), so that a claim costs what there is
       // to take, not what the live owners hold; then checked again on the locked row.
       `c AS (SELECT w.id FROM ${s}.workflows AS w WHERE w.id IN (SELECT id FROM ${s}.workflows WHERE state = 'running' AND owner IS NULL ` +
       `UNION ALL SELECT x.id FROM ${s}.workflows AS x JOIN takeable AS t ON x.owner = t.owner WHERE x.state = 'running') ` +
       "AND w.state = 'running' AND (w.owner IS NULL OR w.owner IN (SELECT owner FROM takeable)) " +
+      // Taken from the claimer and not yet seen by its renewal: it may still run here (see Fences.skipped).
+      `AND NOT EXISTS (SELECT 1 FROM ${s}.lease_losses AS l WHERE l.owner = $1 AND l.workflow_id = w.id) ` +
       "AND ($3::text[] IS NULL OR (w.body::json ->> 'type') = ANY($3::text[])) " +
       'AND ($4::text[] IS NULL OR w.id = ANY($4::text[])) AND NOT (w.id = ANY($6::text[])) ' +
       'ORDER BY w.started_at, w.position LIMIT $2 FOR UPDATE OF w SKIP LOCKED) ' +
@@ -185,6 +187,8 @@ export class Fences {
   /** The owners this store claimed or created workflows as: renewed even when they hold nothing, retired at close. */
   readonly owners = new Set<string>();
   private lastPurge = Date.now();
+  /** The ids of the lost fences. */
+  private readonly lost = new Set<string>();
   /** Released by the manager, but the statement failed: retried at the next renewal. */
   private readonly unreleased = new Map<string, Fence>();
 
@@ -215,13 +219,16 @@ export class Fences {
   /** Found lost (renewal, a refused write): its writes keep failing until it is released. */
   lose(workflowId: string): void {
     const fence = this.fences.get(workflowId);
-    if (fence !== undefined) fence.lost = true;
+    if (fence === undefined) return;
+    fence.lost = true;
+    this.lost.add(workflowId);
   }
 
   /** Released: forget it. Returns the fence it had (with whether its workflow ended). */
   release(workflowId: string): (Fence & { ended: boolean }) | undefined {
     const fence = this.fences.get(workflowId);
     this.fences.delete(workflowId);
+    this.lost.delete(workflowId);
     return fence;
   }
 
@@ -259,12 +266,29 @@ export class Fences {
     return released;
   }
 
-  /** Every id with a fence (held or lost): a claim skips them. */
-  ids(): string[] {
-    return [...this.fences.keys()];
+  /**
+   * The ids a claim by `owner` must skip: every fence, held or lost, must stay out of a claim (a workflow claimed
+   * again here while its stale run goes on would pass that run's writes). Those `owner` holds are never
+   * claimable by it anyway (its own row is never `gone`, and a lease taken from it keeps a `lease_losses` row,
+   * which the claim checks, until its renewal marks the fence lost), so only the lost ones and other owners'
+   * are sent: a claim costs the same whatever the number of workflows held.
+   */
+  skipped(owner: string): string[] {
+    if (this.owners.size === 0 || (this.owners.size === 1 && this.owners.has(owner))) return [...this.lost];
+    const ids: string[] = [];
+    for (const [id, fence] of this.fences) if (fence.lost || fence.owner !== owner) ids.push(id);
+    return ids;
   }
 
-  /** The fences still held by `owner`, for renewal. */
+  /** The ids of the fences still held by `owner`. */
+  heldIds(owner: string): string[] {
+    if (this.lost.size === 0 && this.owners.size === 1 && this.owners.has(owner)) return [...this.fences.keys()];
+    const ids: string[] = [];
+    for (const [id, fence] of this.fences) if (fence.owner === owner && !fence.lost) ids.push(id);
+    return ids;
+  }
+
+  /** The fences still held by `owner`, with their epochs. */
   heldBy(owner: string): { ids: string[]; epochs: number[] } {
     const ids: string[] = [];
     const epochs: number[] = [];
@@ -285,7 +309,7 @@ export function claimParameters(request: ClaimRequest, skip: readonly string[]):
 
 /** Claim what `request` asks for (skipping the workflows this store has fences for) and hold their fences. */
 export async function claim(pool: pg.Pool, sql: LeaseStatements, fences: Fences, request: ClaimRequest): Promise<WorkflowLease[]> {
-  const { rows } = await pool.query<{ id: string; epoch: string; body: string }>(sql.claim, claimParameters(request, fences.ids()));
+  const { rows } = await pool.query<{ id: string; epoch: string; body: string }>(sql.claim, claimParameters(request, fences.skipped(request.owner)));
   fences.owners.add(request.owner); // the statement registered it
   return rows.map((row) => {
     const epoch = Number(row.epoch);
@@ -330,7 +354,7 @@ export async function renew(pool: pg.Pool, sql: LeaseStatements, fences: Fences,
   }
   if (row === undefined || !row.live || row.losses) await readLosses(pool, sql, fences, owner);
   await fences.purgeSometimes(() => pool.query(sql.purgeOwners, [PURGE_AFTER_MS]));
-  return fences.heldBy(owner).ids;
+  return fences.heldIds(owner);
 }
 
 /** Mark lost the leases taken from `owner` (and forget those losses in the store). */

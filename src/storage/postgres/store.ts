@@ -95,6 +95,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   private closing: Promise<void> | undefined;
   private readonly leaseSql: LeaseStatements;
   private readonly fences = new Fences();
+  private leaseQueue: Promise<unknown> = Promise.resolve();
   private readonly listener: ChangeListener;
   /** The LISTEN/NOTIFY channel of this schema. */
   private readonly channel: string;
@@ -247,7 +248,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   claimWorkflows(request: ClaimRequest): Promise<WorkflowLease[]> {
     if (!(request.leaseMs > 0)) return Promise.reject(new InvalidArgumentError(`A lease must last more than 0 ms (got ${request.leaseMs}).`));
     if (request.limit <= 0 || request.ids?.length === 0 || request.types?.length === 0) return Promise.resolve([]);
-    return this.read('claim workflows', () => claim(this.pool, this.leaseSql, this.fences, request));
+    return this.leaseTurn(() => this.read('claim workflows', () => claim(this.pool, this.leaseSql, this.fences, request)));
   }
 
   async createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined> {
@@ -279,7 +280,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   renewLeases(owner: string, leaseMs: number): Promise<string[]> {
     // An owner this store never claimed nor created as holds nothing here (and has no row to extend).
     if (!this.fences.owners.has(owner)) return Promise.resolve([]);
-    return this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs, this.channel));
+    return this.leaseTurn(() => this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs, this.channel)));
   }
 
   releaseLeases(workflowIds: readonly string[]): Promise<void> {
@@ -357,6 +358,16 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
       { row: { sql: this.sql.clearRecords, target: `records:${workflowId}`, values: [workflowId] } },
       { fenced: this.fenceOf(workflowId, true) },
     );
+  }
+
+  /**
+   * Run claims and renewals one at a time: a claim's list of fences to skip must not be taken while a renewal
+   * is between reading the leases taken from an owner and marking their fences lost (see Fences.skipped).
+   */
+  private leaseTurn<T>(run: () => Promise<T>): Promise<T> {
+    const turn = this.leaseQueue.then(run);
+    this.leaseQueue = turn.catch(() => undefined);
+    return turn;
   }
 
   /** The fence a write to `workflowId` must pass, when this store holds (or held) its lease. */
