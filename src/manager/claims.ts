@@ -28,8 +28,10 @@ const CLAIM_BATCH = 200;
 export interface LeaseOptions {
   /**
    * How long a lease holds without a heartbeat, in milliseconds (default 5000). A process that dies loses its
-   * workflows to the others after at most this long; one paused longer than this loses them for good (its
-   * late writes are refused). Heartbeats go every third of it.
+   * workflows to the others after at most this long; one paused longer than this loses for good those another
+   * process claimed meanwhile (its late writes are refused; its next heartbeat stops their runs here) and keeps
+   * those nobody claimed. Heartbeats go every third of it; on PostgreSQL a heartbeat renews one row per
+   * process (the lease of every workflow it holds is its own), whatever the number of workflows.
    */
   leaseMs?: number;
   /**
@@ -289,15 +291,21 @@ export class WorkflowClaims {
   /** The heartbeat: renew, stop the runs whose lease was lost, claim what waits. */
   private async beat(): Promise<void> {
     if (this.deps.isClosing()) return;
-    let kept: Set<string>;
+    let renewed: string[];
     try {
-      kept = new Set(await this.deps.store.renewLeases(this.owner, this.leaseMs));
+      renewed = await this.deps.store.renewLeases(this.owner, this.leaseMs);
     } catch (error) {
       this.deps.log.warn({ err: error }, 'could not renew leases; trying again at the next heartbeat');
       return;
     }
-    const lost = [...this.held.keys()].filter((id) => !kept.has(id) && !this.dropping.has(id));
-    await Promise.all(lost.map((id) => this.drop(id)));
+    // Nothing lost (the usual case) when every lease held is kept: no pass over every workflow held. (The store's
+    // leases are `held`'s, but for a creation resolving meanwhile: a loss then shows at the next heartbeat, the
+    // workflow's writes being refused by fencing until then.)
+    if (renewed.length !== this.held.size) {
+      const kept = new Set(renewed);
+      const lost = [...this.held.keys()].filter((id) => !kept.has(id) && !this.dropping.has(id));
+      await Promise.all(lost.map((id) => this.drop(id)));
+    }
     await this.claim();
   }
 

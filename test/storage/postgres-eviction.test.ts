@@ -198,8 +198,10 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
       await until(async () => (await evicted(first)).length === 1);
       const [cold] = (await evicted(first)) as [string];
       const runsBefore = firstRuns[cold];
-      // The lease runs out (the process was paused past it), and another manager claims the workflow.
-      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET lease_until = 0 WHERE id = $1`, [cold]);
+      // The lease is taken from the first manager (as a process that claimed it once the first was paused past
+      // its lease, then released it, would leave it: a new epoch, nobody's; a lease is its owner's, so one
+      // workflow cannot expire alone), and another manager claims the workflow.
+      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET owner = NULL, epoch = epoch + 1 WHERE id = $1`, [cold]);
       const secondRuns: Runs = {};
       const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases });
       opened.push(second);
@@ -224,7 +226,9 @@ describePostgres('eviction on a PostgreSQL store shared by many processes', () =
       const first = await WorkflowManager.open({ store: await open(schema), workflows: counted(firstRuns), leases, logger: { warn: () => undefined } });
       opened.push(first);
       const [id] = (await startWaiters(first, 1)) as [string];
-      await adminPool().query(`UPDATE ${quoteIdentifier(schema)}.workflows SET lease_until = 0 WHERE id = $1`, [id]);
+      // The lease runs out (the process was paused past it: its owner row expires).
+      const s = quoteIdentifier(schema);
+      await adminPool().query(`UPDATE ${s}.owners SET lease_until = 0 WHERE owner = (SELECT owner FROM ${s}.workflows WHERE id = $1)`, [id]);
       const secondRuns: Runs = {};
       const second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases });
       opened.push(second);
@@ -296,7 +300,7 @@ async function pausedWithEvicted(how: 'expiry' | 'sql'): Promise<string> {
     const { rows } = await adminPool().query<{ started_at: string }>(`SELECT started_at::text FROM ${s}.workflows WHERE id = 'sl'`);
     const sleepEnds = Number(rows[0]?.started_at) + SLEEP_MS;
     child.kill('SIGSTOP');
-    if (how === 'sql') await adminPool().query(`UPDATE ${s}.workflows SET lease_until = 0 WHERE owner LIKE $1`, [`%/${child.pid}/%`]);
+    if (how === 'sql') await adminPool().query(`UPDATE ${s}.owners SET lease_until = 0 WHERE owner LIKE $1`, [`%/${child.pid}/%`]);
     const secondRuns: Runs = {};
     second = await WorkflowManager.open({ store: await open(schema), workflows: counted(secondRuns), leases: { leaseMs: 1000 } });
     await until(async () => {

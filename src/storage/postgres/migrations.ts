@@ -93,6 +93,51 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE :SCHEMA.workflows AS w SET history_rows = (SELECT count(*) FROM :SCHEMA.records AS r WHERE r.workflow_id = w.id);
     `,
   },
+  {
+    id: 3,
+    name: 'leases per owner (one row renewed per process), lease losses',
+    sql: `
+      -- One row per owner (a manager): its lease, on the server's clock (ms since the epoch). A workflow's lease
+      -- is its owner's: a heartbeat renews this one row, whatever the number of workflows the owner holds.
+      CREATE TABLE :SCHEMA.owners (
+        owner text PRIMARY KEY,
+        lease_until bigint NOT NULL
+      );
+      -- The leases held at the upgrade keep their expiry (the latest of each owner's); workflows.lease_until is
+      -- no longer used (a process of the previous version still renews it, but its workflows move to the new
+      -- ones once this row expires: safe, its writes are fenced by the epoch; restart every process to upgrade).
+      INSERT INTO :SCHEMA.owners (owner, lease_until)
+        SELECT owner, coalesce(max(lease_until), 0) FROM :SCHEMA.workflows WHERE owner IS NOT NULL AND state = 'running' GROUP BY owner;
+
+      -- A lease taken from its owner (claimed once the owner's lease expired, ended or deleted by another process):
+      -- the owner's next renewal reads (and deletes) these rows, and stops the runs of those workflows.
+      CREATE TABLE :SCHEMA.lease_losses (
+        owner text NOT NULL,
+        workflow_id text NOT NULL,
+        epoch bigint NOT NULL
+      );
+      CREATE INDEX lease_losses_by_owner ON :SCHEMA.lease_losses (owner);
+
+      -- What a claim looks for, without reading the workflows live owners hold: the running workflows of each
+      -- owner, and those of none (NULL). Also: does a closing owner still hold some.
+      CREATE INDEX workflows_by_owner ON :SCHEMA.workflows (owner) WHERE state = 'running';
+
+      CREATE FUNCTION :SCHEMA.record_lease_loss() RETURNS trigger LANGUAGE plpgsql AS $quest_loss$
+      BEGIN
+        INSERT INTO :SCHEMA.lease_losses (owner, workflow_id, epoch) VALUES (OLD.owner, OLD.id, OLD.epoch);
+        RETURN NULL;
+      END
+      $quest_loss$;
+      -- Only a running workflow with an owner losing it (a new epoch, or its row deleted) calls the function:
+      -- history commits, releases and ended workflows cost nothing more.
+      CREATE TRIGGER lease_taken AFTER UPDATE OF epoch ON :SCHEMA.workflows FOR EACH ROW
+        WHEN (OLD.owner IS NOT NULL AND OLD.state = 'running' AND NEW.epoch <> OLD.epoch)
+        EXECUTE FUNCTION :SCHEMA.record_lease_loss();
+      CREATE TRIGGER lease_deleted AFTER DELETE ON :SCHEMA.workflows FOR EACH ROW
+        WHEN (OLD.owner IS NOT NULL AND OLD.state = 'running')
+        EXECUTE FUNCTION :SCHEMA.record_lease_loss();
+    `,
+  },
 ];
 
 /** A PostgreSQL identifier, quoted (`my"schema` -> `"my""schema"`). */
@@ -122,7 +167,7 @@ export interface MigrationResult {
  *
  * @example
  * const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1/app' });
- * console.log(await migrate(pool, 'quest'));   // { applied: [1, 2], version: 2 }
+ * console.log(await migrate(pool, 'quest'));   // { applied: [1, 2, 3], version: 3 }
  */
 export async function migrate(pool: pg.Pool, schema: string): Promise<MigrationResult> {
   checkSchemaName(schema);

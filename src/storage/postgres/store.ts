@@ -4,7 +4,8 @@
  *
  * Glossary (the words of the multi-process design: see leases.ts):
  * - owner: the process that runs a workflow; exactly one at a time.
- * - lease: an owner's claim on a workflow, valid until `lease_until` unless renewed (a heartbeat).
+ * - lease: an owner's claim on a workflow, valid while the owner's row (table `owners`) is, until its
+ *   `lease_until` unless renewed (a heartbeat, one row per process).
  * - epoch: a fencing token, incremented by every new owner and checked by every write of the old one.
  * - group commit: the writes of many workflows issued together share one transaction (see group-commit.ts).
  */
@@ -28,7 +29,7 @@ import type {
 } from '../store.js';
 import { storageError } from '../storage-error.js';
 import { GroupCommit, isStatementError, type PostgresStoreStats, type WriteBody, type WriteExtras } from './group-commit.js';
-import { Fences, claim, leaseStatementsFor, renew, type LeaseStatements } from './leases.js';
+import { Fences, claim, leaseStatementsFor, releaseEach, renew, retireOwners, type LeaseStatements } from './leases.js';
 import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
@@ -79,7 +80,8 @@ export const DEFAULT_SCHEMA = 'quest';
  * changed record, the deleted rows of a running workflow) is a CorruptHistoryError on load, never replayed.
  *
  * Many processes share it: instead of one owner per store (`StoreOwnership`), each running workflow has its
- * own lease (the `WorkflowLeases` capability: `owner`, `lease_until`, `epoch` in the `workflows` table), so
+ * own lease (the `WorkflowLeases` capability: `owner`, `epoch` in the `workflows` table, valid while the
+ * owner's row in `owners` is), so
  * managers in many processes claim, renew and take over workflows, and every write of a leased workflow is
  * fenced (see leases.ts). Changes other processes should hear of at once (inbox events, finished workflows,
  * released leases) are sent with NOTIFY after their transaction (see notifications.ts).
@@ -93,6 +95,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   private closing: Promise<void> | undefined;
   private readonly leaseSql: LeaseStatements;
   private readonly fences = new Fences();
+  private leaseQueue: Promise<unknown> = Promise.resolve();
   private readonly listener: ChangeListener;
   /** The LISTEN/NOTIFY channel of this schema. */
   private readonly channel: string;
@@ -182,6 +185,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {
+    const fenced = this.fenceOf(workflowId, true);
     // One write, so one transaction (and one savepoint): entry, history and aliases go together or not at all.
     return this.enqueue(
       `delete workflow ${JSON.stringify(workflowId)}`,
@@ -190,9 +194,11 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
           await client.query(this.sql.deleteWorkflow, [workflowId]);
           await client.query(this.sql.clearRecords, [[workflowId]]);
           await client.query(this.sql.deleteAliasesOf, [workflowId]);
+          // Its owner deleting it took it from nobody: no loss to read (a new workflow of that id may come).
+          if (fenced !== undefined) await client.query(this.leaseSql.forgetLoss, [fenced.fence.owner, workflowId]);
         },
       },
-      { fenced: this.fenceOf(workflowId, true), notify: encodeChange({ kind: 'finished', workflowId }) },
+      { fenced, notify: encodeChange({ kind: 'finished', workflowId }) },
     ).then(() => {
       const fence = this.fences.get(workflowId);
       if (fence !== undefined) this.fences.end(workflowId, fence);
@@ -242,7 +248,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   claimWorkflows(request: ClaimRequest): Promise<WorkflowLease[]> {
     if (!(request.leaseMs > 0)) return Promise.reject(new InvalidArgumentError(`A lease must last more than 0 ms (got ${request.leaseMs}).`));
     if (request.limit <= 0 || request.ids?.length === 0 || request.types?.length === 0) return Promise.resolve([]);
-    return this.read('claim workflows', () => claim(this.pool, this.leaseSql, this.fences, request));
+    return this.leaseTurn(() => this.read('claim workflows', () => claim(this.pool, this.leaseSql, this.fences, request)));
   }
 
   async createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined> {
@@ -266,31 +272,26 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
       throw error;
     }
     if (claim === undefined) return undefined;
+    // The statement registered the owner when it had no row.
     this.fences.hold(entry.id, { owner: claim.owner, epoch: 1 });
     return { entry, owner: claim.owner, epoch: 1 };
   }
 
   renewLeases(owner: string, leaseMs: number): Promise<string[]> {
-    return this.fences.heldBy(owner).ids.length === 0 ? Promise.resolve([]) : this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs));
+    // An owner this store never claimed nor created as holds nothing here (and has no row to extend).
+    if (!this.fences.owners.has(owner)) return Promise.resolve([]);
+    return this.leaseTurn(() => this.read('renew leases', () => renew(this.pool, this.leaseSql, this.fences, owner, leaseMs, this.channel)));
   }
 
   releaseLeases(workflowIds: readonly string[]): Promise<void> {
-    const released = new Map<string, string[][]>();
-    for (const id of workflowIds) {
-      const fence = this.fences.release(id);
-      // An ended workflow is never claimed again: its owner column can stay as it is.
-      if (fence === undefined || fence.ended) continue;
-      const columns = released.get(fence.owner) ?? [[], []];
-      columns[0]!.push(id);
-      columns[1]!.push(String(fence.epoch));
-      released.set(fence.owner, columns);
-    }
+    const released = this.fences.releaseAll(workflowIds);
     if (released.size === 0) return Promise.resolve();
     // After the writes issued before (the lease goes after the last of them), in a statement of its own: inside
     // a group transaction its row locks would come after the fence check's, out of id order (see leases.ts).
-    return this.read(`release the leases of ${workflowIds.length} workflow(s)`, async () => {
-      for (const [owner, [ids, epochs]] of released) await this.pool.query(this.leaseSql.release, [owner, ids, epochs]);
-      await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, encodeChange({ kind: 'claimable' })]);
+    // One that fails is retried by the owner's next renewal: while the owner lives, its lease holds them.
+    return this.read(`release the leases of ${workflowIds.length} workflow(s)`, () => releaseEach(this.pool, this.leaseSql, released, this.channel)).catch((error: unknown) => {
+      this.fences.releaseLater(released);
+      throw error;
     });
   }
 
@@ -317,6 +318,7 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
    */
   close(): Promise<void> {
     this.closing ??= this.committer.drain().then(async () => {
+      await retireOwners(this.pool, this.leaseSql, this.fences);
       this.committer.releaseWriter();
       await this.listener.close();
       if (!this.ownsPool) return;
@@ -356,6 +358,16 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
       { row: { sql: this.sql.clearRecords, target: `records:${workflowId}`, values: [workflowId] } },
       { fenced: this.fenceOf(workflowId, true) },
     );
+  }
+
+  /**
+   * Run claims and renewals one at a time: a claim's list of fences to skip must not be taken while a renewal
+   * is between reading the leases taken from an owner and marking their fences lost (see Fences.skipped).
+   */
+  private leaseTurn<T>(run: () => Promise<T>): Promise<T> {
+    const turn = this.leaseQueue.then(run);
+    this.leaseQueue = turn.catch(() => undefined);
+    return turn;
   }
 
   /** The fence a write to `workflowId` must pass, when this store holds (or held) its lease. */
