@@ -9,7 +9,6 @@
  */
 import { logger as questLogger } from '../logging.js';
 import {
-  DuplicateWorkflowError,
   InvalidArgumentError,
   StorageError,
   UnknownWorkflowTypeError,
@@ -21,23 +20,25 @@ import {
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { serialize } from '../core/serializer.js';
 import { newStoreOwner } from '../storage/owner.js';
-import { hasEntryWrites, hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
+import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
 import { ManagerAliases } from './alias-registry.js';
 import { WorkflowClaims } from './claims.js';
 import { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import { KeepAlive } from './keep-alive.js';
-import { ManagedWorkflow, type ManagedDeps, type StopReason } from './managed-workflow.js';
-import { cancelledEntry, notLiveError, outcomeOf } from './entry-outcomes.js';
+import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
+import { notLiveError, outcomeOf } from './entry-outcomes.js';
 import { DEFAULT_LAUNCH_WINDOW, LaunchWindow } from './launch-window.js';
 import { Residency } from './residency.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
-import { WorkflowDeadlines, timedOutEntry, timeoutAtStart } from './workflow-deadlines.js';
-import { ManagerChildren, cancelChildren, type ChildStarter } from './child-workflows.js';
+import { WorkflowDeadlines, timeoutAtStart } from './workflow-deadlines.js';
+import { ManagerChildren, type ChildStarter } from './child-workflows.js';
 import { withScheduleType } from './schedules.js';
 import { RecentIds } from './recent-ids.js';
+import { WorkflowStarts, type StartOutcome } from './workflow-starts.js';
+import { WorkflowEndings } from './workflow-endings.js';
 import type {
   AnyWorkflow,
   ManagerOptions,
@@ -86,6 +87,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly finishedHere = new RecentIds(10_000);
   /** When the store is shared by many processes (WorkflowLeases): which workflows this one runs. */
   private readonly claims: WorkflowClaims | undefined;
+  private readonly starts: WorkflowStarts;
+  private readonly endings: WorkflowEndings;
 
   private readonly store: Store;
   private readonly workflows: W;
@@ -139,6 +142,14 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
           options.leases,
         )
       : undefined;
+    this.starts = new WorkflowStarts({
+      store, claims: this.claims, live: this.live, managed: this.deps,
+      checkOpen: () => this.checkOpen(), launch: (managed) => this.launch(managed), workflowOf: (type) => this.workflowOf(type),
+    });
+    this.endings = new WorkflowEndings({
+      store, live: this.live, locks: this.locks, aliases: this.aliases, deadlines: this.deadlines, deleted: this.deleted,
+      stopGraceMs: this.stopGraceMs, cancel: (id) => this.cancel(id),
+    });
   }
 
   /**
@@ -224,55 +235,11 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     const place = typeof entered === 'function' ? entered : await entered;
     let outcome: StartOutcome = 'existing';
     try {
-      outcome = await this.locks.run(id, () => this.create(id, type, workflow, stored, timeout, options, place));
+      outcome = await this.locks.run(id, () => this.starts.create({ id, type, workflow, args: stored, timeout, options, place }));
     } finally {
       if (outcome !== 'launched') place();
     }
     return this.handle(id, type, outcome !== 'existing');
-  }
-
-  /**
-   * startWith() under the lock of `id`: create the entry (durably) and launch its run with the launch-window
-   * place `place`, or reuse an existing workflow (ifExists).
-   */
-  private async create(
-    id: string,
-    type: string,
-    workflow: AnyWorkflow,
-    stored: WorkflowEntry['args'],
-    timeout: WorkflowEntry['timeout'],
-    options: StartOptions,
-    place: () => void,
-  ): Promise<StartOutcome> {
-    this.checkOpen();
-    const store = this.store;
-    // A store with one-write inserts is not read first: the insert itself says whether the id is taken.
-    const inserts = this.claims === undefined && hasEntryWrites(store);
-    const existing = this.live.get(id)?.entry ?? (inserts ? undefined : await store.getWorkflow(id));
-    if (existing !== undefined) {
-      await this.reuse(existing, type, options);
-      return 'existing';
-    }
-    const entry: WorkflowEntry = {
-      id, type, args: stored, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
-    };
-    if (timeout !== undefined) entry.timeout = timeout;
-    if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
-    if (inserts) {
-      try {
-        await store.insertWorkflow(entry);
-      } catch (error) {
-        await this.reuse(await this.takenBy(error, id), type, options);
-        return 'existing';
-      }
-    } else if (this.claims === undefined) await store.putWorkflow(entry);
-    else {
-      const claimed = await this.claims.create(entry).catch((error: unknown) => this.createdElsewhere(error, entry, options));
-      if (claimed === 'existing') return 'existing';
-      if (!claimed) return 'created'; // created, for a process with capacity to run
-    }
-    this.launch(new ManagedWorkflow(entry, workflow, this.deps, place));
-    return 'launched';
   }
 
   /**
@@ -335,21 +302,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async cancel(id: string): Promise<void> {
     this.checkOpen();
     const resolved = await this.resolve(id);
-    await this.endForGood(resolved, id, 'cancel');
-  }
-
-  /** Cancel workflow `id`, or fail it with TimeoutError when its deadline passed (see workflow-deadlines.ts). */
-  private async endForGood(resolved: string, id: string, reason: 'cancel' | 'timeout'): Promise<void> {
-    await this.locks.run(resolved, async () => {
-      const entry = await this.stopForGood(resolved, id, reason);
-      if (entry === undefined || entry.state !== 'running') return;
-      const cancelled = reason === 'timeout' && entry.timeout !== undefined ? timedOutEntry({ ...entry, timeout: entry.timeout }) : cancelledEntry(entry);
-      // Entry first: a crash before the history is cleared must not resume a cancelled workflow.
-      if (entry.deleteOnFinish) await this.store.deleteWorkflow(resolved);
-      else await this.store.putWorkflow(cancelled);
-      await this.store.history(resolved).clear();
-    });
-    await cancelChildren(this.live.values(), resolved, (child) => this.cancel(child));
+    await this.endings.endForGood(resolved, id, 'cancel');
   }
 
   /**
@@ -364,12 +317,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async delete(id: string): Promise<void> {
     this.checkOpen();
     const resolved = await this.resolve(id);
-    await this.locks.run(resolved, async () => {
-      await this.stopForGood(resolved, id, 'delete');
-      await this.store.deleteWorkflow(resolved);
-      this.deleted.add(resolved);
-    });
-    await cancelChildren(this.live.values(), resolved, (child) => this.cancel(child));
+    await this.endings.remove(resolved, id);
   }
 
   /**
@@ -590,60 +538,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private launch(managed: ManagedWorkflow): void {
     this.live.set(managed.id, managed);
     this.deadlines.arm(managed.entry, (id) => {
-      if (this.closing === undefined) this.endForGood(id, id, 'timeout').catch((error: unknown) => this.log.warn({ workflow: id, err: error }, 'could not end a workflow whose time ran out'));
+      if (this.closing === undefined) this.endings.endForGood(id, id, 'timeout').catch((error: unknown) => this.log.warn({ workflow: id, err: error }, 'could not end a workflow whose time ran out'));
     });
     managed.launch(this.types);
     if (managed.active) this.keepAlive.hold(managed);
   }
 
-  /**
-   * ifExists: an existing workflow is returned (and resumed if it is not running here, nor, on a shared
-   * store, in another process) or refused.
-   */
-  private async reuse(existing: WorkflowEntry, type: string, options: StartOptions): Promise<void> {
-    if (options.ifExists !== 'resume' || existing.type !== type) throw new DuplicateWorkflowError(existing.id);
-    if (existing.state !== 'running') return;
-    const here = this.live.get(existing.id);
-    if (here === undefined && this.claims !== undefined && !(await this.claims.claimOne(existing.id))) return;
-    this.launch(here ?? new ManagedWorkflow(existing, this.workflowOf(type), this.deps));
-  }
-
-  /** An insert of workflow `id` failed with `error`: the entry that has the id, when that is why; else `error`. */
-  private async takenBy(error: unknown, id: string): Promise<WorkflowEntry> {
-    const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.store.getWorkflow(id) : undefined;
-    if (existing === undefined) throw error;
-    return existing;
-  }
-
-  /** Shared store: another process created workflow `entry.id` a moment before this start did. */
-  private async createdElsewhere(error: unknown, entry: WorkflowEntry, options: StartOptions): Promise<'existing'> {
-    await this.reuse(await this.takenBy(error, entry.id), entry.type, options);
-    return 'existing';
-  }
-
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
     // The workflow of this id, never an alias of the same name (no alias lookup: a store read less on SQLite).
     return { id, type, created, result: () => this.resultOf<R>(id, id) };
-  }
-
-  /**
-   * Stop workflow `id` if it runs here and drop it from the manager and its aliases from the store.
-   * Returns its entry (undefined when it finished while being stopped); WorkflowNotFoundError if unknown.
-   */
-  private async stopForGood(id: string, asked: string, reason: StopReason): Promise<WorkflowEntry | undefined> {
-    const managed = this.live.get(id);
-    if (managed === undefined) {
-      const entry = await this.store.getWorkflow(id);
-      if (entry === undefined) throw new WorkflowNotFoundError(asked);
-      return entry;
-    }
-    this.deadlines.disarm(id);
-    const held = this.aliases.aliasesOf(id);
-    await managed.stop(reason, this.stopGraceMs);
-    this.live.delete(id);
-    this.aliases.forget(id);
-    for (const alias of held) await this.store.deleteAlias(alias, id);
-    return managed.finished === undefined ? managed.entry : undefined;
   }
 
   private runEnded(managed: ManagedWorkflow): void {
@@ -730,12 +633,6 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     if (this.closing !== undefined) throw new StorageError('This workflow manager is closed (or closing); open a new one.');
   }
 }
-
-/**
- * What start() did: launched a run of a new workflow (which took over the launch-window place), created one
- * that another process runs (shared store), or found an existing one.
- */
-type StartOutcome = 'launched' | 'created' | 'existing';
 
 /** Default of ManagerOptions.stopGraceMs. */
 const DEFAULT_STOP_GRACE_MS = 5000;

@@ -1,0 +1,112 @@
+/**
+ * How the manager creates a workflow under the lock of its id: a new entry made durable and its first run
+ * launched, or an existing workflow returned or refused (StartOptions.ifExists), on a store of one manager
+ * or one shared by many processes (WorkflowLeases).
+ */
+import { DuplicateWorkflowError, isQuestError } from '../core/errors.js';
+import { hasEntryWrites, type Store, type WorkflowEntry } from '../storage/store.js';
+import type { WorkflowClaims } from './claims.js';
+import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
+import type { AnyWorkflow, StartOptions } from './types.js';
+
+/**
+ * What a start did: launched a run of a new workflow (which took over the launch-window place), created one
+ * that another process runs (shared store), or found an existing one.
+ */
+export type StartOutcome = 'launched' | 'created' | 'existing';
+
+/** One start, its arguments already checked and serialized. */
+export interface StartRequest {
+  id: string;
+  type: string;
+  workflow: AnyWorkflow;
+  args: WorkflowEntry['args'];
+  timeout: WorkflowEntry['timeout'];
+  options: StartOptions;
+  /** Gives back the launch-window place the start holds; the run takes it over when launched. */
+  place: () => void;
+}
+
+/** What starts need from their manager. */
+export interface StartDeps {
+  readonly store: Store;
+  readonly claims: WorkflowClaims | undefined;
+  /** The manager's unfinished workflows (read). */
+  readonly live: ReadonlyMap<string, ManagedWorkflow>;
+  readonly managed: ManagedDeps;
+  /** Throws when the manager is closing. */
+  checkOpen(): void;
+  /** Register and run a workflow of the manager. */
+  launch(managed: ManagedWorkflow): void;
+  /** The workflow function of a registered type (UnknownWorkflowTypeError otherwise). */
+  workflowOf(type: string): AnyWorkflow;
+}
+
+/**
+ * The starts of one manager.
+ *
+ * @example
+ * const outcome = await locks.run(id, () => starts.create({ id, type, workflow, args, timeout, options, place }));
+ */
+export class WorkflowStarts {
+  constructor(private readonly deps: StartDeps) {}
+
+  /** Create the entry (durably) and launch its run with the start's place, or reuse an existing workflow. */
+  async create(request: StartRequest): Promise<StartOutcome> {
+    const { id, type, options } = request;
+    const { store, claims } = this.deps;
+    this.deps.checkOpen();
+    // A store with one-write inserts is not read first: the insert itself says whether the id is taken.
+    const inserts = claims === undefined && hasEntryWrites(store);
+    const existing = this.deps.live.get(id)?.entry ?? (inserts ? undefined : await store.getWorkflow(id));
+    if (existing !== undefined) {
+      await this.reuse(existing, type, options);
+      return 'existing';
+    }
+    const entry: WorkflowEntry = {
+      id, type, args: request.args, state: 'running', startedAt: Date.now(), deleteOnFinish: options.deleteOnFinish ?? false,
+    };
+    if (request.timeout !== undefined) entry.timeout = request.timeout;
+    if (options.parent !== undefined) entry.parent = { id: options.parent.id, cancelWithParent: options.parent.cancelWithParent };
+    if (inserts) {
+      try {
+        await store.insertWorkflow(entry);
+      } catch (error) {
+        await this.reuse(await this.takenBy(error, id), type, options);
+        return 'existing';
+      }
+    } else if (claims === undefined) await store.putWorkflow(entry);
+    else {
+      const claimed = await claims.create(entry).catch((error: unknown) => this.createdElsewhere(error, entry, options));
+      if (claimed === 'existing') return 'existing';
+      if (!claimed) return 'created'; // created, for a process with capacity to run
+    }
+    this.deps.launch(new ManagedWorkflow(entry, request.workflow, this.deps.managed, request.place));
+    return 'launched';
+  }
+
+  /**
+   * ifExists: an existing workflow is returned (and resumed if it is not running here, nor, on a shared
+   * store, in another process) or refused.
+   */
+  private async reuse(existing: WorkflowEntry, type: string, options: StartOptions): Promise<void> {
+    if (options.ifExists !== 'resume' || existing.type !== type) throw new DuplicateWorkflowError(existing.id);
+    if (existing.state !== 'running') return;
+    const here = this.deps.live.get(existing.id);
+    if (here === undefined && this.deps.claims !== undefined && !(await this.deps.claims.claimOne(existing.id))) return;
+    this.deps.launch(here ?? new ManagedWorkflow(existing, this.deps.workflowOf(type), this.deps.managed));
+  }
+
+  /** An insert of workflow `id` failed with `error`: the entry that has the id, when that is why; else `error`. */
+  private async takenBy(error: unknown, id: string): Promise<WorkflowEntry> {
+    const existing = isQuestError(error, 'DUPLICATE_WORKFLOW') ? await this.deps.store.getWorkflow(id) : undefined;
+    if (existing === undefined) throw error;
+    return existing;
+  }
+
+  /** Shared store: another process created workflow `entry.id` a moment before this start did. */
+  private async createdElsewhere(error: unknown, entry: WorkflowEntry, options: StartOptions): Promise<'existing'> {
+    await this.reuse(await this.takenBy(error, entry.id), entry.type, options);
+    return 'existing';
+  }
+}
