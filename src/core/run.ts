@@ -37,6 +37,7 @@ import { WOULD_BLOCK, type ResourceState } from './resources.js';
 import { deserialize, serialize, type Json } from './serializer.js';
 import { Scope, type StepFrame, type WorkflowContext } from './context.js';
 import { TaskState } from './task-state.js';
+import { stoppableWait } from './stoppable-wait.js';
 import { replayTaskCancel } from './task-cancel.js';
 import type { ChildWorkflowHost } from './child.js';
 
@@ -157,22 +158,8 @@ export class Run {
       halted.catch(() => undefined);
       return Promise.race([promise, halted]);
     }
-    // Not Promise.race with a promise of the stop: with async hooks on (AsyncLocalStorage), a race costs three
-    // promises, and every wait would add a reaction to that promise for the rest of the run.
-    const waits = this.haltWaits;
-    return new Promise<T>((resolve, reject) => {
-      waits.add(reject);
-      promise.then(
-        (value) => {
-          waits.delete(reject);
-          resolve(value);
-        },
-        (error: unknown) => {
-          waits.delete(reject);
-          reject(error);
-        },
-      );
-    });
+    // Not Promise.race with a promise of the stop (see ./stoppable-wait.ts).
+    return stoppableWait(promise, this.haltWaits);
   }
 
   /** A step body (user code) started: it is given a grace period to return when the run stops. */

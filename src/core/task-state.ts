@@ -4,6 +4,7 @@
  * next Quest await.
  */
 import type { Deferred } from './deferred.js';
+import { stoppableWait } from './stoppable-wait.js';
 import { TaskCancelledError } from './errors.js';
 
 export class TaskState {
@@ -27,22 +28,7 @@ export class TaskState {
   /** Wait for `promise`, unless the task is told to stop first. */
   wait<T>(promise: Promise<T>): Promise<T> {
     this.check();
-    const waits = this.waits;
-    // A bare promise rather than a Deferred: every step waits here, and a Deferred costs two promises more
-    // (its own and the handler that marks its rejection handled). The caller awaits the result at once.
-    return new Promise<T>((resolve, reject) => {
-      waits.add(reject);
-      promise.then(
-        (value) => {
-          waits.delete(reject);
-          resolve(value);
-        },
-        (error: unknown) => {
-          waits.delete(reject);
-          reject(error);
-        },
-      );
-    });
+    return stoppableWait(promise, this.waits);
   }
 
   /** Register a wait that Quest settles itself (a gate, a resource wait). */
