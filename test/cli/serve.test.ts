@@ -42,6 +42,33 @@ describe('quest serve', () => {
     });
   });
 
+  test('--max-resident evicts the idle workflows beyond it (the server lists them not resident, and a put still applies); a value that is not a budget exits 2', async () => {
+    await inTempDir(async (dir) => {
+      const db = join(dir, 'app.sqlite');
+      const tokens = join(dir, 'tokens.json');
+      await writeFile(tokens, JSON.stringify(TOKENS));
+      const bad = await quest('serve', FIXTURE_MODULE, '--db', db, '--port', '0', '--max-resident', '0');
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--max-resident must be a whole number/);
+
+      const served = await serveFixture(db, '--tokens', tokens, '--max-resident', '1', '--max-resident-mib', 'Infinity');
+      const root = new QuestClient(served.url, { token: 'root-token-0001' });
+      const ann = new QuestClient(served.url, { token: 'ann-token-0001' });
+      for (const id of ['s1', 's2', 's3']) {
+        await root.start('secrets', id);
+        await ann.waitForResource(id, 'stop');
+      }
+      let evicted: string[] = [];
+      for (let tries = 0; tries < 1000 && evicted.length < 2; tries++) {
+        evicted = (await root.list()).filter((info) => info.resident === false).map((info) => info.id);
+      }
+      assert.equal(evicted.length, 2, 'two of the three idle workflows are evicted');
+      await ann.queue<string>(evicted[0] as string, 'mailbox').put('to a cold one');
+      assert.equal(await ann.queue<string>(evicted[0] as string, 'mailbox').size(), 1);
+      assert.equal(await served.stop(), 0);
+    });
+  });
+
   test('refuses two authentications at once, and development mode off loopback (exit 2)', async () => {
     await inTempDir(async (dir) => {
       const db = join(dir, 'app.sqlite');

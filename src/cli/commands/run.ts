@@ -20,14 +20,44 @@ import {
   type CliStore,
 } from '../common.js';
 
-interface RunOptions extends CommonOptions {
+interface RunOptions extends CommonOptions, BudgetOptions {
   start?: string[];
   untilDone?: boolean;
 }
 
+/** The eviction budgets of `quest run` and `quest serve` (ManagerOptions.maxResident, maxResidentBytes). */
+export interface BudgetOptions {
+  maxResident?: string;
+  maxResidentMib?: string;
+}
+
+/** Add --max-resident and --max-resident-mib to a command that runs workflows. */
+export function withBudgetOptions(command: Command): Command {
+  return command
+    .option('--max-resident <count>', 'keep at most this many workflows in memory; idle ones beyond it are evicted and resume by replay when needed (default 10000; Infinity: no limit by count)')
+    .option('--max-resident-mib <MiB>', "the estimated memory of the workflows kept in memory, in MiB (default 256; Infinity: no limit); eviction is off only when both are Infinity");
+}
+
+/** The manager options of --max-resident and --max-resident-mib; CliError (exit 2) for a value that is not one. */
+export function budgetsOf(options: BudgetOptions): { maxResident?: number; maxResidentBytes?: number } {
+  const budgets: { maxResident?: number; maxResidentBytes?: number } = {};
+  if (options.maxResident !== undefined) budgets.maxResident = wholeOrInfinity(options.maxResident, '--max-resident');
+  if (options.maxResidentMib !== undefined) {
+    const mib = wholeOrInfinity(options.maxResidentMib, '--max-resident-mib');
+    budgets.maxResidentBytes = mib === Infinity ? Infinity : mib * 1024 * 1024;
+  }
+  return budgets;
+}
+
+function wholeOrInfinity(text: string, flag: string): number {
+  const value = text === 'Infinity' ? Infinity : Number(text);
+  if (value !== Infinity && (!Number.isSafeInteger(value) || value < 1)) throw new CliError(`${flag} must be a whole number, 1 or more, or Infinity; got ${text}`, EXIT.usage);
+  return value;
+}
+
 export function runCommand(context: CliContext): Command {
   return withCommonOptions(
-    new Command('run')
+    withBudgetOptions(new Command('run'))
       .description('run the workflows of a module durably, delivering the events sent to them')
       .argument('<module>', 'a module (.js; .ts when quest runs through tsx) that exports `workflows`: { typeName: workflowFunction, ... }')
       .option('--start <type-id-args...>', 'start workflow <id> of type <type> with the arguments (JSON when they parse, else strings); resumes it if <id> exists')
@@ -55,7 +85,7 @@ Examples:
       const { io } = context;
       const start = options.start;
       if (start !== undefined && start.length < 2) throw new CliError('--start needs a workflow type and an id: --start <type> <id> [args...]', EXIT.usage);
-      const { store, manager } = await openManager(modulePath, options.db, io);
+      const { store, manager } = await openManager(modulePath, options.db, io, budgetsOf(options));
       // Signals suspend everything and exit the process; until then, keep it alive even when every workflow waits.
       const removeSignalHandlers = manager.handleSignals();
       const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
@@ -100,11 +130,16 @@ Examples:
  * The workflows of module `modulePath` run by a manager over the database at `location` (taking its ownership):
  * what `quest run` and `quest serve` start from. CliError (exit 1) when the manager cannot open.
  */
-export async function openManager(modulePath: string, location: string, io: Io): Promise<{ store: CliStore; manager: WorkflowManager<WorkflowRegistry> }> {
+export async function openManager(
+  modulePath: string,
+  location: string,
+  io: Io,
+  budgets: { maxResident?: number; maxResidentBytes?: number } = {},
+): Promise<{ store: CliStore; manager: WorkflowManager<WorkflowRegistry> }> {
   const workflows = await loadWorkflows(modulePath);
   const store = await openStore(location, 'run');
   try {
-    return { store, manager: await WorkflowManager.open({ store, workflows, logger: cliLogger(io) }) };
+    return { store, manager: await WorkflowManager.open({ store, workflows, logger: cliLogger(io), ...budgets }) };
   } catch (error) {
     await store.close();
     throw new CliError(`cannot open the workflows of ${location}: ${messageOf(error)}`, EXIT.failed);

@@ -7,9 +7,9 @@ import type { WorkflowRegistry } from '../../manager/types.js';
 import type { Authenticate } from '../../server/auth.js';
 import type { QuestServer } from '../../server/server.js';
 import { CliError, EXIT, messageOf, parseArgument, withCommonOptions, type CliContext, type Io } from '../common.js';
-import { openManager, report } from './run.js';
+import { budgetsOf, openManager, report, withBudgetOptions, type BudgetOptions } from './run.js';
 
-interface ServeOptions {
+interface ServeOptions extends BudgetOptions {
   db: string;
   json?: boolean;
   port: string;
@@ -23,7 +23,7 @@ interface ServeOptions {
 
 export function serveCommand(context: CliContext): Command {
   return withCommonOptions(
-    new Command('serve')
+    withBudgetOptions(new Command('serve'))
       .description('run the workflows of a module durably and serve them over HTTP and WebSocket (docs/protocol.md)')
       .argument('<module>', 'a module that exports `workflows`: { typeName: workflowFunction, ... } (as for quest run)')
       .addOption(new Option('--port <port>', 'the TCP port (0: any free port)').env('QUEST_PORT').default('8080'))
@@ -53,7 +53,7 @@ Examples:
       const authenticate = authenticationOf(options, auth);
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, got ${options.port}`, EXIT.usage);
-      const { store, manager } = await openManager(modulePath, options.db, io);
+      const { store, manager } = await openManager(modulePath, options.db, io, budgetsOf(options));
       const server = new QuestServer(manager, { authenticate, logger: serverLogger(io), store, dashboard: options.dashboard });
       const stop = async (): Promise<void> => {
         // Together: the manager's close answers the calls still waiting (WORKFLOW_SUSPENDED) so the server drains.
