@@ -10,12 +10,11 @@ import {
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { HistoryChange } from '../../core/history.js';
-import type { HistoryRecord } from '../../core/records.js';
 import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from '../store.js';
-import { RecordHistory, type RecordStore } from '../record-history.js';
+import type { EventInbox, EventOutcome, EventVerdict, InboxEvent, PostedEvent, Store, WorkflowEntry, WorkflowState } from '../store.js';
+import { RecordHistory } from '../record-history.js';
 import { storageError } from '../storage-error.js';
+import { CloudStore } from '../cloud-store.js';
 import { awsErrorName, clientConfig, type AwsConnectionOptions } from '../aws-options.js';
 import { WORKFLOWS, aliasKey, aliasMarkKey, entryKey, historyPartition, num } from './items.js';
 import { DynamoHistories } from './history.js';
@@ -54,19 +53,19 @@ export interface DynamoStoreOptions extends AwsConnectionOptions {
  * const store = await DynamoStore.open({ table: 'quest', region: 'eu-west-1' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class DynamoStore implements Store, EventInbox, StoreOwnership, RecordStore {
-  private closing: Promise<void> | undefined;
-  private readonly histories: DynamoHistories;
-  private readonly ownership: DynamoOwnership;
+export class DynamoStore extends CloudStore implements Store, EventInbox {
+  protected readonly histories: DynamoHistories;
+  protected readonly ownership: DynamoOwnership;
   private readonly inbox: DynamoInbox;
 
   private constructor(
     /** The client the store sends its requests with. */
     readonly client: DynamoDBClient,
-    private readonly ownsClient: boolean,
+    ownsClient: boolean,
     /** The table. */
     readonly table: string,
   ) {
+    super(`DynamoDB store (table ${JSON.stringify(table)})`, ownsClient ? client : undefined);
     this.histories = new DynamoHistories(client, table);
     this.ownership = new DynamoOwnership(client, table);
     this.inbox = new DynamoInbox(client, table, this.histories.deleter);
@@ -185,50 +184,6 @@ export class DynamoStore implements Store, EventInbox, StoreOwnership, RecordSto
     return this.request(`read the outcome of event ${id}`, () => this.inbox.outcome(id));
   }
 
-  acquireOwnership(owner: StoreOwner): Promise<void> {
-    return this.request('take ownership of the store', () => this.ownership.acquire(owner));
-  }
-
-  releaseOwnership(): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
-    return this.request('release ownership of the store', () => this.ownership.release());
-  }
-
-  currentOwner(): Promise<StoreOwner | undefined> {
-    return this.request('read the owner of the store', () => this.ownership.current());
-  }
-
-  /**
-   * Wait for the writes in flight, release ownership, then close the client the store made. Later calls fail
-   * with StorageError; closing twice is fine.
-   */
-  close(): Promise<void> {
-    this.closing ??= this.histories.idle()
-      .then(() => this.ownership.release())
-      .catch((error: unknown) => {
-        throw storageError(`close the DynamoDB store (table ${JSON.stringify(this.table)})`, error);
-      })
-      .finally(() => {
-        if (this.ownsClient) this.client.destroy();
-      });
-    return this.closing;
-  }
-
-  /** @internal See {@link DynamoHistories.load}. */
-  loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
-    return this.request(`read the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.load(workflowId));
-  }
-
-  /** @internal See {@link DynamoHistories.commit}. */
-  commitRecords(workflowId: string, change: HistoryChange): Promise<void> {
-    return this.request(`write the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.commit(workflowId, change));
-  }
-
-  /** @internal See {@link DynamoHistories.clear}. */
-  clearRecords(workflowId: string): Promise<void> {
-    return this.request(`clear the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.clear(workflowId));
-  }
-
   private async deleteAliasItem(alias: string, workflowId: string): Promise<void> {
     try {
       await this.client.send(new DeleteItemCommand({
@@ -238,19 +193,6 @@ export class DynamoStore implements Store, EventInbox, StoreOwnership, RecordSto
       // It points elsewhere (or nowhere): nothing to do.
       if (awsErrorName(error) !== 'ConditionalCheckFailedException') throw error;
     }
-  }
-
-  private async request<T>(what: string, call: () => Promise<T>): Promise<T> {
-    this.checkOpen();
-    try {
-      return await call();
-    } catch (error) {
-      throw storageError(what, error);
-    }
-  }
-
-  private checkOpen(): void {
-    if (this.closing !== undefined) throw new StorageError(`The DynamoDB store (table ${JSON.stringify(this.table)}) is closed.`);
   }
 }
 

@@ -5,12 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { HistoryChange } from '../../core/history.js';
-import type { HistoryRecord } from '../../core/records.js';
 import { InvalidArgumentError, StorageError } from '../../core/errors.js';
-import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } from '../store.js';
-import { RecordHistory, type RecordStore } from '../record-history.js';
+import type { Store, WorkflowEntry, WorkflowState } from '../store.js';
+import { RecordHistory } from '../record-history.js';
 import { storageError } from '../storage-error.js';
+import { CloudStore } from '../cloud-store.js';
 import { clientConfig, inParallel, type AwsConnectionOptions } from '../aws-options.js';
 import { Bucket } from './objects.js';
 import { Layout } from './layout.js';
@@ -59,10 +58,9 @@ const READ_CONCURRENCY = 16;
  * const store = await S3Store.open({ bucket: 'my-app', prefix: 'quest/' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class S3Store implements Store, StoreOwnership, RecordStore {
-  private closing: Promise<void> | undefined;
-  private readonly histories: S3Histories;
-  private readonly ownership: S3Ownership;
+export class S3Store extends CloudStore implements Store {
+  protected readonly histories: S3Histories;
+  protected readonly ownership: S3Ownership;
   private readonly layout: Layout;
 
   /** This store's mark under `writers/`, once it wrote (a promise, so that concurrent first writes share it). */
@@ -72,7 +70,7 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
   private constructor(
     /** The client the store sends its requests with. */
     readonly client: S3Client,
-    private readonly ownsClient: boolean,
+    ownsClient: boolean,
     private readonly bucket: Bucket,
     prefix: string,
     /**
@@ -86,6 +84,7 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
      */
     readonly tornTailPossible: boolean,
   ) {
+    super(`S3 store (bucket ${JSON.stringify(bucket.name)})`, ownsClient ? client : undefined);
     this.layout = new Layout(prefix);
     this.histories = new S3Histories(
       bucket, this.layout, async (workflowId) => (await this.getWorkflow(workflowId))?.state === 'running', tornTailPossible, () => this.mark(),
@@ -200,55 +199,12 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
     return this.request(`read alias ${JSON.stringify(alias)}`, () => this.readAlias(alias));
   }
 
-  acquireOwnership(owner: StoreOwner): Promise<void> {
-    return this.request('take ownership of the store', () => this.ownership.acquire(owner));
-  }
-
-  releaseOwnership(): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
-    return this.request('release ownership of the store', () => this.ownership.release());
-  }
-
-  currentOwner(): Promise<StoreOwner | undefined> {
-    return this.request('read the owner of the store', () => this.ownership.current());
-  }
-
-  /**
-   * Wait for the operations in flight, release ownership, then close the client the store made. Later calls
-   * fail with StorageError; closing twice is fine.
-   */
-  close(): Promise<void> {
-    this.closing ??= this.histories.idle()
-      .then(() => this.ownership.release())
-      // Closed cleanly: nothing this store wrote can be torn any more.
-      .then(async () => {
-        if (this.marked !== undefined && (await this.marked.then(() => true, () => false))) await this.bucket.delete(this.layout.writer(this.token));
-      })
-      .catch((error: unknown) => {
-        throw storageError(`close the S3 store (bucket ${JSON.stringify(this.bucket.name)})`, error);
-      })
-      .finally(() => {
-        if (this.ownsClient) this.client.destroy();
-      });
-    return this.closing;
-  }
-
-  /** @internal See {@link S3Histories.load}. */
-  loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
-    return this.request(`read the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.load(workflowId));
-  }
-
-  /** @internal See {@link S3Histories.commit}. */
-  commitRecords(workflowId: string, change: HistoryChange): Promise<void> {
-    return this.request(`write the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.commit(workflowId, change));
-  }
-
-  /** @internal See {@link S3Histories.clear}. */
-  clearRecords(workflowId: string): Promise<void> {
-    return this.request(`clear the history of workflow ${JSON.stringify(workflowId)}`, () => this.histories.clear(workflowId));
-  }
-
   /** Leave this store's mark under `writers/` before its first segment: until it closes, it may tear one. */
+  /** Closed cleanly: nothing this store wrote can be torn any more, so its writer mark goes. */
+  protected override async closedCleanly(): Promise<void> {
+    if (this.marked !== undefined && (await this.marked.then(() => true, () => false))) await this.bucket.delete(this.layout.writer(this.token));
+  }
+
   private mark(): Promise<void> {
     this.marked ??= this.bucket.put(this.layout.writer(this.token), JSON.stringify({ pid: process.pid, host: hostname(), since: Date.now() }));
     const marked = this.marked;
@@ -262,19 +218,6 @@ export class S3Store implements Store, StoreOwnership, RecordStore {
   private async readAlias(alias: string): Promise<string | undefined> {
     const bytes = await this.bucket.get(this.layout.alias(alias));
     return bytes === undefined ? undefined : (JSON.parse(Buffer.from(bytes).toString('utf8')) as { workflowId: string }).workflowId;
-  }
-
-  private async request<T>(what: string, call: () => Promise<T>): Promise<T> {
-    this.checkOpen();
-    try {
-      return await call();
-    } catch (error) {
-      throw storageError(what, error);
-    }
-  }
-
-  private checkOpen(): void {
-    if (this.closing !== undefined) throw new StorageError(`The S3 store (bucket ${JSON.stringify(this.bucket.name)}) is closed.`);
   }
 }
 
