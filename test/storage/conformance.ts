@@ -299,6 +299,16 @@ function storeChecks(check: (title: string, body: Check) => void): void {
     assert.deepEqual(seqs(await store.history('w1').load()), [1]);
   });
 
+  check('deleteWorkflow removes the aliases pointing at it, not one repointed to another workflow', async ({ store }) => {
+    await store.putWorkflow(entry('w', 1));
+    await store.putAlias('a', 'w');
+    await store.putAlias('b', 'w');
+    await store.putAlias('b', 'v');
+    await store.deleteWorkflow('w');
+    assert.equal(await store.getAlias('a'), undefined);
+    assert.equal(await store.getAlias('b'), 'v');
+  });
+
   check('deleteWorkflow of an unknown workflow does nothing', async ({ store }) => {
     await store.putWorkflow(entry('w', 1));
     await store.deleteWorkflow('nope');

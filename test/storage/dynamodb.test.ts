@@ -121,7 +121,7 @@ describe('dynamodb store: one writer per history, batched deletes', () => {
     }
   });
 
-  test('deleting a workflow removes the aliases pointing at it, not one repointed elsewhere', async () => {
+  test('deleting a workflow leaves no item of it behind (its aliases\' marks included), and keeps an alias repointed elsewhere', async () => {
     const store = await open(freshName('aliases'));
     try {
       await store.putWorkflow(entry('w', 1));

@@ -6,7 +6,7 @@ import { Bucket } from '../../src/storage/s3/objects.js';
 import { Layout } from '../../src/storage/s3/layout.js';
 import { encodeSegment } from '../../src/storage/s3/segment.js';
 import { isQuestError } from '../../src/core/errors.js';
-import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
+import { record, runStoreConformance, type DamageHooks } from './conformance.js';
 import { LOCAL_CREDENTIALS, TEST_BUCKET, freshName, serverForFile, startS3 } from './cloud-support.js';
 
 const s3 = await serverForFile(startS3);
@@ -141,20 +141,5 @@ describe('s3 store: segments, bases, one writer', () => {
       S3Store.open({ bucket: 'no-such-bucket', endpoint: s3.endpoint, credentials: LOCAL_CREDENTIALS }),
       (error: unknown) => isQuestError(error, 'STORAGE_FAILURE') && /no-such-bucket/.test((error as Error).message),
     );
-  });
-
-  test('deleting a workflow removes the aliases pointing at it, not one repointed elsewhere', async () => {
-    const store = await open(`${freshName('aliases')}/`);
-    try {
-      await store.putWorkflow(entry('w', 1));
-      await store.putAlias('a', 'w');
-      await store.putAlias('b', 'w');
-      await store.putAlias('b', 'v');
-      await store.deleteWorkflow('w');
-      assert.equal(await store.getAlias('a'), undefined);
-      assert.equal(await store.getAlias('b'), 'v');
-    } finally {
-      await store.close();
-    }
   });
 });
