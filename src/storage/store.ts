@@ -81,8 +81,13 @@ export interface WorkflowEntryWrites {
  * if (hasEntryWrites(store)) await store.insertWorkflow(entry);
  */
 export function hasEntryWrites<S extends Store>(store: S): store is S & WorkflowEntryWrites {
-  const candidate = store as Partial<WorkflowEntryWrites>;
-  return typeof candidate.insertWorkflow === 'function' && typeof candidate.finishWorkflow === 'function';
+  return hasMethods<WorkflowEntryWrites>(store, ['insertWorkflow', 'finishWorkflow']);
+}
+
+/** True when `store` has every one of `methods` (how the capability checks tell a capability). */
+function hasMethods<C>(store: Store, methods: readonly (keyof C & string)[]): boolean {
+  const candidate = store as unknown as Record<string, unknown>;
+  return methods.every((method) => typeof candidate[method] === 'function');
 }
 
 /**
@@ -177,13 +182,7 @@ export interface EventInbox {
  * if (hasInbox(store)) console.log(await store.takeEvents(10));
  */
 export function hasInbox<S extends Store>(store: S): store is S & EventInbox {
-  const candidate = store as Partial<EventInbox>;
-  return (
-    typeof candidate.postEvent === 'function' &&
-    typeof candidate.takeEvents === 'function' &&
-    typeof candidate.settleEvent === 'function' &&
-    typeof candidate.eventOutcome === 'function'
-  );
+  return hasMethods<EventInbox>(store, ['postEvent', 'takeEvents', 'settleEvent', 'eventOutcome']);
 }
 
 /**
@@ -240,8 +239,7 @@ export interface StoreOwnership {
  * if (hasOwnership(store)) console.log(await store.currentOwner());
  */
 export function hasOwnership<S extends Store>(store: S): store is S & StoreOwnership {
-  const candidate = store as Partial<StoreOwnership>;
-  return typeof candidate.acquireOwnership === 'function' && typeof candidate.releaseOwnership === 'function' && typeof candidate.currentOwner === 'function';
+  return hasMethods<StoreOwnership>(store, ['acquireOwnership', 'releaseOwnership', 'currentOwner']);
 }
 
 /**
@@ -353,13 +351,5 @@ export interface ClaimRequest {
  * if (hasLeases(store)) console.log(await store.leaseOf('order-1'));
  */
 export function hasLeases<S extends Store>(store: S): store is S & WorkflowLeases {
-  const candidate = store as Partial<WorkflowLeases>;
-  return (
-    typeof candidate.claimWorkflows === 'function' &&
-    typeof candidate.createWorkflow === 'function' &&
-    typeof candidate.renewLeases === 'function' &&
-    typeof candidate.releaseLeases === 'function' &&
-    typeof candidate.leaseOf === 'function' &&
-    typeof candidate.watch === 'function'
-  );
+  return hasMethods<WorkflowLeases>(store, ['claimWorkflows', 'createWorkflow', 'renewLeases', 'releaseLeases', 'leaseOf', 'watch']);
 }
