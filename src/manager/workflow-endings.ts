@@ -11,7 +11,7 @@ import { cancelChildren } from './child-workflows.js';
 import { cancelledEntry } from './entry-outcomes.js';
 import type { IdLocks } from './id-locks.js';
 import type { ManagedWorkflow, StopReason } from './managed-workflow.js';
-import type { RecentIds } from './recent-ids.js';
+import type { RecentIds, RecentMap } from './recent-ids.js';
 import { timedOutEntry, type WorkflowDeadlines } from './workflow-deadlines.js';
 
 /** What endings need from their manager. */
@@ -24,6 +24,8 @@ export interface EndingDeps {
   readonly deadlines: WorkflowDeadlines;
   /** Workflows deleted lately (an event for one says "deleted"). */
   readonly deleted: RecentIds;
+  /** The entries of workflows that finished here lately (a deleted one's goes). */
+  readonly finishedEntries: RecentMap<WorkflowEntry>;
   /** How long a stop waits for running steps to honour their AbortSignal. */
   readonly stopGraceMs: number;
   /** Cancel a child workflow (through the manager: it resolves aliases and checks the manager is open). */
@@ -59,6 +61,7 @@ export class WorkflowEndings {
     await this.deps.locks.run(resolved, async () => {
       await this.stop(resolved, id, 'delete');
       await this.deps.store.deleteWorkflow(resolved);
+      this.deps.finishedEntries.delete(resolved);
       this.deps.deleted.add(resolved);
     });
     await this.cancelChildrenOf(resolved);

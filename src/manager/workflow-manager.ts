@@ -36,7 +36,7 @@ import { workflowInfo } from './workflow-info.js';
 import { WorkflowDeadlines, timeoutAtStart } from './workflow-deadlines.js';
 import { ManagerChildren, type ChildStarter } from './child-workflows.js';
 import { withScheduleType } from './schedules.js';
-import { RecentIds } from './recent-ids.js';
+import { RecentIds, RecentMap } from './recent-ids.js';
 import { WorkflowStarts, type StartOutcome } from './workflow-starts.js';
 import { WorkflowEndings } from './workflow-endings.js';
 import type {
@@ -85,6 +85,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   private readonly deleted = new RecentIds(1000);
   /** Shared store: workflows this manager ran to their end lately (it settled their events itself). */
   private readonly finishedHere = new RecentIds(10_000);
+  /**
+   * The entries of workflows that finished here lately, on a store this manager alone writes (no claims): a
+   * result() soon after the end answers from memory instead of reading the store (a read per workflow, a good
+   * share of a short workflow's cost on SQLite). A deletion drops its entry (WorkflowEndings.remove).
+   */
+  private readonly finishedEntries = new RecentMap<WorkflowEntry>(10_000);
   /** When the store is shared by many processes (WorkflowLeases): which workflows this one runs. */
   private readonly claims: WorkflowClaims | undefined;
   private readonly starts: WorkflowStarts;
@@ -147,7 +153,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       checkOpen: () => this.checkOpen(), launch: (managed) => this.launch(managed), workflowOf: (type) => this.workflowOf(type),
     });
     this.endings = new WorkflowEndings({
-      store, live: this.live, locks: this.locks, aliases: this.aliases, deadlines: this.deadlines, deleted: this.deleted,
+      store, live: this.live, locks: this.locks, aliases: this.aliases, deadlines: this.deadlines, deleted: this.deleted, finishedEntries: this.finishedEntries,
       stopGraceMs: this.stopGraceMs, cancel: (id) => this.cancel(id),
     });
   }
@@ -269,7 +275,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       if (this.claims === undefined || !this.claims.handedOver(managed)) return managed.outcome() as R;
     }
     if (this.claims !== undefined) return (await this.claims.result(resolved, id)) as R;
-    const entry = await this.store.getWorkflow(resolved);
+    const entry = this.finishedEntries.get(resolved) ?? (await this.store.getWorkflow(resolved));
     if (entry === undefined) throw new WorkflowNotFoundError(id);
     return outcomeOf(entry) as R;
   }
@@ -555,6 +561,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
     if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
     if (managed.finished !== undefined && this.claims !== undefined) this.finishedHere.add(managed.id);
+    if (managed.finished !== undefined && this.claims === undefined && !managed.finished.deleteOnFinish) this.finishedEntries.set(managed.id, managed.finished);
     this.claims?.runEnded(managed);
     if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {
       this.log.warn({ workflow: managed.id, err: managed.halted }, 'history damaged: the workflow is not run (list() shows it damaged); restore its history or delete it');

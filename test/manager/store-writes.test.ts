@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DuplicateWorkflowError, WorkflowManager, queue, step } from '../../src/index.js';
+import { DuplicateWorkflowError, WorkflowManager, WorkflowNotFoundError, queue, step } from '../../src/index.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 
 const one = step('one', async (n: number) => n + 1);
@@ -59,3 +59,30 @@ test('on SqliteStore, a start of an id that exists (running or finished) is refu
     await assert.rejects(third.start('waiter', 'waiting'), DuplicateWorkflowError);
     await third.close();
   }));
+
+/** A real SqliteStore that counts its entry reads. */
+class ReadCountingStore extends SqliteStore {
+  entryReads = 0;
+  override getWorkflow(id: string): ReturnType<SqliteStore['getWorkflow']> {
+    this.entryReads++;
+    return super.getWorkflow(id);
+  }
+}
+
+test('the result of a workflow that finished here lately is answered without reading the store; once deleted, it is gone', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-writes-'));
+  try {
+    const store = new ReadCountingStore(join(directory, 'quest.sqlite'));
+    const manager = await WorkflowManager.open({ store, workflows });
+    assert.equal(await (await manager.start('single', 'w1', 1)).result(), 2);
+    const before = store.entryReads;
+    assert.equal(await manager.getResult('w1'), 2);
+    assert.equal(await manager.getResult('w1'), 2);
+    assert.equal(store.entryReads - before, 0);
+    await manager.delete('w1');
+    await assert.rejects(manager.getResult('w1'), WorkflowNotFoundError);
+    await manager.close();
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
