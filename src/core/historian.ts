@@ -2,7 +2,9 @@
  * The Historian runs one workflow over its history: run, suspend, resume by replay, and act on its resources
  * from outside.
  */
+import { releaseAliases, type AliasRegistry } from './alias.js';
 import type { ChildWorkflowHost } from './child.js';
+import type { Configuration } from './configurations.js';
 import { contextStorage } from './context.js';
 import { createDeferred, type Deferred } from './deferred.js';
 import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
@@ -14,7 +16,8 @@ import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './reso
 import { isVisible } from './resources.js';
 import type { OpenResource } from './open-resource.js';
 import { externalAction } from './resource-actions.js';
-import { Run, type AliasRegistry, type Configuration, type ResourceChange } from './run.js';
+import { Run, type ResourceChange } from './run.js';
+import { beginRun } from './run-start.js';
 
 /** A workflow: an async function whose steps, tasks and resources Quest records. */
 export type WorkflowFunction<A extends unknown[] = never[], R = unknown> = (...args: A) => Promise<R>;
@@ -195,11 +198,11 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   }
 
 
-  private async execute(run: Run, records: Parameters<Run['begin']>[0], args: A): Promise<R> {
+  private async execute(run: Run, records: Parameters<typeof beginRun>[1], args: A): Promise<R> {
     // Every await on user code (configurations, the workflow, its tasks) is raced against the run's stop:
     // stopping never waits for a promise Quest does not control.
     let main!: Promise<R>;
-    const begun = run.begin(records, () => {
+    const begun = beginRun(run, records, () => {
       const mainEnded = run.quiescence.taskStarted();
       main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
       // Also marks it handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
@@ -252,7 +255,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   private release(run: Run): Promise<void> | undefined {
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);
     this.endRunStreams();
-    return run.aliases.size === 0 ? undefined : run.releaseAliases();
+    return run.aliases.size === 0 ? undefined : releaseAliases(run);
   }
 
   /**
