@@ -2,7 +2,7 @@
  * Quest for TypeScript: durable, long-running asynchronous workflows. The public API, by name.
  */
 export { Historian } from './core/historian.js';
-export type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
+export type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian-types.js';
 export { step } from './core/step.js';
 export type { Step, StepOptions, RetryPolicy } from './core/step.js';
 export { sleep } from './core/sleep.js';
