@@ -2,7 +2,7 @@
  * Quest for TypeScript: durable, long-running asynchronous workflows. The public API, by name.
  */
 export { Historian } from './core/historian.js';
-export type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian.js';
+export type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowOutcome, WorkflowStatus } from './core/historian-types.js';
 export { step } from './core/step.js';
 export type { Step, StepOptions, RetryPolicy } from './core/step.js';
 export { sleep } from './core/sleep.js';
@@ -17,10 +17,9 @@ export { versioned, getVersion, type VersionedOptions } from './core/versioning.
 export { alias } from './core/alias.js';
 export { startChild, callChild } from './core/child.js';
 export type { ChildOptions, ChildWorkflow, ChildWorkflowHost } from './core/child.js';
-export type { Alias } from './core/alias.js';
+export type { Alias, AliasRegistry } from './core/alias.js';
 export { wrapSteps, abortSignal } from './core/helpers.js';
 export type { Stepped } from './core/helpers.js';
-export type { AliasRegistry } from './core/run.js';
 export type { ResourceInfo, ResourceSnapshot, ResourceStream } from './core/resource-stream.js';
 export type { History, HistoryChange } from './core/history.js';
 export { FORMAT_VERSION, upgradeRecord, describeRecord } from './core/records.js';

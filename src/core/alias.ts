@@ -5,7 +5,14 @@
  */
 import { requireContext, type WorkflowContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
+import type { Run } from './run.js';
 import { TaskState } from './task-state.js';
+
+/** Where aliases live (the manager): the run registers and removes them as the workflow opens and closes them. */
+export interface AliasRegistry {
+  add(alias: string, workflowId: string): void | Promise<void>;
+  remove(alias: string, workflowId: string): void | Promise<void>;
+}
 
 /** An open alias; close it (or let `await using` close it) to release the name. */
 export interface Alias extends AsyncDisposable {
@@ -28,7 +35,7 @@ export async function alias<R>(name: string, body?: () => Promise<R> | R): Promi
   const context = requireContext(`alias(${JSON.stringify(name)})`);
   const id = context.scope.nextId(`alias:${name}`);
   const recorded = await context.run.claimOrLive(context, 'alias', id, `alias ${name} (${id})`);
-  await context.run.addAlias(name);
+  await addAlias(context.run, name);
   if (recorded === null) {
     // The registry's write is durable; the history's must be too, or a crash could leave them disagreeing.
     const durable = context.run.writeDurable(context.task.id, context.scope.frame, { type: 'alias', id, alias: name, open: true });
@@ -68,5 +75,29 @@ async function closeAlias(context: WorkflowContext, openId: string, name: string
   } else {
     context.scope.frame?.seqs.push(recorded.seq);
   }
-  await run.removeAlias(name);
+  await removeAlias(run, name);
+}
+
+/** Register `alias` for `run`'s workflow (InvalidArgumentError without a registry: a lone Historian). */
+async function addAlias(run: Run, alias: string): Promise<void> {
+  // A task that goes on after a stop must not reach the registry (nor its store, perhaps closed by now).
+  if (run.stopReason !== undefined) throw run.stopReason;
+  if (run.options.aliases === undefined) {
+    throw new InvalidArgumentError('alias() needs a WorkflowManager: a lone Historian has nowhere to register aliases.');
+  }
+  await run.options.aliases.add(alias, run.workflowId);
+  run.aliases.add(alias);
+}
+
+/** `run` ended: the aliases it held are released (their records stay, so a resume restores them). */
+export async function releaseAliases(run: Run): Promise<void> {
+  for (const alias of [...run.aliases]) {
+    run.aliases.delete(alias);
+    await run.options.aliases?.remove(alias, run.workflowId);
+  }
+}
+
+async function removeAlias(run: Run, alias: string): Promise<void> {
+  if (!run.aliases.delete(alias)) return;
+  await run.options.aliases?.remove(alias, run.workflowId);
 }

@@ -2,66 +2,22 @@
  * The Historian runs one workflow over its history: run, suspend, resume by replay, and act on its resources
  * from outside.
  */
-import type { ChildWorkflowHost } from './child.js';
+import { releaseAliases } from './alias.js';
+import type { Configuration } from './configurations.js';
 import { contextStorage } from './context.js';
 import { createDeferred, type Deferred } from './deferred.js';
 import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
 import type { History } from './history.js';
+import { attachWaitingStreams, endRunStreams, placeStream, pushChange, pushInitial, resourceSighted, visibleResources } from './historian-streams.js';
+import type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowStatus } from './historian-types.js';
+import type { OpenResource } from './open-resource.js';
 import { describeRecord, upgradeRecord } from './records.js';
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
-import { endScope } from './scope-end.js';
-import { ResourceStream, type ResourceInfo, type ResourceSnapshot } from './resource-stream.js';
-import { isVisible } from './resources.js';
-import type { OpenResource } from './open-resource.js';
 import { externalAction } from './resource-actions.js';
-import { Run, type AliasRegistry, type Configuration, type ResourceChange } from './run.js';
-
-/** A workflow: an async function whose steps, tasks and resources Quest records. */
-export type WorkflowFunction<A extends unknown[] = never[], R = unknown> = (...args: A) => Promise<R>;
-
-/** Where a historian's workflow stands. */
-export type WorkflowStatus = 'idle' | 'running' | 'suspended' | 'completed' | 'failed';
-
-export interface HistorianOptions {
-  /**
-   * How long replay waits for the workflow to claim the next record before reporting non-determinism
-   * (only reached when the code diverged from its history). Default 2000 ms.
-   */
-  stallTimeoutMs?: number;
-  /** Where aliases opened by the workflow are registered (the WorkflowManager passes its registry). */
-  aliases?: AliasRegistry;
-  /** Where child workflows are started (the WorkflowManager passes itself; see startChild). */
-  children?: ChildWorkflowHost;
-  /**
-   * Called when the workflow finishes (returns or throws), before its history is cleared: persist the
-   * outcome here, so that a crash in between never loses both the history and the result.
-   */
-  onFinish?: (outcome: WorkflowOutcome) => Promise<void> | void;
-  /**
-   * Replay the history and stop (WorkflowSuspendedError) once it is consumed, without running anything live:
-   * steps that had started and not ended are not run again (see `replayHistory` in `quest-ts/testing`).
-   */
-  replayOnly?: boolean;
-  /** With `replayOnly`: told of each step that had started and not ended (its body is not run again). */
-  onStepNotRun?: (stepId: string) => void;
-  /** Called when the workflow has gone idle, waiting for the outside or a timer (see {@link Historian.evictable}). */
-  onIdle?: () => void;
-}
-
-/** Options of {@link Historian.suspend}. */
-export interface SuspendOptions {
-  /**
-   * How long to wait for steps that are still running to return once their AbortSignal is aborted
-   * (milliseconds, default 0; Infinity: as long as they take). Their results are dropped either way; past
-   * it, suspend() resolves regardless.
-   */
-  graceMs?: number;
-  /** Why the workflow is suspended, for the message of the WorkflowSuspendedError its callers get. */
-  why?: string;
-}
-
-/** How a workflow finished. */
-export type WorkflowOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+import { ResourceStream, type ResourceInfo } from './resource-stream.js';
+import { Run, type ResourceChange } from './run.js';
+import { beginRun } from './run-start.js';
+import { endScope } from './scope-end.js';
 
 /**
  * Runs one workflow instance over its history.
@@ -109,6 +65,11 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     return this.state;
   }
 
+  /** The workflow has finished (completed or failed): it will not run again. */
+  private get finished(): boolean {
+    return this.state === 'completed' || this.state === 'failed';
+  }
+
   /**
    * Register a configuration call that runs before the workflow, recorded in its history. At a restart,
    * register the same calls again in the same order (their recorded arguments replay at their recorded
@@ -139,7 +100,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     this.isStarting = true;
     this.inRun = true;
     this.state = 'running';
-    this.attachWaitingStreams();
+    attachWaitingStreams(this.streams, this.nextRunStreams);
     let run: Run | undefined;
     try {
       // Not in a function of its own: an async call and an await less per run. A failure to load ends the
@@ -167,7 +128,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       this.state = isSuspension(error) ? 'suspended' : 'failed';
       throw error;
     } finally {
-      const cleaning = run === undefined ? this.endRunStreams() : this.cleanUp(run);
+      const cleaning = run === undefined ? endRunStreams(this.streams, this.nextRunStreams, this.finished) : this.cleanUp(run);
       if (cleaning !== undefined) await cleaning;
       this.current = undefined;
       this.started(undefined);
@@ -194,12 +155,11 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     return this.inRun ? (this.endWaiters ??= createDeferred<void>()).promise : undefined;
   }
 
-
-  private async execute(run: Run, records: Parameters<Run['begin']>[0], args: A): Promise<R> {
+  private async execute(run: Run, records: Parameters<typeof beginRun>[1], args: A): Promise<R> {
     // Every await on user code (configurations, the workflow, its tasks) is raced against the run's stop:
     // stopping never waits for a promise Quest does not control.
     let main!: Promise<R>;
-    const begun = run.begin(records, () => {
+    const begun = beginRun(run, records, () => {
       const mainEnded = run.quiescence.taskStarted();
       main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
       // Also marks it handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
@@ -251,8 +211,8 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   /** cleanUp(): forget the run's resources, end its streams, release its aliases. */
   private release(run: Run): Promise<void> | undefined {
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);
-    this.endRunStreams();
-    return run.aliases.size === 0 ? undefined : run.releaseAliases();
+    endRunStreams(this.streams, this.nextRunStreams, this.finished);
+    return run.aliases.size === 0 ? undefined : releaseAliases(run);
   }
 
   /**
@@ -389,16 +349,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       this.nextRunStreams.delete(closed);
       this.mayBeIdle();
     });
-    const run = this.current;
-    if (this.runIsLive()) {
-      this.streams.add(stream);
-      // While the run starts or replays, the first snapshot comes when replay has caught up (publish()).
-      if (run !== undefined && run.replayIsDone) stream.push({ change: 'initial', resources: visibleResources(run, identity) });
-    } else if (this.state === 'completed' || this.state === 'failed') {
-      stream.end();
-    } else {
-      this.nextRunStreams.add(stream);
-    }
+    placeStream(stream, this.runIsLive(), this.current, this.finished, this.streams, this.nextRunStreams);
     return stream;
   }
 
@@ -428,16 +379,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    */
   async waitForResource(name: string, identity: string | null): Promise<ResourceInfo> {
     if (!this.runIsLive()) throw new WorkflowSuspendedError(this.workflowId);
-    const stream = this.resourceStream(identity);
-    try {
-      for await (const snapshot of stream) {
-        const found = snapshot.resources.find((resource) => resource.name === name);
-        if (found !== undefined) return found;
-      }
-    } finally {
-      stream.end();
-    }
-    throw new WorkflowSuspendedError(this.workflowId);
+    return resourceSighted(this.resourceStream(identity), name, this.workflowId);
   }
 
   /** A run is starting (loading its history) or running, not stopped. */
@@ -445,47 +387,15 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
     return this.isStarting || (this.current !== undefined && this.current.stopReason === undefined);
   }
 
-  /** run() starts: the streams opened while no run was live follow this one. */
-  private attachWaitingStreams(): void {
-    for (const stream of this.nextRunStreams) this.streams.add(stream);
-    this.nextRunStreams.clear();
-  }
-
-  /** The run ended: its streams end; if the workflow finished, so do those waiting for a next run. */
-  private endRunStreams(): void {
-    const finished = this.state === 'completed' || this.state === 'failed';
-    for (const stream of finished ? [...this.streams, ...this.nextRunStreams] : [...this.streams]) stream.end();
-  }
-
+  /** A resource of the run changed: the streams that can see it get a snapshot (not during replay: see publish). */
   private resourceChanged(resource: OpenResource, change: ResourceChange): void {
     const run = this.current;
-    if (this.streams.size === 0 || run === undefined || run.replay !== null) return;
-    for (const stream of this.streams) {
-      if (!canSee(stream.identity, resource)) continue;
-      const snapshot: ResourceSnapshot = { change, resource: { ...resource.key }, resources: visibleResources(run, stream.identity) };
-      stream.push(snapshot);
-    }
+    if (this.streams.size > 0 && run !== undefined && run.replay === null) pushChange(this.streams, run, resource, change);
   }
 
   /** After replay: every stream gets the state it missed while the history was replayed. */
   private publish(): void {
-    const run = this.current;
-    if (run === undefined) return;
-    for (const stream of this.streams) stream.push({ change: 'initial', resources: visibleResources(run, stream.identity) });
+    if (this.current !== undefined) pushInitial(this.streams, this.current);
   }
 }
 
-/** The resources of `run` that `identity` can see, now. */
-function visibleResources(run: Run, identity: string | null): ResourceInfo[] {
-  const visible: ResourceInfo[] = [];
-  for (const resource of run.resources.values()) {
-    if (canSee(identity, resource)) {
-      visible.push({ name: resource.key.name, identity: resource.key.identity, kind: resource.state.kind, view: resource.state.view() });
-    }
-  }
-  return visible;
-}
-
-function canSee(identity: string | null, resource: OpenResource): boolean {
-  return isVisible(resource.key, identity);
-}

@@ -17,6 +17,7 @@ import { EventState, IdentityQueueState, QueueState, StateState, type ResourceSt
 import type { OpenResource } from './open-resource.js';
 import { internalAction, internalActionAny } from './resource-actions.js';
 import type { Run } from './run.js';
+import { closeResource, openResource } from './run-resources.js';
 import { checkTimeout, waitDeadline, type WaitOptions } from './timeout.js';
 
 /** Base of every workflow-side resource handle. */
@@ -36,7 +37,7 @@ abstract class ResourceHandle implements AsyncDisposable {
   /** Close the resource (recorded); outside callers can no longer see it. Closing twice does nothing. */
   async close(): Promise<void> {
     this.opener.scope.resources.delete(this.resource);
-    await this.run.closeResource(currentOr(this.opener), this.resource);
+    await closeResource(this.run, currentOr(this.opener), this.resource);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -138,7 +139,7 @@ async function open<H extends ResourceHandle, R>(
   body: Body<H, R> | undefined,
 ): Promise<H | R> {
   const context = requireContext(`${kind}(${JSON.stringify(name)})`);
-  const resource = await context.run.openResource(context, kind, name, identity, state, init);
+  const resource = await openResource(context.run, context, kind, name, identity, state, init);
   context.scope.resources.add(resource);
   const handle = make(context.run, context, resource);
   if (body === undefined) return handle;
@@ -199,7 +200,7 @@ export async function multiQueue<T>(name: string, identities: Iterable<string>, 
       throw new InvalidArgumentError(`multiQueue identities must be non-empty strings, got ${JSON.stringify(identity)}.`);
     }
     if (queues.has(identity)) continue;
-    const resource = await context.run.openResource(context, 'queue', name, identity, new QueueState());
+    const resource = await openResource(context.run, context, 'queue', name, identity, new QueueState());
     context.scope.resources.add(resource);
     queues.set(identity, resource);
   }
@@ -252,7 +253,7 @@ export class MultiQueue<T> implements AsyncIterable<[string, T]>, AsyncDisposabl
     if (resource === undefined) throw new InvalidArgumentError(`multiQueue ${this.name} has no identity ${JSON.stringify(identity)}.`);
     this.queues.delete(identity);
     this.opener.scope.resources.delete(resource);
-    await this.opener.run.closeResource(currentOr(this.opener), resource);
+    await closeResource(this.opener.run, currentOr(this.opener), resource);
   }
 
   /**

@@ -3,6 +3,7 @@
  * cancelled, and the resources it opened and did not close are closed, before its end is recorded.
  */
 import type { WorkflowContext } from './context.js';
+import { closeResource } from './run-resources.js';
 import { TaskState } from './task-state.js';
 
 export async function endScope(context: WorkflowContext): Promise<void> {
@@ -21,5 +22,5 @@ export async function endScope(context: WorkflowContext): Promise<void> {
   }
   // A cancelled task still records its closes, under a stand-in that is not itself cancelled.
   const cleanup = context.task.stopReason === undefined ? context : { ...context, task: new TaskState(context.task.id, null) };
-  for (const resource of resources) await run.closeResource(cleanup, resource);
+  for (const resource of resources) await closeResource(run, cleanup, resource);
 }

@@ -11,6 +11,10 @@
  */
 import { contextStorage, requireContext, type VersionedCall } from './context.js';
 import { InvalidNameError } from './errors.js';
+import type { RecordFields } from './outcome.js';
+import type { Replay } from './replay.js';
+import type { Run } from './run.js';
+import type { DeclaredVersion } from './version-book.js';
 
 /** Options of {@link versioned}. */
 export interface VersionedOptions {
@@ -53,7 +57,7 @@ export function versioned<A extends unknown[], R>(
   const fnName = declaringName(options.name ?? fn.name);
   const wrapper = (...args: A): R => {
     const context = requireContext('a versioned function');
-    context.run.declareVersions(context.task.id, fnName, declared);
+    declareVersions(context.run, context.task.id, fnName, declared);
     const call: VersionedCall = { fn: fnName, versions: declared, caller: context.versioned };
     return contextStorage.run({ ...context, versioned: call }, fn, ...args);
   };
@@ -80,4 +84,44 @@ function declaringName(name: string): string {
     throw new InvalidNameError('versioned function', String(name), "versioned('2', fn, { name: 'play' })");
   }
   return name;
+}
+
+/**
+ * Declare the versions function `fn` was written for, called by `task` of `run`. Live, each newer one is recorded
+ * now (written by `task`); during replay, at catch-up (written by the engine, task ''). Throws VersionConflictError
+ * when another function of the same name declared the same version differently.
+ */
+export function declareVersions(run: Run, task: string, fn: string, versions: Readonly<Record<string, string>>): void {
+  const declared = run.versions.declare(fn, versions);
+  if (run.replay === null) {
+    for (const each of declared) recordVersion(run, each, task);
+  } else {
+    applyVersionsOfCall(run, run.replay, task, fn);
+  }
+}
+
+/**
+ * A call that ran live recorded its function's new versions at once, so its body saw them. On replay they lie
+ * after the records written before the call, among the records replay applies itself (versions, outside events
+ * that came meanwhile) before the next record a call claims; replay has not applied them yet when the call
+ * comes again. Apply them now (replay applies them again at their position, to the same effect). Versions
+ * recorded at catch-up (task '') stay where they are: calls that came before them saw the old ones.
+ */
+function applyVersionsOfCall(run: Run, replay: Replay, task: string, fn: string): void {
+  for (let offset = 0, record = replay.peek(0); record !== undefined && replay.isApplied(record); record = replay.peek(++offset)) {
+    if (record.type === 'version' && record.fn === fn && record.task === task) run.versions.apply(record);
+  }
+}
+
+/** At catch-up: record the versions the code declares that the history does not have, durably (undefined: nothing to wait for). */
+export function recordNewVersions(run: Run): Promise<void> | undefined {
+  for (const declared of run.versions.allDeclared()) recordVersion(run, declared, '');
+  return run.flush();
+}
+
+/** Record a declared version that is newer than the one in effect for its function (versions only move forward). */
+function recordVersion(run: Run, { fn, name, version }: DeclaredVersion, task: string): void {
+  if (version <= run.versions.current(fn, name)) return;
+  run.write(task, null, { type: 'version', id: '', fn, name, version } as RecordFields);
+  run.versions.apply({ fn, name, version });
 }

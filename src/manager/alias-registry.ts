@@ -10,7 +10,7 @@
  * while the only holders are workflows that will still replay a recorded close of it.
  */
 import { DuplicateAliasError } from '../core/errors.js';
-import type { AliasRegistry } from '../core/run.js';
+import type { AliasRegistry } from '../core/alias.js';
 import type { Store } from '../storage/store.js';
 
 /**

@@ -4,7 +4,7 @@
  * calls get from an entry.
  */
 import { WorkflowCancelledError, WorkflowFinishedError, WorkflowSuspendedError } from '../core/errors.js';
-import type { WorkflowOutcome } from '../core/historian.js';
+import type { WorkflowOutcome } from '../core/historian-types.js';
 import { deserialize, deserializeError, serialize, serializeError } from '../core/serializer.js';
 import type { WorkflowEntry } from '../storage/store.js';
 

@@ -6,7 +6,8 @@
 import { clock, type ClockTimer } from '../core/clock.js';
 import { createDeferred, type Deferred } from '../core/deferred.js';
 import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
-import { Historian, type WorkflowFunction, type WorkflowOutcome } from '../core/historian.js';
+import { Historian } from '../core/historian.js';
+import type { WorkflowFunction, WorkflowOutcome } from '../core/historian-types.js';
 import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { deserialize } from '../core/serializer.js';

@@ -4,7 +4,8 @@
  * first point where they disagree. Nothing runs live and nothing is written anywhere: the history is copied.
  */
 import { isQuestError } from '../core/errors.js';
-import { Historian, type WorkflowFunction } from '../core/historian.js';
+import { Historian } from '../core/historian.js';
+import type { WorkflowFunction } from '../core/historian-types.js';
 import { upgradeRecord, type HistoryRecord } from '../core/records.js';
 import { MemoryHistory } from '../storage/memory.js';
 

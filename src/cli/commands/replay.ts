@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { deserialize } from '../../core/serializer.js';
-import type { WorkflowFunction } from '../../core/historian.js';
+import type { WorkflowFunction } from '../../core/historian-types.js';
 import { replayHistory, type ReplayReport } from '../../testing/replay-history.js';
 import { CliError, EXIT, messageOf, printJson, table, withCommonOptions, withStore, type CliContext, type CommonOptions } from '../common.js';
 import { loadWorkflows } from './run.js';
