@@ -1,7 +1,7 @@
 /**
  * Resource kinds: the state machines behind queues, states, events and identity queues. A resource only
  * knows how to apply an action now or say it would block; recording, replay and waiting live in the run
- * (run.ts), so every kind gets them for free.
+ * (run.ts, run-resources.ts), so every kind gets them for free.
  */
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, UnknownActionError } from './errors.js';

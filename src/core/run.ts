@@ -21,7 +21,6 @@ import type { RecordFields } from './outcome.js';
 import { Quiescence } from './quiescence.js';
 import type { HistoryRecord, RecordType } from './records.js';
 import type { Replay } from './replay.js';
-import type { Json } from './serializer.js';
 import { stoppableWait } from './stoppable-wait.js';
 import { TaskState } from './task-state.js';
 import { VersionBook } from './version-book.js';
@@ -365,4 +364,3 @@ const OPEN_RESOURCE_BYTES = 400;
  */
 const TASK_BYTES = 7680;
 
-export type { Json };
