@@ -11,7 +11,7 @@ import { cancelChildren } from './child-workflows.js';
 import { cancelledEntry } from './entry-outcomes.js';
 import type { IdLocks } from './id-locks.js';
 import type { ManagedWorkflow, StopReason } from './managed-workflow.js';
-import type { RecentIds, RecentMap } from './recent-ids.js';
+import { RecentIds, type RecentMap } from './recent-ids.js';
 import { timedOutEntry, type WorkflowDeadlines } from './workflow-deadlines.js';
 
 /** What endings need from their manager. */
@@ -22,24 +22,41 @@ export interface EndingDeps {
   readonly locks: IdLocks;
   readonly aliases: ManagerAliases;
   readonly deadlines: WorkflowDeadlines;
-  /** Workflows deleted lately (an event for one says "deleted"). */
-  readonly deleted: RecentIds;
   /** The entries of workflows that finished here lately (a deleted one's goes). */
   readonly finishedEntries: RecentMap<WorkflowEntry>;
   /** How long a stop waits for running steps to honour their AbortSignal. */
   readonly stopGraceMs: number;
-  /** Cancel a child workflow (through the manager: it resolves aliases and checks the manager is open). */
-  cancel(id: string): Promise<void>;
+  /** Throws when the manager is closing. */
+  checkOpen(): void;
+  /** The workflow id `id` names (an id, or an alias). */
+  resolve(id: string): Promise<string>;
 }
 
 /**
  * The cancels, time-outs and deletes of one manager.
  *
  * @example
- * await endings.endForGood('g1', 'g1', 'cancel');
+ * await endings.cancel('g1');
  */
 export class WorkflowEndings {
+  /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
+  readonly deleted = new RecentIds(1000);
+
   constructor(private readonly deps: EndingDeps) {}
+
+  /** WorkflowManager.cancel: workflow `id` (or alias) cancelled for good. */
+  async cancel(id: string): Promise<void> {
+    this.deps.checkOpen();
+    const resolved = await this.deps.resolve(id);
+    await this.endForGood(resolved, id, 'cancel');
+  }
+
+  /** WorkflowManager.delete: workflow `id` (or alias) forgotten. */
+  async delete(id: string): Promise<void> {
+    this.deps.checkOpen();
+    const resolved = await this.deps.resolve(id);
+    await this.remove(resolved, id);
+  }
 
   /** Cancel workflow `resolved` (asked as `id`), or fail it with TimeoutError when its deadline passed. */
   async endForGood(resolved: string, id: string, reason: 'cancel' | 'timeout'): Promise<void> {
@@ -57,12 +74,12 @@ export class WorkflowEndings {
   }
 
   /** Delete workflow `resolved` (asked as `id`): stop it, then remove its entry, result, history and aliases. */
-  async remove(resolved: string, id: string): Promise<void> {
+  private async remove(resolved: string, id: string): Promise<void> {
     await this.deps.locks.run(resolved, async () => {
       await this.stop(resolved, id, 'delete');
       await this.deps.store.deleteWorkflow(resolved);
       this.deps.finishedEntries.delete(resolved);
-      this.deps.deleted.add(resolved);
+      this.deleted.add(resolved);
     });
     await this.cancelChildrenOf(resolved);
   }
@@ -89,6 +106,6 @@ export class WorkflowEndings {
   }
 
   private cancelChildrenOf(parent: string): Promise<void> {
-    return cancelChildren(this.deps.live.values(), parent, (child) => this.deps.cancel(child));
+    return cancelChildren(this.deps.live.values(), parent, (child) => this.cancel(child));
   }
 }

@@ -7,50 +7,23 @@
  * the store when it happens, never only at shutdown. A workflow's entry is durable before it runs, and its
  * outcome is durable before its history is cleared, so a crash at any point loses neither.
  */
-import { logger as questLogger } from '../logging.js';
-import {
-  InvalidArgumentError,
-  StorageError,
-  UnknownWorkflowTypeError,
-  WorkflowFinishedError,
-  WorkflowNotFoundError,
-  isQuestError,
-  isSuspension,
-} from '../core/errors.js';
+import { StorageError, WorkflowNotFoundError } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
-import { serialize } from '../core/serializer.js';
-import { newStoreOwner } from '../storage/owner.js';
-import { hasInbox, hasLeases, hasOwnership, type Store, type WorkflowEntry } from '../storage/store.js';
-import { ManagerAliases } from './alias-registry.js';
-import { WorkflowClaims } from './claims.js';
-import { IdLocks } from './id-locks.js';
-import { InboxDelivery } from './inbox-delivery.js';
-import { KeepAlive } from './keep-alive.js';
-import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
-import { notLiveError, outcomeOf } from './entry-outcomes.js';
-import { DEFAULT_LAUNCH_WINDOW, LaunchWindow } from './launch-window.js';
-import { Residency } from './residency.js';
-import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
-import { installSignalHandlers, type SignalOptions } from './signals.js';
-import { workflowInfo } from './workflow-info.js';
-import { WorkflowDeadlines, timeoutAtStart } from './workflow-deadlines.js';
+import { logger as questLogger } from '../logging.js';
+import type { Store } from '../storage/store.js';
 import { ManagerChildren, type ChildStarter } from './child-workflows.js';
+import { outcomeOf } from './entry-outcomes.js';
+import { IdLocks } from './id-locks.js';
+import type { InboxDelivery } from './inbox-delivery.js';
+import { DEFAULT_STOP_GRACE_MS, checkManagerOptions, shutDown, takeUpWorkflows } from './manager-lifecycle.js';
+import { OutsideCalls } from './outside-calls.js';
+import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { withScheduleType } from './schedules.js';
-import { RecentIds, RecentMap } from './recent-ids.js';
-import { WorkflowStarts, type StartOutcome } from './workflow-starts.js';
+import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { WorkflowEndings } from './workflow-endings.js';
-import type {
-  AnyWorkflow,
-  ManagerOptions,
-  StartOptions,
-  WorkflowArgs,
-  WorkflowHandle,
-  WorkflowInfo,
-  ResidencyInfo,
-  WorkflowRegistry,
-  WorkflowResult,
-  WorkflowType,
-} from './types.js';
+import { WorkflowStarts, type StartOutcome } from './workflow-starts.js';
+import { WorkflowsHere } from './workflows-here.js';
+import type { ManagerOptions, ResidencyInfo, StartOptions, WorkflowArgs, WorkflowHandle, WorkflowInfo, WorkflowRegistry, WorkflowResult, WorkflowType } from './types.js';
 
 /**
  * Runs many workflows over one store.
@@ -70,91 +43,39 @@ import type {
  * await manager.close();                                   // suspends whatever still runs
  */
 export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposable {
-  /** Every unfinished workflow of the store, running here or not. */
-  private readonly live = new Map<string, ManagedWorkflow>();
+  /** The workflows this manager has taken up (every unfinished one of the store, or those its claims hold). */
+  private readonly here: WorkflowsHere;
   private readonly locks = new IdLocks();
-  private readonly aliases: ManagerAliases;
-  private readonly deps: ManagedDeps;
   private closing: Promise<void> | undefined;
   /** Delivers the store's inbox, when it has one. */
   private readonly inbox: InboxDelivery | undefined;
-  /** Keeps the process alive while a workflow runs here (until close()). */
-  private readonly keepAlive = new KeepAlive<ManagedWorkflow>();
-  private readonly deadlines = new WorkflowDeadlines();
-  /** Workflows deleted by this manager lately, so that an event for one says "deleted", not "no such workflow". */
-  private readonly deleted = new RecentIds(1000);
-  /** Shared store: workflows this manager ran to their end lately (it settled their events itself). */
-  private readonly finishedHere = new RecentIds(10_000);
-  /**
-   * The entries of workflows that finished here lately, on a store this manager alone writes (no claims): a
-   * result() soon after the end answers from memory instead of reading the store (a read per workflow, a good
-   * share of a short workflow's cost on SQLite). A deletion drops its entry (WorkflowEndings.remove).
-   */
-  private readonly finishedEntries = new RecentMap<WorkflowEntry>(10_000);
-  /** When the store is shared by many processes (WorkflowLeases): which workflows this one runs. */
-  private readonly claims: WorkflowClaims | undefined;
+  private readonly outside: OutsideCalls;
   private readonly starts: WorkflowStarts;
   private readonly endings: WorkflowEndings;
 
   private readonly store: Store;
-  private readonly workflows: W;
   /** How long a stop waits for running steps to honour their AbortSignal (ManagerOptions.stopGraceMs). */
   private readonly stopGraceMs: number;
 
-  private constructor(private readonly options: ManagerOptions<W>) {
+  private constructor(options: ManagerOptions<W>) {
     const store = options.store;
     this.store = store;
-    this.workflows = withScheduleType(options.workflows);
     this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-    this.aliases = new ManagerAliases(store, {
-      // Shared store: an alias is held by a running workflow of any process (aliases are global).
-      isLive: (id) => this.live.has(id) || (this.claims !== undefined && store.getWorkflow(id).then((entry) => entry?.state === 'running')),
-      releasesDurably: (id) => this.releasesDurably(id),
+    const isClosing = (): boolean => this.closing !== undefined;
+    this.here = new WorkflowsHere({
+      store, workflows: withScheduleType(options.workflows), options, children: new ManagerChildren(this as unknown as ChildStarter),
+      isClosing, wakeInbox: () => this.inbox?.wake(), timeOut: (id) => this.endings.endForGood(id, id, 'timeout'),
     });
-    this.deps = {
-      store,
-      aliases: this.aliases,
-      stallTimeoutMs: options.historian?.stallTimeoutMs,
-      children: new ManagerChildren(this as unknown as ChildStarter),
-      onRunEnded: (workflow) => this.runEnded(workflow),
-      launches: new LaunchWindow(options.launchWindow ?? DEFAULT_LAUNCH_WINDOW),
-      // Every store, a shared one too: an evicted workflow keeps its lease (the store renews its fences) and
-      // counts against leases.maxWorkflows (see ./claims.ts). Checks both budgets (InvalidArgumentError).
-      residency: new Residency(options.maxResident, options.maxResidentBytes),
-      // Shared store: a run never replays a workflow whose lease moved (an evicted one woken late; ./claims.ts).
-      confirmLease: hasLeases(store) ? async (id) => this.claims?.confirmLease(id) : undefined,
-    };
-    this.inbox = hasInbox(store)
-      ? new InboxDelivery({
-          inbox: store,
-          pollMs: options.inboxPollMs ?? 200,
-          log: this.log,
-          isClosing: () => this.closing !== undefined,
-          resolve: (name) => this.resolve(name),
-          running: async (id) => (await this.running(id)).historian,
-          isActive: (id) => this.live.get(id)?.served === true,
-          mayApply: (id, resource) => this.live.get(id)?.mayApply(resource) !== false,
-          settlingElsewhere: (id) => this.settlingElsewhere(id),
-        })
-      : undefined;
-    this.claims = hasLeases(store)
-      ? new WorkflowClaims(
-          {
-            store, log: this.log, live: this.live, aliases: this.aliases,
-            // Every type this manager runs, Quest's own hidden ones (quest.schedule) included.
-            types: () => Object.getOwnPropertyNames(this.workflows),
-            launch: (entry) => this.resume(entry), wakeInbox: () => this.inbox?.wake(), isClosing: () => this.closing !== undefined,
-          },
-          options.leases,
-        )
-      : undefined;
-    this.starts = new WorkflowStarts({
-      store, claims: this.claims, live: this.live, managed: this.deps,
-      checkOpen: () => this.checkOpen(), launch: (managed) => this.launch(managed), workflowOf: (type) => this.workflowOf(type),
-    });
+    const { live, claims, aliases } = this.here;
     this.endings = new WorkflowEndings({
-      store, live: this.live, locks: this.locks, aliases: this.aliases, deadlines: this.deadlines, deleted: this.deleted, finishedEntries: this.finishedEntries,
-      stopGraceMs: this.stopGraceMs, cancel: (id) => this.cancel(id),
+      store, live, locks: this.locks, aliases, deadlines: this.here.deadlines, finishedEntries: this.here.finishedEntries, stopGraceMs: this.stopGraceMs,
+      checkOpen: () => this.checkOpen(), resolve: (id) => this.outside.resolve(id),
+    });
+    this.outside = new OutsideCalls({ store, live, locks: this.locks, aliases, claims, deleted: this.endings.deleted, finishedHere: this.here.finishedHere, isClosing });
+    this.inbox = this.outside.inboxDelivery(options.inboxPollMs ?? 200, options.logger ?? questLogger);
+    this.starts = new WorkflowStarts({
+      store, claims, live, managed: this.here.managed,
+      checkOpen: () => this.checkOpen(), launch: (managed) => this.here.launch(managed), workflowOf: (type) => this.here.workflowOf(type),
     });
   }
 
@@ -175,32 +96,16 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * const manager = await WorkflowManager.open({ store, workflows: { game, order } });
    */
   static async open<W extends WorkflowRegistry>(options: ManagerOptions<W>): Promise<WorkflowManager<W>> {
-    if (typeof options.workflows !== 'object' || options.workflows === null) {
-      throw new InvalidArgumentError('WorkflowManager.open() needs `workflows`: an object of workflow functions by type name.');
-    }
-    const grace = options.stopGraceMs;
-    if (grace !== undefined && (typeof grace !== 'number' || !(grace >= 0))) {
-      throw new InvalidArgumentError(`stopGraceMs must be 0 or more milliseconds, got ${String(grace)}.`);
-    }
+    checkManagerOptions(options);
     const manager = new WorkflowManager(options);
-    const { store } = options;
-    if (hasOwnership(store)) await store.acquireOwnership(newStoreOwner());
-    try {
-      // A shared store: claim what nobody runs, rather than resume everything.
-      if (manager.claims !== undefined) await manager.claims.start();
-      else for (const entry of await store.listWorkflows('running')) manager.resume(entry);
-    } catch (error) {
-      await manager.claims?.stop();
-      if (hasOwnership(store)) await store.releaseOwnership().catch(() => undefined);
-      throw error;
-    }
+    await takeUpWorkflows(options.store, manager.here.claims, (entry) => manager.here.resume(entry));
     manager.inbox?.startPolling();
     return manager;
   }
 
   /** The registered type names. */
   get types(): string[] {
-    return Object.keys(this.workflows);
+    return this.here.types;
   }
 
   /**
@@ -230,18 +135,13 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     args: WorkflowArgs<W, T>,
     options: StartOptions = {},
   ): Promise<WorkflowHandle<WorkflowResult<W, T>>> {
-    this.checkOpen();
-    checkId(id);
-    const workflow = this.workflowOf(type);
-    if (!Array.isArray(args)) throw new InvalidArgumentError('startWith() takes the workflow arguments as an array.');
-    const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
-    const timeout = timeoutAtStart(options.timeoutMs);
+    const request = this.starts.request(type, id, args, options);
     // A place in the launch window from here, handed to the run: many starts at once go in waves (./launch-window.ts).
-    const entered = this.deps.launches.enter();
+    const entered = this.here.managed.launches.enter();
     const place = typeof entered === 'function' ? entered : await entered;
     let outcome: StartOutcome = 'existing';
     try {
-      outcome = await this.locks.run(id, () => this.starts.create({ id, type, workflow, args: stored, timeout, options, place }));
+      outcome = await this.locks.run(id, () => this.starts.create(request, place));
     } finally {
       if (outcome !== 'launched') place();
     }
@@ -261,21 +161,21 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * try { console.log(await manager.getResult('g1')) } catch (error) { ... }
    */
   async getResult<R = unknown>(id: string): Promise<R> {
-    return this.resultOf<R>(await this.resolve(id), id);
+    return this.resultOf<R>(await this.outside.resolve(id), id);
   }
 
   /** getResult() of workflow id `resolved` (no alias), asked as `id`. */
   private async resultOf<R>(resolved: string, id: string): Promise<R> {
     const busy = this.locks.idle(resolved);
     if (busy !== undefined) await busy;
-    const managed = this.live.get(resolved);
+    const managed = this.here.live.get(resolved);
     if (managed !== undefined) {
       await managed.settled();
       // Shared store: a run that stopped because the workflow moved to another process is not the answer.
-      if (this.claims === undefined || !this.claims.handedOver(managed)) return managed.outcome() as R;
+      if (this.here.claims === undefined || !this.here.claims.handedOver(managed)) return managed.outcome() as R;
     }
-    if (this.claims !== undefined) return (await this.claims.result(resolved, id)) as R;
-    const entry = this.finishedEntries.get(resolved) ?? (await this.store.getWorkflow(resolved));
+    if (this.here.claims !== undefined) return (await this.here.claims.result(resolved, id)) as R;
+    const entry = this.here.finishedEntries.get(resolved) ?? (await this.store.getWorkflow(resolved));
     if (entry === undefined) throw new WorkflowNotFoundError(id);
     return outcomeOf(entry) as R;
   }
@@ -287,10 +187,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * @example
    * if (!(await manager.has('lobby'))) await manager.start('lobby', 'lobby-1');
    */
-  async has(id: string): Promise<boolean> {
-    if (this.live.has(id)) return true;
-    if ((await this.aliases.resolve(id)) !== undefined) return true;
-    return (await this.store.getWorkflow(id)) !== undefined;
+  has(id: string): Promise<boolean> {
+    return this.outside.has(id);
   }
 
   /**
@@ -305,10 +203,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * @example
    * await manager.cancel('g1');
    */
-  async cancel(id: string): Promise<void> {
-    this.checkOpen();
-    const resolved = await this.resolve(id);
-    await this.endings.endForGood(resolved, id, 'cancel');
+  cancel(id: string): Promise<void> {
+    return this.endings.cancel(id);
   }
 
   /**
@@ -320,10 +216,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * @example
    * await manager.delete('g1');
    */
-  async delete(id: string): Promise<void> {
-    this.checkOpen();
-    const resolved = await this.resolve(id);
-    await this.endings.remove(resolved, id);
+  delete(id: string): Promise<void> {
+    return this.endings.delete(id);
   }
 
   /**
@@ -332,9 +226,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * @example
    * for (const { id, status } of await manager.list()) console.log(id, status);
    */
-  async list(): Promise<WorkflowInfo[]> {
-    const entries = await this.store.listWorkflows();
-    return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id), this.claims !== undefined));
+  list(): Promise<WorkflowInfo[]> {
+    return this.here.list();
   }
 
   /**
@@ -345,8 +238,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * const { resident, estimatedBytes } = manager.residency();
    */
   residency(): ResidencyInfo {
-    const residency = this.deps.residency;
-    return { resident: residency.size, estimatedBytes: residency.bytes, maxResident: residency.maxResident, maxResidentBytes: residency.maxResidentBytes };
+    return this.here.residency();
   }
 
   /** quest.py's name for {@link list}: id, type, start time and status of every workflow. */
@@ -366,16 +258,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * @example
    * await manager.act('g1', 'guess', null, 'put', 7);
    */
-  async act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    try {
-      return await this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
-    } catch (error) {
-      // Shared store: a workflow running in another process (or waiting for one) is reached through the inbox;
-      // so is one whose lease moved during this call (fencing refused its write: nothing of it was recorded).
-      const elsewhere = isQuestError(error, 'WORKFLOW_SUSPENDED') || isQuestError(error, 'LEASE_LOST');
-      if (this.claims === undefined || !elsewhere || this.closing !== undefined) throw error;
-      return this.claims.actElsewhere(await this.resolve(id), error, { resource: name, identity, action, args });
-    }
+  act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
+    return this.outside.act(id, name, identity, action, ...args);
   }
 
   /**
@@ -383,7 +267,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * half-replayed state; see Historian.resources); failures as for {@link act}.
    */
   async resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
-    return this.withRunning(id, (historian) => historian.resources(identity));
+    return this.outside.withRunning(id, (historian) => historian.resources(identity));
   }
 
   /**
@@ -395,7 +279,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * for await (const snapshot of await manager.resourceStream('g1', 'ann')) render(snapshot.resources);
    */
   async resourceStream(id: string, identity: string | null): Promise<ResourceStream> {
-    return this.withRunning(id, (historian) => historian.resourceStream(identity));
+    return this.outside.withRunning(id, (historian) => historian.resourceStream(identity));
   }
 
   /**
@@ -403,7 +287,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * WorkflowSuspendedError if it stops first. Failures as for {@link act}.
    */
   async waitForResource(id: string, name: string, identity: string | null): Promise<ResourceInfo> {
-    return this.withRunning(id, (historian) => historian.waitForResource(name, identity));
+    return this.outside.withRunning(id, (historian) => historian.waitForResource(name, identity));
   }
 
   /** A typed handle on queue `name` of workflow `id` (or alias), used as `identity`. */
@@ -482,7 +366,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await manager.close();
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= shutDown({ store: this.store, inbox: this.inbox, here: this.here, locks: this.locks, stopGraceMs: this.stopGraceMs });
     return this.closing;
   }
 
@@ -505,145 +389,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   // ---------------------------------------------------------------------------------------------------------
 
-  private async shutdown(): Promise<void> {
-    const deliveryEnded = this.inbox?.stop();
-    this.deadlines.clear();
-    await this.claims?.stop();
-    await this.locks.drain();
-    await Promise.all([...this.live.values()].map((managed) => managed.stop('close', this.stopGraceMs)));
-    // A delivery in progress ends once the workflows are stopped (its event stays in the inbox). No extra
-    // await when none is: code racing close() (a signal handler's exit) sees the same timing as before.
-    if (deliveryEnded !== undefined) await deliveryEnded;
-    this.keepAlive.stop();
-    // Ownership and leases go after the last write (every workflow is stopped): the next manager starts from it all.
-    try {
-      await this.claims?.releaseAll();
-      if (hasOwnership(this.store)) await this.store.releaseOwnership();
-    } finally {
-      await this.store.close();
-    }
-  }
-
-  private get log(): NonNullable<ManagerOptions<W>['logger']> {
-    return this.options.logger ?? questLogger;
-  }
-
-  /** Resume a workflow found 'running' in the store at open. */
-  private resume(entry: WorkflowEntry): void {
-    const workflow = Object.hasOwn(this.workflows, entry.type) ? this.workflows[entry.type] : undefined;
-    const managed = new ManagedWorkflow(entry, workflow, this.deps);
-    this.launch(managed);
-    if (workflow === undefined) {
-      (this.options.logger ?? questLogger).warn(
-        { workflow: entry.id, type: entry.type },
-        'workflow type not registered: the workflow stays suspended until a manager that knows the type opens the store',
-      );
-    }
-  }
-
-  private launch(managed: ManagedWorkflow): void {
-    this.live.set(managed.id, managed);
-    this.deadlines.arm(managed.entry, (id) => {
-      if (this.closing === undefined) this.endings.endForGood(id, id, 'timeout').catch((error: unknown) => this.log.warn({ workflow: id, err: error }, 'could not end a workflow whose time ran out'));
-    });
-    managed.launch(this.types);
-    if (managed.active) this.keepAlive.hold(managed);
-  }
-
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
     // The workflow of this id, never an alias of the same name (no alias lookup: a store read less on SQLite).
     return { id, type, created, result: () => this.resultOf<R>(id, id) };
   }
 
-  private runEnded(managed: ManagedWorkflow): void {
-    if (!managed.evicted) this.keepAlive.release(managed);
-    if (managed.finished !== undefined) this.deadlines.disarm(managed.id);
-    // A finished workflow's entry now lives in the store only; unfinished ones stay (resumable, listable).
-    if (managed.finished !== undefined && this.live.get(managed.id) === managed) this.live.delete(managed.id);
-    if (managed.finished !== undefined && this.claims !== undefined) this.finishedHere.add(managed.id);
-    if (managed.finished !== undefined && this.claims === undefined && !managed.finished.deleteOnFinish) this.finishedEntries.set(managed.id, managed.finished);
-    this.claims?.runEnded(managed);
-    if (isQuestError(managed.halted, 'CORRUPT_HISTORY')) {
-      this.log.warn({ workflow: managed.id, err: managed.halted }, 'history damaged: the workflow is not run (list() shows it damaged); restore its history or delete it');
-    }
-  }
-
-  /** For the alias registry: a removal is a real release unless the workflow is being suspended. */
-  private releasesDurably(id: string): boolean {
-    const managed = this.live.get(id);
-    if (managed === undefined || managed.finished !== undefined) return true;
-    return managed.historian?.status === 'running';
-  }
-
-  /** Running workflow `id` (or alias), for outside calls; when it is not running, the error names its state. */
-  private async running(id: string): Promise<ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> }> {
-    const resolved = await this.resolve(id);
-    const busy = this.locks.idle(resolved);
-    if (busy !== undefined) await busy;
-    const managed = this.live.get(resolved);
-    if (managed === undefined) throw await this.notLive(resolved, id);
-    await managed.ensureResident(); // an evicted workflow resumes by replay (./residency.ts)
-    if (!managed.active || managed.historian === undefined) throw managed.notRunning();
-    return managed as ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> };
-  }
-
-  /**
-   * Use the Historian of running workflow `id` (or alias) for an outside call. When the workflow is not
-   * running, or is stopped during the call, the error names its state (see {@link act}).
-   */
-  private async withRunning<T>(id: string, use: (historian: NonNullable<ManagedWorkflow['historian']>) => T | Promise<T>): Promise<T> {
-    // The call starts in the same turn as it did when outside calls awaited running() themselves.
-    const managed = await this.running(id);
-    try {
-      return await use(managed.historian);
-    } catch (error) {
-      // Stopped during the call: the run's stop reason says "suspended"; say what really happened.
-      if (isSuspension(error) && managed.stopping !== undefined) throw managed.notRunning();
-      throw error;
-    }
-  }
-
-  /** Why workflow `id`, which this manager does not run, cannot take outside calls. */
-  private async notLive(id: string, asked: string): Promise<Error> {
-    if (this.closing !== undefined) return new StorageError('This workflow manager is closed (or closing); open a new one.');
-    const entry = await this.store.getWorkflow(id);
-    if (entry !== undefined) return notLiveError(entry);
-    return this.deleted.has(id) ? new WorkflowFinishedError(id, 'deleted') : new WorkflowNotFoundError(asked);
-  }
-
-  /**
-   * Shared store: workflow `id` finished in another process less than a lease period ago, so that process may
-   * not have settled the inbox events it applied yet (see InboxDeliveryDeps.settlingElsewhere).
-   */
-  private async settlingElsewhere(id: string): Promise<boolean> {
-    if (this.claims === undefined || this.live.has(id) || this.finishedHere.has(id)) return false;
-    const finishedAt = (await this.store.getWorkflow(id))?.finishedAt;
-    return finishedAt !== undefined && Date.now() - finishedAt < this.claims.leaseMs;
-  }
-
-  /** The workflow id `id` names: an id of this store wins; otherwise the workflow holding alias `id`. */
-  private async resolve(id: string): Promise<string> {
-    checkId(id);
-    if (this.live.has(id)) return id;
-    const holder = await this.aliases.resolve(id);
-    if (holder === undefined) return id;
-    return (await this.store.getWorkflow(id)) === undefined ? holder : id;
-  }
-
-  private workflowOf(type: string): AnyWorkflow {
-    const workflow = Object.hasOwn(this.workflows, type) ? this.workflows[type] : undefined;
-    if (typeof workflow !== 'function') throw new UnknownWorkflowTypeError(type, this.types);
-    return workflow;
-  }
-
   private checkOpen(): void {
     if (this.closing !== undefined) throw new StorageError('This workflow manager is closed (or closing); open a new one.');
   }
-}
-
-/** Default of ManagerOptions.stopGraceMs. */
-const DEFAULT_STOP_GRACE_MS = 5000;
-
-function checkId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0) throw new InvalidArgumentError(`A workflow id must be a non-empty string, got ${JSON.stringify(id)}.`);
 }

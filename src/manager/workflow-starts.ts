@@ -3,11 +3,14 @@
  * launched, or an existing workflow returned or refused (StartOptions.ifExists), on a store of one manager
  * or one shared by many processes (WorkflowLeases).
  */
-import { DuplicateWorkflowError, isQuestError } from '../core/errors.js';
+import { DuplicateWorkflowError, InvalidArgumentError, isQuestError } from '../core/errors.js';
+import { serialize } from '../core/serializer.js';
 import { hasEntryWrites, type Store, type WorkflowEntry } from '../storage/store.js';
 import type { WorkflowClaims } from './claims.js';
 import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
+import { checkId } from './outside-calls.js';
 import type { AnyWorkflow, StartOptions } from './types.js';
+import { timeoutAtStart } from './workflow-deadlines.js';
 
 /**
  * What a start did: launched a run of a new workflow (which took over the launch-window place), created one
@@ -23,8 +26,6 @@ export interface StartRequest {
   args: WorkflowEntry['args'];
   timeout: WorkflowEntry['timeout'];
   options: StartOptions;
-  /** Gives back the launch-window place the start holds; the run takes it over when launched. */
-  place: () => void;
 }
 
 /** What starts need from their manager. */
@@ -46,13 +47,30 @@ export interface StartDeps {
  * The starts of one manager.
  *
  * @example
- * const outcome = await locks.run(id, () => starts.create({ id, type, workflow, args, timeout, options, place }));
+ * const request = starts.request('game', 'g1', [3], {});
+ * const outcome = await locks.run('g1', () => starts.create(request, place));
  */
 export class WorkflowStarts {
   constructor(private readonly deps: StartDeps) {}
 
-  /** Create the entry (durably) and launch its run with the start's place, or reuse an existing workflow. */
-  async create(request: StartRequest): Promise<StartOutcome> {
+  /**
+   * A start of workflow `id` of `type` with `args`, checked and its arguments serialized, before anything is
+   * started: StorageError once the manager closes, InvalidArgumentError, UnknownWorkflowTypeError, NotSerializableError.
+   */
+  request(type: string, id: string, args: unknown, options: StartOptions): StartRequest {
+    this.deps.checkOpen();
+    checkId(id);
+    const workflow = this.deps.workflowOf(type);
+    if (!Array.isArray(args)) throw new InvalidArgumentError('startWith() takes the workflow arguments as an array.');
+    const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
+    return { id, type, workflow, args: stored, timeout: timeoutAtStart(options.timeoutMs), options };
+  }
+
+  /**
+   * Create the entry (durably) and launch its run, which takes over the launch-window `place` the start holds,
+   * or reuse an existing workflow.
+   */
+  async create(request: StartRequest, place: () => void): Promise<StartOutcome> {
     const { id, type, options } = request;
     const { store, claims } = this.deps;
     this.deps.checkOpen();
@@ -81,7 +99,7 @@ export class WorkflowStarts {
       if (claimed === 'existing') return 'existing';
       if (!claimed) return 'created'; // created, for a process with capacity to run
     }
-    this.deps.launch(new ManagedWorkflow(entry, request.workflow, this.deps.managed, request.place));
+    this.deps.launch(new ManagedWorkflow(entry, request.workflow, this.deps.managed, place));
     return 'launched';
   }
 
