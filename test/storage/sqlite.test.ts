@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
 import { newStoreOwner } from '../../src/storage/owner.js';
 import { SCHEMA_VERSION, SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
+import { hasPages } from '../../src/storage/workflow-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 
 runStoreConformance('sqlite', async () => {
@@ -18,6 +19,15 @@ runStoreConformance('sqlite', async () => {
     cleanup: () => rm(directory, { recursive: true, force: true }),
     damage: sqliteDamage(path),
   };
+});
+
+test('a SqliteStore reads the workflow list by pages (WorkflowPages)', async () => {
+  const store = await openSqliteStore(':memory:');
+  try {
+    assert.ok(hasPages(store));
+  } finally {
+    await store.close();
+  }
 });
 
 /** Run `sql` on the database at `path` (closed by the store), with the workflow id as its parameter `@id`. */
