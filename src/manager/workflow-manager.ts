@@ -33,6 +33,7 @@ import { Residency } from './residency.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { workflowInfo } from './workflow-info.js';
+import { listPage, type ListPage, type ListPageQuery } from './list-pages.js';
 import { WorkflowDeadlines, timeoutAtStart } from './workflow-deadlines.js';
 import { ManagerChildren, type ChildStarter } from './child-workflows.js';
 import { withScheduleType } from './schedules.js';
@@ -335,6 +336,23 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   async list(): Promise<WorkflowInfo[]> {
     const entries = await this.store.listWorkflows();
     return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id), this.claims !== undefined));
+  }
+
+  /**
+   * One page of {@link list}, newest start first (`state`, `type`: only those stored so), and with `counts: true`
+   * the number of workflows of each status and type. Pass the page's `next` as `after` for the next page: the
+   * pages after a cursor stay as they were while workflows start (a new one shows on the first page). On a store
+   * with paged reads (SQLite, PostgreSQL, memory) a page reads its own entries only, whatever the number of
+   * workflows; on another store it reads the whole list. InvalidArgumentError for a limit out of 1..10,000 or a
+   * cursor that is not a `next`.
+   *
+   * @example
+   * let page = await manager.listPage({ state: 'running', limit: 100, counts: true });
+   * console.log(page.counts, page.items.map((w) => w.id));
+   * if (page.next !== undefined) page = await manager.listPage({ state: 'running', limit: 100, after: page.next });
+   */
+  listPage(query: ListPageQuery): Promise<ListPage> {
+    return listPage({ store: this.store, live: this.live, aliasesOf: (id) => this.aliases.aliasesOf(id), shared: this.claims !== undefined }, query);
   }
 
   /**
