@@ -10,6 +10,9 @@ import { encodeCursor, type PageKey, type WorkflowCount, type WorkflowEntryPage,
 /** The type of an entry, as the index workflows_by_type holds it (the same expression, or the index is not used). */
 const TYPE = "json_extract(body, '$.type')";
 
+/** The counts by state and type: read from the index workflows_by_type alone (migration 6). */
+export const COUNT_SQL = `SELECT state, ${TYPE} AS type, count(*) AS count FROM workflows GROUP BY state, ${TYPE}`;
+
 interface PageRow {
   position: number;
   started_at: number;
@@ -39,7 +42,7 @@ export class SqlitePages {
 
   /** The counts by state and type: one GROUP BY. */
   counts(): WorkflowCount[] {
-    this.countStatement ??= this.db.prepare(`SELECT state, ${TYPE} AS type, count(*) AS count FROM workflows GROUP BY state, ${TYPE}`);
+    this.countStatement ??= this.db.prepare(COUNT_SQL);
     return this.countStatement.all().map(({ state, type, count }) => ({ state: state as WorkflowState, type, count }));
   }
 
