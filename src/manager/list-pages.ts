@@ -21,6 +21,8 @@ export interface ListPageQuery {
   limit: number;
   /** The `next` of the page before: this page starts after it. */
   after?: string;
+  /** Only the workflow of this id, or else the one holding this alias (one line at most; `after` does not apply). */
+  id?: string;
   /** Also count the workflows of each status and type (one more read: ask for it when the counts are shown). */
   counts?: boolean;
 }
@@ -47,13 +49,15 @@ export interface ListPageDeps {
   store: Store;
   live: ReadonlyMap<string, ManagedWorkflow>;
   aliasesOf(workflowId: string): string[];
+  /** The workflow holding `alias` now, if any. */
+  resolveAlias(alias: string): Promise<string | undefined>;
   shared: boolean;
 }
 
 /** The page `query` asks for. */
 export async function listPage(deps: ListPageDeps, query: ListPageQuery): Promise<ListPage> {
-  const { counts, ...pageQuery } = query;
-  const page = hasPages(deps.store) ? await deps.store.pageWorkflows(pageQuery) : await pageOfList(deps.store, pageQuery);
+  const { counts, id, ...pageQuery } = query;
+  const page = id !== undefined ? await byId(deps, id, pageQuery) : hasPages(deps.store) ? await deps.store.pageWorkflows(pageQuery) : await pageOfList(deps.store, pageQuery);
   const items = page.entries.map((entry) => workflowInfo(entry, deps.live.get(entry.id), deps.aliasesOf(entry.id), deps.shared));
   const result: ListPage = page.next === undefined ? { items } : { items, next: page.next };
   if (counts === true) result.counts = await statusCounts(deps);
@@ -84,6 +88,18 @@ async function statusCounts(deps: ListPageDeps): Promise<StatusCount[]> {
     add(status, managed.entry.type, 1);
   }
   return [...counts.values()].filter(({ count }) => count > 0);
+}
+
+/** The entry of workflow `id`, or of the one holding alias `id`, when it matches the query's state and type. */
+async function byId(deps: ListPageDeps, id: string, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+  checkPageQuery({ limit: query.limit });
+  let entry = await deps.store.getWorkflow(id);
+  if (entry === undefined) {
+    const holder = await deps.resolveAlias(id);
+    if (holder !== undefined) entry = await deps.store.getWorkflow(holder);
+  }
+  if (entry === undefined || (query.state !== undefined && entry.state !== query.state) || (query.type !== undefined && entry.type !== query.type)) return { entries: [] };
+  return { entries: [entry] };
 }
 
 function countList(entries: readonly WorkflowEntry[]): WorkflowCount[] {

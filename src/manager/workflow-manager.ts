@@ -339,7 +339,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   /**
-   * One page of {@link list}, newest start first (`state`, `type`: only those stored so), and with `counts: true`
+   * One page of {@link list}, newest start first (`state`, `type`: only those stored so; `id`: the one workflow of that
+   * id or alias), and with `counts: true`
    * the number of workflows of each status and type. Pass the page's `next` as `after` for the next page: the
    * pages after a cursor stay as they were while workflows start (a new one shows on the first page). On a store
    * with paged reads (SQLite, PostgreSQL, memory) a page reads its own entries only, whatever the number of
@@ -352,7 +353,8 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * if (page.next !== undefined) page = await manager.listPage({ state: 'running', limit: 100, after: page.next });
    */
   listPage(query: ListPageQuery): Promise<ListPage> {
-    return listPage({ store: this.store, live: this.live, aliasesOf: (id) => this.aliases.aliasesOf(id), shared: this.claims !== undefined }, query);
+    const aliases = this.aliases;
+    return listPage({ store: this.store, live: this.live, aliasesOf: (id) => aliases.aliasesOf(id), resolveAlias: (alias) => aliases.resolve(alias), shared: this.claims !== undefined }, query);
   }
 
   /**

@@ -2,7 +2,7 @@
  * The `workflows` inspection call read by pages (when the manager's store has paged reads): the page's own
  * entries through `manager.listPage`, and the counts from one GROUP BY kept a short while (as the whole list is
  * in inspect-operations.ts), instead of every entry per call. It answers the filters the store can page on
- * (status, type) from the first page or a cursor; `search`, `id`, `offset` without a cursor, and the statuses
+ * (status, type, id) from the first page or a cursor; `search`, `offset` without a cursor, and the statuses
  * only the manager tells apart (suspended, damaged) stay with the whole list.
  */
 import type { ListPage, ListPageQuery, StatusCount } from '../manager/list-pages.js';
@@ -22,13 +22,14 @@ const MAX_FILLS = 20;
 export function pageable(body: Record<string, unknown>): boolean {
   const status = body.status;
   const has = (name: string): boolean => body[name] !== undefined && body[name] !== '';
-  return !has('search') && !has('id') && status !== 'suspended' && status !== 'damaged' && (typeof body.after === 'string' || !(typeof body.offset === 'number' && body.offset > 0));
+  return !has('search') && status !== 'suspended' && status !== 'damaged' && (typeof body.after === 'string' || !(typeof body.offset === 'number' && body.offset > 0));
 }
 
 /** One page for `body` (see {@link pageable}), with the counts given. */
 export async function pagedWorkflows(page: WirePager, counts: readonly StatusCount[], body: Record<string, unknown>): Promise<WorkflowPage> {
   const status = choiceField(body, 'status', WIRE_STATUSES);
   const type = optionalString(body, 'type');
+  const id = optionalString(body, 'id');
   const limit = integerField(body, 'limit', 50, 1, MAX_PAGE_LIMIT);
   const offset = integerField(body, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
   let after = optionalString(body, 'after');
@@ -37,7 +38,7 @@ export async function pagedWorkflows(page: WirePager, counts: readonly StatusCou
   const items: WireWorkflowInfo[] = [];
   let next: string | undefined;
   for (let fill = 0; fill < MAX_FILLS; fill++) {
-    const found = await page({ limit: limit - items.length, ...(state === undefined ? {} : { state }), ...(type === undefined ? {} : { type }), ...(after === undefined ? {} : { after }) });
+    const found = await page({ limit: limit - items.length, ...(state === undefined ? {} : { state }), ...(type === undefined ? {} : { type }), ...(id === undefined ? {} : { id }), ...(after === undefined ? {} : { after }) });
     items.push(...(status === undefined ? found.items : found.items.filter((info) => info.status === status)));
     next = after = found.next;
     if (next === undefined || items.length === limit) break;
@@ -50,6 +51,8 @@ export async function pagedWorkflows(page: WirePager, counts: readonly StatusCou
     types.add(count.type);
     if ((status === undefined || count.status === status) && (type === undefined || count.type === type)) total += count.count;
   }
+  // One workflow asked for by id or alias: the total is whether it is there.
+  if (id !== undefined) total = items.length;
   const answer: WorkflowPage = { items, total, offset, limit, counts: byStatus, types: [...types].sort(), at: Date.now() };
   if (next !== undefined) answer.next = next;
   return answer;

@@ -8,14 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowManager, isQuestError, queue } from '../../src/index.js';
+import { WorkflowManager, alias, isQuestError, queue } from '../../src/index.js';
 import { FileStore } from '../../src/storage/files.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import type { Store } from '../../src/storage/store.js';
 import type { ListPageQuery } from '../../src/manager/list-pages.js';
 
-/** Waits for one number, returns it. */
+/** Waits for one number, returns it; known by the alias 'front-door' meanwhile. */
 async function waiter(): Promise<number> {
+  await using _door = await alias('front-door');
   await using numbers = await queue<number>('numbers', null);
   return await numbers.get();
 }
@@ -31,6 +32,7 @@ async function withManager(store: Store, body: (manager: WorkflowManager<{ waite
   const manager = await WorkflowManager.open({ store, workflows: { waiter }, inboxPollMs: 0 });
   try {
     await manager.start('waiter', 'live');
+    await manager.waitForResource('live', 'numbers', null); // its alias is held
     await body(manager);
   } finally {
     await manager.close();
@@ -77,6 +79,11 @@ for (const [name, open] of [
           assert.equal(first.next !== undefined && (await manager.listPage({ limit: 2, after: first.next })).items[0]?.id, 'done-5');
           await assert.rejects(manager.listPage({ limit: 2, after: 'no-cursor' }), (error) => isQuestError(error, 'INVALID_ARGUMENT'));
           await assert.rejects(manager.listPage({ limit: 0 }), (error) => isQuestError(error, 'INVALID_ARGUMENT'));
+          // One workflow by id, or by an alias it holds.
+          assert.deepEqual((await manager.listPage({ id: 'front-door', limit: 1 })).items.map((w) => [w.id, w.aliases]), [['live', ['front-door']]]);
+          assert.deepEqual((await manager.listPage({ id: 'done-3', limit: 1 })).items.map((w) => w.id), ['done-3']);
+          assert.deepEqual((await manager.listPage({ id: 'done-3', state: 'completed', limit: 1 })).items, []);
+          assert.deepEqual((await manager.listPage({ id: 'nobody', limit: 1 })).items, []);
           await manager.queue<number>('live', 'numbers', null).put(1);
           await manager.getResult('live');
         });

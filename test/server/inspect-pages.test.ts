@@ -1,7 +1,7 @@
 /**
  * The `workflows` inspection call on a store with paged reads: a page and its counts are answered without
  * reading every entry (seen through the store: a MemoryStore that counts its listWorkflows calls), the cursor
- * pages on while workflows start, and the filters only the whole list answers still work.
+ * pages on while workflows start, one workflow by id is one read, and search (the whole list) still works.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -70,13 +70,18 @@ describe('inspection: the workflows call on a store with paged reads', () => {
     assert.equal(store.lists, lists, 'no call read the whole list');
   });
 
-  test('search and id still answer from the whole list, in the same order as the pages', async () => {
+  test('id answers from one read; search from the whole list, in the same order as the pages', async () => {
     const admin = served.client(TOKENS.admin);
+    const lists = store.lists;
+    const one = await admin.workflows({ id: 'w007', limit: 1 });
+    assert.deepEqual([one.items.map((w) => w.id), one.total, one.next], [['w007'], 1, undefined]);
+    assert.deepEqual((await admin.workflows({ id: 'w007', status: 'failed' })).items, []);
+    assert.deepEqual((await admin.workflows({ id: 'nobody' })).total, 0);
+    assert.equal(store.lists, lists, 'no call read the whole list');
     const paged = await admin.workflows({ limit: 500 });
     const searched = await admin.workflows({ limit: 500, search: 'w1' });
     assert.deepEqual(searched.items.map((w) => w.id), paged.items.map((w) => w.id).filter((id) => id.includes('w1')));
     assert.equal(searched.next, undefined);
-    assert.deepEqual((await admin.workflows({ id: 'w007' })).items.map((w) => w.id), ['w007']);
     // offset without a cursor (an older client) pages the whole list.
     assert.deepEqual((await admin.workflows({ limit: 5, offset: 5 })).items.map((w) => w.id), paged.items.slice(5, 10).map((w) => w.id));
   });
