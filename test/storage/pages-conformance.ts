@@ -64,6 +64,14 @@ export function pageChecks(check: (title: string, body: Check) => void): void {
     assert.deepEqual((await store.pageWorkflows({ limit: MAX_WORKFLOW_PAGE })).entries.length, 6);
   });
 
+  paged('many workflows started in the same millisecond page in the order they were stored, the latest first', async (store) => {
+    const ids = Array.from({ length: 23 }, (_, n) => `same-${n}`);
+    for (const id of ids) await store.putWorkflow(entry(id, 4));
+    await store.putWorkflow(entry('before', 3));
+    const expected = [...ids].reverse();
+    assert.deepEqual(await pages(store, { limit: 5 }), [...[0, 5, 10, 15, 20].map((from) => expected.slice(from, from + 5)).slice(0, 4), [...expected.slice(20), 'before']]);
+  });
+
   paged('pages filter by state, by type, and by both', async (store) => {
     await store.putWorkflow(entry('r1', 1, 'running', 'order'));
     await store.putWorkflow(entry('c1', 2, 'completed', 'order'));

@@ -19,8 +19,9 @@ export async function selectPage(pool: pg.Pool, schema: string, query: WorkflowP
   if (query.state !== undefined) where.push(`state = ${param(query.state)}`);
   if (query.type !== undefined) where.push(`${TYPE} = ${param(query.type)}`);
   if (cursor !== undefined) where.push(`(started_at, position) < (${param(cursor.startedAt)}::bigint, ${param(cursor.position)}::bigint)`);
-  const { rows } = await pool.query<{ position: string; started_at: string; body: string }>(
-    `SELECT position::text AS position, started_at::text AS started_at, body FROM ${quoteIdentifier(schema)}.workflows ` +
+  // Text aliases that are not the columns' names: ORDER BY a text alias would sort "10" before "9" (and read every row).
+  const { rows } = await pool.query<{ at_position: string; started: string; body: string }>(
+    `SELECT position::text AS at_position, started_at::text AS started, body FROM ${quoteIdentifier(schema)}.workflows ` +
       `${where.length === 0 ? '' : `WHERE ${where.join(' AND ')} `}ORDER BY started_at DESC, position DESC LIMIT ${param(query.limit + 1)}`,
     params,
   );
@@ -28,7 +29,7 @@ export async function selectPage(pool: pg.Pool, schema: string, query: WorkflowP
   if (more) rows.pop();
   const entries = rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
   const last = rows.at(-1);
-  return more && last !== undefined ? { entries, next: encodeCursor({ startedAt: Number(last.started_at), position: Number(last.position) }) } : { entries };
+  return more && last !== undefined ? { entries, next: encodeCursor({ startedAt: Number(last.started), position: Number(last.at_position) }) } : { entries };
 }
 
 /** The counts by state and type of the workflows of `schema`: one GROUP BY. */
