@@ -78,6 +78,7 @@ export type {
   WorkflowInfo,
   ResidencyInfo,
 } from './manager/types.js';
+export type { ListPage, ListPageQuery, StatusCount } from './manager/list-pages.js';
 export { QueueProxy, StateProxy, EventProxy, IdentityQueueProxy } from './manager/proxies.js';
 export type { SignalOptions } from './manager/signals.js';
 export type { LeaseOptions } from './manager/claims.js';

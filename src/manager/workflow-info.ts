@@ -5,7 +5,7 @@
 import { isQuestError } from '../core/errors.js';
 import type { WorkflowEntry } from '../storage/store.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
-import type { WorkflowInfo } from './types.js';
+import type { ManagedStatus, WorkflowInfo } from './types.js';
 
 /**
  * The listing line of `entry`; `managed` is the manager's live workflow of that id, if any.
@@ -16,15 +16,20 @@ import type { WorkflowInfo } from './types.js';
 export function workflowInfo(entry: WorkflowEntry, managed: ManagedWorkflow | undefined, aliases: string[], sharedStore = false): WorkflowInfo {
   // A 'running' entry that no run of this manager serves is waiting to be resumed (suspended), unless the store
   // is shared by many processes: then another process runs it, or will claim it (running).
-  let status = managed?.status ?? (entry.state === 'running' ? (sharedStore ? 'running' : 'suspended') : entry.state);
-  // Not run because its history is damaged: not resumable as it is, unlike a suspended workflow.
-  if (status === 'suspended' && isQuestError(managed?.halted, 'CORRUPT_HISTORY')) status = 'damaged';
+  const status = managed === undefined ? (entry.state === 'running' ? (sharedStore ? 'running' : 'suspended') : entry.state) : managedStatus(managed);
   const info: WorkflowInfo = { id: entry.id, type: entry.type, status, startedAt: new Date(entry.startedAt), aliases };
   if (managed?.evicted === true) info.resident = false;
   if (entry.finishedAt !== undefined) info.finishedAt = new Date(entry.finishedAt);
   const error = managed?.halted ?? entry.error;
   if (error !== undefined) info.error = messageOf(error);
   return info;
+}
+
+/** The status of a workflow the manager holds, as list() reports it. */
+export function managedStatus(managed: ManagedWorkflow): ManagedStatus {
+  const status = managed.status;
+  // Not run because its history is damaged: not resumable as it is, unlike a suspended workflow.
+  return status === 'suspended' && isQuestError(managed.halted, 'CORRUPT_HISTORY') ? 'damaged' : status;
 }
 
 function messageOf(error: unknown): string {

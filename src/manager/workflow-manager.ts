@@ -11,6 +11,7 @@ import { StorageError, WorkflowNotFoundError } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { logger as questLogger } from '../logging.js';
 import type { Store } from '../storage/store.js';
+import type { ListPage, ListPageQuery } from './list-pages.js';
 import { ManagerChildren, type ChildStarter } from './child-workflows.js';
 import { outcomeOf } from './entry-outcomes.js';
 import { IdLocks } from './id-locks.js';
@@ -228,6 +229,24 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    */
   list(): Promise<WorkflowInfo[]> {
     return this.here.list();
+  }
+
+  /**
+   * One page of {@link list}, newest start first (`state`, `type`: only those stored so; `id`: the one workflow of that
+   * id or alias), and with `counts: true`
+   * the number of workflows of each status and type. Pass the page's `next` as `after` for the next page: the
+   * pages after a cursor stay as they were while workflows start (a new one shows on the first page). On a store
+   * with paged reads (SQLite, PostgreSQL, memory) a page reads its own entries only, whatever the number of
+   * workflows; on another store it reads the whole list. InvalidArgumentError for a limit out of 1..10,000 or a
+   * cursor that is not a `next`.
+   *
+   * @example
+   * let page = await manager.listPage({ state: 'running', limit: 100, counts: true });
+   * console.log(page.counts, page.items.map((w) => w.id));
+   * if (page.next !== undefined) page = await manager.listPage({ state: 'running', limit: 100, after: page.next });
+   */
+  listPage(query: ListPageQuery): Promise<ListPage> {
+    return this.here.listPage(query);
   }
 
   /**

@@ -15,6 +15,7 @@ import { KeepAlive } from './keep-alive.js';
 import { DEFAULT_LAUNCH_WINDOW, LaunchWindow } from './launch-window.js';
 import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
 import { RecentIds, RecentMap } from './recent-ids.js';
+import { listPage, type ListPage, type ListPageQuery } from './list-pages.js';
 import { Residency } from './residency.js';
 import type { AnyWorkflow, ManagerOptions, ResidencyInfo, WorkflowInfo, WorkflowRegistry } from './types.js';
 import { WorkflowDeadlines } from './workflow-deadlines.js';
@@ -149,6 +150,13 @@ export class WorkflowsHere {
   async list(): Promise<WorkflowInfo[]> {
     const entries = await this.deps.store.listWorkflows();
     return entries.map((entry) => workflowInfo(entry, this.live.get(entry.id), this.aliases.aliasesOf(entry.id), this.claims !== undefined));
+  }
+
+  /** WorkflowManager.listPage: one page of list() (see ./list-pages.ts). */
+  listPage(query: ListPageQuery): Promise<ListPage> {
+    const aliases = this.aliases;
+    const source = { store: this.deps.store, live: this.live, aliasesOf: (id: string) => aliases.aliasesOf(id), resolveAlias: (alias: string) => aliases.resolve(alias), shared: this.claims !== undefined };
+    return listPage(source, query);
   }
 
   /** WorkflowManager.residency: the runs in memory and their budgets. */

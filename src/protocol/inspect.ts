@@ -24,12 +24,14 @@ export const MAX_PAGE_LIMIT = 500;
 /** The request bodies of the inspection operations. */
 export interface InspectRequests {
   /**
-   * One page of workflows, newest start first (ties by id). `status`/`type` keep the workflows of that
+   * One page of workflows, newest start first (the same start: the latest stored first). `status`/`type` keep the workflows of that
    * state/type; `search` keeps ids (and aliases) containing it; `offset` skips that many matching lines;
    * `limit` (default 50, at most {@link MAX_PAGE_LIMIT}) is the page size; `id` keeps only the workflow of
-   * that id or alias (one line at most).
+   * that id or alias (one line at most). `after`: the `next` of the page before, when the server gave one: the
+   * page follows it (then `offset` is only echoed: say how many lines come before, for a "51-100 of N"); a
+   * server without paged reads ignores it and pages by `offset`, so send both.
    */
-  workflows: { status?: WireStatus; type?: string; search?: string; id?: string; offset?: number; limit?: number };
+  workflows: { status?: WireStatus; type?: string; search?: string; id?: string; offset?: number; limit?: number; after?: string };
   /** The stored history of workflow `id` (its id, not an alias: histories are stored by id). */
   history: { id: string };
   versions: Record<string, never>;
@@ -58,6 +60,12 @@ export interface WorkflowPage {
   types: string[];
   /** When the server made this page (epoch ms). */
   at: number;
+  /**
+   * What to pass as `after` for the next page, when the server reads the list by pages (its store has paged
+   * reads, and the filters are state and type only): the next page stays anchored there while workflows start.
+   * Absent on the last page, and whenever the server pages by `offset`.
+   */
+  next?: string;
 }
 
 /** A workflow's history as stored: records (serialized values) and pruned gaps, in seq order. */

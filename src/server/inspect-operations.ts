@@ -9,10 +9,12 @@ import type { Json } from '../core/serializer.js';
 import { historyItems, prunedCount } from '../inspect/history-view.js';
 import { versionsInUse, versionsOfHistory } from '../inspect/versions.js';
 import type { Store } from '../storage/store.js';
-import { BadRequestError, NotServedError } from '../protocol/errors.js';
+import { NotServedError } from '../protocol/errors.js';
 import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireHistory, type WireStats, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
 import type { Principal, WireWorkflowInfo } from '../protocol/messages.js';
 import { choiceField, stringField } from './validate.js';
+import { integerField, optionalString, pageable, pagedWorkflows, type WirePager } from './inspect-pages.js';
+import type { StatusCount } from '../manager/list-pages.js';
 
 /** What the history, versions and stats operations read: a store, read-only. */
 export type InspectStore = Pick<Store, 'history' | 'getWorkflow' | 'listWorkflows'>;
@@ -26,20 +28,32 @@ export interface InspectDeps {
   /** Throws ForbiddenError unless the principal may do the operation. */
   check(operation: 'workflows' | 'history' | 'versions' | 'stats', principal: Principal, id: string | undefined): Promise<void>;
   store: InspectStore | undefined;
+  /**
+   * A page of the manager's list, when its store reads the list by pages: then the `workflows` call reads a
+   * page (and counts) instead of the whole list, where the filters allow (see inspect-pages.ts).
+   */
+  page?: WirePager;
 }
 
 /** The four operations, each authorized before it reads anything; `changed()` invalidates the kept list. */
 export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'history' | 'versions' | 'stats', Impl> & { changed(): void } {
   const snapshot = new ListSnapshot(deps.list);
   const list = (): Promise<WireWorkflowInfo[]> => snapshot.get();
+  const page = deps.page;
+  // The counts of a paged list, kept as the whole list is (one GROUP BY over every entry, not every 2 s per tab).
+  const counts = page === undefined ? undefined : new ListSnapshot<StatusCount[]>(async () => (await page({ limit: 1, counts: true })).counts ?? []);
   const storeFor = (operation: string): InspectStore => {
     if (deps.store === undefined) throw new NotServedError(operation, 'a store to read histories from (QuestServerOptions.store)');
     return deps.store;
   };
   return {
-    changed: () => snapshot.invalidate(),
+    changed: () => {
+      snapshot.invalidate();
+      counts?.invalidate();
+    },
     workflows: async (body, principal) => {
       await deps.check('workflows', principal, undefined);
+      if (page !== undefined && counts !== undefined && pageable(body)) return (await pagedWorkflows(page, await counts.get(), body)) as unknown as Json;
       return workflowPage(await list(), body) as unknown as Json;
     },
     history: async (body, principal) => {
@@ -78,7 +92,8 @@ export function workflowPage(all: readonly WireWorkflowInfo[], body: Record<stri
     if (id !== undefined && info.id !== id && !info.aliases.includes(id)) continue;
     matching.push(info);
   }
-  matching.sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // list() is oldest first (the same start: the first stored first): reversed, the order of a paged read.
+  matching.reverse().sort((a, b) => b.startedAt - a.startedAt);
   return { items: matching.slice(offset, offset + limit), total: matching.length, offset, limit, counts, types: [...types].sort(), at: Date.now() };
 }
 
@@ -160,20 +175,4 @@ export class ListSnapshot<T> {
     this.kept = undefined;
     this.pending = undefined;
   }
-}
-
-function optionalString(body: Record<string, unknown>, name: string): string | undefined {
-  const value = body[name];
-  if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw new BadRequestError(`"${name}" must be a string`);
-  return value;
-}
-
-function integerField(body: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
-  const value = body[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new BadRequestError(`"${name}" must be an integer from ${min} to ${max}`);
-  }
-  return value;
 }

@@ -6,6 +6,7 @@ import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
 import { InProcessOwnership } from './owner.js';
+import { checkPageQuery, encodeCursor, isAfter, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import {
   EVENT_OUTCOME_RETENTION_MS,
   type EventInbox,
@@ -56,9 +57,12 @@ export class MemoryHistory implements History {
  * ({@link EventInbox}), gone with the process. One WorkflowManager at a time ({@link StoreOwnership}): a second
  * manager over the same MemoryStore object is refused with StoreOwnedError until the first closes.
  */
-export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowEntryWrites {
+export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowEntryWrites, WorkflowPages {
   private readonly histories = new Map<string, MemoryHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
+  /** Where each entry was first stored (what orders entries started in the same millisecond, as SQLite's rowid). */
+  private readonly positions = new Map<string, number>();
+  private nextPosition = 1;
   private readonly aliases = new Map<string, string>();
   /** Posted events in id order. */
   private readonly inbox: PostedEvent[] = [];
@@ -80,7 +84,7 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
 
   putWorkflow(entry: WorkflowEntry): Promise<void> {
     this.checkOpen();
-    this.workflows.set(entry.id, cloneEntry(entry));
+    this.store(entry);
     return Promise.resolve();
   }
 
@@ -88,14 +92,14 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
   insertWorkflow(entry: WorkflowEntry): Promise<void> {
     this.checkOpen();
     if (this.workflows.has(entry.id)) return Promise.reject(new DuplicateWorkflowError(entry.id));
-    this.workflows.set(entry.id, cloneEntry(entry));
+    this.store(entry);
     return Promise.resolve();
   }
 
   /** See {@link WorkflowEntryWrites.finishWorkflow}. */
   finishWorkflow(entry: WorkflowEntry): Promise<void> {
     this.checkOpen();
-    this.workflows.set(entry.id, cloneEntry(entry));
+    this.store(entry);
     // Cleared, and dropped: a finished workflow keeps no history object (history(id) makes a new, empty one).
     this.histories.get(entry.id)?.clear();
     this.histories.delete(entry.id);
@@ -108,6 +112,38 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
     return Promise.resolve(entry === undefined ? undefined : cloneEntry(entry));
   }
 
+  /** See {@link WorkflowPages.pageWorkflows}: sorts the matching entries (a memory store is small). */
+  pageWorkflows(query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+    try {
+      this.checkOpen();
+      const cursor = checkPageQuery(query);
+      const keyed = [...this.workflows.values()]
+        .filter((entry) => (query.state === undefined || entry.state === query.state) && (query.type === undefined || entry.type === query.type))
+        .map((entry) => ({ entry, key: { startedAt: entry.startedAt, position: this.positions.get(entry.id)! } }))
+        .filter(({ key }) => cursor === undefined || isAfter(key, cursor))
+        .sort((a, b) => b.key.startedAt - a.key.startedAt || b.key.position - a.key.position);
+      const page = keyed.slice(0, query.limit);
+      const entries = page.map(({ entry }) => cloneEntry(entry));
+      const last = page.at(-1);
+      return Promise.resolve(keyed.length > query.limit && last !== undefined ? { entries, next: encodeCursor(last.key) } : { entries });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /** See {@link WorkflowPages.countWorkflows}. */
+  countWorkflows(): Promise<WorkflowCount[]> {
+    this.checkOpen();
+    const counts = new Map<string, WorkflowCount>();
+    for (const { state, type } of this.workflows.values()) {
+      const key = JSON.stringify([state, type]);
+      const count = counts.get(key) ?? { state, type, count: 0 };
+      count.count++;
+      counts.set(key, count);
+    }
+    return Promise.resolve([...counts.values()]);
+  }
+
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
     this.checkOpen();
     const entries = [...this.workflows.values()].filter((entry) => state === undefined || entry.state === state);
@@ -118,6 +154,7 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
   deleteWorkflow(workflowId: string): Promise<void> {
     this.checkOpen();
     this.workflows.delete(workflowId);
+    this.positions.delete(workflowId);
     this.histories.delete(workflowId);
     for (const [alias, target] of this.aliases) if (target === workflowId) this.aliases.delete(alias);
     return Promise.resolve();
@@ -133,6 +170,12 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
     this.checkOpen();
     if (this.aliases.get(alias) === workflowId) this.aliases.delete(alias);
     return Promise.resolve();
+  }
+
+  /** Keep a copy of `entry`; a new id takes the next position. */
+  private store(entry: WorkflowEntry): void {
+    if (!this.positions.has(entry.id)) this.positions.set(entry.id, this.nextPosition++);
+    this.workflows.set(entry.id, cloneEntry(entry));
   }
 
   getAlias(alias: string): Promise<string | undefined> {

@@ -19,7 +19,9 @@ import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
 import { configure, openReadOnlyDatabase, openWritable } from './sqlite-open.js';
 import { acquireOwner, hasOwnerTable, readOwner, releaseOwner } from './sqlite-owner.js';
 import { GroupCommit } from './sqlite-writes.js';
+import { SqlitePages } from './sqlite-pages.js';
 import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
+import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import type {
   EventInbox,
   EventOutcome,
@@ -113,11 +115,12 @@ export class SqliteHistory extends RecordHistory {}
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites {
+export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites, WorkflowPages {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
   private readonly statements: Statements;
+  private readonly pages: SqlitePages;
   /** The queue of writes, committed together (see ./sqlite-writes.ts). */
   private readonly writes: GroupCommit;
   private closed = false;
@@ -151,6 +154,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       throw storageError(`open the SQLite database ${path}`, error);
     }
     this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000);
+    this.pages = new SqlitePages(this.db);
   }
 
   /**
@@ -235,6 +239,22 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       const rows = state === undefined ? this.statements.listWorkflows.all() : this.statements.listWorkflowsIn.all(state);
       return rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
     });
+  }
+
+  /** See {@link WorkflowPages.pageWorkflows}: keyset pages on (started_at, rowid), read through the indexes. */
+  pageWorkflows(query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+    let cursor;
+    try {
+      cursor = checkPageQuery(query);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.read('read a page of workflows', () => this.pages.page(query, cursor));
+  }
+
+  /** See {@link WorkflowPages.countWorkflows}. */
+  countWorkflows(): Promise<WorkflowCount[]> {
+    return this.read('count workflows', () => this.pages.counts());
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {

@@ -85,7 +85,7 @@ export function hasEntryWrites<S extends Store>(store: S): store is S & Workflow
 }
 
 /** True when `store` has every one of `methods` (how the capability checks tell a capability). */
-function hasMethods<C>(store: Store, methods: readonly (keyof C & string)[]): boolean {
+export function hasMethods<C>(store: Store, methods: readonly (keyof C & string)[]): boolean {
   const candidate = store as unknown as Record<string, unknown>;
   return methods.every((method) => typeof candidate[method] === 'function');
 }

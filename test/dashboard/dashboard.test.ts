@@ -46,6 +46,27 @@ describe('the dashboard in Chromium', () => {
     await page.getByTestId('page-range').filter({ hasText: '1–2 of 2' }).waitFor(); // t6 and t60
   });
 
+  test('the list pages by the server\'s cursor: the next page stays put while a workflow starts, Previous goes back', async () => {
+    await openView(page, served.url, '#/');
+    await page.getByTestId('page-range').filter({ hasText: '1–50 of 61' }).waitFor();
+    const rows = (): Promise<(string | null)[]> => page.locator('table.workflows tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+    const paged = page.waitForRequest((request) => request.url().endsWith('/v1/workflows') && (request.postData() ?? '').includes('"after"'));
+    await page.getByRole('button', { name: 'Next' }).click();
+    await paged;
+    await page.getByTestId('page-range').filter({ hasText: '51–61 of 61' }).waitFor();
+    const second = await rows();
+    await served.manager.start('gate', 'late', 'new');
+    // The counts take it in at the next poll; the page after the cursor does not move.
+    await page.getByTestId('count-running').filter({ hasText: '62' }).waitFor();
+    await page.getByTestId('page-range').filter({ hasText: '51–61 of 62' }).waitFor();
+    assert.deepEqual(await rows(), second);
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.getByTestId('page-range').filter({ hasText: '1–50 of 62' }).waitFor();
+    await page.locator('table.workflows tbody tr[data-id="late"]').waitFor();
+    assert.equal((await rows())[0], 'late');
+    await served.manager.cancel('late');
+  });
+
   test('the list updates live when a workflow finishes elsewhere', async () => {
     await openView(page, served.url, '#/');
     await page.getByTestId('count-completed').filter({ hasText: /^0$/ }).waitFor();

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { isQuestError } from '../../src/core/errors.js';
 import { MIGRATIONS, PostgresStore, migrate, type PostgresStoreOptions } from '../../src/storage/postgres/index.js';
 import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
+import { hasPages } from '../../src/storage/workflow-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
 
@@ -18,6 +19,10 @@ describePostgres('postgres', () => {
       cleanup: () => dropSchema(schema),
       damage: postgresDamage(schema),
     };
+  });
+
+  test('a PostgresStore reads the workflow list by pages (WorkflowPages)', () => {
+    assert.ok(hasPages(PostgresStore.prototype as unknown as PostgresStore));
   });
 });
 

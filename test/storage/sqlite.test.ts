@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
 import { newStoreOwner } from '../../src/storage/owner.js';
 import { SCHEMA_VERSION, SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
+import { hasPages } from '../../src/storage/workflow-pages.js';
+import { COUNT_SQL } from '../../src/storage/sqlite-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 
 runStoreConformance('sqlite', async () => {
@@ -18,6 +20,25 @@ runStoreConformance('sqlite', async () => {
     cleanup: () => rm(directory, { recursive: true, force: true }),
     damage: sqliteDamage(path),
   };
+});
+
+test('a SqliteStore reads the workflow list by pages (WorkflowPages); its counts read one index, not the entries', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
+  const path = join(directory, 'quest.sqlite');
+  const store = await openSqliteStore(path);
+  try {
+    assert.ok(hasPages(store));
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${COUNT_SQL}`).all() as { detail: string }[];
+      assert.deepEqual(plan.map((step) => step.detail), ['SCAN workflows USING INDEX workflows_by_type']);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await store.close();
+    await rm(directory, { recursive: true, force: true });
+  }
 });
 
 /** Run `sql` on the database at `path` (closed by the store), with the workflow id as its parameter `@id`. */
@@ -218,9 +239,9 @@ describe('sqlite store: schema and settings', () => {
     await store.putWorkflow(entry('w', 1));
     await store.putWorkflow(entry('fresh', 2));
     await store.close();
-    // Make it what schema 2 wrote: no inbox outcomes, no owner, no crc, no history_rows, rows inserted without a checksum.
+    // Make it what schema 2 wrote: no inbox outcomes, no owner, no crc, no history_rows, no index by type, rows inserted without a checksum.
     let db = new Database(path);
-    db.exec('ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP TABLE inbox_outcomes; DROP TABLE owner; PRAGMA user_version = 2;');
+    db.exec('ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP TABLE inbox_outcomes; DROP TABLE owner; DROP INDEX workflows_by_type; PRAGMA user_version = 2;');
     const insert = db.prepare("INSERT INTO records (workflow_id, seq, body) VALUES ('w', ?, ?)");
     for (const seq of [1, 2]) insert.run(seq, JSON.stringify(record(seq)));
     db.close();

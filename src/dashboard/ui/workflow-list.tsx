@@ -1,5 +1,6 @@
 /**
- * The workflow list: counts by state, filters (state, type, id search), one server-side page at a time, and
+ * The workflow list: counts by state, filters (state, type, id search), one server-side page at a time (by the
+ * server's cursor when it gives one, `next`: a page then stays anchored while workflows start; else by offset), and
  * live updates by polling the `workflows` operation every 2 s while the tab is visible. Polling, not a
  * stream: the list changes wherever any workflow changes, the server has no manager-wide change feed, and
  * one small page every 2 s costs less than pushing every change of 100,000 workflows to every open tab.
@@ -19,10 +20,17 @@ export function WorkflowList({ session }: { session: Session }) {
   const [status, setStatus] = useState<WireStatus | ''>('');
   const [type, setType] = useState('');
   const [search, setSearch] = useState('');
-  const [offset, setOffset] = useState(0);
+  // Page `index` starts after `cursors[index]` (undefined: by offset alone); the offset is sent too, for servers
+  // that page by offset (and for "51–100 of N").
+  const [{ index, cursors }, setPages] = useState<{ index: number; cursors: (string | undefined)[] }>({ index: 0, cursors: [undefined] });
+  const offset = index * PAGE;
+  const after = cursors[index];
   const page = usePolled(
-    () => (session.admin ? session.client.workflows({ ...(status === '' ? {} : { status }), ...(type === '' ? {} : { type }), search, offset, limit: PAGE }) : Promise.resolve(undefined)),
-    [status, type, search, offset],
+    () =>
+      session.admin
+        ? session.client.workflows({ ...(status === '' ? {} : { status }), ...(type === '' ? {} : { type }), search, offset, limit: PAGE, ...(after === undefined ? {} : { after }) })
+        : Promise.resolve(undefined),
+    [status, type, search, offset, after],
     session.admin ? LIST_POLL_MS : undefined,
   );
   if (!session.admin) {
@@ -37,7 +45,12 @@ export function WorkflowList({ session }: { session: Session }) {
   const data = page.value;
   const filter = (change: () => void): void => {
     change();
-    setOffset(0);
+    setPages({ index: 0, cursors: [undefined] });
+  };
+  const hasNext = data !== undefined && (data.next !== undefined || offset + PAGE < data.total);
+  const goNext = (): void => {
+    if (data === undefined) return;
+    setPages({ index: index + 1, cursors: [...cursors.slice(0, index + 1), data.next] });
   };
   return (
     <section aria-labelledby="list-title">
@@ -99,11 +112,11 @@ export function WorkflowList({ session }: { session: Session }) {
       </div>
       {data !== undefined && (
         <nav class="pager" aria-label="Pages">
-          <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>Previous</button>
+          <button type="button" disabled={index === 0} onClick={() => setPages({ index: index - 1, cursors })}>Previous</button>
           <span data-testid="page-range">
-            {data.total === 0 ? 'No workflows match' : `${formatCount(offset + 1)}–${formatCount(Math.min(offset + PAGE, data.total))} of ${formatCount(data.total)}`}
+            {data.total === 0 ? 'No workflows match' : `${formatCount(offset + 1)}–${formatCount(offset + data.items.length)} of ${formatCount(data.total)}`}
           </span>
-          <button type="button" disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>Next</button>
+          <button type="button" disabled={!hasNext} onClick={goNext}>Next</button>
         </nav>
       )}
     </section>

@@ -37,6 +37,8 @@ import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent }
 import { checkSchemaName, migrate } from './migrations.js';
 import { checkExisting, createPool, describeTarget } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
+import { selectCounts, selectPage } from './pages.js';
+import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from '../workflow-pages.js';
 
 /** Where a {@link PostgresStore} connects: a connection string (it makes its own pool) or a pool of yours. */
 export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined };
@@ -90,7 +92,7 @@ export const DEFAULT_SCHEMA = 'quest';
  * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore {
+export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore, WorkflowPages {
   private readonly committer: GroupCommit;
   private closing: Promise<void> | undefined;
   private readonly leaseSql: LeaseStatements;
@@ -182,6 +184,17 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
         : await this.pool.query<{ body: string }>(this.sql.listWorkflowsIn, [state]);
       return rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
     });
+  }
+
+  /** See {@link WorkflowPages.pageWorkflows}: keyset pages on (started_at, position), read through the indexes. */
+  async pageWorkflows(query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+    const cursor = checkPageQuery(query);
+    return this.read('read a page of workflows', () => selectPage(this.pool, this.schema, query, cursor));
+  }
+
+  /** See {@link WorkflowPages.countWorkflows}. */
+  countWorkflows(): Promise<WorkflowCount[]> {
+    return this.read('count workflows', () => selectCounts(this.pool, this.schema));
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {

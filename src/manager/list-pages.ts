@@ -1,0 +1,146 @@
+/**
+ * One page of the manager's list (WorkflowManager.listPage): a page of stored entries, newest first, each
+ * overlaid with what the manager knows now (as list() does), and on request the number of workflows in each
+ * status and type. On a store with WorkflowPages a page reads its own entries only; on another store it reads
+ * the whole list and pages it here.
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Store, WorkflowEntry, WorkflowState } from '../storage/store.js';
+import { checkPageQuery, hasPages, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
+import type { ManagedWorkflow } from './managed-workflow.js';
+import type { ManagedStatus, WorkflowInfo } from './types.js';
+import { managedStatus, workflowInfo } from './workflow-info.js';
+
+/** What {@link WorkflowManager.listPage} is asked for. */
+export interface ListPageQuery {
+  /** Only the workflows stored in this state ('running' holds the suspended and damaged ones too). */
+  state?: WorkflowState;
+  /** Only the workflows of this type. */
+  type?: string;
+  /** At most this many lines: an integer from 1 to 10,000. */
+  limit: number;
+  /** The `next` of the page before: this page starts after it. */
+  after?: string;
+  /** Only the workflow of this id, or else the one holding this alias (one line at most; `after` does not apply). */
+  id?: string;
+  /** Also count the workflows of each status and type (one more read: ask for it when the counts are shown). */
+  counts?: boolean;
+}
+
+/** How many workflows of one type have one status. */
+export interface StatusCount {
+  status: ManagedStatus;
+  type: string;
+  count: number;
+}
+
+/** One page of {@link WorkflowManager.listPage}. */
+export interface ListPage {
+  /** Newest start first, as list() reports them. */
+  items: WorkflowInfo[];
+  /** What to pass as `after` for the next page; absent at the end. */
+  next?: string;
+  /** With `counts: true`: the workflows of each status and type (pairs with none left out). */
+  counts?: StatusCount[];
+}
+
+/** What a page needs of the manager: its store, its live workflows, the aliases they hold, whether the store is shared. */
+export interface ListPageDeps {
+  store: Store;
+  live: ReadonlyMap<string, ManagedWorkflow>;
+  aliasesOf(workflowId: string): string[];
+  /** The workflow holding `alias` now, if any. */
+  resolveAlias(alias: string): Promise<string | undefined>;
+  shared: boolean;
+}
+
+/** The page `query` asks for. */
+export async function listPage(deps: ListPageDeps, query: ListPageQuery): Promise<ListPage> {
+  const { counts, id, ...pageQuery } = query;
+  const page = id !== undefined ? await byId(deps, id, pageQuery) : hasPages(deps.store) ? await deps.store.pageWorkflows(pageQuery) : await pageOfList(deps.store, pageQuery);
+  const items = page.entries.map((entry) => workflowInfo(entry, deps.live.get(entry.id), deps.aliasesOf(entry.id), deps.shared));
+  const result: ListPage = page.next === undefined ? { items } : { items, next: page.next };
+  if (counts === true) result.counts = await statusCounts(deps);
+  return result;
+}
+
+/**
+ * The stored counts, with the running workflows this manager holds suspended or damaged moved to those statuses.
+ * (A running entry no manager holds, which list() shows suspended on a store of one manager, counts as running:
+ * telling it apart would mean reading every entry.)
+ */
+async function statusCounts(deps: ListPageDeps): Promise<StatusCount[]> {
+  const stored = hasPages(deps.store) ? await deps.store.countWorkflows() : countList(await deps.store.listWorkflows());
+  const counts = new Map<string, StatusCount>();
+  const add = (status: ManagedStatus, type: string, count: number): void => {
+    const key = JSON.stringify([status, type]);
+    const found = counts.get(key) ?? { status, type, count: 0 };
+    found.count += count;
+    counts.set(key, found);
+  };
+  for (const { state, type, count } of stored) add(state, type, count);
+  for (const managed of deps.live.values()) {
+    const status = managedStatus(managed);
+    if (status !== 'suspended' && status !== 'damaged') continue;
+    const running = counts.get(JSON.stringify(['running', managed.entry.type]));
+    if (running === undefined || running.count === 0) continue;
+    running.count--;
+    add(status, managed.entry.type, 1);
+  }
+  return [...counts.values()].filter(({ count }) => count > 0);
+}
+
+/** The entry of workflow `id`, or of the one holding alias `id`, when it matches the query's state and type. */
+async function byId(deps: ListPageDeps, id: string, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+  checkPageQuery({ limit: query.limit });
+  let entry = await deps.store.getWorkflow(id);
+  if (entry === undefined) {
+    const holder = await deps.resolveAlias(id);
+    if (holder !== undefined) entry = await deps.store.getWorkflow(holder);
+  }
+  if (entry === undefined || (query.state !== undefined && entry.state !== query.state) || (query.type !== undefined && entry.type !== query.type)) return { entries: [] };
+  return { entries: [entry] };
+}
+
+function countList(entries: readonly WorkflowEntry[]): WorkflowCount[] {
+  const counts = new Map<string, WorkflowCount>();
+  for (const { state, type } of entries) {
+    const key = JSON.stringify([state, type]);
+    const found = counts.get(key) ?? { state, type, count: 0 };
+    found.count++;
+    counts.set(key, found);
+  }
+  return [...counts.values()];
+}
+
+/**
+ * A page of a store without WorkflowPages, from its whole list: newest start first, ties by id (descending); the
+ * cursor holds the start and id of the page's last entry.
+ */
+async function pageOfList(store: Store, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+  checkPageQuery({ limit: query.limit });
+  const cursor = query.after === undefined ? undefined : decodeListCursor(query.after);
+  const before = (entry: WorkflowEntry): boolean =>
+    cursor === undefined || entry.startedAt < cursor.startedAt || (entry.startedAt === cursor.startedAt && entry.id < cursor.id);
+  const matching = (await store.listWorkflows(query.state))
+    .filter((entry) => (query.type === undefined || entry.type === query.type) && before(entry))
+    .sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const entries = matching.slice(0, query.limit);
+  const last = entries.at(-1);
+  if (matching.length <= query.limit || last === undefined) return { entries };
+  return { entries, next: `ql.${Buffer.from(JSON.stringify([last.startedAt, last.id])).toString('base64url')}` };
+}
+
+function decodeListCursor(cursor: string): { startedAt: number; id: string } {
+  try {
+    if (cursor.startsWith('ql.')) {
+      const [startedAt, id] = JSON.parse(Buffer.from(cursor.slice(3), 'base64url').toString()) as unknown[];
+      if (Number.isSafeInteger(startedAt) && typeof id === 'string') return { startedAt: startedAt as number, id };
+    }
+  } catch {
+    // Not JSON: said below.
+  }
+  throw new InvalidArgumentError(
+    `page cursor ${JSON.stringify(cursor)} is not one this store made: pass the \`next\` of the page before as it was given, or leave \`after\` out for the first page`,
+  );
+}

@@ -1,0 +1,75 @@
+/**
+ * The `workflows` inspection call read by pages (when the manager's store has paged reads): the page's own
+ * entries through `manager.listPage`, and the counts from one GROUP BY kept a short while (as the whole list is
+ * in inspect-operations.ts), instead of every entry per call. It answers the filters the store can page on
+ * (status, type, id) from the first page or a cursor; `search`, `offset` without a cursor, and the statuses
+ * only the manager tells apart (suspended, damaged) stay with the whole list.
+ */
+import type { ListPage, ListPageQuery, StatusCount } from '../manager/list-pages.js';
+import type { WorkflowState } from '../storage/store.js';
+import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
+import type { WireWorkflowInfo } from '../protocol/messages.js';
+import { BadRequestError } from '../protocol/errors.js';
+import { choiceField } from './validate.js';
+
+/** A page of the manager's list, on the wire (items as `list` sends them). */
+export type WirePager = (query: ListPageQuery) => Promise<Omit<ListPage, 'items'> & { items: WireWorkflowInfo[] }>;
+
+/** At most this many store pages fill one answer whose status filter drops lines (say, a few suspended among running). */
+const MAX_FILLS = 20;
+
+/** True when `body` asks for what a paged read answers (see the file's comment). */
+export function pageable(body: Record<string, unknown>): boolean {
+  const status = body.status;
+  const has = (name: string): boolean => body[name] !== undefined && body[name] !== '';
+  return !has('search') && status !== 'suspended' && status !== 'damaged' && (typeof body.after === 'string' || !(typeof body.offset === 'number' && body.offset > 0));
+}
+
+/** One page for `body` (see {@link pageable}), with the counts given. */
+export async function pagedWorkflows(page: WirePager, counts: readonly StatusCount[], body: Record<string, unknown>): Promise<WorkflowPage> {
+  const status = choiceField(body, 'status', WIRE_STATUSES);
+  const type = optionalString(body, 'type');
+  const id = optionalString(body, 'id');
+  const limit = integerField(body, 'limit', 50, 1, MAX_PAGE_LIMIT);
+  const offset = integerField(body, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+  let after = optionalString(body, 'after');
+  // Stored state 'running' holds the suspended and damaged workflows too: their lines are dropped here.
+  const state = status as WorkflowState | undefined;
+  const items: WireWorkflowInfo[] = [];
+  let next: string | undefined;
+  for (let fill = 0; fill < MAX_FILLS; fill++) {
+    const found = await page({ limit: limit - items.length, ...(state === undefined ? {} : { state }), ...(type === undefined ? {} : { type }), ...(id === undefined ? {} : { id }), ...(after === undefined ? {} : { after }) });
+    items.push(...(status === undefined ? found.items : found.items.filter((info) => info.status === status)));
+    next = after = found.next;
+    if (next === undefined || items.length === limit) break;
+  }
+  const byStatus = Object.fromEntries(WIRE_STATUSES.map((s) => [s, 0])) as Record<WireStatus, number>;
+  const types = new Set<string>();
+  let total = 0;
+  for (const count of counts) {
+    byStatus[count.status] += count.count;
+    types.add(count.type);
+    if ((status === undefined || count.status === status) && (type === undefined || count.type === type)) total += count.count;
+  }
+  // One workflow asked for by id or alias: the total is whether it is there.
+  if (id !== undefined) total = items.length;
+  const answer: WorkflowPage = { items, total, offset, limit, counts: byStatus, types: [...types].sort(), at: Date.now() };
+  if (next !== undefined) answer.next = next;
+  return answer;
+}
+
+export function optionalString(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`"${name}" must be a string`);
+  return value;
+}
+
+export function integerField(body: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = body[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new BadRequestError(`"${name}" must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}

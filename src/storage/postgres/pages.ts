@@ -1,0 +1,41 @@
+/**
+ * The paged workflow list of a PostgresStore ({@link WorkflowPages}): keyset pages on (started_at, position),
+ * the order of the indexes workflows_by_start and workflows_by_state, so a page reads its own rows only.
+ * `position` never changes: an upsert keeps it.
+ */
+import type pg from 'pg';
+import type { WorkflowEntry, WorkflowState } from '../store.js';
+import { encodeCursor, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from '../workflow-pages.js';
+import { quoteIdentifier } from './migrations.js';
+
+/** The type of an entry (its body is JSON text). */
+const TYPE = "(body::json ->> 'type')";
+
+/** The page `query` asks for, after `cursor` (decoded by the caller), from the workflows of `schema`. */
+export async function selectPage(pool: pg.Pool, schema: string, query: WorkflowPageQuery, cursor: PageKey | undefined): Promise<WorkflowEntryPage> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown): string => `$${params.push(value)}`;
+  if (query.state !== undefined) where.push(`state = ${param(query.state)}`);
+  if (query.type !== undefined) where.push(`${TYPE} = ${param(query.type)}`);
+  if (cursor !== undefined) where.push(`(started_at, position) < (${param(cursor.startedAt)}::bigint, ${param(cursor.position)}::bigint)`);
+  // Text aliases that are not the columns' names: ORDER BY a text alias would sort "10" before "9" (and read every row).
+  const { rows } = await pool.query<{ at_position: string; started: string; body: string }>(
+    `SELECT position::text AS at_position, started_at::text AS started, body FROM ${quoteIdentifier(schema)}.workflows ` +
+      `${where.length === 0 ? '' : `WHERE ${where.join(' AND ')} `}ORDER BY started_at DESC, position DESC LIMIT ${param(query.limit + 1)}`,
+    params,
+  );
+  const more = rows.length > query.limit;
+  if (more) rows.pop();
+  const entries = rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
+  const last = rows.at(-1);
+  return more && last !== undefined ? { entries, next: encodeCursor({ startedAt: Number(last.started), position: Number(last.at_position) }) } : { entries };
+}
+
+/** The counts by state and type of the workflows of `schema`: one GROUP BY. */
+export async function selectCounts(pool: pg.Pool, schema: string): Promise<WorkflowCount[]> {
+  const { rows } = await pool.query<{ state: string; type: string; count: string }>(
+    `SELECT state, ${TYPE} AS type, count(*)::text AS count FROM ${quoteIdentifier(schema)}.workflows GROUP BY state, ${TYPE}`,
+  );
+  return rows.map(({ state, type, count }) => ({ state: state as WorkflowState, type, count: Number(count) }));
+}

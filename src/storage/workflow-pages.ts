@@ -1,0 +1,105 @@
+/**
+ * An optional capability of a Store: the workflow list a page at a time, newest first, and the counts by state
+ * and type, so that a dashboard or `quest list` shows a page of a million workflows without reading them all.
+ * Paging is by key (start time, then the store's insertion position), never by offset: a cursor stays right
+ * while workflows are added, and a page costs the same wherever it is in the list.
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+import { hasMethods, type Store, type WorkflowEntry, type WorkflowState } from './store.js';
+
+/** The largest page {@link WorkflowPages.pageWorkflows} returns. */
+export const MAX_WORKFLOW_PAGE = 10_000;
+
+/** Which page of workflow entries to read. */
+export interface WorkflowPageQuery {
+  /** Only the entries in this state. */
+  state?: WorkflowState;
+  /** Only the entries of this workflow type. */
+  type?: string;
+  /** At most this many entries: an integer from 1 to {@link MAX_WORKFLOW_PAGE}. */
+  limit: number;
+  /** The `next` of the page before (from the same store): this page starts after its last entry. */
+  after?: string;
+}
+
+/** A page of workflow entries. */
+export interface WorkflowEntryPage {
+  /** Newest start first; entries started in the same millisecond, the latest stored first. */
+  entries: WorkflowEntry[];
+  /** What to pass as `after` for the next page; absent when no entry follows this page. */
+  next?: string;
+}
+
+/** How many workflows of one type are in one state. */
+export interface WorkflowCount {
+  state: WorkflowState;
+  type: string;
+  count: number;
+}
+
+/**
+ * Paged reads of the workflow list (optional: without it, callers read {@link Store.listWorkflows} whole).
+ *
+ * @example
+ * if (hasPages(store)) {
+ *   const first = await store.pageWorkflows({ state: 'running', limit: 50 });
+ *   const second = first.next === undefined ? undefined : await store.pageWorkflows({ state: 'running', limit: 50, after: first.next });
+ * }
+ */
+export interface WorkflowPages {
+  /**
+   * Up to `limit` entries (in `state`, of `type`, when given), newest start first, after the cursor `after`.
+   * Workflows stored meanwhile never shift the pages that follow a cursor: a newer one shows on the first
+   * page. Rejects with InvalidArgumentError for a limit out of range or a cursor this store did not make.
+   */
+  pageWorkflows(query: WorkflowPageQuery): Promise<WorkflowEntryPage>;
+  /** How many workflows there are of each type in each state (pairs with none are left out), in one read. */
+  countWorkflows(): Promise<WorkflowCount[]>;
+}
+
+/**
+ * True when `store` reads the workflow list by pages ({@link WorkflowPages}).
+ *
+ * @example
+ * if (hasPages(store)) console.log(await store.countWorkflows());
+ */
+export function hasPages<S extends Store>(store: S): store is S & WorkflowPages {
+  return hasMethods<WorkflowPages>(store, ['pageWorkflows', 'countWorkflows']);
+}
+
+/** Where a page stops: the start time and the store's position (SQLite rowid, PostgreSQL `position`) of its last entry. */
+export interface PageKey {
+  startedAt: number;
+  position: number;
+}
+
+/** The cursor after the entry at `key`: opaque to callers ("q1." and base-36 numbers). */
+export function encodeCursor(key: PageKey): string {
+  return `q1.${key.startedAt.toString(36)}.${key.position.toString(36)}`;
+}
+
+/** The key of a cursor made by {@link encodeCursor}; InvalidArgumentError for anything else. */
+export function decodeCursor(cursor: string): PageKey {
+  const parts = /^q1\.(-?[0-9a-z]{1,11})\.([0-9a-z]{1,11})$/.exec(cursor);
+  const startedAt = parts === null ? NaN : parseInt(parts[1]!, 36);
+  const position = parts === null ? NaN : parseInt(parts[2]!, 36);
+  if (!Number.isSafeInteger(startedAt) || !Number.isSafeInteger(position)) {
+    throw new InvalidArgumentError(
+      `page cursor ${JSON.stringify(cursor)} is not one this store made: pass the \`next\` of the page before as it was given, or leave \`after\` out for the first page`,
+    );
+  }
+  return { startedAt, position };
+}
+
+/** Check a page query's limit (and its cursor, when given): InvalidArgumentError saying what is wrong. */
+export function checkPageQuery(query: WorkflowPageQuery): PageKey | undefined {
+  if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_WORKFLOW_PAGE) {
+    throw new InvalidArgumentError(`a page's limit must be an integer from 1 to ${MAX_WORKFLOW_PAGE} (got ${String(query.limit)})`);
+  }
+  return query.after === undefined ? undefined : decodeCursor(query.after);
+}
+
+/** True when the entry at `key` comes after `cursor` in page order (newest first, then highest position). */
+export function isAfter(key: PageKey, cursor: PageKey): boolean {
+  return key.startedAt < cursor.startedAt || (key.startedAt === cursor.startedAt && key.position < cursor.position);
+}

@@ -1,0 +1,151 @@
+/**
+ * Conformance checks of the paged workflow list (WorkflowPages: pageWorkflows, countWorkflows), for the stores
+ * that have it: order, filters, cursors that stay right while workflows are added, counts, and the errors of a
+ * bad limit or cursor.
+ */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { isQuestError } from '../../src/core/errors.js';
+import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
+import { MAX_WORKFLOW_PAGE, hasPages, type WorkflowCount, type WorkflowPageQuery, type WorkflowPages } from '../../src/storage/workflow-pages.js';
+
+type Subject = { store: Store; reopen?: () => Promise<Store> };
+type Check = (subject: Subject, t: TestContext) => Promise<void>;
+type Paged = Store & WorkflowPages;
+
+const T0 = 1_700_000_000_000;
+
+function entry(id: string, startedAt: number, state: WorkflowState = 'running', type = 'order'): WorkflowEntry {
+  return { id, type, args: [{ id }], state, startedAt: T0 + startedAt, deleteOnFinish: false };
+}
+
+/** Every page of `query` (pages of `limit`), as ids per page. */
+async function pages(store: Paged, query: Omit<WorkflowPageQuery, 'after'>): Promise<string[][]> {
+  const found: string[][] = [];
+  let after: string | undefined;
+  do {
+    const page = await store.pageWorkflows({ ...query, ...(after === undefined ? {} : { after }) });
+    found.push(page.entries.map((e) => e.id));
+    after = page.next;
+  } while (after !== undefined && found.length < 100);
+  return found;
+}
+
+function sortedCounts(counts: readonly WorkflowCount[]): string[] {
+  return counts.map(({ state, type, count }) => `${state}/${type}=${count}`).sort();
+}
+
+const isInvalid = (pattern: RegExp) => (error: unknown): boolean => isQuestError(error, 'INVALID_ARGUMENT') && pattern.test((error as Error).message);
+
+/** Register the checks with `check` (the conformance suite's: a fresh store per check). */
+export function pageChecks(check: (title: string, body: Check) => void): void {
+  const paged = (title: string, body: (store: Paged, reopen: (() => Promise<Store>) | undefined) => Promise<void>): void => {
+    check(title, async ({ store, reopen }, t) => {
+      if (!hasPages(store)) {
+        t.skip('the store has no WorkflowPages');
+        return;
+      }
+      await body(store, reopen);
+    });
+  };
+
+  paged('pages list newest start first; the same start, the latest stored first; the end has no next', async (store) => {
+    assert.deepEqual(await store.pageWorkflows({ limit: 10 }), { entries: [] });
+    for (const [id, at] of [['a', 1], ['b', 5], ['c', 3], ['d', 5], ['e', 2], ['f', 5]] as const) await store.putWorkflow(entry(id, at));
+    // An update keeps an entry's place among those started in the same millisecond.
+    await store.putWorkflow(entry('b', 5, 'completed'));
+    assert.deepEqual(await pages(store, { limit: 2 }), [['f', 'd'], ['b', 'c'], ['e', 'a']]);
+    assert.deepEqual(await pages(store, { limit: 4 }), [['f', 'd', 'b', 'c'], ['e', 'a']]);
+    assert.deepEqual(await pages(store, { limit: 6 }), [['f', 'd', 'b', 'c', 'e', 'a']]);
+    assert.deepEqual(await pages(store, { limit: 1 }), [['f'], ['d'], ['b'], ['c'], ['e'], ['a']]);
+    // The order of listWorkflows, reversed; whole entries.
+    const all = await store.listWorkflows();
+    assert.deepEqual((await store.pageWorkflows({ limit: 100 })).entries, [...all].reverse());
+    assert.deepEqual((await store.pageWorkflows({ limit: MAX_WORKFLOW_PAGE })).entries.length, 6);
+  });
+
+  paged('many workflows started in the same millisecond page in the order they were stored, the latest first', async (store) => {
+    const ids = Array.from({ length: 23 }, (_, n) => `same-${n}`);
+    for (const id of ids) await store.putWorkflow(entry(id, 4));
+    await store.putWorkflow(entry('before', 3));
+    const expected = [...ids].reverse();
+    assert.deepEqual(await pages(store, { limit: 5 }), [...[0, 5, 10, 15, 20].map((from) => expected.slice(from, from + 5)).slice(0, 4), [...expected.slice(20), 'before']]);
+  });
+
+  paged('pages filter by state, by type, and by both', async (store) => {
+    await store.putWorkflow(entry('r1', 1, 'running', 'order'));
+    await store.putWorkflow(entry('c1', 2, 'completed', 'order'));
+    await store.putWorkflow(entry('r2', 3, 'running', 'invoice'));
+    await store.putWorkflow(entry('f1', 4, 'failed', 'invoice'));
+    await store.putWorkflow(entry('r3', 5, 'running', 'order'));
+    assert.deepEqual(await pages(store, { state: 'running', limit: 2 }), [['r3', 'r2'], ['r1']]);
+    assert.deepEqual(await pages(store, { type: 'invoice', limit: 5 }), [['f1', 'r2']]);
+    assert.deepEqual(await pages(store, { state: 'running', type: 'order', limit: 1 }), [['r3'], ['r1']]);
+    assert.deepEqual(await pages(store, { state: 'cancelled', limit: 5 }), [[]]);
+    assert.deepEqual(await pages(store, { type: 'nothing', limit: 5 }), [[]]);
+    // An entry that changes state moves to the other state's pages, in its place by start.
+    await store.putWorkflow(entry('r2', 3, 'cancelled', 'invoice'));
+    assert.deepEqual(await pages(store, { state: 'running', limit: 5 }), [['r3', 'r1']]);
+    assert.deepEqual(await pages(store, { state: 'cancelled', limit: 5 }), [['r2']]);
+  });
+
+  paged('a cursor stays right while workflows are added, updated and deleted', async (store) => {
+    for (let n = 0; n < 6; n++) await store.putWorkflow(entry(`w${n}`, n));
+    const first = await store.pageWorkflows({ limit: 3 });
+    assert.deepEqual(first.entries.map((e) => e.id), ['w5', 'w4', 'w3']);
+    assert.ok(first.next !== undefined);
+    // Newer workflows, one started in the same millisecond as the page's last entry (stored after it, so it
+    // sorts before it), one older than every other: the next page neither repeats nor skips an entry.
+    await store.putWorkflow(entry('new', 10));
+    await store.putWorkflow(entry('same-ms', 3));
+    await store.putWorkflow(entry('oldest', -1));
+    await store.putWorkflow(entry('w1', 1, 'completed'));
+    await store.deleteWorkflow('w3'); // the cursor's own entry
+    const second = await store.pageWorkflows({ limit: 3, after: first.next });
+    assert.deepEqual(second.entries.map((e) => e.id), ['w2', 'w1', 'w0']);
+    assert.equal(second.entries[1]!.state, 'completed');
+    const third = await store.pageWorkflows({ limit: 3, after: second.next! });
+    assert.deepEqual(third, { entries: [entry('oldest', -1)] });
+    // The first page, read again, shows the new ones.
+    assert.deepEqual((await store.pageWorkflows({ limit: 3 })).entries.map((e) => e.id), ['new', 'w5', 'w4']);
+  });
+
+  paged('a cursor survives a reopen (durable stores)', async (store, reopen) => {
+    for (let n = 0; n < 4; n++) await store.putWorkflow(entry(`w${n}`, 7));
+    const first = await store.pageWorkflows({ limit: 2 });
+    if (reopen === undefined) return;
+    await store.close();
+    const again = (await reopen()) as Paged;
+    assert.deepEqual((await again.pageWorkflows({ limit: 2, after: first.next! })).entries.map((e) => e.id), ['w1', 'w0']);
+  });
+
+  paged('counts by state and type in one read', async (store) => {
+    assert.deepEqual(await store.countWorkflows(), []);
+    await store.putWorkflow(entry('r1', 1, 'running', 'order'));
+    await store.putWorkflow(entry('r2', 2, 'running', 'order'));
+    await store.putWorkflow(entry('r3', 3, 'running', 'invoice'));
+    await store.putWorkflow(entry('c1', 4, 'completed', 'order'));
+    await store.putWorkflow(entry('x', 5, 'failed', 'ü "odd" type'));
+    assert.deepEqual(sortedCounts(await store.countWorkflows()), [
+      'completed/order=1', 'failed/ü "odd" type=1', 'running/invoice=1', 'running/order=2',
+    ]);
+    await store.putWorkflow(entry('r2', 2, 'cancelled', 'order'));
+    await store.deleteWorkflow('x');
+    assert.deepEqual(sortedCounts(await store.countWorkflows()), ['cancelled/order=1', 'completed/order=1', 'running/invoice=1', 'running/order=1']);
+  });
+
+  paged('a limit out of range is an InvalidArgumentError that gives the range', async (store) => {
+    await store.putWorkflow(entry('w', 1));
+    for (const limit of [0, -1, 1.5, MAX_WORKFLOW_PAGE + 1, Number.NaN]) {
+      await assert.rejects(store.pageWorkflows({ limit }), isInvalid(/limit must be an integer from 1 to/), `limit ${limit}`);
+    }
+  });
+
+  paged('a cursor the store did not make is an InvalidArgumentError that says what to pass', async (store) => {
+    await store.putWorkflow(entry('w', 1));
+    for (const after of ['', 'nonsense', 'q1.zz', 'q1.1.', 'q2.1.1', 'q1.1.1; DROP TABLE workflows', `q1.${'z'.repeat(30)}.1`]) {
+      await assert.rejects(store.pageWorkflows({ limit: 2, after }), isInvalid(/pass the `next` of the page before/), JSON.stringify(after));
+    }
+    assert.deepEqual((await store.pageWorkflows({ limit: 2 })).entries.map((e) => e.id), ['w']);
+  });
+}
