@@ -53,7 +53,6 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const Database = require(workerData.module);
 const state = new Int32Array(workerData.shared);
-const pause = new Int32Array(new SharedArrayBuffer(4));
 const db = new Database(workerData.path, { fileMustExist: true, timeout: 0 });
 try {
   db.pragma('synchronous = ' + workerData.synchronous);
@@ -114,6 +113,8 @@ export class BackgroundCheckpoints {
   stop(): Promise<void> {
     this.stopped = true;
     Atomics.store(this.shared, STOP, 1);
+    // A commit too: a worker between its look at STOP and its wait for commits then does not wait.
+    Atomics.add(this.shared, COMMITS, 1);
     Atomics.notify(this.shared, COMMITS);
     Atomics.notify(this.shared, STOP);
     // Whoever awaits the stop keeps the process alive until the worker's connection is closed.
@@ -132,6 +133,8 @@ export class BackgroundCheckpoints {
   private start(): void {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // Plain JavaScript: none of the process's flags (say, a TypeScript loader) need to load in the worker.
+      execArgv: [],
       workerData: {
         module: createRequire(import.meta.url).resolve('better-sqlite3'),
         path: this.path,
