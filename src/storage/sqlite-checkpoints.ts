@@ -7,10 +7,11 @@
  *
  * So a busy store checkpoints from a second connection in a worker thread: `PRAGMA wal_checkpoint(PASSIVE)`,
  * which never blocks the store's writers nor readers (nor waits for them), every CHECKPOINT_INTERVAL_MS while
- * the store commits, and after every commit once the WAL nears SQLite's automatic mark. SQLite's automatic
- * checkpoint stays on in the store's connection: it still bounds the WAL (a writer restarts the WAL only once
- * every frame in it is copied, which a checkpoint running alongside the writes seldom sees), but it finds the
- * worker has copied nearly every page, so what it does on the event loop is small. Durability is SQLite's: the checkpointer syncs the WAL before copying and
+ * the store commits. SQLite's automatic checkpoint stays on in the store's connection: it still bounds the WAL
+ * (a writer restarts the WAL only once every frame in it is copied, which a checkpoint running alongside the
+ * writes seldom sees), but it finds the worker has copied all but the last CHECKPOINT_INTERVAL_MS of commits,
+ * so what it does on the event loop is small. Checkpointing after every commit instead would keep that even
+ * smaller, but its fsyncs (two per checkpoint) would compete with the commits' own for the disk. Durability is SQLite's: the checkpointer syncs the WAL before copying and
  * the database file before it records the pages as copied (synchronous FULL or NORMAL, as the store's).
  *
  * The worker starts once the store's WAL first outgrows WORKER_FROM_WAL_BYTES (a store that writes little never
@@ -28,9 +29,7 @@ import { Worker } from 'node:worker_threads';
 import type { SqliteSynchronous } from './sqlite.js';
 
 /** How long the worker lets pages gather in the WAL between two checkpoints while the store writes. */
-export const CHECKPOINT_INTERVAL_MS = 100;
-/** SQLite's automatic checkpoint mark (wal_autocheckpoint), in WAL frames (pages): left as SQLite sets it. */
-const SQLITE_AUTOCHECKPOINT_FRAMES = 1000;
+export const CHECKPOINT_INTERVAL_MS = 50;
 /** The WAL size from which a store checkpoints in the background (SQLite's own mark is 1000 pages: ~4 MB). */
 export const WORKER_FROM_WAL_BYTES = 1024 * 1024;
 /** How often (in transactions) a store without its worker yet looks at its WAL's size. */
@@ -61,14 +60,11 @@ try {
     Atomics.wait(state, ${COMMITS}, seen);
     if (Atomics.load(state, ${STOP}) !== 0) break;
     seen = Atomics.load(state, ${COMMITS});
-    let frames = 0;
     try {
-      frames = db.pragma('wal_checkpoint(PASSIVE)')[0].log;
+      db.pragma('wal_checkpoint(PASSIVE)');
       Atomics.add(state, ${CHECKPOINTS}, 1);
     } catch {}
-    // Near the mark at which the store's own checkpoint runs (in a commit), keep up with every commit: that
-    // checkpoint then finds next to nothing left to copy.
-    if (frames < workerData.closeToMark) Atomics.wait(state, ${STOP}, 0, workerData.intervalMs);
+    Atomics.wait(state, ${STOP}, 0, workerData.intervalMs);
   }
 } finally {
   db.close();
@@ -141,7 +137,6 @@ export class BackgroundCheckpoints {
         synchronous: this.synchronous === 'full' ? 'FULL' : 'NORMAL',
         shared: this.shared.buffer,
         intervalMs: CHECKPOINT_INTERVAL_MS,
-        closeToMark: (SQLITE_AUTOCHECKPOINT_FRAMES * 3) / 4,
       },
     });
     // It never keeps the process alive: an unclosed store's WAL is recovered by the next opening, as after a crash.
