@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/storage/sqlite.js';
-import { WORKER_FROM_WAL_BYTES } from '../../src/storage/sqlite-checkpoints.js';
+import { BackgroundCheckpoints, WORKER_FROM_WAL_BYTES } from '../../src/storage/sqlite-checkpoints.js';
 import { record } from './conformance.js';
 
 /**
@@ -97,5 +97,35 @@ describe('sqlite store: WAL checkpoints off the event loop', () => {
       await store.close();
       assert.equal(existsSync(`${path}-wal`), false);
       await assert.rejects(store.listWorkflows(), /closed/);
+    }));
+
+  test('the checkpointer stops whenever it is told to, even as it starts', () =>
+    withDirectory(async (path) => {
+      const store = new SqliteStore(path);
+      try {
+        await writeSequentially(store, 10);
+        for (let i = 0; i < 20; i++) {
+          // From a WAL of 0 bytes: the first commit starts the worker.
+          const checkpoints = new BackgroundCheckpoints(path, 'full', 0);
+          checkpoints.committed();
+          assert.equal(checkpoints.running, true);
+          if (i % 2 === 1) await new Promise((resolve) => setImmediate(resolve));
+          await checkpoints.stop();
+          assert.equal(checkpoints.running, false);
+          assert.equal(checkpoints.failure, undefined);
+        }
+      } finally {
+        await store.close();
+      }
+    }));
+
+  test('a checkpointer that cannot open the database stops, with the reason kept; the store checkpoints as SQLite does', () =>
+    withDirectory(async (path) => {
+      const checkpoints = new BackgroundCheckpoints(join(path, 'missing.sqlite'), 'full', 0);
+      checkpoints.committed();
+      await checkpoints.stop();
+      assert.ok(checkpoints.failure instanceof Error, String(checkpoints.failure));
+      checkpoints.committed();
+      assert.equal(checkpoints.running, false);
     }));
 });
