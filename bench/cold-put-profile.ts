@@ -26,6 +26,7 @@ const workflows = {
   },
 };
 
+/** checkpoint-flush: a commit in which SQLite's automatic checkpoint ran (in the store's connection). */
 type Kind = 'flush' | 'checkpoint-flush' | 'read' | 'gc';
 interface Span { kind: Kind; start: number; end: number; detail?: number }
 const spans: Span[] = [];
@@ -40,13 +41,16 @@ const gcObserver = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) spans.push({ kind: 'gc', start: entry.startTime, end: entry.startTime + entry.duration, detail: ((entry as { detail?: { kind?: number } }).detail)?.kind ?? 0 });
 });
 
-/** nBackfill of the WAL index (the -shm file's checkpoint info): it moves when a checkpoint copies frames. */
-function backfillReader(path: string): () => number {
-  const buffer = Buffer.alloc(8);
+/**
+ * The WAL's frame count (mxFrame, in the header of the WAL index, the -shm file): SQLite's automatic checkpoint
+ * runs in the commit that leaves it at 1000 or more (https://www.sqlite.org/walformat.html).
+ */
+function walFrames(path: string): () => number {
+  const buffer = Buffer.alloc(4);
   let fd: number | undefined;
   return () => {
     fd ??= openSync(`${path}-shm`, 'r');
-    readSync(fd, buffer, 0, 8, 96);
+    readSync(fd, buffer, 0, 4, 16);
     return buffer.readUInt32LE(0);
   };
 }
@@ -55,16 +59,15 @@ function instrument(store: SqliteStore, path: string): { checkpoints: () => numb
   const inner = store as unknown as { writes: { flush: () => void; queue: unknown[] }; loadRecords: (id: string) => Promise<unknown> };
   const writes = inner.writes;
   const flush = writes.flush.bind(writes);
-  const backfill = backfillReader(path);
+  const frames = walFrames(path);
   let checkpoints = 0;
   writes.flush = () => {
     if (!recording || writes.queue.length === 0) return flush();
-    const before = backfill();
     const size = writes.queue.length;
     const start = now();
     flush();
     const end = now();
-    const moved = backfill() !== before;
+    const moved = frames() >= 1000;
     if (moved) checkpoints++;
     spans.push({ kind: moved ? 'checkpoint-flush' : 'flush', start, end, detail: size });
   };
