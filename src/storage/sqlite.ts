@@ -333,9 +333,10 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     this.flush();
     this.closed = true;
     // The checkpointer's connection closes first: the store's, the last, then folds the WAL into the file.
-    const checkpointerStopped = this.checkpoints?.stop();
-    if (this.checkpoints?.running !== true) return this.closeDatabase();
-    return checkpointerStopped?.then(() => this.closeDatabase()) ?? this.closeDatabase();
+    if (this.checkpoints?.running === true) return this.checkpoints.stop().then(() => this.closeDatabase());
+    // Not started: it never will be.
+    void this.checkpoints?.stop();
+    return this.closeDatabase();
   }
 
   private closeDatabase(): Promise<void> {
