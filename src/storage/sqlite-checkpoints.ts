@@ -2,8 +2,8 @@
  * WAL checkpoints of a SqliteStore off the event loop. better-sqlite3 is synchronous, and SQLite's automatic
  * checkpoint (every 1000 WAL pages) runs inside the commit that crosses the mark: it copies every page of the
  * WAL into the database file and fsyncs it, on the event-loop thread, while the callers of that commit wait
- * (measured by bench/cold-put-profile.ts: 15 ms at the median on a 100,000-workflow database, 30 ms at the
- * 99th percentile, once every ~80 puts to cold workflows: the puts' 99th percentile).
+ * (measured by bench/cold-put-profile.ts on a 100,000-workflow database: 24 ms at the median, 49 ms at the 99th
+ * percentile, in one put to a cold workflow out of ~160: a good part of the slowest 1 % of puts).
  *
  * So a busy store checkpoints from a second connection in a worker thread: `PRAGMA wal_checkpoint(PASSIVE)`,
  * which never blocks the store's writers nor readers (nor waits for them), every CHECKPOINT_INTERVAL_MS while
