@@ -33,7 +33,13 @@ export class GroupCommit {
   /** The whole batch without a savepoint per write: what every batch tries first. */
   private readonly writeAllAtOnce: Database.Transaction<(batch: readonly Write[], onWriteFailure: () => void) => void>;
 
-  constructor(private readonly db: Database.Database, private readonly stats: SqliteStoreStats, private readonly maxBatch: number) {
+  /** `onCommitted`: called after each write transaction that committed. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly stats: SqliteStoreStats,
+    private readonly maxBatch: number,
+    private readonly onCommitted: () => void = () => undefined,
+  ) {
     this.writeOne = db.transaction((write: Write) => write.apply());
     this.writeAllAtOnce = db.transaction((batch: readonly Write[], onWriteFailure: () => void) => {
       for (const write of batch) {
@@ -98,6 +104,7 @@ export class GroupCommit {
       return;
     }
     this.stats.transactions++;
+    this.onCommitted();
     this.stats.writes += batch.length - failures.size;
     for (const write of batch) {
       if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
@@ -132,6 +139,7 @@ export class GroupCommit {
       return true;
     }
     this.stats.transactions++;
+    this.onCommitted();
     this.stats.writes += batch.length;
     for (const write of batch) write.resolve();
     return true;

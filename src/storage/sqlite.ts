@@ -18,6 +18,7 @@ import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
 import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
 import { configure, openReadOnlyDatabase, openWritable } from './sqlite-open.js';
 import { acquireOwner, hasOwnerTable, readOwner, releaseOwner } from './sqlite-owner.js';
+import { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 import { GroupCommit } from './sqlite-writes.js';
 import { SqlitePages } from './sqlite-pages.js';
 import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
@@ -123,6 +124,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   private readonly pages: SqlitePages;
   /** The queue of writes, committed together (see ./sqlite-writes.ts). */
   private readonly writes: GroupCommit;
+  /** WAL checkpoints off the event loop, once the store is busy (see ./sqlite-checkpoints.ts); none in memory or read-only. */
+  private readonly checkpoints: BackgroundCheckpoints | undefined;
   private closed = false;
   private readonly readOnly: boolean;
   /** The owner id this store holds ownership as, if it does. */
@@ -153,7 +156,9 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       this.db.close();
       throw storageError(`open the SQLite database ${path}`, error);
     }
-    this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000);
+    const checkpoints = this.readOnly || this.db.memory ? undefined : new BackgroundCheckpoints(path, options.synchronous ?? 'full');
+    this.checkpoints = checkpoints;
+    this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000, checkpoints === undefined ? undefined : () => checkpoints.committed());
     this.pages = new SqlitePages(this.db);
   }
 
@@ -347,6 +352,14 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return Promise.resolve();
     this.flush();
     this.closed = true;
+    // The checkpointer's connection closes first: the store's, the last, then folds the WAL into the file.
+    if (this.checkpoints?.running === true) return this.checkpoints.stop().then(() => this.closeDatabase());
+    // Not started: it never will be.
+    void this.checkpoints?.stop();
+    return this.closeDatabase();
+  }
+
+  private closeDatabase(): Promise<void> {
     try {
       if (this.ownerId !== undefined) releaseOwner(this.db, this.ownerId);
       this.db.close();
