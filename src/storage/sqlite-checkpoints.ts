@@ -26,7 +26,7 @@
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type { SqliteSynchronous } from './sqlite.js';
+import type { SqliteSynchronous } from './sqlite-options.js';
 
 /** How long the worker lets pages gather in the WAL between two checkpoints while the store writes. */
 export const CHECKPOINT_INTERVAL_MS = 50;

@@ -17,7 +17,7 @@
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { NotAQuestStoreError, StorageError } from '../core/errors.js';
-import type { SqliteStoreOptions, SqliteSynchronous } from './sqlite.js';
+import type { SqliteStoreOptions, SqliteSynchronous } from './sqlite-options.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** The tables every Quest database has had since its first schema. */

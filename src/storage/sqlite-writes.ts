@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { StorageError } from '../core/errors.js';
 import { PendingEntries, type QueuedEntry } from './sqlite-pending.js';
-import type { SqliteStoreStats } from './sqlite.js';
+import type { SqliteStoreStats } from './sqlite-options.js';
 import { describeFailure, storageError } from './storage-error.js';
 
 /** One queued write: applied inside the group transaction, settled after it. */

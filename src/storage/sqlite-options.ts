@@ -1,0 +1,38 @@
+/** What a SqliteStore can be told when it opens, and the counters it keeps (re-exported by ./sqlite.ts). */
+
+/** How hard SQLite works to make a commit durable. */
+export type SqliteSynchronous = 'full' | 'normal';
+
+/** Options of a {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * `'full'` (default): a commit survives a crash of the process and of the machine (the WAL is fsynced at
+   * every transaction). `'normal'`: it survives a crash of the process; a power loss may lose the last
+   * transactions (never corrupt the database).
+   */
+  synchronous?: SqliteSynchronous;
+  /** How long to wait for another connection's write lock before failing with StorageError (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** A queue of this many writes is flushed at once instead of at the end of the turn (default 1000). */
+  maxBatch?: number;
+  /**
+   * `true` (default): a missing or empty file becomes a new Quest database. `false`: the file must be a Quest
+   * database already (NotAQuestStoreError otherwise, and nothing is written to it).
+   */
+  create?: boolean;
+  /**
+   * Open for inspection: never write the file, nor create any (see src/storage/sqlite-open.ts for how), even in
+   * a read-only directory. Writes fail with StorageError. See {@link SqliteStore.openReadOnly}.
+   */
+  readOnly?: boolean;
+}
+
+/** Counters of a {@link SqliteStore}, for tests and monitoring. */
+export interface SqliteStoreStats {
+  /** Write transactions committed (each one fsync with `synchronous: 'full'`). */
+  transactions: number;
+  /** Write transactions that failed as a whole (every write in them was rejected). */
+  failedTransactions: number;
+  /** Writes (history commits, entry and alias changes) committed. */
+  writes: number;
+}
