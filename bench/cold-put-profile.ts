@@ -8,9 +8,10 @@
 import { openSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
-import { WorkflowManager, queue } from '../src/index.js';
+import { WorkflowManager } from '../src/index.js';
 import { SqliteStore } from '../src/storage/sqlite.js';
 import { formatInt, machineLoad, now, numberOption, scratchDirectory } from './harness.js';
+import { queueWaiter } from './workloads.js';
 
 const WAITING = numberOption('workflows', 100_000);
 const PUTS = numberOption('puts', 10_000);
@@ -18,12 +19,7 @@ const MAX_RESIDENT = numberOption('max-resident', 10_000);
 const directory = scratchDirectory('quest-cold-put-');
 
 const workflows = {
-  waiter: async (): Promise<number> => {
-    await using numbers = await queue<number>('q', null);
-    let sum = 0;
-    for (let n = await numbers.get(); n !== 0; n = await numbers.get()) sum += n;
-    return sum;
-  },
+  waiter: queueWaiter,
 };
 
 /** checkpoint-flush: a commit in which SQLite's automatic checkpoint ran (in the store's connection). */

@@ -30,12 +30,13 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { WorkflowManager, queue, step } from '../src/index.js';
+import { WorkflowManager, step } from '../src/index.js';
 import { FileStore } from '../src/storage/files.js';
 import { MemoryStore } from '../src/storage/memory.js';
 import { SqliteStore } from '../src/storage/sqlite.js';
 import type { Store } from '../src/storage/store.js';
 import { QUEST_PY_MANAGER_WORKFLOWS_PER_S } from './anchors.js';
+import { queueWaiter } from './workloads.js';
 import { formatBytes, formatDuration, formatInt, formatRate, gcAvailable, machineLoad, now, numberOption, scratchDirectory, settledRss } from './harness.js';
 
 const quick = process.argv.includes('--quick');
@@ -55,12 +56,7 @@ const plus = step('plus', async (i: number) => i + 1);
 
 const workflows = {
   /** Waits on its own queue for numbers until it gets 0. */
-  waiter: async (): Promise<number> => {
-    await using numbers = await queue<number>('q', null);
-    let sum = 0;
-    for (let n = await numbers.get(); n !== 0; n = await numbers.get()) sum += n;
-    return sum;
-  },
+  waiter: queueWaiter,
   single: (i: number): Promise<number> => one(i),
   twoSteps: async (i: number): Promise<number> => (await plus(i)) + (await plus(i)),
 };
