@@ -4,9 +4,8 @@
  * status and type. On a store with WorkflowPages a page reads its own entries only; on another store it reads
  * the whole list and pages it here.
  */
-import { InvalidArgumentError } from '../core/errors.js';
 import type { Store, WorkflowEntry, WorkflowState } from '../storage/store.js';
-import { checkPageQuery, hasPages, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
+import { badCursor, checkPageQuery, countEntries, hasPages, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
 import type { ManagedStatus, WorkflowInfo } from './types.js';
 import { managedStatus, workflowInfo } from './workflow-info.js';
@@ -70,7 +69,7 @@ export async function listPage(deps: ListPageDeps, query: ListPageQuery): Promis
  * telling it apart would mean reading every entry.)
  */
 async function statusCounts(deps: ListPageDeps): Promise<StatusCount[]> {
-  const stored = hasPages(deps.store) ? await deps.store.countWorkflows() : countList(await deps.store.listWorkflows());
+  const stored = hasPages(deps.store) ? await deps.store.countWorkflows() : countEntries(await deps.store.listWorkflows());
   const counts = new Map<string, StatusCount>();
   const add = (status: ManagedStatus, type: string, count: number): void => {
     const key = JSON.stringify([status, type]);
@@ -102,17 +101,6 @@ async function byId(deps: ListPageDeps, id: string, query: WorkflowPageQuery): P
   return { entries: [entry] };
 }
 
-function countList(entries: readonly WorkflowEntry[]): WorkflowCount[] {
-  const counts = new Map<string, WorkflowCount>();
-  for (const { state, type } of entries) {
-    const key = JSON.stringify([state, type]);
-    const found = counts.get(key) ?? { state, type, count: 0 };
-    found.count++;
-    counts.set(key, found);
-  }
-  return [...counts.values()];
-}
-
 /**
  * A page of a store without WorkflowPages, from its whole list: newest start first, ties by id (descending); the
  * cursor holds the start and id of the page's last entry.
@@ -140,7 +128,5 @@ function decodeListCursor(cursor: string): { startedAt: number; id: string } {
   } catch {
     // Not JSON: said below.
   }
-  throw new InvalidArgumentError(
-    `page cursor ${JSON.stringify(cursor)} is not one this store made: pass the \`next\` of the page before as it was given, or leave \`after\` out for the first page`,
-  );
+  throw badCursor(cursor);
 }

@@ -12,8 +12,8 @@ import type { Store } from '../storage/store.js';
 import { NotServedError } from '../protocol/errors.js';
 import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireHistory, type WireStats, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
 import type { Principal, WireWorkflowInfo } from '../protocol/messages.js';
-import { choiceField, stringField } from './validate.js';
-import { integerField, optionalString, pageable, pagedWorkflows, type WirePager } from './inspect-pages.js';
+import { choiceField, integerField, optionalString, stringField } from './validate.js';
+import { pageable, pagedWorkflows, type WirePager } from './inspect-pages.js';
 import type { StatusCount } from '../manager/list-pages.js';
 
 /** What the history, versions and stats operations read: a store, read-only. */

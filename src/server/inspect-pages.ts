@@ -9,8 +9,7 @@ import type { ListPage, ListPageQuery, StatusCount } from '../manager/list-pages
 import type { WorkflowState } from '../storage/store.js';
 import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
 import type { WireWorkflowInfo } from '../protocol/messages.js';
-import { BadRequestError } from '../protocol/errors.js';
-import { choiceField } from './validate.js';
+import { choiceField, integerField, optionalString } from './validate.js';
 
 /** A page of the manager's list, on the wire (items as `list` sends them). */
 export type WirePager = (query: ListPageQuery) => Promise<Omit<ListPage, 'items'> & { items: WireWorkflowInfo[] }>;
@@ -56,20 +55,4 @@ export async function pagedWorkflows(page: WirePager, counts: readonly StatusCou
   const answer: WorkflowPage = { items, total, offset, limit, counts: byStatus, types: [...types].sort(), at: Date.now() };
   if (next !== undefined) answer.next = next;
   return answer;
-}
-
-export function optionalString(body: Record<string, unknown>, name: string): string | undefined {
-  const value = body[name];
-  if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string') throw new BadRequestError(`"${name}" must be a string`);
-  return value;
-}
-
-export function integerField(body: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
-  const value = body[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new BadRequestError(`"${name}" must be an integer from ${min} to ${max}`);
-  }
-  return value;
 }

@@ -79,3 +79,21 @@ export function argsField(body: Record<string, unknown>): Json[] {
   if (!Array.isArray(value)) throw new BadRequestError('"args" must be an array of encoded values');
   return value as Json[];
 }
+
+/** An optional string field (absent or empty: undefined); BadRequestError for another type. */
+export function optionalString(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`"${name}" must be a string`);
+  return value;
+}
+
+/** An integer field from `min` to `max` (absent: `fallback`); BadRequestError otherwise. */
+export function integerField(body: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = body[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new BadRequestError(`"${name}" must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}

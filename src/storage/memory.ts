@@ -6,7 +6,7 @@ import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
 import { InProcessOwnership } from './owner.js';
-import { checkPageQuery, encodeCursor, isAfter, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
+import { checkPageQuery, countEntries, isAfter, pageOf, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import {
   EVENT_OUTCOME_RETENTION_MS,
   type EventInbox,
@@ -122,10 +122,7 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
         .map((entry) => ({ entry, key: { startedAt: entry.startedAt, position: this.positions.get(entry.id)! } }))
         .filter(({ key }) => cursor === undefined || isAfter(key, cursor))
         .sort((a, b) => b.key.startedAt - a.key.startedAt || b.key.position - a.key.position);
-      const page = keyed.slice(0, query.limit);
-      const entries = page.map(({ entry }) => cloneEntry(entry));
-      const last = page.at(-1);
-      return Promise.resolve(keyed.length > query.limit && last !== undefined ? { entries, next: encodeCursor(last.key) } : { entries });
+      return Promise.resolve(pageOf(keyed, query.limit, ({ entry }) => cloneEntry(entry), ({ key }) => key));
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -134,14 +131,7 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
   /** See {@link WorkflowPages.countWorkflows}. */
   countWorkflows(): Promise<WorkflowCount[]> {
     this.checkOpen();
-    const counts = new Map<string, WorkflowCount>();
-    for (const { state, type } of this.workflows.values()) {
-      const key = JSON.stringify([state, type]);
-      const count = counts.get(key) ?? { state, type, count: 0 };
-      count.count++;
-      counts.set(key, count);
-    }
-    return Promise.resolve([...counts.values()]);
+    return Promise.resolve(countEntries(this.workflows.values()));
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {

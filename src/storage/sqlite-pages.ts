@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { WorkflowEntry, WorkflowState } from './store.js';
-import { encodeCursor, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from './workflow-pages.js';
+import { pageOf, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from './workflow-pages.js';
 
 /** The type of an entry, as the index workflows_by_type holds it (the same expression, or the index is not used). */
 const TYPE = "json_extract(body, '$.type')";
@@ -33,11 +33,7 @@ export class SqlitePages {
     if (query.type !== undefined) params.type = query.type;
     if (cursor !== undefined) Object.assign(params, cursor);
     const rows = this.statement(query.state !== undefined, query.type !== undefined, cursor !== undefined).all(params);
-    const more = rows.length > query.limit;
-    if (more) rows.pop();
-    const entries = rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
-    const last = rows.at(-1);
-    return more && last !== undefined ? { entries, next: encodeCursor({ startedAt: last.started_at, position: last.position }) } : { entries };
+    return pageOf(rows, query.limit, (row) => JSON.parse(row.body) as WorkflowEntry, (row) => ({ startedAt: row.started_at, position: row.position }));
   }
 
   /** The counts by state and type: one GROUP BY. */

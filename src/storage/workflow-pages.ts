@@ -84,11 +84,40 @@ export function decodeCursor(cursor: string): PageKey {
   const startedAt = parts === null ? NaN : parseInt(parts[1]!, 36);
   const position = parts === null ? NaN : parseInt(parts[2]!, 36);
   if (!Number.isSafeInteger(startedAt) || !Number.isSafeInteger(position)) {
-    throw new InvalidArgumentError(
-      `page cursor ${JSON.stringify(cursor)} is not one this store made: pass the \`next\` of the page before as it was given, or leave \`after\` out for the first page`,
-    );
+    throw badCursor(cursor);
   }
   return { startedAt, position };
+}
+
+/**
+ * The page made of `rows`, read in page order up to one past `limit`: its first `limit` entries, and the
+ * cursor after the last of them when more follow. One shape of page for every store.
+ */
+export function pageOf<R>(rows: readonly R[], limit: number, entryOf: (row: R) => WorkflowEntry, keyOf: (row: R) => PageKey): WorkflowEntryPage {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  const entries = page.map(entryOf);
+  const last = page.at(-1);
+  return more && last !== undefined ? { entries, next: encodeCursor(keyOf(last)) } : { entries };
+}
+
+/** The error for a cursor that is not a page's `next`. */
+export function badCursor(cursor: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `page cursor ${JSON.stringify(cursor)} is not one this store made: pass the \`next\` of the page before as it was given, or leave \`after\` out for the first page`,
+  );
+}
+
+/** The counts by state and type of `entries` (for stores and callers that hold the entries themselves). */
+export function countEntries(entries: Iterable<Pick<WorkflowEntry, 'state' | 'type'>>): WorkflowCount[] {
+  const counts = new Map<string, WorkflowCount>();
+  for (const { state, type } of entries) {
+    const key = JSON.stringify([state, type]);
+    const found = counts.get(key) ?? { state, type, count: 0 };
+    found.count++;
+    counts.set(key, found);
+  }
+  return [...counts.values()];
 }
 
 /** Check a page query's limit (and its cursor, when given): InvalidArgumentError saying what is wrong. */

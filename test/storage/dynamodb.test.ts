@@ -121,7 +121,8 @@ describe('dynamodb store: one writer per history, batched deletes', () => {
     }
   });
 
-  test('deleting a workflow leaves no item of it behind (its aliases\' marks included), and keeps an alias repointed elsewhere', async () => {
+  // What the aliases answer afterwards is in the conformance suite; here, what is left in the table.
+  test('deleting a workflow leaves no item of it behind (its aliases\' marks included)', async () => {
     const store = await open(freshName('aliases'));
     try {
       await store.putWorkflow(entry('w', 1));
@@ -129,8 +130,6 @@ describe('dynamodb store: one writer per history, batched deletes', () => {
       await store.putAlias('b', 'w');
       await store.putAlias('b', 'v');
       await store.deleteWorkflow('w');
-      assert.equal(await store.getAlias('a'), undefined);
-      assert.equal(await store.getAlias('b'), 'v');
       assert.deepEqual(await itemsOf(store.table, 'w'), []);
     } finally {
       await store.close();

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { WorkflowEntry, WorkflowState } from '../store.js';
-import { encodeCursor, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from '../workflow-pages.js';
+import { pageOf, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from '../workflow-pages.js';
 import { quoteIdentifier } from './migrations.js';
 
 /** The type of an entry (its body is JSON text). */
@@ -25,11 +25,7 @@ export async function selectPage(pool: pg.Pool, schema: string, query: WorkflowP
       `${where.length === 0 ? '' : `WHERE ${where.join(' AND ')} `}ORDER BY started_at DESC, position DESC LIMIT ${param(query.limit + 1)}`,
     params,
   );
-  const more = rows.length > query.limit;
-  if (more) rows.pop();
-  const entries = rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
-  const last = rows.at(-1);
-  return more && last !== undefined ? { entries, next: encodeCursor({ startedAt: Number(last.started), position: Number(last.at_position) }) } : { entries };
+  return pageOf(rows, query.limit, (row) => JSON.parse(row.body) as WorkflowEntry, (row) => ({ startedAt: Number(row.started), position: Number(row.at_position) }));
 }
 
 /** The counts by state and type of the workflows of `schema`: one GROUP BY. */
