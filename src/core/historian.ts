@@ -190,7 +190,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       if (run.stopReason !== undefined) throw run.stopReason;
     }
     // Stop what is left, hand over the outcome, then forget the history.
-    run.stop(withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
+    run.stopFinished(() => withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
     await this.options.onFinish?.(ok ? { ok, value } : { ok, error });
     const cleared = this.history.clear();
     if (cleared !== undefined) await cleared;
@@ -201,7 +201,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   /** The run has ended: stop what is left of it. Undefined when nothing was left to wait for (most finished runs). */
   private cleanUp(run: Run): Promise<void> | undefined {
     // A finished run was stopped already: building another error (a stack trace) per workflow costs.
-    if (run.stopReason === undefined) run.stop(withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
+    if (!run.hasStopped) run.stop(withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
     // Tasks still in user code are not waited for: whatever they do next, a stopped run records nothing of it
     // (every Quest call throws the stop reason), so only what was buffered before the stop is written.
     if (this.state === 'suspended') return run.drain().then(() => this.release(run));

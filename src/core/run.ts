@@ -52,8 +52,15 @@ export class Run {
   readonly workflowId: string;
   /** Non-null while the history is being replayed. */
   replay: Replay | null = null;
-  /** Why the run stopped (suspension, failure), once it has. */
-  stopReason: Error | undefined;
+  /**
+   * Why the run stopped (suspension, failure), once it has. A finished run that nothing was left to tell builds
+   * its reason on the first read (see stopFinished).
+   */
+  get stopReason(): Error | undefined {
+    const stopped = this.stopped;
+    return typeof stopped === 'function' ? (this.stopped = stopped()) : stopped;
+  }
+  private stopped: Error | (() => Error) | undefined;
   readonly resources = new Map<string, OpenResource>();
   /** Versions in effect at the current point of the history, per declaring function, and those the code declares. */
   readonly versions = new VersionBook();
@@ -285,10 +292,15 @@ export class Run {
     this.caughtUp?.resolve();
   }
 
+  /** True once the run has stopped (reading stopReason instead would build a finished run's reason). */
+  get hasStopped(): boolean {
+    return this.stopped !== undefined;
+  }
+
   /** Stop the run for good: every task stops at its next Quest await with `reason`. */
   stop(reason: Error): void {
-    if (this.stopReason !== undefined) return;
-    this.stopReason = reason;
+    if (this.stopped !== undefined) return;
+    this.stopped = reason;
     this.caughtUp?.resolve();
     for (const reject of this.haltWaits) reject(reason);
     this.haltWaits.clear();
@@ -296,6 +308,22 @@ export class Run {
     this.replay?.stop(reason);
     this.root.stop(reason);
     for (const resource of this.resources.values()) rejectWaiters(resource, reason);
+  }
+
+  /**
+   * The workflow finished: stop what is left of the run. When nothing is left to tell (no wait in progress, no
+   * step's signal handed out, no resource open, replay over, the main task idle: a finished workflow, mostly),
+   * `reason` is built only if someone reads it later (a leftover Quest call), not once per workflow.
+   */
+  stopFinished(reason: () => Error): void {
+    if (this.stopped !== undefined) return;
+    const once = memoized(reason);
+    if (this.haltWaits.size > 0 || this.abortController !== undefined || this.replay !== null || this.resources.size > 0 || !this.root.stopUnobserved(once)) {
+      this.stop(once());
+      return;
+    }
+    this.stopped = once;
+    this.caughtUp?.resolve();
   }
 
   /** Stop the run because it failed; the workflow's promise rejects with `error`. */
@@ -364,3 +392,8 @@ const OPEN_RESOURCE_BYTES = 400;
  */
 const TASK_BYTES = 7680;
 
+/** `make()` once: the same result for every later call. */
+function memoized<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}

@@ -12,8 +12,12 @@ export class TaskState {
   private readonly waits = new Set<(reason: Error) => void>();
   /** Tasks started by this task (in any of its scopes) that have not ended: cancelled with it. */
   readonly children = new Set<TaskState>();
-  /** Why this task must stop (cancellation or suspension), once it must. */
-  stopReason: Error | undefined;
+  /** Why this task must stop (cancellation or suspension), once it must (built on first read: see stopUnobserved). */
+  get stopReason(): Error | undefined {
+    const stopped = this.stopped;
+    return typeof stopped === 'function' ? (this.stopped = stopped()) : stopped;
+  }
+  private stopped: Error | (() => Error) | undefined;
   /** Settles (never rejects) when the task's body and its end record are done. */
   /** (Undefined for a task whose body has not started, the workflow's main task: nothing to wait for.) */
   finished: Promise<void> | undefined = undefined;
@@ -41,11 +45,22 @@ export class TaskState {
 
   /** Stop this task and its children at their next Quest await with `reason`. */
   stop(reason: Error): void {
-    if (this.stopReason !== undefined) return;
-    this.stopReason = reason;
+    if (this.stopped !== undefined) return;
+    this.stopped = reason;
     for (const reject of [...this.waits]) reject(reason);
     this.waits.clear();
     for (const child of [...this.children]) child.stop(child.stopReasonFor(reason));
+  }
+
+  /**
+   * Stop this task with a reason built only when read, if nothing waits in it and it has no child task (there is
+   * nobody to tell now). False, having done nothing, otherwise: the caller then stops it with a built reason.
+   */
+  stopUnobserved(reason: () => Error): boolean {
+    if (this.stopped !== undefined) return true;
+    if (this.waits.size > 0 || this.children.size > 0) return false;
+    this.stopped = reason;
+    return true;
   }
 
   /** Cancel this task (and its children): TaskCancelledError at their next Quest await. */

@@ -298,6 +298,11 @@ export class ManagedWorkflow {
     return new WorkflowSuspendedError(this.id, this.stopping === 'close' ? CLOSING : undefined);
   }
 
+  /** WatchedHistory: the run has its place in the launch window already (the one start() took). */
+  get holdsLaunchPlace(): boolean {
+    return this.leaveLaunchWindow !== undefined;
+  }
+
   /** WatchedHistory: before loading the history, wait for a place in the manager's launch window. */
   async enterLaunchWindow(): Promise<void> {
     // The first run of a workflow start() created has the place start() took (given back already, if the
@@ -331,18 +336,22 @@ export class ManagedWorkflow {
   }
 
   /** The Historian's onFinish hook: make the outcome durable before the history is cleared. */
-  private async persistOutcome(outcome: WorkflowOutcome): Promise<void> {
+  private persistOutcome(outcome: WorkflowOutcome): Promise<void> {
     const entry = finishedEntry(this.entry, outcome);
     const store = this.deps.store;
-    if (entry.deleteOnFinish) await store.deleteWorkflow(entry.id);
-    else if (hasEntryWrites(store)) {
-      // The entry and the clear of the history in one write (WatchedHistory.clear then has nothing to do).
-      await store.finishWorkflow(entry);
-      this.historyCleared = true;
-    } else await store.putWorkflow(entry);
-    this.finished = entry;
+    // One promise per ending rather than an async function's two: every workflow ends here.
+    // finishWorkflow writes the entry and clears the history in one write: WatchedHistory.clear then has nothing to do.
+    const clears = !entry.deleteOnFinish && hasEntryWrites(store);
+    const written = entry.deleteOnFinish ? store.deleteWorkflow(entry.id) : clears ? store.finishWorkflow(entry) : store.putWorkflow(entry);
+    return written.then(() => {
+      if (clears) this.historyCleared = true;
+      this.finished = entry;
+    });
   }
 }
+
+/** The history of a workflow start() has just created. */
+const NO_RECORDS: readonly HistoryRecord[] = Object.freeze([]);
 
 /** Why a workflow stopped for good by its manager is not running. */
 const STOPPING = { cancel: 'it is being cancelled', delete: 'it is being deleted', timeout: 'its time limit (timeoutMs) ran out' } as const;
@@ -367,11 +376,28 @@ class WatchedHistory implements History {
     this.inner = deps.store.history(owner.id);
   }
 
-  async load(): Promise<readonly HistoryRecord[]> {
+  load(): Promise<readonly HistoryRecord[]> {
+    if (!this.knownEmpty) return this.read();
+    this.knownEmpty = false;
+    // The first run of a workflow start() just created: nothing to read, and its place in the launch window is
+    // the start's (no async step here: most workflows are short, and each promise costs them).
+    if (this.owner.holdsLaunchPlace) return this.owner.historyLoaded(NO_RECORDS) ? Promise.resolve(NO_RECORDS) : Promise.reject(new WorkflowSuspendedError(this.owner.id));
+    return this.enterAndCheck(NO_RECORDS);
+  }
+
+  private async read(): Promise<readonly HistoryRecord[]> {
     await this.owner.enterLaunchWindow();
     // Shared store: a workflow whose lease moved is never replayed here (see ManagedDeps.confirmLease).
-    const [records] = await Promise.all([this.knownEmpty ? [] : this.inner.load(), this.knownEmpty ? undefined : this.deps.confirmLease?.(this.owner.id)]);
-    this.knownEmpty = false;
+    const [records] = await Promise.all([this.inner.load(), this.deps.confirmLease?.(this.owner.id)]);
+    return this.checked(records);
+  }
+
+  private async enterAndCheck(records: readonly HistoryRecord[]): Promise<readonly HistoryRecord[]> {
+    await this.owner.enterLaunchWindow();
+    return this.checked(records);
+  }
+
+  private checked(records: readonly HistoryRecord[]): readonly HistoryRecord[] {
     if (!this.owner.historyLoaded(records)) throw new WorkflowSuspendedError(this.owner.id);
     return records;
   }

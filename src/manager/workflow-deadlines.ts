@@ -7,6 +7,7 @@
 import { clock, type ClockTimer } from '../core/clock.js';
 import { TimeoutError } from '../core/errors.js';
 import { serializeError } from '../core/serializer.js';
+import { endedEntry } from './entry-outcomes.js';
 import type { WorkflowEntry } from '../storage/store.js';
 import { checkTimeout } from '../core/timeout.js';
 
@@ -32,7 +33,7 @@ export function workflowTimeoutError(entry: WorkflowEntry & { timeout: WorkflowT
 
 /** The entry of a workflow whose time ran out: failed, with its TimeoutError. */
 export function timedOutEntry(entry: WorkflowEntry & { timeout: WorkflowTimeout }): WorkflowEntry {
-  return { ...entry, state: 'failed', finishedAt: Date.now(), error: serializeError(workflowTimeoutError(entry)) };
+  return endedEntry(entry, 'failed', { error: serializeError(workflowTimeoutError(entry)) });
 }
 
 /** The timers of the workflows with a deadline that run in one manager. */

@@ -22,7 +22,7 @@ import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxie
 import { withScheduleType } from './schedules.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { WorkflowEndings } from './workflow-endings.js';
-import { WorkflowStarts, type StartOutcome } from './workflow-starts.js';
+import { WorkflowStarts, type StartRequest } from './workflow-starts.js';
 import { WorkflowsHere } from './workflows-here.js';
 import type { ManagerOptions, ResidencyInfo, StartOptions, WorkflowArgs, WorkflowHandle, WorkflowInfo, WorkflowRegistry, WorkflowResult, WorkflowType } from './types.js';
 
@@ -130,23 +130,19 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * @example
    * await manager.startWith('game', 'g1', [3], { ifExists: 'resume' });
    */
-  async startWith<T extends WorkflowType<W>>(
+  startWith<T extends WorkflowType<W>>(
     type: T,
     id: string,
     args: WorkflowArgs<W, T>,
     options: StartOptions = {},
   ): Promise<WorkflowHandle<WorkflowResult<W, T>>> {
-    const request = this.starts.request(type, id, args, options);
-    // A place in the launch window from here, handed to the run: many starts at once go in waves (./launch-window.ts).
-    const entered = this.here.managed.launches.enter();
-    const place = typeof entered === 'function' ? entered : await entered;
-    let outcome: StartOutcome = 'existing';
+    let request: StartRequest;
     try {
-      outcome = await this.locks.run(id, () => this.starts.create(request, place));
-    } finally {
-      if (outcome !== 'launched') place();
+      request = this.starts.request(type, id, args, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    return this.handle(id, type, outcome !== 'existing');
+    return this.starts.begin(request, this.locks, (created) => this.handle<WorkflowResult<W, T>>(id, type, created));
   }
 
   /**
@@ -166,7 +162,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   /** getResult() of workflow id `resolved` (no alias), asked as `id`. */
-  private async resultOf<R>(resolved: string, id: string): Promise<R> {
+  private resultOf<R>(resolved: string, id: string): Promise<R> {
+    // The common case, a workflow running here on a store of its own: wait for its run, no async function more.
+    const managed = this.locks.idle(resolved) === undefined && this.here.claims === undefined ? this.here.live.get(resolved) : undefined;
+    if (managed !== undefined) return managed.settled().then(() => managed.outcome() as R);
+    return this.resultAfterWaits(resolved, id);
+  }
+
+  /** resultOf(): while a start, cancel or delete of the id is in progress, on a shared store, or once it is not live here. */
+  private async resultAfterWaits<R>(resolved: string, id: string): Promise<R> {
     const busy = this.locks.idle(resolved);
     if (busy !== undefined) await busy;
     const managed = this.here.live.get(resolved);

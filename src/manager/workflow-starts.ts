@@ -7,6 +7,7 @@ import { DuplicateWorkflowError, InvalidArgumentError, isQuestError } from '../c
 import { serialize } from '../core/serializer.js';
 import { hasEntryWrites, type Store, type WorkflowEntry } from '../storage/store.js';
 import type { WorkflowClaims } from './claims.js';
+import type { IdLocks } from './id-locks.js';
 import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
 import { checkId } from './outside-calls.js';
 import type { AnyWorkflow, StartOptions } from './types.js';
@@ -64,6 +65,31 @@ export class WorkflowStarts {
     if (!Array.isArray(args)) throw new InvalidArgumentError('startWith() takes the workflow arguments as an array.');
     const stored = (args as unknown[]).map((arg, n) => serialize(arg, `argument ${n} of workflow ${id}`));
     return { id, type, workflow, args: stored, timeout: timeoutAtStart(options.timeoutMs), options };
+  }
+
+  /**
+   * Carry out a start: take a place in the launch window (many starts at once go in waves: ./launch-window.ts),
+   * then, under the id's lock, create the entry and launch the run, which takes the place over (given back
+   * otherwise). Resolves with `handle(created)`. Plain promise chains, no async function: every start comes
+   * through here.
+   */
+  begin<H>(request: StartRequest, locks: IdLocks, handle: (created: boolean) => H): Promise<H> {
+    const entered = this.deps.managed.launches.enter();
+    if (typeof entered === 'function') return this.createIn(request, entered, locks, handle);
+    return entered.then((place) => this.createIn(request, place, locks, handle));
+  }
+
+  private createIn<H>(request: StartRequest, place: () => void, locks: IdLocks, handle: (created: boolean) => H): Promise<H> {
+    return locks.run(request.id, () => this.create(request, place)).then(
+      (outcome) => {
+        if (outcome !== 'launched') place();
+        return handle(outcome !== 'existing');
+      },
+      (error: unknown) => {
+        place();
+        throw error;
+      },
+    );
   }
 
   /**
