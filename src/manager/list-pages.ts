@@ -2,10 +2,10 @@
  * One page of the manager's list (WorkflowManager.listPage): a page of stored entries, newest first, each
  * overlaid with what the manager knows now (as list() does), and on request the number of workflows in each
  * status and type. On a store with WorkflowPages a page reads its own entries only; on another store it reads
- * the whole list and pages it here.
+ * the whole list and cuts the page from it (readWorkflowPage in ../storage/workflow-pages.ts).
  */
-import type { Store, WorkflowEntry, WorkflowState } from '../storage/store.js';
-import { badCursor, checkPageQuery, countEntries, hasPages, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
+import type { Store, WorkflowState } from '../storage/store.js';
+import { checkPageQuery, readWorkflowCounts, readWorkflowPage, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
 import type { ManagedStatus, WorkflowInfo } from './types.js';
 import { managedStatus, workflowInfo } from './workflow-info.js';
@@ -56,7 +56,7 @@ export interface ListPageDeps {
 /** The page `query` asks for. */
 export async function listPage(deps: ListPageDeps, query: ListPageQuery): Promise<ListPage> {
   const { counts, id, ...pageQuery } = query;
-  const page = id !== undefined ? await byId(deps, id, pageQuery) : hasPages(deps.store) ? await deps.store.pageWorkflows(pageQuery) : await pageOfList(deps.store, pageQuery);
+  const page = id !== undefined ? await byId(deps, id, pageQuery) : await readWorkflowPage(deps.store, pageQuery);
   const items = page.entries.map((entry) => workflowInfo(entry, deps.live.get(entry.id), deps.aliasesOf(entry.id), deps.shared));
   const result: ListPage = page.next === undefined ? { items } : { items, next: page.next };
   if (counts === true) result.counts = await statusCounts(deps);
@@ -69,7 +69,7 @@ export async function listPage(deps: ListPageDeps, query: ListPageQuery): Promis
  * telling it apart would mean reading every entry.)
  */
 async function statusCounts(deps: ListPageDeps): Promise<StatusCount[]> {
-  const stored = hasPages(deps.store) ? await deps.store.countWorkflows() : countEntries(await deps.store.listWorkflows());
+  const stored = await readWorkflowCounts(deps.store);
   const counts = new Map<string, StatusCount>();
   const add = (status: ManagedStatus, type: string, count: number): void => {
     const key = JSON.stringify([status, type]);
@@ -99,34 +99,4 @@ async function byId(deps: ListPageDeps, id: string, query: WorkflowPageQuery): P
   }
   if (entry === undefined || (query.state !== undefined && entry.state !== query.state) || (query.type !== undefined && entry.type !== query.type)) return { entries: [] };
   return { entries: [entry] };
-}
-
-/**
- * A page of a store without WorkflowPages, from its whole list: newest start first, ties by id (descending); the
- * cursor holds the start and id of the page's last entry.
- */
-async function pageOfList(store: Store, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
-  checkPageQuery({ limit: query.limit });
-  const cursor = query.after === undefined ? undefined : decodeListCursor(query.after);
-  const before = (entry: WorkflowEntry): boolean =>
-    cursor === undefined || entry.startedAt < cursor.startedAt || (entry.startedAt === cursor.startedAt && entry.id < cursor.id);
-  const matching = (await store.listWorkflows(query.state))
-    .filter((entry) => (query.type === undefined || entry.type === query.type) && before(entry))
-    .sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  const entries = matching.slice(0, query.limit);
-  const last = entries.at(-1);
-  if (matching.length <= query.limit || last === undefined) return { entries };
-  return { entries, next: `ql.${Buffer.from(JSON.stringify([last.startedAt, last.id])).toString('base64url')}` };
-}
-
-function decodeListCursor(cursor: string): { startedAt: number; id: string } {
-  try {
-    if (cursor.startsWith('ql.')) {
-      const [startedAt, id] = JSON.parse(Buffer.from(cursor.slice(3), 'base64url').toString()) as unknown[];
-      if (Number.isSafeInteger(startedAt) && typeof id === 'string') return { startedAt: startedAt as number, id };
-    }
-  } catch {
-    // Not JSON: said below.
-  }
-  throw badCursor(cursor);
 }

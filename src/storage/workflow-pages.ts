@@ -132,3 +132,57 @@ export function checkPageQuery(query: WorkflowPageQuery): PageKey | undefined {
 export function isAfter(key: PageKey, cursor: PageKey): boolean {
   return key.startedAt < cursor.startedAt || (key.startedAt === cursor.startedAt && key.position < cursor.position);
 }
+
+/**
+ * A page of any store: its own {@link WorkflowPages.pageWorkflows} when it has one, else a page cut from its
+ * whole list (read whole for every page: the fallback of the stores without pages, which hold few workflows).
+ * The same order either way, newest start first; only ties differ (the store's position, or the id descending).
+ * Rejects with InvalidArgumentError as pageWorkflows does.
+ *
+ * @example
+ * const first = await readWorkflowPage(store, { state: 'running', limit: 100 });
+ */
+export function readWorkflowPage(store: Store, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+  return hasPages(store) ? store.pageWorkflows(query) : pageOfList(store, query);
+}
+
+/**
+ * The counts by state and type of any store: its own {@link WorkflowPages.countWorkflows} when it has one,
+ * else counted from its whole list.
+ *
+ * @example
+ * const running = (await readWorkflowCounts(store)).filter((c) => c.state === 'running');
+ */
+export async function readWorkflowCounts(store: Store): Promise<WorkflowCount[]> {
+  return hasPages(store) ? store.countWorkflows() : countEntries(await store.listWorkflows());
+}
+
+/**
+ * A page of a store without WorkflowPages, from its whole list: newest start first, ties by id (descending); the
+ * cursor ("ql." and base64url JSON) holds the start and id of the page's last entry.
+ */
+async function pageOfList(store: Store, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+  checkPageQuery({ limit: query.limit });
+  const cursor = query.after === undefined ? undefined : decodeListCursor(query.after);
+  const before = (entry: WorkflowEntry): boolean =>
+    cursor === undefined || entry.startedAt < cursor.startedAt || (entry.startedAt === cursor.startedAt && entry.id < cursor.id);
+  const matching = (await store.listWorkflows(query.state))
+    .filter((entry) => (query.type === undefined || entry.type === query.type) && before(entry))
+    .sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const entries = matching.slice(0, query.limit);
+  const last = entries.at(-1);
+  if (matching.length <= query.limit || last === undefined) return { entries };
+  return { entries, next: `ql.${Buffer.from(JSON.stringify([last.startedAt, last.id])).toString('base64url')}` };
+}
+
+function decodeListCursor(cursor: string): { startedAt: number; id: string } {
+  try {
+    if (cursor.startsWith('ql.')) {
+      const [startedAt, id] = JSON.parse(Buffer.from(cursor.slice(3), 'base64url').toString()) as unknown[];
+      if (Number.isSafeInteger(startedAt) && typeof id === 'string') return { startedAt: startedAt as number, id };
+    }
+  } catch {
+    // Not JSON: said below.
+  }
+  throw badCursor(cursor);
+}

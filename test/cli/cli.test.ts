@@ -31,6 +31,12 @@ async function storedRecords(db: string, id: string): Promise<unknown[]> {
   }
 }
 
+/** The rows of the table `quest list` printed first: the lines after its header, up to the first blank one. */
+function tableRows(stdout: string): string[] {
+  const lines = stdout.split('\n');
+  return lines.slice(1, lines.indexOf(''));
+}
+
 async function inboxOf(db: string): Promise<unknown[]> {
   const store = await SqliteStore.open(db);
   try {
@@ -41,22 +47,26 @@ async function inboxOf(db: string): Promise<unknown[]> {
 }
 
 describe('quest CLI', { concurrency: true }, () => {
-  test('list: every workflow with its type, state and times; --state filters; --json', () => withDatabase(async (db) => {
-    const all = await quest('list', '--db', db);
-    assert.equal(all.code, 0, all.stderr);
-    const lines = all.stdout.trim().split('\n');
+  test('list: every workflow with its type, state and times, newest first, then the totals; --all: oldest first; --state filters; --json', () => withDatabase(async (db) => {
+    const page = await quest('list', '--db', db);
+    assert.equal(page.code, 0, page.stderr);
+    const lines = page.stdout.trim().split('\n');
     assert.match(lines[0] ?? '', /^ID\s+TYPE\s+STATE\s+STARTED\s+FINISHED$/);
-    assert.deepEqual(lines.slice(1).map((line) => line.split(/\s+/).slice(0, 3)), [
-      ['s1', 'secrets', 'running'],
-      ['c1', 'collect', 'running'],
-      ['q1', 'quick', 'completed'],
-      ['f1', 'fails', 'failed'],
+    assert.deepEqual(tableRows(page.stdout).map((line) => line.split(/\s+/).slice(0, 3)), [
       ['p1', 'parsing', 'running'],
+      ['f1', 'fails', 'failed'],
+      ['q1', 'quick', 'completed'],
+      ['c1', 'collect', 'running'],
+      ['s1', 'secrets', 'running'],
     ]);
     assert.match(lines[3] ?? '', /completed\s+\d{4}-\d\d-\d\dT[\d:.]+Z\s+\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    assert.equal(lines.at(-1), '5 of 5 workflows shown, newest first (running 3, completed 1, failed 1).');
+
+    const all = await quest('list', '--all', '--db', db);
+    assert.deepEqual(all.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]), ['s1', 'c1', 'q1', 'f1', 'p1']);
 
     const running = await quest('list', '--state', 'running', '--db', db);
-    assert.deepEqual(running.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]), ['s1', 'c1', 'p1']);
+    assert.deepEqual(tableRows(running.stdout).map((line) => line.split(/\s+/)[0]), ['p1', 'c1', 's1']);
 
     const json = await quest('list', '--json', '--state', 'failed', '--db', db);
     const parsed = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
@@ -76,8 +86,7 @@ describe('quest CLI', { concurrency: true }, () => {
     sqlite.close();
     const all = await quest('list', '--db', db);
     assert.equal(all.code, 0, all.stderr);
-    const lines = all.stdout.trim().split('\n');
-    assert.deepEqual(lines.slice(1, 6).map((line) => line.split(/\s+/).slice(0, 3)[2]), ['running', 'damaged', 'completed', 'failed', 'running']);
+    assert.deepEqual(tableRows(all.stdout).map((line) => line.split(/\s+/).slice(0, 3)[2]), ['running', 'failed', 'completed', 'damaged', 'running']);
     assert.match(all.stdout, /\nc1: CorruptHistoryError: Corrupt history of workflow "c1" \(file .*quest\.sqlite\): record \d+ does not match its checksum/);
 
     const damaged = await quest('list', '--json', '--state', 'damaged', '--db', db);
@@ -85,7 +94,7 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.deepEqual(parsed.map((w) => [w['id'], w['state']]), [['c1', 'damaged']]);
     assert.match(String(parsed[0]?.['error']), /^CorruptHistoryError: Corrupt history of workflow "c1"/);
     const running = await quest('list', '--state', 'running', '--db', db);
-    assert.deepEqual(running.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]), ['s1', 'p1']);
+    assert.deepEqual(tableRows(running.stdout).map((line) => line.split(/\s+/)[0]), ['p1', 's1']);
   }));
 
   test('history: record by record, pruned records as a count, and nothing changes', () => withDatabase(async (db) => {
@@ -199,7 +208,7 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.equal(await exited, 0, errors);
     // The others were suspended, not lost.
     const list = await quest('list', '--state', 'running', '--db', db);
-    assert.deepEqual(list.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]), ['s1', 'p1']);
+    assert.deepEqual(tableRows(list.stdout).map((line) => line.split(/\s+/)[0]), ['p1', 's1']);
     const late = await quest('send', 'p1', 'words', 'put', 'x', '--wait', '--timeout', '0', '--db', db);
     assert.equal(late.code, 1);
     assert.match(late.stderr, /still in the inbox/);

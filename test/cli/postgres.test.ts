@@ -18,7 +18,7 @@ function dbOf(schema: string): string {
 }
 
 describePostgres('quest on PostgreSQL', () => {
-  test('quest run, list and result work on a postgres:// database; an absent schema is reported, not created, by list', async () => {
+  test('quest run, list (whole and by pages) and result work on a postgres:// database; an absent schema is reported, not created, by list', async () => {
     const schema = freshSchema('cli');
     try {
       const missing = await quest('list', '--db', dbOf(schema));
@@ -29,6 +29,11 @@ describePostgres('quest on PostgreSQL', () => {
       const list = await quest('list', '--json', '--db', dbOf(schema));
       assert.equal(list.code, 0, list.stderr);
       assert.deepEqual((JSON.parse(list.stdout) as { id: string; state: string }[]).map(({ id, state }) => [id, state]), [['q9', 'completed']]);
+      // A page (the store's own cursor and counts), as on SQLite.
+      const page = await quest('list', '--limit', '1', '--type', 'quick', '--db', dbOf(schema));
+      assert.equal(page.code, 0, page.stderr);
+      assert.match(page.stdout, /^q9\s+quick\s+completed/m);
+      assert.match(page.stdout, /\n1 of 1 workflow of type quick shown, newest first \(completed 1\)\.\n$/);
       const result = await quest('result', 'q9', '--json', '--db', dbOf(schema));
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual((JSON.parse(result.stdout) as { result: unknown }).result, { x: 1 });

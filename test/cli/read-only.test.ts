@@ -24,6 +24,8 @@ import { inTempDir, prepareDatabase, quest } from './support.js';
 const INSPECTIONS: ReadonlyArray<[string[], number]> = [
   [['list'], 0],
   [['list', '--json'], 0],
+  [['list', '--all'], 0],
+  [['list', '--state', 'damaged', '--limit', '1', '--json'], 0],
   [['history', 's1'], 0],
   [['resources', 's1'], 0],
   [['result', 'q1'], 0],

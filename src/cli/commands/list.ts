@@ -1,38 +1,59 @@
-/** `quest list`: the workflows of a database. */
+/**
+ * `quest list`: the workflows of a database, a page at a time (newest first, with the totals and the command
+ * for the next page), or all of them with --all. What is read is in ../workflow-listing.ts.
+ */
 import { Command, Option } from 'commander';
 import { isQuestError } from '../../core/errors.js';
-import type { Store, WorkflowEntry, WorkflowState } from '../../storage/store.js';
-import { EXIT, formatTime, messageOf, printJson, table, withCommonOptions, withStore, type CliContext, type CommonOptions } from '../common.js';
+import type { Store, WorkflowState } from '../../storage/store.js';
+import { MAX_WORKFLOW_PAGE, readWorkflowCounts, type WorkflowCount } from '../../storage/workflow-pages.js';
+import { CliError, EXIT, formatTime, printJson, table, withCommonOptions, withStore, type CliContext, type CommonOptions, type Io } from '../common.js';
+import { LISTED_STATES, listingAll, listingPage, type Listed, type ListedState, type Listing, type ListingQuery } from '../workflow-listing.js';
 
-/** What `quest list` shows as a workflow's state: its stored state, or 'damaged' for a running one whose history is. */
-type ListedState = WorkflowState | 'damaged';
-
-const STATES: readonly ListedState[] = ['running', 'damaged', 'completed', 'failed', 'cancelled'];
+/** How many workflows a page shows when --limit does not say. */
+export const DEFAULT_LIST_LIMIT = 100;
 
 interface ListOptions extends CommonOptions {
   state?: ListedState;
+  type?: string;
+  limit?: string;
+  after?: string;
+  all?: boolean;
 }
 
-/** One workflow as listed: its entry, the state shown, and why it failed or is damaged. */
-interface Listed {
-  entry: WorkflowEntry;
-  state: ListedState;
-  error?: string;
+/** A page as shown: the listing, the stored counts (of --type's workflows only, when given), and how to ask for the next. */
+interface ShownPage extends Listing {
+  counts: WorkflowCount[];
 }
 
 export function listCommand(context: CliContext): Command {
   return withCommonOptions(
     new Command('list')
-      .description('list the workflows: id, type, state, start and finish times (oldest first)')
-      .addOption(new Option('--state <state>', 'only the workflows in this state').choices(STATES)),
+      .description('list the workflows: id, type, state, start and finish times (a page at a time, newest first)')
+      .addOption(new Option('--state <state>', 'only the workflows in this state').choices(LISTED_STATES))
+      .option('--type <type>', 'only the workflows of this type')
+      .option('--limit <n>', `at most this many workflows (1 to ${MAX_WORKFLOW_PAGE}; default ${DEFAULT_LIST_LIMIT})`)
+      .option('--after <cursor>', 'the page after this cursor (printed with the page before)')
+      .option('--all', 'every workflow, oldest first, in one table (reads the whole list: slow on a large database)'),
   )
     .addHelpText(
       'after',
       `
+A page at a time: quest list shows the newest workflows (--limit, default ${DEFAULT_LIST_LIMIT}), newest first, then
+how many there are in all and, when more follow, the command for the next page (--after <cursor>, with the
+same filters). A page reads its own entries only, however many workflows the database holds. --all shows
+every workflow instead, oldest first, without the totals (it reads every entry and every running
+workflow's history: slow on a large database).
+
+--json prints an array of every workflow, oldest first (as --all), unless --limit or --after asks for a page:
+then an object {"workflows": [...], "next": "<cursor>" or null, "counts": [{"state", "type", "count"}, ...],
+"historiesRead": n}. Scripts page by passing "next" back as --after until it is null.
+
 "running" means unfinished: the workflow runs in whichever process has a manager open over the database
 (quest run, or your application), or resumes when one opens it. "damaged" means unfinished, but its history
-is damaged (the checks read the history of every unfinished workflow): no manager runs it until the history
-is restored from a backup or the workflow is deleted. The reason follows the table.
+is damaged: no manager runs it until the history is restored from a backup or the workflow is deleted. The
+reason follows the table. Telling them apart reads the history of each running workflow shown; --state
+running and --state damaged read the histories of the running workflows, newest first, until the page is
+full or the list ends (with few damaged workflows among many, --state damaged reads many histories).
 
 Whether a running workflow is resident (its run in the memory of the process that runs it) or evicted while
 idle (it resumes by replay on demand: ManagerOptions.maxResident, maxResidentBytes) is a property of that
@@ -42,57 +63,131 @@ workflows calls answer resident: false for an evicted workflow), and so does its
 
 Examples:
   $ quest list
-  $ quest list --state running --db .quest/guessing-game.sqlite
-  $ quest list --json`,
+  $ quest list --limit 20 --after q1.lz3k9f2a.8c
+  $ quest list --state running --type checkout --db .quest/guessing-game.sqlite
+  $ quest list --state damaged --limit 10
+  $ quest list --all --json`,
     )
-    .action(async (options: ListOptions) => {
-      const listed = await withStore(options.db, (store) => listWorkflows(store, options.state));
+    .action(async (options: ListOptions, command: Command) => {
       const { io } = context;
-      if (options.json === true) {
-        printJson(
-          io,
-          listed.map(({ entry, state, error }) => ({
-            id: entry.id,
-            type: entry.type,
-            state,
-            startedAt: new Date(entry.startedAt).toISOString(),
-            finishedAt: entry.finishedAt === undefined ? null : new Date(entry.finishedAt).toISOString(),
-            ...(error === undefined ? {} : { error }),
-          })),
-        );
-      } else if (listed.length === 0) {
-        io.out(options.state === undefined ? 'No workflows.' : `No ${options.state} workflows.`);
+      const pageAsked = options.limit !== undefined || options.after !== undefined;
+      if (options.all === true && pageAsked) {
+        throw new CliError('--all lists every workflow, --limit and --after a page of them: leave out one or the other', EXIT.usage);
+      }
+      if (options.all === true || (options.json === true && !pageAsked)) {
+        const listed = await withStore(options.db, (store) => listingAll(store, options.state, options.type));
+        if (options.json === true) printJson(io, listed.map(jsonOf));
+        else printListed(io, listed, options);
       } else {
-        const rows = listed.map(({ entry, state }) => [entry.id, entry.type, state, formatTime(entry.startedAt), formatTime(entry.finishedAt)]);
-        io.out(table(['ID', 'TYPE', 'STATE', 'STARTED', 'FINISHED'], rows));
-        for (const { entry, error } of listed.filter(({ state }) => state === 'damaged')) io.out(`\n${entry.id}: ${error ?? ''}`);
+        const query: ListingQuery = { limit: pageLimit(options.limit), state: options.state, type: options.type, after: options.after };
+        const page = await withStore(options.db, (store) => shownPage(store, query));
+        if (options.json === true) {
+          printJson(io, { workflows: page.listed.map(jsonOf), next: page.next ?? null, counts: page.counts, historiesRead: page.historiesRead });
+        } else {
+          printListed(io, page.listed, options);
+          if (page.listed.length > 0) io.out(`\n${footerOf(page, query, command.getOptionValueSource('db') === 'cli' ? options.db : undefined).join('\n')}`);
+        }
       }
       context.exit(EXIT.ok);
     });
 }
 
-/** The workflows in `state` (all when undefined), each running one checked for a damaged history. */
-async function listWorkflows(store: Store, state: ListedState | undefined): Promise<Listed[]> {
-  const entries = await store.listWorkflows(state === 'damaged' ? 'running' : state);
-  const listed: Listed[] = [];
-  for (const entry of entries) {
-    const damage = entry.state === 'running' ? await historyDamage(store, entry.id) : undefined;
-    const shown: Listed = damage === undefined ? { entry, state: entry.state } : { entry, state: 'damaged', error: damage };
-    if (shown.state === 'running' && state === 'damaged') continue;
-    if (shown.state === 'damaged' && state === 'running') continue;
-    if (shown.error === undefined && entry.error !== undefined) shown.error = `${entry.error.name}: ${entry.error.message}`;
-    listed.push(shown);
+/** The page `query` asks for, with the counts; CliError (exit 2) for a cursor this database did not make. */
+async function shownPage(store: Store, query: ListingQuery): Promise<ShownPage> {
+  let listing: Listing;
+  try {
+    listing = await listingPage(store, query);
+  } catch (error) {
+    // The limit is checked already: what the store refuses is the cursor.
+    if (!isQuestError(error, 'INVALID_ARGUMENT') || query.after === undefined) throw error;
+    throw new CliError(
+      `--after ${JSON.stringify(query.after)} is not a cursor of this database's list: pass the one the page before printed ` +
+        '(after "--after", as it was printed, with the same --db), or leave --after out for the first page',
+      EXIT.usage,
+    );
   }
-  return listed;
+  const counts = (await readWorkflowCounts(store)).filter(({ type }) => query.type === undefined || type === query.type);
+  return { ...listing, counts };
 }
 
-/** Why the history of workflow `id` is damaged (`CorruptHistoryError: …`), or undefined when it reads whole. */
-async function historyDamage(store: Store, id: string): Promise<string | undefined> {
-  try {
-    await store.history(id).load();
-    return undefined;
-  } catch (error) {
-    if (isQuestError(error, 'CORRUPT_HISTORY')) return messageOf(error);
-    throw error;
+/** The --limit asked (default {@link DEFAULT_LIST_LIMIT}); CliError (exit 2) for anything but a whole number in range. */
+function pageLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LIST_LIMIT;
+  const limit = Number(text);
+  if (!/^[0-9]+$/.test(text) || limit < 1 || limit > MAX_WORKFLOW_PAGE) {
+    throw new CliError(
+      `--limit must be a whole number from 1 to ${MAX_WORKFLOW_PAGE} (the most workflows a page shows), got ${JSON.stringify(text)}: ` +
+        `pass --limit ${DEFAULT_LIST_LIMIT}, say, or --all for every workflow`,
+      EXIT.usage,
+    );
   }
+  return limit;
+}
+
+/** The table of `listed`, then the reason of each damaged one; or "No workflows." */
+function printListed(io: Io, listed: readonly Listed[], options: ListOptions): void {
+  if (listed.length === 0) {
+    const what = `${options.state === undefined ? '' : `${options.state} `}workflows${options.type === undefined ? '' : ` of type ${options.type}`}`;
+    io.out(options.after === undefined ? `No ${what}.` : `No more ${what}.`);
+    return;
+  }
+  const rows = listed.map(({ entry, state }) => [entry.id, entry.type, state, formatTime(entry.startedAt), formatTime(entry.finishedAt)]);
+  io.out(table(['ID', 'TYPE', 'STATE', 'STARTED', 'FINISHED'], rows));
+  for (const { entry, error } of listed.filter(({ state }) => state === 'damaged')) io.out(`\n${entry.id}: ${error ?? ''}`);
+}
+
+/** One workflow in --json output (the same fields whole or paged). */
+function jsonOf({ entry, state, error }: Listed): Record<string, unknown> {
+  return {
+    id: entry.id,
+    type: entry.type,
+    state,
+    startedAt: new Date(entry.startedAt).toISOString(),
+    finishedAt: entry.finishedAt === undefined ? null : new Date(entry.finishedAt).toISOString(),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+const STORED_STATES: readonly WorkflowState[] = ['running', 'completed', 'failed', 'cancelled'];
+
+/** The lines after a page's table: how many are shown of how many, and the command for the next page. */
+function footerOf(page: ShownPage, query: ListingQuery, db: string | undefined): string[] {
+  const byState = new Map<WorkflowState, number>();
+  for (const { state, count } of page.counts) byState.set(state, (byState.get(state) ?? 0) + count);
+  const running = byState.get('running') ?? 0;
+  const total = query.state === undefined ? [...byState.values()].reduce((sum, count) => sum + count, 0) : query.state === 'damaged' ? running : (byState.get(query.state) ?? 0);
+  const shown = page.listed.length;
+  const ofType = query.type === undefined ? '' : ` of type ${query.type}`;
+  let line: string;
+  if (query.state === undefined) {
+    const split = STORED_STATES.filter((state) => (byState.get(state) ?? 0) > 0).map((state) => `${state} ${number(byState.get(state) ?? 0)}`);
+    line = `${number(shown)} of ${workflows(total)}${ofType} shown, newest first (${split.join(', ')}).`;
+  } else if (query.state === 'damaged') {
+    line = `${number(shown)} damaged ${shown === 1 ? 'workflow' : 'workflows'}${ofType} shown, newest first (${number(page.historiesRead)} of the ${number(running)} running workflows' histories read).`;
+  } else if (query.state === 'running') {
+    line = `${number(shown)} of ${number(total)} running ${total === 1 ? 'workflow' : 'workflows'}${ofType} shown, newest first (${number(page.historiesRead)} histories read; the damaged ones are left out).`;
+  } else {
+    line = `${number(shown)} of ${number(total)} ${query.state} ${total === 1 ? 'workflow' : 'workflows'}${ofType} shown, newest first.`;
+  }
+  if (page.next === undefined) return [line];
+  const args = ['quest', 'list', '--after', page.next];
+  if (query.limit !== DEFAULT_LIST_LIMIT) args.push('--limit', String(query.limit));
+  if (query.state !== undefined) args.push('--state', query.state);
+  if (query.type !== undefined) args.push('--type', query.type);
+  if (db !== undefined) args.push('--db', db);
+  return [line, `Next page: ${args.map(shellWord).join(' ')}`];
+}
+
+function workflows(count: number): string {
+  return `${number(count)} ${count === 1 ? 'workflow' : 'workflows'}`;
+}
+
+/** A count with thousands separators (1,000,000). */
+function number(count: number): string {
+  return count.toLocaleString('en-US');
+}
+
+/** `word` as one shell word: as it is when it needs no quoting, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
