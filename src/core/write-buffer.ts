@@ -28,10 +28,15 @@ export class WriteBuffer {
 
   /** Number and buffer a record; returns its seq. */
   append(task: string, partial: RecordFields): number {
-    // Fill the caller's fresh literal in place rather than spreading it: steps are the hot path.
-    const record = Object.assign(partial, { v: FORMAT_VERSION, seq: ++this.seq, t: Date.now(), task }) as HistoryRecord;
-    this.pending.push(record);
-    return record.seq;
+    // Fill the caller's fresh literal in place, field by field (no spread, no Object.assign and its temporary
+    // object: a few times faster, and steps are the hot path).
+    const record = partial as RecordFields & { v?: number; seq?: number; t?: number; task?: string };
+    record.v = FORMAT_VERSION;
+    const seq = (record.seq = ++this.seq);
+    record.t = Date.now();
+    record.task = task;
+    this.pending.push(record as HistoryRecord);
+    return seq;
   }
 
   /** Remove records with the next commit. */

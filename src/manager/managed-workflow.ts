@@ -8,8 +8,6 @@ import { createDeferred, type Deferred } from '../core/deferred.js';
 import { UnknownWorkflowTypeError, WorkflowCancelledError, WorkflowSuspendedError, isSuspension } from '../core/errors.js';
 import { Historian } from '../core/historian.js';
 import type { WorkflowFunction, WorkflowOutcome } from '../core/historian-types.js';
-import type { History, HistoryChange } from '../core/history.js';
-import type { HistoryRecord } from '../core/records.js';
 import { deserialize } from '../core/serializer.js';
 import { hasEntryWrites, type Store, type WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
@@ -17,6 +15,7 @@ import type { LaunchWindow } from './launch-window.js';
 import type { Residency } from './residency.js';
 import type { AnyWorkflow, ManagedStatus } from './types.js';
 import type { ChildWorkflowHost } from '../core/child.js';
+import { WatchedHistory } from './watched-history.js';
 import { workflowTimeoutError } from './workflow-deadlines.js';
 import { finishedEntry, notLiveError, outcomeOf } from './entry-outcomes.js';
 
@@ -350,64 +349,11 @@ export class ManagedWorkflow {
   }
 }
 
-/** The history of a workflow start() has just created. */
-const NO_RECORDS: readonly HistoryRecord[] = Object.freeze([]);
-
 /** Why a workflow stopped for good by its manager is not running. */
 const STOPPING = { cancel: 'it is being cancelled', delete: 'it is being deleted', timeout: 'its time limit (timeoutMs) ran out' } as const;
 
 /** Why an evicted workflow's run was suspended (callers never see it: outside calls resume the workflow). */
 const EVICTED = 'it was evicted from memory while idle (it resumes by replay when needed)';
 
-
 /** Why a workflow suspended by its manager's close() is not running. */
 const CLOSING = 'its workflow manager is closing (the next manager over the same store resumes it)';
-
-/**
- * The store's history of one workflow, seen by its Historian. It tells the alias registry which alias opens
- * and closes will be replays, and it does not hand the records to a run the manager is already stopping
- * (no point replaying a history only to suspend it).
- */
-class WatchedHistory implements History {
-  private readonly inner: History;
-
-  /** `knownEmpty`: the entry was just created, so the first load has nothing to read. */
-  constructor(private readonly owner: ManagedWorkflow, private readonly deps: ManagedDeps, private knownEmpty: boolean) {
-    this.inner = deps.store.history(owner.id);
-  }
-
-  load(): Promise<readonly HistoryRecord[]> {
-    if (!this.knownEmpty) return this.read();
-    this.knownEmpty = false;
-    // The first run of a workflow start() just created: nothing to read, and its place in the launch window is
-    // the start's (no async step here: most workflows are short, and each promise costs them).
-    if (this.owner.holdsLaunchPlace) return this.owner.historyLoaded(NO_RECORDS) ? Promise.resolve(NO_RECORDS) : Promise.reject(new WorkflowSuspendedError(this.owner.id));
-    return this.enterAndCheck(NO_RECORDS);
-  }
-
-  private async read(): Promise<readonly HistoryRecord[]> {
-    await this.owner.enterLaunchWindow();
-    // Shared store: a workflow whose lease moved is never replayed here (see ManagedDeps.confirmLease).
-    const [records] = await Promise.all([this.inner.load(), this.deps.confirmLease?.(this.owner.id)]);
-    return this.checked(records);
-  }
-
-  private async enterAndCheck(records: readonly HistoryRecord[]): Promise<readonly HistoryRecord[]> {
-    await this.owner.enterLaunchWindow();
-    return this.checked(records);
-  }
-
-  private checked(records: readonly HistoryRecord[]): readonly HistoryRecord[] {
-    if (!this.owner.historyLoaded(records)) throw new WorkflowSuspendedError(this.owner.id);
-    return records;
-  }
-
-  commit(change: HistoryChange): Promise<void> | void {
-    return this.inner.commit(change);
-  }
-
-  clear(): Promise<void> | void {
-    if (this.owner.historyCleared) return undefined;
-    return this.inner.clear();
-  }
-}

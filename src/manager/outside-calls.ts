@@ -6,14 +6,14 @@
  */
 import type { Logger } from 'pino';
 import { InvalidArgumentError, StorageError, WorkflowFinishedError, WorkflowNotFoundError, isQuestError, isSuspension } from '../core/errors.js';
-import { hasInbox, type Store } from '../storage/store.js';
+import { hasInbox, type Store, type WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import type { WorkflowClaims } from './claims.js';
-import { notLiveError } from './entry-outcomes.js';
+import { notLiveError, outcomeOf } from './entry-outcomes.js';
 import type { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
-import type { RecentIds } from './recent-ids.js';
+import type { RecentIds, RecentMap } from './recent-ids.js';
 
 /** A workflow of the manager whose run is up: it has a Historian to call. */
 export type RunningWorkflow = ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> };
@@ -30,6 +30,8 @@ export interface OutsideCallDeps {
   readonly deleted: RecentIds;
   /** Shared store: workflows the manager ran to their end lately (it settled their inbox events itself). */
   readonly finishedHere: RecentIds;
+  /** The entries of workflows that finished here lately, on a store of its own (see WorkflowsHere.finishedEntries). */
+  readonly finishedEntries: RecentMap<WorkflowEntry>;
   /** True once the manager closes. */
   isClosing(): boolean;
 }
@@ -51,6 +53,32 @@ export class OutsideCalls {
     const holder = await this.deps.aliases.resolve(id);
     if (holder === undefined) return id;
     return (await this.deps.store.getWorkflow(id)) === undefined ? holder : id;
+  }
+
+  /** WorkflowManager.getResult of workflow id `resolved` (no alias), asked as `id`. */
+  result<R>(resolved: string, id: string): Promise<R> {
+    // The common case, a workflow running here on a store of its own: wait for its run, no async function more.
+    const { live, locks, claims } = this.deps;
+    const managed = locks.idle(resolved) === undefined && claims === undefined ? live.get(resolved) : undefined;
+    if (managed !== undefined) return managed.settled().then(() => managed.outcome() as R);
+    return this.resultAfterWaits(resolved, id);
+  }
+
+  /** result(): while a start, cancel or delete of the id is in progress, on a shared store, or once it is not live here. */
+  private async resultAfterWaits<R>(resolved: string, id: string): Promise<R> {
+    const { live, locks, claims, store } = this.deps;
+    const busy = locks.idle(resolved);
+    if (busy !== undefined) await busy;
+    const managed = live.get(resolved);
+    if (managed !== undefined) {
+      await managed.settled();
+      // Shared store: a run that stopped because the workflow moved to another process is not the answer.
+      if (claims === undefined || !claims.handedOver(managed)) return managed.outcome() as R;
+    }
+    if (claims !== undefined) return (await claims.result(resolved, id)) as R;
+    const entry = this.deps.finishedEntries.get(resolved) ?? (await store.getWorkflow(resolved));
+    if (entry === undefined) throw new WorkflowNotFoundError(id);
+    return outcomeOf(entry) as R;
   }
 
   /** WorkflowManager.has: `id` is a workflow (running or finished with its result kept) or an alias held by a running one. */

@@ -44,7 +44,7 @@ export interface ManagerOptions<W extends WorkflowRegistry> {
    */
   stopGraceMs?: number;
   /**
-   * How many runs may start at once (default 256): beyond it, start() waits before writing the entry, and a
+   * How many runs may start at once (default 64): beyond it, start() waits before writing the entry, and a
    * workflow resumed at open before loading its history, until a run ends or the event-loop turn another was
    * admitted in is over. Starting tens of thousands of workflows at once then runs them in waves instead of
    * all side by side, which keeps short-lived objects short-lived (half the garbage-collection work, or less).

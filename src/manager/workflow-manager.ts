@@ -7,13 +7,12 @@
  * the store when it happens, never only at shutdown. A workflow's entry is durable before it runs, and its
  * outcome is durable before its history is cleared, so a crash at any point loses neither.
  */
-import { StorageError, WorkflowNotFoundError } from '../core/errors.js';
+import { StorageError } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { logger as questLogger } from '../logging.js';
 import type { Store } from '../storage/store.js';
 import type { ListPage, ListPageQuery } from './list-pages.js';
 import { ManagerChildren, type ChildStarter } from './child-workflows.js';
-import { outcomeOf } from './entry-outcomes.js';
 import { IdLocks } from './id-locks.js';
 import type { InboxDelivery } from './inbox-delivery.js';
 import { DEFAULT_STOP_GRACE_MS, checkManagerOptions, shutDown, takeUpWorkflows } from './manager-lifecycle.js';
@@ -72,7 +71,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
       store, live, locks: this.locks, aliases, deadlines: this.here.deadlines, finishedEntries: this.here.finishedEntries, stopGraceMs: this.stopGraceMs,
       checkOpen: () => this.checkOpen(), resolve: (id) => this.outside.resolve(id),
     });
-    this.outside = new OutsideCalls({ store, live, locks: this.locks, aliases, claims, deleted: this.endings.deleted, finishedHere: this.here.finishedHere, isClosing });
+    this.outside = new OutsideCalls({ store, live, locks: this.locks, aliases, claims, deleted: this.endings.deleted, finishedHere: this.here.finishedHere, finishedEntries: this.here.finishedEntries, isClosing });
     this.inbox = this.outside.inboxDelivery(options.inboxPollMs ?? 200, options.logger ?? questLogger);
     this.starts = new WorkflowStarts({
       store, claims, live, managed: this.here.managed,
@@ -158,31 +157,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * try { console.log(await manager.getResult('g1')) } catch (error) { ... }
    */
   async getResult<R = unknown>(id: string): Promise<R> {
-    return this.resultOf<R>(await this.outside.resolve(id), id);
-  }
-
-  /** getResult() of workflow id `resolved` (no alias), asked as `id`. */
-  private resultOf<R>(resolved: string, id: string): Promise<R> {
-    // The common case, a workflow running here on a store of its own: wait for its run, no async function more.
-    const managed = this.locks.idle(resolved) === undefined && this.here.claims === undefined ? this.here.live.get(resolved) : undefined;
-    if (managed !== undefined) return managed.settled().then(() => managed.outcome() as R);
-    return this.resultAfterWaits(resolved, id);
-  }
-
-  /** resultOf(): while a start, cancel or delete of the id is in progress, on a shared store, or once it is not live here. */
-  private async resultAfterWaits<R>(resolved: string, id: string): Promise<R> {
-    const busy = this.locks.idle(resolved);
-    if (busy !== undefined) await busy;
-    const managed = this.here.live.get(resolved);
-    if (managed !== undefined) {
-      await managed.settled();
-      // Shared store: a run that stopped because the workflow moved to another process is not the answer.
-      if (this.here.claims === undefined || !this.here.claims.handedOver(managed)) return managed.outcome() as R;
-    }
-    if (this.here.claims !== undefined) return (await this.here.claims.result(resolved, id)) as R;
-    const entry = this.here.finishedEntries.get(resolved) ?? (await this.store.getWorkflow(resolved));
-    if (entry === undefined) throw new WorkflowNotFoundError(id);
-    return outcomeOf(entry) as R;
+    return this.outside.result<R>(await this.outside.resolve(id), id);
   }
 
   /**
@@ -414,7 +389,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
     // The workflow of this id, never an alias of the same name (no alias lookup: a store read less on SQLite).
-    return { id, type, created, result: () => this.resultOf<R>(id, id) };
+    return { id, type, created, result: () => this.outside.result<R>(id, id) };
   }
 
   private checkOpen(): void {
