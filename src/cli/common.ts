@@ -175,7 +175,11 @@ export function printJson(io: Io, value: unknown): void {
 
 /** Rows as left-aligned columns separated by two spaces (the last column is not padded). */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  // A loop, not Math.max(...column): a million rows as arguments overflow the stack (`quest list --all`).
+  const widths = header.map((title) => title.length);
+  for (const row of rows) {
+    for (let column = 0; column < widths.length; column++) widths[column] = Math.max(widths[column] ?? 0, (row[column] ?? '').length);
+  }
   const line = (cells: readonly string[]): string =>
     cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
