@@ -23,10 +23,16 @@ import { InvalidArgumentError } from '../core/errors.js';
  */
 export const DEFAULT_LAUNCH_WINDOW = 64;
 
+/** A run waiting for its place in the window (see LaunchWindow.enterOr). */
+export interface LaunchWaiter {
+  /** The run's turn has come: `place` is its place, to give back when done (idempotent). */
+  admit(place: () => void): void;
+}
+
 export class LaunchWindow {
   private inside = 0;
   /** Runs waiting for a place, in order from `head` (an index, not shift(): the queue can be 100,000 long). */
-  private waiting: Array<() => void> = [];
+  private waiting: LaunchWaiter[] = [];
   private head = 0;
   /**
    * The places handed out in this turn of the event loop, given back together at its end by one setImmediate
@@ -47,11 +53,21 @@ export class LaunchWindow {
    * microtask (`typeof place === 'function'`), without a promise per workflow.
    */
   enter(): (() => void) | Promise<() => void> {
+    return this.enterOr(undefined) ?? new Promise<() => void>((resolve) => this.waiting.push({ admit: resolve }));
+  }
+
+  /**
+   * Take a place now if one is free (returned), or else queue `waiter`, admitted with its place once one is
+   * (undefined returned). A waiter is one object where enter() makes a promise and two closures: 100,000 starts
+   * called at once wait here, and what each holds meanwhile is promoted by every garbage collection.
+   */
+  enterOr(waiter: LaunchWaiter | undefined): (() => void) | undefined {
     if (this.inside < this.size) {
       this.inside++;
       return this.place();
     }
-    return new Promise<() => void>((resolve) => this.waiting.push(() => resolve(this.place())));
+    if (waiter !== undefined) this.waiting.push(waiter);
+    return undefined;
   }
 
   /** A place just taken (counted in `inside`): the function that gives it back. */
@@ -62,7 +78,7 @@ export class LaunchWindow {
       left = true;
       const next = this.next();
       if (next === undefined) this.inside--;
-      else next();
+      else next.admit(this.place());
     };
     if (this.handedOut.length === 0) setImmediate(() => this.endOfTurn());
     this.handedOut.push(leave);
@@ -76,7 +92,7 @@ export class LaunchWindow {
     for (const leave of held) leave();
   }
 
-  private next(): (() => void) | undefined {
+  private next(): LaunchWaiter | undefined {
     if (this.head === this.waiting.length) return undefined;
     const next = this.waiting[this.head++];
     if (this.head === this.waiting.length) {

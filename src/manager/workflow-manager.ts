@@ -21,7 +21,7 @@ import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxie
 import { withScheduleType } from './schedules.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
 import { WorkflowEndings } from './workflow-endings.js';
-import { WorkflowStarts, type StartRequest } from './workflow-starts.js';
+import { NO_START_OPTIONS, WorkflowStarts, type StartHandle, type StartRequest } from './workflow-starts.js';
 import { WorkflowsHere } from './workflows-here.js';
 import type { ManagerOptions, ResidencyInfo, StartOptions, WorkflowArgs, WorkflowHandle, WorkflowInfo, WorkflowRegistry, WorkflowResult, WorkflowType } from './types.js';
 
@@ -133,7 +133,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     type: T,
     id: string,
     args: WorkflowArgs<W, T>,
-    options: StartOptions = {},
+    options: StartOptions = NO_START_OPTIONS,
   ): Promise<WorkflowHandle<WorkflowResult<W, T>>> {
     let request: StartRequest;
     try {
@@ -141,7 +141,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return this.starts.begin(request, this.locks, (created) => this.handle<WorkflowResult<W, T>>(id, type, created));
+    return this.starts.begin(request, this.locks, this.startHandle as StartHandle<WorkflowHandle<WorkflowResult<W, T>>>);
   }
 
   /**
@@ -386,6 +386,9 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   // ---------------------------------------------------------------------------------------------------------
+
+  /** The handle start() resolves with: one function for every start, not a closure each. */
+  private readonly startHandle: StartHandle<WorkflowHandle<unknown>> = (request, created) => this.handle(request.id, request.type, created);
 
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
     // The workflow of this id, never an alias of the same name (no alias lookup: a store read less on SQLite).

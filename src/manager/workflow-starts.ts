@@ -8,6 +8,7 @@ import { serialize } from '../core/serializer.js';
 import { hasEntryWrites, type Store, type WorkflowEntry } from '../storage/store.js';
 import type { WorkflowClaims } from './claims.js';
 import type { IdLocks } from './id-locks.js';
+import type { LaunchWaiter } from './launch-window.js';
 import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
 import { checkId } from './outside-calls.js';
 import type { AnyWorkflow, StartOptions } from './types.js';
@@ -70,20 +71,22 @@ export class WorkflowStarts {
   /**
    * Carry out a start: take a place in the launch window (many starts at once go in waves: ./launch-window.ts),
    * then, under the id's lock, create the entry and launch the run, which takes the place over (given back
-   * otherwise). Resolves with `handle(created)`. Plain promise chains, no async function: every start comes
-   * through here.
+   * otherwise). Resolves with `handle(request, created)`. A start that waits for its place is one PendingStart
+   * and one promise; no async function: every start comes through here.
    */
-  begin<H>(request: StartRequest, locks: IdLocks, handle: (created: boolean) => H): Promise<H> {
-    const entered = this.deps.managed.launches.enter();
-    if (typeof entered === 'function') return this.createIn(request, entered, locks, handle);
-    return entered.then((place) => this.createIn(request, place, locks, handle));
+  begin<H>(request: StartRequest, locks: IdLocks, handle: StartHandle<H>): Promise<H> {
+    const launches = this.deps.managed.launches;
+    const place = launches.enterOr(undefined);
+    if (place !== undefined) return this.createIn(request, place, locks, handle);
+    return new Promise<H>((resolve, reject) => launches.enterOr(new PendingStart(this, request, locks, handle, resolve, reject)));
   }
 
-  private createIn<H>(request: StartRequest, place: () => void, locks: IdLocks, handle: (created: boolean) => H): Promise<H> {
+  /** begin() once the start has its place. */
+  createIn<H>(request: StartRequest, place: () => void, locks: IdLocks, handle: StartHandle<H>): Promise<H> {
     return locks.run(request.id, () => this.create(request, place)).then(
       (outcome) => {
         if (outcome !== 'launched') place();
-        return handle(outcome !== 'existing');
+        return handle(request, outcome !== 'existing');
       },
       (error: unknown) => {
         place();
@@ -152,5 +155,27 @@ export class WorkflowStarts {
   private async createdElsewhere(error: unknown, entry: WorkflowEntry, options: StartOptions): Promise<'existing'> {
     await this.reuse(await this.takenBy(error, entry.id), entry.type, options);
     return 'existing';
+  }
+}
+
+/** start()'s options when none are given: one frozen object for every start, not a new {} each (they are only read). */
+export const NO_START_OPTIONS: StartOptions = Object.freeze({});
+
+/** What a start resolves with, made from its request once it is done (`created`: false when it existed). */
+export type StartHandle<H> = (request: StartRequest, created: boolean) => H;
+
+/** A start waiting for its place in the launch window: what it needs then, in one object. */
+class PendingStart<H> implements LaunchWaiter {
+  constructor(
+    private readonly starts: WorkflowStarts,
+    private readonly request: StartRequest,
+    private readonly locks: IdLocks,
+    private readonly handle: StartHandle<H>,
+    private readonly resolve: (handle: H) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  admit(place: () => void): void {
+    this.starts.createIn(this.request, place, this.locks, this.handle).then(this.resolve, this.reject);
   }
 }

@@ -43,6 +43,24 @@ describe('the cost of a short workflow through the manager', () => {
     assert.ok(perWorkflow < 35, `${perWorkflow} promises per workflow`);
   });
 
+  test('a start waiting for its place in the launch window is one promise until its turn (two before)', async () => {
+    const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, launchWindow: 1 });
+    const first = manager.start('single', 'first', 1); // takes the only place
+    let promises = 0;
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'PROMISE') promises++;
+      },
+    });
+    hook.enable();
+    const waiting = Array.from({ length: 10 }, (_, i) => manager.start('single', `w${i}`, i));
+    hook.disable();
+    assert.equal(promises, 10, 'promises made by 10 starts waiting for a place');
+    const handles = await Promise.all([first, ...waiting]);
+    assert.deepEqual(await Promise.all(handles.map((handle) => handle.result())), [2, ...Array.from({ length: 10 }, (_, i) => i + 1)]);
+    await manager.close();
+  });
+
   test('a Quest call left running after its workflow finished is refused, and its step body never runs', async () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
