@@ -9,6 +9,17 @@ import { isVisible } from './resources.js';
 import type { ResourceInfo, ResourceStream } from './resource-stream.js';
 import type { Run, ResourceChange } from './run.js';
 
+/** The streams of a historian that never had one: empty and never added to (see ownStreamSets). */
+export const NO_STREAMS: Set<ResourceStream> = new Set();
+
+/**
+ * The sets a historian's streams go in, made at its first stream: most workflows never have one, and two sets
+ * less per run count when runs are many and short.
+ */
+export function ownStreamSets(following: Set<ResourceStream>, waiting: Set<ResourceStream>): [Set<ResourceStream>, Set<ResourceStream>] {
+  return following === NO_STREAMS ? [new Set(), new Set()] : [following, waiting];
+}
+
 /** A run starts: the streams opened while no run was live (`waiting`) follow this one (join `following`). */
 export function attachWaitingStreams(following: Set<ResourceStream>, waiting: Set<ResourceStream>): void {
   for (const stream of waiting) following.add(stream);

@@ -8,7 +8,7 @@ import { contextStorage } from './context.js';
 import { createDeferred, type Deferred } from './deferred.js';
 import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
 import type { History } from './history.js';
-import { attachWaitingStreams, endRunStreams, placeStream, pushChange, pushInitial, resourceSighted, visibleResources } from './historian-streams.js';
+import { NO_STREAMS, attachWaitingStreams, endRunStreams, ownStreamSets, placeStream, pushChange, pushInitial, resourceSighted, visibleResources } from './historian-streams.js';
 import type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowStatus } from './historian-types.js';
 import type { OpenResource } from './open-resource.js';
 import { describeRecord, upgradeRecord } from './records.js';
@@ -31,10 +31,9 @@ import { endScope } from './scope-end.js';
  */
 export class Historian<A extends unknown[] = never[], R = unknown> {
   private readonly configurations: Configuration[] = [];
-  /** Resource streams attached to the current run: they end with it. */
-  private readonly streams = new Set<ResourceStream>();
-  /** Resource streams opened while no run was live: they attach to the next run (see resourceStream). */
-  private readonly nextRunStreams = new Set<ResourceStream>();
+  /** Streams following the current run (they end with it), and those opened while no run was live (they attach to the next): NO_STREAMS until the first. */
+  private streams: Set<ResourceStream> = NO_STREAMS;
+  private nextRunStreams: Set<ResourceStream> = NO_STREAMS;
   private current: Run | undefined;
   /** Set synchronously by run() until the run exists, so outside calls made right after run() wait for it. */
   private isStarting = false;
@@ -212,7 +211,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   private release(run: Run): Promise<void> | undefined {
     for (const resource of [...run.resources.values()]) run.forgetResource(resource);
     endRunStreams(this.streams, this.nextRunStreams, this.finished);
-    return run.aliases.size === 0 ? undefined : releaseAliases(run);
+    return run.holdsAliases ? releaseAliases(run) : undefined;
   }
 
   /**
@@ -344,6 +343,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
    * for await (const snapshot of stream) render(snapshot.resources);
    */
   resourceStream(identity: string | null): ResourceStream {
+    [this.streams, this.nextRunStreams] = ownStreamSets(this.streams, this.nextRunStreams);
     const stream = new ResourceStream(identity, (closed) => {
       this.streams.delete(closed);
       this.nextRunStreams.delete(closed);

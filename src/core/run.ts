@@ -52,10 +52,7 @@ export class Run {
   readonly workflowId: string;
   /** Non-null while the history is being replayed. */
   replay: Replay | null = null;
-  /**
-   * Why the run stopped (suspension, failure), once it has. A finished run that nothing was left to tell builds
-   * its reason on the first read (see stopFinished).
-   */
+  /** Why the run stopped (suspension, failure), once it has (built on first read: see stopFinished). */
   get stopReason(): Error | undefined {
     const stopped = this.stopped;
     return typeof stopped === 'function' ? (this.stopped = stopped()) : stopped;
@@ -66,7 +63,15 @@ export class Run {
   readonly versions = new VersionBook();
   readonly root = new TaskState('main', null);
   readonly rootScope = new Scope('main', null);
-  readonly aliases = new Set<string>();
+  /** The aliases this run holds (see ./alias.ts); allocated on first use, as most runs hold none. */
+  get aliases(): Set<string> {
+    return (this.heldAliases ??= new Set());
+  }
+  private heldAliases: Set<string> | undefined;
+  /** The run holds an alias (asked without allocating the set). */
+  get holdsAliases(): boolean {
+    return (this.heldAliases?.size ?? 0) > 0;
+  }
   /** Which records leave the history, and when (pruning, superseded changes). */
   readonly forgetting = new Forgetting();
 
@@ -317,7 +322,8 @@ export class Run {
    */
   stopFinished(reason: () => Error): void {
     if (this.stopped !== undefined) return;
-    const once = memoized(reason);
+    let made: Error | undefined;
+    const once = (): Error => (made ??= reason());
     if (this.haltWaits.size > 0 || this.abortController !== undefined || this.replay !== null || this.resources.size > 0 || !this.root.stopUnobserved(once)) {
       this.stop(once());
       return;
@@ -391,9 +397,3 @@ const OPEN_RESOURCE_BYTES = 400;
  * frame and the promises it awaits (measured by bench/residency.ts: about 7.5 KiB each, waiting on a queue).
  */
 const TASK_BYTES = 7680;
-
-/** `make()` once: the same result for every later call. */
-function memoized<T>(make: () => T): () => T {
-  let made: { value: T } | undefined;
-  return () => (made ??= { value: make() }).value;
-}

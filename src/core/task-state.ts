@@ -11,7 +11,11 @@ export class TaskState {
   /** How to reject each wait in progress (wait, track): a stop rejects them all with its reason. */
   private readonly waits = new Set<(reason: Error) => void>();
   /** Tasks started by this task (in any of its scopes) that have not ended: cancelled with it. */
-  readonly children = new Set<TaskState>();
+  get children(): Set<TaskState> {
+    return (this.childTasks ??= new Set());
+  }
+  /** Allocated on first use: most tasks (a one-step workflow's main task) never start another. */
+  private childTasks: Set<TaskState> | undefined;
   /** Why this task must stop (cancellation or suspension), once it must (built on first read: see stopUnobserved). */
   get stopReason(): Error | undefined {
     const stopped = this.stopped;
@@ -49,7 +53,7 @@ export class TaskState {
     this.stopped = reason;
     for (const reject of [...this.waits]) reject(reason);
     this.waits.clear();
-    for (const child of [...this.children]) child.stop(child.stopReasonFor(reason));
+    if (this.childTasks !== undefined) for (const child of [...this.childTasks]) child.stop(child.stopReasonFor(reason));
   }
 
   /**
@@ -58,7 +62,7 @@ export class TaskState {
    */
   stopUnobserved(reason: () => Error): boolean {
     if (this.stopped !== undefined) return true;
-    if (this.waits.size > 0 || this.children.size > 0) return false;
+    if (this.waits.size > 0 || (this.childTasks !== undefined && this.childTasks.size > 0)) return false;
     this.stopped = reason;
     return true;
   }
