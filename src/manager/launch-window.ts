@@ -18,8 +18,8 @@ import { InvalidArgumentError } from '../core/errors.js';
  * Default of ManagerOptions.launchWindow. Measured with 100,000 one-step workflows started at once (memory store,
  * three runs each): 16 → 30,000/s, 64 → 34,000–37,000/s, 128 → 26,000–30,000/s, 256 → 23,000–26,000/s (the
  * runs in flight outgrow the young generation: twice the bytes promoted). On SQLite, one-step workflows run the
- * same from 32 to 512, and workflows that start and wait for a queue start 7 % slower at 64 than at 256 (fewer
- * inserts per group commit).
+ * same from 32 to 512; 100,000 workflows that start and wait on a queue (bench:scale) were all waiting in 22.0 s,
+ * 25.8 s before this round's changes at 256 (a small harness of 20,000 had them 3–7 % slower at 64).
  */
 export const DEFAULT_LAUNCH_WINDOW = 64;
 
