@@ -4,12 +4,13 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { capabilityChecks } from './capability-checks.js';
 import type { History } from '../../src/core/history.js';
 import type { HistoryRecord } from '../../src/core/records.js';
 import { isQuestError, type CorruptHistoryError } from '../../src/core/errors.js';
 import { hostname } from 'node:os';
 import { newStoreOwner } from '../../src/storage/owner.js';
-import { hasOwnership, type Store, type StoreOwner, type StoreOwnership, type WorkflowEntry, type WorkflowState } from '../../src/storage/store.js';
+import { hasOwnership, type Store, type StoreOwner, type WorkflowEntry, type WorkflowState } from '../../src/storage/store.js';
 import { inboxChecks } from './inbox-conformance.js';
 import { leaseChecks } from './lease-conformance.js';
 import { entryWriteChecks } from './entry-writes-conformance.js';
@@ -412,16 +413,7 @@ function deadOwner(): StoreOwner {
 }
 
 function ownershipChecks(check: (title: string, body: Check) => void): void {
-  /** The check, skipped for a store without ownership. */
-  const owned = (title: string, body: (store: Store & StoreOwnership, reopen: (() => Promise<Store>) | undefined) => Promise<void>): void => {
-    check(title, async ({ store, reopen }, t) => {
-      if (!hasOwnership(store)) {
-        t.skip('the store has no StoreOwnership');
-        return;
-      }
-      await body(store, reopen);
-    });
-  };
+  const owned = capabilityChecks(check, hasOwnership, 'StoreOwnership');
 
   owned('a second owner is refused with the owner named, until the first releases', async (store) => {
     const first = newStoreOwner();

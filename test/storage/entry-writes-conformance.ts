@@ -3,13 +3,11 @@
  * for the stores that have them, and of what their reads see of entry writes still in flight.
  */
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
+import { capabilityChecks, type RegisterCheck } from './capability-checks.js';
 import { isQuestError } from '../../src/core/errors.js';
 import type { HistoryRecord } from '../../src/core/records.js';
-import { hasEntryWrites, type Store, type WorkflowEntry, type WorkflowEntryWrites } from '../../src/storage/store.js';
+import { hasEntryWrites, type WorkflowEntry } from '../../src/storage/store.js';
 
-type Subject = { store: Store; reopen?: () => Promise<Store> };
-type Check = (subject: Subject, t: TestContext) => Promise<void>;
 
 function entry(id: string, state: WorkflowEntry['state'] = 'running'): WorkflowEntry {
   return { id, type: 'order', args: [{ id }, 'ü'], state, startedAt: 1_700_000_000_000, deleteOnFinish: false };
@@ -26,17 +24,8 @@ function finished(id: string): WorkflowEntry {
 const isDuplicate = (error: unknown): boolean => isQuestError(error, 'DUPLICATE_WORKFLOW');
 
 /** Register the checks with `check` (the conformance suite's: a fresh store per check). */
-export function entryWriteChecks(check: (title: string, body: Check) => void): void {
-  /** The check, skipped for a store without the one-write entry operations. */
-  const writes = (title: string, body: (store: Store & WorkflowEntryWrites, reopen: (() => Promise<Store>) | undefined) => Promise<void>): void => {
-    check(title, async ({ store, reopen }, t) => {
-      if (!hasEntryWrites(store)) {
-        t.skip('the store has no WorkflowEntryWrites');
-        return;
-      }
-      await body(store, reopen);
-    });
-  };
+export function entryWriteChecks(check: RegisterCheck): void {
+  const writes = capabilityChecks(check, hasEntryWrites, 'WorkflowEntryWrites');
 
   writes('insertWorkflow creates a new entry, durably', async (store, reopen) => {
     await store.insertWorkflow(entry('w1'));

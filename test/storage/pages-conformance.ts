@@ -4,13 +4,11 @@
  * bad limit or cursor.
  */
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
+import { capabilityChecks, type RegisterCheck } from './capability-checks.js';
 import { isQuestError } from '../../src/core/errors.js';
 import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
 import { MAX_WORKFLOW_PAGE, hasPages, type WorkflowCount, type WorkflowPageQuery, type WorkflowPages } from '../../src/storage/workflow-pages.js';
 
-type Subject = { store: Store; reopen?: () => Promise<Store> };
-type Check = (subject: Subject, t: TestContext) => Promise<void>;
 type Paged = Store & WorkflowPages;
 
 const T0 = 1_700_000_000_000;
@@ -38,16 +36,8 @@ function sortedCounts(counts: readonly WorkflowCount[]): string[] {
 const isInvalid = (pattern: RegExp) => (error: unknown): boolean => isQuestError(error, 'INVALID_ARGUMENT') && pattern.test((error as Error).message);
 
 /** Register the checks with `check` (the conformance suite's: a fresh store per check). */
-export function pageChecks(check: (title: string, body: Check) => void): void {
-  const paged = (title: string, body: (store: Paged, reopen: (() => Promise<Store>) | undefined) => Promise<void>): void => {
-    check(title, async ({ store, reopen }, t) => {
-      if (!hasPages(store)) {
-        t.skip('the store has no WorkflowPages');
-        return;
-      }
-      await body(store, reopen);
-    });
-  };
+export function pageChecks(check: RegisterCheck): void {
+  const paged = capabilityChecks(check, hasPages, 'WorkflowPages');
 
   paged('pages list newest start first; the same start, the latest stored first; the end has no next', async (store) => {
     assert.deepEqual(await store.pageWorkflows({ limit: 10 }), { entries: [] });
