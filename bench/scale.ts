@@ -25,7 +25,8 @@
  *    is applied and durable (the put resolves), p50 / p99 / max; with eviction, separately for the puts to a
  *    cold workflow (evicted when the puts began, first put to it: it resumes by replay before the put applies);
  * 3. one-step workflows through the manager (`async (i) => await one(i)`), all started at once, until every
- *    result: memory and SQLite, at 1,000 and 100,000 workflows (like bench/manager.ts table 1);
+ *    result: memory and SQLite, at 1,000 and 100,000 workflows (like bench/manager.ts table 1), each with its
+ *    runs and a CPU probe (harness.ts cpuProbeMs: a fixed loop, slower when the shared machine is);
  * 4. FileStore: 10,000 workflows of two steps started at once, until every result, with the process's open-file
  *    limit (`ulimit -n`) printed alongside (the store keeps its open files bounded, whatever the limit).
  */
@@ -38,7 +39,7 @@ import { SqliteStore } from '../src/storage/sqlite.js';
 import type { Store } from '../src/storage/store.js';
 import { QUEST_PY_MANAGER_WORKFLOWS_PER_S } from './anchors.js';
 import { queueWaiter } from './workloads.js';
-import { formatBytes, formatDuration, formatInt, formatRate, gcAvailable, machineLoad, now, numberOption, scratchDirectory, settledRss } from './harness.js';
+import { cpuProbeMs, formatBytes, formatDuration, formatInt, formatRate, gcAvailable, machineLoad, now, numberOption, scratchDirectory, settledRss } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const ratesOnly = process.argv.includes('--rates');
@@ -180,12 +181,13 @@ async function managerRates(): Promise<void> {
   for (const count of quick ? [1_000] : [1_000, 100_000]) {
     for (const kind of ['memory', 'sqlite'] as const) {
       const rates: number[] = [];
+      const probe = cpuProbeMs();
       // Five runs of 1,000 (a run is short: the median steadies it); three of 100,000.
       for (let run = 0; run < (count > 1_000 ? Math.min(runs, 3) : runs); run++) rates.push(await oneStepRate(kind, count));
       const rate = rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)] as number;
       const peer = kind === 'memory' ? QUEST_PY_MANAGER_WORKFLOWS_PER_S[count] : undefined;
       const target = kind === 'memory' ? 30_000 : 15_000;
-      say(`   ${kind.padEnd(6)} ${formatInt(count).padStart(7)}: ${formatRate(rate).padStart(7)} workflows/s (target ≥ ${formatInt(target)}${peer === undefined ? '' : `; quest.py ${formatInt(peer)}`}); ${machineLoad()}`);
+      say(`   ${kind.padEnd(6)} ${formatInt(count).padStart(7)}: ${formatRate(rate).padStart(7)} workflows/s (target ≥ ${formatInt(target)}${peer === undefined ? '' : `; quest.py ${formatInt(peer)}`}); runs ${rates.map((r) => formatRate(r)).join(' / ')}; CPU probe ${probe.toFixed(0)} ms; ${machineLoad()}`);
     }
   }
 }
