@@ -32,7 +32,7 @@ async function heartbeatMs(admin: pg.Pool, n: number): Promise<{ renewals: numbe
   try {
     const s = quoteIdentifier(schema);
     await admin.query(
-      `INSERT INTO ${s}.workflows (id, state, started_at, body, history_rows) SELECT 'w' || g, 'running', g, ` +
+      `INSERT INTO ${s}.workflows (id, state, started_at, type, body, history_rows) SELECT 'w' || g, 'running', g, 't', ` +
         `json_build_object('id', 'w' || g, 'type', 't', 'args', json_build_array(), 'state', 'running', 'startedAt', g, 'deleteOnFinish', false)::text, 0 ` +
         'FROM generate_series(1, $1) AS g',
       [n],

@@ -124,6 +124,17 @@ export function pageChecks(check: RegisterCheck): void {
     assert.deepEqual(sortedCounts(await store.countWorkflows()), ['cancelled/order=1', 'completed/order=1', 'running/invoice=1', 'running/order=1']);
   });
 
+  paged('entries whose arguments and result hold a NUL character or a lone surrogate are counted and paged by type', async (store) => {
+    // JSON.stringify writes them as the escapes \u0000 and \ud800, which some JSON readers refuse.
+    const odd: WorkflowEntry = { ...entry('odd', 2, 'completed'), args: ['a\0b', '\ud800', '\\u0000'], result: { text: '\0\udc00' } };
+    await store.putWorkflow(entry('plain', 1, 'completed'));
+    await store.putWorkflow(odd);
+    assert.deepEqual(sortedCounts(await store.countWorkflows()), ['completed/order=2']);
+    const page = await store.pageWorkflows({ type: 'order', state: 'completed', limit: 5 });
+    assert.deepEqual(page.entries.map((e) => e.id), ['odd', 'plain']);
+    assert.deepEqual(page.entries[0], odd);
+  });
+
   paged('a limit out of range is an InvalidArgumentError that gives the range', async (store) => {
     await store.putWorkflow(entry('w', 1));
     for (const limit of [0, -1, 1.5, MAX_WORKFLOW_PAGE + 1, Number.NaN]) {

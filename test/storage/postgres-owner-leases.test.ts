@@ -44,7 +44,7 @@ describePostgres('postgres leases per owner', () => {
   test('a renewal updates no workflow row: one owner row, whatever the number of workflows held', () => withPair(async (a, _b, schema) => {
     const s = quoteIdentifier(schema);
     await adminPool().query(
-      `INSERT INTO ${s}.workflows (id, state, started_at, body, history_rows) SELECT 'w' || g, 'running', g, ` +
+      `INSERT INTO ${s}.workflows (id, state, started_at, type, body, history_rows) SELECT 'w' || g, 'running', g, 't', ` +
         `json_build_object('id', 'w' || g, 'type', 't', 'args', json_build_array(), 'state', 'running', 'startedAt', g, 'deleteOnFinish', false)::text, 0 ` +
         'FROM generate_series(1, 500) AS g',
     );

@@ -371,6 +371,7 @@ describePostgres('postgres store: schema and connections', () => {
     await adminPool().query(
       `ALTER TABLE ${s}.records DROP COLUMN crc; ALTER TABLE ${s}.workflows DROP COLUMN history_rows; DROP TABLE ${s}.inbox_outcomes; ` +
         `DROP TABLE ${s}.owners, ${s}.lease_losses; DROP FUNCTION ${s}.record_lease_loss() CASCADE; DROP INDEX ${s}.workflows_by_owner; ` +
+        `ALTER TABLE ${s}.workflows DROP COLUMN type; ` +
         `DELETE FROM ${s}.quest_migrations WHERE id > 1`,
     );
     for (const seq of [1, 2]) await adminPool().query(`INSERT INTO ${s}.records (workflow_id, seq, body) VALUES ('w', $1, $2)`, [seq, JSON.stringify(record(seq))]);

@@ -26,6 +26,7 @@ import type pg from 'pg';
 import type { ClaimRequest, WorkflowEntry, WorkflowLease } from '../store.js';
 import { quoteIdentifier } from './migrations.js';
 import { encodeChange } from './notifications.js';
+import { storedType } from './entries.js';
 
 /** The lease a write must still hold. */
 export interface Fence {
@@ -76,11 +77,11 @@ export interface LeaseStatements {
   /** $1 ids -> id, owner, epoch of each existing row, locked until the transaction ends. */
   lockFenced: string;
   /**
-   * $1 ids, $2 states, $3 started_at, $4 bodies, $5 owners (NULL: none), $6 lease ms: insert new entries (a
-   * duplicate id fails), each owned from now (epoch 1) when it has an owner (whose row is inserted if missing).
+   * $1 ids, $2 states, $3 started_at, $4 bodies, $5 types, $6 owners (NULL: none), $7 lease ms: insert new entries
+   * (a duplicate id fails), each owned from now (epoch 1) when it has an owner (whose row is inserted if missing).
    */
   createWorkflows: string;
-  /** $1 ids, $2 states, $3 started_at, $4 bodies: as putWorkflows, and each ended workflow leaves its owner. */
+  /** $1 ids, $2 states, $3 started_at, $4 bodies, $5 types: as putWorkflows, and each ended workflow leaves its owner. */
   putWorkflowsTakingOver: string;
 }
 
@@ -108,7 +109,7 @@ export function leaseStatementsFor(schema: string): LeaseStatements {
       "AND w.state = 'running' AND (w.owner IS NULL OR w.owner IN (SELECT owner FROM takeable)) " +
       // Taken from the claimer and not yet seen by its renewal: it may still run here (see Fences.skipped).
       `AND NOT EXISTS (SELECT 1 FROM ${s}.lease_losses AS l WHERE l.owner = $1 AND l.workflow_id = w.id) ` +
-      "AND ($3::text[] IS NULL OR (w.body::json ->> 'type') = ANY($3::text[])) " +
+      'AND ($3::text[] IS NULL OR w.type = ANY($3::text[])) ' +
       'AND ($4::text[] IS NULL OR w.id = ANY($4::text[])) AND NOT (w.id = ANY($6::text[])) ' +
       'ORDER BY w.started_at, w.position LIMIT $2 FOR UPDATE OF w SKIP LOCKED) ' +
       `UPDATE ${s}.workflows AS w SET owner = $1, lease_until = NULL, epoch = w.epoch + 1 FROM c WHERE w.id = c.id ` +
@@ -139,21 +140,22 @@ export function leaseStatementsFor(schema: string): LeaseStatements {
       'ON w.id = f.id AND w.owner = $1 AND w.epoch = f.epoch ORDER BY w.id FOR UPDATE OF w) ' +
       `UPDATE ${s}.workflows AS w SET owner = NULL, lease_until = NULL FROM l WHERE w.id = l.id`,
     createWorkflows:
-      `WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) AS u (id, state, started_at, body, owner, lease)), ` +
+      `WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[]) ` +
+      'AS u (id, state, started_at, body, type, owner, lease)), ' +
       `me AS (INSERT INTO ${s}.owners (owner, lease_until) SELECT owner, ${NOW_MS} + max(lease) FROM u WHERE owner IS NOT NULL GROUP BY owner ` +
       'ON CONFLICT (owner) DO NOTHING) ' +
-      `INSERT INTO ${s}.workflows (id, state, started_at, body, history_rows, owner, lease_until, epoch) ` +
-      `SELECT u.id, u.state, u.started_at, u.body, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id), u.owner, ` +
+      `INSERT INTO ${s}.workflows (id, state, started_at, body, type, history_rows, owner, lease_until, epoch) ` +
+      `SELECT u.id, u.state, u.started_at, u.body, u.type, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id), u.owner, ` +
       'NULL, CASE WHEN u.owner IS NULL THEN 0 ELSE 1 END FROM u',
     leaseOf:
       `SELECT w.owner, w.epoch::text AS epoch, coalesce(o.lease_until, 0)::text AS lease_until FROM ${s}.workflows AS w ` +
       `LEFT JOIN ${s}.owners AS o ON o.owner = w.owner WHERE w.id = $1 AND w.owner IS NOT NULL`,
     lockFenced: `SELECT id, owner, epoch::text AS epoch FROM ${s}.workflows WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     putWorkflowsTakingOver:
-      `INSERT INTO ${s}.workflows AS w (id, state, started_at, body, history_rows) ` +
+      `INSERT INTO ${s}.workflows AS w (id, state, started_at, body, type, history_rows) ` +
       `SELECT u.*, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id) ` +
-      'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u (id, state, started_at, body) ' +
-      'ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body, ' +
+      'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS u (id, state, started_at, body, type) ' +
+      'ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body, type = excluded.type, ' +
       'owner = NULL, lease_until = NULL, epoch = w.epoch + 1',
   };
 }
@@ -304,7 +306,7 @@ export class Fences {
 
 /** The parameters of the claim statement for `request`, skipping `skip`. */
 export function claimParameters(request: ClaimRequest, skip: readonly string[]): unknown[] {
-  return [request.owner, Math.max(0, Math.floor(request.limit)), request.types ?? null, request.ids ?? null, Math.ceil(request.leaseMs), skip];
+  return [request.owner, Math.max(0, Math.floor(request.limit)), request.types?.map(storedType) ?? null, request.ids ?? null, Math.ceil(request.leaseMs), skip];
 }
 
 /** Claim what `request` asks for (skipping the workflows this store has fences for) and hold their fences. */

@@ -12,7 +12,7 @@
 import pg from 'pg';
 import type { HistoryChange } from '../../core/history.js';
 import type { HistoryRecord } from '../../core/records.js';
-import { DuplicateWorkflowError, InvalidArgumentError, StorageError, isQuestError } from '../../core/errors.js';
+import { DuplicateWorkflowError, InvalidArgumentError, StorageError } from '../../core/errors.js';
 import type {
   ClaimRequest,
   EventInbox,
@@ -34,38 +34,11 @@ import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
 import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
-import { checkSchemaName, migrate } from './migrations.js';
-import { checkExisting, createPool, describeTarget } from './connection.js';
+import { connect, type PostgresStoreOptions } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
 import { selectCounts, selectPage } from './pages.js';
+import { entryRow, selectEntries, selectEntry } from './entries.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from '../workflow-pages.js';
-
-/** Where a {@link PostgresStore} connects: a connection string (it makes its own pool) or a pool of yours. */
-export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined };
-
-/** Options of {@link PostgresStore.open}. */
-export type PostgresStoreOptions = PostgresConnection & {
-  /** The schema holding Quest's tables, created and migrated on open (default `'quest'`). */
-  schema?: string;
-  /** Connections of the pool the store makes from `connectionString` (default 10). */
-  poolSize?: number;
-  /** At most this many writes go into one transaction (default 1000). */
-  maxBatch?: number;
-  /**
-   * The server ends a session of the store's own pool that sits idle inside a transaction this long (ms,
-   * default 10000): a process paused (SIGSTOP, a VM frozen) in the middle of a group transaction would
-   * otherwise keep its workflows' rows locked, and no other process could take them over.
-   */
-  idleInTransactionMs?: number;
-  /**
-   * Only open a schema that is there and up to date, without creating or migrating anything (what read-only
-   * tools use): NotAQuestStoreError when the schema holds no Quest store, StorageError when it needs migrating.
-   */
-  existingOnly?: boolean;
-};
-
-/** The default schema. */
-export const DEFAULT_SCHEMA = 'quest';
 
 /**
  * A {@link Store} in a PostgreSQL database. Open it with {@link PostgresStore.open}: it creates the schema's
@@ -126,21 +99,8 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
    * const store = await PostgresStore.open({ connectionString: process.env.DATABASE_URL!, schema: 'orders' });
    */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const schema = options.schema ?? DEFAULT_SCHEMA;
-    checkSchemaName(schema);
-    const maxBatch = options.maxBatch ?? 1000;
-    if (!(maxBatch >= 1)) throw new InvalidArgumentError(`PostgresStore option maxBatch must be at least 1 (got ${maxBatch}).`);
-    const ownsPool = options.pool === undefined;
-    const pool = options.pool ?? createPool(options);
-    try {
-      if (options.existingOnly === true) await checkExisting(pool, schema, describeTarget(options));
-      else await migrate(pool, schema);
-    } catch (error) {
-      if (ownsPool) await pool.end().catch(() => undefined);
-      if (isQuestError(error)) throw error;
-      throw storageError(`open the PostgreSQL store (schema ${JSON.stringify(schema)} at ${describeTarget(options)}). Is the server running and the connection right?`, error);
-    }
-    return new PostgresStore(pool, ownsPool, statementsFor(schema), schema, maxBatch, `${describeTarget(options)} (schema ${schema})`);
+    const { pool, ownsPool, schema, maxBatch, path } = await connect(options);
+    return new PostgresStore(pool, ownsPool, statementsFor(schema), schema, maxBatch, path);
   }
 
   /** Counters for tests and monitoring: transactions committed, failed, retried; writes committed. */
@@ -153,37 +113,23 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
     return new PostgresHistory(this, workflowId);
   }
 
-  putWorkflow(entry: WorkflowEntry): Promise<void> {
+  async putWorkflow(entry: WorkflowEntry): Promise<void> {
     const what = `save workflow ${JSON.stringify(entry.id)}`;
-    let body: string;
-    try {
-      body = JSON.stringify(entry);
-    } catch (error) {
-      return Promise.reject(storageError(what, error));
-    }
     const fence = this.fenceOf(entry.id, false);
     const ends = entry.state !== 'running';
     // Ending a workflow without holding its lease takes it from its owner (see WorkflowLeases).
     const sql = ends && fence === undefined ? this.leaseSql.putWorkflowsTakingOver : this.sql.putWorkflows;
     const notify = encodeChange(ends ? { kind: 'finished', workflowId: entry.id } : { kind: 'claimable' });
-    const written = this.enqueue(what, { row: { sql, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body] } }, { fenced: fence, notify });
-    return ends && fence !== undefined ? written.then(() => this.fences.end(entry.id, fence.fence)) : written;
+    await this.enqueue(what, { row: entryRow(sql, entry, what) }, { fenced: fence, notify });
+    if (ends && fence !== undefined) this.fences.end(entry.id, fence.fence);
   }
 
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
-    return this.read(`read workflow ${JSON.stringify(workflowId)}`, async () => {
-      const { rows } = await this.pool.query<{ body: string }>(this.sql.getWorkflow, [workflowId]);
-      return rows[0] === undefined ? undefined : (JSON.parse(rows[0].body) as WorkflowEntry);
-    });
+    return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => selectEntry(this.pool, this.sql, workflowId));
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
-    return this.read('list workflows', async () => {
-      const { rows } = state === undefined
-        ? await this.pool.query<{ body: string }>(this.sql.listWorkflows)
-        : await this.pool.query<{ body: string }>(this.sql.listWorkflowsIn, [state]);
-      return rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
-    });
+    return this.read('list workflows', () => selectEntries(this.pool, this.sql, state));
   }
 
   /** See {@link WorkflowPages.pageWorkflows}: keyset pages on (started_at, position), read through the indexes. */
@@ -266,17 +212,11 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
 
   async createWorkflow(entry: WorkflowEntry, claim?: { owner: string; leaseMs: number }): Promise<WorkflowLease | undefined> {
     const what = `create workflow ${JSON.stringify(entry.id)}`;
-    let body: string;
-    try {
-      body = JSON.stringify(entry);
-    } catch (error) {
-      throw storageError(what, error);
-    }
-    const values = [entry.id, entry.state, entry.startedAt, body, claim?.owner ?? null, Math.ceil(claim?.leaseMs ?? 0)];
+    const row = entryRow(this.leaseSql.createWorkflows, entry, what, [claim?.owner ?? null, Math.ceil(claim?.leaseMs ?? 0)]);
     try {
       await this.enqueue(
         what,
-        { row: { sql: this.leaseSql.createWorkflows, target: `workflows:${entry.id}`, values } },
+        { row },
         // Only a workflow nobody claimed is news to the other processes.
         claim === undefined ? { notify: encodeChange({ kind: 'claimable' }) } : {},
       );
