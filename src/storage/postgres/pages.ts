@@ -1,15 +1,20 @@
 /**
  * The paged workflow list of a PostgresStore ({@link WorkflowPages}): keyset pages on (started_at, position),
  * the order of the indexes workflows_by_start and workflows_by_state, so a page reads its own rows only.
- * `position` never changes: an upsert keeps it.
+ * `position` never changes: an upsert keeps it. Also its counts over time ({@link WorkflowTimeline}), read
+ * from the indexes of start and finish times.
  */
 import type pg from 'pg';
 import type { WorkflowEntry, WorkflowState } from '../store.js';
 import { pageOf, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from '../workflow-pages.js';
+import type { TimeBuckets, TimeCounts } from '../workflow-timeline.js';
 import { quoteIdentifier } from './migrations.js';
 
 /** The type of an entry (its body is JSON text). */
 const TYPE = "(body::json ->> 'type')";
+
+/** The finish time of an entry, as the index workflows_by_finish holds it (the same expression, or the index is not used). */
+const FINISHED = "((body::json ->> 'finishedAt')::float8)";
 
 /** The page `query` asks for, after `cursor` (decoded by the caller), from the workflows of `schema`. */
 export async function selectPage(pool: pg.Pool, schema: string, query: WorkflowPageQuery, cursor: PageKey | undefined): Promise<WorkflowEntryPage> {
@@ -34,4 +39,30 @@ export async function selectCounts(pool: pg.Pool, schema: string): Promise<Workf
     `SELECT state, ${TYPE} AS type, count(*)::text AS count FROM ${quoteIdentifier(schema)}.workflows GROUP BY state, ${TYPE}`,
   );
   return rows.map(({ state, type, count }) => ({ state: state as WorkflowState, type, count: Number(count) }));
+}
+
+/** The earliest start of the workflows of `schema` (the first key of workflows_by_start), or undefined when there are none. */
+export async function selectEarliestStart(pool: pg.Pool, schema: string): Promise<number | undefined> {
+  const { rows } = await pool.query<{ first: string | null }>(`SELECT min(started_at)::text AS first FROM ${quoteIdentifier(schema)}.workflows`);
+  const first = rows[0]?.first;
+  return first === null || first === undefined ? undefined : Number(first);
+}
+
+/**
+ * The workflows of `schema` started and finished in each bucket ($1 origin, $2 bucketMs, $3 buckets): a count over
+ * a range of workflows_by_start, and one of workflows_by_finish (migration 4), per bucket, in one query. Counting
+ * ranges of the finish index does not parse an entry's JSON: 0.5 s instead of 6 s at a million workflows.
+ */
+export function timeCountsSql(schema: string): string {
+  const workflows = `${quoteIdentifier(schema)}.workflows`;
+  return `SELECT (SELECT count(*) FROM ${workflows} WHERE started_at >= low AND started_at < high)::text AS started,
+      (SELECT count(*) FROM ${workflows} WHERE ${FINISHED} >= low::float8 AND ${FINISHED} < high::float8)::text AS finished
+    FROM (SELECT n, $1::bigint + n * $2::bigint AS low, $1::bigint + (n + 1) * $2::bigint AS high FROM generate_series(0, $3::int - 1) AS n) AS bucket
+    ORDER BY n`;
+}
+
+/** The counts over time `query` asks for (checked by the caller), of the workflows of `schema` ({@link timeCountsSql}). */
+export async function selectTimeCounts(pool: pg.Pool, schema: string, query: TimeBuckets): Promise<TimeCounts> {
+  const { rows } = await pool.query<{ started: string; finished: string }>(timeCountsSql(schema), [query.origin, query.bucketMs, query.buckets]);
+  return { started: rows.map((row) => Number(row.started)), finished: rows.map((row) => Number(row.finished)) };
 }

@@ -37,8 +37,9 @@ import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent }
 import { checkSchemaName, migrate } from './migrations.js';
 import { checkExisting, createPool, describeTarget } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
-import { selectCounts, selectPage } from './pages.js';
+import { selectCounts, selectEarliestStart, selectPage, selectTimeCounts } from './pages.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from '../workflow-pages.js';
+import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from '../workflow-timeline.js';
 
 /** Where a {@link PostgresStore} connects: a connection string (it makes its own pool) or a pool of yours. */
 export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined };
@@ -92,7 +93,7 @@ export const DEFAULT_SCHEMA = 'quest';
  * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore, WorkflowPages {
+export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore, WorkflowPages, WorkflowTimeline {
   private readonly committer: GroupCommit;
   private closing: Promise<void> | undefined;
   private readonly leaseSql: LeaseStatements;
@@ -195,6 +196,17 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   /** See {@link WorkflowPages.countWorkflows}. */
   countWorkflows(): Promise<WorkflowCount[]> {
     return this.read('count workflows', () => selectCounts(this.pool, this.schema));
+  }
+
+  /** See {@link WorkflowTimeline.earliestStart}. */
+  earliestStart(): Promise<number | undefined> {
+    return this.read('read the earliest start', () => selectEarliestStart(this.pool, this.schema));
+  }
+
+  /** See {@link WorkflowTimeline.countByTime}: a count per bucket over the indexes of start and finish times. */
+  async countByTime(query: TimeBuckets): Promise<TimeCounts> {
+    checkTimeBuckets(query);
+    return this.read('count workflows over time', () => selectTimeCounts(this.pool, this.schema, query));
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {
