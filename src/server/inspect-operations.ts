@@ -1,7 +1,8 @@
 /**
  * The inspection operations of the protocol (src/protocol/inspect.ts): a paged, filtered workflow list with
  * counts, one workflow's stored history, the versions live histories replay, and time series for plots.
- * Read-only: they read the manager's list and the store, and never write.
+ * Read-only: they read the manager's list and the store, and never write. Where the store can (WorkflowPages,
+ * WorkflowTimeline), a call reads a page, counts or per-bucket counts from it instead of the whole list.
  */
 import { WorkflowNotFoundError } from '../core/errors.js';
 import { upgradeRecord, type HistoryRecord } from '../core/records.js';
@@ -9,7 +10,9 @@ import type { Json } from '../core/serializer.js';
 import { historyItems, prunedCount } from '../inspect/history-view.js';
 import { versionsInUse, versionsOfHistory } from '../inspect/versions.js';
 import type { Store } from '../storage/store.js';
-import { NotServedError } from '../protocol/errors.js';
+import { readWorkflowPage } from '../storage/workflow-pages.js';
+import { MAX_TIME_BUCKETS, hasTimeline, timelineOf, type WorkflowTimeline } from '../storage/workflow-timeline.js';
+import { BadRequestError, NotServedError } from '../protocol/errors.js';
 import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireHistory, type WireStats, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
 import type { Principal, WireWorkflowInfo } from '../protocol/messages.js';
 import { choiceField, integerField, optionalString, stringField } from './validate.js';
@@ -67,7 +70,11 @@ export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'hist
     },
     stats: async (body, principal) => {
       await deps.check('stats', principal, undefined);
-      return (await statsOf(await list(), storeFor('stats'), body)) as unknown as Json;
+      const store = storeFor('stats');
+      // The store's own counts over time (from its indexes) when it has them; else a loop over the kept list.
+      const full = store as Store;
+      const timeline = hasTimeline(full) ? full : await listTimeline(list);
+      return (await statsOf(timeline, store, body)) as unknown as Json;
     },
   };
 }
@@ -106,32 +113,37 @@ export async function historyOf(store: InspectStore, id: string): Promise<WireHi
   return { id, type: entry.type, state: entry.state, items: historyItems(records), stored: records.length, pruned: prunedCount(records), versions };
 }
 
-/** Started/finished counts per bucket, and the sizes of the newest running histories (at most `sizes`). */
-export async function statsOf(all: readonly WireWorkflowInfo[], store: InspectStore, body: Record<string, unknown>): Promise<WireStats> {
+/**
+ * Started/finished counts per bucket (counted by `timeline`), and the sizes of the newest running histories (at
+ * most `sizes`: one page of running entries, newest first, however many there are).
+ */
+export async function statsOf(timeline: WorkflowTimeline, store: InspectStore, body: Record<string, unknown>): Promise<WireStats> {
   const now = Date.now();
-  const first = all.reduce((min, info) => Math.min(min, info.startedAt), now);
+  const first = Math.min(now, (await timeline.earliestStart()) ?? now);
   const bucketMs = integerField(body, 'bucketMs', niceBucket(now - first), 1000, 366 * 24 * 3600_000);
   const sizes = integerField(body, 'sizes', 100, 0, 10_000);
   const origin = Math.floor(first / bucketMs) * bucketMs;
   const buckets = Math.floor((now - origin) / bucketMs) + 1;
-  const started = Array.from({ length: buckets }, (_, n): [number, number] => [origin + n * bucketMs, 0]);
-  const finished = Array.from({ length: buckets }, (_, n): [number, number] => [origin + n * bucketMs, 0]);
-  const bump = (series: [number, number][], at: number): void => {
-    const slot = series[Math.floor((at - origin) / bucketMs)];
-    if (slot !== undefined) slot[1]++;
-  };
-  for (const info of all) {
-    bump(started, info.startedAt);
-    if (info.finishedAt !== undefined) bump(finished, info.finishedAt);
+  if (buckets > MAX_TIME_BUCKETS) {
+    const least = Math.ceil((now - first) / (MAX_TIME_BUCKETS - 2));
+    throw new BadRequestError(`"bucketMs" ${bucketMs} makes ${buckets} buckets since the first workflow started, more than ${MAX_TIME_BUCKETS}: ask for at least ${least}`);
   }
-  const running = (await store.listWorkflows('running')).sort((a, b) => b.startedAt - a.startedAt).slice(0, sizes);
+  const counts = await timeline.countByTime({ origin, bucketMs, buckets });
+  const series = (values: number[]): [number, number][] => values.map((count, n) => [origin + n * bucketMs, count]);
+  const running = sizes === 0 ? [] : (await readWorkflowPage(store as Store, { state: 'running', limit: sizes })).entries;
   const historySizes = [];
   for (const entry of running) {
     const records = (await store.history(entry.id).load()).map(upgradeRecord);
     historySizes.push({ id: entry.id, type: entry.type, stored: records.length, pruned: prunedCount(records) });
   }
   historySizes.sort((a, b) => b.stored - a.stored || b.pruned - a.pruned);
-  return { bucketMs, started, finished, historySizes, at: now };
+  return { bucketMs, started: series(counts.started), finished: series(counts.finished), historySizes, at: now };
+}
+
+/** The timeline of the kept list (for a store without WorkflowTimeline): every workflow, counted by a loop. */
+async function listTimeline(list: () => Promise<WireWorkflowInfo[]>): Promise<WorkflowTimeline> {
+  const all = await list();
+  return timelineOf(() => all);
 }
 
 /** A round bucket width giving at most about 48 buckets over `span` ms. */

@@ -7,6 +7,7 @@ import type { HistoryRecord } from '../core/records.js';
 import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
 import { InProcessOwnership } from './owner.js';
 import { checkPageQuery, countEntries, isAfter, pageOf, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
+import { timelineOf, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from './workflow-timeline.js';
 import {
   EVENT_OUTCOME_RETENTION_MS,
   type EventInbox,
@@ -57,7 +58,7 @@ export class MemoryHistory implements History {
  * ({@link EventInbox}), gone with the process. One WorkflowManager at a time ({@link StoreOwnership}): a second
  * manager over the same MemoryStore object is refused with StoreOwnedError until the first closes.
  */
-export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowEntryWrites, WorkflowPages {
+export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowEntryWrites, WorkflowPages, WorkflowTimeline {
   private readonly histories = new Map<string, MemoryHistory>();
   private readonly workflows = new Map<string, WorkflowEntry>();
   /** Where each entry was first stored (what orders entries started in the same millisecond, as SQLite's rowid). */
@@ -71,6 +72,8 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
   private nextEventId = 1;
   private closed = false;
   private readonly ownership = new InProcessOwnership('in memory');
+  /** The counts over time, by a loop over the entries (a memory store is small). */
+  private readonly timeline = timelineOf(() => this.workflows.values());
 
   history(workflowId: string): MemoryHistory {
     this.checkOpen();
@@ -132,6 +135,18 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
   countWorkflows(): Promise<WorkflowCount[]> {
     this.checkOpen();
     return Promise.resolve(countEntries(this.workflows.values()));
+  }
+
+  /** See {@link WorkflowTimeline.earliestStart}. */
+  earliestStart(): Promise<number | undefined> {
+    this.checkOpen();
+    return this.timeline.earliestStart();
+  }
+
+  /** See {@link WorkflowTimeline.countByTime}: a loop over the entries. */
+  countByTime(query: TimeBuckets): Promise<TimeCounts> {
+    this.checkOpen();
+    return this.timeline.countByTime(query);
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {

@@ -23,6 +23,7 @@ import { GroupCommit } from './sqlite-writes.js';
 import { SqlitePages } from './sqlite-pages.js';
 import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
+import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from './workflow-timeline.js';
 import type {
   EventInbox,
   EventOutcome,
@@ -82,7 +83,7 @@ export class SqliteHistory extends RecordHistory {}
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites, WorkflowPages {
+export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites, WorkflowPages, WorkflowTimeline {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
   private readonly db: Database.Database;
@@ -226,6 +227,19 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   /** See {@link WorkflowPages.countWorkflows}. */
   countWorkflows(): Promise<WorkflowCount[]> {
     return this.read('count workflows', () => this.pages.counts());
+  }
+
+  /** See {@link WorkflowTimeline.earliestStart}. */
+  earliestStart(): Promise<number | undefined> {
+    return this.read('read the earliest start', () => this.pages.earliestStart());
+  }
+
+  /** See {@link WorkflowTimeline.countByTime}: a count per bucket over the indexes of start and finish times. */
+  countByTime(query: TimeBuckets): Promise<TimeCounts> {
+    return this.read('count workflows over time', () => {
+      checkTimeBuckets(query);
+      return this.pages.countByTime(query);
+    });
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {

@@ -55,8 +55,8 @@ describe('inbox', () => {
   }));
 
   for (const [version, dropped] of [
-    [1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP INDEX workflows_by_type'],
-    [2, 'DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP INDEX workflows_by_type'],
+    [1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP INDEX workflows_by_type; DROP INDEX workflows_by_finish'],
+    [2, 'DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP INDEX workflows_by_type; DROP INDEX workflows_by_finish'],
   ] as const) {
     test(`SqliteStore: a database of schema ${version} opens, keeps its events and gets the inbox outcomes`, () => inTempDir(async (directory) => {
       const path = join(directory, 'old.sqlite');

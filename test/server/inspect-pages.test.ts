@@ -5,18 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MemoryStore } from '../../src/storage/memory.js';
 import type { WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
-import { bearer, post, startServer, TOKENS } from './support.js';
-
-/** A real MemoryStore that counts the reads of the whole list. */
-class CountingStore extends MemoryStore {
-  lists = 0;
-  override listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
-    this.lists++;
-    return super.listWorkflows(state);
-  }
-}
+import { bearer, CountingStore, post, startServer, TOKENS } from './support.js';
 
 const FINISHED = 240;
 const BASE = Date.now() - 10_000_000;

@@ -2,6 +2,7 @@
 import { event, queue, state } from '../../src/index.js';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { MemoryStore } from '../../src/storage/memory.js';
+import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
 import { bearerTokens, type Authenticate } from '../../src/server/auth.js';
 import { QuestServer, type QuestServerOptions } from '../../src/server/server.js';
 import { QuestClient, type QuestClientOptions } from '../../src/client/client.js';
@@ -48,11 +49,11 @@ export const workflows = {
 export type Workflows = typeof workflows;
 
 /** A manager over a memory store and a server on 127.0.0.1 (ephemeral port). */
-export async function startServer(options: QuestServerOptions = {}, store = new MemoryStore()): Promise<{
+export async function startServer(options: QuestServerOptions = {}, store: Store = new MemoryStore()): Promise<{
   manager: WorkflowManager<Workflows>;
   server: QuestServer;
   url: string;
-  store: MemoryStore;
+  store: Store;
   client(token?: string, clientOptions?: QuestClientOptions): QuestClient<Workflows>;
   close(): Promise<void>;
 }> {
@@ -70,6 +71,15 @@ export async function startServer(options: QuestServerOptions = {}, store = new 
       await manager.close();
     },
   };
+}
+
+/** A real MemoryStore that counts the reads of the whole list (listWorkflows), to see a call did not make one. */
+export class CountingStore extends MemoryStore {
+  lists = 0;
+  override listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
+    this.lists++;
+    return super.listWorkflows(state);
+  }
 }
 
 /** POST a raw body to an operation; the status and parsed JSON answer. */

@@ -14,7 +14,7 @@ import { hasOwnership, type Store, type StoreOwner, type WorkflowEntry, type Wor
 import { inboxChecks } from './inbox-conformance.js';
 import { leaseChecks } from './lease-conformance.js';
 import { entryWriteChecks } from './entry-writes-conformance.js';
-import { pageChecks } from './pages-conformance.js';
+import { pageChecks, timelineChecks } from './pages-conformance.js';
 
 /** A fresh, empty store; `reopen` (durable backends only) opens the same data again after `store.close()`. */
 export interface ConformanceSubject {
@@ -105,6 +105,7 @@ export function runStoreConformance(name: string, create: () => Promise<Conforma
   describe(`${name} store: leases (WorkflowLeases, when the store has it)`, () => leaseChecks(check));
   describe(`${name} store: entry writes (WorkflowEntryWrites, when the store has it)`, () => entryWriteChecks(check));
   describe(`${name} store: paged list (WorkflowPages, when the store has it)`, () => pageChecks(check));
+  describe(`${name} store: counts over time (WorkflowTimeline, when the store has it)`, () => timelineChecks(check));
 }
 
 /** Run one check on a fresh store; close every store it opened and clean up, whatever happens. */

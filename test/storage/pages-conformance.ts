@@ -1,13 +1,15 @@
 /**
  * Conformance checks of the paged workflow list (WorkflowPages: pageWorkflows, countWorkflows), for the stores
  * that have it: order, filters, cursors that stay right while workflows are added, counts, and the errors of a
- * bad limit or cursor.
+ * bad limit or cursor. And of the counts over time (WorkflowTimeline: earliestStart, countByTime): bucket edges,
+ * finished against running, agreement with a count of the whole list, and the errors of a bad query.
  */
 import assert from 'node:assert/strict';
 import { capabilityChecks, type RegisterCheck } from './capability-checks.js';
 import { isQuestError } from '../../src/core/errors.js';
 import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
 import { MAX_WORKFLOW_PAGE, hasPages, type WorkflowCount, type WorkflowPageQuery, type WorkflowPages } from '../../src/storage/workflow-pages.js';
+import { MAX_TIME_BUCKETS, hasTimeline, timelineOf, type TimeBuckets } from '../../src/storage/workflow-timeline.js';
 
 type Paged = Store & WorkflowPages;
 
@@ -15,6 +17,11 @@ const T0 = 1_700_000_000_000;
 
 function entry(id: string, startedAt: number, state: WorkflowState = 'running', type = 'order'): WorkflowEntry {
   return { id, type, args: [{ id }], state, startedAt: T0 + startedAt, deleteOnFinish: false };
+}
+
+/** An entry that finished at `finishedAt` (ms after T0, as `startedAt`). */
+function ended(id: string, startedAt: number, finishedAt: number, state: WorkflowState = 'completed'): WorkflowEntry {
+  return { ...entry(id, startedAt, state), finishedAt: T0 + finishedAt };
 }
 
 /** Every page of `query` (pages of `limit`), as ids per page. */
@@ -148,5 +155,79 @@ export function pageChecks(check: RegisterCheck): void {
       await assert.rejects(store.pageWorkflows({ limit: 2, after }), isInvalid(/pass the `next` of the page before/), JSON.stringify(after));
     }
     assert.deepEqual((await store.pageWorkflows({ limit: 2 })).entries.map((e) => e.id), ['w']);
+  });
+}
+
+/** Register the checks of the counts over time with `check` (the conformance suite's: a fresh store per check). */
+export function timelineChecks(check: RegisterCheck): void {
+  const timed = capabilityChecks(check, hasTimeline, 'WorkflowTimeline');
+  const seconds = (buckets: number, origin = 0): TimeBuckets => ({ origin: T0 + origin, bucketMs: 1000, buckets });
+
+  timed('an empty store has no earliest start, and every bucket counts zero', async (store) => {
+    assert.equal(await store.earliestStart(), undefined);
+    assert.deepEqual(await store.countByTime(seconds(3)), { started: [0, 0, 0], finished: [0, 0, 0] });
+    assert.deepEqual(await store.countByTime(seconds(0)), { started: [], finished: [] });
+  });
+
+  timed('a bucket counts from its start up to its end, not included; times outside the buckets are not counted', async (store) => {
+    await store.putWorkflow(ended('before', -1, 500));
+    await store.putWorkflow(entry('at-origin', 0));
+    await store.putWorkflow(ended('long', 10, 5000));
+    await store.putWorkflow(ended('quick', 100, 200));
+    await store.putWorkflow(ended('last-ms', 999, 1000, 'failed'));
+    await store.putWorkflow(ended('second', 1000, 2999, 'cancelled'));
+    await store.putWorkflow(entry('third', 2000));
+    await store.putWorkflow(ended('at-end', 3000, 3500));
+    assert.equal(await store.earliestStart(), T0 - 1);
+    // Running workflows count as started only; failed and cancelled ones finished as completed ones do.
+    assert.deepEqual(await store.countByTime(seconds(3)), { started: [4, 1, 1], finished: [2, 1, 1] });
+    // An entry that finishes counts as finished then; a deleted one no longer counts; the earliest start follows.
+    await store.putWorkflow(ended('third', 2000, 2500));
+    await store.deleteWorkflow('before');
+    assert.equal(await store.earliestStart(), T0);
+    assert.deepEqual(await store.countByTime(seconds(3)), { started: [4, 1, 1], finished: [1, 1, 2] });
+    assert.deepEqual(await store.countByTime({ origin: T0 - 1000, bucketMs: 2000, buckets: 2 }), { started: [4, 2], finished: [1, 3] });
+    assert.deepEqual(await store.countByTime(seconds(2, 5000)), { started: [0, 0], finished: [1, 0] });
+  });
+
+  timed('the counts agree with a count of the whole list, whatever the buckets', async (store) => {
+    for (let n = 0; n < 150; n++) {
+      const start = (n * 7919) % 10_007;
+      await store.putWorkflow(n % 4 === 0 ? entry(`w${n}`, start) : ended(`w${n}`, start, start + ((n * 104_729) % 5003), n % 3 === 0 ? 'failed' : 'completed'));
+    }
+    const listed = await store.listWorkflows();
+    const whole = timelineOf(() => listed);
+    assert.equal(await store.earliestStart(), await whole.earliestStart());
+    for (const query of [seconds(16), { origin: T0 + 13, bucketMs: 7, buckets: 900 }, { origin: T0 - 3600_000, bucketMs: 3600_000, buckets: 3 }, { origin: T0 + 5000, bucketMs: 1, buckets: 2000 }]) {
+      const counts = await store.countByTime(query);
+      assert.deepEqual(counts, await whole.countByTime(query), JSON.stringify(query));
+    }
+    assert.equal((await store.countByTime(seconds(16))).started.reduce((sum, n) => sum + n, 0), 150);
+  });
+
+  timed('the most buckets there may be are counted', async (store) => {
+    await store.putWorkflow(ended('w', 5, 70_000));
+    const counts = await store.countByTime({ origin: T0, bucketMs: 1, buckets: MAX_TIME_BUCKETS });
+    assert.equal(counts.started.length, MAX_TIME_BUCKETS);
+    assert.deepEqual([counts.started[5], counts.finished[70_000], counts.started.reduce((sum, n) => sum + n, 0) + counts.finished.reduce((sum, n) => sum + n, 0)], [1, 1, 2]);
+  });
+
+  timed('a query out of range is an InvalidArgumentError that says what to ask for', async (store) => {
+    await store.putWorkflow(entry('w', 1));
+    const bad: [Partial<TimeBuckets>, RegExp][] = [
+      [{ bucketMs: 0 }, /bucketMs must be a positive integer/],
+      [{ bucketMs: -1000 }, /bucketMs must be a positive integer/],
+      [{ bucketMs: 1.5 }, /bucketMs must be a positive integer/],
+      [{ bucketMs: Number.NaN }, /bucketMs must be a positive integer/],
+      [{ buckets: -1 }, /number of buckets must be an integer from 0 to/],
+      [{ buckets: 2.5 }, /number of buckets must be an integer from 0 to/],
+      [{ buckets: MAX_TIME_BUCKETS + 1 }, /ask for wider buckets/],
+      [{ origin: T0 + 0.5 }, /origin must be an integer/],
+      [{ origin: Number.POSITIVE_INFINITY }, /origin must be an integer/],
+      [{ origin: Number.MAX_SAFE_INTEGER - 10 }, /beyond the safe integers/],
+    ];
+    for (const [change, message] of bad) {
+      await assert.rejects(store.countByTime({ ...seconds(3), ...change }), isInvalid(message), JSON.stringify(change));
+    }
   });
 }

@@ -367,11 +367,11 @@ describePostgres('postgres store: schema and connections', () => {
     await store.putWorkflow(entry('fresh', 2));
     await store.close();
     const s = quoteIdentifier(schema);
-    // Make it what migration 1 left: no inbox outcomes, no crc, no history_rows; rows inserted without a checksum.
+    // Make it what migration 1 left: no inbox outcomes, no crc, no history_rows, no index of finish times; rows inserted without a checksum.
     await adminPool().query(
       `ALTER TABLE ${s}.records DROP COLUMN crc; ALTER TABLE ${s}.workflows DROP COLUMN history_rows; DROP TABLE ${s}.inbox_outcomes; ` +
         `DROP TABLE ${s}.owners, ${s}.lease_losses; DROP FUNCTION ${s}.record_lease_loss() CASCADE; DROP INDEX ${s}.workflows_by_owner; ` +
-        `ALTER TABLE ${s}.workflows DROP COLUMN type; ` +
+        `ALTER TABLE ${s}.workflows DROP COLUMN type, DROP COLUMN finished_at; ` +
         `DELETE FROM ${s}.quest_migrations WHERE id > 1`,
     );
     for (const seq of [1, 2]) await adminPool().query(`INSERT INTO ${s}.records (workflow_id, seq, body) VALUES ('w', $1, $2)`, [seq, JSON.stringify(record(seq))]);

@@ -8,7 +8,7 @@ import { isQuestError } from '../../src/core/errors.js';
 import { newStoreOwner } from '../../src/storage/owner.js';
 import { SCHEMA_VERSION, SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
 import { hasPages } from '../../src/storage/workflow-pages.js';
-import { COUNT_SQL } from '../../src/storage/sqlite-pages.js';
+import { COUNT_SQL, TIME_COUNTS_SQL } from '../../src/storage/sqlite-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 
 runStoreConformance('sqlite', async () => {
@@ -40,6 +40,23 @@ test('a SqliteStore reads the workflow list by pages (WorkflowPages); its counts
     await rm(directory, { recursive: true, force: true });
   }
 });
+
+/** The steps of the plan SQLite makes for `sql` on the database at `path`. */
+function planOf(path: string, sql: string, params: Record<string, unknown> = {}): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((step) => step.detail);
+  } finally {
+    db.close();
+  }
+}
+
+test('a SqliteStore counts over time from the indexes of start and finish times, not from the entries', () => withStore(async (store, path) => {
+  const plan = planOf(path, TIME_COUNTS_SQL, { origin: 0, bucketMs: 1000, buckets: 3 });
+  assert.ok(plan.some((step) => step.startsWith('SEARCH workflows USING COVERING INDEX workflows_by_start (started_at>? AND started_at<?)')), plan.join('\n'));
+  assert.ok(plan.some((step) => step.startsWith('SEARCH workflows USING COVERING INDEX workflows_by_finish (<expr>>? AND <expr><?)')), plan.join('\n'));
+  assert.ok(!plan.some((step) => step.startsWith('SCAN workflows')), plan.join('\n'));
+}));
 
 /** Run `sql` on the database at `path` (closed by the store), with the workflow id as its parameter `@id`. */
 function onDatabase(path: string, sql: string): (workflowId: string) => Promise<void> {
@@ -239,9 +256,9 @@ describe('sqlite store: schema and settings', () => {
     await store.putWorkflow(entry('w', 1));
     await store.putWorkflow(entry('fresh', 2));
     await store.close();
-    // Make it what schema 2 wrote: no inbox outcomes, no owner, no crc, no history_rows, no index by type, rows inserted without a checksum.
+    // Make it what schema 2 wrote: no inbox outcomes, no owner, no crc, no history_rows, no index by type or finish, rows inserted without a checksum.
     let db = new Database(path);
-    db.exec('ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP TABLE inbox_outcomes; DROP TABLE owner; DROP INDEX workflows_by_type; PRAGMA user_version = 2;');
+    db.exec('ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP TABLE inbox_outcomes; DROP TABLE owner; DROP INDEX workflows_by_type; DROP INDEX workflows_by_finish; PRAGMA user_version = 2;');
     const insert = db.prepare("INSERT INTO records (workflow_id, seq, body) VALUES ('w', ?, ?)");
     for (const seq of [1, 2]) insert.run(seq, JSON.stringify(record(seq)));
     db.close();
@@ -262,6 +279,31 @@ describe('sqlite store: schema and settings', () => {
       await assert.rejects(again.history('w').load(), /record 3 does not match its checksum/);
     } finally {
       await again.close();
+    }
+  }));
+
+  test('a database of schema 6 (before the index of finish times) opens, gets the index, and counts its workflows over time', () => withStore(async (store, path) => {
+    const T0 = 1_700_000_000_000;
+    await store.putWorkflow({ ...entry('done', T0), state: 'completed', finishedAt: T0 + 1500 });
+    await store.putWorkflow(entry('running', T0 + 10));
+    await store.close();
+    let db = new Database(path);
+    db.exec('DROP INDEX workflows_by_finish; PRAGMA user_version = 6;');
+    db.close();
+    const again = await openSqliteStore(path);
+    try {
+      assert.deepEqual(await again.countByTime({ origin: T0, bucketMs: 1000, buckets: 2 }), { started: [2, 0], finished: [0, 1] });
+      await again.putWorkflow({ ...entry('running', T0 + 10), state: 'failed', finishedAt: T0 + 20 });
+      assert.deepEqual(await again.countByTime({ origin: T0, bucketMs: 1000, buckets: 2 }), { started: [2, 0], finished: [1, 1] });
+    } finally {
+      await again.close();
+    }
+    db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE name = 'workflows_by_finish'").all(), [{ name: 'workflows_by_finish' }]);
+    } finally {
+      db.close();
     }
   }));
 

@@ -18,8 +18,8 @@ export function storedType(type: string): string {
 
 /**
  * The row write of `entry` by the entry statement `sql`: $1 id, $2 state, $3 started_at, $4 body (serialized
- * now: what is stored is the entry as it was at the call), $5 type, then `more`. StorageError about `what` when
- * the entry cannot be serialized.
+ * now: what is stored is the entry as it was at the call), $5 type, $6 finished_at (NULL while it runs), then
+ * `more`. StorageError about `what` when the entry cannot be serialized.
  */
 export function entryRow(sql: string, entry: WorkflowEntry, what: string, more: readonly unknown[] = []): RowWrite {
   let body: string;
@@ -28,7 +28,7 @@ export function entryRow(sql: string, entry: WorkflowEntry, what: string, more: 
   } catch (error) {
     throw storageError(what, error);
   }
-  return { sql, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body, storedType(entry.type), ...more] };
+  return { sql, target: `workflows:${entry.id}`, values: [entry.id, entry.state, entry.startedAt, body, storedType(entry.type), entry.finishedAt ?? null, ...more] };
 }
 
 /** The entry of `workflowId`, or undefined. */

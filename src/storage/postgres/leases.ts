@@ -77,11 +77,11 @@ export interface LeaseStatements {
   /** $1 ids -> id, owner, epoch of each existing row, locked until the transaction ends. */
   lockFenced: string;
   /**
-   * $1 ids, $2 states, $3 started_at, $4 bodies, $5 types, $6 owners (NULL: none), $7 lease ms: insert new entries
+   * $1 ids, $2 states, $3 started_at, $4 bodies, $5 types, $6 finished_at, $7 owners (NULL: none), $8 lease ms: insert new entries
    * (a duplicate id fails), each owned from now (epoch 1) when it has an owner (whose row is inserted if missing).
    */
   createWorkflows: string;
-  /** $1 ids, $2 states, $3 started_at, $4 bodies, $5 types: as putWorkflows, and each ended workflow leaves its owner. */
+  /** $1 ids, $2 states, $3 started_at, $4 bodies, $5 types, $6 finished_at: as putWorkflows, and each ended workflow leaves its owner. */
   putWorkflowsTakingOver: string;
 }
 
@@ -140,22 +140,23 @@ export function leaseStatementsFor(schema: string): LeaseStatements {
       'ON w.id = f.id AND w.owner = $1 AND w.epoch = f.epoch ORDER BY w.id FOR UPDATE OF w) ' +
       `UPDATE ${s}.workflows AS w SET owner = NULL, lease_until = NULL FROM l WHERE w.id = l.id`,
     createWorkflows:
-      `WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[]) ` +
-      'AS u (id, state, started_at, body, type, owner, lease)), ' +
+      `WITH u AS MATERIALIZED (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::bigint[]) ` +
+      'AS u (id, state, started_at, body, type, finished_at, owner, lease)), ' +
       `me AS (INSERT INTO ${s}.owners (owner, lease_until) SELECT owner, ${NOW_MS} + max(lease) FROM u WHERE owner IS NOT NULL GROUP BY owner ` +
       'ON CONFLICT (owner) DO NOTHING) ' +
-      `INSERT INTO ${s}.workflows (id, state, started_at, body, type, history_rows, owner, lease_until, epoch) ` +
-      `SELECT u.id, u.state, u.started_at, u.body, u.type, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id), u.owner, ` +
+      `INSERT INTO ${s}.workflows (id, state, started_at, body, type, finished_at, history_rows, owner, lease_until, epoch) ` +
+      `SELECT u.id, u.state, u.started_at, u.body, u.type, u.finished_at, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id), u.owner, ` +
       'NULL, CASE WHEN u.owner IS NULL THEN 0 ELSE 1 END FROM u',
     leaseOf:
       `SELECT w.owner, w.epoch::text AS epoch, coalesce(o.lease_until, 0)::text AS lease_until FROM ${s}.workflows AS w ` +
       `LEFT JOIN ${s}.owners AS o ON o.owner = w.owner WHERE w.id = $1 AND w.owner IS NOT NULL`,
     lockFenced: `SELECT id, owner, epoch::text AS epoch FROM ${s}.workflows WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     putWorkflowsTakingOver:
-      `INSERT INTO ${s}.workflows AS w (id, state, started_at, body, type, history_rows) ` +
+      `INSERT INTO ${s}.workflows AS w (id, state, started_at, body, type, finished_at, history_rows) ` +
       `SELECT u.*, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id) ` +
-      'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS u (id, state, started_at, body, type) ' +
+      'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[]) AS u (id, state, started_at, body, type, finished_at) ' +
       'ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body, type = excluded.type, ' +
+      'finished_at = excluded.finished_at, ' +
       'owner = NULL, lease_until = NULL, epoch = w.epoch + 1',
   };
 }

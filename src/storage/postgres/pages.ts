@@ -2,11 +2,13 @@
  * The paged workflow list of a PostgresStore ({@link WorkflowPages}): keyset pages on (started_at, position),
  * the order of the indexes workflows_by_start, workflows_by_state and workflows_by_type, so a page reads its own
  * rows only. `position` never changes: an upsert keeps it. The counts read the index workflows_by_type alone.
+ * Also its counts over time ({@link WorkflowTimeline}), read from the indexes of start and finish times.
  */
 import type pg from 'pg';
 import type { WorkflowEntry, WorkflowState } from '../store.js';
 import { pageOf, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from '../workflow-pages.js';
 import { storedType } from './entries.js';
+import type { TimeBuckets, TimeCounts } from '../workflow-timeline.js';
 import { quoteIdentifier } from './migrations.js';
 
 /** The statement of the page `query` asks for, after `cursor` (decoded by the caller), from the workflows of `schema`. */
@@ -42,4 +44,30 @@ export function countQuery(schema: string): string {
 export async function selectCounts(pool: pg.Pool, schema: string): Promise<WorkflowCount[]> {
   const { rows } = await pool.query<{ state: string; type: string; count: string }>(countQuery(schema));
   return rows.map(({ state, type, count }) => ({ state: state as WorkflowState, type, count: Number(count) }));
+}
+
+/** The earliest start of the workflows of `schema` (the first key of workflows_by_start), or undefined when there are none. */
+export async function selectEarliestStart(pool: pg.Pool, schema: string): Promise<number | undefined> {
+  const { rows } = await pool.query<{ first: string | null }>(`SELECT min(started_at)::text AS first FROM ${quoteIdentifier(schema)}.workflows`);
+  const first = rows[0]?.first;
+  return first === null || first === undefined ? undefined : Number(first);
+}
+
+/**
+ * The workflows of `schema` started and finished in each bucket ($1 origin, $2 bucketMs, $3 buckets): a count over
+ * a range of workflows_by_start, and one of workflows_by_finish (the column finished_at, migration 4), per bucket, in
+ * one query. Counting ranges of the finish index does not parse an entry's JSON: 0.5 s instead of 6 s at a million.
+ */
+export function timeCountsSql(schema: string): string {
+  const workflows = `${quoteIdentifier(schema)}.workflows`;
+  return `SELECT (SELECT count(*) FROM ${workflows} WHERE started_at >= low AND started_at < high)::text AS started,
+      (SELECT count(*) FROM ${workflows} WHERE finished_at >= low AND finished_at < high)::text AS finished
+    FROM (SELECT n, $1::bigint + n * $2::bigint AS low, $1::bigint + (n + 1) * $2::bigint AS high FROM generate_series(0, $3::int - 1) AS n) AS bucket
+    ORDER BY n`;
+}
+
+/** The counts over time `query` asks for (checked by the caller), of the workflows of `schema` ({@link timeCountsSql}). */
+export async function selectTimeCounts(pool: pg.Pool, schema: string, query: TimeBuckets): Promise<TimeCounts> {
+  const { rows } = await pool.query<{ started: string; finished: string }>(timeCountsSql(schema), [query.origin, query.bucketMs, query.buckets]);
+  return { started: rows.map((row) => Number(row.started)), finished: rows.map((row) => Number(row.finished)) };
 }

@@ -33,7 +33,7 @@ export interface Statements {
    * snapshot). A history without records is one row with seq NULL; a workflow without an entry has state NULL.
    */
   selectRecords: string;
-  /** $1 ids, $2 states, $3 started_at, $4 bodies, $5 types: insert or replace, keeping each row's position and lease. */
+  /** $1 ids, $2 states, $3 started_at, $4 bodies, $5 types, $6 finished_at: insert or replace, keeping each row's position and lease. */
   putWorkflows: string;
   /** $1 id -> body. */
   getWorkflow: string;
@@ -97,10 +97,11 @@ export function statementsFor(schema: string): Statements {
     // The rows of one INSERT take their positions in the order of the arrays. A new entry counts the records
     // already there (none, when started by a manager); an update keeps the count its commits kept.
     putWorkflows:
-      `INSERT INTO ${s}.workflows (id, state, started_at, body, type, history_rows) ` +
+      `INSERT INTO ${s}.workflows (id, state, started_at, body, type, finished_at, history_rows) ` +
       `SELECT u.*, (SELECT count(*) FROM ${s}.records AS r WHERE r.workflow_id = u.id) ` +
-      'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS u (id, state, started_at, body, type) ' +
-      'ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body, type = excluded.type',
+      'FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[]) AS u (id, state, started_at, body, type, finished_at) ' +
+      'ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body, type = excluded.type, ' +
+      'finished_at = excluded.finished_at',
     getWorkflow: `SELECT body FROM ${s}.workflows WHERE id = $1`,
     listWorkflows: `SELECT body FROM ${s}.workflows ORDER BY started_at, position`,
     listWorkflowsIn: `SELECT body FROM ${s}.workflows WHERE state = $1 ORDER BY started_at, position`,

@@ -36,9 +36,10 @@ import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from '
 import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
 import { connect, type PostgresStoreOptions } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
-import { selectCounts, selectPage } from './pages.js';
+import { selectCounts, selectEarliestStart, selectPage, selectTimeCounts } from './pages.js';
 import { entryRow, selectEntries, selectEntry } from './entries.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from '../workflow-pages.js';
+import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from '../workflow-timeline.js';
 
 /**
  * A {@link Store} in a PostgreSQL database. Open it with {@link PostgresStore.open}: it creates the schema's
@@ -65,7 +66,7 @@ import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type Workfl
  * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore, WorkflowPages {
+export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore, WorkflowPages, WorkflowTimeline {
   private readonly committer: GroupCommit;
   private closing: Promise<void> | undefined;
   private readonly leaseSql: LeaseStatements;
@@ -141,6 +142,17 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   /** See {@link WorkflowPages.countWorkflows}. */
   countWorkflows(): Promise<WorkflowCount[]> {
     return this.read('count workflows', () => selectCounts(this.pool, this.schema));
+  }
+
+  /** See {@link WorkflowTimeline.earliestStart}. */
+  earliestStart(): Promise<number | undefined> {
+    return this.read('read the earliest start', () => selectEarliestStart(this.pool, this.schema));
+  }
+
+  /** See {@link WorkflowTimeline.countByTime}: a count per bucket over the indexes of start and finish times. */
+  async countByTime(query: TimeBuckets): Promise<TimeCounts> {
+    checkTimeBuckets(query);
+    return this.read('count workflows over time', () => selectTimeCounts(this.pool, this.schema, query));
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {
