@@ -4,20 +4,18 @@
  */
 import { releaseAliases } from './alias.js';
 import type { Configuration } from './configurations.js';
-import { contextStorage } from './context.js';
 import { createDeferred, type Deferred } from './deferred.js';
-import { AlreadyRunningError, InvalidArgumentError, NonDeterminismError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
+import { AlreadyRunningError, InvalidArgumentError, WorkflowSuspendedError, isSuspension, withoutStack } from './errors.js';
 import type { History } from './history.js';
 import { NO_STREAMS, attachWaitingStreams, endRunStreams, ownStreamSets, placeStream, pushChange, pushInitial, resourceSighted, visibleResources } from './historian-streams.js';
 import type { HistorianOptions, SuspendOptions, WorkflowFunction, WorkflowStatus } from './historian-types.js';
 import type { OpenResource } from './open-resource.js';
-import { describeRecord, upgradeRecord } from './records.js';
+import { upgradeRecord } from './records.js';
 import { DEFAULT_STALL_TIMEOUT_MS } from './replay.js';
 import { externalAction } from './resource-actions.js';
 import { ResourceStream, type ResourceInfo } from './resource-stream.js';
 import { Run, type ResourceChange } from './run.js';
-import { beginRun } from './run-start.js';
-import { endScope } from './scope-end.js';
+import { runToOutcome } from './run-outcome.js';
 
 /**
  * Runs one workflow instance over its history.
@@ -120,7 +118,7 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
       }, records.at(-1)?.seq ?? 0);
       this.current = run;
       this.started(run);
-      const result = await this.execute(run, records, args);
+      const result = await runToOutcome(run, records, () => this.workflow(...args), this.options.onFinish);
       this.state = 'completed';
       return result;
     } catch (error) {
@@ -152,49 +150,6 @@ export class Historian<A extends unknown[] = never[], R = unknown> {
   /** While a run is in progress: resolves once it has ended. */
   private runEnded(): Promise<void> | undefined {
     return this.inRun ? (this.endWaiters ??= createDeferred<void>()).promise : undefined;
-  }
-
-  private async execute(run: Run, records: Parameters<typeof beginRun>[1], args: A): Promise<R> {
-    // Every await on user code (configurations, the workflow, its tasks) is raced against the run's stop:
-    // stopping never waits for a promise Quest does not control.
-    let main!: Promise<R>;
-    const begun = beginRun(run, records, () => {
-      const mainEnded = run.quiescence.taskStarted();
-      main = contextStorage.run(run.rootContext(), () => Promise.resolve().then(() => this.workflow(...args)));
-      // Also marks it handled at once: a stop may leave it behind, rejecting after nobody awaits it any more.
-      main.then(mainEnded, mainEnded);
-    });
-    // A new workflow with nothing to record first begins at once (no promise, no await).
-    if (begun !== undefined) await run.untilStopped(begun);
-    let ok = true;
-    let value: R | undefined;
-    let error: unknown;
-    try {
-      value = await run.untilStopped(main);
-    } catch (thrown) {
-      ok = false;
-      error = thrown;
-    }
-    if (run.stopReason !== undefined) throw run.stopReason;
-    const expected = run.replay?.nextClaimable();
-    if (expected !== undefined) {
-      const divergence = new NonDeterminismError(`The workflow finished, but its history still expected the ${describeRecord(expected)}`);
-      run.fail(divergence);
-      throw divergence;
-    }
-    // Finished (returned or threw): tasks it did not await are cancelled as at the end of any scope
-    // (TaskCancelledError, not a suspension: their cleanup must see that the workflow really ended).
-    if (!run.rootScope.idle) {
-      await run.untilStopped(endScope(run.rootContext()));
-      if (run.stopReason !== undefined) throw run.stopReason;
-    }
-    // Stop what is left, hand over the outcome, then forget the history.
-    run.stopFinished(() => withoutStack(() => new WorkflowSuspendedError(this.workflowId)));
-    await this.options.onFinish?.(ok ? { ok, value } : { ok, error });
-    const cleared = this.history.clear();
-    if (cleared !== undefined) await cleared;
-    if (!ok) throw error;
-    return value as R;
   }
 
   /** The run has ended: stop what is left of it. Undefined when nothing was left to wait for (most finished runs). */

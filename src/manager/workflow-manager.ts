@@ -9,20 +9,12 @@
  */
 import { StorageError } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
-import { logger as questLogger } from '../logging.js';
-import type { Store } from '../storage/store.js';
 import type { ListPage, ListPageQuery } from './list-pages.js';
-import { ManagerChildren, type ChildStarter } from './child-workflows.js';
-import { IdLocks } from './id-locks.js';
-import type { InboxDelivery } from './inbox-delivery.js';
-import { DEFAULT_STOP_GRACE_MS, checkManagerOptions, shutDown, takeUpWorkflows } from './manager-lifecycle.js';
-import { OutsideCalls } from './outside-calls.js';
+import type { ChildStarter } from './child-workflows.js';
+import { assembleManager, checkManagerOptions, shutDown, takeUpWorkflows, type ManagerParts } from './manager-lifecycle.js';
 import { EventProxy, IdentityQueueProxy, QueueProxy, StateProxy } from './proxies.js';
-import { withScheduleType } from './schedules.js';
 import { installSignalHandlers, type SignalOptions } from './signals.js';
-import { WorkflowEndings } from './workflow-endings.js';
-import { NO_START_OPTIONS, WorkflowStarts, type StartHandle, type StartRequest } from './workflow-starts.js';
-import { WorkflowsHere } from './workflows-here.js';
+import { NO_START_OPTIONS, type StartHandle, type StartRequest } from './workflow-starts.js';
 import type { ManagerOptions, ResidencyInfo, StartOptions, WorkflowArgs, WorkflowHandle, WorkflowInfo, WorkflowRegistry, WorkflowResult, WorkflowType } from './types.js';
 
 /**
@@ -43,39 +35,13 @@ import type { ManagerOptions, ResidencyInfo, StartOptions, WorkflowArgs, Workflo
  * await manager.close();                                   // suspends whatever still runs
  */
 export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposable {
-  /** The workflows this manager has taken up (every unfinished one of the store, or those its claims hold). */
-  private readonly here: WorkflowsHere;
-  private readonly locks = new IdLocks();
+  /** What the manager delegates to: the workflows it has taken up, their starts and endings, outside calls, the inbox. */
+  private readonly parts: ManagerParts;
   private closing: Promise<void> | undefined;
-  /** Delivers the store's inbox, when it has one. */
-  private readonly inbox: InboxDelivery | undefined;
-  private readonly outside: OutsideCalls;
-  private readonly starts: WorkflowStarts;
-  private readonly endings: WorkflowEndings;
-
-  private readonly store: Store;
-  /** How long a stop waits for running steps to honour their AbortSignal (ManagerOptions.stopGraceMs). */
-  private readonly stopGraceMs: number;
 
   private constructor(options: ManagerOptions<W>) {
-    const store = options.store;
-    this.store = store;
-    this.stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-    const isClosing = (): boolean => this.closing !== undefined;
-    this.here = new WorkflowsHere({
-      store, workflows: withScheduleType(options.workflows), options, children: new ManagerChildren(this as unknown as ChildStarter),
-      isClosing, wakeInbox: () => this.inbox?.wake(), timeOut: (id) => this.endings.endForGood(id, id, 'timeout'),
-    });
-    const { live, claims, aliases } = this.here;
-    this.endings = new WorkflowEndings({
-      store, live, locks: this.locks, aliases, deadlines: this.here.deadlines, finishedEntries: this.here.finishedEntries, stopGraceMs: this.stopGraceMs,
-      checkOpen: () => this.checkOpen(), resolve: (id) => this.outside.resolve(id),
-    });
-    this.outside = new OutsideCalls({ store, live, locks: this.locks, aliases, claims, deleted: this.endings.deleted, finishedHere: this.here.finishedHere, finishedEntries: this.here.finishedEntries, isClosing });
-    this.inbox = this.outside.inboxDelivery(options.inboxPollMs ?? 200, options.logger ?? questLogger);
-    this.starts = new WorkflowStarts({
-      store, claims, live, managed: this.here.managed,
-      checkOpen: () => this.checkOpen(), launch: (managed) => this.here.launch(managed), workflowOf: (type) => this.here.workflowOf(type),
+    this.parts = assembleManager(options, {
+      manager: this as unknown as ChildStarter, isClosing: () => this.closing !== undefined, checkOpen: () => this.checkOpen(),
     });
   }
 
@@ -98,14 +64,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   static async open<W extends WorkflowRegistry>(options: ManagerOptions<W>): Promise<WorkflowManager<W>> {
     checkManagerOptions(options);
     const manager = new WorkflowManager(options);
-    await takeUpWorkflows(options.store, manager.here.claims, (entry) => manager.here.resume(entry));
-    manager.inbox?.startPolling();
+    const { here, inbox } = manager.parts;
+    await takeUpWorkflows(options.store, here.claims, (entry) => here.resume(entry));
+    inbox?.startPolling();
     return manager;
   }
 
   /** The registered type names. */
   get types(): string[] {
-    return this.here.types;
+    return this.parts.here.types;
   }
 
   /**
@@ -137,11 +104,11 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   ): Promise<WorkflowHandle<WorkflowResult<W, T>>> {
     let request: StartRequest;
     try {
-      request = this.starts.request(type, id, args, options);
+      request = this.parts.starts.request(type, id, args, options);
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return this.starts.begin(request, this.locks, this.startHandle as StartHandle<WorkflowHandle<WorkflowResult<W, T>>>);
+    return this.parts.starts.begin(request, this.parts.locks, this.startHandle as StartHandle<WorkflowHandle<WorkflowResult<W, T>>>);
   }
 
   /**
@@ -157,7 +124,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * try { console.log(await manager.getResult('g1')) } catch (error) { ... }
    */
   async getResult<R = unknown>(id: string): Promise<R> {
-    return this.outside.result<R>(await this.outside.resolve(id), id);
+    return this.parts.outside.result<R>(await this.parts.outside.resolve(id), id);
   }
 
   /**
@@ -168,7 +135,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * if (!(await manager.has('lobby'))) await manager.start('lobby', 'lobby-1');
    */
   has(id: string): Promise<boolean> {
-    return this.outside.has(id);
+    return this.parts.outside.has(id);
   }
 
   /**
@@ -184,7 +151,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await manager.cancel('g1');
    */
   cancel(id: string): Promise<void> {
-    return this.endings.cancel(id);
+    return this.parts.endings.cancel(id);
   }
 
   /**
@@ -197,7 +164,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await manager.delete('g1');
    */
   delete(id: string): Promise<void> {
-    return this.endings.delete(id);
+    return this.parts.endings.delete(id);
   }
 
   /**
@@ -207,7 +174,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * for (const { id, status } of await manager.list()) console.log(id, status);
    */
   list(): Promise<WorkflowInfo[]> {
-    return this.here.list();
+    return this.parts.here.list();
   }
 
   /**
@@ -225,7 +192,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * if (page.next !== undefined) page = await manager.listPage({ state: 'running', limit: 100, after: page.next });
    */
   listPage(query: ListPageQuery): Promise<ListPage> {
-    return this.here.listPage(query);
+    return this.parts.here.listPage(query);
   }
 
   /**
@@ -236,7 +203,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * const { resident, estimatedBytes } = manager.residency();
    */
   residency(): ResidencyInfo {
-    return this.here.residency();
+    return this.parts.here.residency();
   }
 
   /** quest.py's name for {@link list}: id, type, start time and status of every workflow. */
@@ -257,7 +224,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await manager.act('g1', 'guess', null, 'put', 7);
    */
   act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
-    return this.outside.act(id, name, identity, action, ...args);
+    return this.parts.outside.act(id, name, identity, action, ...args);
   }
 
   /**
@@ -265,7 +232,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * half-replayed state; see Historian.resources); failures as for {@link act}.
    */
   async resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
-    return this.outside.withRunning(id, (historian) => historian.resources(identity));
+    return this.parts.outside.withRunning(id, (historian) => historian.resources(identity));
   }
 
   /**
@@ -277,7 +244,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * for await (const snapshot of await manager.resourceStream('g1', 'ann')) render(snapshot.resources);
    */
   async resourceStream(id: string, identity: string | null): Promise<ResourceStream> {
-    return this.outside.withRunning(id, (historian) => historian.resourceStream(identity));
+    return this.parts.outside.withRunning(id, (historian) => historian.resourceStream(identity));
   }
 
   /**
@@ -285,7 +252,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * WorkflowSuspendedError if it stops first. Failures as for {@link act}.
    */
   async waitForResource(id: string, name: string, identity: string | null): Promise<ResourceInfo> {
-    return this.outside.withRunning(id, (historian) => historian.waitForResource(name, identity));
+    return this.parts.outside.withRunning(id, (historian) => historian.waitForResource(name, identity));
   }
 
   /** A typed handle on queue `name` of workflow `id` (or alias), used as `identity`. */
@@ -340,12 +307,12 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await store.eventOutcome(id);                    // { status: 'applied', settledAt: ... }
    */
   deliverInbox(): Promise<number> {
-    return this.inbox?.deliver() ?? Promise.resolve(0);
+    return this.parts.inbox?.deliver() ?? Promise.resolve(0);
   }
 
   /** Look at the inbox now rather than at the next poll (e.g. when the store notified of a new event). */
   wakeInbox(): void {
-    this.inbox?.wake();
+    this.parts.inbox?.wake();
   }
 
   /**
@@ -364,7 +331,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
    * await manager.close();
    */
   close(): Promise<void> {
-    this.closing ??= shutDown({ store: this.store, inbox: this.inbox, here: this.here, locks: this.locks, stopGraceMs: this.stopGraceMs });
+    this.closing ??= shutDown(this.parts);
     return this.closing;
   }
 
@@ -392,7 +359,7 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   private handle<R>(id: string, type: string, created: boolean): WorkflowHandle<R> {
     // The workflow of this id, never an alias of the same name (no alias lookup: a store read less on SQLite).
-    return { id, type, created, result: () => this.outside.result<R>(id, id) };
+    return { id, type, created, result: () => this.parts.outside.result<R>(id, id) };
   }
 
   private checkOpen(): void {

@@ -22,14 +22,16 @@
  * Damage is detected, never replayed (docs/storage-format.md): a frame that does not match its checksum, a
  * log without its header, a commit missing or cut, the log of a running workflow missing or emptied all make
  * `load()` reject with CorruptHistoryError. Only the last commit of a log, interrupted by a crash, is cut off
- * silently — and only after a crash: `closed-cleanly` tells the next open that no write was interrupted.
+ * silently — and only after a crash: `closed-cleanly` tells the next open that no write was interrupted
+ * (the markers and the recovery at open: ./files/directory.ts).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../core/errors.js';
-import { KeyedQueues, fileSize, guard, readIfExists, removeFile, syncDirectory, writeFileAtomically } from './files/fs.js';
-import { FileHistory, repairLog, type LogOwner } from './files/history.js';
+import { checkFormat, markClosedCleanly, markCurrentFormat, readJsonFiles, removeTempFiles, repairLogs, takeCleanMarker } from './files/directory.js';
+import { KeyedQueues, guard, removeFile, syncDirectory, writeFileAtomically } from './files/fs.js';
+import { FileHistory, type LogOwner } from './files/history.js';
 import { LogSlots } from './files/log-slots.js';
 import type { FileStoreOptions, FileStoreStats } from './files/options.js';
 import { InProcessOwnership, newStoreOwner } from './owner.js';
@@ -38,11 +40,6 @@ import type { Store, StoreOwner, StoreOwnership, WorkflowEntry, WorkflowState } 
 
 export { FileHistory } from './files/history.js';
 export type { FileStoreOptions, FileStoreStats } from './files/options.js';
-
-/** Format 2: history logs with a header and checksummed frames. Format 1 (bare JSON lines) is migrated at open. */
-const FORMAT = { kind: 'quest-files', format: 2 } as const;
-/** Present while the store is closed, when the last process to open it closed it cleanly. */
-const CLEAN_MARKER = 'closed-cleanly';
 
 /**
  * The file name (without extension) that stores `key`: up to 48 characters of the key with everything but
@@ -239,74 +236,27 @@ export class FileStore implements Store, StoreOwnership {
     await guard(`close the file store in ${this.directory}`, async () => {
       await this.writes.idle();
       await Promise.all([...this.histories.values()].map((history) => history.release()));
-      await this.markClosedCleanly();
+      // Every write is durable and whole, unless a failed write of some history may have left a partial frame.
+      if (![...this.histories.values()].some((history) => history.mayHaveTornTail)) await markClosedCleanly(this.directory);
       await this.ownerFile?.release();
     });
   }
 
   private async initialize(): Promise<void> {
     await mkdir(this.directory, { recursive: true });
-    const legacy = await this.checkFormat();
+    const legacy = await checkFormat(this.directory);
     this.ownerFile = await OwnerFile.acquire(this.directory, newStoreOwner(), `file store in ${this.directory}`);
     for (const sub of ['histories', 'workflows', 'aliases', 'deleting']) {
       await mkdir(this.path(sub), { recursive: true });
-      await this.removeTempFiles(sub);
+      await removeTempFiles(this.path(sub));
     }
-    const closedCleanly = await this.takeCleanMarker();
+    const closedCleanly = await takeCleanMarker(this.directory);
     await syncDirectory(this.directory);
     await this.loadAliases();
     await this.loadWorkflows();
     await this.finishDeletions();
-    if (!closedCleanly || legacy) await this.repairLogs(legacy);
+    if (!closedCleanly || legacy) await repairLogs(this.path('histories'), legacy, this.stats);
     if (legacy) await this.finishMigration();
-  }
-
-  /** Check the format marker (writing it for a new store); true for a store of format 1, to migrate. */
-  private async checkFormat(): Promise<boolean> {
-    const path = join(this.directory, 'quest-store.json');
-    const bytes = await readIfExists(path);
-    if (bytes === null) {
-      await writeFileAtomically(this.directory, path, JSON.stringify(FORMAT));
-      return false;
-    }
-    const found = parseJsonFile(bytes, path) as { kind?: unknown; format?: unknown };
-    if (found.kind !== FORMAT.kind || typeof found.format !== 'number') {
-      throw new StorageError(`${this.directory} is not a Quest file store (its quest-store.json says otherwise).`);
-    }
-    if (found.format > FORMAT.format) {
-      throw new StorageError(`${this.directory} was written by a newer Quest (file store format ${found.format}); upgrade Quest.`);
-    }
-    return found.format < FORMAT.format;
-  }
-
-  /**
-   * Whether the last process closed the store cleanly (no write of it was interrupted, so no log may end in a
-   * torn commit). The marker is removed durably before anything is written: a crash from now on leaves it absent.
-   */
-  private async takeCleanMarker(): Promise<boolean> {
-    const marker = join(this.directory, CLEAN_MARKER);
-    if ((await fileSize(marker)) === null) return false;
-    await removeFile(this.directory, marker);
-    return true;
-  }
-
-  /** At close: every write is durable and whole, unless a failed write of some history may have left a partial frame. */
-  private async markClosedCleanly(): Promise<void> {
-    if ([...this.histories.values()].some((history) => history.mayHaveTornTail)) return;
-    await writeFileAtomically(this.directory, join(this.directory, CLEAN_MARKER), '');
-  }
-
-  /**
-   * After a crash (or when migrating from format 1): cut the commit a crash interrupted off every log, and
-   * rewrite logs of format 1 in the current format. Damaged logs are left for `load()` to report.
-   */
-  private async repairLogs(legacy: boolean): Promise<void> {
-    const directory = this.path('histories');
-    for (const name of (await readdir(directory)).filter((file) => file.endsWith('.log'))) {
-      const outcome = await repairLog(join(directory, name), legacy);
-      if (outcome === 'torn') this.stats.tornTails++;
-      if (outcome === 'migrated') this.stats.migratedLogs++;
-    }
   }
 
   /**
@@ -317,17 +267,11 @@ export class FileStore implements Store, StoreOwnership {
     for (const entry of this.workflows.values()) {
       if (entry.state === 'running') await this.historyFor(entry.id).prepare();
     }
-    await writeFileAtomically(this.directory, join(this.directory, 'quest-store.json'), JSON.stringify(FORMAT));
-  }
-
-  private async removeTempFiles(sub: string): Promise<void> {
-    for (const name of await readdir(this.path(sub))) {
-      if (name.endsWith('.tmp')) await rm(join(this.path(sub), name), { force: true });
-    }
+    await markCurrentFormat(this.directory);
   }
 
   private async loadAliases(): Promise<void> {
-    for (const [path, value] of await this.readJsonFiles('aliases')) {
+    for (const [path, value] of await readJsonFiles(this.path('aliases'))) {
       const file = value as Partial<AliasFile>;
       if (typeof file.alias !== 'string' || typeof file.workflowId !== 'string') throw new StorageError(`${path} is not an alias file.`);
       this.aliases.set(file.alias, file.workflowId);
@@ -335,7 +279,7 @@ export class FileStore implements Store, StoreOwnership {
   }
 
   private async loadWorkflows(): Promise<void> {
-    const entries = (await this.readJsonFiles('workflows')).map(([path, value]) => {
+    const entries = (await readJsonFiles(this.path('workflows'))).map(([path, value]) => {
       const entry = value as Partial<WorkflowEntry>;
       if (typeof entry.id !== 'string' || typeof entry.startedAt !== 'number') throw new StorageError(`${path} is not a workflow entry.`);
       return entry as WorkflowEntry;
@@ -346,22 +290,12 @@ export class FileStore implements Store, StoreOwnership {
   }
 
   private async finishDeletions(): Promise<void> {
-    for (const [path, value] of await this.readJsonFiles('deleting')) {
+    for (const [path, value] of await readJsonFiles(this.path('deleting'))) {
       const { workflowId } = value as { workflowId?: unknown };
       if (typeof workflowId !== 'string') throw new StorageError(`${path} is not a deletion note.`);
       await this.purgeWorkflow(workflowId);
       await removeFile(this.path('deleting'), path);
     }
-  }
-
-  private async readJsonFiles(sub: string): Promise<Array<[string, unknown]>> {
-    const names = (await readdir(this.path(sub))).filter((name) => name.endsWith('.json'));
-    const files: Array<[string, unknown]> = [];
-    for (const name of names) {
-      const path = join(this.path(sub), name);
-      files.push([path, parseJsonFile(await readFile(path), path)]);
-    }
-    return files;
   }
 
   /** Remove a workflow's entry, then its aliases, then its history (the entry first: it is what makes it exist). */
@@ -406,12 +340,3 @@ export class FileStore implements Store, StoreOwnership {
     if (this.isClosed) throw new StorageError(`The file store in ${this.directory} is closed.`);
   }
 }
-
-function parseJsonFile(bytes: Buffer, path: string): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    throw new StorageError(`${path} is damaged (not JSON). Restore it from a backup or delete it.`, error);
-  }
-}
-

@@ -78,7 +78,7 @@ test('an evicted workflow keeps no run in memory: its Historian is collected, an
   setFlagsFromString('--expose-gc');
   const collectGarbage = runInNewContext('gc') as () => void;
   const manager = await WorkflowManager.open({ store: new MemoryStore(), workflows, maxResident: 1 });
-  const live = (manager as unknown as { here: { live: Map<string, { historian?: object }> } }).here.live;
+  const live = (manager as unknown as { parts: { here: { live: Map<string, { historian?: object }> } } }).parts.here.live;
   await startWaiters(manager, 1);
   const first = new WeakRef(live.get('w0')?.historian ?? {});
   await manager.start('waiter', 'w1');
