@@ -17,11 +17,35 @@
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { NotAQuestStoreError, StorageError } from '../core/errors.js';
+import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
 import type { SqliteStoreOptions, SqliteSynchronous } from './sqlite-options.js';
+import { prepare, type Statements } from './sqlite-statements.js';
+import { storageError } from './storage-error.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** The tables every Quest database has had since its first schema. */
 const QUEST_TABLES = ['records', 'workflows', 'aliases'];
+
+/**
+ * Open the database of a SqliteStore and prepare its statements: for writing (created unless `create: false`,
+ * switched to WAL mode, its schema brought up to date), or read-only (`readOnly: true`, see the module comment).
+ * StorageError when it cannot be opened, cannot use WAL, or was written by a newer Quest; NotAQuestStoreError
+ * when `create: false` or `readOnly` finds no Quest database there.
+ */
+export function openStoreDatabase(path: string, options: SqliteStoreOptions): { db: Database.Database; statements: Statements } {
+  const readOnly = options.readOnly === true;
+  const db = readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options, MIGRATIONS.length);
+  try {
+    if (!readOnly) {
+      configure(db, path, options.synchronous ?? 'full');
+      migrate(db, path);
+    }
+    return { db, statements: prepare(db) };
+  } catch (error) {
+    db.close();
+    throw storageError(`open the SQLite database ${path}`, error);
+  }
+}
 
 /**
  * Open `path` for writing; with `create: false`, only when it is a Quest database already (checked first,

@@ -4,6 +4,7 @@
  * owner at once, the first sees it dead and writes itself; the others then read the new, live owner.
  */
 import type Database from 'better-sqlite3';
+import { StorageError } from '../core/errors.js';
 import { isStoreOwner, ownerIsGone, storeOwnedError } from './owner.js';
 import type { StoreOwner } from './store.js';
 
@@ -47,4 +48,50 @@ export function readOwner(db: Database.Database): StoreOwner | undefined {
 /** Whether the database has the owner table (a read-only opening may find a schema from before it). */
 export function hasOwnerTable(db: Database.Database): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owner'").get() !== undefined;
+}
+
+/**
+ * The ownership one SqliteStore holds through its connection: the owner id it took, if any, and whether it gave
+ * it up, after which its writes would race the next owner's and are refused.
+ *
+ * @example
+ * const held = new HeldOwnership(db, path);
+ * held.acquire(owner);
+ * held.release();
+ * held.refusal('save workflow "w"'); // a StorageError: the next owner writes now
+ */
+export class HeldOwnership {
+  private ownerId: string | undefined;
+  private released = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+  ) {}
+
+  /** Whether this connection owns the database. */
+  get held(): boolean {
+    return this.ownerId !== undefined;
+  }
+
+  /** Become the owner (see acquireOwner); writes are accepted again. */
+  acquire(owner: StoreOwner): void {
+    acquireOwner(this.db, owner, this.path);
+    this.ownerId = owner.id;
+    this.released = false;
+  }
+
+  /** Give the ownership up, if held: from now on writes are refused (see refusal()). */
+  release(): void {
+    if (this.ownerId === undefined) return;
+    releaseOwner(this.db, this.ownerId);
+    this.ownerId = undefined;
+    this.released = true;
+  }
+
+  /** Why a write must be refused (ownership given up), or undefined. */
+  refusal(what: string): StorageError | undefined {
+    if (!this.released) return undefined;
+    return new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`);
+  }
 }

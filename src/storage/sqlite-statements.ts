@@ -1,14 +1,15 @@
 /**
  * The SQL of a SqliteStore: its prepared statements (histories, workflow entries, aliases, and the inbox's from
- * sqlite-inbox.ts), and the history rows with their damage checks. The store runs these inside its group
- * commit and reads.
+ * sqlite-inbox.ts), the entry rows, and the history rows with their damage checks. The store runs these inside
+ * its group commit and reads.
  */
 import { crc32 } from 'node:zlib';
 import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { CorruptHistoryError } from '../core/errors.js';
+import { CorruptHistoryError, DuplicateWorkflowError } from '../core/errors.js';
 import { prepareInbox, type InboxStatements } from './sqlite-inbox.js';
+import type { WorkflowEntry, WorkflowState } from './store.js';
 
 type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
@@ -21,9 +22,9 @@ export interface Statements extends InboxStatements {
   resetCount: Statement<[string]>;
   selectRecords: Statement<[string], RecordRow>;
   selectCount: Statement<[string], { state: string; history_rows: number | null }>;
-  putWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
-  insertWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
-  finishWorkflow: Statement<[{ id: string; state: string; startedAt: number; body: string }]>;
+  putWorkflow: Statement<[EntryRow]>;
+  insertWorkflow: Statement<[EntryRow]>;
+  finishWorkflow: Statement<[EntryRow]>;
   getWorkflow: Statement<[string], { body: string }>;
   listWorkflows: Statement<[], { body: string }>;
   listWorkflowsIn: Statement<[string], { body: string }>;
@@ -71,6 +72,45 @@ export function prepare(db: Database.Database): Statements {
     getAlias: db.prepare('SELECT workflow_id FROM aliases WHERE alias = ?'),
     ...prepareInbox(db),
   };
+}
+
+/** A row of the `workflows` table, as written. */
+export interface EntryRow {
+  id: string;
+  state: string;
+  startedAt: number;
+  body: string;
+}
+
+/** The three writes of an entry: a save (upsert), a create (a new id only), a finish (its history cleared too). */
+export type EntryWrite = 'save' | 'create' | 'finish';
+
+/** The row of `entry`, its JSON made now (what is stored is the entry as it was). Throws what JSON.stringify throws. */
+export function entryRow(entry: WorkflowEntry): EntryRow {
+  return { id: entry.id, state: entry.state, startedAt: entry.startedAt, body: JSON.stringify(entry) };
+}
+
+/** Write an entry's row; a create whose id exists changes nothing and throws DuplicateWorkflowError. */
+export function writeEntryRow(statements: Statements, kind: EntryWrite, row: EntryRow): void {
+  if (kind === 'save') statements.putWorkflow.run(row);
+  else if (kind === 'create') {
+    if (statements.insertWorkflow.run(row).changes === 0) throw new DuplicateWorkflowError(row.id);
+  } else {
+    statements.finishWorkflow.run(row);
+    statements.clearRecords.run(row.id);
+  }
+}
+
+/** The entry of `workflowId` in the database, or undefined. */
+export function readEntry(statements: Statements, workflowId: string): WorkflowEntry | undefined {
+  const row = statements.getWorkflow.get(workflowId);
+  return row === undefined ? undefined : (JSON.parse(row.body) as WorkflowEntry);
+}
+
+/** The entries (in `state`, when given), oldest start first. */
+export function readEntries(statements: Statements, state: WorkflowState | undefined): WorkflowEntry[] {
+  const rows = state === undefined ? statements.listWorkflows.all() : statements.listWorkflowsIn.all(state);
+  return rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
 }
 
 /**

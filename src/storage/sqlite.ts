@@ -11,17 +11,16 @@
 import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
-import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
+import { StorageError } from '../core/errors.js';
 import { storageError } from './storage-error.js';
 import { RecordHistory, type RecordStore } from './record-history.js';
 import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
-import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
-import { configure, openReadOnlyDatabase, openWritable } from './sqlite-open.js';
-import { acquireOwner, hasOwnerTable, readOwner, releaseOwner } from './sqlite-owner.js';
+import { openStoreDatabase } from './sqlite-open.js';
+import { HeldOwnership, hasOwnerTable, readOwner } from './sqlite-owner.js';
 import { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 import { GroupCommit } from './sqlite-writes.js';
 import { SqlitePages } from './sqlite-pages.js';
-import { prepare, readRecords, toRows, writeRecords, type Statements } from './sqlite-statements.js';
+import { entryRow, readEntries, readEntry, readRecords, toRows, writeEntryRow, writeRecords, type EntryRow, type EntryWrite, type Statements } from './sqlite-statements.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from './workflow-timeline.js';
 import type {
@@ -42,14 +41,6 @@ export { SCHEMA_VERSION } from './sqlite-migrations.js';
 
 import type { SqliteStoreOptions, SqliteStoreStats } from './sqlite-options.js';
 export type { SqliteStoreOptions, SqliteStoreStats, SqliteSynchronous } from './sqlite-options.js';
-
-/** A row of the `workflows` table, as written. */
-interface EntryRow {
-  id: string;
-  state: string;
-  startedAt: number;
-  body: string;
-}
 
 /**
  * The history of one workflow in a {@link SqliteStore}: its rows of the `records` table. Obtain it with
@@ -95,10 +86,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   private readonly checkpoints: BackgroundCheckpoints | undefined;
   private closed = false;
   private readonly readOnly: boolean;
-  /** The owner id this store holds ownership as, if it does. */
-  private ownerId: string | undefined;
-  /** Set once this store released its ownership: its writes would race the next owner's, so they fail. */
-  private released = false;
+  private readonly ownership: HeldOwnership;
 
   /**
    * Open (creating if needed, unless `create: false`) the database at `path` and bring its schema up to date,
@@ -112,17 +100,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     options: SqliteStoreOptions = {},
   ) {
     this.readOnly = options.readOnly === true;
-    this.db = this.readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options, MIGRATIONS.length);
-    try {
-      if (!this.readOnly) {
-        configure(this.db, path, options.synchronous ?? 'full');
-        migrate(this.db, path);
-      }
-      this.statements = prepare(this.db);
-    } catch (error) {
-      this.db.close();
-      throw storageError(`open the SQLite database ${path}`, error);
-    }
+    ({ db: this.db, statements: this.statements } = openStoreDatabase(path, options));
+    this.ownership = new HeldOwnership(this.db, path);
     const checkpoints = this.readOnly || this.db.memory ? undefined : new BackgroundCheckpoints(path, options.synchronous ?? 'full');
     this.checkpoints = checkpoints;
     this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000, checkpoints === undefined ? undefined : () => checkpoints.committed());
@@ -157,39 +136,29 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   }
 
   putWorkflow(entry: WorkflowEntry): Promise<void> {
-    return this.writeEntry(entry, 'save', (row) => this.statements.putWorkflow.run(row));
+    return this.writeEntry(entry, 'save');
   }
 
   /** See {@link WorkflowEntryWrites.insertWorkflow}: one INSERT, no read first. */
   insertWorkflow(entry: WorkflowEntry): Promise<void> {
-    return this.writeEntry(entry, 'create', (row) => {
-      if (this.statements.insertWorkflow.run(row).changes === 0) throw new DuplicateWorkflowError(row.id);
-    });
+    return this.writeEntry(entry, 'create');
   }
 
   /** See {@link WorkflowEntryWrites.finishWorkflow}: the entry and the clear of the history in one write. */
   finishWorkflow(entry: WorkflowEntry): Promise<void> {
-    return this.writeEntry(entry, 'finish', (row) => {
-      this.statements.finishWorkflow.run(row);
-      this.statements.clearRecords.run(row.id);
-    });
-  }
-
-  private readEntry(workflowId: string): WorkflowEntry | undefined {
-    const row = this.statements.getWorkflow.get(workflowId);
-    return row === undefined ? undefined : (JSON.parse(row.body) as WorkflowEntry);
+    return this.writeEntry(entry, 'finish');
   }
 
   /** Queue a write of `entry` (serialized now) that getWorkflow sees while it is queued (an insert: see QueuedEntry). */
-  private writeEntry(entry: WorkflowEntry, verb: string, write: (row: EntryRow) => void): Promise<void> {
-    const what = `${verb} workflow ${JSON.stringify(entry.id)}`;
+  private writeEntry(entry: WorkflowEntry, kind: EntryWrite): Promise<void> {
+    const what = `${kind} workflow ${JSON.stringify(entry.id)}`;
     let row: EntryRow;
     try {
-      row = { id: entry.id, state: entry.state, startedAt: entry.startedAt, body: JSON.stringify(entry) };
+      row = entryRow(entry);
     } catch (error) {
       return Promise.reject(storageError(what, error));
     }
-    return this.enqueue(what, () => write(row), row.id, verb === 'create' ? null : row.body);
+    return this.enqueue(what, () => writeEntryRow(this.statements, kind, row), row.id, kind === 'create' ? null : row.body);
   }
 
   /** Sees the entry writes still queued (see ./sqlite-pending.ts), without committing them first. */
@@ -197,7 +166,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return Promise.reject(this.closedError());
     const queued = this.writes.latestEntry(workflowId);
     // An insert is known once committed: commit the queue, then read.
-    if (queued?.body === null) return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => this.readEntry(workflowId));
+    if (queued?.body === null) return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => readEntry(this.statements, workflowId));
     try {
       const body = queued === undefined ? this.statements.getWorkflow.get(workflowId)?.body : queued.body;
       return Promise.resolve(body === undefined ? undefined : (JSON.parse(body) as WorkflowEntry));
@@ -207,10 +176,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
-    return this.read('list workflows', () => {
-      const rows = state === undefined ? this.statements.listWorkflows.all() : this.statements.listWorkflowsIn.all(state);
-      return rows.map((row) => JSON.parse(row.body) as WorkflowEntry);
-    });
+    return this.read('list workflows', () => readEntries(this.statements, state));
   }
 
   /** See {@link WorkflowPages.pageWorkflows}: keyset pages on (started_at, rowid), read through the indexes. */
@@ -297,9 +263,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     // Queued writes go first: they were issued before, by whoever used the store until now.
     this.flush();
     try {
-      acquireOwner(this.db, owner, this.path);
-      this.ownerId = owner.id;
-      this.released = false;
+      this.ownership.acquire(owner);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(storageError(`take ownership of ${this.path}`, error));
@@ -307,13 +271,11 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   }
 
   releaseOwnership(): Promise<void> {
-    if (this.closed || this.ownerId === undefined) return Promise.resolve();
+    if (this.closed || !this.ownership.held) return Promise.resolve();
     // After every queued write: the next owner must not start before our last write is in.
     this.flush();
     try {
-      releaseOwner(this.db, this.ownerId);
-      this.ownerId = undefined;
-      this.released = true;
+      this.ownership.release();
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(storageError(`release ownership of ${this.path}`, error));
@@ -341,7 +303,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
 
   private closeDatabase(): Promise<void> {
     try {
-      if (this.ownerId !== undefined) releaseOwner(this.db, this.ownerId);
+      this.ownership.release();
       this.db.close();
       return Promise.resolve();
     } catch (error) {
@@ -391,7 +353,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   private enqueue(what: string, apply: () => void, entryId?: string, entryBody?: string | null): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (this.readOnly) return Promise.reject(this.readOnlyError(what));
-    if (this.released) return Promise.reject(new StorageError(`Could not ${what}: this SqliteStore released its ownership of ${this.path}; the next owner writes now.`));
+    const refusal = this.ownership.refusal(what);
+    if (refusal !== undefined) return Promise.reject(refusal);
     return this.writes.push(what, apply, entryId, entryBody);
   }
 
