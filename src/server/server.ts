@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { logger as questLogger } from '../logging.js';
 import { ServerClosingError, TooManyConnectionsError, UnauthenticatedError, UnknownOperationError } from '../protocol/errors.js';
 import { CALLS_PATH, CLOSE, OPERATIONS, STREAM_PATH, STREAM_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, type Principal } from '../protocol/messages.js';
@@ -253,7 +253,8 @@ export class QuestServer {
       ws.on('error', () => ws.terminate());
       this.alive.set(ws, true);
       ws.on('pong', () => this.alive.set(ws, true));
-      void (calls ? this.openCalls(ws, request, socket as Socket) : this.openStream(ws, request, socket as Socket));
+      const held = holdMessages(ws);
+      void (calls ? this.openCalls(ws, request, socket as Socket, held) : this.openStream(ws, request, socket as Socket, held));
     });
   }
 
@@ -275,7 +276,7 @@ export class QuestServer {
   }
 
   /** A call channel, once its upgrade is authenticated; refusals are an answer with `id: null`, then 4000 + status. */
-  private async openCalls(ws: WebSocket, request: IncomingMessage, socket: Socket): Promise<void> {
+  private async openCalls(ws: WebSocket, request: IncomingMessage, socket: Socket, held: HeldMessages): Promise<void> {
     const refuse = (error: unknown): void => {
       const { status, body } = errorResult(error, 'calls', this.log);
       ws.send(JSON.stringify({ id: null, status, ...body }));
@@ -291,12 +292,13 @@ export class QuestServer {
       closing: () => this.closing !== undefined,
       track: (call) => this.track(call),
     });
+    held.release();
     this.channels.add(channel);
     await channel.closed;
     this.channels.delete(channel);
   }
 
-  private async openStream(ws: WebSocket, request: IncomingMessage, socket: Socket): Promise<void> {
+  private async openStream(ws: WebSocket, request: IncomingMessage, socket: Socket, held: HeldMessages): Promise<void> {
     /** Refusals are an `error` frame with the named error, then a close with 4000 + its status. */
     const refuse = (error: unknown): void => {
       const { status, body } = errorResult(error, 'stream', this.log);
@@ -311,6 +313,7 @@ export class QuestServer {
     const principal = await this.admit(ws, request, socket, refuse, where);
     if (principal === undefined || workflowId === null) return;
     const session = new StreamSession(ws, workflowId, principal, { manager: this.manager, authorize: this.authorize, logger: this.log });
+    held.release();
     this.sessions.add(session);
     try {
       await session.run();
@@ -333,6 +336,30 @@ export class QuestServer {
 }
 
 /** Headers of an upgrade request; a browser's token comes as the subprotocol `quest.bearer.<base64url>`. */
+/** The messages a WebSocket received before its channel or stream listens: see holdMessages(). */
+interface HeldMessages {
+  /** Hand the held messages, in order, to the listeners the socket has now, and stop holding. */
+  release(): void;
+}
+
+/**
+ * Keep what a client sends between the upgrade and the moment its channel listens: authentication is
+ * asynchronous (a JWT is verified, a key set fetched), and a client sends its first call as soon as the socket
+ * opens. A 'message' with no listener is lost, and that call would never be answered. A refused socket never
+ * releases: what it sent is dropped with it.
+ */
+function holdMessages(ws: WebSocket): HeldMessages {
+  const held: [RawData, boolean][] = [];
+  const hold = (data: RawData, isBinary: boolean): void => void held.push([data, isBinary]);
+  ws.on('message', hold);
+  return {
+    release: () => {
+      ws.off('message', hold);
+      for (const [data, isBinary] of held.splice(0)) ws.emit('message', data, isBinary);
+    },
+  };
+}
+
 function upgradeAuthRequest(request: IncomingMessage): AuthRequest {
   const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((protocol) => protocol.trim());
   const carried = offered.find((protocol) => protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX));

@@ -3,12 +3,14 @@
  * as the identity proven at the upgrade, with the same limits.
  */
 import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { isQuestError, ResourceNotFoundError, WorkflowNotFoundError } from '../../src/core/errors.js';
 import { ForbiddenError, ServerClosingError, UnauthenticatedError } from '../../src/protocol/errors.js';
 import { untilSettled } from '../helpers.js';
 import { rawChannel } from './call-support.js';
-import { startServer, TOKENS } from './support.js';
+import { startServer, tokenAuth, TOKENS } from './support.js';
 
 describe('call channel: calls', () => {
   let served: Awaited<ReturnType<typeof startServer>>;
@@ -217,5 +219,29 @@ describe('call channel: limits and shutdown', () => {
     assert.ok(error instanceof ServerClosingError && error.retryable, String(error));
     await assert.rejects(client.has('l2'), { name: 'ConnectionFailedError' });
     await served.manager.close();
+  });
+});
+
+describe('call channel: calls sent before the upgrade is authenticated', () => {
+  test('a call sent as soon as the channel opens is answered, even when authentication finishes after it arrived', async () => {
+    let callArrived: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => (callArrived = resolve));
+    // Authentication that ends only once the client's first call has reached the server's socket.
+    const served = await startServer({ authenticate: async (request) => {
+      await arrived;
+      return tokenAuth(request);
+    } });
+    try {
+      // The server's HTTP server is private: reached here only to see the first bytes after the upgrade arrive.
+      const http = (served.server as unknown as { http: Server }).http;
+      http.once('upgrade', (_request: unknown, socket: Duplex) => socket.once('data', () => setImmediate(callArrived)));
+      const channel = await rawChannel(served.url, { token: TOKENS.ann });
+      channel.send({ id: 1, operation: 'whoami', body: {} });
+      assert.deepEqual(await channel.answer(1), { id: 1, status: 200, value: { identity: 'ann', roles: [] } });
+      channel.ws.close();
+      await channel.closed;
+    } finally {
+      await served.close();
+    }
   });
 });
