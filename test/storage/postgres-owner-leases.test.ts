@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { isQuestError } from '../../src/core/errors.js';
 import { PostgresStore } from '../../src/storage/postgres/index.js';
-import { MIGRATIONS, quoteIdentifier } from '../../src/storage/postgres/migrations.js';
+import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
 import { entry, record } from './conformance.js';
-import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
+import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema, schemaAtVersion } from './postgres-support.js';
 
 const LONG = 60_000;
 const open = (schema: string) => PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 2 });
@@ -164,11 +164,7 @@ describePostgres('postgres leases per owner', () => {
     const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
     try {
       // What Quest with migrations 1 and 2 left, with a live lease of process 'old-A' and an expired one of 'old-B'.
-      await pool.query(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.quest_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-      for (const migration of MIGRATIONS.slice(0, 2)) {
-        await pool.query(migration.sql.replaceAll(':SCHEMA', s));
-        await pool.query(`INSERT INTO ${s}.quest_migrations (id, name) VALUES ($1, $2)`, [migration.id, migration.name]);
-      }
+      await schemaAtVersion(pool, schema, 2);
       const now = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
       for (const [n, id, owner, lease] of [[1, 'held', 'old-A', 400], [2, 'expired', 'old-B', -1000]] as const) {
         await pool.query(

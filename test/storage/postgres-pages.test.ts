@@ -10,7 +10,7 @@ import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
 import { countQuery, pageQuery } from '../../src/storage/postgres/pages.js';
 import type { WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
 import { hasPages, type WorkflowCount } from '../../src/storage/workflow-pages.js';
-import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
+import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema, schemaAtVersion } from './postgres-support.js';
 
 /** Run `body` with a store in a fresh schema, then close it and drop the schema. */
 async function withStore(body: (store: PostgresStore, schema: string) => Promise<void>): Promise<void> {
@@ -93,11 +93,7 @@ describePostgres('postgres store: the paged list', () => {
     const s = quoteIdentifier(schema);
     const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
     try {
-      await pool.query(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.quest_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-      for (const migration of MIGRATIONS.slice(0, 3)) {
-        await pool.query(migration.sql.replaceAll(':SCHEMA', s));
-        await pool.query(`INSERT INTO ${s}.quest_migrations (id, name) VALUES ($1, $2)`, [migration.id, migration.name]);
-      }
+      await schemaAtVersion(pool, schema, 3);
       // Bodies with the escapes PostgreSQL's JSON functions refuse (\u0000, lone surrogates), a backslash written
       // before "u0000" (not an escape), and types of their own with them.
       const entries = [

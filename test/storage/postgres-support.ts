@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
+import { MIGRATIONS, quoteIdentifier } from '../../src/storage/postgres/migrations.js';
 
 /** The database the tests use. */
 export const PG_URL = process.env.QUEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -30,6 +30,16 @@ export function freshSchema(label = 't'): string {
 /** Drop `schema` and everything in it. */
 export async function dropSchema(schema: string): Promise<void> {
   await adminPool().query(`DROP SCHEMA IF EXISTS ${quoteIdentifier(schema)} CASCADE`);
+}
+
+/** Create `schema` as a Quest of schema `version` left it: its first `version` migrations, recorded as applied. */
+export async function schemaAtVersion(pool: pg.Pool, schema: string, version: number): Promise<void> {
+  const s = quoteIdentifier(schema);
+  await pool.query(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.quest_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  for (const migration of MIGRATIONS.slice(0, version)) {
+    await pool.query(migration.sql.replaceAll(':SCHEMA', s));
+    await pool.query(`INSERT INTO ${s}.quest_migrations (id, name) VALUES ($1, $2)`, [migration.id, migration.name]);
+  }
 }
 
 /** Why the server cannot be reached, or undefined when it can. */
