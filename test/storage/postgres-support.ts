@@ -1,13 +1,16 @@
 /**
  * Helpers of the PostgreSQL tests: the server to use (env QUEST_PG_URL, default the machine's local server),
- * a fresh schema per test, and the gate: when the server cannot be reached, the tests FAIL in CI (env CI set)
+ * a fresh schema per test (and a store in one: withPostgresStore), an old schema to migrate, and the gate: when the server cannot be reached, the tests FAIL in CI (env CI set)
  * with a message that says what to do, and are skipped elsewhere.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { HistoryChange } from '../../src/core/history.js';
+import { PostgresStore, type PostgresStoreOptions } from '../../src/storage/postgres/index.js';
 import { MIGRATIONS, quoteIdentifier } from '../../src/storage/postgres/migrations.js';
+import { record } from './conformance.js';
 
 /** The database the tests use. */
 export const PG_URL = process.env.QUEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -41,6 +44,24 @@ export async function schemaAtVersion(pool: pg.Pool, schema: string, version: nu
     await pool.query(`INSERT INTO ${s}.quest_migrations (id, name) VALUES ($1, $2)`, [migration.id, migration.name]);
   }
 }
+
+/** Run `body` with a store in a fresh schema, then close it and drop the schema. */
+export async function withPostgresStore(
+  body: (store: PostgresStore, schema: string) => Promise<void>,
+  options: Partial<PostgresStoreOptions> = {},
+): Promise<void> {
+  const schema = freshSchema('pg');
+  const store = await PostgresStore.open({ connectionString: PG_URL, schema, poolSize: 3, ...options } as PostgresStoreOptions);
+  try {
+    await body(store, schema);
+  } finally {
+    await store.close();
+    await dropSchema(schema);
+  }
+}
+
+/** A change appending one record (`seq`, of workflow `id`). */
+export const oneRecord = (id: string, seq = 1): HistoryChange => ({ append: [record(seq, id)], remove: [] });
 
 /** Why the server cannot be reached, or undefined when it can. */
 async function unreachable(): Promise<string | undefined> {
