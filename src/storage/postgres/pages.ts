@@ -56,7 +56,7 @@ export async function selectEarliestStart(pool: pg.Pool, schema: string): Promis
 /**
  * The workflows of `schema` started and finished in each bucket ($1 origin, $2 bucketMs, $3 buckets): a count over
  * a range of workflows_by_start, and one of workflows_by_finish (the column finished_at, migration 4), per bucket, in
- * one query. Counting ranges of the finish index does not parse an entry's JSON: 0.5 s instead of 6 s at a million.
+ * one query. Counting ranges of the finish index parses no entry's JSON (6 s at a million: the stats call now takes 0.3–0.4 s).
  */
 export function timeCountsSql(schema: string): string {
   const workflows = `${quoteIdentifier(schema)}.workflows`;
