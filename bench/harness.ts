@@ -7,6 +7,7 @@
  * - a comparison with quest.py is printed as "× better": how many times better Quest for TypeScript is
  *   (higher rate, shorter time or fewer records); above 1 means ahead.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -388,19 +389,29 @@ export function machineLoad(): string {
 }
 
 /**
- * How fast this CPU runs right now: the milliseconds of a fixed loop of integer work (no allocation, no I/O),
- * the best of three. On a shared virtual machine the same loop takes from 190 to 340 ms from one moment to the
- * next, with the load average unchanged: a figure measured beside a slow probe is a slow moment, not slow code.
+ * How fast this CPU runs right now: the milliseconds to hash 32 MiB with SHA-256, the best of three. Native
+ * code, so that the figure moves with the machine only: a loop of JavaScript, used before, took 140 ms on its
+ * first two calls and 213 ms on every later one in the same process (V8 compiles it differently once it is hot),
+ * which read as the machine slowing down when it was not.
  */
 export function cpuProbeMs(): number {
+  const data = Buffer.alloc(32 * 1024 * 1024, 7);
   let best = Infinity;
   for (let round = 0; round < 3; round++) {
     const start = performance.now();
-    let sum = 0;
-    for (let i = 0; i < 30_000_000; i++) sum += i ^ (sum >>> 3);
+    createHash('sha256').update(data).digest();
     best = Math.min(best, performance.now() - start);
-    // Keeps the loop from being optimized away.
-    if (sum === -1) process.stdout.write('');
   }
   return best;
+}
+
+/**
+ * Which Quest a benchmark runs: the compiled package when it was started with bench/compiled/register.mjs (the
+ * npm scripts that say so), else the TypeScript sources loaded through tsx, which cost more per call than what
+ * users run (see that file).
+ */
+export function measuredCode(): string {
+  return import.meta.resolve('../src/index.js').endsWith('/dist/index.js')
+    ? 'the compiled package (dist/)'
+    : 'the TypeScript sources through tsx (slower than the compiled package: see bench/compiled/register.mjs)';
 }

@@ -11,7 +11,9 @@
  *   ... --max-resident=N                    the eviction budget of section 1 (default 10,000; 1,000 with --quick)
  *   ... --launch-window=N                   ManagerOptions.launchWindow of section 3 (default: the manager's)
  *
- * Run with `node --expose-gc` (the npm script does): memory is read after a full garbage collection.
+ * Run with `node --expose-gc` (the npm script does): memory is read after a full garbage collection. The npm
+ * script builds the package and measures the compiled code (bench/compiled/register.mjs), what users install;
+ * `node --expose-gc --import tsx bench/scale.ts` measures the TypeScript sources instead.
  *
  * What is measured:
  * 1. W workflows each waiting on its own queue (`await q.get()` in a loop) on SqliteStore: the time from the
@@ -26,7 +28,7 @@
  *    cold workflow (evicted when the puts began, first put to it: it resumes by replay before the put applies);
  * 3. one-step workflows through the manager (`async (i) => await one(i)`), all started at once, until every
  *    result: memory and SQLite, at 1,000 and 100,000 workflows (like bench/manager.ts table 1), each with its
- *    runs and a CPU probe (harness.ts cpuProbeMs: a fixed loop, slower when the shared machine is);
+ *    runs and a CPU probe (harness.ts cpuProbeMs: fixed native work, slower when the shared machine is);
  * 4. FileStore: 10,000 workflows of two steps started at once, until every result, with the process's open-file
  *    limit (`ulimit -n`) printed alongside (the store keeps its open files bounded, whatever the limit).
  */
@@ -39,7 +41,7 @@ import { SqliteStore } from '../src/storage/sqlite.js';
 import type { Store } from '../src/storage/store.js';
 import { QUEST_PY_MANAGER_WORKFLOWS_PER_S } from './anchors.js';
 import { queueWaiter } from './workloads.js';
-import { cpuProbeMs, formatBytes, formatDuration, formatInt, formatRate, gcAvailable, machineLoad, now, numberOption, scratchDirectory, settledRss } from './harness.js';
+import { cpuProbeMs, formatBytes, formatDuration, formatInt, formatRate, gcAvailable, machineLoad, measuredCode, now, numberOption, scratchDirectory, settledRss } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const ratesOnly = process.argv.includes('--rates');
@@ -217,7 +219,7 @@ async function fileStore(): Promise<void> {
 
 async function main(): Promise<void> {
   if (gcAvailable() === null) throw new Error('Run with node --expose-gc (npm run bench:scale does).');
-  say(`Quest for TypeScript at scale — node ${process.version}, ${process.platform}-${process.arch}; files in ${directory} (removed at the end)`);
+  say(`Quest for TypeScript at scale — node ${process.version}, ${process.platform}-${process.arch}; measuring ${measuredCode()}; files in ${directory} (removed at the end)`);
   say(`At the start: ${machineLoad()}`);
   try {
     if (!ratesOnly) {
