@@ -252,61 +252,6 @@ describe('sqlite store: schema and settings', () => {
     await assert.rejects(store.history('w').load(), /holds 2 record\(s\) where its commits left 3/);
   }));
 
-  test('a database of schema 2 (before checksums) opens: old rows are read as before, counts start from what is there', () => withStore(async (store, path) => {
-    await store.putWorkflow(entry('w', 1));
-    await store.putWorkflow(entry('fresh', 2));
-    await store.close();
-    // Make it what schema 2 wrote: no inbox outcomes, no owner, no crc, no history_rows, no index by type or finish, rows inserted without a checksum.
-    let db = new Database(path);
-    db.exec('ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP TABLE inbox_outcomes; DROP TABLE owner; DROP INDEX workflows_by_type; DROP INDEX workflows_by_finish; PRAGMA user_version = 2;');
-    const insert = db.prepare("INSERT INTO records (workflow_id, seq, body) VALUES ('w', ?, ?)");
-    for (const seq of [1, 2]) insert.run(seq, JSON.stringify(record(seq)));
-    db.close();
-    let again = await openSqliteStore(path);
-    try {
-      assert.deepEqual(await again.history('w').load(), [record(1), record(2)]);
-      assert.deepEqual(await again.history('fresh').load(), []);
-      await again.history('w').commit({ append: [record(3)], remove: [] });
-      assert.deepEqual(await again.history('w').load(), [record(1), record(2), record(3)]);
-    } finally {
-      await again.close();
-    }
-    db = new Database(path);
-    db.prepare("UPDATE records SET body = replace(body, '\"seq\":3,', '\"seq\":5,') WHERE seq = 3").run();
-    db.close();
-    again = await openSqliteStore(path);
-    try {
-      await assert.rejects(again.history('w').load(), /record 3 does not match its checksum/);
-    } finally {
-      await again.close();
-    }
-  }));
-
-  test('a database of schema 6 (before the index of finish times) opens, gets the index, and counts its workflows over time', () => withStore(async (store, path) => {
-    const T0 = 1_700_000_000_000;
-    await store.putWorkflow({ ...entry('done', T0), state: 'completed', finishedAt: T0 + 1500 });
-    await store.putWorkflow(entry('running', T0 + 10));
-    await store.close();
-    let db = new Database(path);
-    db.exec('DROP INDEX workflows_by_finish; PRAGMA user_version = 6;');
-    db.close();
-    const again = await openSqliteStore(path);
-    try {
-      assert.deepEqual(await again.countByTime({ origin: T0, bucketMs: 1000, buckets: 2 }), { started: [2, 0], finished: [0, 1] });
-      await again.putWorkflow({ ...entry('running', T0 + 10), state: 'failed', finishedAt: T0 + 20 });
-      assert.deepEqual(await again.countByTime({ origin: T0, bucketMs: 1000, buckets: 2 }), { started: [2, 0], finished: [1, 1] });
-    } finally {
-      await again.close();
-    }
-    db = new Database(path, { readonly: true });
-    try {
-      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-      assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE name = 'workflows_by_finish'").all(), [{ name: 'workflows_by_finish' }]);
-    } finally {
-      db.close();
-    }
-  }));
-
   test('a file that is not a database cannot be opened', async () => {
     await assert.rejects(openSqliteStore(join(tmpdir(), 'no-such-dir-quest', 'x', 'q.sqlite')), isStorageError);
   });
