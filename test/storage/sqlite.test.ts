@@ -8,7 +8,7 @@ import { isQuestError } from '../../src/core/errors.js';
 import { newStoreOwner } from '../../src/storage/owner.js';
 import { SCHEMA_VERSION, SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
 import { hasPages } from '../../src/storage/workflow-pages.js';
-import { COUNT_SQL, TIME_COUNTS_SQL } from '../../src/storage/sqlite-pages.js';
+import { COUNT_SQL, TIME_COUNTS_SQL, pageSql } from '../../src/storage/sqlite-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
 
 runStoreConformance('sqlite', async () => {
@@ -22,7 +22,7 @@ runStoreConformance('sqlite', async () => {
   };
 });
 
-test('a SqliteStore reads the workflow list by pages (WorkflowPages); its counts read one index, not the entries', async () => {
+test('a SqliteStore reads the workflow list by pages (WorkflowPages); its counts and pages by type read one index, not the entries', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
   const path = join(directory, 'quest.sqlite');
   const store = await openSqliteStore(path);
@@ -31,7 +31,13 @@ test('a SqliteStore reads the workflow list by pages (WorkflowPages); its counts
     const db = new Database(path, { readonly: true });
     try {
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${COUNT_SQL}`).all() as { detail: string }[];
-      assert.deepEqual(plan.map((step) => step.detail), ['SCAN workflows USING INDEX workflows_by_type']);
+      assert.deepEqual(plan.map((step) => step.detail), ['SCAN workflows USING COVERING INDEX workflows_by_type']);
+      // A page of one state and type (after a cursor or not) is a range of workflows_by_type, read in its order: no sort.
+      const params = { state: 'running', type: 'order', startedAt: 1, position: 1, limit: 10 };
+      for (const [after, range] of [[false, 'state=? AND type=?'], [true, 'state=? AND type=? AND started_at<?']] as const) {
+        const steps = (db.prepare(`EXPLAIN QUERY PLAN ${pageSql(true, true, after)}`).all(params) as { detail: string }[]).map((step) => step.detail);
+        assert.deepEqual(steps, [`SEARCH workflows USING INDEX workflows_by_type (${range})`]);
+      }
     } finally {
       db.close();
     }
@@ -54,7 +60,7 @@ function planOf(path: string, sql: string, params: Record<string, unknown> = {})
 test('a SqliteStore counts over time from the indexes of start and finish times, not from the entries', () => withStore(async (store, path) => {
   const plan = planOf(path, TIME_COUNTS_SQL, { origin: 0, bucketMs: 1000, buckets: 3 });
   assert.ok(plan.some((step) => step.startsWith('SEARCH workflows USING COVERING INDEX workflows_by_start (started_at>? AND started_at<?)')), plan.join('\n'));
-  assert.ok(plan.some((step) => step.startsWith('SEARCH workflows USING COVERING INDEX workflows_by_finish (<expr>>? AND <expr><?)')), plan.join('\n'));
+  assert.ok(plan.some((step) => step.startsWith('SEARCH workflows USING COVERING INDEX workflows_by_finish (finished_at>? AND finished_at<?)')), plan.join('\n'));
   assert.ok(!plan.some((step) => step.startsWith('SCAN workflows')), plan.join('\n'));
 }));
 
