@@ -1,39 +1,49 @@
 /**
  * The paged workflow list of a SqliteStore ({@link WorkflowPages}): keyset pages on (started_at, rowid), which
- * the indexes workflows_by_start and workflows_by_state hold in that order (SQLite appends the rowid to every
- * index), so a page reads its own rows only. A rowid never changes: entries are upserted, never replaced.
- * Also its counts over time ({@link WorkflowTimeline}), read from the indexes of start and finish times.
+ * the indexes workflows_by_start, workflows_by_state and workflows_by_type hold in that order (SQLite appends
+ * the rowid to every index), so a page reads its own rows only. A rowid never changes: entries are upserted,
+ * never replaced. Also its counts over time ({@link WorkflowTimeline}), read from the indexes of start and finish times.
  */
 import type Database from 'better-sqlite3';
 import type { WorkflowEntry, WorkflowState } from './store.js';
 import { pageOf, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from './workflow-pages.js';
 import type { TimeBuckets, TimeCounts } from './workflow-timeline.js';
 
-/** The type of an entry, as the index workflows_by_type holds it (the same expression, or the index is not used). */
-const TYPE = "json_extract(body, '$.type')";
-
-/** The counts by state and type: read from the index workflows_by_type alone (migration 6). */
-export const COUNT_SQL = `SELECT state, ${TYPE} AS type, count(*) AS count FROM workflows GROUP BY state, ${TYPE}`;
-
-/** The finish time of an entry, as the index workflows_by_finish holds it (the same expression, or the index is not used). */
-const FINISHED = "json_extract(body, '$.finishedAt')";
+/** The counts by state and type: read from the index workflows_by_type (state, type, started_at) alone. */
+export const COUNT_SQL = 'SELECT state, type, count(*) AS count FROM workflows GROUP BY state, type';
 
 /** The earliest start: the first key of the index workflows_by_start. */
 export const EARLIEST_START_SQL = 'SELECT min(started_at) AS first FROM workflows';
 
 /**
  * The workflows started and finished in each bucket: a count over a range of the index workflows_by_start, and
- * one of workflows_by_finish (migration 7), per bucket. Counting a range of an index reads its keys only, never
- * an entry: 6 times faster than one GROUP BY over the start times (which sorts every key into its bucket), and
- * 30 times faster than reading every finished entry's finishedAt out of its JSON (at a million workflows).
+ * one of workflows_by_finish (the column finished_at, migration 8), per bucket. Counting a range of an index reads
+ * its keys only, never an entry: 6 times faster than one GROUP BY over the start times (which sorts every key into
+ * its bucket), and 30 times faster than reading every finished entry's finishedAt out of its JSON (at a million
+ * workflows).
  */
 export const TIME_COUNTS_SQL = `WITH RECURSIVE bucket(n, low, high) AS (
     SELECT 0, @origin, @origin + @bucketMs WHERE @buckets > 0
     UNION ALL SELECT n + 1, high, high + @bucketMs FROM bucket WHERE n + 1 < @buckets
   )
   SELECT (SELECT count(*) FROM workflows WHERE started_at >= low AND started_at < high) AS started,
-    (SELECT count(*) FROM workflows WHERE ${FINISHED} >= low AND ${FINISHED} < high) AS finished
+    (SELECT count(*) FROM workflows WHERE finished_at >= low AND finished_at < high) AS finished
   FROM bucket ORDER BY n`;
+
+/**
+ * A page of the workflows (of one state, of one type, after a cursor: `@state`, `@type`, `@startedAt` and
+ * `@position`), newest start first, `@limit` rows. Of one state (and type): a range of workflows_by_state
+ * (workflows_by_type), read in its order, no sort.
+ */
+export function pageSql(byState: boolean, byType: boolean, after: boolean): string {
+  const where = [
+    ...(byState ? ['state = @state'] : []),
+    ...(byType ? ['type = @type'] : []),
+    ...(after ? ['(started_at, rowid) < (@startedAt, @position)'] : []),
+  ];
+  return `SELECT rowid AS position, started_at, body FROM workflows ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')} `}` +
+    'ORDER BY started_at DESC, rowid DESC LIMIT @limit';
+}
 
 interface PageRow {
   position: number;
@@ -83,15 +93,7 @@ export class SqlitePages {
     const key = `${Number(byState)}${Number(byType)}${Number(after)}`;
     let statement = this.statements.get(key);
     if (statement === undefined) {
-      const where = [
-        ...(byState ? ['state = @state'] : []),
-        ...(byType ? [`${TYPE} = @type`] : []),
-        ...(after ? ['(started_at, rowid) < (@startedAt, @position)'] : []),
-      ];
-      statement = this.db.prepare(
-        `SELECT rowid AS position, started_at, body FROM workflows ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ` +
-          'ORDER BY started_at DESC, rowid DESC LIMIT @limit',
-      );
+      statement = this.db.prepare(pageSql(byState, byType, after));
       this.statements.set(key, statement);
     }
     return statement;

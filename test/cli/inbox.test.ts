@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { SCHEMA_VERSION, SqliteStore } from '../../src/storage/sqlite.js';
+import { eventBody } from '../../src/storage/sqlite-inbox.js';
 import { hasInbox, type InboxEvent, type Store } from '../../src/storage/store.js';
+import { onDatabase, sqliteAtVersion } from '../storage/sqlite-support.js';
 import { inTempDir } from './support.js';
 
 const event = (n: number, workflowId = 'w'): InboxEvent => ({ workflowId, resource: 'q', identity: n % 2 === 0 ? null : 'ann', action: 'put', args: [n, { nested: [n] }] });
@@ -54,23 +56,17 @@ describe('inbox', () => {
     }
   }));
 
-  for (const [version, dropped] of [
-    [1, 'DROP TABLE inbox; DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP INDEX workflows_by_type; DROP INDEX workflows_by_finish'],
-    [2, 'DROP TABLE inbox_outcomes; DROP TABLE owner; ALTER TABLE records DROP COLUMN crc; ALTER TABLE workflows DROP COLUMN history_rows; DROP INDEX workflows_by_type; DROP INDEX workflows_by_finish'],
-  ] as const) {
+  for (const version of [1, 2]) {
     test(`SqliteStore: a database of schema ${version} opens, keeps its events and gets the inbox outcomes`, () => inTempDir(async (directory) => {
       const path = join(directory, 'old.sqlite');
-      const old = await SqliteStore.open(path);
-      const pending = await old.postEvent(event(1));
-      await old.close();
-      const db = new Database(path);
-      db.exec(dropped);
-      db.pragma(`user_version = ${version}`);
-      db.close();
+      sqliteAtVersion(path, version);
+      // Schema 2 has the inbox (schema 1 none): an event posted then, as that version wrote it.
+      const insert = 'INSERT INTO inbox (workflow_id, posted_at, body) VALUES (?, ?, ?)';
+      const pending = version === 1 ? [] : [Number(onDatabase(path, (db) => db.prepare(insert).run('w', Date.now(), eventBody(event(1))).lastInsertRowid))];
       const store = await SqliteStore.open(path);
       try {
         const events = await store.takeEvents(10);
-        assert.deepEqual(events.map((posted) => posted.id), version === 1 ? [] : [pending]);
+        assert.deepEqual(events.map((posted) => posted.id), pending);
         const id = await store.postEvent(event(2));
         await store.settleEvent(id, { status: 'rejected', code: 'EVENT_EXPIRED', message: 'late' });
         assert.equal((await store.eventOutcome(id))?.status, 'rejected');
