@@ -10,7 +10,7 @@ export async function resolve(specifier, context, nextResolve) {
   if (!resolved.url.startsWith(sources) || !resolved.url.endsWith('.ts')) return resolved;
   const url = `${compiled}${resolved.url.slice(sources.length, -'.ts'.length)}.js`;
   if (!existsSync(fileURLToPath(url))) {
-    throw new Error(`${url} is missing: build the package first (npx tsc -p tsconfig.build.json), or run without bench/compiled/register.mjs to measure the sources.`);
+    throw new Error(`${url} is missing: build the package first (npm run build:package), or run without bench/compiled/register.mjs to measure the sources.`);
   }
   return { ...resolved, url, format: 'module' };
 }
