@@ -34,14 +34,17 @@ if (values.name === undefined) {
 const me = values.name;
 const client = new QuestClient(values.url, { token: values.token ?? `${me}-demo-token` });
 
-/** Run `call` again while it fails in a way a later attempt may fix (the server is down or restarting). */
-async function retrying<T>(call: () => Promise<T>): Promise<T> {
+/**
+ * Run `call` again while it fails in a way a later attempt may fix (the server is down or restarting), or in a way
+ * `alsoRetry` says may pass.
+ */
+async function retrying<T>(call: () => Promise<T>, alsoRetry: (error: unknown) => boolean = () => false): Promise<T> {
   const giveUpAt = Date.now() + RETRY_FOR_MS;
   for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
     try {
       return await call();
     } catch (error) {
-      if (!isRetryable(error) || Date.now() > giveUpAt) throw error;
+      if (!(isRetryable(error) || alsoRetry(error)) || Date.now() > giveUpAt) throw error;
       await delay(wait);
     }
   }
@@ -83,11 +86,16 @@ async function sendGuess(guess: number): Promise<void> {
   const round = await nextTurn();
   try {
     // Sent again after a lost answer, the guess names its round: the game ignores the copy.
-    // After a server restart the game reopens this player's queue while it replays: wait for it, then put.
-    await retrying(async () => {
-      await client.waitForResource(GAME_ID, 'guess');
-      await client.queue<Guess>(GAME_ID, 'guess').put({ round, guess });
-    });
+    // After a server restart the game reopens this player's queue while it replays: wait for it, then put. The
+    // queue seen may be closed again by the time the put arrives (its round ended: this guess had reached the
+    // game before the restart): wait for the next one; the game ignores a guess for a past round.
+    await retrying(
+      async () => {
+        await client.waitForResource(GAME_ID, 'guess');
+        await client.queue<Guess>(GAME_ID, 'guess').put({ round, guess });
+      },
+      (error) => isQuestError(error, 'RESOURCE_NOT_FOUND'),
+    );
   } catch (error) {
     console.log(`Could not send your guess ${guess}: ${String(error)}`);
   }
