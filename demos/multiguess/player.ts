@@ -87,8 +87,8 @@ async function sendGuess(guess: number): Promise<void> {
   try {
     // Sent again after a lost answer, the guess names its round: the game ignores the copy.
     // After a server restart the game reopens this player's queue while it replays: wait for it, then put. The
-    // queue seen may be closed again by the time the put arrives (its round ended: this guess had reached the
-    // game before the restart): wait for the next one; the game ignores a guess for a past round.
+    // queue seen may be closed again by the time the put arrives (the resumed game moved past it): wait for the
+    // queue again; the guess names its round, so the game ignores it if that round is over.
     await retrying(
       async () => {
         await client.waitForResource(GAME_ID, 'guess');
