@@ -1,7 +1,7 @@
 /**
  * Makes a benchmark measure the compiled package (dist/, what users install) instead of the TypeScript sources:
  *
- *   tsc -p tsconfig.build.json && node --import tsx --import ./bench/compiled/register.mjs bench/scale.ts
+ *   npm run build:package && node --import tsx --import ./bench/compiled/register.mjs bench/scale.ts
  *
  * The benchmarks import `../src/...`; with this hook those imports load the matching files of dist/ (the
  * benchmark's own code still runs through tsx). Why it matters: tsx transforms the sources with esbuild's

@@ -4,8 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
@@ -13,6 +12,7 @@ import { SCHEMA_VERSION, SqliteStore, openSqliteStore } from '../../src/storage/
 import type { Json } from '../../src/core/serializer.js';
 import type { WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
 import type { WorkflowCount } from '../../src/storage/workflow-pages.js';
+import { inTempDir } from '../cli/support.js';
 import { record } from './conformance.js';
 import { snapshot } from './snapshot.js';
 import { insertOldEntries, onDatabase, schemaOf, sqliteAtVersion } from './sqlite-support.js';
@@ -41,17 +41,12 @@ function sortedCounts(counts: readonly WorkflowCount[]): string[] {
 }
 
 /** Run `body` with the path of a database in a fresh directory, then remove the directory. */
-async function inTempDir(body: (path: string, directory: string) => Promise<void>): Promise<void> {
-  const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-migrations-'));
-  try {
-    await body(join(directory, 'quest.sqlite'), directory);
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
+function withDatabasePath(body: (path: string, directory: string) => Promise<void>): Promise<void> {
+  return inTempDir((directory) => body(join(directory, 'quest.sqlite'), directory));
 }
 
 describe('sqlite store: migrations', () => {
-  test('a database of schema 7 (type and finish time in the JSON only) migrates: the columns are filled from every body, and counts, pages and counts over time answer as before', () => inTempDir(async (path) => {
+  test('a database of schema 7 (type and finish time in the JSON only) migrates: the columns are filled from every body, and counts, pages and counts over time answer as before', () => withDatabasePath(async (path) => {
     sqliteAtVersion(path, 7);
     insertOldEntries(path, OLD_ENTRIES);
     // What schema 7 answered, from its expression indexes.
@@ -87,7 +82,7 @@ describe('sqlite store: migrations', () => {
     });
   }));
 
-  test('a database of schema 7 whose expression indexes were dropped by hand and one body damaged still migrates: that entry gets no type', () => inTempDir(async (path) => {
+  test('a database of schema 7 whose expression indexes were dropped by hand and one body damaged still migrates: that entry gets no type', () => withDatabasePath(async (path) => {
     sqliteAtVersion(path, 7);
     insertOldEntries(path, OLD_ENTRIES.slice(0, 2));
     onDatabase(path, (db) => {
@@ -104,7 +99,7 @@ describe('sqlite store: migrations', () => {
     assert.equal(schemaOf(path), SCHEMA_VERSION);
   }));
 
-  test('after the migration, every write of an entry writes its type and finish time: a create, a save, a finish', () => inTempDir(async (path) => {
+  test('after the migration, every write of an entry writes its type and finish time: a create, a save, a finish', () => withDatabasePath(async (path) => {
     sqliteAtVersion(path, 7);
     const store = await openSqliteStore(path);
     try {
@@ -125,7 +120,7 @@ describe('sqlite store: migrations', () => {
     ]);
   }));
 
-  test('a read-only opening of a database older than schema 8 is refused, saying how to upgrade it, and changes nothing', () => inTempDir(async (path, directory) => {
+  test('a read-only opening of a database older than schema 8 is refused, saying how to upgrade it, and changes nothing', () => withDatabasePath(async (path, directory) => {
     for (const version of [4, 7]) {
       await rm(path, { force: true });
       sqliteAtVersion(path, version);
@@ -144,7 +139,7 @@ describe('sqlite store: migrations', () => {
     }
   }));
 
-  test('a database of schema 2 (before checksums) opens: old rows are read as before, counts start from what is there', () => inTempDir(async (path) => {
+  test('a database of schema 2 (before checksums) opens: old rows are read as before, counts start from what is there', () => withDatabasePath(async (path) => {
     sqliteAtVersion(path, 2);
     insertOldEntries(path, [entry('w', 'order', 'running', 1), entry('fresh', 'order', 'running', 2)]);
     // Rows inserted without a checksum, as schema 2 wrote them.
@@ -171,7 +166,7 @@ describe('sqlite store: migrations', () => {
     }
   }));
 
-  test('a database of schema 6 (before the index of finish times) opens, and counts its workflows over time', () => inTempDir(async (path) => {
+  test('a database of schema 6 (before the index of finish times) opens, and counts its workflows over time', () => withDatabasePath(async (path) => {
     sqliteAtVersion(path, 6);
     insertOldEntries(path, [entry('done', 'order', 'completed', 0, 1500), entry('running', 'order', 'running', 10)]);
     const again = await openSqliteStore(path);
