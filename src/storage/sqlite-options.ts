@@ -35,4 +35,6 @@ export interface SqliteStoreStats {
   failedTransactions: number;
   /** Writes (history commits, entry and alias changes) committed. */
   writes: number;
+  /** Read transactions begun for the reads of entries and histories: one per turn that has any (./sqlite-reads.ts). */
+  readTransactions: number;
 }

@@ -25,6 +25,7 @@ export interface Statements extends InboxStatements {
   putWorkflow: Statement<[...EntryValues, recordsOf: string]>;
   insertWorkflow: Statement<[...EntryValues, recordsOf: string]>;
   finishWorkflow: Statement<EntryValues>;
+  finishRow: Statement<[state: string, body: string, type: string, finishedAt: number | null, id: string, startedAt: number]>;
   getWorkflow: Statement<[string], { body: string }>;
   listWorkflows: Statement<[], { body: string }>;
   listWorkflowsIn: Statement<[string], { body: string }>;
@@ -66,6 +67,13 @@ export function prepare(db: Database.Database): Statements {
        VALUES (?, ?, ?, ?, ?, ?, 0)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, body = excluded.body,
          type = excluded.type, finished_at = excluded.finished_at, history_rows = 0`,
+    ),
+    // The same finish when the row is there, as it is once the manager has created it: an UPDATE leaves the
+    // index of start times alone (the upsert's SET names started_at, so SQLite rewrites that index entry too) and
+    // tries no insert first, 13,000 instructions of a one-step workflow's 150,000 in SQL (callgrind). It changes
+    // nothing when the row is missing or started at another time: the upsert above then writes it.
+    finishRow: db.prepare(
+      'UPDATE workflows SET state = ?, body = ?, type = ?, finished_at = ?, history_rows = 0 WHERE id = ? AND started_at = ?',
     ),
     getWorkflow: db.prepare('SELECT body FROM workflows WHERE id = ?'),
     listWorkflows: db.prepare('SELECT body FROM workflows ORDER BY started_at, rowid'),
@@ -114,7 +122,9 @@ export function writeEntryRow(statements: Statements, kind: EntryWrite, row: Ent
   else if (kind === 'create') {
     if (statements.insertWorkflow.run(id, state, startedAt, body, type, finishedAt, id).changes === 0) throw new DuplicateWorkflowError(id);
   } else {
-    statements.finishWorkflow.run(id, state, startedAt, body, type, finishedAt);
+    if (statements.finishRow.run(state, body, type, finishedAt, id, startedAt).changes === 0) {
+      statements.finishWorkflow.run(id, state, startedAt, body, type, finishedAt);
+    }
     statements.clearRecords.run(id);
   }
 }

@@ -18,6 +18,14 @@ interface Write {
   reject: (error: unknown) => void;
 }
 
+/** What the store does around the group's transactions. */
+export interface GroupCommitHooks {
+  /** Called before each write transaction (the store ends its read transaction: ./sqlite-reads.ts). */
+  beforeWrite?: () => void;
+  /** Called after each write transaction that committed. */
+  onCommitted?: () => void;
+}
+
 /**
  * @example
  * const writes = new GroupCommit(db, stats, 1000);
@@ -33,12 +41,11 @@ export class GroupCommit {
   /** The whole batch without a savepoint per write: what every batch tries first. */
   private readonly writeAllAtOnce: Database.Transaction<(batch: readonly Write[], onWriteFailure: () => void) => void>;
 
-  /** `onCommitted`: called after each write transaction that committed. */
   constructor(
     private readonly db: Database.Database,
     private readonly stats: SqliteStoreStats,
     private readonly maxBatch: number,
-    private readonly onCommitted: () => void = () => undefined,
+    private readonly hooks: GroupCommitHooks = {},
   ) {
     this.writeOne = db.transaction((write: Write) => write.apply());
     this.writeAllAtOnce = db.transaction((batch: readonly Write[], onWriteFailure: () => void) => {
@@ -92,6 +99,7 @@ export class GroupCommit {
   flush(): void {
     const batch = this.queue;
     if (batch.length === 0 || !this.db.open) return;
+    this.hooks.beforeWrite?.();
     this.queue = [];
     if (this.tryAllAtOnce(batch)) return;
     const failures = new Map<Write, unknown>();
@@ -104,7 +112,7 @@ export class GroupCommit {
       return;
     }
     this.stats.transactions++;
-    this.onCommitted();
+    this.hooks.onCommitted?.();
     this.stats.writes += batch.length - failures.size;
     for (const write of batch) {
       if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
@@ -139,7 +147,7 @@ export class GroupCommit {
       return true;
     }
     this.stats.transactions++;
-    this.onCommitted();
+    this.hooks.onCommitted?.();
     this.stats.writes += batch.length;
     for (const write of batch) write.resolve();
     return true;

@@ -1,12 +1,8 @@
 /**
- * SQLite storage (better-sqlite3): the embedded default. One database file in WAL mode holds every history,
- * workflow entry and alias. Writes are group-committed: every write issued in the same event-loop turn — the
- * commits of hundreds of workflows, entries, aliases — goes into ONE transaction with one fsync, flushed by
- * `setImmediate`, so a lone sequential writer waits at most one turn and many concurrent writers share the
- * cost of durability.
- *
- * better-sqlite3 is synchronous: a transaction (and its fsync) runs on the event-loop thread. Group commit
- * keeps that to one fsync per turn however many workflows write.
+ * SQLite storage (better-sqlite3, synchronous: a transaction and its fsync run on the event-loop thread): the
+ * embedded default. One database file in WAL mode holds every history, workflow entry and alias. Every write
+ * issued in the same event-loop turn goes into ONE transaction with one fsync (./sqlite-writes.ts), and the reads
+ * of entries and histories of a turn share one read transaction (./sqlite-reads.ts).
  */
 import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
@@ -19,6 +15,7 @@ import { openStoreDatabase } from './sqlite-open.js';
 import { HeldOwnership, hasOwnerTable, readOwner } from './sqlite-owner.js';
 import { BackgroundCheckpoints } from './sqlite-checkpoints.js';
 import { GroupCommit } from './sqlite-writes.js';
+import { TurnSnapshot } from './sqlite-reads.js';
 import { SqlitePages } from './sqlite-pages.js';
 import { entryRow, readEntries, readEntry, readRecords, toRows, writeEntryRow, writeRecords, type EntryRow, type EntryWrite, type Statements } from './sqlite-statements.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
@@ -62,7 +59,9 @@ export class SqliteHistory extends RecordHistory {}
  * same event-loop turn in one transaction, each inside its own savepoint: a write that fails (say, a duplicate
  * seq) is rolled back and rejected alone; when the transaction itself fails (disk full, lock timeout), every
  * write in it is rejected with StorageError and none is kept. Reads see every write issued before them: they
- * first write whatever is queued, except getWorkflow, which sees the entry writes still queued as they are. After `close()`, every call fails with StorageError.
+ * first write whatever is queued, except getWorkflow, which sees the entry writes still queued as they are.
+ * getWorkflow and the loads of histories share one read transaction per event-loop turn: what another process
+ * writes meanwhile is read from the next turn. After `close()`, every call fails with StorageError.
  *
  * It has an inbox of outside events ({@link EventInbox}, table `inbox`): `postEvent` is group-committed like
  * every write and durable when it resolves, so an event posted by `quest send` from another process survives
@@ -76,12 +75,14 @@ export class SqliteHistory extends RecordHistory {}
  */
 export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites, WorkflowPages, WorkflowTimeline {
   /** Counters for tests and monitoring. */
-  readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0 };
+  readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0, readTransactions: 0 };
   private readonly db: Database.Database;
   private readonly statements: Statements;
   private readonly pages: SqlitePages;
   /** The queue of writes, committed together (see ./sqlite-writes.ts). */
   private readonly writes: GroupCommit;
+  /** The read transaction the reads of entries and histories share within a turn (see ./sqlite-reads.ts). */
+  private readonly snapshot: TurnSnapshot;
   /** WAL checkpoints off the event loop, once the store is busy (see ./sqlite-checkpoints.ts); none in memory or read-only. */
   private readonly checkpoints: BackgroundCheckpoints | undefined;
   private closed = false;
@@ -104,7 +105,11 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     this.ownership = new HeldOwnership(this.db, path);
     const checkpoints = this.readOnly || this.db.memory ? undefined : new BackgroundCheckpoints(path, options.synchronous ?? 'full');
     this.checkpoints = checkpoints;
-    this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000, checkpoints === undefined ? undefined : () => checkpoints.committed());
+    this.snapshot = new TurnSnapshot(this.db, () => this.stats.readTransactions++);
+    this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000, {
+      beforeWrite: () => this.snapshot.end(),
+      ...(checkpoints === undefined ? {} : { onCommitted: () => checkpoints.committed() }),
+    });
     this.pages = new SqlitePages(this.db);
   }
 
@@ -164,15 +169,13 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   /** Sees the entry writes still queued (see ./sqlite-pending.ts), without committing them first. */
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
     if (this.closed) return Promise.reject(this.closedError());
+    const what = `read workflow ${JSON.stringify(workflowId)}`;
     const queued = this.writes.latestEntry(workflowId);
     // An insert is known once committed: commit the queue, then read.
-    if (queued?.body === null) return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => readEntry(this.statements, workflowId));
-    try {
-      const body = queued === undefined ? this.statements.getWorkflow.get(workflowId)?.body : queued.body;
-      return Promise.resolve(body === undefined ? undefined : (JSON.parse(body) as WorkflowEntry));
-    } catch (error) {
-      return Promise.reject(storageError(`read workflow ${JSON.stringify(workflowId)}`, error));
-    }
+    if (queued?.body === null) return this.read(what, () => readEntry(this.statements, workflowId));
+    if (queued === undefined) return this.snapshotRead(what, () => readEntry(this.statements, workflowId));
+    const body = queued.body;
+    return attempt(what, () => (body === undefined ? undefined : (JSON.parse(body) as WorkflowEntry)));
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
@@ -262,24 +265,14 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.readOnly) return Promise.reject(this.readOnlyError('take ownership'));
     // Queued writes go first: they were issued before, by whoever used the store until now.
     this.flush();
-    try {
-      this.ownership.acquire(owner);
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(storageError(`take ownership of ${this.path}`, error));
-    }
+    return attempt(`take ownership of ${this.path}`, () => this.ownership.acquire(owner));
   }
 
   releaseOwnership(): Promise<void> {
     if (this.closed || !this.ownership.held) return Promise.resolve();
     // After every queued write: the next owner must not start before our last write is in.
     this.flush();
-    try {
-      this.ownership.release();
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(storageError(`release ownership of ${this.path}`, error));
-    }
+    return attempt(`release ownership of ${this.path}`, () => this.ownership.release());
   }
 
   currentOwner(): Promise<StoreOwner | undefined> {
@@ -302,13 +295,10 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   }
 
   private closeDatabase(): Promise<void> {
-    try {
+    return attempt(`close the SQLite database ${this.path}`, () => {
       this.ownership.release();
       this.db.close();
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(storageError(`close the SQLite database ${this.path}`, error));
-    }
+    });
   }
 
   /**
@@ -316,7 +306,10 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
    * records of a running workflow against the count its commits kept: damage is a CorruptHistoryError.
    */
   loadRecords(workflowId: string): Promise<readonly HistoryRecord[]> {
-    return this.read(`read the history of workflow ${JSON.stringify(workflowId)}`, () => readRecords(this.statements, workflowId, this.path));
+    if (this.closed) return Promise.reject(this.closedError());
+    // The writes queued before it first (which end the turn's read transaction only if there are some).
+    this.writes.flush();
+    return this.snapshotRead(`read the history of workflow ${JSON.stringify(workflowId)}`, () => readRecords(this.statements, workflowId, this.path));
   }
 
   /** @internal See {@link SqliteHistory.commit}. */
@@ -358,20 +351,23 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     return this.writes.push(what, apply, entryId, entryBody);
   }
 
-  /** Commit the queued writes now (unless closed). */
+  /** Commit the queued writes now (unless closed), after ending this turn's read transaction (so that it reads anew). */
   private flush(): void {
-    if (!this.closed) this.writes.flush();
+    if (this.closed) return;
+    this.snapshot.end();
+    this.writes.flush();
   }
 
   /** Run a read after writing what is queued, so that it sees every write issued before it. */
   private read<T>(what: string, query: () => T): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     this.flush();
-    try {
-      return Promise.resolve(query());
-    } catch (error) {
-      return Promise.reject(storageError(what, error));
-    }
+    return attempt(what, query);
+  }
+
+  /** Run a read in this turn's read transaction (./sqlite-reads.ts). */
+  private snapshotRead<T>(what: string, query: () => T): Promise<T> {
+    return attempt(what, () => this.snapshot.read(query));
   }
 
   private checkOpen(): void {
@@ -397,3 +393,11 @@ export function openSqliteStore(path: string, options?: SqliteStoreOptions): Pro
   return SqliteStore.open(path, options);
 }
 
+/** Run `run` now; its result, or what it throws as a StorageError saying what could not be done, as a promise. */
+function attempt<T>(what: string, run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(storageError(what, error));
+  }
+}

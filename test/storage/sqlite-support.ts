@@ -1,10 +1,28 @@
 /**
- * SQLite databases as older versions of Quest left them, for the tests of migrations: the schema of a version is
- * made by its own migrations (never by undoing later ones), and its rows written as that version wrote them.
+ * Helpers of the SqliteStore tests: a store in a fresh directory, and SQLite databases as older versions of Quest
+ * left them, for the tests of migrations: the schema of a version is made by its own migrations (never by undoing
+ * later ones), and its rows written as that version wrote them.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/storage/sqlite-migrations.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
 import type { WorkflowEntry } from '../../src/storage/store.js';
+
+/** Run `body` with a store in a fresh directory, then close it and remove the directory. */
+export async function withStore(body: (store: SqliteStore, path: string) => Promise<void>, options?: SqliteStoreOptions): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
+  const path = join(directory, 'quest.sqlite');
+  const store = new SqliteStore(path, options);
+  try {
+    await body(store, path);
+  } finally {
+    await store.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
 
 /** Create the database at `path` with the schema of `version` (its first `version` migrations), in WAL mode as a store leaves it. */
 export function sqliteAtVersion(path: string, version: number): void {

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
 import { newStoreOwner } from '../../src/storage/owner.js';
-import { SCHEMA_VERSION, SqliteStore, openSqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite.js';
+import { SCHEMA_VERSION, SqliteStore, openSqliteStore } from '../../src/storage/sqlite.js';
 import { hasPages } from '../../src/storage/workflow-pages.js';
 import { COUNT_SQL, TIME_COUNTS_SQL, pageSql } from '../../src/storage/sqlite-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
+import { withStore } from './sqlite-support.js';
 
 runStoreConformance('sqlite', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
@@ -89,19 +90,6 @@ function sqliteDamage(path: string): DamageHooks {
     emptyHistory: { exempt: 'a SQLite history is its rows, with no container of its own to empty: emptying it is deleting them (deleteHistory)' },
     tearTail: { exempt: 'SQLite commits a transaction whole or not at all (its WAL): no torn commit is ever visible' },
   };
-}
-
-/** Run `body` with a store in a fresh directory, then close it and remove the directory. */
-async function withStore(body: (store: SqliteStore, path: string) => Promise<void>, options?: SqliteStoreOptions): Promise<void> {
-  const directory = await mkdtemp(join(tmpdir(), 'quest-sqlite-'));
-  const path = join(directory, 'quest.sqlite');
-  const store = new SqliteStore(path, options);
-  try {
-    await body(store, path);
-  } finally {
-    await store.close();
-    await rm(directory, { recursive: true, force: true });
-  }
 }
 
 const isStorageError = (error: unknown): boolean => isQuestError(error, 'STORAGE_FAILURE');
@@ -255,6 +243,8 @@ describe('sqlite store: schema and settings', () => {
     const db = new Database(path);
     db.prepare("DELETE FROM records WHERE workflow_id = 'w' AND seq = 4").run();
     db.close();
+    // The reads of a turn share one snapshot (src/storage/sqlite-reads.ts): another connection's change is read from the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
     await assert.rejects(store.history('w').load(), /holds 2 record\(s\) where its commits left 3/);
   }));
 
