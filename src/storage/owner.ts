@@ -39,14 +39,13 @@ export function describeOwner(owner: StoreOwner): string {
   return `process ${owner.pid} on ${owner.host} since ${new Date(owner.acquiredAt).toISOString()}`;
 }
 
-/** The StoreOwnedError for `store` owned by `owner`, with what to do when it runs on another host. */
-export function storeOwnedError(store: string, owner: StoreOwner, clearHint: string): StoreOwnedError {
-  const remote = owner.host !== hostname();
-  return new StoreOwnedError(
-    store,
-    describeOwner(owner),
-    remote ? `Quest cannot check a process on another host: if that process is gone for good, ${clearHint}.` : '',
-  );
+/**
+ * The StoreOwnedError for `store` owned by `owner`, with what to do when it runs on another host; `reason`: why
+ * the owner is in the way, when it is not that one manager at a time runs the store (said anyway).
+ */
+export function storeOwnedError(store: string, owner: StoreOwner, clearHint: string, reason = ''): StoreOwnedError {
+  const remote = owner.host !== hostname() ? `Quest cannot check a process on another host: if that process is gone for good, ${clearHint}.` : '';
+  return new StoreOwnedError(store, describeOwner(owner), [reason, remote].filter((hint) => hint !== '').join(' '));
 }
 
 /** True when a record read back is a StoreOwner (an owner file or row written by another Quest). */

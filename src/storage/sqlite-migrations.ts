@@ -4,7 +4,8 @@
  */
 import type Database from 'better-sqlite3';
 import { StorageError } from '../core/errors.js';
-import { OWNER_TABLE } from './sqlite-owner.js';
+import { ownerIsGone, storeOwnedError } from './owner.js';
+import { OWNER_TABLE, clearOwnerHint, readOwner } from './sqlite-owner.js';
 
 /**
  * The schema, one migration per version, applied in order; `PRAGMA user_version` says how many ran. Never edit
@@ -108,6 +109,24 @@ function applyNextMigration(db: Database.Database, path: string): void {
   const version = schemaVersion(db, path);
   const migration = MIGRATIONS[version];
   if (migration === undefined) return;
+  refuseWhileOwned(db, path, version);
   db.exec(migration);
   db.pragma(`user_version = ${version + 1}`);
+}
+
+/** The schema from which a database has the owner table (migration 4). */
+const OWNER_SCHEMA = 4;
+
+/**
+ * StoreOwnedError when a manager that still runs owns the database: it runs an older Quest (this one would
+ * have nothing to migrate otherwise), whose writes do not fill what the migration adds (migration 8's columns:
+ * its entries would drop out of the counts by type and over time). Checked inside the migration's IMMEDIATE
+ * transaction, so that no manager takes the database over between the check and the migration.
+ */
+function refuseWhileOwned(db: Database.Database, path: string, version: number): void {
+  if (version < OWNER_SCHEMA) return;
+  const owner = readOwner(db);
+  if (owner === undefined || ownerIsGone(owner)) return;
+  const reason = `This Quest must upgrade the database's schema (version ${version} to ${MIGRATIONS.length}), which it does not do while an older Quest writes it: open it again once that manager is closed.`;
+  throw storeOwnedError(path, owner, clearOwnerHint(path), reason);
 }

@@ -20,10 +20,15 @@ export function acquireOwner(db: Database.Database, owner: StoreOwner, path: str
   db.transaction(() => {
     const current = readOwner(db);
     if (current !== undefined && current.id !== owner.id && !ownerIsGone(current)) {
-      throw storeOwnedError(path, current, `run: sqlite3 ${path} 'DELETE FROM owner'`);
+      throw storeOwnedError(path, current, clearOwnerHint(path));
     }
     db.prepare('INSERT OR REPLACE INTO owner (singleton, owner_id, body) VALUES (1, ?, ?)').run(owner.id, JSON.stringify(owner));
   }).immediate();
+}
+
+/** What to run to clear the owner of the database at `path` by hand (when it runs on another host and is gone). */
+export function clearOwnerHint(path: string): string {
+  return `run: sqlite3 ${path} 'DELETE FROM owner'`;
 }
 
 /** Remove the owner row if it is still `ownerId`'s (another process may have taken a store it thought dead). */

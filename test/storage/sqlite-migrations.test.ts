@@ -4,13 +4,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
+import { newStoreOwner } from '../../src/storage/owner.js';
 import { SCHEMA_VERSION, SqliteStore, openSqliteStore } from '../../src/storage/sqlite.js';
 import type { Json } from '../../src/core/serializer.js';
-import type { WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
+import type { StoreOwner, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
 import type { WorkflowCount } from '../../src/storage/workflow-pages.js';
 import { inTempDir } from '../cli/support.js';
 import { record } from './conformance.js';
@@ -137,6 +140,28 @@ describe('sqlite store: migrations', () => {
     } finally {
       await store.close();
     }
+  }));
+
+  test('a database whose owner still runs (a manager of an older Quest) is not migrated under it: StoreOwnedError says to close that manager; once the owner is gone, it migrates', () => withDatabasePath(async (path) => {
+    sqliteAtVersion(path, 7);
+    insertOldEntries(path, OLD_ENTRIES.slice(0, 1));
+    const setOwner = (owner: StoreOwner): void => {
+      onDatabase(path, (db) => db.prepare('INSERT OR REPLACE INTO owner (singleton, owner_id, body) VALUES (1, ?, ?)').run(owner.id, JSON.stringify(owner)));
+    };
+    // This process runs: as far as the store can tell, a manager that writes the database now.
+    setOwner(newStoreOwner());
+    await assert.rejects(openSqliteStore(path), (error: unknown) =>
+      isQuestError(error, 'STORE_OWNED') && String(error).includes(`upgrade the database's schema (version 7 to ${SCHEMA_VERSION})`) && String(error).includes(`process ${process.pid}`));
+    assert.equal(schemaOf(path), 7);
+    // On another host, whose processes Quest cannot see: refused, with how to clear the owner by hand.
+    setOwner({ ...newStoreOwner(), host: 'elsewhere.invalid' });
+    await assert.rejects(openSqliteStore(path), (error: unknown) => isQuestError(error, 'STORE_OWNED') && String(error).includes(`sqlite3 ${path} 'DELETE FROM owner'`));
+    assert.equal(schemaOf(path), 7);
+    // Its process has exited: the migration goes ahead.
+    const exited = spawnSync(process.execPath, ['-e', '']).pid;
+    setOwner({ id: 'exited', pid: exited, host: hostname(), acquiredAt: T0 });
+    await (await openSqliteStore(path)).close();
+    assert.equal(schemaOf(path), SCHEMA_VERSION);
   }));
 
   test('a database of schema 2 (before checksums) opens: old rows are read as before, counts start from what is there', () => withDatabasePath(async (path) => {
