@@ -62,6 +62,30 @@ export type { QuestErrorCode, FinishedState, HistoryDamage } from './core/errors
 export { createLogger, logger, workflowLogFields } from './logging.js';
 export type { WorkflowLogFields } from './logging.js';
 export { MemoryHistory } from './storage/memory.js';
+// The store interface and its optional capabilities with their guards: for a store of one's own, and for code
+// that asks what a store can do (the stores themselves are in the subpaths: quest-ts/sqlite, /postgres, ...).
+export { hasEntryWrites, hasInbox, hasOwnership, hasLeases, EVENT_OUTCOME_RETENTION_MS } from './storage/store.js';
+export type {
+  Store,
+  WorkflowEntry,
+  WorkflowState,
+  WorkflowEntryWrites,
+  InboxEvent,
+  PostedEvent,
+  EventVerdict,
+  EventOutcome,
+  EventInbox,
+  StoreOwner,
+  StoreOwnership,
+  WorkflowLease,
+  WorkflowLeases,
+  StoreChange,
+  ClaimRequest,
+} from './storage/store.js';
+export { hasPages, MAX_WORKFLOW_PAGE } from './storage/workflow-pages.js';
+export type { WorkflowPageQuery, WorkflowEntryPage, WorkflowCount, WorkflowPages } from './storage/workflow-pages.js';
+export { hasTimeline, MAX_TIME_BUCKETS } from './storage/workflow-timeline.js';
+export type { TimeBuckets, TimeCounts, WorkflowTimeline } from './storage/workflow-timeline.js';
 export { WorkflowManager } from './manager/workflow-manager.js';
 export { schedule, unschedule, scheduleId, nextFiring, SCHEDULE_TYPE } from './manager/schedules.js';
 export type { ScheduleSpec } from './manager/schedules.js';
