@@ -1,4 +1,7 @@
-/** Test helpers: wait for conditions instead of sleeping. */
+/** Test helpers: wait for conditions instead of sleeping; a fresh temporary directory. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
@@ -23,4 +26,14 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Run `body` in a fresh temporary directory, removed afterwards. */
+export async function inTempDir<T>(body: (directory: string) => Promise<T>): Promise<T> {
+  const directory = await mkdtemp(join(tmpdir(), 'quest-test-'));
+  try {
+    return await body(directory);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
 }

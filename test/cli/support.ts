@@ -1,10 +1,7 @@
-/** Helpers of the CLI tests: temp directories, a database prepared by a test manager, running `quest`. */
+/** Helpers of the CLI tests: a database prepared by a test manager, running `quest` (and temp directories, from ../helpers.ts). */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
@@ -13,15 +10,7 @@ import { workflows } from './fixtures/workflows.js';
 /** The fixture module, for `quest run`. */
 export const FIXTURE_MODULE = 'test/cli/fixtures/workflows.ts';
 
-/** Run `body` in a fresh temporary directory, removed afterwards. */
-export async function inTempDir<T>(body: (directory: string) => Promise<T>): Promise<T> {
-  const directory = await mkdtemp(join(tmpdir(), 'quest-cli-'));
-  try {
-    return await body(directory);
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
-}
+export { inTempDir } from '../helpers.js';
 
 /**
  * A database with, all by the fixture workflows:

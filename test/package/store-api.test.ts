@@ -22,7 +22,7 @@ import {
 } from '../../src/index.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
-import { inTempDir } from '../cli/support.js';
+import { inTempDir } from '../helpers.js';
 
 /** A store of one's own, written against the public entry alone: Maps, and a MemoryHistory per workflow. */
 class MapStore implements Store {

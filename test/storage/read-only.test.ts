@@ -8,23 +8,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { entry, record } from './conformance.js';
 import { snapshot } from './snapshot.js';
-
-async function inTempDir(body: (directory: string) => Promise<void>): Promise<void> {
-  const directory = await mkdtemp(join(tmpdir(), 'quest-read-only-'));
-  try {
-    await body(directory);
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
-}
+import { inTempDir } from '../helpers.js';
 
 /** A Quest database at `path` with workflow w (one record), closed cleanly. */
 async function makeDatabase(path: string): Promise<void> {

@@ -15,7 +15,7 @@ import { SCHEMA_VERSION, SqliteStore, openSqliteStore } from '../../src/storage/
 import type { Json } from '../../src/core/serializer.js';
 import type { StoreOwner, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
 import type { WorkflowCount } from '../../src/storage/workflow-pages.js';
-import { inTempDir } from '../cli/support.js';
+import { inTempDir } from '../helpers.js';
 import { record } from './conformance.js';
 import { snapshot } from './snapshot.js';
 import { insertOldEntries, onDatabase, schemaOf, sqliteAtVersion } from './sqlite-support.js';
