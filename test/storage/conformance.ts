@@ -5,7 +5,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { capabilityChecks } from './capability-checks.js';
-import type { History } from '../../src/core/history.js';
+import type { History, HistoryChange } from '../../src/core/history.js';
 import type { HistoryRecord } from '../../src/core/records.js';
 import { isQuestError, type CorruptHistoryError } from '../../src/core/errors.js';
 import { hostname } from 'node:os';
@@ -70,6 +70,9 @@ export function record(seq: number, note = ''): HistoryRecord {
 }
 
 /** A workflow entry. */
+/** A change appending one record (`seq`, of workflow `id`). */
+export const oneRecord = (id: string, seq = 1): HistoryChange => ({ append: [record(seq, id)], remove: [] });
+
 export function entry(id: string, startedAt: number, state: WorkflowState = 'running'): WorkflowEntry {
   return { id, type: 'order', args: [{ id, n: startedAt }, 'ü'], state, startedAt, deleteOnFinish: false };
 }

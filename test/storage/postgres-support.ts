@@ -7,10 +7,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { HistoryChange } from '../../src/core/history.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/storage/postgres/index.js';
 import { MIGRATIONS, quoteIdentifier } from '../../src/storage/postgres/migrations.js';
-import { record } from './conformance.js';
 
 /** The database the tests use. */
 export const PG_URL = process.env.QUEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -59,9 +57,6 @@ export async function withPostgresStore(
     await dropSchema(schema);
   }
 }
-
-/** A change appending one record (`seq`, of workflow `id`). */
-export const oneRecord = (id: string, seq = 1): HistoryChange => ({ append: [record(seq, id)], remove: [] });
 
 /** Why the server cannot be reached, or undefined when it can. */
 async function unreachable(): Promise<string | undefined> {

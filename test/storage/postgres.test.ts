@@ -5,8 +5,8 @@ import { isQuestError } from '../../src/core/errors.js';
 import { MIGRATIONS, PostgresStore, migrate } from '../../src/storage/postgres/index.js';
 import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
 import { hasPages } from '../../src/storage/workflow-pages.js';
-import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
-import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema, oneRecord as one, withPostgresStore as withStore } from './postgres-support.js';
+import { entry, oneRecord as one, record, runStoreConformance, type DamageHooks } from './conformance.js';
+import { PG_URL, adminPool, describePostgres, dropSchema, freshSchema, withPostgresStore as withStore } from './postgres-support.js';
 
 const isStorageError = (error: unknown): boolean => isQuestError(error, 'STORAGE_FAILURE');
 

@@ -10,6 +10,7 @@ import { SCHEMA_VERSION, SqliteStore, openSqliteStore } from '../../src/storage/
 import { hasPages } from '../../src/storage/workflow-pages.js';
 import { COUNT_SQL, TIME_COUNTS_SQL, pageSql } from '../../src/storage/sqlite-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
+import { runGroupCommitConformance } from './group-commit-conformance.js';
 import { withStore } from './sqlite-support.js';
 
 runStoreConformance('sqlite', async () => {
@@ -94,26 +95,9 @@ function sqliteDamage(path: string): DamageHooks {
 
 const isStorageError = (error: unknown): boolean => isQuestError(error, 'STORAGE_FAILURE');
 
-describe('sqlite store: group commit', () => {
-  test('commits from 50 histories in one turn share one transaction', () => withStore(async (store) => {
-    const before = store.stats.transactions;
-    const ids = Array.from({ length: 50 }, (_, i) => `w${i}`);
-    await Promise.all(ids.map((id) => store.history(id).commit({ append: [record(1, id), record(2, id)], remove: [] })));
-    assert.equal(store.stats.transactions - before, 1);
-    for (const id of ids) assert.deepEqual(await store.history(id).load(), [record(1, id), record(2, id)]);
-  }));
+runGroupCommitConformance('sqlite', (body, options) => withStore((store, path) => body(store, () => SqliteStore.open(path)), options));
 
-  test('entries, aliases and commits of one turn share one transaction too', () => withStore(async (store) => {
-    const before = store.stats.transactions;
-    await Promise.all([
-      store.putWorkflow(entry('w', 1)),
-      store.putAlias('a', 'w'),
-      store.history('w').commit({ append: [record(1)], remove: [] }),
-      store.deleteWorkflow('other'),
-    ]);
-    assert.equal(store.stats.transactions - before, 1);
-  }));
-
+describe('sqlite store: group commit, what only SQLite shows', () => {
   test('reading an entry does not cut the group commit short: 100 starts (read the id, then save it, one after the other within a turn) share one transaction', () => withStore(async (store) => {
     const before = store.stats.transactions;
     const ids = Array.from({ length: 100 }, (_, i) => `w${i}`);
@@ -128,34 +112,11 @@ describe('sqlite store: group commit', () => {
     for (const [i, id] of ids.entries()) assert.deepEqual(await store.getWorkflow(id), entry(id, i));
   }));
 
-  test('a sequential writer gets one transaction per commit, each resolved before the next starts', () => withStore(async (store) => {
-    const history = store.history('w');
-    for (let seq = 1; seq <= 20; seq++) await history.commit({ append: [record(seq)], remove: [] });
-    assert.equal(store.stats.transactions, 20);
-  }));
-
   test('a full queue is written at once, without waiting for the end of the turn', () => withStore(async (store) => {
     const commits = Array.from({ length: 10 }, (_, i) => store.history(`w${i}`).commit({ append: [record(1)], remove: [] }));
     assert.equal(store.stats.transactions, 2);
     await Promise.all(commits);
   }, { maxBatch: 5 }));
-
-  test('a failing commit is rejected and writes nothing; the others of its transaction are kept', () => withStore(async (store) => {
-    await store.history('bad').commit({ append: [record(1)], remove: [] });
-    const before = store.stats.transactions;
-    // seq 1 is already in 'bad': the whole change (seq 2 included) must be refused.
-    const results = await Promise.allSettled([
-      store.history('good').commit({ append: [record(1)], remove: [] }),
-      store.history('bad').commit({ append: [record(2), record(1)], remove: [] }),
-      store.history('good2').commit({ append: [record(1)], remove: [] }),
-    ]);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-    assert.ok(results[1]!.status === 'rejected' && isStorageError(results[1]!.reason));
-    assert.equal(store.stats.transactions - before, 1);
-    assert.deepEqual(await store.history('bad').load(), [record(1)]);
-    assert.deepEqual(await store.history('good').load(), [record(1)]);
-    assert.deepEqual(await store.history('good2').load(), [record(1)]);
-  }));
 
   test('when the transaction fails, every commit in it is rejected and none is written', () => withStore(async (store, path) => {
     await store.history('w').commit({ append: [record(1)], remove: [] });
@@ -180,24 +141,6 @@ describe('sqlite store: group commit', () => {
     await store.history('w').commit({ append: [record(2)], remove: [] });
     assert.deepEqual(await store.history('w').load(), [record(1), record(2)]);
   }, { busyTimeoutMs: 0 }));
-
-  test('a read sees the writes queued before it', () => withStore(async (store) => {
-    const written = store.putWorkflow(entry('w', 1));
-    assert.deepEqual(await store.getWorkflow('w'), entry('w', 1));
-    await written;
-  }));
-
-  test('close writes what is queued', () => withStore(async (store, path) => {
-    const written = store.history('w').commit({ append: [record(1)], remove: [] });
-    await store.close();
-    await written;
-    const again = new SqliteStore(path);
-    try {
-      assert.deepEqual(await again.history('w').load(), [record(1)]);
-    } finally {
-      await again.close();
-    }
-  }));
 });
 
 describe('sqlite store: schema and settings', () => {
