@@ -23,7 +23,7 @@ import { fdatasyncAppendMs, fdatasyncOverwriteMs, formatPercent, machineLoad, me
 const STEPS = 1_000;
 const EVERY = 100;
 const FSYNC_N = 2_000;
-/** About what a step's commit adds to the WAL (measured below: 5–6 KiB a step). */
+/** The size of a small commit's WAL frames, two pages (a step adds 5–6 KiB to the WAL, as this bench prints). */
 const WAL_BYTES_PER_COMMIT = 8 * 1024;
 
 const directory = scratchDirectory('quest-bench-sqlite-cold-');

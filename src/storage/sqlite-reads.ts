@@ -18,7 +18,8 @@ import type Database from 'better-sqlite3';
 /**
  * @example
  * const snapshot = new TurnSnapshot(db);
- * const row = snapshot.read(() => statement.get('w1'));
+ * snapshot.enter();
+ * const row = statement.get('w1');
  * snapshot.end(); // before writing
  */
 export class TurnSnapshot {
@@ -35,15 +36,13 @@ export class TurnSnapshot {
     this.commit = db.prepare('COMMIT');
   }
 
-  /** Run `query` in this turn's read transaction, begun now if it is the first read of the turn. */
-  read<T>(query: () => T): T {
-    if (!this.open && !this.db.inTransaction) {
-      this.begin.run();
-      this.open = true;
-      this.onBegin();
-      setImmediate(() => this.end());
-    }
-    return query();
+  /** Be in this turn's read transaction, begun now if this is the first read of the turn: read right after. */
+  enter(): void {
+    if (this.open || this.db.inTransaction) return;
+    this.begin.run();
+    this.open = true;
+    this.onBegin();
+    setImmediate(() => this.end());
   }
 
   /** End this turn's read transaction, if one is open: before the connection writes or closes. */

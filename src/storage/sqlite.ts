@@ -169,13 +169,17 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   /** Sees the entry writes still queued (see ./sqlite-pending.ts), without committing them first. */
   getWorkflow(workflowId: string): Promise<WorkflowEntry | undefined> {
     if (this.closed) return Promise.reject(this.closedError());
-    const what = `read workflow ${JSON.stringify(workflowId)}`;
     const queued = this.writes.latestEntry(workflowId);
     // An insert is known once committed: commit the queue, then read.
-    if (queued?.body === null) return this.read(what, () => readEntry(this.statements, workflowId));
-    if (queued === undefined) return this.snapshotRead(what, () => readEntry(this.statements, workflowId));
-    const body = queued.body;
-    return attempt(what, () => (body === undefined ? undefined : (JSON.parse(body) as WorkflowEntry)));
+    if (queued?.body === null) return this.read(`read workflow ${JSON.stringify(workflowId)}`, () => readEntry(this.statements, workflowId));
+    // A read per workflow: no closure, and the message only when it fails.
+    try {
+      if (queued !== undefined) return Promise.resolve(queued.body === undefined ? undefined : (JSON.parse(queued.body) as WorkflowEntry));
+      this.snapshot.enter();
+      return Promise.resolve(readEntry(this.statements, workflowId));
+    } catch (error) {
+      return Promise.reject(storageError(`read workflow ${JSON.stringify(workflowId)}`, error));
+    }
   }
 
   listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
@@ -309,7 +313,10 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return Promise.reject(this.closedError());
     // The writes queued before it first (which end the turn's read transaction only if there are some).
     this.writes.flush();
-    return this.snapshotRead(`read the history of workflow ${JSON.stringify(workflowId)}`, () => readRecords(this.statements, workflowId, this.path));
+    return attempt(`read the history of workflow ${JSON.stringify(workflowId)}`, () => {
+      this.snapshot.enter();
+      return readRecords(this.statements, workflowId, this.path);
+    });
   }
 
   /** @internal See {@link SqliteHistory.commit}. */
@@ -363,11 +370,6 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return Promise.reject(this.closedError());
     this.flush();
     return attempt(what, query);
-  }
-
-  /** Run a read in this turn's read transaction (./sqlite-reads.ts). */
-  private snapshotRead<T>(what: string, query: () => T): Promise<T> {
-    return attempt(what, () => this.snapshot.read(query));
   }
 
   private checkOpen(): void {
