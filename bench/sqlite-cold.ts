@@ -11,8 +11,9 @@
  * the fdatasync rate (the README's target: ≥ 70 %; the probe is measured first, then fdatasync after 8 KiB
  * appended and written in place), the milliseconds of every 100 steps, and the size of the
  * WAL at each hundredth step. What it showed (docs/performance.md, "Sequential steps from a cold start"): the
- * steps are slow while the WAL grows, whether the JIT is warm or not, and run at the fdatasync rate once SQLite
- * restarts the WAL at its 1,000-page mark and writes over it in place.
+ * steps were slow while the WAL grew, whether the JIT was warm or not, and ran at the fdatasync rate once
+ * SQLite restarted the WAL at its 1,000-page mark and wrote over it in place; so a store now fills its WAL
+ * past that mark when it opens (src/storage/sqlite-wal.ts), and the WAL's size stays the same throughout.
  */
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';

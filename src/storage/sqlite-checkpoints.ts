@@ -14,8 +14,9 @@
  * smaller, but its fsyncs (two per checkpoint) would compete with the commits' own for the disk. Durability is SQLite's: the checkpointer syncs the WAL before copying and
  * the database file before it records the pages as copied (synchronous FULL or NORMAL, as the store's).
  *
- * The worker starts once the store's WAL first outgrows WORKER_FROM_WAL_BYTES (a store that writes little never
- * pays for a thread), and stops, its connection closed, before the store's connection closes (so that the
+ * The worker starts with the store's WORKER_AFTER_TRANSACTIONS-th write transaction (a store that writes little
+ * never pays for a thread; the WAL's length says nothing of how much it holds, as the store fills it with zeros
+ * when it opens: ./sqlite-wal.ts), and stops, its connection closed, before the store's connection closes (so that the
  * store's, the last, folds the WAL into the database and removes it, as before).
  *
  * @example
@@ -23,17 +24,18 @@
  * checkpoints.committed();   // after each write transaction
  * await checkpoints.stop();  // before closing the store's connection
  */
-import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { SqliteSynchronous } from './sqlite-options.js';
 
 /** How long the worker lets pages gather in the WAL between two checkpoints while the store writes. */
 export const CHECKPOINT_INTERVAL_MS = 50;
-/** The WAL size from which a store checkpoints in the background (SQLite's own mark is 1000 pages: ~4 MB). */
-export const WORKER_FROM_WAL_BYTES = 1024 * 1024;
-/** How often (in transactions) a store without its worker yet looks at its WAL's size. */
-const WAL_SIZE_CHECK_EVERY = 64;
+/**
+ * The write transaction with which a store starts checkpointing in the background: by then a store committing
+ * one small transaction at a time has written ~0.5 MB to its WAL (SQLite's own mark is 1000 pages: ~4 MB), a
+ * busy one batching its commits much more.
+ */
+export const WORKER_AFTER_TRANSACTIONS = 64;
 
 /** Slots of the memory shared with the worker (Int32). */
 const COMMITS = 0;
@@ -83,7 +85,7 @@ export class BackgroundCheckpoints {
   constructor(
     private readonly path: string,
     private readonly synchronous: SqliteSynchronous,
-    private readonly fromWalBytes = WORKER_FROM_WAL_BYTES,
+    private readonly afterTransactions = WORKER_AFTER_TRANSACTIONS,
   ) {}
 
   /** Checkpoints the worker has run. */
@@ -91,15 +93,15 @@ export class BackgroundCheckpoints {
     return Atomics.load(this.shared, CHECKPOINTS);
   }
 
-  /** Whether the worker runs (it starts once the WAL outgrows `fromWalBytes`). */
+  /** Whether the worker runs (it starts with the `afterTransactions`-th write transaction). */
   get running(): boolean {
     return this.worker !== undefined;
   }
 
-  /** A write transaction was committed: wake the worker (started when the WAL has grown enough). */
+  /** A write transaction was committed: wake the worker (started once the store has committed enough). */
   committed(): void {
     if (this.stopped || this.failure !== undefined) return;
-    if (this.worker === undefined && this.transactions++ % WAL_SIZE_CHECK_EVERY === 0 && this.walBytes() >= this.fromWalBytes) this.start();
+    if (this.worker === undefined && ++this.transactions >= this.afterTransactions) this.start();
     if (this.worker === undefined) return;
     Atomics.add(this.shared, COMMITS, 1);
     Atomics.notify(this.shared, COMMITS);
@@ -116,14 +118,6 @@ export class BackgroundCheckpoints {
     // Whoever awaits the stop keeps the process alive until the worker's connection is closed.
     this.worker?.ref();
     return this.exited ?? Promise.resolve();
-  }
-
-  private walBytes(): number {
-    try {
-      return statSync(`${this.path}-wal`).size;
-    } catch {
-      return 0;
-    }
   }
 
   private start(): void {

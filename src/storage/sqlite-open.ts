@@ -21,6 +21,7 @@ import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
 import type { SqliteStoreOptions, SqliteSynchronous } from './sqlite-options.js';
 import { prepare, type Statements } from './sqlite-statements.js';
 import { storageError } from './storage-error.js';
+import { presizeWal } from './sqlite-wal.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** The tables every Quest database has had since its first schema. */
@@ -28,7 +29,8 @@ const QUEST_TABLES = ['records', 'workflows', 'aliases'];
 
 /**
  * Open the database of a SqliteStore and prepare its statements: for writing (created unless `create: false`,
- * switched to WAL mode, its schema brought up to date), or read-only (`readOnly: true`, see the module comment).
+ * switched to WAL mode, its schema brought up to date, its WAL made ready to be written in place:
+ * ./sqlite-wal.ts), or read-only (`readOnly: true`, see the module comment).
  * StorageError when it cannot be opened, cannot use WAL, or was written by a newer Quest; NotAQuestStoreError
  * when `create: false` or `readOnly` finds no Quest database there.
  */
@@ -39,6 +41,7 @@ export function openStoreDatabase(path: string, options: SqliteStoreOptions): { 
     if (!readOnly) {
       configure(db, path, options.synchronous ?? 'full');
       migrate(db, path);
+      presizeWal(db, path);
     }
     return { db, statements: prepare(db) };
   } catch (error) {

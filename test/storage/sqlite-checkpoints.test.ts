@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/storage/sqlite.js';
-import { BackgroundCheckpoints, WORKER_FROM_WAL_BYTES } from '../../src/storage/sqlite-checkpoints.js';
+import { BackgroundCheckpoints, WORKER_AFTER_TRANSACTIONS } from '../../src/storage/sqlite-checkpoints.js';
 import { record } from './conformance.js';
 
 /**
@@ -55,10 +55,10 @@ describe('sqlite store: WAL checkpoints off the event loop', () => {
     withDirectory(async (path) => {
       const store = new SqliteStore(path);
       try {
-        // Past the size at which the background checkpoints start, then more, the last writes below the 1000
-        // frames at which SQLite's own checkpoint (in a commit) would copy them.
+        // Past the transaction with which the background checkpoints start, then more, the last writes below
+        // the 1000 frames at which SQLite's own checkpoint (in a commit) would copy them.
+        assert.ok(700 > WORKER_AFTER_TRANSACTIONS);
         await writeSequentially(store, 700);
-        assert.ok(statSync(`${path}-wal`).size >= WORKER_FROM_WAL_BYTES, 'the WAL outgrew the mark');
         const copiedAll = await eventually(() => {
           const { frames, copied } = walIndex(path);
           return frames > 0 && copied === frames;
@@ -105,7 +105,7 @@ describe('sqlite store: WAL checkpoints off the event loop', () => {
       try {
         await writeSequentially(store, 10);
         for (let i = 0; i < 20; i++) {
-          // From a WAL of 0 bytes: the first commit starts the worker.
+          // From the first transaction: the first commit starts the worker.
           const checkpoints = new BackgroundCheckpoints(path, 'full', 0);
           checkpoints.committed();
           assert.equal(checkpoints.running, true);
@@ -114,6 +114,23 @@ describe('sqlite store: WAL checkpoints off the event loop', () => {
           assert.equal(checkpoints.running, false);
           assert.equal(checkpoints.failure, undefined);
         }
+      } finally {
+        await store.close();
+      }
+    }));
+
+  test('the checkpointer starts with the store\'s n-th write transaction, not before', () =>
+    withDirectory(async (path) => {
+      const store = new SqliteStore(path);
+      try {
+        await writeSequentially(store, 1);
+        const checkpoints = new BackgroundCheckpoints(path, 'full', 3);
+        checkpoints.committed();
+        checkpoints.committed();
+        assert.equal(checkpoints.running, false, 'not after two transactions');
+        checkpoints.committed();
+        assert.equal(checkpoints.running, true, 'with the third');
+        await checkpoints.stop();
       } finally {
         await store.close();
       }
