@@ -25,7 +25,7 @@
  * only: where it cannot be done (another process keeps the write lock, the disk is full), the store works as
  * SQLite does by itself.
  */
-import { closeSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
 /** The WAL's header, and each frame's header before its page (https://www.sqlite.org/walformat.html). */
@@ -33,30 +33,32 @@ const WAL_HEADER_BYTES = 32;
 const FRAME_HEADER_BYTES = 24;
 /** Frames past the checkpoint mark: the commit that crosses the mark writes all of its pages before SQLite checkpoints. */
 const SPARE_FRAMES = 64;
+/**
+ * The most zeros written: a database of pages larger than the 4 KiB Quest creates (64 KiB would make the
+ * checkpoint mark 64 MiB) lets its WAL grow as SQLite does by itself rather than write that much at opening.
+ */
+const MAX_PRESIZE_BYTES = 16 * 1024 * 1024;
 /** The zeros are written this much at a time. */
 const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Fill the WAL of the database open for writing in `db` (at `path`) with zeros up to a little past SQLite's
- * automatic checkpoint mark, unless it is that long already. Returns the WAL's length afterwards (0 when it
- * was not done: in memory, automatic checkpoints off, or it failed — see the module comment).
+ * automatic checkpoint mark, unless it is that long already. Not done in memory, with automatic checkpoints
+ * off or pages too large, nor where it fails (see the module comment).
  */
-export function presizeWal(db: Database.Database, path: string): number {
-  if (db.memory) return 0;
+export function presizeWal(db: Database.Database, path: string): void {
+  if (db.memory) return;
   const walPath = `${path}-wal`;
   try {
     const pageSize = Number(db.pragma('page_size', { simple: true }));
     const checkpointMark = Number(db.pragma('wal_autocheckpoint', { simple: true }));
-    if (!(checkpointMark > 0 && pageSize > 0)) return 0;
     const target = WAL_HEADER_BYTES + (checkpointMark + SPARE_FRAMES) * (FRAME_HEADER_BYTES + pageSize);
-    if (fileBytes(walPath) >= target) return fileBytes(walPath);
+    if (!(checkpointMark > 0 && pageSize > 0) || target > MAX_PRESIZE_BYTES || walBytes(walPath) >= target) return;
     db.exec('BEGIN IMMEDIATE');
     appendZeros(walPath, target);
     db.exec('COMMIT');
-    return fileBytes(walPath);
   } catch {
     if (db.inTransaction) db.exec('ROLLBACK');
-    return 0;
   }
 }
 
@@ -64,7 +66,7 @@ export function presizeWal(db: Database.Database, path: string): number {
 function appendZeros(path: string, target: number): void {
   const fd = openSync(path, 'r+');
   try {
-    let at = statSync(path).size;
+    let at = fstatSync(fd).size;
     if (at >= target) return;
     const zeros = Buffer.alloc(Math.min(CHUNK_BYTES, target - at));
     while (at < target) at += writeSync(fd, zeros, 0, Math.min(zeros.length, target - at), at);
@@ -74,7 +76,7 @@ function appendZeros(path: string, target: number): void {
   }
 }
 
-function fileBytes(path: string): number {
+function walBytes(path: string): number {
   try {
     return statSync(path).size;
   } catch {

@@ -94,6 +94,23 @@ describe('sqlite store: the WAL written in place', () => {
       }
     }));
 
+  test('a database of 64 KiB pages (not one Quest creates) keeps SQLite\'s own WAL: no 70 MB of zeros at opening', () =>
+    inTempDir(async (directory) => {
+      const path = join(directory, 'quest.sqlite');
+      const large = new Database(path);
+      large.pragma('page_size = 65536');
+      large.exec('CREATE TABLE other_rows (n INTEGER)');
+      large.close();
+      const store = new SqliteStore(path);
+      try {
+        assert.ok(walBytes(path) < CHECKPOINT_MARK_BYTES, `a WAL of ${walBytes(path)} bytes at opening`);
+        await store.history('w').commit({ append: [record(1)], remove: [] });
+        assert.equal((await store.history('w').load()).length, 1);
+      } finally {
+        await store.close();
+      }
+    }));
+
   test('a store opened while another connection writes the database adds its zeros after that connection\'s frames only', () =>
     inTempDir(async (directory) => {
       const path = join(directory, 'quest.sqlite');
