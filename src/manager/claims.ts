@@ -117,13 +117,18 @@ export class WorkflowClaims {
   }
 
   /**
-   * `act` on workflow `id` that does not run here (`error` says so): when it runs in another process (or waits
-   * for one to claim it), post the action to the inbox and wait for its outcome; otherwise rethrow `error`.
+   * An outside call on workflow `id` that does not run here (`error` says so): when it runs in another process
+   * (or waits for one to claim it), `reach` it there (through the store); otherwise rethrow `error`.
    */
-  async actElsewhere(id: string, error: unknown, event: { resource: string; identity: string | null; action: string; args: unknown[] }): Promise<unknown> {
+  async reachElsewhere<T>(id: string, error: unknown, reach: (store: Store & WorkflowLeases, waiters: ChangeWaiters) => T | Promise<T>): Promise<T> {
     const entry = this.deps.live.get(id)?.active === true ? undefined : await this.deps.store.getWorkflow(id);
     if (entry?.state !== 'running') throw error;
-    return actElsewhere(this.deps.store, this.waiters, id, event);
+    return reach(this.deps.store, this.waiters);
+  }
+
+  /** `act` on workflow `id` elsewhere (see reachElsewhere): post the action to the inbox and wait for its outcome. */
+  actElsewhere(id: string, error: unknown, event: { resource: string; identity: string | null; action: string; args: unknown[] }): Promise<unknown> {
+    return this.reachElsewhere(id, error, (store, waiters) => actElsewhere(store, waiters, id, event));
   }
 
   /**

@@ -1,11 +1,14 @@
 /**
  * How the manager routes a call from outside to a workflow: the name resolved (an id, or an alias), the call
  * made on the running workflow's Historian (an evicted workflow woken by replay first), the error that says
- * why a workflow cannot take it, and, on a store shared by many processes (WorkflowLeases), an act sent
- * through the inbox to the process that runs the workflow. The inbox's own events come in the same way.
+ * why a workflow cannot take it, and, on a store shared by many processes (WorkflowLeases), the calls on a
+ * workflow another process runs: an act sent through the inbox, its resources read from its stored history
+ * (./resources-elsewhere.ts). The inbox's own events come in the same way.
  */
 import type { Logger } from 'pino';
 import { InvalidArgumentError, StorageError, WorkflowFinishedError, WorkflowNotFoundError, isQuestError, isSuspension } from '../core/errors.js';
+import { resourceSighted } from '../core/historian-streams.js';
+import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { hasInbox, type Store, type WorkflowEntry } from '../storage/store.js';
 import type { ManagerAliases } from './alias-registry.js';
 import type { WorkflowClaims } from './claims.js';
@@ -14,6 +17,7 @@ import type { IdLocks } from './id-locks.js';
 import { InboxDelivery } from './inbox-delivery.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
 import type { RecentIds, RecentMap } from './recent-ids.js';
+import { followStoredResources, storedResources } from './resources-elsewhere.js';
 
 /** A workflow of the manager whose run is up: it has a Historian to call. */
 export type RunningWorkflow = ManagedWorkflow & { historian: NonNullable<ManagedWorkflow['historian']> };
@@ -89,16 +93,59 @@ export class OutsideCalls {
   }
 
   /** WorkflowManager.act: here, or on a shared store through the inbox when the workflow runs elsewhere. */
-  async act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
+  act(id: string, name: string, identity: string | null, action: string, ...args: unknown[]): Promise<unknown> {
+    return this.hereOrElsewhere(
+      id,
+      (historian) => historian.act(name, identity, action, ...args),
+      (claims, resolved, error) => claims.actElsewhere(resolved, error, { resource: name, identity, action, args }),
+    );
+  }
+
+  /** WorkflowManager.resources: here, or on a shared store from the stored history when the workflow runs elsewhere. */
+  resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
+    return this.hereOrElsewhere(
+      id,
+      (historian) => historian.resources(identity),
+      (claims, resolved, error) => claims.reachElsewhere(resolved, error, (store) => storedResources(store, resolved, identity)),
+    );
+  }
+
+  /** WorkflowManager.resourceStream: here, or on a shared store following the stored history (./resources-elsewhere.ts). */
+  resourceStream(id: string, identity: string | null): Promise<ResourceStream> {
+    return this.hereOrElsewhere(
+      id,
+      (historian) => historian.resourceStream(identity),
+      (claims, resolved, error) => claims.reachElsewhere(resolved, error, (store, waiters) => followStoredResources(store, waiters, resolved, identity)),
+    );
+  }
+
+  /** WorkflowManager.waitForResource: here, or on a shared store following the stored history. */
+  waitForResource(id: string, name: string, identity: string | null): Promise<ResourceInfo> {
+    return this.hereOrElsewhere(
+      id,
+      (historian) => historian.waitForResource(name, identity),
+      (claims, resolved, error) =>
+        claims.reachElsewhere(resolved, error, (store, waiters) => resourceSighted(followStoredResources(store, waiters, resolved, identity), name, resolved)),
+    );
+  }
+
+  /**
+   * An outside call on workflow `id` (or alias): `here` on its Historian; on a shared store, `elsewhere` when
+   * the workflow runs in another process (or waits for one), and when its lease moved during the call
+   * (fencing refused its write: nothing of it was recorded).
+   */
+  private async hereOrElsewhere<T>(
+    id: string,
+    here: (historian: RunningWorkflow['historian']) => T | Promise<T>,
+    elsewhere: (claims: WorkflowClaims, resolved: string, error: unknown) => Promise<T>,
+  ): Promise<T> {
     try {
-      return await this.withRunning(id, (historian) => historian.act(name, identity, action, ...args));
+      return await this.withRunning(id, here);
     } catch (error) {
-      // Shared store: a workflow running in another process (or waiting for one) is reached through the inbox;
-      // so is one whose lease moved during this call (fencing refused its write: nothing of it was recorded).
-      const elsewhere = isQuestError(error, 'WORKFLOW_SUSPENDED') || isQuestError(error, 'LEASE_LOST');
+      const movedAway = isQuestError(error, 'WORKFLOW_SUSPENDED') || isQuestError(error, 'LEASE_LOST');
       const { claims } = this.deps;
-      if (claims === undefined || !elsewhere || this.deps.isClosing()) throw error;
-      return claims.actElsewhere(await this.resolve(id), error, { resource: name, identity, action, args });
+      if (claims === undefined || !movedAway || this.deps.isClosing()) throw error;
+      return elsewhere(claims, await this.resolve(id), error);
     }
   }
 

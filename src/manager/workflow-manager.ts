@@ -229,30 +229,35 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
 
   /**
    * The resources of running workflow `id` visible to `identity`, once its replay has caught up (never a
-   * half-replayed state; see Historian.resources); failures as for {@link act}.
+   * half-replayed state; see Historian.resources); failures as for {@link act}. On a store shared by many
+   * processes, a workflow another process runs is read from its stored history, as replay would rebuild it
+   * (the records its process has not written yet show once they are).
    */
   async resources(id: string, identity: string | null): Promise<ResourceInfo[]> {
-    return this.parts.outside.withRunning(id, (historian) => historian.resources(identity));
+    return this.parts.outside.resources(id, identity);
   }
 
   /**
    * A stream of the resources of running workflow `id` visible to `identity` (see Historian.resourceStream):
    * its first snapshot once replay has caught up; it ends when the run ends (the workflow finishes or is
-   * suspended) or the manager closes, cancels or deletes the workflow. Failures as for {@link act}.
+   * suspended) or the manager closes, cancels or deletes the workflow. Failures as for {@link act}. On a store
+   * shared by many processes, the stream of a workflow another process runs follows its stored history: a
+   * snapshot when a poll of the store (every second) finds a change, until the workflow is no longer running.
    *
    * @example
    * for await (const snapshot of await manager.resourceStream('g1', 'ann')) render(snapshot.resources);
    */
   async resourceStream(id: string, identity: string | null): Promise<ResourceStream> {
-    return this.parts.outside.withRunning(id, (historian) => historian.resourceStream(identity));
+    return this.parts.outside.resourceStream(id, identity);
   }
 
   /**
    * Resolves when running workflow `id` has a resource `name` visible to `identity`; rejects with
-   * WorkflowSuspendedError if it stops first. Failures as for {@link act}.
+   * WorkflowSuspendedError if it stops first. Failures as for {@link act}; on a shared store, a workflow
+   * another process runs is followed as {@link resourceStream} follows it.
    */
   async waitForResource(id: string, name: string, identity: string | null): Promise<ResourceInfo> {
-    return this.parts.outside.withRunning(id, (historian) => historian.waitForResource(name, identity));
+    return this.parts.outside.waitForResource(id, name, identity);
   }
 
   /** A typed handle on queue `name` of workflow `id` (or alias), used as `identity`. */

@@ -2,11 +2,13 @@
  * Two WorkflowManagers over one PostgreSQL schema, each with its own store (as two processes would have):
  * a workflow started by a manager with no capacity runs in the other; getResult() in the starter wakes when
  * it finishes; act() in the starter reaches the owner through the inbox; aliases are global; ifExists:
- * 'resume' does not run a workflow twice; a cancel from the non-owner stops the owner's run.
+ * 'resume' does not run a workflow twice; a cancel from the non-owner stops the owner's run; the starter sees
+ * the resources of a workflow the other runs (resources, waitForResource, a resource stream), from its history.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkflowManager, alias, isQuestError, queue, step } from '../../src/index.js';
+import { WorkflowManager, alias, event, isQuestError, queue, state, step } from '../../src/index.js';
+import type { ResourceSnapshot } from '../../src/core/resource-stream.js';
 import { PostgresStore } from '../../src/storage/postgres/index.js';
 import { PG_URL, describePostgres, dropSchema, freshSchema } from './postgres-support.js';
 
@@ -26,6 +28,14 @@ function workflowsCounting(runs: Record<string, number>) {
       let sum = 0;
       for (let n = await input.get(); n !== 0; n = await input.get()) sum += n;
       return sum;
+    },
+    /** Holds a public state `note` and ann's state `secret` until its public event `done` is set; returns the note. */
+    board: async (): Promise<string> => {
+      await using note = await state('note', null, 'empty');
+      await using _secret = await state('secret', 'ann', 42);
+      await using done = await event('done', null);
+      await done.wait();
+      return note.get();
     },
   };
 }
@@ -128,6 +138,48 @@ describePostgres('two managers over one PostgreSQL store', () => {
       await starter.act('w', 'in', null, 'put', 0);
       assert.equal(await again.result(), 0);
       assert.deepEqual(runs, { 'w-name': 1 });
+    });
+  });
+
+  test('the manager that does not run a workflow sees its resources from its stored history: resources, waitForResource', async () => {
+    await withPair(async ({ runner, starter }) => {
+      await starter.start('board', 'b1');
+      // Its event is opened last: once the stored history has it, the states are stored too.
+      const done = await starter.waitForResource('b1', 'done', null);
+      assert.deepEqual([done.name, done.kind], ['done', 'event']);
+      assert.deepEqual(await starter.resources('b1', null), await runner.resources('b1', null), 'the same as where it runs, for nobody');
+      assert.deepEqual(await starter.resources('b1', 'ann'), await runner.resources('b1', 'ann'), 'and for ann, who sees her secret');
+      assert.deepEqual((await starter.resources('b1', 'ann')).map((r) => [r.name, r.identity, r.view]), [['note', null, { value: 'empty' }], ['secret', 'ann', { value: 42 }], ['done', null, { isSet: false }]]);
+      await starter.act('b1', 'note', null, 'set', 'hello');
+      assert.deepEqual((await starter.resources('b1', null))[0]?.view, { value: 'hello' }, 'an applied act shows at once');
+      await starter.act('b1', 'done', null, 'set');
+      assert.equal(await starter.getResult('b1'), 'hello');
+      await assert.rejects(starter.resources('b1', null), (error: unknown) => isQuestError(error, 'WORKFLOW_FINISHED'));
+    });
+  });
+
+  test('a resource stream from the manager that does not run the workflow sends a snapshot per change it polls, and ends when the workflow does', async () => {
+    await withPair(async ({ runner, starter }) => {
+      await starter.start('board', 'b2');
+      await runner.waitForResource('b2', 'done', null);
+      const stream = await starter.resourceStream('b2', null);
+      const views = async (): Promise<{ change: string; views: unknown[] }> => {
+        for (;;) {
+          const next = await stream.next();
+          assert.equal(next.done, false, 'the stream goes on while the workflow runs');
+          const { change, resources } = next.value as ResourceSnapshot;
+          // The history may be stored in more than one write as the run gets to its event: wait for both
+          // resources nobody's identity sees (ann's secret is not among them).
+          if (resources.length === 2) return { change, views: resources.map((r) => r.view) };
+        }
+      };
+      const first = await views();
+      assert.deepEqual(first.views, [{ value: 'empty' }, { isSet: false }]);
+      await starter.act('b2', 'note', null, 'set', 'changed');
+      assert.deepEqual(await views(), { change: 'act', views: [{ value: 'changed' }, { isSet: false }] });
+      await starter.act('b2', 'done', null, 'set');
+      for (let next = await stream.next(); next.done !== true; next = await stream.next());
+      assert.equal(await starter.getResult('b2'), 'changed');
     });
   });
 
