@@ -19,6 +19,20 @@ const CHECKPOINT_MARK_BYTES = 1000 * (4096 + 24);
 
 const walBytes = (path: string): number => statSync(`${path}-wal`).size;
 
+/** Open a SqliteStore at `path` for `body`, and close it afterwards. */
+async function withStore<T>(path: string, body: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = new SqliteStore(path);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The sequence numbers of history 'w' of the store at `path`. */
+const storedSeqs = (path: string): Promise<number[]> => withStore(path, async (store) => (await store.history('w').load()).map((r) => r.seq));
+const upTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+
 /** Run the child: it commits `count` records to history 'w' of the store at `path`, then kills itself. */
 async function commitThenKill(path: string, count: number): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, path, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -35,22 +49,14 @@ describe('sqlite store: the WAL written in place', () => {
   test('a store opened for writing has its WAL past the checkpoint mark already, and its commits do not lengthen it', () =>
     inTempDir(async (directory) => {
       const path = join(directory, 'quest.sqlite');
-      const store = new SqliteStore(path);
-      try {
+      await withStore(path, async (store) => {
         const opened = walBytes(path);
         assert.ok(opened > CHECKPOINT_MARK_BYTES, `a WAL of ${opened} bytes at opening`);
         for (let seq = 1; seq <= 300; seq++) await store.history('w').commit({ append: [record(seq)], remove: [] });
         assert.equal(walBytes(path), opened, 'the commits wrote over the zeros');
-      } finally {
-        await store.close();
-      }
+      });
       assert.equal(existsSync(`${path}-wal`), false, 'the last connection to close removed the WAL, zeros and all');
-      const reopened = new SqliteStore(path);
-      try {
-        assert.deepEqual((await reopened.history('w').load()).map((r) => r.seq), Array.from({ length: 300 }, (_, i) => i + 1));
-      } finally {
-        await reopened.close();
-      }
+      assert.deepEqual(await storedSeqs(path), upTo(300));
     }));
 
   test('after kill -9, the next opening reads every commit of the WAL and nothing of its zeros', () =>
@@ -58,13 +64,10 @@ describe('sqlite store: the WAL written in place', () => {
       const path = join(directory, 'quest.sqlite');
       await commitThenKill(path, 120);
       assert.ok(walBytes(path) > CHECKPOINT_MARK_BYTES, 'the killed store left its WAL behind');
-      const reopened = new SqliteStore(path);
-      try {
-        assert.deepEqual((await reopened.history('w').load()).map((r) => r.seq), Array.from({ length: 120 }, (_, i) => i + 1));
+      await withStore(path, async (reopened) => {
+        assert.deepEqual((await reopened.history('w').load()).map((r) => r.seq), upTo(120));
         await reopened.history('w').commit({ append: [record(121)], remove: [] });
-      } finally {
-        await reopened.close();
-      }
+      });
       const again = await SqliteStore.openReadOnly(path);
       try {
         assert.equal((await again.history('w').load()).length, 121);
@@ -84,14 +87,11 @@ describe('sqlite store: the WAL written in place', () => {
       } finally {
         await inspected.close();
       }
-      const reopened = new SqliteStore(path);
-      try {
+      await withStore(path, async (reopened) => {
         assert.deepEqual(await reopened.history('w').load(), []);
         await reopened.history('w').commit({ append: [record(1)], remove: [] });
-        assert.equal((await reopened.history('w').load()).length, 1);
-      } finally {
-        await reopened.close();
-      }
+      });
+      assert.deepEqual(await storedSeqs(path), [1]);
     }));
 
   test('a database of 64 KiB pages (not one Quest creates) keeps SQLite\'s own WAL: no 70 MB of zeros at opening', () =>
@@ -101,14 +101,11 @@ describe('sqlite store: the WAL written in place', () => {
       large.pragma('page_size = 65536');
       large.exec('CREATE TABLE other_rows (n INTEGER)');
       large.close();
-      const store = new SqliteStore(path);
-      try {
+      await withStore(path, async (store) => {
         assert.ok(walBytes(path) < CHECKPOINT_MARK_BYTES, `a WAL of ${walBytes(path)} bytes at opening`);
         await store.history('w').commit({ append: [record(1)], remove: [] });
-        assert.equal((await store.history('w').load()).length, 1);
-      } finally {
-        await store.close();
-      }
+      });
+      assert.deepEqual(await storedSeqs(path), [1]);
     }));
 
   test('a store opened while another connection writes the database adds its zeros after that connection\'s frames only', () =>
@@ -124,14 +121,11 @@ describe('sqlite store: the WAL written in place', () => {
         for (let n = 1; n <= 20; n++) insert.run(n);
         const before = walBytes(path);
         assert.ok(before > 0 && before < CHECKPOINT_MARK_BYTES, `the other connection's WAL: ${before} bytes`);
-        const store = new SqliteStore(path);
-        try {
+        await withStore(path, async (store) => {
           assert.ok(walBytes(path) > CHECKPOINT_MARK_BYTES, 'the store filled the WAL past the mark');
           await store.history('w').commit({ append: [record(1)], remove: [] });
           for (let n = 21; n <= 40; n++) insert.run(n);
-        } finally {
-          await store.close();
-        }
+        });
       } finally {
         other.close();
       }
@@ -141,11 +135,6 @@ describe('sqlite store: the WAL written in place', () => {
       } finally {
         check.close();
       }
-      const reopened = new SqliteStore(path);
-      try {
-        assert.equal((await reopened.history('w').load()).length, 1);
-      } finally {
-        await reopened.close();
-      }
+      assert.deepEqual(await storedSeqs(path), [1]);
     }));
 });
