@@ -16,8 +16,8 @@
  *
  * The worker starts with the store's WORKER_AFTER_TRANSACTIONS-th write transaction (a store that writes little
  * never pays for a thread; the WAL's length says nothing of how much it holds, as the store fills it with zeros
- * when it opens: ./sqlite-wal.ts), and stops, its connection closed, before the store's connection closes (so that the
- * store's, the last, folds the WAL into the database and removes it, as before).
+ * when it opens: ./sqlite-wal.ts), and stops, its connection closed, before the store's connection closes (so
+ * that the store's, the last, folds the WAL into the database and removes it, as before).
  *
  * @example
  * const checkpoints = new BackgroundCheckpoints(path, 'full');
