@@ -60,7 +60,11 @@ export interface CommonOptions {
 /** Add `--db <path>` (default $QUEST_DB, then .quest/quest.sqlite) and `--json` to a command. */
 export function withCommonOptions(command: Command): Command {
   return command
-    .addOption(new Option('--db <path>', 'the Quest database: a SQLite file, or postgres://... (?schema=name, default quest)').env('QUEST_DB').default(DEFAULT_DB))
+    .addOption(
+      new Option('--db <path>', 'the Quest database: a SQLite file, postgres://... (?schema=name, default quest), or dynamodb://<table>')
+        .env('QUEST_DB')
+        .default(DEFAULT_DB),
+    )
     .option('--json', 'print machine-readable JSON instead of text');
 }
 
@@ -74,16 +78,17 @@ export function withCommonOptions(command: Command): Command {
  */
 export type StoreMode = 'inspect' | 'post' | 'run';
 
-/** What the commands work with: any store with an inbox (SQLite, PostgreSQL), and where it is (`path`: file or server and schema). */
+/** What the commands work with: any store with an inbox (SQLite, PostgreSQL, DynamoDB), and where it is (`path`: file, server and schema, or table). */
 export type CliStore = Store & EventInbox & { readonly path: string };
 
 /**
  * Open the store at `location` for `mode` (see {@link StoreMode}), picking the backend from what is there: a
- * SQLite file (the only backend with an inbox today). CliError (exit 2) when there is no Quest database
+ * PostgreSQL URL, a DynamoDB table (`dynamodb://<table>`), else a SQLite file. CliError (exit 2) when there is no Quest database
  * (missing, empty, not SQLite, another application's database, a FileStore directory) or it cannot be opened.
  */
 export async function openStore(location: string, mode: StoreMode): Promise<CliStore> {
   if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location, mode);
+  if (location.startsWith(DYNAMODB_SCHEME)) return openDynamo(location, mode);
   if (existsSync(location) && statSync(location).isDirectory()) {
     const what = existsSync(join(location, 'quest-store.json')) ? 'a Quest file store (FileStore): quest reads SQLite databases only' : 'a directory, not a SQLite file';
     throw new CliError(`the database ${location} is ${what}`, EXIT.usage);
@@ -122,6 +127,29 @@ async function openPostgres(url: string, mode: StoreMode): Promise<CliStore> {
   } catch (error) {
     if (isQuestError(error, 'NOT_A_QUEST_STORE')) throw new CliError(messageOf(error), EXIT.usage);
     throw new CliError(`cannot open the database ${url.replace(/:[^:@/]*@/, '@')}: ${messageOf(error)}`, EXIT.usage);
+  }
+}
+
+const DYNAMODB_SCHEME = 'dynamodb://';
+
+/**
+ * A DynamoDB store in table `dynamodb://<table>`, reached as the AWS SDK reaches it from the environment
+ * (AWS_REGION, credentials, AWS_ENDPOINT_URL_DYNAMODB for a local server). Inspecting and posting need the
+ * table to be there and read or post only; running creates it when it is missing.
+ */
+async function openDynamo(location: string, mode: StoreMode): Promise<CliStore> {
+  const table = location.slice(DYNAMODB_SCHEME.length);
+  // Loaded only for a DynamoDB location: the AWS SDK is an optional dependency.
+  let DynamoStore: typeof import('../storage/dynamodb/store.js').DynamoStore;
+  try {
+    ({ DynamoStore } = await import('../storage/dynamodb/store.js'));
+  } catch (error) {
+    throw new CliError(`cannot open ${location}: the DynamoDB store needs @aws-sdk/client-dynamodb (npm install @aws-sdk/client-dynamodb): ${messageOf(error)}`, EXIT.usage);
+  }
+  try {
+    return await DynamoStore.open({ table, createTable: mode === 'run' });
+  } catch (error) {
+    throw new CliError(`cannot open the database ${location}: ${messageOf(error)}`, EXIT.usage);
   }
 }
 

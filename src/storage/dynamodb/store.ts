@@ -71,6 +71,11 @@ export class DynamoStore extends CloudStore implements Store, EventInbox {
     this.inbox = new DynamoInbox(client, table, this.histories.deleter);
   }
 
+  /** Where the store is, for messages (and `quest --db`): `dynamodb://<table>`. */
+  get path(): string {
+    return `dynamodb://${this.table}`;
+  }
+
   /**
    * Connect and check (or create, with `createTable`) the table. Rejects with StorageError when it cannot be
    * reached or does not exist, InvalidArgumentError for bad options.
