@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { isQuestError } from '../core/errors.js';
 import { SqliteStore } from '../storage/sqlite.js';
-import type { EventInbox, Store, WorkflowEntry } from '../storage/store.js';
+import { hasInbox, type EventInbox, type Store, type WorkflowEntry } from '../storage/store.js';
 
 /** Exit codes of every command. */
 export const EXIT = {
@@ -61,7 +61,7 @@ export interface CommonOptions {
 export function withCommonOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--db <path>', 'the Quest database: a SQLite file, postgres://... (?schema=name, default quest), or dynamodb://<table>')
+      new Option('--db <path>', 'the Quest database: a SQLite file, postgres://... (?schema=name, default quest), dynamodb://<table> or s3://<bucket>/<prefix>')
         .env('QUEST_DB')
         .default(DEFAULT_DB),
     )
@@ -78,17 +78,32 @@ export function withCommonOptions(command: Command): Command {
  */
 export type StoreMode = 'inspect' | 'post' | 'run';
 
-/** What the commands work with: any store with an inbox (SQLite, PostgreSQL, DynamoDB), and where it is (`path`: file, server and schema, or table). */
-export type CliStore = Store & EventInbox & { readonly path: string };
+/**
+ * What the commands work with: a store and where it is (`path`: file, server and schema, table, or bucket and
+ * prefix); all but S3 have an inbox, which `send` needs (see {@link inboxOf}).
+ */
+export type CliStore = Store & Partial<EventInbox> & { readonly path: string };
+
+/** The inbox of `store`, for `send`; a CliError (exit 2) saying what to do instead when it has none (S3). */
+export function inboxOf(store: CliStore): CliStore & EventInbox {
+  if (hasInbox(store)) return store;
+  throw new CliError(
+    `the store at ${store.path} has no inbox (S3 stores have none: see the README), so quest send cannot post to it; ` +
+      'act on the workflow through the process that runs it (quest serve and a QuestClient, or manager.act)',
+    EXIT.usage,
+  );
+}
 
 /**
  * Open the store at `location` for `mode` (see {@link StoreMode}), picking the backend from what is there: a
- * PostgreSQL URL, a DynamoDB table (`dynamodb://<table>`), else a SQLite file. CliError (exit 2) when there is no Quest database
+ * PostgreSQL URL, a DynamoDB table (`dynamodb://<table>`), an S3 bucket and prefix (`s3://<bucket>/<prefix>`),
+ * else a SQLite file. CliError (exit 2) when there is no Quest database
  * (missing, empty, not SQLite, another application's database, a FileStore directory) or it cannot be opened.
  */
 export async function openStore(location: string, mode: StoreMode): Promise<CliStore> {
   if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location, mode);
   if (location.startsWith(DYNAMODB_SCHEME)) return openDynamo(location, mode);
+  if (location.startsWith(S3_SCHEME)) return openS3(location, mode);
   if (existsSync(location) && statSync(location).isDirectory()) {
     const what = existsSync(join(location, 'quest-store.json')) ? 'a Quest file store (FileStore): quest reads SQLite databases only' : 'a directory, not a SQLite file';
     throw new CliError(`the database ${location} is ${what}`, EXIT.usage);
@@ -131,6 +146,7 @@ async function openPostgres(url: string, mode: StoreMode): Promise<CliStore> {
 }
 
 const DYNAMODB_SCHEME = 'dynamodb://';
+const S3_SCHEME = 's3://';
 
 /**
  * A DynamoDB store in table `dynamodb://<table>`, reached as the AWS SDK reaches it from the environment
@@ -148,6 +164,28 @@ async function openDynamo(location: string, mode: StoreMode): Promise<CliStore> 
   }
   try {
     return await DynamoStore.open({ table, createTable: mode === 'run' });
+  } catch (error) {
+    throw new CliError(`cannot open the database ${location}: ${messageOf(error)}`, EXIT.usage);
+  }
+}
+
+/**
+ * An S3 store at `s3://<bucket>/<prefix>`, reached as the AWS SDK reaches S3 from the environment (AWS_REGION,
+ * credentials, AWS_ENDPOINT_URL_S3 for a local server). Inspecting opens it read-only (no request writes,
+ * not even the probe of conditional writes); running opens it for writing. The bucket must exist.
+ */
+async function openS3(location: string, mode: StoreMode): Promise<CliStore> {
+  const [bucket = '', ...rest] = location.slice(S3_SCHEME.length).split('/');
+  const prefix = rest.join('/');
+  // Loaded only for an S3 location: the AWS SDK is an optional dependency.
+  let S3Store: typeof import('../storage/s3/store.js').S3Store;
+  try {
+    ({ S3Store } = await import('../storage/s3/store.js'));
+  } catch (error) {
+    throw new CliError(`cannot open ${location}: the S3 store needs @aws-sdk/client-s3 (npm install @aws-sdk/client-s3): ${messageOf(error)}`, EXIT.usage);
+  }
+  try {
+    return await S3Store.open({ bucket, prefix, readOnly: mode === 'inspect' });
   } catch (error) {
     throw new CliError(`cannot open the database ${location}: ${messageOf(error)}`, EXIT.usage);
   }

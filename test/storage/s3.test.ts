@@ -6,6 +6,7 @@ import { Bucket } from '../../src/storage/s3/objects.js';
 import { Layout } from '../../src/storage/s3/layout.js';
 import { encodeSegment } from '../../src/storage/s3/segment.js';
 import { isQuestError } from '../../src/core/errors.js';
+import { newStoreOwner } from '../../src/storage/owner.js';
 import { record, runStoreConformance, type DamageHooks } from './conformance.js';
 import { LOCAL_CREDENTIALS, TEST_BUCKET, freshName, serverForFile, startS3 } from './cloud-support.js';
 
@@ -134,6 +135,29 @@ describe('s3 store: segments, bases, one writer', () => {
       S3Store.open({ bucket: TEST_BUCKET, endpoint: s3.endpoint, credentials: LOCAL_CREDENTIALS, requireConditionalWrites: true }),
       (error: unknown) => isQuestError(error, 'STORAGE_FAILURE') && /does not enforce conditional writes/.test((error as Error).message),
     );
+  });
+
+  test('a store opened read-only sends no write request: it reads, and refuses writes and ownership with StorageError', async () => {
+    const prefix = `${freshName('read-only')}/`;
+    const writer = await open(prefix);
+    await writer.putWorkflow({ id: 'w', type: 't', args: [], state: 'running', startedAt: 1, deleteOnFinish: false });
+    await writer.history('w').commit({ append: [record(1)], remove: [] });
+    await writer.close();
+    const before = await raw.list(prefix);
+    const reader = await S3Store.open({ bucket: TEST_BUCKET, prefix, endpoint: s3.endpoint, credentials: LOCAL_CREDENTIALS, readOnly: true });
+    try {
+      assert.equal(reader.conditionalWrites, false, 'not probed');
+      assert.deepEqual((await reader.listWorkflows()).map((entry) => entry.id), ['w']);
+      assert.deepEqual((await reader.history('w').load()).map((r) => r.seq), [1]);
+      const readOnly = (error: unknown) => isQuestError(error, 'STORAGE_FAILURE') && /open read-only/.test((error as Error).message);
+      await assert.rejects(reader.history('w').commit({ append: [record(2)], remove: [] }), readOnly);
+      await assert.rejects(reader.putAlias('a', 'w'), readOnly);
+      await assert.rejects(reader.deleteWorkflow('w'), readOnly);
+      await assert.rejects(reader.acquireOwnership(newStoreOwner()), readOnly);
+    } finally {
+      await reader.close();
+    }
+    assert.deepEqual(await raw.list(prefix), before, 'no object added (no probe, no mark) nor removed');
   });
 
   test('a bucket that does not exist is a StorageError naming it', async () => {

@@ -5,11 +5,12 @@ import { resourceLabel, upgradeRecord } from '../../core/records.js';
 import { serialize, type Json } from '../../core/serializer.js';
 import { actionsOf, actionSpec, findVisible } from '../../core/resources.js';
 import { rebuildResources } from '../../inspect/resources.js';
-import type { EventOutcome } from '../../storage/store.js';
+import type { EventInbox, EventOutcome } from '../../storage/store.js';
 import {
   CliError,
   EXIT,
   findWorkflow,
+  inboxOf,
   messageOf,
   parseArgument,
   printJson,
@@ -18,7 +19,6 @@ import {
   withStore,
   type CliContext,
   type CommonOptions,
-  type CliStore,
 } from '../common.js';
 
 interface SendOptions extends CommonOptions {
@@ -83,7 +83,8 @@ Examples:
           throw new CliError(messageOf(error), EXIT.usage);
         }
       });
-      const result = await withStore(options.db, async (store) => {
+      const result = await withStore(options.db, async (opened) => {
+        const store = inboxOf(opened);
         const entry = await findWorkflow(store, name);
         if (entry.state !== 'running') {
           throw new CliError(`workflow ${entry.id} has finished (${entry.state}): it takes no more events`, EXIT.usage);
@@ -164,7 +165,7 @@ function check(records: Parameters<typeof rebuildResources>[0], name: string, id
 }
 
 /** Poll the outcome of event `id` until it is settled; still pending when `timeoutMs` passes first. */
-async function waitForOutcome(store: CliStore, id: number, timeoutMs: number): Promise<EventOutcome | 'unknown'> {
+async function waitForOutcome(store: EventInbox, id: number, timeoutMs: number): Promise<EventOutcome | 'unknown'> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const outcome = await store.eventOutcome(id);

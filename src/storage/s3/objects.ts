@@ -13,12 +13,13 @@ import { awsErrorName, awsErrorStatus } from '../aws-options.js';
 /** DeleteObjects takes at most 1,000 keys. */
 const DELETE_BATCH = 1000;
 
-/** One bucket through one client. */
+/** One bucket through one client; `readOnly`, every write is refused (StorageError) before any request. */
 export class Bucket {
   constructor(
     private readonly client: S3Client,
     /** The bucket's name. */
     readonly name: string,
+    private readonly readOnly = false,
   ) {}
 
   /** The object's bytes, or undefined when there is no such key. */
@@ -42,6 +43,7 @@ export class Bucket {
    * (HTTP 412). A server that ignores the header (s3rver) replaces it and answers true.
    */
   async replace(key: string, body: Uint8Array | string, etag: string): Promise<boolean> {
+    this.checkWritable(key);
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, IfMatch: etag }));
       return true;
@@ -53,6 +55,7 @@ export class Bucket {
 
   /** Write an object (replacing one with the same key). */
   async put(key: string, body: Uint8Array | string): Promise<void> {
+    this.checkWritable(key);
     await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body }));
   }
 
@@ -62,6 +65,7 @@ export class Bucket {
    * replaces the object and answers true.
    */
   async create(key: string, body: Uint8Array | string): Promise<boolean> {
+    this.checkWritable(key);
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, IfNoneMatch: '*' }));
       return true;
@@ -84,11 +88,17 @@ export class Bucket {
   }
 
   async delete(key: string): Promise<void> {
+    this.checkWritable(key);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key }));
+  }
+
+  private checkWritable(key: string): void {
+    if (this.readOnly) throw readOnlyError(this.name, key);
   }
 
   /** Delete `keys`, 1,000 per request (absent keys count as deleted). */
   async deleteMany(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) this.checkWritable(keys[0] as string);
     for (let start = 0; start < keys.length; start += DELETE_BATCH) {
       const batch = keys.slice(start, start + DELETE_BATCH);
       const answer = await this.client.send(new DeleteObjectsCommand({ Bucket: this.name, Delete: { Objects: batch.map((key) => ({ Key: key })), Quiet: true } }));
@@ -96,6 +106,11 @@ export class Bucket {
       if (failed.length > 0) throw new StorageError(`S3 did not delete ${failed.length} object(s), first ${failed[0]?.Key}: ${failed[0]?.Message}`);
     }
   }
+}
+
+/** The error of a write to a bucket open read-only. */
+function readOnlyError(bucket: string, key: string): StorageError {
+  return new StorageError(`Could not write ${key} in bucket ${JSON.stringify(bucket)}: the S3 store is open read-only (for inspection); open it without readOnly to write.`);
 }
 
 /** A refused condition: 412 (the precondition failed) or 409 (a concurrent conditional write won). */

@@ -31,6 +31,12 @@ export interface S3StoreOptions extends AwsConnectionOptions {
   requireConditionalWrites?: boolean;
   /** A client of yours (then endpoint, region, credentials and forcePathStyle are ignored; close() leaves it open). */
   client?: S3Client;
+  /**
+   * Open for inspection (`quest list`, ...): only read requests are sent, not even the probe of conditional
+   * writes ({@link S3Store.conditionalWrites} is then false); every write, and taking ownership, fails with
+   * StorageError. Default false.
+   */
+  readOnly?: boolean;
 }
 
 /** Reads at once when listing workflow entries. */
@@ -75,7 +81,8 @@ export class S3Store extends CloudStore implements Store {
     prefix: string,
     /**
      * Whether the server refused a second `If-None-Match: *` PUT of the same key when the store opened: true
-     * on AWS S3 (since August 2024), false on s3rver. Without it, one writer per history is not enforced.
+     * on AWS S3 (since August 2024), false on s3rver (and for a store opened read-only, which does not probe).
+     * Without it, one writer per history is not enforced.
      */
     readonly conditionalWrites: boolean,
     /**
@@ -107,17 +114,18 @@ export class S3Store extends CloudStore implements Store {
       ...clientConfig(options, 'S3Store'),
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
     });
-    const bucket = new Bucket(client, name);
+    const readOnly = options.readOnly === true;
+    const bucket = new Bucket(client, name, readOnly);
     let enforced: boolean;
     let marks: string[];
     try {
-      enforced = await probeConditionalWrites(bucket, new Layout(prefix));
+      enforced = readOnly ? false : await probeConditionalWrites(bucket, new Layout(prefix));
       marks = await bucket.list(new Layout(prefix).writersPrefix);
     } catch (error) {
       if (options.client === undefined) client.destroy();
       throw storageError(`open the S3 store (bucket ${JSON.stringify(name)}). Does the bucket exist, and are the region, credentials and endpoint right?`, error);
     }
-    if (!enforced && options.requireConditionalWrites === true) {
+    if (!enforced && !readOnly && options.requireConditionalWrites === true) {
       if (options.client === undefined) client.destroy();
       throw new StorageError(
         `The S3 server of bucket ${JSON.stringify(name)} does not enforce conditional writes (If-None-Match), so one writer per ` +
@@ -125,6 +133,11 @@ export class S3Store extends CloudStore implements Store {
       );
     }
     return new S3Store(client, options.client === undefined, bucket, prefix, enforced, marks.length > 0);
+  }
+
+  /** Where the store is, for messages (and `quest --db`): `s3://<bucket>/<prefix>`. */
+  get path(): string {
+    return `s3://${this.bucket.name}/${this.layout.prefix}`;
   }
 
   /** Bases written (a base replaces the segments before it), for tests and benchmarks. */
