@@ -97,8 +97,8 @@ export function inboxOf(store: CliStore): CliStore & EventInbox {
 /**
  * Open the store at `location` for `mode` (see {@link StoreMode}), picking the backend from what is there: a
  * PostgreSQL URL, a DynamoDB table (`dynamodb://<table>`), an S3 bucket and prefix (`s3://<bucket>/<prefix>`),
- * else a SQLite file. CliError (exit 2) when there is no Quest database
- * (missing, empty, not SQLite, another application's database, a FileStore directory) or it cannot be opened.
+ * else a SQLite file. CliError (exit 2) when there is no Quest database (missing, empty, not SQLite, another
+ * application's database, a FileStore directory) or it cannot be opened.
  */
 export async function openStore(location: string, mode: StoreMode): Promise<CliStore> {
   if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location, mode);
@@ -155,37 +155,35 @@ const S3_SCHEME = 's3://';
  */
 async function openDynamo(location: string, mode: StoreMode): Promise<CliStore> {
   const table = location.slice(DYNAMODB_SCHEME.length);
-  // Loaded only for a DynamoDB location: the AWS SDK is an optional dependency.
-  let DynamoStore: typeof import('../storage/dynamodb/store.js').DynamoStore;
-  try {
-    ({ DynamoStore } = await import('../storage/dynamodb/store.js'));
-  } catch (error) {
-    throw new CliError(`cannot open ${location}: the DynamoDB store needs @aws-sdk/client-dynamodb (npm install @aws-sdk/client-dynamodb): ${messageOf(error)}`, EXIT.usage);
-  }
-  try {
-    return await DynamoStore.open({ table, createTable: mode === 'run' });
-  } catch (error) {
-    throw new CliError(`cannot open the database ${location}: ${messageOf(error)}`, EXIT.usage);
-  }
+  const { DynamoStore } = await loadCloudStore(location, () => import('../storage/dynamodb/store.js'), '@aws-sdk/client-dynamodb');
+  return openedAs(location, () => DynamoStore.open({ table, createTable: mode === 'run' }));
 }
 
 /**
  * An S3 store at `s3://<bucket>/<prefix>`, reached as the AWS SDK reaches S3 from the environment (AWS_REGION,
- * credentials, AWS_ENDPOINT_URL_S3 for a local server). Inspecting opens it read-only (no request writes,
- * not even the probe of conditional writes); running opens it for writing. The bucket must exist.
+ * credentials, AWS_ENDPOINT_URL_S3 for a local server). Opened read-only (no request writes, not even the
+ * probe of conditional writes) unless for running. The bucket must exist.
  */
 async function openS3(location: string, mode: StoreMode): Promise<CliStore> {
   const [bucket = '', ...rest] = location.slice(S3_SCHEME.length).split('/');
-  const prefix = rest.join('/');
-  // Loaded only for an S3 location: the AWS SDK is an optional dependency.
-  let S3Store: typeof import('../storage/s3/store.js').S3Store;
+  const { S3Store } = await loadCloudStore(location, () => import('../storage/s3/store.js'), '@aws-sdk/client-s3');
+  // Read-only unless running: `send` finds no inbox to post to (inboxOf), and must not have written meanwhile.
+  return openedAs(location, () => S3Store.open({ bucket, prefix: rest.join('/'), readOnly: mode !== 'run' }));
+}
+
+/** The module of a cloud store, loaded only for its locations (the AWS SDK is an optional dependency). */
+async function loadCloudStore<M>(location: string, load: () => Promise<M>, sdk: string): Promise<M> {
   try {
-    ({ S3Store } = await import('../storage/s3/store.js'));
+    return await load();
   } catch (error) {
-    throw new CliError(`cannot open ${location}: the S3 store needs @aws-sdk/client-s3 (npm install @aws-sdk/client-s3): ${messageOf(error)}`, EXIT.usage);
+    throw new CliError(`cannot open ${location}: its store needs ${sdk} (npm install ${sdk}): ${messageOf(error)}`, EXIT.usage);
   }
+}
+
+/** The store `open` opens, or a CliError (exit 2) saying why the database at `location` cannot be opened. */
+async function openedAs(location: string, open: () => Promise<CliStore>): Promise<CliStore> {
   try {
-    return await S3Store.open({ bucket, prefix, readOnly: mode === 'inspect' });
+    return await open();
   } catch (error) {
     throw new CliError(`cannot open the database ${location}: ${messageOf(error)}`, EXIT.usage);
   }

@@ -5,7 +5,7 @@
  *   and `resources` read without writing an item; `send` posts to the table's inbox; a missing table is
  *   reported, not created, by an inspection;
  * - `--db s3://<bucket>/<prefix>`: the same, the inspections opening the store read-only (no write request,
- *   not even the probe of conditional writes); `send` says the store has no inbox.
+ *   not even the probe of conditional writes); `send` says the store has no inbox, and writes nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -143,8 +143,10 @@ describe('quest on S3', () => {
   test('quest run, list, result and resources work on an s3:// prefix; the inspections write nothing; send says there is no inbox', async () => {
     await prepare(backend, 'cli/');
     await inspectWithoutWriting(backend, 'cli/');
+    const before = await backend.contents('cli/');
     const sent = await backend.quest('send', 'c1', 'words', 'put', 'hello', '--db', backend.db('cli/'));
     assert.equal(sent.code, 2, sent.stderr);
     assert.match(sent.stderr, /has no inbox/);
+    assert.equal(await backend.contents('cli/'), before, 'the refused send wrote nothing');
   });
 });
