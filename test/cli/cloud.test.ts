@@ -36,6 +36,16 @@ interface Backend {
   quest(...args: string[]): Promise<QuestRun>;
 }
 
+/** `use` the store `opened` opens, then close it. */
+async function closing<S extends Store, T>(opened: Promise<S>, use: (store: S) => Promise<T>): Promise<T> {
+  const store = await opened;
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
 /** Start a manager of the fixture workflows on `store`, start collect c1 (waiting on its queue words), close it. */
 async function startCollect(store: Store): Promise<void> {
   const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
@@ -79,15 +89,11 @@ describe('quest on DynamoDB', () => {
     backend = {
       db: (table) => `dynamodb://${table}`,
       open,
-      contents: async (table) => {
-        const store = await open(table);
-        try {
+      contents: (table) =>
+        closing(open(table), async (store) => {
           const { Items = [] } = await store.client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
           return JSON.stringify(Items.map((item) => JSON.stringify(item)).sort());
-        } finally {
-          await store.close();
-        }
-      },
+        }),
       quest: (...args) => questWithEnv({ ...AWS_ENV, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }, ...args),
     };
   });
@@ -98,12 +104,8 @@ describe('quest on DynamoDB', () => {
     await inspectWithoutWriting(backend, 'quest-cli');
     const sent = await backend.quest('send', 'c1', 'words', 'put', 'hello', '--json', '--db', backend.db('quest-cli'));
     assert.equal(sent.code, 0, sent.stderr);
-    const store = (await backend.open('quest-cli')) as DynamoStore;
-    try {
-      assert.deepEqual((await store.takeEvents(10)).map(({ workflowId, resource, action, args }) => [workflowId, resource, action, args]), [['c1', 'words', 'put', ['hello']]]);
-    } finally {
-      await store.close();
-    }
+    const events = await closing(backend.open('quest-cli') as Promise<DynamoStore>, (store) => store.takeEvents(10));
+    assert.deepEqual(events.map(({ workflowId, resource, action, args }) => [workflowId, resource, action, args]), [['c1', 'words', 'put', ['hello']]]);
   });
 
   test('an inspection of a missing table says so and creates nothing', async () => {
@@ -123,18 +125,14 @@ describe('quest on S3', () => {
     backend = {
       db: (prefix) => `s3://${TEST_BUCKET}/${prefix}`,
       open,
-      contents: async (prefix) => {
-        // Read-only, so that looking writes nothing either (not even the probe of conditional writes).
-        const store = await S3Store.open({ bucket: TEST_BUCKET, prefix, endpoint: s3.endpoint, credentials, readOnly: true });
-        try {
+      // Read-only, so that looking writes nothing either (not even the probe of conditional writes).
+      contents: (prefix) =>
+        closing(S3Store.open({ bucket: TEST_BUCKET, prefix, endpoint: s3.endpoint, credentials, readOnly: true }), async (store) => {
           const entries = await store.listWorkflows();
           const histories = await Promise.all(entries.map(async (entry) => [entry.id, await store.history(entry.id).load()]));
           const { Contents = [] } = await store.client.send(new ListObjectsV2Command({ Bucket: TEST_BUCKET, Prefix: prefix }));
           return JSON.stringify({ entries, histories, keys: Contents.map((object) => [object.Key, object.ETag]) });
-        } finally {
-          await store.close();
-        }
-      },
+        }),
       quest: (...args) => questWithEnv({ ...AWS_ENV, AWS_ENDPOINT_URL_S3: s3.endpoint }, ...args),
     };
   });
