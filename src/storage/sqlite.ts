@@ -313,10 +313,13 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return Promise.reject(this.closedError());
     // The writes queued before it first (which end the turn's read transaction only if there are some).
     this.writes.flush();
-    return attempt(`read the history of workflow ${JSON.stringify(workflowId)}`, () => {
+    // A load per workflow run, as getWorkflow: no closure, and the message only when it fails.
+    try {
       this.snapshot.enter();
-      return readRecords(this.statements, workflowId, this.path);
-    });
+      return Promise.resolve(readRecords(this.statements, workflowId, this.path));
+    } catch (error) {
+      return Promise.reject(storageError(`read the history of workflow ${JSON.stringify(workflowId)}`, error));
+    }
   }
 
   /** @internal See {@link SqliteHistory.commit}. */
