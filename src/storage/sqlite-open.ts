@@ -18,14 +18,22 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { NotAQuestStoreError, StorageError } from '../core/errors.js';
 import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
-import type { SqliteStoreOptions, SqliteSynchronous } from './sqlite-options.js';
+import type { SqliteStoreOptions, SqliteStoreStats } from './sqlite-options.js';
 import { prepare, type Statements } from './sqlite-statements.js';
 import { storageError } from './storage-error.js';
 import { presizeWal } from './sqlite-wal.js';
+import { WalSync } from './sqlite-wal-sync.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /** The tables every Quest database has had since its first schema. */
 const QUEST_TABLES = ['records', 'workflows', 'aliases'];
+
+/** A SqliteStore's open database, its statements, and the syncer of its WAL when its writes must survive a power loss. */
+export interface OpenedDatabase {
+  db: Database.Database;
+  statements: Statements;
+  walSync?: WalSync;
+}
 
 /**
  * Open the database of a SqliteStore and prepare its statements: for writing (created unless `create: false`,
@@ -34,16 +42,16 @@ const QUEST_TABLES = ['records', 'workflows', 'aliases'];
  * StorageError when it cannot be opened, cannot use WAL, or was written by a newer Quest; NotAQuestStoreError
  * when `create: false` or `readOnly` finds no Quest database there.
  */
-export function openStoreDatabase(path: string, options: SqliteStoreOptions): { db: Database.Database; statements: Statements } {
+export function openStoreDatabase(path: string, options: SqliteStoreOptions, stats: SqliteStoreStats): OpenedDatabase {
   const readOnly = options.readOnly === true;
   const db = readOnly ? openReadOnlyDatabase(path, MIGRATIONS.length, READABLE_SCHEMA) : openWritable(path, options, MIGRATIONS.length);
   try {
-    if (!readOnly) {
-      configure(db, path, options.synchronous ?? 'full');
-      migrate(db, path);
-      presizeWal(db, path);
-    }
-    return { db, statements: prepare(db) };
+    if (readOnly) return { db, statements: prepare(db) };
+    configure(db, path);
+    migrate(db, path);
+    presizeWal(db, path);
+    const statements = prepare(db);
+    return (options.synchronous ?? 'full') === 'full' && !db.memory ? { db, statements, walSync: WalSync.open(path, stats) } : { db, statements };
   } catch (error) {
     db.close();
     throw storageError(`open the SQLite database ${path}`, error);
@@ -71,13 +79,16 @@ export function openWritable(path: string, options: SqliteStoreOptions, knownVer
   }
 }
 
-/** Switch a database open for writing to WAL mode with the given durability. */
-export function configure(db: Database.Database, path: string, synchronous: SqliteSynchronous): void {
+/**
+ * Switch a database open for writing to WAL mode, whose commits SQLite does not sync: with `synchronous: 'full'`
+ * the store syncs the WAL itself after them (./sqlite-wal-sync.ts).
+ */
+export function configure(db: Database.Database, path: string): void {
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   if (mode !== 'wal' && !db.memory) {
     throw new StorageError(`SQLite could not switch ${path} to WAL mode (it stays in ${String(mode)} mode).`);
   }
-  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('synchronous = NORMAL');
 }
 
 /** Open the Quest database at `path` read-only (see the module comment); NotAQuestStoreError when it is none. */

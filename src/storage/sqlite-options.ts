@@ -6,9 +6,10 @@ export type SqliteSynchronous = 'full' | 'normal';
 /** Options of a {@link SqliteStore}. */
 export interface SqliteStoreOptions {
   /**
-   * `'full'` (default): a commit survives a crash of the process and of the machine (the WAL is fsynced at
-   * every transaction). `'normal'`: it survives a crash of the process; a power loss may lose the last
-   * transactions (never corrupt the database).
+   * `'full'` (default): a write is acknowledged once it survives a crash of the process and of the machine (the
+   * WAL is synced to disk after its transaction; off the event loop when the disk is slow and many workflows are
+   * busy). `'normal'`: once it survives a crash of the process; a power loss may lose the last transactions
+   * (never corrupt the database).
    */
   synchronous?: SqliteSynchronous;
   /** How long to wait for another connection's write lock before failing with StorageError (default 5000 ms). */
@@ -29,8 +30,13 @@ export interface SqliteStoreOptions {
 
 /** Counters of a {@link SqliteStore}, for tests and monitoring. */
 export interface SqliteStoreStats {
-  /** Write transactions committed (each one fsync with `synchronous: 'full'`). */
+  /** Write transactions committed. */
   transactions: number;
+  /**
+   * Syncs of the WAL to disk (`synchronous: 'full'`): one after a transaction commits, or one for all the
+   * transactions committed while the one before was under way (./sqlite-wal-sync.ts).
+   */
+  walSyncs: number;
   /** Write transactions that failed as a whole (every write in them was rejected). */
   failedTransactions: number;
   /** Writes (history commits, entry and alias changes) committed. */

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { StorageError } from '../core/errors.js';
 import { isStoreOwner, ownerIsGone, storeOwnedError } from './owner.js';
+import { attempt } from './storage-error.js';
 import type { StoreOwner } from './store.js';
 
 /** The migration that adds the table (appended to SqliteStore's MIGRATIONS). */
@@ -61,17 +62,19 @@ export function hasOwnerTable(db: Database.Database): boolean {
  *
  * @example
  * const held = new HeldOwnership(db, path);
- * held.acquire(owner);
- * held.release();
+ * await held.acquire(owner);
+ * await held.release();
  * held.refusal('save workflow "w"'); // a StorageError: the next owner writes now
  */
 export class HeldOwnership {
   private ownerId: string | undefined;
   private released = false;
 
+  /** `durable` resolves once what was committed until it is called is on disk (see ./sqlite-wal-sync.ts). */
   constructor(
     private readonly db: Database.Database,
     private readonly path: string,
+    private readonly durable: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Whether this connection owns the database. */
@@ -79,19 +82,24 @@ export class HeldOwnership {
     return this.ownerId !== undefined;
   }
 
-  /** Become the owner (see acquireOwner); writes are accepted again. */
-  acquire(owner: StoreOwner): void {
-    acquireOwner(this.db, owner, this.path);
-    this.ownerId = owner.id;
-    this.released = false;
+  /** Become the owner (see acquireOwner); writes are accepted again. Resolves once that is on disk. */
+  acquire(owner: StoreOwner): Promise<void> {
+    return attempt(`take ownership of ${this.path}`, () => {
+      acquireOwner(this.db, owner, this.path);
+      this.ownerId = owner.id;
+      this.released = false;
+    }).then(this.durable);
   }
 
-  /** Give the ownership up, if held: from now on writes are refused (see refusal()). */
-  release(): void {
-    if (this.ownerId === undefined) return;
-    releaseOwner(this.db, this.ownerId);
-    this.ownerId = undefined;
-    this.released = true;
+  /** Give the ownership up, if held: from now on writes are refused (see refusal()). Resolves once that is on disk. */
+  release(): Promise<void> {
+    const ownerId = this.ownerId;
+    if (ownerId === undefined) return Promise.resolve();
+    return attempt(`release ownership of ${this.path}`, () => {
+      releaseOwner(this.db, ownerId);
+      this.ownerId = undefined;
+      this.released = true;
+    }).then(this.durable);
   }
 
   /** Why a write must be refused (ownership given up), or undefined. */

@@ -1,12 +1,14 @@
 /**
  * The write queue of a SqliteStore: group commit. Every write issued in the same event-loop turn goes into ONE
- * transaction (one fsync), flushed by `setImmediate`, or at once when the queue is full; a write that fails is
- * rejected alone, a transaction that fails rejects every write in it. The entry writes in the queue are known
- * by id, so that reading an entry need not commit the queue first (./sqlite-pending.ts).
+ * transaction (one sync of the WAL, or a share of one: ./sqlite-wal-sync.ts), flushed by `setImmediate`, or at
+ * once when the queue is full; a write that fails is rejected alone, a transaction that fails rejects every write
+ * in it. The entry writes in the queue are known by id, so that reading an entry need not commit the queue first
+ * (./sqlite-pending.ts).
  */
 import type Database from 'better-sqlite3';
 import { StorageError } from '../core/errors.js';
 import { PendingEntries, type QueuedEntry } from './sqlite-pending.js';
+import type { SettleDurable } from './sqlite-wal-sync.js';
 import type { SqliteStoreStats } from './sqlite-options.js';
 import { describeFailure, storageError } from './storage-error.js';
 
@@ -24,6 +26,13 @@ export interface GroupCommitHooks {
   beforeWrite?: () => void;
   /** Called after each write transaction that committed. */
   onCommitted?: () => void;
+  /**
+   * Settle the writes of a committed transaction once they are durable (./sqlite-wal-sync.ts), or with why they
+   * may not be; absent, they are settled when the transaction commits.
+   */
+  afterCommit?: (settle: SettleDurable, writes: number) => void;
+  /** Why no transaction may be written now, if so: the queued writes are rejected with it, none is written. */
+  refusal?: () => StorageError | undefined;
 }
 
 /**
@@ -99,8 +108,13 @@ export class GroupCommit {
   flush(): void {
     const batch = this.queue;
     if (batch.length === 0 || !this.db.open) return;
-    this.hooks.beforeWrite?.();
     this.queue = [];
+    const refusal = this.hooks.refusal?.();
+    if (refusal !== undefined) {
+      for (const write of batch) write.reject(refusal);
+      return;
+    }
+    this.hooks.beforeWrite?.();
     if (this.tryAllAtOnce(batch)) return;
     const failures = new Map<Write, unknown>();
     try {
@@ -111,13 +125,23 @@ export class GroupCommit {
       for (const write of batch) write.reject(this.transactionError(write, batch.length, failures.get(write) ?? error));
       return;
     }
+    for (const [write, failure] of failures) write.reject(storageError(write.what, failure));
+    this.committed(failures.size === 0 ? batch : batch.filter((write) => !failures.has(write)));
+  }
+
+  /** Count a committed transaction of `written`, and settle them once durable. */
+  private committed(written: readonly Write[]): void {
     this.stats.transactions++;
     this.hooks.onCommitted?.();
-    this.stats.writes += batch.length - failures.size;
-    for (const write of batch) {
-      if (failures.has(write)) write.reject(storageError(write.what, failures.get(write)));
-      else write.resolve();
+    this.stats.writes += written.length;
+    if (this.hooks.afterCommit === undefined) {
+      for (const write of written) write.resolve();
+      return;
     }
+    this.hooks.afterCommit((failure) => {
+      if (failure === undefined) for (const write of written) write.resolve();
+      else for (const write of written) write.reject(new StorageError(`Could not ${write.what} durably: ${failure.message}`, failure));
+    }, written.length);
   }
 
   private scheduleFlush(): void {
@@ -146,10 +170,7 @@ export class GroupCommit {
       for (const write of batch) write.reject(this.transactionError(write, batch.length, error));
       return true;
     }
-    this.stats.transactions++;
-    this.hooks.onCommitted?.();
-    this.stats.writes += batch.length;
-    for (const write of batch) write.resolve();
+    this.committed(batch);
     return true;
   }
 

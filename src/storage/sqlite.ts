@@ -1,19 +1,21 @@
 /**
- * SQLite storage (better-sqlite3, synchronous: a transaction and its fsync run on the event-loop thread): the
- * embedded default. One database file in WAL mode holds every history, workflow entry and alias. Every write
- * issued in the same event-loop turn goes into ONE transaction with one fsync (./sqlite-writes.ts), and the reads
- * of entries and histories of a turn share one read transaction (./sqlite-reads.ts).
+ * SQLite storage (better-sqlite3, synchronous: a transaction runs on the event-loop thread): the embedded default.
+ * One database file in WAL mode holds every history, workflow entry and alias. Every write issued in the same
+ * event-loop turn goes into ONE transaction (./sqlite-writes.ts), acknowledged once the WAL is synced after it
+ * (./sqlite-wal-sync.ts), and the reads of entries and histories of a turn share one read transaction
+ * (./sqlite-reads.ts).
  */
 import type Database from 'better-sqlite3';
 import type { HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { StorageError } from '../core/errors.js';
-import { storageError } from './storage-error.js';
+import { attempt, storageError } from './storage-error.js';
 import { RecordHistory, type RecordStore } from './record-history.js';
 import { eventBody, parseEvent, readOutcome, settle } from './sqlite-inbox.js';
 import { openStoreDatabase } from './sqlite-open.js';
 import { HeldOwnership, hasOwnerTable, readOwner } from './sqlite-owner.js';
 import { BackgroundCheckpoints } from './sqlite-checkpoints.js';
+import type { WalSync } from './sqlite-wal-sync.js';
 import { GroupCommit } from './sqlite-writes.js';
 import { TurnSnapshot } from './sqlite-reads.js';
 import { SqlitePages } from './sqlite-pages.js';
@@ -52,8 +54,9 @@ export type { SqliteStoreOptions, SqliteStoreStats, SqliteSynchronous } from './
 export class SqliteHistory extends RecordHistory {}
 
 /**
- * A {@link Store} in one SQLite database file (WAL mode, `synchronous = FULL` unless told otherwise). Several
- * processes may share the file; writes wait up to `busyTimeoutMs` for each other.
+ * A {@link Store} in one SQLite database file (WAL mode; a write resolves once it would survive a power loss,
+ * unless `synchronous: 'normal'`). Several processes may share the file; writes wait up to `busyTimeoutMs` for
+ * each other.
  *
  * Every write (history commit, clear, entry, alias, deletion) is queued and written with all the others of the
  * same event-loop turn in one transaction, each inside its own savepoint: a write that fails (say, a duplicate
@@ -75,7 +78,7 @@ export class SqliteHistory extends RecordHistory {}
  */
 export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites, WorkflowPages, WorkflowTimeline {
   /** Counters for tests and monitoring. */
-  readonly stats: SqliteStoreStats = { transactions: 0, failedTransactions: 0, writes: 0, readTransactions: 0 };
+  readonly stats: SqliteStoreStats = { transactions: 0, walSyncs: 0, failedTransactions: 0, writes: 0, readTransactions: 0 };
   private readonly db: Database.Database;
   private readonly statements: Statements;
   private readonly pages: SqlitePages;
@@ -85,6 +88,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   private readonly snapshot: TurnSnapshot;
   /** WAL checkpoints off the event loop, once the store is busy (see ./sqlite-checkpoints.ts); none in memory or read-only. */
   private readonly checkpoints: BackgroundCheckpoints | undefined;
+  /** Syncs the WAL after commits before they are acknowledged (`synchronous: 'full'`; see ./sqlite-wal-sync.ts). */
+  private readonly walSync: WalSync | undefined;
   private closed = false;
   private readonly readOnly: boolean;
   private readonly ownership: HeldOwnership;
@@ -101,14 +106,16 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     options: SqliteStoreOptions = {},
   ) {
     this.readOnly = options.readOnly === true;
-    ({ db: this.db, statements: this.statements } = openStoreDatabase(path, options));
-    this.ownership = new HeldOwnership(this.db, path);
+    ({ db: this.db, statements: this.statements, walSync: this.walSync } = openStoreDatabase(path, options, this.stats));
+    const walSync = this.walSync;
+    this.ownership = new HeldOwnership(this.db, path, walSync === undefined ? undefined : () => walSync.durable());
     const checkpoints = this.readOnly || this.db.memory ? undefined : new BackgroundCheckpoints(path, options.synchronous ?? 'full');
     this.checkpoints = checkpoints;
     this.snapshot = new TurnSnapshot(this.db, () => this.stats.readTransactions++);
     this.writes = new GroupCommit(this.db, this.stats, options.maxBatch ?? 1000, {
       beforeWrite: () => this.snapshot.end(),
       ...(checkpoints === undefined ? {} : { onCommitted: () => checkpoints.committed() }),
+      ...(walSync === undefined ? {} : { afterCommit: (settle, writes) => walSync.afterCommit(settle, writes), refusal: () => walSync.refusal() }),
     });
     this.pages = new SqlitePages(this.db);
   }
@@ -269,14 +276,14 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.readOnly) return Promise.reject(this.readOnlyError('take ownership'));
     // Queued writes go first: they were issued before, by whoever used the store until now.
     this.flush();
-    return attempt(`take ownership of ${this.path}`, () => this.ownership.acquire(owner));
+    return this.ownership.acquire(owner);
   }
 
   releaseOwnership(): Promise<void> {
     if (this.closed || !this.ownership.held) return Promise.resolve();
     // After every queued write: the next owner must not start before our last write is in.
     this.flush();
-    return attempt(`release ownership of ${this.path}`, () => this.ownership.release());
+    return this.ownership.release();
   }
 
   currentOwner(): Promise<StoreOwner | undefined> {
@@ -291,18 +298,15 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return Promise.resolve();
     this.flush();
     this.closed = true;
-    // The checkpointer's connection closes first: the store's, the last, then folds the WAL into the file.
-    if (this.checkpoints?.running === true) return this.checkpoints.stop().then(() => this.closeDatabase());
-    // Not started: it never will be.
-    void this.checkpoints?.stop();
-    return this.closeDatabase();
-  }
-
-  private closeDatabase(): Promise<void> {
-    return attempt(`close the SQLite database ${this.path}`, () => {
-      this.ownership.release();
-      this.db.close();
-    });
+    const released = this.ownership.release();
+    // Then the syncs under way complete (no user code is waited for), the checkpointer's connection closes, and
+    // the store's, the last, folds the WAL into the file.
+    const closed = released
+      .catch(() => undefined)
+      .then(() => this.walSync?.close())
+      .then(() => this.checkpoints?.stop())
+      .then(() => attempt(`close the SQLite database ${this.path}`, () => this.db.close()));
+    return closed.then(() => released);
   }
 
   /**
@@ -396,13 +400,4 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
  */
 export function openSqliteStore(path: string, options?: SqliteStoreOptions): Promise<SqliteStore> {
   return SqliteStore.open(path, options);
-}
-
-/** Run `run` now; its result, or what it throws as a StorageError saying what could not be done, as a promise. */
-function attempt<T>(what: string, run: () => T): Promise<T> {
-  try {
-    return Promise.resolve(run());
-  } catch (error) {
-    return Promise.reject(storageError(what, error));
-  }
 }

@@ -11,3 +11,12 @@ export function storageError(what: string, error: unknown): Error {
   if (isQuestError(error)) return error;
   return new StorageError(`Could not ${what}: ${describeFailure(error)}`, error);
 }
+
+/** Run `run` now; its result, or what it throws as a StorageError saying what could not be done, as a promise. */
+export function attempt<T>(what: string, run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(storageError(what, error));
+  }
+}
