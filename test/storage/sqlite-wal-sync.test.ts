@@ -121,7 +121,8 @@ describe('sqlite store: a write is acknowledged once the WAL is synced after its
       writes.flush();
       assert.equal(sync.syncedNow, 1);
       await quick;
-      sync.slowNowMs = 4 * SLOW_SYNC_MS / 0.25;
+      // Slow enough that one sync takes the moving average past the mark.
+      sync.slowNowMs = 20 * SLOW_SYNC_MS;
       await group(LARGE);
       assert.equal(sync.syncedNow, 2);
       const afterSlow = group(LARGE);
