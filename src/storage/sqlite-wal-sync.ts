@@ -12,9 +12,12 @@
  * `fdatasync`; a write is acknowledged (its promise resolved) only once a sync that began after its transaction
  * committed has completed. Where the sync runs:
  * - A large group (more than {@link INLINE_SYNC_MAX_WRITES} writes: many workflows are busy) when the recent
- *   syncs were slow (over {@link SLOW_SYNC_MS}): on libuv's thread pool. Meanwhile the event loop goes on, runs
- *   workflows and commits the next groups, and the next sync covers every group committed while one was under
- *   way. With the ~3 ms syncs above: 5,000–7,300/s and 5,400–12,600/s.
+ *   syncs were slow (over {@link SLOW_SYNC_MS}) and the event loop had work during them: on libuv's thread pool.
+ *   Meanwhile the event loop goes on, runs workflows and commits the next groups, and the next sync covers every
+ *   group committed while one was under way. With the ~3 ms syncs above: 5,600–7,500/s and 4,400–11,500/s.
+ *   "Had work" is told by groups committed while the recent pool syncs ran: when every busy workflow waits on the
+ *   same commit (workflows stepping in lockstep), nothing runs meanwhile, and the syncs go back on the event loop,
+ *   but for one in {@link PROBE_EVERY} sent to the pool to see whether that has changed.
  * - Otherwise on the event loop, at once, as SQLite's own would. A small group is one workflow taking steps one
  *   after the other, or a few: there is little else to run meanwhile, and the trip to a pool thread and back
  *   costs more than it frees (measured here: an 8 KiB overwrite and fdatasync took 280–330 µs on the event loop,
@@ -64,8 +67,16 @@ export const INLINE_SYNC_MAX_WRITES = 32;
  */
 export const SLOW_SYNC_MS = 0.5;
 
-/** The weight of the latest sync in the moving average of their durations. */
+/** The weight of the latest sync in the moving averages of their durations and of their overlap with commits. */
 const LATEST_SYNC_WEIGHT = 0.25;
+
+/**
+ * Under this share of recent pool syncs during which a group was committed, large groups are synced on the event
+ * loop (nothing else ran meanwhile: the trip to the pool only added latency), but for one in PROBE_EVERY.
+ */
+const OVERLAP_MARK = 0.5;
+/** Of the large groups of a slow disk synced on the event loop for want of overlap, one in this many goes to the pool. */
+export const PROBE_EVERY = 16;
 
 /** What the store is told of a sync's outcome for the writes it covers: nothing when they are durable. */
 export type SettleDurable = (failure?: StorageError) => void;
@@ -85,6 +96,10 @@ export class WalSync {
   private idle: Array<() => void> = [];
   /** How long the recent syncs took, in ms (a moving average): see SLOW_SYNC_MS. */
   private recentSyncMs = 0;
+  /** The share of recent pool syncs during which a group was committed (a moving average): see OVERLAP_MARK. */
+  private recentOverlap = 1;
+  /** Large groups of a slow disk synced on the event loop for want of overlap: see PROBE_EVERY. */
+  private withoutProbe = 0;
 
   /**
    * `file` syncs the WAL, `stats.walSyncs` counts the syncs begun; `path` names the database in errors; a sync
@@ -119,12 +134,12 @@ export class WalSync {
 
   /**
    * A transaction of `writes` writes has committed: call `settle` once everything committed until now is on disk
-   * (with no argument), or with the StorageError that says why it may not be. A small group, and a large one
-   * while syncs are quick, is synced before this returns, unless a sync is under way (the next one then covers it).
+   * (with no argument), or with the StorageError that says why it may not be. Unless a sync is under way (the
+   * next one then covers it), the group is synced before this returns, or on the pool (see the module comment).
    */
   afterCommit(settle: SettleDurable, writes: number): void {
     if (this.failure === undefined) {
-      if (this.syncing || (writes > INLINE_SYNC_MAX_WRITES && this.recentSyncMs > this.slowSyncMs)) {
+      if (this.syncing || this.offTheLoop(writes)) {
         this.waiting.push(settle);
         if (!this.syncing) this.begin();
         return;
@@ -153,6 +168,14 @@ export class WalSync {
     return closed.then(() => this.closeFile());
   }
 
+  /** Whether the sync of a group of `writes` writes goes to the thread pool (see the module comment). */
+  private offTheLoop(writes: number): boolean {
+    if (writes <= INLINE_SYNC_MAX_WRITES || this.recentSyncMs <= this.slowSyncMs) return false;
+    if (this.recentOverlap >= OVERLAP_MARK) return true;
+    this.withoutProbe = (this.withoutProbe + 1) % PROBE_EVERY;
+    return this.withoutProbe === 0;
+  }
+
   private syncNow(): void {
     this.stats.walSyncs++;
     const began = performance.now();
@@ -177,6 +200,7 @@ export class WalSync {
     const began = performance.now();
     this.file.later((error) => {
       this.took(began);
+      this.recentOverlap += ((this.waiting.length > 0 ? 1 : 0) - this.recentOverlap) * LATEST_SYNC_WEIGHT;
       this.syncing = false;
       if (error !== null) this.failure ??= this.syncFailure(error);
       for (const settle of covered) settle(this.failure);

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import { GroupCommit } from '../../src/storage/sqlite-writes.js';
-import { INLINE_SYNC_MAX_WRITES, SLOW_SYNC_MS, WalSync, type SyncFile } from '../../src/storage/sqlite-wal-sync.js';
+import { INLINE_SYNC_MAX_WRITES, PROBE_EVERY, SLOW_SYNC_MS, WalSync, type SyncFile } from '../../src/storage/sqlite-wal-sync.js';
 import type { SqliteStoreStats } from '../../src/storage/sqlite-options.js';
 import { inTempDir, untilSettled } from '../helpers.js';
 import { record } from './conformance.js';
@@ -131,6 +131,34 @@ describe('sqlite store: a write is acknowledged once the WAL is synced after its
       complete(sync);
       await afterSlow;
     }, SLOW_SYNC_MS);
+  });
+
+  test('large groups go back on the event loop when nothing is committed during their pool syncs, but for a probe every PROBE_EVERY', async () => {
+    const sync = heldSync();
+    await withWrites(sync, async ({ writes, group }) => {
+      /** A large group synced on the pool, nothing committed during its sync. */
+      const onThePool = async (): Promise<void> => {
+        const written = group(LARGE);
+        await untilSettled(() => sync.pending.length === 1);
+        complete(sync);
+        await written;
+      };
+      /** A large group synced on the event loop. */
+      const onTheLoop = async (): Promise<void> => {
+        const before = sync.syncedNow;
+        const written = group(LARGE);
+        writes.flush();
+        assert.equal(sync.syncedNow, before + 1, 'synced off the event loop');
+        await written;
+      };
+      // Workflows in lockstep: each group waits alone for its sync.
+      for (let i = 0; i < 3; i++) await onThePool();
+      for (let i = 1; i < PROBE_EVERY; i++) await onTheLoop();
+      // The probe; it finds nothing committed during its sync either.
+      await onThePool();
+      await onTheLoop();
+      assert.equal(sync.pending.length, 0);
+    });
   });
 
   test('a large group waits for its sync off the event loop; one committed while that sync is under way waits for the next one', async () => {
