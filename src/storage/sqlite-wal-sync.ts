@@ -1,11 +1,12 @@
 /**
- * Durable commits of a SqliteStore without an fsync on the event loop.
+ * Durable commits of a SqliteStore, the WAL synced by Quest: off the event loop when the disk is slow and the loop
+ * has other work.
  *
  * better-sqlite3 runs a transaction, its commit and, with SQLite's `synchronous = FULL`, the commit's fsync of
  * the WAL on the thread that runs every workflow: the process computes nothing while the disk syncs. On a disk
  * whose sync takes milliseconds (a network volume, a busy disk) that is most of the time of busy workflows:
- * with syncs of ~3 ms, one-step workflows started 100,000 at once ran at 3,800–5,800/s, 1,000 at once at
- * 4,000–7,200/s (bench/scale.ts).
+ * with syncs of ~3 ms, one-step workflows started 100,000 at once ran at 3,650–4,140/s, 1,000 at once at
+ * 3,050–7,950/s (bench/scale.ts's manager rates; docs/performance.md, ninth round).
  *
  * So a store opened with `synchronous: 'full'` (the default) has SQLite commit with `synchronous = NORMAL`, which
  * writes the transaction's frames to the WAL and does not sync them, and syncs the WAL itself here, with
@@ -14,7 +15,7 @@
  * - A large group (more than {@link INLINE_SYNC_MAX_WRITES} writes: many workflows are busy) when the recent
  *   syncs were slow (over {@link SLOW_SYNC_MS}) and the event loop had work during them: on libuv's thread pool.
  *   Meanwhile the event loop goes on, runs workflows and commits the next groups, and the next sync covers every
- *   group committed while one was under way. With the ~3 ms syncs above: 5,600–7,500/s and 4,400–11,500/s.
+ *   group committed while one was under way. With the ~3 ms syncs above: 5,570–7,590/s and 4,430–14,300/s.
  *   "Had work" is told by groups committed while the recent pool syncs ran: when every busy workflow waits on the
  *   same commit (workflows stepping in lockstep), nothing runs meanwhile, and the syncs go back on the event loop,
  *   but for one in {@link PROBE_EVERY} sent to the pool to see whether that has changed.
