@@ -56,7 +56,7 @@ export interface SyncFile {
 }
 
 /**
- * The largest group of writes whose sync runs on the event loop (see the module comment). A one-step workflow
+ * The largest group of writes whose sync always runs on the event loop (see the module comment). A one-step workflow
  * writes three times (its entry, its step, its end); 100,000 started at once commit groups of about 190 writes.
  */
 export const INLINE_SYNC_MAX_WRITES = 32;

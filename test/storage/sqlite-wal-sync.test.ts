@@ -265,7 +265,7 @@ describe('sqlite store: syncing the WAL', () => {
       assert.equal(store.stats.walSyncs, 1);
       await Promise.all([1, 2, 3].map((i) => store.history(`v${i}`).commit({ append: [record(1)], remove: [] })));
       assert.equal(store.stats.walSyncs, 2);
-      // A large group: synced off the event loop.
+      // A large group: one sync, on the event loop or off it as this disk's speed decides.
       await Promise.all(Array.from({ length: LARGE }, (_, i) => store.history(`u${i}`).commit({ append: [record(1)], remove: [] })));
       assert.equal(store.stats.transactions, 3);
       assert.equal(store.stats.walSyncs, 3);
