@@ -151,12 +151,13 @@ const S3_SCHEME = 's3://';
 /**
  * A DynamoDB store in table `dynamodb://<table>`, reached as the AWS SDK reaches it from the environment
  * (AWS_REGION, credentials, AWS_ENDPOINT_URL_DYNAMODB for a local server). Inspecting and posting need the
- * table to be there and read or post only; running creates it when it is missing.
+ * table to be there; inspecting opens it read-only (no request writes), posting writes to the inbox only;
+ * running creates the table when it is missing.
  */
 async function openDynamo(location: string, mode: StoreMode): Promise<CliStore> {
   const table = location.slice(DYNAMODB_SCHEME.length);
   const { DynamoStore } = await loadCloudStore(location, () => import('../storage/dynamodb/store.js'), '@aws-sdk/client-dynamodb');
-  return openedAs(location, () => DynamoStore.open({ table, createTable: mode === 'run' }));
+  return openedAs(location, () => DynamoStore.open({ table, createTable: mode === 'run', readOnly: mode === 'inspect' }));
 }
 
 /**

@@ -2,8 +2,8 @@
  * The CLI against the cloud stores, as against SQLite and PostgreSQL, with the endpoints and credentials from
  * the AWS SDK's usual environment, against dynalite and s3rver on 127.0.0.1:
  * - `--db dynamodb://<table>`: `quest run` creates the table and runs a workflow to its end; `list`, `result`
- *   and `resources` read without writing an item; `send` posts to the table's inbox; a missing table is
- *   reported, not created, by an inspection;
+ *   and `resources` read without writing an item (the store opened read-only); `send` posts to the table's
+ *   inbox; a missing table is reported, not created, by an inspection;
  * - `--db s3://<bucket>/<prefix>`: the same, the inspections opening the store read-only (no write request,
  *   not even the probe of conditional writes); `send` says the store has no inbox, and writes nothing.
  */

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../../src/storage/dynamodb/index.js';
 import { isQuestError } from '../../src/core/errors.js';
 import { newStoreOwner } from '../../src/storage/owner.js';
@@ -185,5 +185,58 @@ describe('dynamodb store: one writer per history, batched deletes', () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+describe('dynamodb store: opened read-only', () => {
+  /** Every item of `table`, as stored. */
+  async function scan(table: string) {
+    const { Items: items = [] } = await raw.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
+    return items.sort((a, b) => `${a.pk?.S}/${a.sk?.S}`.localeCompare(`${b.pk?.S}/${b.sk?.S}`));
+  }
+
+  test('a store opened read-only reads, and refuses every write and ownership with StorageError; the table is unchanged', async () => {
+    const table = freshName('read-only');
+    const writer = await open(table);
+    await writer.putWorkflow(entry('w', 1));
+    await writer.history('w').commit({ append: [record(1)], remove: [] });
+    await writer.putAlias('a', 'w');
+    await writer.close();
+    const before = await scan(table);
+    const reader = await DynamoStore.open({ table, endpoint: dynamo.endpoint, credentials: LOCAL_CREDENTIALS, readOnly: true });
+    try {
+      assert.deepEqual((await reader.listWorkflows()).map((stored) => stored.id), ['w']);
+      assert.deepEqual((await reader.history('w').load()).map((r) => r.seq), [1]);
+      assert.equal(await reader.getAlias('a'), 'w');
+      const readOnly = (error: unknown) => isQuestError(error, 'STORAGE_FAILURE') && /open read-only/.test((error as Error).message);
+      await assert.rejects(reader.putWorkflow(entry('v', 2)), readOnly);
+      await assert.rejects(reader.history('w').commit({ append: [record(2)], remove: [] }), readOnly);
+      await assert.rejects(reader.putAlias('b', 'w'), readOnly);
+      await assert.rejects(reader.deleteWorkflow('w'), readOnly);
+      await assert.rejects(reader.postEvent({ workflowId: 'w', resource: 'q', identity: null, action: 'put', args: [1] }), readOnly);
+      await assert.rejects(reader.acquireOwnership(newStoreOwner()), readOnly);
+    } finally {
+      await reader.close();
+    }
+    assert.deepEqual(await scan(table), before, 'no item added, changed nor removed');
+  });
+
+  test('read-only leaves the caller\'s own client able to write, and cannot go with createTable', async () => {
+    const table = freshName('read-only-client');
+    await (await open(table)).close();
+    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    try {
+      const reader = await DynamoStore.open({ table, client, readOnly: true });
+      await assert.rejects(reader.putWorkflow(entry('w', 1)), (error: unknown) => isQuestError(error, 'STORAGE_FAILURE'));
+      await reader.close();
+      await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'other' }, sk: { S: 'x' } } }));
+      assert.equal((await scan(table)).filter((item) => item.pk?.S === 'other').length, 1);
+    } finally {
+      client.destroy();
+    }
+    await assert.rejects(
+      DynamoStore.open({ table, endpoint: dynamo.endpoint, credentials: LOCAL_CREDENTIALS, readOnly: true, createTable: true }),
+      (error: unknown) => isQuestError(error, 'INVALID_ARGUMENT') && /read-only/.test((error as Error).message),
+    );
   });
 });

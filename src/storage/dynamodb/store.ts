@@ -21,6 +21,7 @@ import { DynamoHistories } from './history.js';
 import { DynamoOwnership } from './owner.js';
 import { DynamoInbox } from './inbox.js';
 import { queryPartition } from './table.js';
+import { readOnlyClient } from './read-only.js';
 
 /** Options of {@link DynamoStore.open}. */
 export interface DynamoStoreOptions extends AwsConnectionOptions {
@@ -30,6 +31,12 @@ export interface DynamoStoreOptions extends AwsConnectionOptions {
   createTable?: boolean;
   /** A client of yours (then endpoint, region and credentials are ignored; close() leaves it open). */
   client?: DynamoDBClient;
+  /**
+   * Open for inspection: the store sends read requests only (DescribeTable, GetItem, Query), and every write
+   * (an entry, a history, an alias, the inbox, ownership) is refused with StorageError before any request is
+   * made. Not with `createTable` (InvalidArgumentError).
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -77,8 +84,8 @@ export class DynamoStore extends CloudStore implements Store, EventInbox {
   }
 
   /**
-   * Connect and check (or create, with `createTable`) the table. Rejects with StorageError when it cannot be
-   * reached or does not exist, InvalidArgumentError for bad options.
+   * Connect and check (or create, with `createTable`) the table; with `readOnly`, for reading only. Rejects
+   * with StorageError when it cannot be reached or does not exist, InvalidArgumentError for bad options.
    *
    * @example
    * const store = await DynamoStore.open({ table: 'quest', endpoint: 'http://127.0.0.1:8000', createTable: true });
@@ -90,11 +97,15 @@ export class DynamoStore extends CloudStore implements Store, EventInbox {
         `DynamoStore needs a table name of 3 to 255 letters, digits, '_', '-' or '.' (option table or env QUEST_DYNAMODB_TABLE; got ${JSON.stringify(table)}).`,
       );
     }
-    const client = options.client ?? new DynamoDBClient(clientConfig(options, 'DynamoStore'));
+    if (options.readOnly === true && options.createTable === true) {
+      throw new InvalidArgumentError('DynamoStore cannot both create its table and be read-only: open it without readOnly to create the table, or without createTable to inspect it.');
+    }
+    const ownClient = options.client ?? new DynamoDBClient(clientConfig(options, 'DynamoStore'));
+    const client = options.readOnly === true ? readOnlyClient(ownClient, table) : ownClient;
     try {
       await prepareTable(client, table, options.createTable === true);
     } catch (error) {
-      if (options.client === undefined) client.destroy();
+      if (options.client === undefined) ownClient.destroy();
       throw storageError(`open the DynamoDB store (table ${JSON.stringify(table)}). Are the region, credentials and endpoint right?`, error);
     }
     return new DynamoStore(client, options.client === undefined, table);
