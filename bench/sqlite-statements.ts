@@ -11,11 +11,12 @@
  *
  * Each variant (every page size; with `--drop-index`, also 4 KiB pages without that index) runs `--runs` times,
  * the variants alternated so that the machine's moments fall on all of them alike; prints µs per workflow for
- * all of it and for the COMMITs alone, and WAL frames per workflow, medians (docs/performance.md, "Tenth
- * round"). Measures the TypeScript sources through tsx, as most benchmarks here: the JSON and the rows are made
- * by slower code than users run, the SQL is the same.
+ * all of it and for the COMMITs alone, and WAL frames per workflow, medians, then the WAL frames of a group by
+ * the table or index they belong to (docs/performance.md, "Tenth round"). Measures the TypeScript sources
+ * through tsx, as most benchmarks here: the JSON and the rows are made by slower code than users run, the SQL
+ * is the same.
  */
-import { rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { WorkflowEntry } from '../src/storage/store.js';
@@ -40,6 +41,8 @@ interface Figures {
   totalUs: number;
   commitUs: number;
   frames: number;
+  /** WAL frames by the B-tree (table or index) of their page. */
+  framesByTree: Map<string, number>;
 }
 
 const directory = scratchDirectory('quest-bench-sqlite-statements-');
@@ -91,9 +94,28 @@ function runOnce(variant: Variant): Figures {
   }
   const totalUs = Number(process.hrtime.bigint() - started) / 1000 / WORKFLOWS;
   const frames = (statSync(`${path}-wal`).size - 32) / (24 + variant.pageSize) / WORKFLOWS;
+  const framesByTree = walFramesByTree(db, `${path}-wal`, variant.pageSize);
   db.close();
   rmSync(path, { force: true });
-  return { totalUs, commitUs: Number(commitNs) / 1000 / WORKFLOWS, frames };
+  return { totalUs, commitUs: Number(commitNs) / 1000 / WORKFLOWS, frames, framesByTree };
+}
+
+/**
+ * The frames of the WAL at `walPath` (never checkpointed: every commit's frames are there) counted by the B-tree
+ * their page belongs to now (SQLite's dbstat table); page 1 is the schema's, a page no B-tree holds is "free".
+ * Frame layout: https://www.sqlite.org/walformat.html (a 32-byte header, then 24-byte frame headers, each
+ * starting with its page number, big-endian).
+ */
+function walFramesByTree(db: Database.Database, walPath: string, pageSize: number): Map<string, number> {
+  const owners = new Map<number, string>();
+  for (const { name, pageno } of db.prepare<[], { name: string; pageno: number }>('SELECT name, pageno FROM dbstat').all()) owners.set(pageno, name);
+  const wal = readFileSync(walPath);
+  const byTree = new Map<string, number>();
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    const tree = owners.get(wal.readUInt32BE(at)) ?? 'free';
+    byTree.set(tree, (byTree.get(tree) ?? 0) + 1);
+  }
+  return byTree;
 }
 
 const variants: Variant[] = PAGE_SIZES.map((pageSize) => ({ pageSize }));
@@ -109,4 +131,8 @@ for (const [n, variant] of variants.entries()) {
   const commit = median(runs.map((r) => r.commitUs));
   const name = `pages of ${variant.pageSize} B${variant.without === undefined ? '' : `, without ${variant.without}`}`;
   console.log(`  ${name.padEnd(46)} ${total.toFixed(2)} µs per workflow (runs ${runs.map((r) => r.totalUs.toFixed(1)).join(' / ')}), COMMIT ${commit.toFixed(2)}; ${median(runs.map((r) => r.frames)).toFixed(2)} WAL frames`);
+  const groups = Math.ceil(WORKFLOWS / GROUP) + 2;
+  // The few frames of the schema's creation on trees the workflows never touch are left out.
+  const byTree = [...(runs.at(-1)?.framesByTree ?? new Map<string, number>())].filter(([, count]) => count >= groups / 10).sort((a, b) => b[1] - a[1]);
+  console.log(`    WAL frames per group, by B-tree (last run): ${byTree.map(([tree, count]) => `${tree} ${(count / groups).toFixed(1)}`).join(', ')}`);
 }
