@@ -1,6 +1,6 @@
 /**
  * The SQL of one-step workflows alone, without the manager: what SqliteStore's statements and commits cost per
- * workflow, and how many WAL frames they write, for one page size. Each group transaction holds what a group
+ * workflow, and how many WAL frames they write, by page size. Each group transaction holds what a group
  * commit of the manager holds at 100,000 workflows started at once: the creation of `--group` workflows, the
  * step record (and history count) of the group before, and the finish (entry and history cleared) of the one
  * before that, through the store's own schema (MIGRATIONS) and statements (prepare, writeEntryRow,
@@ -16,13 +16,13 @@
  * through tsx, as most benchmarks here: the JSON and the rows are made by slower code than users run, the SQL
  * is the same.
  */
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { WorkflowEntry } from '../src/storage/store.js';
 import { MIGRATIONS } from '../src/storage/sqlite-migrations.js';
 import { entryRow, prepare, toRows, writeEntryRow, writeRecords } from '../src/storage/sqlite-statements.js';
-import type { HistoryRecord } from '../src/core/records.js';
+import { FORMAT_VERSION, type StepEndRecord } from '../src/core/records.js';
 import { median, numberOption, scratchDirectory, stringOption } from './harness.js';
 
 const WORKFLOWS = numberOption('workflows', 100_000);
@@ -30,6 +30,8 @@ const GROUP = numberOption('group', 64);
 const RUNS = numberOption('runs', 3);
 const PAGE_SIZES = (stringOption('page-sizes') ?? '4096').split(',').map(Number);
 const DROP_INDEX = stringOption('drop-index');
+/** The group transactions of a run: two more than the creations need, for the last steps and finishes. */
+const GROUPS = Math.ceil(WORKFLOWS / GROUP) + 2;
 
 /** What one variant measures: a page size, and an index left out (or none). */
 interface Variant {
@@ -54,8 +56,8 @@ function entry(i: number, finished: boolean): WorkflowEntry {
   return (finished ? { ...base, state: 'completed', finishedAt: Date.now(), result: i + 1 } : { ...base, state: 'running' }) as WorkflowEntry;
 }
 
-function stepRecord(i: number): HistoryRecord {
-  return { v: 1, seq: 1, t: Date.now(), task: 'main', type: 'step_end', id: 'one', ok: true, value: i + 1 } as unknown as HistoryRecord;
+function stepRecord(i: number): StepEndRecord {
+  return { v: FORMAT_VERSION, seq: 1, t: Date.now(), task: 'main', type: 'step_end', id: 'one', result: i + 1 };
 }
 
 /** Workflows [from, to) of the run (clamped). */
@@ -83,7 +85,8 @@ function runOnce(variant: Variant): Figures {
   const commit = db.prepare('COMMIT');
   let commitNs = 0n;
   const started = process.hrtime.bigint();
-  for (let at = 0; at < WORKFLOWS + 2 * GROUP; at += GROUP) {
+  for (let group = 0; group < GROUPS; group++) {
+    const at = group * GROUP;
     begin.run();
     for (const i of range(at, at + GROUP)) writeEntryRow(statements, 'create', entryRow(entry(i, false)));
     for (const i of range(at - GROUP, at)) writeRecords(statements, `w${i}`, toRows({ append: [stepRecord(i)], remove: [] }), []);
@@ -93,8 +96,8 @@ function runOnce(variant: Variant): Figures {
     commitNs += process.hrtime.bigint() - committing;
   }
   const totalUs = Number(process.hrtime.bigint() - started) / 1000 / WORKFLOWS;
-  const frames = (statSync(`${path}-wal`).size - 32) / (24 + variant.pageSize) / WORKFLOWS;
   const framesByTree = walFramesByTree(db, `${path}-wal`, variant.pageSize);
+  const frames = [...framesByTree.values()].reduce((sum, count) => sum + count, 0) / WORKFLOWS;
   db.close();
   rmSync(path, { force: true });
   return { totalUs, commitUs: Number(commitNs) / 1000 / WORKFLOWS, frames, framesByTree };
@@ -131,8 +134,7 @@ for (const [n, variant] of variants.entries()) {
   const commit = median(runs.map((r) => r.commitUs));
   const name = `pages of ${variant.pageSize} B${variant.without === undefined ? '' : `, without ${variant.without}`}`;
   console.log(`  ${name.padEnd(46)} ${total.toFixed(2)} µs per workflow (runs ${runs.map((r) => r.totalUs.toFixed(1)).join(' / ')}), COMMIT ${commit.toFixed(2)}; ${median(runs.map((r) => r.frames)).toFixed(2)} WAL frames`);
-  const groups = Math.ceil(WORKFLOWS / GROUP) + 2;
   // The few frames of the schema's creation on trees the workflows never touch are left out.
-  const byTree = [...(runs.at(-1)?.framesByTree ?? new Map<string, number>())].filter(([, count]) => count >= groups / 10).sort((a, b) => b[1] - a[1]);
-  console.log(`    WAL frames per group, by B-tree (last run): ${byTree.map(([tree, count]) => `${tree} ${(count / groups).toFixed(1)}`).join(', ')}`);
+  const byTree = [...(runs.at(-1)?.framesByTree ?? new Map<string, number>())].filter(([, count]) => count >= GROUPS / 10).sort((a, b) => b[1] - a[1]);
+  console.log(`    WAL frames per group, by B-tree (last run): ${byTree.map(([tree, count]) => `${tree} ${(count / GROUPS).toFixed(1)}`).join(', ')}`);
 }
