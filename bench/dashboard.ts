@@ -19,6 +19,7 @@ import { QuestServer } from '../src/server/server.js';
 import { SqliteStore } from '../src/storage/sqlite.js';
 import { launchChromium, workflows } from '../test/dashboard/support.js';
 import { formatDuration, formatInt, machineLoad, median, now, numberOption, scratchDirectory } from './harness.js';
+import { seedFinished } from './workloads.js';
 
 const WORKFLOWS = numberOption('workflows', 10_000);
 const LOADS = numberOption('loads', 9);
@@ -35,17 +36,7 @@ const ui = join(dir, 'ui');
 await buildDashboard(ui);
 const store = await SqliteStore.open(join(dir, 'bench.sqlite'));
 let seeded = now();
-const base = Date.now() - WORKFLOWS * 1000;
-// Finished workflows as the manager leaves them, written concurrently (the store commits them in groups), 10,000 at
-// a time (a million promises at once would hold a million entries).
-for (let from = 0; from < WORKFLOWS; from += 10_000) {
-  await Promise.all(
-    Array.from({ length: Math.min(10_000, WORKFLOWS - from) }, (_, k) => {
-      const n = from + k;
-      return store.putWorkflow({ id: `w${n}`, type: n % 3 === 0 ? 'gate' : 'tally', args: [], state: 'completed', startedAt: base + n * 1000, finishedAt: base + n * 1000 + 500, result: n, deleteOnFinish: false });
-    }),
-  );
-}
+await seedFinished(store, WORKFLOWS, 'w');
 seeded = now() - seeded;
 const manager = await WorkflowManager.open({ store, workflows, inboxPollMs: 0 });
 await manager.start('tally', 'live');

@@ -1,6 +1,7 @@
 /**
  * The paged workflow list of a PostgresStore (WorkflowPages) at 100,000 and 1,000,000 workflows: the counts by
- * state and type (what `quest list` and the server's paged `workflows` call show), first pages filtered by type,
+ * state and type (what `quest list` and the server's paged `workflows` call show), first pages filtered by type
+ * or found by a search (and a search's counts),
  * and the upgrade of a schema that holds them (the store opened on a schema of version 3 migrates it).
  *
  *   npx tsx bench/postgres-pages.ts                      100,000 and 1,000,000
@@ -31,6 +32,9 @@ const PAGES: [string, WorkflowPageQuery][] = [
   ['first page of 50, type (0.01 %)', { type: 'rare', limit: 50 }],
   ['first page of 50, state running + type', { state: 'running', type: 'type3', limit: 50 }],
   ['first page of 50, state + type with none', { state: 'failed', type: 'rare', limit: 50 }],
+  ['first page of 50, a search finding none', { search: 'nobody', limit: 50 }],
+  ['first page of 50, a search finding a few', { search: 'w12345', limit: 50 }],
+  ['first page of 50, a search finding all', { search: 'w', limit: 50 }],
 ];
 
 /** `n` finished-looking entries (and a few running ones) in `schema`, at schema version BASE_VERSION. */
@@ -60,6 +64,8 @@ interface SizeFigures {
   /** The first count after the store opened, before any VACUUM (the upgrade leaves no page marked all-visible). */
   firstCountMs: number;
   countMs: number;
+  /** countWorkflows({ search }) of a search finding none. */
+  searchCountMs: number;
   pageMs: number[];
 }
 
@@ -84,6 +90,11 @@ async function figuresAt(admin: pg.Pool, n: number): Promise<SizeFigures> {
         await store.countWorkflows();
         return now() - start;
       }, { gcBetween: false });
+      const searchCount = await measure(async () => {
+        start = now();
+        await store.countWorkflows({ search: 'nobody' });
+        return now() - start;
+      }, { gcBetween: false });
       const pageMs: number[] = [];
       for (const [, query] of PAGES) {
         const page = await measure(async () => {
@@ -93,7 +104,7 @@ async function figuresAt(admin: pg.Pool, n: number): Promise<SizeFigures> {
         }, { gcBetween: false });
         pageMs.push(page.medianMs);
       }
-      return { n, openMs, firstCountMs, countMs: count.medianMs, pageMs };
+      return { n, openMs, firstCountMs, countMs: count.medianMs, searchCountMs: searchCount.medianMs, pageMs };
     } finally {
       await store.close();
     }
@@ -111,6 +122,7 @@ try {
     [`open: migrate a schema of version ${BASE_VERSION}`, ...results.map((r) => formatDuration(r.openMs))],
     ['countWorkflows(), the first after opening (before a VACUUM)', ...results.map((r) => formatDuration(r.firstCountMs))],
     ['countWorkflows() after VACUUM ANALYZE (median of 5)', ...results.map((r) => formatDuration(r.countMs))],
+    ["countWorkflows({ search }), a search finding none (median of 5)", ...results.map((r) => formatDuration(r.searchCountMs))],
     ...PAGES.map(([name], i) => [`${name} (median of 5)`, ...results.map((r) => formatDuration(r.pageMs[i]!))]),
   ];
   const columns = [{ header: 'figure', align: 'left' as const }, ...results.map((r) => ({ header: `${formatInt(r.n)} workflows` }))];

@@ -83,7 +83,7 @@ export type {
   ClaimRequest,
 } from './storage/store.js';
 export { hasPages, MAX_WORKFLOW_PAGE } from './storage/workflow-pages.js';
-export type { WorkflowPageQuery, WorkflowEntryPage, WorkflowCount, WorkflowPages } from './storage/workflow-pages.js';
+export type { WorkflowPageQuery, WorkflowEntryPage, WorkflowCount, WorkflowCountFilter, WorkflowPages } from './storage/workflow-pages.js';
 export { hasTimeline, MAX_TIME_BUCKETS } from './storage/workflow-timeline.js';
 export type { TimeBuckets, TimeCounts, WorkflowTimeline } from './storage/workflow-timeline.js';
 export { WorkflowManager } from './manager/workflow-manager.js';
@@ -102,7 +102,7 @@ export type {
   WorkflowInfo,
   ResidencyInfo,
 } from './manager/types.js';
-export type { ListPage, ListPageQuery, StatusCount } from './manager/list-pages.js';
+export type { HeldStatus, ListPage, ListPageQuery, StatusCount } from './manager/list-pages.js';
 export { QueueProxy, StateProxy, EventProxy, IdentityQueueProxy } from './manager/proxies.js';
 export type { SignalOptions } from './manager/signals.js';
 export type { LeaseOptions } from './manager/claims.js';

@@ -4,8 +4,9 @@
  * status and type. On a store with WorkflowPages a page reads its own entries only; on another store it reads
  * the whole list and cuts the page from it (readWorkflowPage in ../storage/workflow-pages.ts).
  */
-import type { Store, WorkflowState } from '../storage/store.js';
-import { checkPageQuery, readWorkflowCounts, readWorkflowPage, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Store, WorkflowEntry, WorkflowState } from '../storage/store.js';
+import { checkPageQuery, hasPages, pageOfEntries, readWorkflowCounts, readWorkflowPage, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
 import type { ManagedStatus, WorkflowInfo } from './types.js';
 import { managedStatus, workflowInfo } from './workflow-info.js';
@@ -22,9 +23,21 @@ export interface ListPageQuery {
   after?: string;
   /** Only the workflow of this id, or else the one holding this alias (one line at most; `after` does not apply). */
   id?: string;
+  /** Only the workflows whose id contains this text, or that hold an alias containing it (case-sensitive). */
+  search?: string;
+  /**
+   * Only the workflows this manager holds stopped: `suspended`, or `damaged` (not run: their history is
+   * damaged). Read from the manager's memory, which holds every such workflow of its store (it takes up every
+   * unfinished one when it opens), not from the store's list: as fast at a million workflows as at ten. Their
+   * pages have cursors of their own. `state`, when given, must be 'running'.
+   */
+  status?: HeldStatus;
   /** Also count the workflows of each status and type (one more read: ask for it when the counts are shown). */
   counts?: boolean;
 }
+
+/** The statuses of the workflows a manager holds but does not run (see ListPageQuery.status). */
+export type HeldStatus = Extract<ManagedStatus, 'suspended' | 'damaged'>;
 
 /** How many workflows of one type have one status. */
 export interface StatusCount {
@@ -55,21 +68,62 @@ export interface ListPageDeps {
 
 /** The page `query` asks for. */
 export async function listPage(deps: ListPageDeps, query: ListPageQuery): Promise<ListPage> {
-  const { counts, id, ...pageQuery } = query;
-  const page = id !== undefined ? await byId(deps, id, pageQuery) : await readWorkflowPage(deps.store, pageQuery);
-  const items = page.entries.map((entry) => workflowInfo(entry, deps.live.get(entry.id), deps.aliasesOf(entry.id), deps.shared));
+  const { counts, id, status, ...pageQuery } = query;
+  if (status !== undefined) checkHeldQuery(status, pageQuery);
+  let page: WorkflowEntryPage;
+  if (id !== undefined) page = await byId(deps, id, pageQuery);
+  else if (status !== undefined) page = heldPage(deps, status, pageQuery);
+  else page = await readWorkflowPage(deps.store, pageQuery, aliasHolders(deps, pageQuery.search));
+  let items = page.entries.map((entry) => workflowInfo(entry, deps.live.get(entry.id), deps.aliasesOf(entry.id), deps.shared));
+  if (id !== undefined && status !== undefined) items = items.filter((info) => info.status === status);
   const result: ListPage = page.next === undefined ? { items } : { items, next: page.next };
-  if (counts === true) result.counts = await statusCounts(deps);
+  if (counts === true) result.counts = await statusCounts(deps, pageQuery.search);
   return result;
 }
 
+function checkHeldQuery(status: HeldStatus, query: WorkflowPageQuery): void {
+  if (status !== 'suspended' && status !== 'damaged') {
+    throw new InvalidArgumentError(`listPage's status filters the workflows a manager holds stopped: 'suspended' or 'damaged', got ${JSON.stringify(status)} (use state for the others).`);
+  }
+  if (query.state !== undefined && query.state !== 'running') {
+    throw new InvalidArgumentError(`A ${status} workflow is stored 'running': leave state out with status '${status}', or set it to 'running' (got ${JSON.stringify(query.state)}).`);
+  }
+  checkPageQuery({ limit: query.limit });
+}
+
+/** A page of the workflows this manager holds in `status`, from its memory (see ListPageQuery.status). */
+function heldPage(deps: ListPageDeps, status: HeldStatus, query: WorkflowPageQuery): WorkflowEntryPage {
+  const found = searchFilter(deps, query.search);
+  const held: WorkflowEntry[] = [];
+  for (const managed of deps.live.values()) if (managedStatus(managed) === status && found(managed.id)) held.push(managed.entry);
+  return pageOfEntries(held, query);
+}
+
 /**
- * The stored counts, with the running workflows this manager holds suspended or damaged moved to those statuses.
- * (A running entry no manager holds, which list() shows suspended on a store of one manager, counts as running:
- * telling it apart would mean reading every entry.)
+ * For a store without pages (which keeps no list of aliases): the workflows this manager runs that hold an alias
+ * containing `search` (on a store of one manager, every alias held).
  */
-async function statusCounts(deps: ListPageDeps): Promise<StatusCount[]> {
-  const stored = await readWorkflowCounts(deps.store);
+function aliasHolders(deps: ListPageDeps, search: string | undefined): Set<string> | undefined {
+  if (search === undefined || hasPages(deps.store)) return undefined;
+  const holders = new Set<string>();
+  for (const id of deps.live.keys()) if (deps.aliasesOf(id).some((alias) => alias.includes(search))) holders.add(id);
+  return holders;
+}
+
+/** Whether workflow `id` is one `search` finds in the manager's memory: its id or an alias it holds contains it. */
+function searchFilter(deps: ListPageDeps, search: string | undefined): (id: string) => boolean {
+  if (search === undefined) return () => true;
+  return (id) => id.includes(search) || deps.aliasesOf(id).some((alias) => alias.includes(search));
+}
+
+/**
+ * The stored counts (of the workflows `search` finds, when given), with the running workflows this manager holds
+ * suspended or damaged moved to those statuses. (A running entry no manager holds, which list() shows suspended
+ * on a store of one manager, counts as running: telling it apart would mean reading every entry.)
+ */
+async function statusCounts(deps: ListPageDeps, search: string | undefined): Promise<StatusCount[]> {
+  const stored = await readWorkflowCounts(deps.store, search === undefined ? {} : { search }, aliasHolders(deps, search));
+  const found = searchFilter(deps, search);
   const counts = new Map<string, StatusCount>();
   const add = (status: ManagedStatus, type: string, count: number): void => {
     const key = JSON.stringify([status, type]);
@@ -80,7 +134,7 @@ async function statusCounts(deps: ListPageDeps): Promise<StatusCount[]> {
   for (const { state, type, count } of stored) add(state, type, count);
   for (const managed of deps.live.values()) {
     const status = managedStatus(managed);
-    if (status !== 'suspended' && status !== 'damaged') continue;
+    if ((status !== 'suspended' && status !== 'damaged') || !found(managed.id)) continue;
     const running = counts.get(JSON.stringify(['running', managed.entry.type]));
     if (running === undefined || running.count === 0) continue;
     running.count--;

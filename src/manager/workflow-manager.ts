@@ -178,13 +178,15 @@ export class WorkflowManager<W extends WorkflowRegistry> implements AsyncDisposa
   }
 
   /**
-   * One page of {@link list}, newest start first (`state`, `type`: only those stored so; `id`: the one workflow of that
-   * id or alias), and with `counts: true`
-   * the number of workflows of each status and type. Pass the page's `next` as `after` for the next page: the
-   * pages after a cursor stay as they were while workflows start (a new one shows on the first page). On a store
-   * with paged reads (SQLite, PostgreSQL, memory) a page reads its own entries only, whatever the number of
-   * workflows; on another store it reads the whole list. InvalidArgumentError for a limit out of 1..10,000 or a
-   * cursor that is not a `next`.
+   * One page of {@link list}, newest start first (`state`, `type`: only those stored so; `id`: the one workflow of
+   * that id or alias; `search`: those whose id or an alias contains the text; `status`: the suspended or damaged
+   * ones this manager holds, from its memory), and with `counts: true` the number of workflows of each status and
+   * type (of those `search` finds, when given). Pass the page's `next` as `after` for the next page: the pages
+   * after a cursor stay as they were while workflows start (a new one shows on the first page). On a store with
+   * paged reads (SQLite, PostgreSQL, memory) a page reads its own entries only, whatever the number of workflows
+   * (a search is a condition of the store's query); on another store it reads the whole list.
+   * InvalidArgumentError for a limit out of 1..10,000, a cursor that is not a `next`, or a `status` with a
+   * `state` other than 'running'.
    *
    * @example
    * let page = await manager.listPage({ state: 'running', limit: 100, counts: true });

@@ -16,7 +16,7 @@ import { BadRequestError, NotServedError } from '../protocol/errors.js';
 import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireHistory, type WireStats, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
 import type { Principal, WireWorkflowInfo } from '../protocol/messages.js';
 import { choiceField, integerField, optionalString, stringField } from './validate.js';
-import { pageable, pagedWorkflows, type WirePager } from './inspect-pages.js';
+import { pageable, pagedWorkflows, searchOf, type WirePager } from './inspect-pages.js';
 import type { StatusCount } from '../manager/list-pages.js';
 
 /** What the history, versions and stats operations read: a store, read-only. */
@@ -43,8 +43,10 @@ export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'hist
   const snapshot = new ListSnapshot(deps.list);
   const list = (): Promise<WireWorkflowInfo[]> => snapshot.get();
   const page = deps.page;
-  // The counts of a paged list, kept as the whole list is (one GROUP BY over every entry, not every 2 s per tab).
+  // The counts of a paged list, kept as the whole list is (one GROUP BY over every entry, not every 2 s per tab);
+  // those of what a search finds, kept alike for the last few searches.
   const counts = page === undefined ? undefined : new ListSnapshot<StatusCount[]>(async () => (await page({ limit: 1, counts: true })).counts ?? []);
+  const searchCounts = page === undefined ? undefined : new SearchCounts(page);
   const storeFor = (operation: string): InspectStore => {
     if (deps.store === undefined) throw new NotServedError(operation, 'a store to read histories from (QuestServerOptions.store)');
     return deps.store;
@@ -53,10 +55,15 @@ export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'hist
     changed: () => {
       snapshot.invalidate();
       counts?.invalidate();
+      searchCounts?.invalidate();
     },
     workflows: async (body, principal) => {
       await deps.check('workflows', principal, undefined);
-      if (page !== undefined && counts !== undefined && pageable(body)) return (await pagedWorkflows(page, await counts.get(), body)) as unknown as Json;
+      if (page !== undefined && counts !== undefined && searchCounts !== undefined && pageable(body)) {
+        const search = searchOf(body);
+        const found = search === undefined ? undefined : await searchCounts.get(search);
+        return (await pagedWorkflows(page, await counts.get(), body, found)) as unknown as Json;
+      }
       return workflowPage(await list(), body) as unknown as Json;
     },
     history: async (body, principal) => {
@@ -186,5 +193,32 @@ export class ListSnapshot<T> {
   invalidate(): void {
     this.kept = undefined;
     this.pending = undefined;
+  }
+}
+
+/** How many searches {@link SearchCounts} keeps the counts of. */
+const KEPT_SEARCHES = 8;
+
+/**
+ * The counts of what each recent search finds (one GROUP BY in the store each), kept as {@link ListSnapshot}
+ * keeps a list: a dashboard polling a search every two seconds does not count it again each time.
+ */
+class SearchCounts {
+  private readonly kept = new Map<string, ListSnapshot<StatusCount[]>>();
+
+  constructor(private readonly page: WirePager) {}
+
+  get(search: string): Promise<StatusCount[]> {
+    let snapshot = this.kept.get(search);
+    if (snapshot === undefined) {
+      snapshot = new ListSnapshot(async () => (await this.page({ limit: 1, search, counts: true })).counts ?? []);
+      if (this.kept.size >= KEPT_SEARCHES) this.kept.delete(this.kept.keys().next().value as string);
+    } else this.kept.delete(search); // kept again below, as the latest
+    this.kept.set(search, snapshot);
+    return snapshot.get();
+  }
+
+  invalidate(): void {
+    for (const snapshot of this.kept.values()) snapshot.invalidate();
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The `workflows` inspection call read by pages (when the manager's store has paged reads): the page's own
  * entries through `manager.listPage`, and the counts from one GROUP BY kept a short while (as the whole list is
- * in inspect-operations.ts), instead of every entry per call. It answers the filters the store can page on
- * (status, type, id) from the first page or a cursor; `search`, `offset` without a cursor, and the statuses
- * only the manager tells apart (suspended, damaged) stay with the whole list.
+ * in inspect-operations.ts), instead of every entry per call. It answers every filter from the first page or a
+ * cursor: status, type, id, and `search` in the store (its total from the counts of what it finds); the statuses
+ * only the manager tells apart (suspended, damaged) from the workflows it holds. Only `offset` without a cursor
+ * (an older client) stays with the whole list.
  */
 import type { ListPage, ListPageQuery, StatusCount } from '../manager/list-pages.js';
 import type { WorkflowState } from '../storage/store.js';
@@ -17,39 +18,53 @@ export type WirePager = (query: ListPageQuery) => Promise<Omit<ListPage, 'items'
 /** At most this many store pages fill one answer whose status filter drops lines (say, a few suspended among running). */
 const MAX_FILLS = 20;
 
-/** True when `body` asks for what a paged read answers (see the file's comment). */
+/** True when `body` asks for what a paged read answers: anything but an offset without a cursor. */
 export function pageable(body: Record<string, unknown>): boolean {
-  const status = body.status;
-  const has = (name: string): boolean => body[name] !== undefined && body[name] !== '';
-  return !has('search') && status !== 'suspended' && status !== 'damaged' && (typeof body.after === 'string' || !(typeof body.offset === 'number' && body.offset > 0));
+  return typeof body.after === 'string' || !(typeof body.offset === 'number' && body.offset > 0);
 }
 
-/** One page for `body` (see {@link pageable}), with the counts given. */
-export async function pagedWorkflows(page: WirePager, counts: readonly StatusCount[], body: Record<string, unknown>): Promise<WorkflowPage> {
+/** The search of `body`, if any (an empty one is none). */
+export function searchOf(body: Record<string, unknown>): string | undefined {
+  const search = optionalString(body, 'search');
+  return search === '' ? undefined : search;
+}
+
+/**
+ * One page for `body` (see {@link pageable}), with the counts of every workflow (`counts`) and, for a search, of
+ * those it finds (`found`: the total).
+ */
+export async function pagedWorkflows(page: WirePager, counts: readonly StatusCount[], body: Record<string, unknown>, found: readonly StatusCount[] = counts): Promise<WorkflowPage> {
   const status = choiceField(body, 'status', WIRE_STATUSES);
   const type = optionalString(body, 'type');
   const id = optionalString(body, 'id');
+  const search = searchOf(body);
   const limit = integerField(body, 'limit', 50, 1, MAX_PAGE_LIMIT);
   const offset = integerField(body, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
   let after = optionalString(body, 'after');
+  const held = status === 'suspended' || status === 'damaged';
   // Stored state 'running' holds the suspended and damaged workflows too: their lines are dropped here.
-  const state = status as WorkflowState | undefined;
+  const filters: Omit<ListPageQuery, 'limit'> = {
+    ...(held ? { status } : status === undefined ? {} : { state: status as WorkflowState }),
+    ...(type === undefined ? {} : { type }),
+    ...(id === undefined ? {} : { id }),
+    ...(search === undefined ? {} : { search }),
+  };
   const items: WireWorkflowInfo[] = [];
   let next: string | undefined;
   for (let fill = 0; fill < MAX_FILLS; fill++) {
-    const found = await page({ limit: limit - items.length, ...(state === undefined ? {} : { state }), ...(type === undefined ? {} : { type }), ...(id === undefined ? {} : { id }), ...(after === undefined ? {} : { after }) });
-    items.push(...(status === undefined ? found.items : found.items.filter((info) => info.status === status)));
-    next = after = found.next;
+    const read = await page({ ...filters, limit: limit - items.length, ...(after === undefined ? {} : { after }) });
+    items.push(...(status === undefined ? read.items : read.items.filter((info) => info.status === status)));
+    next = after = read.next;
     if (next === undefined || items.length === limit) break;
   }
   const byStatus = Object.fromEntries(WIRE_STATUSES.map((s) => [s, 0])) as Record<WireStatus, number>;
   const types = new Set<string>();
-  let total = 0;
   for (const count of counts) {
     byStatus[count.status] += count.count;
     types.add(count.type);
-    if ((status === undefined || count.status === status) && (type === undefined || count.type === type)) total += count.count;
   }
+  let total = 0;
+  for (const count of found) if ((status === undefined || count.status === status) && (type === undefined || count.type === type)) total += count.count;
   // One workflow asked for by id or alias: the total is whether it is there.
   if (id !== undefined) total = items.length;
   const answer: WorkflowPage = { items, total, offset, limit, counts: byStatus, types: [...types].sort(), at: Date.now() };

@@ -6,7 +6,7 @@ import type { History, HistoryChange } from '../core/history.js';
 import type { HistoryRecord } from '../core/records.js';
 import { DuplicateWorkflowError, StorageError } from '../core/errors.js';
 import { InProcessOwnership } from './owner.js';
-import { checkPageQuery, countEntries, isAfter, pageOf, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
+import { checkPageQuery, countEntries, isAfter, pageOf, type WorkflowCount, type WorkflowCountFilter, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import { timelineOf, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from './workflow-timeline.js';
 import {
   EVENT_OUTCOME_RETENTION_MS,
@@ -120,8 +120,9 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
     try {
       this.checkOpen();
       const cursor = checkPageQuery(query);
+      const found = this.searchFilter(query.search);
       const keyed = [...this.workflows.values()]
-        .filter((entry) => (query.state === undefined || entry.state === query.state) && (query.type === undefined || entry.type === query.type))
+        .filter((entry) => (query.state === undefined || entry.state === query.state) && (query.type === undefined || entry.type === query.type) && found(entry))
         .map((entry) => ({ entry, key: { startedAt: entry.startedAt, position: this.positions.get(entry.id)! } }))
         .filter(({ key }) => cursor === undefined || isAfter(key, cursor))
         .sort((a, b) => b.key.startedAt - a.key.startedAt || b.key.position - a.key.position);
@@ -132,9 +133,18 @@ export class MemoryStore implements Store, EventInbox, StoreOwnership, WorkflowE
   }
 
   /** See {@link WorkflowPages.countWorkflows}. */
-  countWorkflows(): Promise<WorkflowCount[]> {
+  countWorkflows(filter: WorkflowCountFilter = {}): Promise<WorkflowCount[]> {
     this.checkOpen();
-    return Promise.resolve(countEntries(this.workflows.values()));
+    const found = this.searchFilter(filter.search);
+    return Promise.resolve(countEntries([...this.workflows.values()].filter(found)));
+  }
+
+  /** Whether an entry is one a page's or a count's `search` finds: its id contains it, or an alias it holds does. */
+  private searchFilter(search: string | undefined): (entry: WorkflowEntry) => boolean {
+    if (search === undefined) return () => true;
+    const holders = new Set<string>();
+    for (const [alias, workflowId] of this.aliases) if (alias.includes(search)) holders.add(workflowId);
+    return (entry) => entry.id.includes(search) || holders.has(entry.id);
   }
 
   /** See {@link WorkflowTimeline.earliestStart}. */

@@ -12,6 +12,39 @@ import type { TimeBuckets, TimeCounts } from './workflow-timeline.js';
 /** The counts by state and type: read from the index workflows_by_type (state, type, started_at) alone. */
 export const COUNT_SQL = 'SELECT state, type, count(*) AS count FROM workflows GROUP BY state, type';
 
+/** A search's condition on one entry `w` (`@search`): its id contains the text, or an alias it holds does. */
+const FINDS_ENTRY = '(instr(w.id, @search) > 0 OR w.id IN (SELECT workflow_id FROM aliases WHERE instr(alias, @search) > 0))';
+
+/**
+ * Every entry a search finds, as rowids, read from the index of ids (sqlite_autoindex_workflows_1) and the
+ * aliases' alone, never an entry: 80–110 ms at a million workflows when it finds few, where checking the entries
+ * in page order (which reads each from the table) takes 1.5–1.9 s (docs/performance.md, eleventh round).
+ */
+const FOUND_ROWIDS = `rowid IN (SELECT rowid FROM workflows AS w WHERE ${FINDS_ENTRY})`;
+
+/**
+ * The newest entries a search looks through first, in page order, before it reads the index of ids whole: a
+ * search that finds many (the first letters typed) fills its page from them in a millisecond or two.
+ */
+export const SEARCH_WINDOW = 5_000;
+
+/** The newest SEARCH_WINDOW entries (of `@state`, `@type`, after the cursor as `filters` say), as rowids `k`. */
+function windowSql(filters: readonly string[]): string {
+  return `SELECT rowid AS k FROM workflows ${filters.length === 0 ? '' : `WHERE ${filters.join(' AND ')} `}ORDER BY started_at DESC, rowid DESC LIMIT ${SEARCH_WINDOW}`;
+}
+
+/** How many of the newest SEARCH_WINDOW entries a search finds: a sample of how many it finds in all. */
+const SEARCH_SAMPLE_SQL = `SELECT count(*) AS found FROM (${windowSql([])}) AS recent JOIN workflows AS w ON w.rowid = recent.k WHERE ${FINDS_ENTRY}`;
+
+/**
+ * The counts by state and type of the workflows a search finds. By their rowids (FOUND_ROWIDS) when it finds few;
+ * when it finds most (half of the sample or more), checking every entry costs less than looking each up.
+ */
+export const SEARCH_COUNT_SQL = {
+  few: `SELECT state, type, count(*) AS count FROM workflows WHERE ${FOUND_ROWIDS} GROUP BY state, type`,
+  most: `SELECT state, type, count(*) AS count FROM workflows AS w WHERE ${FINDS_ENTRY} GROUP BY state, type`,
+};
+
 /** The earliest start: the first key of the index workflows_by_start. */
 export const EARLIEST_START_SQL = 'SELECT min(started_at) AS first FROM workflows';
 
@@ -31,16 +64,27 @@ export const TIME_COUNTS_SQL = `WITH RECURSIVE bucket(n, low, high) AS (
   FROM bucket ORDER BY n`;
 
 /**
- * A page of the workflows (of one state, of one type, after a cursor: `@state`, `@type`, `@startedAt` and
- * `@position`), newest start first, `@limit` rows. Of one state (and type): a range of workflows_by_state
- * (workflows_by_type), read in its order, no sort.
+ * How a page is read: `all` with no search; with one, first among the newest SEARCH_WINDOW entries (`window`),
+ * then, when those do not fill the page, among every entry the search finds (`found`).
  */
-export function pageSql(byState: boolean, byType: boolean, after: boolean): string {
-  const where = [
+export type PageForm = 'all' | 'window' | 'found';
+
+/**
+ * A page of the workflows (of one state, of one type, after a cursor, found by a search: `@state`, `@type`,
+ * `@startedAt` and `@position`, `@search`), newest start first, `@limit` rows. Of one state (and type): a range
+ * of workflows_by_state (workflows_by_type), read in its order, no sort.
+ */
+export function pageSql(byState: boolean, byType: boolean, after: boolean, form: PageForm = 'all'): string {
+  const filters = [
     ...(byState ? ['state = @state'] : []),
     ...(byType ? ['type = @type'] : []),
     ...(after ? ['(started_at, rowid) < (@startedAt, @position)'] : []),
   ];
+  if (form === 'window') {
+    return `SELECT w.rowid AS position, w.started_at, w.body FROM (${windowSql(filters)}) AS recent JOIN workflows AS w ON w.rowid = recent.k ` +
+      `WHERE ${FINDS_ENTRY} ORDER BY w.started_at DESC, w.rowid DESC LIMIT @limit`;
+  }
+  const where = form === 'found' ? [...filters, FOUND_ROWIDS] : filters;
   return `SELECT rowid AS position, started_at, body FROM workflows ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')} `}` +
     'ORDER BY started_at DESC, rowid DESC LIMIT @limit';
 }
@@ -55,6 +99,8 @@ interface PageRow {
 export class SqlitePages {
   private readonly statements = new Map<string, Database.Statement<[Record<string, unknown>], PageRow>>();
   private countStatement: Database.Statement<[], WorkflowCount> | undefined;
+  private searchCountStatements: Record<keyof typeof SEARCH_COUNT_SQL, Database.Statement<[{ search: string }], WorkflowCount>> | undefined;
+  private searchSampleStatement: Database.Statement<[{ search: string }], { found: number }> | undefined;
   private earliestStatement: Database.Statement<[], { first: number | null }> | undefined;
   private timeStatement: Database.Statement<[TimeBuckets], { started: number; finished: number }> | undefined;
 
@@ -65,15 +111,25 @@ export class SqlitePages {
     const params: Record<string, unknown> = { limit: query.limit + 1 };
     if (query.state !== undefined) params.state = query.state;
     if (query.type !== undefined) params.type = query.type;
+    if (query.search !== undefined) params.search = query.search;
     if (cursor !== undefined) Object.assign(params, cursor);
-    const rows = this.statement(query.state !== undefined, query.type !== undefined, cursor !== undefined).all(params);
+    const read = (form: PageForm): PageRow[] => this.statement(query.state !== undefined, query.type !== undefined, cursor !== undefined, form).all(params);
+    let rows = read(query.search === undefined ? 'all' : 'window');
+    if (query.search !== undefined && rows.length <= query.limit) rows = read('found');
     return pageOf(rows, query.limit, (row) => JSON.parse(row.body) as WorkflowEntry, (row) => ({ startedAt: row.started_at, position: row.position }));
   }
 
-  /** The counts by state and type: one GROUP BY. */
-  counts(): WorkflowCount[] {
-    this.countStatement ??= this.db.prepare(COUNT_SQL);
-    return this.countStatement.all().map(({ state, type, count }) => ({ state: state as WorkflowState, type, count }));
+  /** The counts by state and type (of the workflows `search` finds, when given): one GROUP BY. */
+  counts(search: string | undefined): WorkflowCount[] {
+    let rows: WorkflowCount[];
+    if (search === undefined) rows = (this.countStatement ??= this.db.prepare(COUNT_SQL)).all();
+    else {
+      this.searchSampleStatement ??= this.db.prepare(SEARCH_SAMPLE_SQL);
+      this.searchCountStatements ??= { few: this.db.prepare(SEARCH_COUNT_SQL.few), most: this.db.prepare(SEARCH_COUNT_SQL.most) };
+      const sample = this.searchSampleStatement.get({ search })?.found ?? 0;
+      rows = this.searchCountStatements[sample * 2 >= SEARCH_WINDOW ? 'most' : 'few'].all({ search });
+    }
+    return rows.map(({ state, type, count }) => ({ state: state as WorkflowState, type, count }));
   }
 
   /** The earliest start, or undefined when there is no workflow. */
@@ -89,11 +145,11 @@ export class SqlitePages {
     return { started: rows.map((row) => row.started), finished: rows.map((row) => row.finished) };
   }
 
-  private statement(byState: boolean, byType: boolean, after: boolean): Database.Statement<[Record<string, unknown>], PageRow> {
-    const key = `${Number(byState)}${Number(byType)}${Number(after)}`;
+  private statement(byState: boolean, byType: boolean, after: boolean, form: PageForm): Database.Statement<[Record<string, unknown>], PageRow> {
+    const key = `${Number(byState)}${Number(byType)}${Number(after)}${form}`;
     let statement = this.statements.get(key);
     if (statement === undefined) {
-      statement = this.db.prepare(pageSql(byState, byType, after));
+      statement = this.db.prepare(pageSql(byState, byType, after, form));
       this.statements.set(key, statement);
     }
     return statement;

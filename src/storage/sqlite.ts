@@ -20,7 +20,7 @@ import { GroupCommit } from './sqlite-writes.js';
 import { TurnSnapshot } from './sqlite-reads.js';
 import { SqlitePages } from './sqlite-pages.js';
 import { entryRow, readEntries, readEntry, readRecords, toRows, writeEntryRow, writeRecords, type EntryRow, type EntryWrite, type Statements } from './sqlite-statements.js';
-import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
+import { checkPageQuery, type WorkflowCount, type WorkflowCountFilter, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from './workflow-timeline.js';
 import type {
   EventInbox,
@@ -205,8 +205,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   }
 
   /** See {@link WorkflowPages.countWorkflows}. */
-  countWorkflows(): Promise<WorkflowCount[]> {
-    return this.read('count workflows', () => this.pages.counts());
+  countWorkflows(filter: WorkflowCountFilter = {}): Promise<WorkflowCount[]> {
+    return this.read('count workflows', () => this.pages.counts(filter.search));
   }
 
   /** See {@link WorkflowTimeline.earliestStart}. */

@@ -20,6 +20,14 @@ export interface WorkflowPageQuery {
   limit: number;
   /** The `next` of the page before (from the same store): this page starts after its last entry. */
   after?: string;
+  /** Only the workflows whose id contains this text, or that hold an alias containing it (case-sensitive). */
+  search?: string;
+}
+
+/** Which workflows {@link WorkflowPages.countWorkflows} counts: all of them when absent. */
+export interface WorkflowCountFilter {
+  /** Only the workflows whose id contains this text, or that hold an alias containing it, as in a page's `search`. */
+  search?: string;
 }
 
 /** A page of workflow entries. */
@@ -53,8 +61,11 @@ export interface WorkflowPages {
    * page. Rejects with InvalidArgumentError for a limit out of range or a cursor this store did not make.
    */
   pageWorkflows(query: WorkflowPageQuery): Promise<WorkflowEntryPage>;
-  /** How many workflows there are of each type in each state (pairs with none are left out), in one read. */
-  countWorkflows(): Promise<WorkflowCount[]>;
+  /**
+   * How many workflows there are of each type in each state (pairs with none are left out), in one read; with
+   * `filter.search`, of the workflows a page with that `search` lists.
+   */
+  countWorkflows(filter?: WorkflowCountFilter): Promise<WorkflowCount[]>;
 }
 
 /**
@@ -137,42 +148,60 @@ export function isAfter(key: PageKey, cursor: PageKey): boolean {
  * A page of any store: its own {@link WorkflowPages.pageWorkflows} when it has one, else a page cut from its
  * whole list (read whole for every page: the fallback of the stores without pages, which hold few workflows).
  * The same order either way, newest start first; only ties differ (the store's position, or the id descending).
- * Rejects with InvalidArgumentError as pageWorkflows does.
+ * Rejects with InvalidArgumentError as pageWorkflows does. `aliasHolders`: for a store without pages (which
+ * keeps no list of its aliases), the workflows holding an alias that contains `query.search`, as the caller
+ * knows them; without it, such a store's search matches ids only.
  *
  * @example
  * const first = await readWorkflowPage(store, { state: 'running', limit: 100 });
  */
-export function readWorkflowPage(store: Store, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
-  return hasPages(store) ? store.pageWorkflows(query) : pageOfList(store, query);
+export function readWorkflowPage(store: Store, query: WorkflowPageQuery, aliasHolders?: ReadonlySet<string>): Promise<WorkflowEntryPage> {
+  return hasPages(store) ? store.pageWorkflows(query) : pageOfList(store, query, aliasHolders);
 }
 
 /**
  * The counts by state and type of any store: its own {@link WorkflowPages.countWorkflows} when it has one,
- * else counted from its whole list.
+ * else counted from its whole list (`aliasHolders` as in {@link readWorkflowPage}).
  *
  * @example
  * const running = (await readWorkflowCounts(store)).filter((c) => c.state === 'running');
  */
-export async function readWorkflowCounts(store: Store): Promise<WorkflowCount[]> {
-  return hasPages(store) ? store.countWorkflows() : countEntries(await store.listWorkflows());
+export async function readWorkflowCounts(store: Store, filter: WorkflowCountFilter = {}, aliasHolders?: ReadonlySet<string>): Promise<WorkflowCount[]> {
+  if (hasPages(store)) return filter.search === undefined ? store.countWorkflows() : store.countWorkflows(filter);
+  return countEntries(searched(await store.listWorkflows(), filter.search, aliasHolders));
+}
+
+/** A page of a store without WorkflowPages, from its whole list (see {@link pageOfEntries}). */
+async function pageOfList(store: Store, query: WorkflowPageQuery, aliasHolders: ReadonlySet<string> | undefined): Promise<WorkflowEntryPage> {
+  checkPageQuery({ limit: query.limit });
+  return pageOfEntries(searched(await store.listWorkflows(query.state), query.search, aliasHolders), query);
+}
+
+/** The entries `search` finds: the id contains it, or the workflow is one of `aliasHolders`. */
+function searched(entries: WorkflowEntry[], search: string | undefined, aliasHolders: ReadonlySet<string> | undefined): WorkflowEntry[] {
+  if (search === undefined) return entries;
+  return entries.filter((entry) => entry.id.includes(search) || aliasHolders?.has(entry.id) === true);
 }
 
 /**
- * A page of a store without WorkflowPages, from its whole list: newest start first, ties by id (descending); the
- * cursor ("ql." and base64url JSON) holds the start and id of the page's last entry.
+ * A page of `entries` held in memory (of `query.type`, after `query.after`; the caller applied the other
+ * filters): newest start first, ties by id (descending); the cursor ("ql." and base64url JSON) holds the start
+ * and id of the page's last entry. InvalidArgumentError for a cursor not made here.
+ *
+ * @example
+ * const page = pageOfEntries(await store.listWorkflows('running'), { limit: 50 });
  */
-async function pageOfList(store: Store, query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
-  checkPageQuery({ limit: query.limit });
+export function pageOfEntries(entries: readonly WorkflowEntry[], query: WorkflowPageQuery): WorkflowEntryPage {
   const cursor = query.after === undefined ? undefined : decodeListCursor(query.after);
   const before = (entry: WorkflowEntry): boolean =>
     cursor === undefined || entry.startedAt < cursor.startedAt || (entry.startedAt === cursor.startedAt && entry.id < cursor.id);
-  const matching = (await store.listWorkflows(query.state))
+  const matching = entries
     .filter((entry) => (query.type === undefined || entry.type === query.type) && before(entry))
     .sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  const entries = matching.slice(0, query.limit);
-  const last = entries.at(-1);
-  if (matching.length <= query.limit || last === undefined) return { entries };
-  return { entries, next: `ql.${Buffer.from(JSON.stringify([last.startedAt, last.id])).toString('base64url')}` };
+  const page = matching.slice(0, query.limit);
+  const last = page.at(-1);
+  if (matching.length <= query.limit || last === undefined) return { entries: page };
+  return { entries: page, next: `ql.${Buffer.from(JSON.stringify([last.startedAt, last.id])).toString('base64url')}` };
 }
 
 function decodeListCursor(cursor: string): { startedAt: number; id: string } {

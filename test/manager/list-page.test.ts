@@ -92,5 +92,61 @@ for (const [name, open] of [
         await done();
       }
     });
+
+    test('a search finds the workflows whose id or held alias contains it, and counts what it finds', async () => {
+      const { store, done } = await open();
+      try {
+        await withManager(store, async (manager) => {
+          assert.deepEqual(await allPages(manager, { limit: 3, search: 'done-' }), [['done-6', 'done-5', 'done-4'], ['done-3', 'done-2', 'done-1'], ['done-0']]);
+          assert.deepEqual(await allPages(manager, { limit: 3, search: 'front' }), [['live']]);
+          assert.deepEqual(await allPages(manager, { limit: 3, search: 'o', state: 'running' }), [['live', 'ghost']]);
+          assert.deepEqual(await allPages(manager, { limit: 3, search: 'nobody' }), [[]]);
+          const counted = await manager.listPage({ limit: 1, search: 'o', counts: true });
+          assert.deepEqual([...(counted.counts ?? [])].sort((a, b) => (a.status + a.type < b.status + b.type ? -1 : 1)), [
+            { status: 'completed', type: 'waiter', count: 6 },
+            { status: 'failed', type: 'waiter', count: 1 },
+            { status: 'running', type: 'waiter', count: 1 },
+            { status: 'suspended', type: 'gone', count: 1 },
+          ]);
+          assert.deepEqual((await manager.listPage({ limit: 1, search: 'ghost', counts: true })).counts, [{ status: 'suspended', type: 'gone', count: 1 }]);
+          assert.deepEqual((await manager.listPage({ limit: 1, search: '4', counts: true })).counts, [{ status: 'completed', type: 'waiter', count: 1 }]);
+          await manager.queue<number>('live', 'numbers', null).put(1);
+          await manager.getResult('live');
+        });
+      } finally {
+        await store.close();
+        await done();
+      }
+    });
+
+    test('status lists the suspended (or damaged) workflows the manager holds, newest first, by pages of their own', async () => {
+      const { store, done } = await open();
+      try {
+        await store.putWorkflow({ id: 'ghost-2', type: 'gone', args: [], state: 'running', startedAt: T0 + 60_000, deleteOnFinish: false });
+        await store.putWorkflow({ id: 'ghost-3', type: 'vanished', args: [], state: 'running', startedAt: T0 + 40_000, deleteOnFinish: false });
+        await withManager(store, async (manager) => {
+          assert.deepEqual(await allPages(manager, { limit: 2, status: 'suspended' }), [['ghost-2', 'ghost'], ['ghost-3']]);
+          const first = await manager.listPage({ limit: 1, status: 'suspended' });
+          assert.deepEqual(first.items.map((w) => [w.id, w.status, w.type]), [['ghost-2', 'suspended', 'gone']]);
+          const listed = (await manager.list()).find((w) => w.id === 'ghost-2');
+          assert.deepEqual(first.items[0], listed);
+          assert.deepEqual(await allPages(manager, { limit: 5, status: 'suspended', type: 'vanished' }), [['ghost-3']]);
+          assert.deepEqual(await allPages(manager, { limit: 5, status: 'suspended', search: 'ost-' }), [['ghost-2', 'ghost-3']]);
+          assert.deepEqual(await allPages(manager, { limit: 5, status: 'suspended', state: 'running' }), [['ghost-2', 'ghost', 'ghost-3']]);
+          assert.deepEqual(await allPages(manager, { limit: 5, status: 'damaged' }), [[]]);
+          assert.deepEqual((await manager.listPage({ limit: 1, status: 'suspended', id: 'ghost-3' })).items.map((w) => w.id), ['ghost-3']);
+          assert.deepEqual((await manager.listPage({ limit: 1, status: 'damaged', id: 'ghost-3' })).items, []);
+          await assert.rejects(manager.listPage({ limit: 5, status: 'suspended', state: 'completed' }), (error) => isQuestError(error, 'INVALID_ARGUMENT') && /leave state out/.test((error as Error).message));
+          await assert.rejects(manager.listPage({ limit: 5, status: 'running' as 'suspended' }), (error) => isQuestError(error, 'INVALID_ARGUMENT'));
+          await assert.rejects(manager.listPage({ limit: 0, status: 'suspended' }), (error) => isQuestError(error, 'INVALID_ARGUMENT'));
+          await assert.rejects(manager.listPage({ limit: 1, status: 'suspended', after: 'q1.1.1' }), (error) => isQuestError(error, 'INVALID_ARGUMENT'));
+          await manager.queue<number>('live', 'numbers', null).put(1);
+          await manager.getResult('live');
+        });
+      } finally {
+        await store.close();
+        await done();
+      }
+    });
   });
 }

@@ -25,7 +25,7 @@ function ended(id: string, startedAt: number, finishedAt: number, state: Workflo
 }
 
 /** Every page of `query` (pages of `limit`), as ids per page. */
-async function pages(store: Paged, query: Omit<WorkflowPageQuery, 'after'>): Promise<string[][]> {
+export async function pages(store: Paged, query: Omit<WorkflowPageQuery, 'after'>): Promise<string[][]> {
   const found: string[][] = [];
   let after: string | undefined;
   do {
@@ -129,6 +129,32 @@ export function pageChecks(check: RegisterCheck): void {
     await store.putWorkflow(entry('r2', 2, 'cancelled', 'order'));
     await store.deleteWorkflow('x');
     assert.deepEqual(sortedCounts(await store.countWorkflows()), ['cancelled/order=1', 'completed/order=1', 'running/invoice=1', 'running/order=1']);
+  });
+
+  paged('a search finds the workflows whose id or held alias contains it, with the other filters and cursors', async (store) => {
+    await store.putWorkflow(entry('order-17', 1, 'running', 'order'));
+    await store.putWorkflow(entry('order-170', 2, 'completed', 'order'));
+    await store.putWorkflow(entry('invoice-9', 3, 'running', 'invoice'));
+    await store.putWorkflow(entry('order-3', 4, 'running', 'order'));
+    await store.putWorkflow(entry('Order-171', 5, 'running', 'order'));
+    await store.putAlias('cart-17', 'invoice-9');
+    await store.putAlias('unrelated', 'order-3');
+    assert.deepEqual(await pages(store, { search: '-17', limit: 2 }), [['Order-171', 'invoice-9'], ['order-170', 'order-17']]);
+    assert.deepEqual(await pages(store, { search: 'order-17', limit: 10 }), [['order-170', 'order-17']], 'case-sensitive');
+    assert.deepEqual(await pages(store, { search: 'cart', limit: 10 }), [['invoice-9']]);
+    assert.deepEqual(await pages(store, { search: '17', state: 'running', limit: 10 }), [['Order-171', 'invoice-9', 'order-17']]);
+    assert.deepEqual(await pages(store, { search: '17', state: 'running', type: 'order', limit: 1 }), [['Order-171'], ['order-17']]);
+    assert.deepEqual(await pages(store, { search: 'nowhere', limit: 10 }), [[]]);
+    assert.deepEqual(await pages(store, { search: '%', limit: 10 }), [[]], 'no pattern characters');
+    assert.deepEqual(await pages(store, { search: '\0', limit: 10 }), [[]]);
+    assert.deepEqual(sortedCounts(await store.countWorkflows({ search: '17' })), ['completed/order=1', 'running/invoice=1', 'running/order=2']);
+    assert.deepEqual(sortedCounts(await store.countWorkflows({ search: 'unrel' })), ['running/order=1']);
+    assert.deepEqual(await store.countWorkflows({ search: 'nowhere' }), []);
+    assert.deepEqual(await store.countWorkflows({ search: '\0' }), []);
+    // An alias removed no longer finds its workflow.
+    await store.deleteAlias('cart-17', 'invoice-9');
+    assert.deepEqual(await pages(store, { search: 'cart', limit: 10 }), [[]]);
+    assert.deepEqual(await store.countWorkflows({ search: 'cart' }), []);
   });
 
   paged('entries whose arguments and result hold a NUL character or a lone surrogate are counted and paged by type', async (store) => {

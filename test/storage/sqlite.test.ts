@@ -8,8 +8,9 @@ import { isQuestError } from '../../src/core/errors.js';
 import { newStoreOwner } from '../../src/storage/owner.js';
 import { SCHEMA_VERSION, SqliteStore, openSqliteStore } from '../../src/storage/sqlite.js';
 import { hasPages } from '../../src/storage/workflow-pages.js';
-import { COUNT_SQL, TIME_COUNTS_SQL, pageSql } from '../../src/storage/sqlite-pages.js';
+import { COUNT_SQL, SEARCH_COUNT_SQL, SEARCH_WINDOW, TIME_COUNTS_SQL, pageSql } from '../../src/storage/sqlite-pages.js';
 import { entry, record, runStoreConformance, type DamageHooks } from './conformance.js';
+import { pages } from './pages-conformance.js';
 import { runGroupCommitConformance } from './group-commit-conformance.js';
 import { withStore } from './sqlite-support.js';
 
@@ -40,6 +41,17 @@ test('a SqliteStore reads the workflow list by pages (WorkflowPages); its counts
         const steps = (db.prepare(`EXPLAIN QUERY PLAN ${pageSql(true, true, after)}`).all(params) as { detail: string }[]).map((step) => step.detail);
         assert.deepEqual(steps, [`SEARCH workflows USING INDEX workflows_by_type (${range})`]);
       }
+      // A search: the newest entries first (a range of an index, then each entry by its rowid); then what it finds
+      // in all from the indexes of ids and aliases alone (covering: no entry read to look for a match).
+      const searched = { ...params, search: 'x' };
+      const windowed = (db.prepare(`EXPLAIN QUERY PLAN ${pageSql(true, false, true, 'window')}`).all(searched) as { detail: string }[]).map((step) => step.detail);
+      assert.deepEqual(windowed.slice(0, 4), ['CO-ROUTINE recent', 'SEARCH workflows USING COVERING INDEX workflows_by_state (state=? AND started_at<?)', 'SCAN recent', 'SEARCH w USING INTEGER PRIMARY KEY (rowid=?)']);
+      for (const sql of [pageSql(false, false, false, 'found'), SEARCH_COUNT_SQL.few]) {
+        const steps = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(searched) as { detail: string }[]).map((step) => step.detail);
+        assert.ok(steps.includes('SCAN w USING COVERING INDEX sqlite_autoindex_workflows_1'), steps.join(' | '));
+        assert.ok(steps.includes('SCAN aliases USING COVERING INDEX aliases_by_workflow'), steps.join(' | '));
+        assert.ok(!steps.some((step) => /^SCAN (workflows|w)$/.test(step)), steps.join(' | '));
+      }
     } finally {
       db.close();
     }
@@ -47,6 +59,24 @@ test('a SqliteStore reads the workflow list by pages (WorkflowPages); its counts
     await store.close();
     await rm(directory, { recursive: true, force: true });
   }
+});
+
+test('a search beyond the newest entries a SqliteStore looks through first finds the older ones, pages and counts them', async () => {
+  await withStore(async (store) => {
+    // Older than the search's first window: three that a search finds (one by its alias) among them.
+    const old = ['hit-1', 'other-1', 'hit-2', 'other-2', 'aliased'];
+    await Promise.all(old.map((id, n) => store.putWorkflow(entry(id, n, n === 0 ? 'completed' : 'running'))));
+    await store.putAlias('hit-3', 'aliased');
+    await Promise.all(Array.from({ length: SEARCH_WINDOW + 10 }, (_, n) => store.putWorkflow(entry(`new-${n}`, 1000 + n, 'completed'))));
+    assert.deepEqual(await pages(store, { search: 'hit', limit: 2 }), [['aliased', 'hit-2'], ['hit-1']]);
+    assert.deepEqual(await pages(store, { search: 'hit', state: 'running', limit: 5 }), [['aliased', 'hit-2']]);
+    assert.deepEqual(await store.countWorkflows({ search: 'hit' }), [{ state: 'completed', type: 'order', count: 1 }, { state: 'running', type: 'order', count: 2 }]);
+    // One that finds most: its first pages come from the newest entries, its counts from every entry.
+    const most = await store.pageWorkflows({ search: 'e', limit: 3 });
+    assert.deepEqual(most.entries.map((e) => e.id), [`new-${SEARCH_WINDOW + 9}`, `new-${SEARCH_WINDOW + 8}`, `new-${SEARCH_WINDOW + 7}`]);
+    assert.deepEqual(await store.countWorkflows({ search: 'e' }), [{ state: 'completed', type: 'order', count: SEARCH_WINDOW + 10 }, { state: 'running', type: 'order', count: 3 }]);
+    assert.deepEqual(await pages(store, { search: '-1', state: 'running', limit: 50 }), [['other-1']]);
+  });
 });
 
 /** The steps of the plan SQLite makes for `sql` on the database at `path`. */

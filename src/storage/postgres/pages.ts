@@ -19,6 +19,8 @@ export function pageQuery(schema: string, query: WorkflowPageQuery, cursor: Page
   if (query.state !== undefined) where.push(`state = ${param(query.state)}`);
   if (query.type !== undefined) where.push(`type = ${param(storedType(query.type))}`);
   if (cursor !== undefined) where.push(`(started_at, position) < (${param(cursor.startedAt)}::bigint, ${param(cursor.position)}::bigint)`);
+  // PostgreSQL's text holds no NUL, so no id or alias contains one (and it may not be sent as a parameter).
+  if (query.search !== undefined) where.push(query.search.includes('\0') ? 'false' : searchCondition(schema, param(query.search)));
   // Text aliases that are not the columns' names: ORDER BY a text alias would sort "10" before "9" (and read every row).
   const text =
     `SELECT position::text AS at_position, started_at::text AS started, body FROM ${quoteIdentifier(schema)}.workflows ` +
@@ -33,16 +35,27 @@ export async function selectPage(pool: pg.Pool, schema: string, query: WorkflowP
 }
 
 /**
- * The counts by state and type of the workflows of `schema`: one GROUP BY, in the order of the index
- * workflows_by_type (type, state, ...), which holds every column it reads (an index-only scan).
+ * A page's or a count's `search` (the parameter `search`): the id contains it, or an alias held does. Checked
+ * row by row in the order of the index the query walks (no entry's JSON is parsed).
  */
-export function countQuery(schema: string): string {
-  return `SELECT state, type, count(*)::text AS count FROM ${quoteIdentifier(schema)}.workflows GROUP BY type, state`;
+function searchCondition(schema: string, search: string): string {
+  return `(strpos(id, ${search}) > 0 OR id IN (SELECT workflow_id FROM ${quoteIdentifier(schema)}.aliases WHERE strpos(alias, ${search}) > 0))`;
 }
 
-/** The counts by state and type of the workflows of `schema`. */
-export async function selectCounts(pool: pg.Pool, schema: string): Promise<WorkflowCount[]> {
-  const { rows } = await pool.query<{ state: string; type: string; count: string }>(countQuery(schema));
+/**
+ * The counts by state and type of the workflows of `schema`: one GROUP BY, in the order of the index
+ * workflows_by_type (type, state, ...), which holds every column it reads (an index-only scan). With `search`,
+ * of the workflows it finds ($1).
+ */
+export function countQuery(schema: string, search = false): string {
+  const where = search ? ` WHERE ${searchCondition(schema, '$1')}` : '';
+  return `SELECT state, type, count(*)::text AS count FROM ${quoteIdentifier(schema)}.workflows${where} GROUP BY type, state`;
+}
+
+/** The counts by state and type of the workflows of `schema` (that `search` finds, when given). */
+export async function selectCounts(pool: pg.Pool, schema: string, search?: string): Promise<WorkflowCount[]> {
+  if (search?.includes('\0') === true) return []; // as in pageQuery
+  const { rows } = await pool.query<{ state: string; type: string; count: string }>(countQuery(schema, search !== undefined), search === undefined ? [] : [search]);
   return rows.map(({ state, type, count }) => ({ state: state as WorkflowState, type, count: Number(count) }));
 }
 

@@ -38,7 +38,7 @@ import { connect, type PostgresStoreOptions } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
 import { selectCounts, selectEarliestStart, selectPage, selectTimeCounts } from './pages.js';
 import { entryRow, selectEntries, selectEntry } from './entries.js';
-import { checkPageQuery, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from '../workflow-pages.js';
+import { checkPageQuery, type WorkflowCount, type WorkflowCountFilter, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from '../workflow-pages.js';
 import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from '../workflow-timeline.js';
 
 /**
@@ -140,8 +140,8 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   }
 
   /** See {@link WorkflowPages.countWorkflows}. */
-  countWorkflows(): Promise<WorkflowCount[]> {
-    return this.read('count workflows', () => selectCounts(this.pool, this.schema));
+  countWorkflows(filter: WorkflowCountFilter = {}): Promise<WorkflowCount[]> {
+    return this.read('count workflows', () => selectCounts(this.pool, this.schema, filter.search));
   }
 
   /** See {@link WorkflowTimeline.earliestStart}. */
