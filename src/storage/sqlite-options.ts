@@ -1,4 +1,5 @@
 /** What a SqliteStore can be told when it opens, and the counters it keeps (re-exported by ./sqlite.ts). */
+import type { ListReadPlace } from './sqlite-list-reads.js';
 
 /** How hard SQLite works to make a commit durable. */
 export type SqliteSynchronous = 'full' | 'normal';
@@ -26,6 +27,14 @@ export interface SqliteStoreOptions {
    * a read-only directory. Writes fail with StorageError. See {@link SqliteStore.openReadOnly}.
    */
   readOnly?: boolean;
+  /**
+   * Where the store reads its workflow list as a whole (pages, counts, counts over time, which take 80–500 ms of
+   * SQLite at a million workflows): `'auto'` (default) on a second, read-only connection in a worker thread once
+   * the database is larger than 16 MiB (about 50,000 workflows), so that the event loop, and every workflow of
+   * the manager, goes on meanwhile; `'worker'` there whatever its size; `'inline'` on the store's own connection.
+   * A store in memory (`:memory:`) or open read-only always reads on its own connection.
+   */
+  listReads?: ListReadPlace;
 }
 
 /** Counters of a {@link SqliteStore}, for tests and monitoring. */

@@ -4,7 +4,7 @@
  * the rowid to every index), so a page reads its own rows only. A rowid never changes: entries are upserted,
  * never replaced. Also its counts over time ({@link WorkflowTimeline}), read from the indexes of start and finish times.
  */
-import type Database from 'better-sqlite3';
+import type { ListReads, ReadParams } from './sqlite-list-reads.js';
 import type { WorkflowEntry, WorkflowState } from './store.js';
 import { pageOf, type PageKey, type WorkflowCount, type WorkflowEntryPage, type WorkflowPageQuery } from './workflow-pages.js';
 import type { TimeBuckets, TimeCounts } from './workflow-timeline.js';
@@ -95,63 +95,58 @@ interface PageRow {
   body: string;
 }
 
-/** The page statements of one connection, prepared on first use (one per combination of filters). */
+/**
+ * The list reads of one store, each through its ListReads (./sqlite-list-reads.ts: on the store's connection, or
+ * in a worker thread once the database is large), which prepares each statement once.
+ */
 export class SqlitePages {
-  private readonly statements = new Map<string, Database.Statement<[Record<string, unknown>], PageRow>>();
-  private countStatement: Database.Statement<[], WorkflowCount> | undefined;
-  private searchCountStatements: Record<keyof typeof SEARCH_COUNT_SQL, Database.Statement<[{ search: string }], WorkflowCount>> | undefined;
-  private searchSampleStatement: Database.Statement<[{ search: string }], { found: number }> | undefined;
-  private earliestStatement: Database.Statement<[], { first: number | null }> | undefined;
-  private timeStatement: Database.Statement<[TimeBuckets], { started: number; finished: number }> | undefined;
+  /** The SQL of each page form, by the filters it has. */
+  private readonly pageSqls = new Map<string, string>();
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly reads: ListReads) {}
 
   /** The page `query` asks for, after `cursor` (decoded by the caller). */
-  page(query: WorkflowPageQuery, cursor: PageKey | undefined): WorkflowEntryPage {
-    const params: Record<string, unknown> = { limit: query.limit + 1 };
+  async page(query: WorkflowPageQuery, cursor: PageKey | undefined): Promise<WorkflowEntryPage> {
+    const params: ReadParams = { limit: query.limit + 1 };
     if (query.state !== undefined) params.state = query.state;
     if (query.type !== undefined) params.type = query.type;
     if (query.search !== undefined) params.search = query.search;
     if (cursor !== undefined) Object.assign(params, cursor);
-    const read = (form: PageForm): PageRow[] => this.statement(query.state !== undefined, query.type !== undefined, cursor !== undefined, form).all(params);
-    let rows = read(query.search === undefined ? 'all' : 'window');
-    if (query.search !== undefined && rows.length <= query.limit) rows = read('found');
+    const read = (form: PageForm): Promise<PageRow[]> => this.reads.all<PageRow>(this.pageSql(query.state !== undefined, query.type !== undefined, cursor !== undefined, form), params);
+    let rows = await read(query.search === undefined ? 'all' : 'window');
+    if (query.search !== undefined && rows.length <= query.limit) rows = await read('found');
     return pageOf(rows, query.limit, (row) => JSON.parse(row.body) as WorkflowEntry, (row) => ({ startedAt: row.started_at, position: row.position }));
   }
 
   /** The counts by state and type (of the workflows `search` finds, when given): one GROUP BY. */
-  counts(search: string | undefined): WorkflowCount[] {
+  async counts(search: string | undefined): Promise<WorkflowCount[]> {
     let rows: WorkflowCount[];
-    if (search === undefined) rows = (this.countStatement ??= this.db.prepare(COUNT_SQL)).all();
+    if (search === undefined) rows = await this.reads.all<WorkflowCount>(COUNT_SQL, {});
     else {
-      this.searchSampleStatement ??= this.db.prepare(SEARCH_SAMPLE_SQL);
-      this.searchCountStatements ??= { few: this.db.prepare(SEARCH_COUNT_SQL.few), most: this.db.prepare(SEARCH_COUNT_SQL.most) };
-      const sample = this.searchSampleStatement.get({ search })?.found ?? 0;
-      rows = this.searchCountStatements[sample * 2 >= SEARCH_WINDOW ? 'most' : 'few'].all({ search });
+      const sample = (await this.reads.all<{ found: number }>(SEARCH_SAMPLE_SQL, { search }))[0]?.found ?? 0;
+      rows = await this.reads.all<WorkflowCount>(SEARCH_COUNT_SQL[sample * 2 >= SEARCH_WINDOW ? 'most' : 'few'], { search });
     }
     return rows.map(({ state, type, count }) => ({ state: state as WorkflowState, type, count }));
   }
 
   /** The earliest start, or undefined when there is no workflow. */
-  earliestStart(): number | undefined {
-    this.earliestStatement ??= this.db.prepare(EARLIEST_START_SQL);
-    return this.earliestStatement.get()?.first ?? undefined;
+  async earliestStart(): Promise<number | undefined> {
+    return (await this.reads.all<{ first: number | null }>(EARLIEST_START_SQL, {}))[0]?.first ?? undefined;
   }
 
   /** The counts over time `query` asks for (checked by the caller): one read. */
-  countByTime(query: TimeBuckets): TimeCounts {
-    this.timeStatement ??= this.db.prepare(TIME_COUNTS_SQL);
-    const rows = this.timeStatement.all({ origin: query.origin, bucketMs: query.bucketMs, buckets: query.buckets });
+  async countByTime(query: TimeBuckets): Promise<TimeCounts> {
+    const rows = await this.reads.all<{ started: number; finished: number }>(TIME_COUNTS_SQL, { origin: query.origin, bucketMs: query.bucketMs, buckets: query.buckets });
     return { started: rows.map((row) => row.started), finished: rows.map((row) => row.finished) };
   }
 
-  private statement(byState: boolean, byType: boolean, after: boolean, form: PageForm): Database.Statement<[Record<string, unknown>], PageRow> {
+  private pageSql(byState: boolean, byType: boolean, after: boolean, form: PageForm): string {
     const key = `${Number(byState)}${Number(byType)}${Number(after)}${form}`;
-    let statement = this.statements.get(key);
-    if (statement === undefined) {
-      statement = this.db.prepare(pageSql(byState, byType, after, form));
-      this.statements.set(key, statement);
+    let sql = this.pageSqls.get(key);
+    if (sql === undefined) {
+      sql = pageSql(byState, byType, after, form);
+      this.pageSqls.set(key, sql);
     }
-    return statement;
+    return sql;
   }
 }

@@ -19,6 +19,7 @@ import type { WalSync } from './sqlite-wal-sync.js';
 import { GroupCommit } from './sqlite-writes.js';
 import { TurnSnapshot } from './sqlite-reads.js';
 import { SqlitePages } from './sqlite-pages.js';
+import { ListReads } from './sqlite-list-reads.js';
 import { entryRow, readEntries, readEntry, readRecords, toRows, writeEntryRow, writeRecords, type EntryRow, type EntryWrite, type Statements } from './sqlite-statements.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowCountFilter, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from './workflow-timeline.js';
@@ -82,6 +83,8 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   private readonly db: Database.Database;
   private readonly statements: Statements;
   private readonly pages: SqlitePages;
+  /** Where the list reads run: this connection, or a worker's once the database is large (./sqlite-list-reads.ts). */
+  private readonly listReads: ListReads;
   /** The queue of writes, committed together (see ./sqlite-writes.ts). */
   private readonly writes: GroupCommit;
   /** The read transaction the reads of entries and histories share within a turn (see ./sqlite-reads.ts). */
@@ -117,7 +120,9 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       ...(checkpoints === undefined ? {} : { onCommitted: () => checkpoints.committed() }),
       ...(walSync === undefined ? {} : { afterCommit: (settle, writes) => walSync.afterCommit(settle, writes), refusal: () => walSync.refusal() }),
     });
-    this.pages = new SqlitePages(this.db);
+    // A database no other connection can open (`:memory:`), or open read-only here, reads its list on this connection.
+    this.listReads = new ListReads(this.db, this.readOnly || this.db.memory ? undefined : path, options.listReads ?? 'auto');
+    this.pages = new SqlitePages(this.listReads);
   }
 
   /**
@@ -201,25 +206,27 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return this.read('read a page of workflows', () => this.pages.page(query, cursor));
+    return this.readList('read a page of workflows', () => this.pages.page(query, cursor));
   }
 
   /** See {@link WorkflowPages.countWorkflows}. */
   countWorkflows(filter: WorkflowCountFilter = {}): Promise<WorkflowCount[]> {
-    return this.read('count workflows', () => this.pages.counts(filter.search));
+    return this.readList('count workflows', () => this.pages.counts(filter.search));
   }
 
   /** See {@link WorkflowTimeline.earliestStart}. */
   earliestStart(): Promise<number | undefined> {
-    return this.read('read the earliest start', () => this.pages.earliestStart());
+    return this.readList('read the earliest start', () => this.pages.earliestStart());
   }
 
   /** See {@link WorkflowTimeline.countByTime}: a count per bucket over the indexes of start and finish times. */
   countByTime(query: TimeBuckets): Promise<TimeCounts> {
-    return this.read('count workflows over time', () => {
+    try {
       checkTimeBuckets(query);
-      return this.pages.countByTime(query);
-    });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.readList('count workflows over time', () => this.pages.countByTime(query));
   }
 
   deleteWorkflow(workflowId: string): Promise<void> {
@@ -305,6 +312,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
       .catch(() => undefined)
       .then(() => this.walSync?.close())
       .then(() => this.checkpoints?.stop())
+      .then(() => this.listReads.stop())
       .then(() => attempt(`close the SQLite database ${this.path}`, () => this.db.close()));
     return closed.then(() => released);
   }
@@ -370,6 +378,15 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     if (this.closed) return;
     this.snapshot.end();
     this.writes.flush();
+  }
+
+  /** A read of the list as a whole (./sqlite-list-reads.ts), after writing what is queued, as {@link read}. */
+  private readList<T>(what: string, query: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(this.closedError());
+    this.flush();
+    return query().catch((error: unknown) => {
+      throw storageError(what, error);
+    });
   }
 
   /** Run a read after writing what is queued, so that it sees every write issued before it. */

@@ -111,6 +111,18 @@ export function runStoreConformance(name: string, create: () => Promise<Conforma
   describe(`${name} store: counts over time (WorkflowTimeline, when the store has it)`, () => timelineChecks(check));
 }
 
+/**
+ * Register only the checks of the list read as a whole (WorkflowPages, WorkflowTimeline), for a backend's other
+ * way of reading it (say, SQLite's reads in a worker thread).
+ */
+export function runListConformance(name: string, create: () => Promise<ConformanceSubject>): void {
+  const check = (title: string, body: Check): void => {
+    test(title, (t) => withSubject(create, body, t));
+  };
+  describe(`${name} store: paged list (WorkflowPages)`, () => pageChecks(check));
+  describe(`${name} store: counts over time (WorkflowTimeline)`, () => timelineChecks(check));
+}
+
 /** Run one check on a fresh store; close every store it opened and clean up, whatever happens. */
 async function withSubject(create: () => Promise<ConformanceSubject>, body: Check, t: TestContext): Promise<void> {
   const subject = await create();
