@@ -167,7 +167,7 @@ export function readWorkflowPage(store: Store, query: WorkflowPageQuery, aliasHo
  * const running = (await readWorkflowCounts(store)).filter((c) => c.state === 'running');
  */
 export async function readWorkflowCounts(store: Store, filter: WorkflowCountFilter = {}, aliasHolders?: ReadonlySet<string>): Promise<WorkflowCount[]> {
-  if (hasPages(store)) return filter.search === undefined ? store.countWorkflows() : store.countWorkflows(filter);
+  if (hasPages(store)) return store.countWorkflows(filter);
   return countEntries(searched(await store.listWorkflows(), filter.search, aliasHolders));
 }
 
