@@ -28,8 +28,8 @@ export interface ListPageQuery {
   /**
    * Only the workflows this manager holds stopped: `suspended`, or `damaged` (not run: their history is
    * damaged). Read from the manager's memory, which holds every such workflow of its store (it takes up every
-   * unfinished one when it opens), not from the store's list: as fast at a million workflows as at ten. Their
-   * pages have cursors of their own. `state`, when given, must be 'running'.
+   * unfinished one when it opens), not from the store's list: one pass over the workflows the manager holds,
+   * no store read, no entry parsed. Their pages have cursors of their own. `state`, when given, must be 'running'.
    */
   status?: HeldStatus;
   /** Also count the workflows of each status and type (one more read: ask for it when the counts are shown). */
