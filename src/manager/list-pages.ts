@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Store, WorkflowEntry, WorkflowState } from '../storage/store.js';
-import { checkPageQuery, hasPages, pageOfEntries, readWorkflowCounts, readWorkflowPage, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
+import { checkPageQuery, hasPages, pageOfEntries, readWorkflowCounts, readWorkflowPage, type WorkflowCountFilter, type WorkflowEntryPage, type WorkflowPageQuery } from '../storage/workflow-pages.js';
 import type { ManagedWorkflow } from './managed-workflow.js';
 import type { ManagedStatus, WorkflowInfo } from './types.js';
 import { managedStatus, workflowInfo } from './workflow-info.js';
@@ -77,7 +77,7 @@ export async function listPage(deps: ListPageDeps, query: ListPageQuery): Promis
   let items = page.entries.map((entry) => workflowInfo(entry, deps.live.get(entry.id), deps.aliasesOf(entry.id), deps.shared));
   if (id !== undefined && status !== undefined) items = items.filter((info) => info.status === status);
   const result: ListPage = page.next === undefined ? { items } : { items, next: page.next };
-  if (counts === true) result.counts = await statusCounts(deps, pageQuery.search);
+  if (counts === true) result.counts = await countStatuses(deps, pageQuery.search === undefined ? {} : { search: pageQuery.search });
   return result;
 }
 
@@ -117,12 +117,14 @@ function searchFilter(deps: ListPageDeps, search: string | undefined): (id: stri
 }
 
 /**
- * The stored counts (of the workflows `search` finds, when given), with the running workflows this manager holds
- * suspended or damaged moved to those statuses. (A running entry no manager holds, which list() shows suspended
- * on a store of one manager, counts as running: telling it apart would mean reading every entry.)
+ * The stored counts (of the workflows `filter.search` finds, when given), with the running workflows this manager
+ * holds suspended or damaged moved to those statuses (WorkflowManager.countWorkflows, and a page's `counts`). (A
+ * running entry no manager holds, which list() shows suspended on a store of one manager, counts as running:
+ * telling it apart would mean reading every entry.)
  */
-async function statusCounts(deps: ListPageDeps, search: string | undefined): Promise<StatusCount[]> {
-  const stored = await readWorkflowCounts(deps.store, search === undefined ? {} : { search }, aliasHolders(deps, search));
+export async function countStatuses(deps: ListPageDeps, filter: WorkflowCountFilter): Promise<StatusCount[]> {
+  const { search } = filter;
+  const stored = await readWorkflowCounts(deps.store, filter, aliasHolders(deps, search));
   const found = searchFilter(deps, search);
   const counts = new Map<string, StatusCount>();
   const add = (status: ManagedStatus, type: string, count: number): void => {

@@ -9,13 +9,14 @@ import type { ChildWorkflowHost } from '../core/child.js';
 import { UnknownWorkflowTypeError, isQuestError } from '../core/errors.js';
 import { logger as questLogger } from '../logging.js';
 import { hasLeases, type Store, type WorkflowEntry } from '../storage/store.js';
+import type { WorkflowCountFilter } from '../storage/workflow-pages.js';
 import { ManagerAliases } from './alias-registry.js';
 import { WorkflowClaims } from './claims.js';
 import { KeepAlive } from './keep-alive.js';
 import { DEFAULT_LAUNCH_WINDOW, LaunchWindow } from './launch-window.js';
 import { ManagedWorkflow, type ManagedDeps } from './managed-workflow.js';
 import { RecentIds, RecentMap } from './recent-ids.js';
-import { listPage, type ListPage, type ListPageQuery } from './list-pages.js';
+import { countStatuses, listPage, type ListPage, type ListPageDeps, type ListPageQuery, type StatusCount } from './list-pages.js';
 import { Residency } from './residency.js';
 import type { AnyWorkflow, ManagerOptions, ResidencyInfo, WorkflowInfo, WorkflowRegistry } from './types.js';
 import { WorkflowDeadlines } from './workflow-deadlines.js';
@@ -154,9 +155,17 @@ export class WorkflowsHere {
 
   /** WorkflowManager.listPage: one page of list() (see ./list-pages.ts). */
   listPage(query: ListPageQuery): Promise<ListPage> {
+    return listPage(this.pageDeps(), query);
+  }
+
+  /** WorkflowManager.countWorkflows: the counts of a page without the page (see ./list-pages.ts). */
+  countWorkflows(filter: WorkflowCountFilter): Promise<StatusCount[]> {
+    return countStatuses(this.pageDeps(), filter);
+  }
+
+  private pageDeps(): ListPageDeps {
     const aliases = this.aliases;
-    const source = { store: this.deps.store, live: this.live, aliasesOf: (id: string) => aliases.aliasesOf(id), resolveAlias: (alias: string) => aliases.resolve(alias), shared: this.claims !== undefined };
-    return listPage(source, query);
+    return { store: this.deps.store, live: this.live, aliasesOf: (id: string) => aliases.aliasesOf(id), resolveAlias: (alias: string) => aliases.resolve(alias), shared: this.claims !== undefined };
   }
 
   /** WorkflowManager.residency: the runs in memory and their budgets. */

@@ -7,15 +7,15 @@ import { isQuestError } from '../core/errors.js';
 import type { ResourceInfo, ResourceStream } from '../core/resource-stream.js';
 import { deserialize, serialize, serializeError, type Json, type SerializedError } from '../core/serializer.js';
 import type { StartOptions, WorkflowInfo } from '../manager/types.js';
-import type { ListPage, ListPageQuery } from '../manager/list-pages.js';
+import type { ListPage, ListPageQuery, StatusCount } from '../manager/list-pages.js';
 import type { Store } from '../storage/store.js';
-import { hasPages } from '../storage/workflow-pages.js';
+import { hasPages, type WorkflowCountFilter } from '../storage/workflow-pages.js';
 import { logger as questLogger } from '../logging.js';
 import { BadRequestError, InternalServerError, QUEST_ERROR_STATUS, UnknownOperationError, isServiceError } from '../protocol/errors.js';
 import { OPERATIONS, PROTOCOL_PREFIX, type CallResponseBody, type Operation, type Principal, type WireError, type WireWorkflowInfo } from '../protocol/messages.js';
 import { checkAuthorized, defaultAuthorize, type Authorize } from './auth.js';
 import { inspectOperations, type InspectStore } from './inspect-operations.js';
-import type { WirePager } from './inspect-pages.js';
+import type { PagedReads } from './inspect-pages.js';
 import { DEFAULT_MAX_DEPTH, argsField, booleanField, checkedBody, choiceField, parseBody, stringField } from './validate.js';
 
 /**
@@ -27,8 +27,12 @@ export interface ServedManager {
   has(id: string): Promise<boolean>;
   getResult(id: string): Promise<unknown>;
   list(): Promise<WorkflowInfo[]>;
-  /** One page of list() (WorkflowManager.listPage); the inspection `workflows` call reads by pages with it. */
+  /**
+   * One page of list() (WorkflowManager.listPage) and the counts of a page without it (countWorkflows): with
+   * both, the inspection `workflows` call reads by pages.
+   */
   listPage?(query: ListPageQuery): Promise<ListPage>;
+  countWorkflows?(filter: WorkflowCountFilter): Promise<StatusCount[]>;
   cancel(id: string): Promise<void>;
   delete(id: string): Promise<void>;
   resources(id: string, identity: string | null): Promise<ResourceInfo[]>;
@@ -96,7 +100,7 @@ function operationsOf(manager: ServedManager, authorize: Authorize, store: Inspe
     list: async () => (await manager.list()).map(wireInfo),
     check: (operation, principal, id) => checkAuthorized(authorize, principal, operation, id),
     store,
-    ...pagerOf(manager, store),
+    ...pagedReadsOf(manager, store),
   });
   const { changed, ...inspectCalls } = inspect;
   return {
@@ -159,20 +163,25 @@ function decodeArgs(args: Json[]): unknown[] {
   });
 }
 
-/** A list() line on the wire: epoch milliseconds instead of Dates. */
 /**
- * The paged reads of the list, when the manager pages and the store it was opened on (the server's `store`)
- * reads by pages: without that, a page would read the whole list anyway, and the kept list serves better.
+ * The paged reads of the list, when the manager pages and counts and the store it was opened on (the server's
+ * `store`) reads by pages: without that, a page would read the whole list anyway, and the kept list serves better.
  */
-function pagerOf(manager: ServedManager, store: InspectStore | undefined): { page?: WirePager } {
-  if (manager.listPage === undefined || store === undefined || !hasPages(store as Store)) return {};
-  const listPage = manager.listPage.bind(manager);
-  return { page: async (query) => {
-    const page = await listPage(query);
-    return { ...page, items: page.items.map(wireInfo) };
-  } };
+function pagedReadsOf(manager: ServedManager, store: InspectStore | undefined): { paged?: PagedReads } {
+  const { listPage, countWorkflows } = manager;
+  if (listPage === undefined || countWorkflows === undefined || store === undefined || !hasPages(store as Store)) return {};
+  return {
+    paged: {
+      page: async (query) => {
+        const page = await listPage.call(manager, query);
+        return { ...page, items: page.items.map(wireInfo) };
+      },
+      count: (filter) => countWorkflows.call(manager, filter),
+    },
+  };
 }
 
+/** A list() line on the wire: epoch milliseconds instead of Dates. */
 export function wireInfo(info: WorkflowInfo): WireWorkflowInfo {
   const wire: WireWorkflowInfo = { id: info.id, type: info.type, status: info.status, startedAt: info.startedAt.getTime(), aliases: info.aliases };
   if (info.finishedAt !== undefined) wire.finishedAt = info.finishedAt.getTime();

@@ -16,7 +16,7 @@ import { BadRequestError, NotServedError } from '../protocol/errors.js';
 import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireHistory, type WireStats, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
 import type { Principal, WireWorkflowInfo } from '../protocol/messages.js';
 import { choiceField, integerField, optionalString, stringField } from './validate.js';
-import { pageable, pagedWorkflows, searchOf, type WirePager } from './inspect-pages.js';
+import { pageable, pagedWorkflows, searchOf, type PagedReads } from './inspect-pages.js';
 import type { StatusCount } from '../manager/list-pages.js';
 
 /** What the history, versions and stats operations read: a store, read-only. */
@@ -32,21 +32,21 @@ export interface InspectDeps {
   check(operation: 'workflows' | 'history' | 'versions' | 'stats', principal: Principal, id: string | undefined): Promise<void>;
   store: InspectStore | undefined;
   /**
-   * A page of the manager's list, when its store reads the list by pages: then the `workflows` call reads a
+   * The manager's paged reads, when its store reads the list by pages: then the `workflows` call reads a
    * page (and counts) instead of the whole list, where the filters allow (see inspect-pages.ts).
    */
-  page?: WirePager;
+  paged?: PagedReads;
 }
 
 /** The four operations, each authorized before it reads anything; `changed()` invalidates the kept list. */
 export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'history' | 'versions' | 'stats', Impl> & { changed(): void } {
   const snapshot = new ListSnapshot(deps.list);
   const list = (): Promise<WireWorkflowInfo[]> => snapshot.get();
-  const page = deps.page;
+  const paged = deps.paged;
   // The counts of a paged list, kept as the whole list is (one GROUP BY over every entry, not every 2 s per tab);
   // those of what a search finds, kept alike for the last few searches.
-  const counts = page === undefined ? undefined : new ListSnapshot<StatusCount[]>(async () => (await page({ limit: 1, counts: true })).counts ?? []);
-  const searchCounts = page === undefined ? undefined : new SearchCounts(page);
+  const counts = paged === undefined ? undefined : new ListSnapshot<StatusCount[]>(() => paged.count({}));
+  const searchCounts = paged === undefined ? undefined : new SearchCounts(paged);
   const storeFor = (operation: string): InspectStore => {
     if (deps.store === undefined) throw new NotServedError(operation, 'a store to read histories from (QuestServerOptions.store)');
     return deps.store;
@@ -59,10 +59,10 @@ export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'hist
     },
     workflows: async (body, principal) => {
       await deps.check('workflows', principal, undefined);
-      if (page !== undefined && counts !== undefined && searchCounts !== undefined && pageable(body)) {
+      if (paged !== undefined && counts !== undefined && searchCounts !== undefined && pageable(body)) {
         const search = searchOf(body);
         const found = search === undefined ? undefined : await searchCounts.get(search);
-        return (await pagedWorkflows(page, await counts.get(), body, found)) as unknown as Json;
+        return (await pagedWorkflows(paged.page, await counts.get(), body, found)) as unknown as Json;
       }
       return workflowPage(await list(), body) as unknown as Json;
     },
@@ -206,12 +206,12 @@ const KEPT_SEARCHES = 8;
 class SearchCounts {
   private readonly kept = new Map<string, ListSnapshot<StatusCount[]>>();
 
-  constructor(private readonly page: WirePager) {}
+  constructor(private readonly paged: PagedReads) {}
 
   get(search: string): Promise<StatusCount[]> {
     let snapshot = this.kept.get(search);
     if (snapshot === undefined) {
-      snapshot = new ListSnapshot(async () => (await this.page({ limit: 1, search, counts: true })).counts ?? []);
+      snapshot = new ListSnapshot(() => this.paged.count({ search }));
       if (this.kept.size >= KEPT_SEARCHES) this.kept.delete(this.kept.keys().next().value as string);
     } else this.kept.delete(search); // kept again below, as the latest
     this.kept.set(search, snapshot);

@@ -8,12 +8,19 @@
  */
 import type { ListPage, ListPageQuery, StatusCount } from '../manager/list-pages.js';
 import type { WorkflowState } from '../storage/store.js';
+import type { WorkflowCountFilter } from '../storage/workflow-pages.js';
 import { MAX_PAGE_LIMIT, WIRE_STATUSES, type WireStatus, type WorkflowPage } from '../protocol/inspect.js';
 import type { WireWorkflowInfo } from '../protocol/messages.js';
 import { choiceField, integerField, optionalString } from './validate.js';
 
 /** A page of the manager's list, on the wire (items as `list` sends them). */
 export type WirePager = (query: ListPageQuery) => Promise<Omit<ListPage, 'items'> & { items: WireWorkflowInfo[] }>;
+
+/** The manager's paged reads: a page of its list (listPage) and the counts of a page without it (countWorkflows). */
+export interface PagedReads {
+  page: WirePager;
+  count(filter: WorkflowCountFilter): Promise<StatusCount[]>;
+}
 
 /** At most this many store pages fill one answer whose status filter drops lines (say, a few suspended among running). */
 const MAX_FILLS = 20;

@@ -1,6 +1,6 @@
 /**
  * manager.listPage: a page of list() newest first, each line as list() says it (status, aliases, error), its
- * counts by status and type, on a store with paged reads (memory) and on one without (files: the whole list,
+ * counts by status and type (and countWorkflows, the counts alone), on a store with paged reads (memory) and on one without (files: the whole list,
  * paged in the manager), with the same pages either way.
  */
 import { describe, test } from 'node:test';
@@ -110,6 +110,11 @@ for (const [name, open] of [
           ]);
           assert.deepEqual((await manager.listPage({ limit: 1, search: 'ghost', counts: true })).counts, [{ status: 'suspended', type: 'gone', count: 1 }]);
           assert.deepEqual((await manager.listPage({ limit: 1, search: '4', counts: true })).counts, [{ status: 'completed', type: 'waiter', count: 1 }]);
+          // The same counts without a page: countWorkflows.
+          assert.deepEqual(await manager.countWorkflows({ search: 'o' }), counted.counts);
+          assert.deepEqual(await manager.countWorkflows({ search: 'ghost' }), [{ status: 'suspended', type: 'gone', count: 1 }]);
+          assert.deepEqual(await manager.countWorkflows({ search: 'nobody' }), []);
+          assert.deepEqual(await manager.countWorkflows(), (await manager.listPage({ limit: 1, counts: true })).counts);
           await manager.queue<number>('live', 'numbers', null).put(1);
           await manager.getResult('live');
         });

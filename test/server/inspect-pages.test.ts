@@ -86,6 +86,11 @@ describe('inspection: the workflows call on a store with paged reads', () => {
     assert.equal(failedOnes.total, failedOnes.items.length);
     assert.equal((await admin.workflows({ search: 'live', status: 'running' })).total, 3);
     assert.equal(store.lists, lists, 'no call read the whole list');
+    // A search not counted before reads one page: its total and the counts come from the store's counts alone.
+    const pagesBefore = store.pages.length;
+    const fresh = await admin.workflows({ limit: 5, search: 'w23' });
+    assert.deepEqual([fresh.items.map((w) => w.id), fresh.total], [['w239', 'w238', 'w237', 'w236', 'w235'], 10]);
+    assert.deepEqual(store.pages.slice(pagesBefore).map(({ search, limit }) => [search, limit]), [['w23', 5]]);
     // offset without a cursor (an older client) pages the whole list.
     assert.deepEqual((await admin.workflows({ limit: 5, offset: 5 })).items.map((w) => w.id), paged.items.slice(5, 10).map((w) => w.id));
   });

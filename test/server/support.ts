@@ -3,6 +3,7 @@ import { event, queue, state } from '../../src/index.js';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import type { Store, WorkflowEntry, WorkflowState } from '../../src/storage/store.js';
+import type { WorkflowEntryPage, WorkflowPageQuery } from '../../src/storage/workflow-pages.js';
 import { bearerTokens, type Authenticate } from '../../src/server/auth.js';
 import { QuestServer, type QuestServerOptions } from '../../src/server/server.js';
 import { QuestClient, type QuestClientOptions } from '../../src/client/client.js';
@@ -76,9 +77,15 @@ export async function startServer(options: QuestServerOptions = {}, store: Store
 /** A real MemoryStore that counts the reads of the whole list (listWorkflows), to see a call did not make one. */
 export class CountingStore extends MemoryStore {
   lists = 0;
+  /** The pages read, each by its query. */
+  pages: WorkflowPageQuery[] = [];
   override listWorkflows(state?: WorkflowState): Promise<WorkflowEntry[]> {
     this.lists++;
     return super.listWorkflows(state);
+  }
+  override pageWorkflows(query: WorkflowPageQuery): Promise<WorkflowEntryPage> {
+    this.pages.push(query);
+    return super.pageWorkflows(query);
   }
 }
 
