@@ -7,7 +7,7 @@
  */
 import { isQuestError } from '../core/errors.js';
 import type { Store, WorkflowEntry, WorkflowState } from '../storage/store.js';
-import { readWorkflowPage } from '../storage/workflow-pages.js';
+import { MAX_WORKFLOW_PAGE, readWorkflowPage } from '../storage/workflow-pages.js';
 import { messageOf } from './common.js';
 
 /** What `quest list` shows as a workflow's state: its stored state, or 'damaged' for a running one whose history is. */
@@ -32,6 +32,8 @@ export interface ListingQuery {
   state?: ListedState;
   /** Only the workflows of this type. */
   type?: string;
+  /** Only the workflows whose id contains this text, or that hold an alias containing it (the store's search). */
+  search?: string;
   /** At most this many workflows: 1 to MAX_WORKFLOW_PAGE (the caller checks it). */
   limit: number;
   /** The `next` of the page before: this page starts after it. */
@@ -61,7 +63,7 @@ export async function listingPage(store: Store, query: ListingQuery): Promise<Li
   const checker = new DamageChecker(store);
   const filtered = query.state === 'running' || query.state === 'damaged';
   const read = (limit: number, after: string | undefined): ReturnType<typeof readWorkflowPage> =>
-    readWorkflowPage(store, { state: storedState(query.state), type: query.type, limit, after });
+    readWorkflowPage(store, { state: storedState(query.state), type: query.type, search: query.search, limit, after });
   // A scan for running or damaged ones reads at least this many entries a time (their histories only as needed).
   const size = filtered ? Math.max(query.limit, SCAN_PAGE) : query.limit;
   const listed: Listed[] = [];
@@ -83,22 +85,40 @@ export async function listingPage(store: Store, query: ListingQuery): Promise<Li
   }
 }
 
+/** Which workflows {@link listingAll} lists: all of them when empty. */
+export type ListingFilter = Pick<ListingQuery, 'state' | 'type' | 'search'>;
+
 /**
- * Every workflow in `state` (all when undefined) of `type` (any when undefined), oldest start first as the
- * store lists them, each running one checked for a damaged history: the whole list, every running history.
+ * Every workflow in `filter.state` (all when undefined) of `filter.type` (any when undefined) that
+ * `filter.search` finds (all when undefined), oldest start first as the store lists them, each running one
+ * checked for a damaged history: the whole list (a search's pages, when searching), every running history.
  *
  * @example
- * const damaged = await listingAll(store, 'damaged');
+ * const damaged = await listingAll(store, { state: 'damaged' });
  */
-export async function listingAll(store: Store, state?: ListedState, type?: string): Promise<Listed[]> {
+export async function listingAll(store: Store, filter: ListingFilter = {}): Promise<Listed[]> {
+  const { state, type, search } = filter;
   const checker = new DamageChecker(store);
   const listed: Listed[] = [];
-  for (const entry of await store.listWorkflows(storedState(state))) {
+  const entries = search === undefined ? await store.listWorkflows(storedState(state)) : await searchedOldestFirst(store, filter);
+  for (const entry of entries) {
     if (type !== undefined && entry.type !== type) continue;
     const shown = await checker.listed(entry);
     if (matches(shown, state)) listed.push(shown);
   }
   return listed;
+}
+
+/** Every entry a search finds (with the filter's stored state and type), read by the largest pages, oldest first. */
+async function searchedOldestFirst(store: Store, filter: ListingFilter): Promise<WorkflowEntry[]> {
+  const found: WorkflowEntry[] = [];
+  let after: string | undefined;
+  do {
+    const page = await readWorkflowPage(store, { state: storedState(filter.state), type: filter.type, search: filter.search, limit: MAX_WORKFLOW_PAGE, after });
+    found.push(...page.entries);
+    after = page.next;
+  } while (after !== undefined);
+  return found.reverse();
 }
 
 /** The stored state of the workflows shown in `state` (damaged ones are stored running). */

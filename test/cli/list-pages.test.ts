@@ -1,6 +1,6 @@
 /**
  * `quest list` a page at a time: newest first by the store's cursor, the totals and the next page's command,
- * --type and --state filters, the damage check on the shown page only, the errors of a bad --limit or --after,
+ * --type, --state and --search filters, the damage check on the shown page only, the errors of a bad --limit or --after,
  * and the same pages from a store without WorkflowPages (FileStore, in process: the CLI opens SQLite and
  * PostgreSQL only). Real SQLite files and a real FileStore directory, each test its own.
  */
@@ -186,6 +186,31 @@ describe('quest list by pages', { concurrency: true }, () => {
       } finally {
         await store.close();
       }
+    }));
+
+  test('--search pages the workflows whose id or alias contains the text, with their own totals, the other filters and the next page\'s command', () =>
+    withSeeded(25, [], async (db) => {
+      const store = await SqliteStore.open(db);
+      await store.putAlias('cart-w003', 'w003');
+      await store.close();
+      // w010..w019 contain "w01"; w003 holds an alias that does.
+      const { pages, runs } = await walk('list', '--search', 'w01', '--limit', '4', '--db', db);
+      assert.deepEqual(pages, [newestFirst(19, 16), newestFirst(15, 12), newestFirst(11, 10)]);
+      assert.match(runs[0]!.stdout, /\n4 of 10 workflows matching "w01" shown, newest first \(running 8, completed 2\)\.\nNext page: quest list --after \S+ --limit 4 --search w01 --db /);
+      assert.deepEqual(rowsOf(await quest('list', '--search', 'cart', '--db', db)), [['w003', 'refund', 'running']]);
+
+      const completed = await quest('list', '--search', 'w01', '--state', 'completed', '--type', 'order', '--db', db);
+      assert.deepEqual(rowsOf(completed), [['w014', 'order', 'completed']]);
+      assert.match(completed.stdout, /\n1 of 1 completed workflow of type order matching "w01" shown, newest first\.\n$/);
+
+      const none = await quest('list', '--search', 'nowhere', '--db', db);
+      assert.equal(none.stdout, 'No workflows matching "nowhere".\n');
+
+      // The whole list (--all, --json) is searched too, oldest first; an empty search filters nothing, as on the server.
+      assert.deepEqual(rowsOf(await quest('list', '--all', '--search', 'w01', '--db', db)).map(([id]) => id), newestFirst(19, 10).reverse());
+      const json = await quest('list', '--json', '--search', 'cart', '--db', db);
+      assert.deepEqual((JSON.parse(json.stdout) as Array<{ id: string }>).map(({ id }) => id), ['w003']);
+      assert.deepEqual(rowsOf(await quest('list', '--search', '', '--db', db)).map(([id]) => id), newestFirst(24, 0));
     }));
 
   test('a bad --limit or --after, or --all with either, exits 2 saying what to pass', () =>

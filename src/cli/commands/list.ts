@@ -15,6 +15,7 @@ export const DEFAULT_LIST_LIMIT = 100;
 interface ListOptions extends CommonOptions {
   state?: ListedState;
   type?: string;
+  search?: string;
   limit?: string;
   after?: string;
   all?: boolean;
@@ -31,6 +32,7 @@ export function listCommand(context: CliContext): Command {
       .description('list the workflows: id, type, state, start and finish times (a page at a time, newest first)')
       .addOption(new Option('--state <state>', 'only the workflows in this state').choices(LISTED_STATES))
       .option('--type <type>', 'only the workflows of this type')
+      .option('--search <text>', 'only the workflows whose id contains this text, or that hold an alias containing it (case-sensitive)')
       .option('--limit <n>', `at most this many workflows (1 to ${MAX_WORKFLOW_PAGE}; default ${DEFAULT_LIST_LIMIT})`)
       .option('--after <cursor>', 'the page after this cursor (printed with the page before)')
       .option('--all', 'every workflow, oldest first, in one table (reads the whole list: slow on a large database)'),
@@ -43,6 +45,11 @@ how many there are in all and, when more follow, the command for the next page (
 same filters). A page reads its own entries only, however many workflows the database holds. --all shows
 every workflow instead, oldest first, without the totals (it reads every entry and every running
 workflow's history: slow on a large database).
+
+--search <text> keeps the workflows whose id contains the text, or that hold an alias containing it (case-
+sensitive, as the dashboard's search box); the totals are then of those it finds. On SQLite and PostgreSQL
+the database does the search (it reads the indexes of ids and aliases, not every entry). An empty text
+filters nothing.
 
 --json prints an array of every workflow, oldest first (as --all), unless --limit or --after asks for a page:
 then an object {"workflows": [...], "next": "<cursor>" or null, "counts": [{"state", "type", "count"}, ...],
@@ -66,6 +73,7 @@ Examples:
   $ quest list --limit 20 --after q1.lz3k9f2a.8c
   $ quest list --state running --type checkout --db .quest/guessing-game.sqlite
   $ quest list --state damaged --limit 10
+  $ quest list --search order-17 --state running
   $ quest list --all --json`,
     )
     .action(async (options: ListOptions, command: Command) => {
@@ -75,11 +83,12 @@ Examples:
         throw new CliError('--all lists every workflow, --limit and --after a page of them: leave out one or the other', EXIT.usage);
       }
       if (options.all === true || (options.json === true && !pageAsked)) {
-        const listed = await withStore(options.db, (store) => listingAll(store, options.state, options.type));
+        const filter = { state: options.state, type: options.type, search: searchOf(options) };
+        const listed = await withStore(options.db, (store) => listingAll(store, filter));
         if (options.json === true) printJson(io, listed.map(jsonOf));
         else printListed(io, listed, options);
       } else {
-        const query: ListingQuery = { limit: pageLimit(options.limit), state: options.state, type: options.type, after: options.after };
+        const query: ListingQuery = { limit: pageLimit(options.limit), state: options.state, type: options.type, search: searchOf(options), after: options.after };
         const page = await withStore(options.db, (store) => shownPage(store, query));
         if (options.json === true) {
           printJson(io, { workflows: page.listed.map(jsonOf), next: page.next ?? null, counts: page.counts, historiesRead: page.historiesRead });
@@ -106,8 +115,13 @@ async function shownPage(store: Store, query: ListingQuery): Promise<ShownPage> 
       EXIT.usage,
     );
   }
-  const counts = (await readWorkflowCounts(store)).filter(({ type }) => query.type === undefined || type === query.type);
+  const counts = (await readWorkflowCounts(store, query.search === undefined ? {} : { search: query.search })).filter(({ type }) => query.type === undefined || type === query.type);
   return { ...listing, counts };
+}
+
+/** The --search asked, if any: an empty text filters nothing (as the server's `search`). */
+function searchOf(options: ListOptions): string | undefined {
+  return options.search === '' ? undefined : options.search;
 }
 
 /** The --limit asked (default {@link DEFAULT_LIST_LIMIT}); CliError (exit 2) for anything but a whole number in range. */
@@ -127,7 +141,7 @@ function pageLimit(text: string | undefined): number {
 /** The table of `listed`, then the reason of each damaged one; or "No workflows." */
 function printListed(io: Io, listed: readonly Listed[], options: ListOptions): void {
   if (listed.length === 0) {
-    const what = `${options.state === undefined ? '' : `${options.state} `}workflows${options.type === undefined ? '' : ` of type ${options.type}`}`;
+    const what = `${options.state === undefined ? '' : `${options.state} `}workflows${ofTypeAndSearch(options.type, searchOf(options))}`;
     io.out(options.after === undefined ? `No ${what}.` : `No more ${what}.`);
     return;
   }
@@ -157,7 +171,7 @@ function footerOf(page: ShownPage, query: ListingQuery, db: string | undefined):
   const running = byState.get('running') ?? 0;
   const total = query.state === undefined ? [...byState.values()].reduce((sum, count) => sum + count, 0) : query.state === 'damaged' ? running : (byState.get(query.state) ?? 0);
   const shown = page.listed.length;
-  const ofType = query.type === undefined ? '' : ` of type ${query.type}`;
+  const ofType = ofTypeAndSearch(query.type, query.search);
   let line: string;
   if (query.state === undefined) {
     const split = STORED_STATES.filter((state) => (byState.get(state) ?? 0) > 0).map((state) => `${state} ${number(byState.get(state) ?? 0)}`);
@@ -174,8 +188,14 @@ function footerOf(page: ShownPage, query: ListingQuery, db: string | undefined):
   if (query.limit !== DEFAULT_LIST_LIMIT) args.push('--limit', String(query.limit));
   if (query.state !== undefined) args.push('--state', query.state);
   if (query.type !== undefined) args.push('--type', query.type);
+  if (query.search !== undefined) args.push('--search', query.search);
   if (db !== undefined) args.push('--db', db);
   return [line, `Next page: ${args.map(shellWord).join(' ')}`];
+}
+
+/** What follows "workflows" when the list is filtered by type or search: ` of type order matching "17"`. */
+function ofTypeAndSearch(type: string | undefined, search: string | undefined): string {
+  return `${type === undefined ? '' : ` of type ${type}`}${search === undefined ? '' : ` matching ${JSON.stringify(search)}`}`;
 }
 
 function workflows(count: number): string {
