@@ -7,14 +7,21 @@
  * stay behind, and fails where it cannot create them. SQLite's `immutable=1` avoids that, but it is a URI
  * parameter and better-sqlite3 12 is built with URIs off (SQLITE_USE_URI=0; only an environment variable read
  * once when its addon loads switches them on), and immutable also ignores the `-wal` file. So:
- * - no `-wal` file, or an empty one (the last connection closed cleanly, everything is in the main file): the
- *   file is read into memory and opened from there (`new Database(buffer)`), its header switched from WAL to
- *   rollback mode in the copy. Nothing on disk is opened for writing; the cost is the file's size in memory;
+ * - no `-wal` file, or an empty one (the last connection closed cleanly, everything is in the main file; a running
+ *   store's `-wal` is never empty: ./sqlite-wal.ts): where URI filenames are on, the file is opened in place as
+ *   `file:…?immutable=1`, which reads the pages a query needs and creates nothing (3–8 ms at a million workflows).
+ *   better-sqlite3 turns them on for the whole process, and only from the environment variable `SQLITE_USE_URI=1`
+ *   read once as it loads (the `quest` command sets it: ../cli/sqlite-uris.ts). Where they are off, that opening
+ *   fails without creating anything, and the file is read into memory and opened from there
+ *   (`new Database(buffer)`), its header switched from WAL to rollback mode in the copy: nothing on disk is opened
+ *   for writing, but the file is read whole and held twice in memory while it is opened (1 s and 670 MB for a
+ *   file of 336 MB, a million finished workflows);
  * - a `-wal` file with content (a manager runs, or one crashed): the file is opened with SQLITE_OPEN_READONLY,
  *   which reads the committed transactions in the `-wal` and never writes the database or the `-wal`. SQLite
  *   may update the `-shm` index (or keep it in memory when it cannot write it).
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { NotAQuestStoreError, StorageError } from '../core/errors.js';
 import { MIGRATIONS, READABLE_SCHEMA, migrate } from './sqlite-migrations.js';
@@ -25,6 +32,8 @@ import { presizeWal } from './sqlite-wal.js';
 import { WalSync } from './sqlite-wal-sync.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+/** The largest file Node reads whole (readFileSync): 2 GiB. */
+const MAX_COPIED_BYTES = 2 ** 31 - 1;
 /** The tables every Quest database has had since its first schema. */
 const QUEST_TABLES = ['records', 'workflows', 'aliases'];
 
@@ -96,7 +105,7 @@ export function openReadOnlyDatabase(path: string, knownVersions: number, minimu
   checkSqliteFile(path);
   let db: Database.Database;
   try {
-    db = walHasContent(path) ? new Database(path, { readonly: true, fileMustExist: true }) : new Database(inRollbackMode(readFileSync(path)), { readonly: true });
+    db = walHasContent(path) ? new Database(path, { readonly: true, fileMustExist: true }) : (openImmutable(path) ?? openCopy(path));
   } catch (error) {
     throw new StorageError(`Could not open the SQLite database ${path} read-only: ${error instanceof Error ? error.message : String(error)}`, error);
   }
@@ -147,6 +156,35 @@ export function checkQuestSchema(db: Database.Database, path: string, knownVersi
     throw new StorageError(`${path} was written by a newer Quest (schema ${version}, this one knows ${knownVersions}); upgrade Quest.`);
   }
   return version;
+}
+
+/**
+ * The database at `path` opened in place, read-only and immutable (no lock, no `-wal` or `-shm`), or undefined
+ * where URI filenames are off: SQLite then takes the URI for a relative file name, which a read-only opening
+ * never creates, and fails. Only for a file no connection writes (see the module comment): a writer that opens
+ * it meanwhile writes its `-wal`, and changes the main file only at its first checkpoint, ~1,000 frames later.
+ */
+function openImmutable(path: string): Database.Database | undefined {
+  // A URI's path escapes '%', '?' and '#'; an absolute path keeps "file://" (an authority) out.
+  const uriPath = resolve(path).replace(/[%?#]/g, (character) => `%${character.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  try {
+    return new Database(`file:${uriPath}?immutable=1`, { readonly: true, fileMustExist: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The database at `path` read into memory (see the module comment); StorageError, saying what to do, past 2 GiB. */
+function openCopy(path: string): Database.Database {
+  const size = statSync(path).size;
+  if (size > MAX_COPIED_BYTES) {
+    throw new StorageError(
+      `it is larger than 2 GiB (${size} bytes), too large to read into memory, ` +
+        'and URI filenames, with which Quest reads it in place, are off in this process: start the process with the environment ' +
+        'variable SQLITE_USE_URI=1 (better-sqlite3 reads it as it loads; the quest command sets it), or open the database for writing.',
+    );
+  }
+  return new Database(inRollbackMode(readFileSync(path)), { readonly: true });
 }
 
 function walHasContent(path: string): boolean {

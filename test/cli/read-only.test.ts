@@ -2,7 +2,7 @@
  * Read-only tools only read: quest list/history/resources/result/versions leave the database byte for byte as
  * it was (the -wal too) and create no file, also while a manager has the database open; what is not a Quest
  * database is refused with NotAQuestStoreError and left alone; a database that cannot be written (chmod, and a
- * read-only bind mount where this machine allows one) can be inspected.
+ * read-only bind mount where this machine allows one) can be inspected, and so can one of over 2 GiB.
  *
  * Tests run as root here, and root ignores permission bits: the chmod case alone proves little. What proves
  * the commands never open for writing is the byte-for-byte comparison (no -wal/-shm created, nothing changed)
@@ -11,7 +11,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { WorkflowManager } from '../../src/manager/workflow-manager.js';
@@ -65,6 +65,18 @@ describe('quest inspection commands only read', () => {
     } finally {
       await manager.close();
     }
+  }));
+
+  test('a cleanly closed database of over 2 GiB is inspected in place (it was read whole into memory, which Node refuses past 2 GiB)', () => inTempDir(async (directory) => {
+    const db = join(directory, 'quest.sqlite');
+    await prepareDatabase(db);
+    // Past its pages, a sparse tail: SQLite reads the database's size from its header, so only the file is larger.
+    truncateSync(db, 3 * 2 ** 30);
+    const before = statSync(db);
+    await inspectEverything(db);
+    assert.deepEqual(readdirSync(directory), ['quest.sqlite']);
+    const after = statSync(db);
+    assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs]);
   }));
 
   test('an empty file, another application\'s database, a text file, a missing file: NotAQuestStoreError, left alone', () => inTempDir(async (directory) => {

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
@@ -62,6 +62,39 @@ describe('sqlite store: read-only opening', () => {
     assert.deepEqual(Object.keys(before), ['quest.sqlite']);
     assert.deepEqual(await readBack(path), { ids: ['w'], seqs: [1] });
     assert.deepEqual(snapshot(directory), before);
+  }));
+
+  test('a cleanly closed database is read in place, not copied into memory, where URI filenames are on (SQLITE_USE_URI=1): nothing changed or created', () => inTempDir(async (directory) => {
+    const path = join(directory, "quest's #1 100%?.sqlite");
+    await makeDatabase(path);
+    const before = snapshot(directory);
+    // Each process's better-sqlite3 reads the switch once, as it loads: a process of its own, with and without it.
+    const opened = (uris: boolean): { memory: boolean; ids: string[] } => {
+      const script = `
+        const { openReadOnlyDatabase } = await import('./src/storage/sqlite-open.ts');
+        const { MIGRATIONS, READABLE_SCHEMA } = await import('./src/storage/sqlite-migrations.ts');
+        const db = openReadOnlyDatabase(process.argv[1], MIGRATIONS.length, READABLE_SCHEMA);
+        const ids = db.prepare('SELECT id FROM workflows').all().map((row) => row.id);
+        console.log(JSON.stringify({ memory: db.memory, ids }));
+        db.close();`;
+      const environment = { ...process.env, SQLITE_USE_URI: uris ? '1' : '0' };
+      return JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, path], { env: environment, encoding: 'utf8' })) as { memory: boolean; ids: string[] };
+    };
+    assert.deepEqual(opened(true), { memory: false, ids: ['w'] });
+    assert.deepEqual(opened(false), { memory: true, ids: ['w'] });
+    assert.deepEqual(snapshot(directory), before);
+  }));
+
+  test('where URI filenames are off, a cleanly closed database over 2 GiB (too large to copy into memory) is a StorageError saying how to read it', () => inTempDir(async (directory) => {
+    const path = join(directory, 'quest.sqlite');
+    await makeDatabase(path);
+    truncateSync(path, 3 * 2 ** 30); // a sparse tail past the pages the header counts
+    await assert.rejects(SqliteStore.openReadOnly(path), (error: unknown) => {
+      assert.ok(isQuestError(error, 'STORAGE_FAILURE'), String(error));
+      assert.match(String(error), /is larger than 2 GiB.*SQLITE_USE_URI=1/s);
+      return true;
+    });
+    assert.deepEqual(readdirSync(directory), ['quest.sqlite']);
   }));
 
   test('a database a writer has open is read with what its -wal holds, the database and -wal unchanged', () => inTempDir(async (directory) => {
