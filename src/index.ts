@@ -84,6 +84,10 @@ export type {
 } from './storage/store.js';
 export { hasPages, MAX_WORKFLOW_PAGE } from './storage/workflow-pages.js';
 export type { WorkflowPageQuery, WorkflowEntryPage, WorkflowCount, WorkflowCountFilter, WorkflowPages } from './storage/workflow-pages.js';
+export { hasHistoryScan, runningHistories } from './storage/history-scan.js';
+export type { HistoryScan, HistoryScanBatch, HistoryScanQuery, ScannedHistory } from './storage/history-scan.js';
+export { versionsInUse } from './inspect/versions.js';
+export type { VersionUsage, VersionsInUseOptions } from './inspect/versions.js';
 export { hasTimeline, MAX_TIME_BUCKETS } from './storage/workflow-timeline.js';
 export type { TimeBuckets, TimeCounts, WorkflowTimeline } from './storage/workflow-timeline.js';
 export { WorkflowManager } from './manager/workflow-manager.js';

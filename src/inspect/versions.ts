@@ -2,7 +2,9 @@
  * Which code versions live histories still replay: the answer to "can I delete this old code path yet?"
  * (the seed: "Eventually, the old code paths will no longer replay and the supporting code can be deleted").
  */
+import { isQuestError, type QuestError } from '../core/errors.js';
 import { CLAIMED_TYPES, upgradeRecord, type HistoryRecord } from '../core/records.js';
+import { runningHistories, type ScannedHistory } from '../storage/history-scan.js';
 import type { Store } from '../storage/store.js';
 
 /** One version of one function's versioned name, and the live workflows whose histories still replay it. */
@@ -54,18 +56,30 @@ export function versionsOfHistory(records: readonly HistoryRecord[]): ReplayedVe
   return [...found.values()];
 }
 
+/** Options of {@link versionsInUse}. */
+export interface VersionsInUseOptions {
+  /**
+   * Called for each running workflow whose history cannot be read: damaged (CorruptHistoryError) or written by
+   * a newer Quest (UnsupportedFormatError). Its versions are unknown, so it is left out of the report; it replays
+   * no code until its history is restored (or Quest upgraded), and the report holds for it only after that.
+   */
+  onUnread?: (workflowId: string, error: QuestError) => void;
+}
+
 /**
  * Scan every running workflow's history in `store` and report, for each function's versioned name, which
  * versions are still replayed and by which workflows (sorted by function, name, then version). A version missing
- * from the report is replayed by no live history: its code path can be deleted.
+ * from the report is replayed by no live history: its code path can be deleted (but see
+ * {@link VersionsInUseOptions.onUnread} for the histories that cannot be read, which are left out).
  *
  * @example
  * for (const usage of await versionsInUse(store)) console.log(usage.fn, usage.name, usage.version, usage.workflows.length);
  */
-export async function versionsInUse(store: Pick<Store, 'listWorkflows' | 'history'>): Promise<VersionUsage[]> {
+export async function versionsInUse(store: Pick<Store, 'listWorkflows' | 'history'>, options: VersionsInUseOptions = {}): Promise<VersionUsage[]> {
   const usage = new Map<string, VersionUsage>();
-  for (const entry of await store.listWorkflows('running')) {
-    const records = (await store.history(entry.id).load()).map(upgradeRecord);
+  for await (const scanned of runningHistories(store)) {
+    const records = readable(scanned, options);
+    if (records === undefined) continue;
     for (const { fn, name, versions } of versionsOfHistory(records)) {
       for (const version of versions) {
         const key = JSON.stringify([fn, name, version]);
@@ -74,11 +88,23 @@ export async function versionsInUse(store: Pick<Store, 'listWorkflows' | 'histor
           item = { fn, name, version, workflows: [] };
           usage.set(key, item);
         }
-        item.workflows.push(entry.id);
+        item.workflows.push(scanned.workflowId);
       }
     }
   }
   return [...usage.values()].sort(byFunctionNameVersion);
+}
+
+/** The records of a scanned history, upgraded, or undefined when they cannot be read (told to `onUnread`). */
+function readable(scanned: ScannedHistory, { onUnread }: VersionsInUseOptions): HistoryRecord[] | undefined {
+  try {
+    if ('damage' in scanned) throw scanned.damage;
+    return scanned.records.map(upgradeRecord);
+  } catch (error) {
+    if (!isQuestError(error, 'CORRUPT_HISTORY') && !isQuestError(error, 'UNSUPPORTED_FORMAT')) throw error;
+    onUnread?.(scanned.workflowId, error);
+    return undefined;
+  }
 }
 
 /** By function (format 1's workflow-wide versions first: function names are never empty), name and version. */

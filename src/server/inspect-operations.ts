@@ -51,11 +51,14 @@ export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'hist
     if (deps.store === undefined) throw new NotServedError(operation, 'a store to read histories from (QuestServerOptions.store)');
     return deps.store;
   };
+  // The versions read every running history: kept alike, so that polling tabs do not read them all each time.
+  const versions = new ListSnapshot(() => versionsInUse(storeFor('versions')));
   return {
     changed: () => {
       snapshot.invalidate();
       counts?.invalidate();
       searchCounts?.invalidate();
+      versions.invalidate();
     },
     workflows: async (body, principal) => {
       await deps.check('workflows', principal, undefined);
@@ -73,7 +76,7 @@ export function inspectOperations(deps: InspectDeps): Record<'workflows' | 'hist
     },
     versions: async (_body, principal) => {
       await deps.check('versions', principal, undefined);
-      return (await versionsInUse(storeFor('versions'))) as unknown as Json;
+      return (await versions.get()) as unknown as Json;
     },
     stats: async (body, principal) => {
       await deps.check('stats', principal, undefined);

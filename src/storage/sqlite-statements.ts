@@ -148,11 +148,17 @@ export function readEntries(statements: Statements, state: WorkflowState | undef
 export function readRecords(statements: Statements, workflowId: string, file: string): HistoryRecord[] {
   const rows = statements.selectRecords.all(workflowId);
   const counted = statements.selectCount.get(workflowId);
-  if (counted?.state === 'running' && counted.history_rows !== null && counted.history_rows !== rows.length) {
-    throw new CorruptHistoryError(
-      `its history holds ${rows.length} record(s) where its commits left ${counted.history_rows} (records were deleted)`,
-      { workflowId, file },
-    );
+  return checkedRecords(rows, counted?.state === 'running' ? counted.history_rows : null, workflowId, file);
+}
+
+/**
+ * The records of `rows` (a history, in order of seq), each checked against its checksum, and their number
+ * against `counted`, the count a running workflow's commits kept (null: not counted): damage is a
+ * CorruptHistoryError.
+ */
+export function checkedRecords(rows: readonly RecordRow[], counted: number | null, workflowId: string, file: string): HistoryRecord[] {
+  if (counted !== null && counted !== rows.length) {
+    throw new CorruptHistoryError(`its history holds ${rows.length} record(s) where its commits left ${counted} (records were deleted)`, { workflowId, file });
   }
   return rows.map((row) => parseRecord(row, workflowId, file));
 }
@@ -175,7 +181,7 @@ export function writeRecords(statements: Statements, workflowId: string, rows: r
 }
 
 /** A row of the `records` table (`crc` is NULL in rows written before checksums). */
-interface RecordRow {
+export interface RecordRow {
   seq: number;
   body: string;
   crc: number | null;

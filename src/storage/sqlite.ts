@@ -20,6 +20,8 @@ import { GroupCommit } from './sqlite-writes.js';
 import { TurnSnapshot } from './sqlite-reads.js';
 import { SqlitePages } from './sqlite-pages.js';
 import { ListReads } from './sqlite-list-reads.js';
+import { SqliteHistoryScan } from './sqlite-history-scan.js';
+import type { HistoryScan, HistoryScanBatch, HistoryScanQuery } from './history-scan.js';
 import { entryRow, readEntries, readEntry, readRecords, toRows, writeEntryRow, writeRecords, type EntryRow, type EntryWrite, type Statements } from './sqlite-statements.js';
 import { checkPageQuery, type WorkflowCount, type WorkflowCountFilter, type WorkflowEntryPage, type WorkflowPageQuery, type WorkflowPages } from './workflow-pages.js';
 import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimeline } from './workflow-timeline.js';
@@ -77,12 +79,13 @@ export class SqliteHistory extends RecordHistory {}
  * console.log(store.stats.transactions);
  * await store.close();
  */
-export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites, WorkflowPages, WorkflowTimeline {
+export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordStore, WorkflowEntryWrites, WorkflowPages, WorkflowTimeline, HistoryScan {
   /** Counters for tests and monitoring. */
   readonly stats: SqliteStoreStats = { transactions: 0, walSyncs: 0, failedTransactions: 0, writes: 0, readTransactions: 0 };
   private readonly db: Database.Database;
   private readonly statements: Statements;
   private readonly pages: SqlitePages;
+  private readonly historyScan: SqliteHistoryScan;
   /** Where the list reads run: this connection, or a worker's once the database is large (./sqlite-list-reads.ts). */
   private readonly listReads: ListReads;
   /** The queue of writes, committed together (see ./sqlite-writes.ts). */
@@ -123,6 +126,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     // A database no other connection can open (`:memory:`), or open read-only here, reads its list on this connection.
     this.listReads = new ListReads(this.db, this.readOnly || this.db.memory ? undefined : path, options.listReads ?? 'auto');
     this.pages = new SqlitePages(this.listReads);
+    this.historyScan = new SqliteHistoryScan(this.db, path);
   }
 
   /**
@@ -212,6 +216,11 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
   /** See {@link WorkflowPages.countWorkflows}. */
   countWorkflows(filter: WorkflowCountFilter = {}): Promise<WorkflowCount[]> {
     return this.readList('count workflows', () => this.pages.counts(filter.search));
+  }
+
+  /** See {@link HistoryScan.scanRunningHistories}: a batch of running workflows and their records in one query. */
+  scanRunningHistories(query: HistoryScanQuery): Promise<HistoryScanBatch> {
+    return this.read('read the histories of the running workflows', () => this.historyScan.read(query));
   }
 
   /** See {@link WorkflowTimeline.earliestStart}. */

@@ -259,6 +259,16 @@ describe('quest CLI', { concurrency: true }, () => {
     assert.equal(shown.code, 0, shown.stderr);
     assert.deepEqual(shown.stdout.trim().split('\n').map((line) => line.replace(/\s+/g, ' ')), ['FUNCTION NAME VERSION COUNT WORKFLOWS', 'parsing parser 2 1 p1']);
     assert.deepEqual(JSON.parse((await quest('versions', '--json', '--db', db)).stdout), [{ fn: 'parsing', name: 'parser', version: '2', workflows: ['p1'] }]);
+    // A damaged history is left out of the report, which says so, rather than failing it.
+    const sqlite = new Database(db);
+    sqlite.prepare("UPDATE records SET body = body || ' ' WHERE workflow_id = 'c1' AND seq = (SELECT min(seq) FROM records WHERE workflow_id = 'c1')").run();
+    sqlite.close();
+    const damaged = await quest('versions', '--db', db);
+    assert.equal(damaged.code, 0, damaged.stderr);
+    assert.match(damaged.stdout, /^FUNCTION +NAME +VERSION +COUNT +WORKFLOWS\nparsing +parser +2 +1 +p1\n\nNot read: 1 running workflow whose history is damaged \(c1\)\. It replays no code until its history is restored \(quest list --state damaged says why\); check the versions again then\.\n$/);
+    const json = await quest('versions', '--json', '--db', db);
+    assert.deepEqual(JSON.parse(json.stdout), [{ fn: 'parsing', name: 'parser', version: '2', workflows: ['p1'] }]);
+    assert.match(json.stderr, /^quest: not read: 1 running workflow whose history is damaged \(c1\)/);
     const help = await quest('versions', '--help');
     assert.match(help.stdout, /no longer listed here is replayed by no live\s+history: its code\s+path can be deleted/);
     assert.match(help.stdout, /A version belongs to\s+the function that declares it/);

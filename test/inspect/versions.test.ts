@@ -90,3 +90,18 @@ test('a function whose first own version follows a format 1 version of the name 
     { fn: 'parse', name: 'parser', versions: new Set(['3', '4']) },
   ]);
 });
+
+test('a history that cannot be read (damaged, or of a newer format) is left out and named, not a failure of the whole report', async () => {
+  const store = new MemoryStore();
+  await startAndSuspend(store, 'fine', versioned('2', words));
+  for (const [id, record] of [['hurt', { v: 1, seq: 1, type: 'step_start' }], ['newer', { v: 99, seq: 1, task: 'main', id: 'x', type: 'step_start' }]] as const) {
+    await store.putWorkflow({ id, type: 'words', args: [], state: 'running', startedAt: Date.now(), deleteOnFinish: false });
+    await store.history(id).commit({ append: [record as unknown as HistoryRecord], remove: [] });
+  }
+  const unread: Array<[string, string]> = [];
+  const usages = await versionsInUse(store, { onUnread: (id, error) => unread.push([id, error.code]) });
+  assert.deepEqual(usages, [{ fn: 'words', name: '', version: '2', workflows: ['fine'] }]);
+  assert.deepEqual(unread, [['hurt', 'CORRUPT_HISTORY'], ['newer', 'UNSUPPORTED_FORMAT']]);
+  // Without the callback, the same report.
+  assert.deepEqual(await versionsInUse(store), usages);
+});

@@ -10,6 +10,7 @@ import {
   MemoryHistory,
   WorkflowManager,
   hasEntryWrites,
+  hasHistoryScan,
   hasInbox,
   hasLeases,
   hasOwnership,
@@ -84,11 +85,11 @@ test('a store written against the package entry alone runs a workflow through a 
 
   const sqlite = new SqliteStore(join(directory, 'quest.sqlite'));
   try {
-    const guards = { hasEntryWrites, hasInbox, hasOwnership, hasLeases, hasPages, hasTimeline };
+    const guards = { hasEntryWrites, hasInbox, hasOwnership, hasLeases, hasPages, hasTimeline, hasHistoryScan };
     const can = (store: Store): string[] => Object.entries(guards).filter(([, has]) => has(store)).map(([name]) => name);
     assert.deepEqual(can(own), []);
     assert.deepEqual(can(new MemoryStore()), ['hasEntryWrites', 'hasInbox', 'hasOwnership', 'hasPages', 'hasTimeline']);
-    assert.deepEqual(can(sqlite), ['hasEntryWrites', 'hasInbox', 'hasOwnership', 'hasPages', 'hasTimeline']);
+    assert.deepEqual(can(sqlite), ['hasEntryWrites', 'hasInbox', 'hasOwnership', 'hasPages', 'hasTimeline', 'hasHistoryScan']);
   } finally {
     await sqlite.close();
   }

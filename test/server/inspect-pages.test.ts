@@ -140,4 +140,12 @@ describe('inspection: the suspended and damaged filters on a store with paged re
     assert.deepEqual((await admin.workflows({ status: 'running' })).items.map((w) => w.id), ['live1']);
     assert.equal(store.lists, lists, 'no call read the whole list');
   });
+
+  test('versions leaves the damaged history out instead of failing, and is kept as the list is: two calls, one read of the histories', async () => {
+    const admin = served.client(TOKENS.admin);
+    const lists = store.lists;
+    assert.deepEqual(await admin.versions(), []);
+    assert.deepEqual(await admin.versions(), []);
+    assert.equal(store.lists, lists + 1, 'one pass over the running workflows');
+  });
 });

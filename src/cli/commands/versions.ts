@@ -1,5 +1,6 @@
 /** `quest versions`: which code versions the live histories still replay. */
 import { Command } from 'commander';
+import type { QuestError } from '../../core/errors.js';
 import { versionsInUse } from '../../inspect/versions.js';
 import { EXIT, printJson, table, withCommonOptions, withStore, type CliContext, type CommonOptions } from '../common.js';
 
@@ -25,21 +26,57 @@ Examples:
     )
     .action(async (options: CommonOptions) => {
       const { io } = context;
-      const usages = await withStore(options.db, (store) => versionsInUse(store));
+      const unread: Unread = { damaged: [], newer: [] };
+      const onUnread = (id: string, error: QuestError): void => void (error.code === 'UNSUPPORTED_FORMAT' ? unread.newer : unread.damaged).push(id);
+      const usages = await withStore(options.db, (store) => versionsInUse(store, { onUnread }));
+      const notes = unreadNotes(unread);
       if (options.json === true) {
         printJson(io, usages);
-      } else if (usages.length === 0) {
-        io.out('No unfinished workflow replays a versioned code path: no old version is needed.');
+        for (const note of notes) io.err(`quest: ${note.charAt(0).toLowerCase()}${note.slice(1)}`);
+        context.exit(EXIT.ok);
+        return;
+      }
+      if (usages.length === 0) {
+        io.out(notes.length === 0 ? 'No unfinished workflow replays a versioned code path: no old version is needed.' : 'No history read replays a versioned code path.');
       } else {
         const rows = usages.map((usage) => [
           usage.fn ?? '(all)',
           usage.name === '' ? '(global)' : usage.name,
           usage.version === '' ? '(none)' : usage.version,
           String(usage.workflows.length),
-          usage.workflows.length <= 10 ? usage.workflows.join(', ') : `${usage.workflows.slice(0, 10).join(', ')}, … (${usage.workflows.length - 10} more)`,
+          someOf(usage.workflows),
         ]);
         io.out(table(['FUNCTION', 'NAME', 'VERSION', 'COUNT', 'WORKFLOWS'], rows));
       }
+      if (notes.length > 0) io.out(`\n${notes.join('\n')}`);
       context.exit(EXIT.ok);
     });
+}
+
+/** The running workflows whose history could not be read, by why. */
+interface Unread {
+  damaged: string[];
+  newer: string[];
+}
+
+/** What the report leaves out, a line per reason: the versions those workflows replay are not known. */
+function unreadNotes({ damaged, newer }: Unread): string[] {
+  const notes: string[] = [];
+  if (damaged.length > 0) {
+    notes.push(
+      `Not read: ${workflowsWhose(damaged)} history is damaged (${someOf(damaged)}). ${damaged.length === 1 ? 'It replays' : 'They replay'} no code until ` +
+        `${damaged.length === 1 ? 'its history is' : 'their histories are'} restored (quest list --state damaged says why); check the versions again then.`,
+    );
+  }
+  if (newer.length > 0) notes.push(`Not read: ${workflowsWhose(newer)} history a newer Quest wrote (${someOf(newer)}): upgrade Quest to read ${newer.length === 1 ? 'it' : 'them'}.`);
+  return notes;
+}
+
+function workflowsWhose(ids: readonly string[]): string {
+  return `${ids.length} running ${ids.length === 1 ? 'workflow' : 'workflows'} whose`;
+}
+
+/** The first ten ids, and how many more. */
+function someOf(ids: readonly string[]): string {
+  return ids.length <= 10 ? ids.join(', ') : `${ids.slice(0, 10).join(', ')}, … (${ids.length - 10} more)`;
 }

@@ -1,0 +1,113 @@
+/**
+ * The histories of every running workflow (runningHistories): SQLite reads them by batches in one query each
+ * (HistoryScan), other stores a load each, and both give every running workflow once with what its load gives,
+ * finished ones left out; SQLite's batches page by start time (ties included), see the writes queued before
+ * them, name a damaged history (changed bytes, a deleted record) without failing the others, and refuse a
+ * cursor they did not make. Real SQLite files and a real FileStore directory.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { isQuestError } from '../../src/core/errors.js';
+import { FileStore } from '../../src/storage/files.js';
+import { hasHistoryScan, runningHistories, type ScannedHistory } from '../../src/storage/history-scan.js';
+import { MemoryStore } from '../../src/storage/memory.js';
+import { SqliteStore } from '../../src/storage/sqlite.js';
+import type { Store } from '../../src/storage/store.js';
+import { entry, record } from './conformance.js';
+import { inTempDir } from '../helpers.js';
+
+/**
+ * Running r0..r5 (r1 and r2 started in the same millisecond; r3 with an empty history; r4 with three records of
+ * which one was removed), and finished f0, f1 between them.
+ */
+async function seed(store: Store): Promise<void> {
+  const starts: Array<[string, number, 'running' | 'completed']> = [
+    ['r0', 100, 'running'], ['f0', 150, 'completed'], ['r1', 200, 'running'], ['r2', 200, 'running'],
+    ['r3', 300, 'running'], ['f1', 350, 'completed'], ['r4', 400, 'running'], ['r5', 500, 'running'],
+  ];
+  for (const [id, startedAt, state] of starts) await store.putWorkflow({ ...entry(id, startedAt, state), ...(state === 'running' ? {} : { finishedAt: startedAt + 1 }) });
+  for (const id of ['r0', 'r1', 'r2', 'r5']) await store.history(id).commit({ append: [record(1, id), record(2, id)], remove: [] });
+  await store.history('r4').commit({ append: [record(1), record(2), record(3)], remove: [2] });
+}
+
+/** Every scanned history as [id, seqs] or [id, the damage's code]. */
+async function scanned(store: Store): Promise<Array<[string, number[] | string]>> {
+  const found: Array<[string, number[] | string]> = [];
+  for await (const history of runningHistories(store)) found.push(summary(history));
+  return found;
+}
+
+function summary(history: ScannedHistory): [string, number[] | string] {
+  return 'damage' in history ? [history.workflowId, history.damage.code] : [history.workflowId, history.records.map((r) => r.seq)];
+}
+
+const EXPECTED: Array<[string, number[]]> = [['r0', [1, 2]], ['r1', [1, 2]], ['r2', [1, 2]], ['r3', []], ['r4', [1, 3]], ['r5', [1, 2]]];
+
+describe('the histories of the running workflows', () => {
+  test('every running workflow once, with what its load gives, finished ones left out: SQLite by its scan, memory and files a load each', () =>
+    inTempDir(async (directory) => {
+      const stores: Store[] = [await SqliteStore.open(join(directory, 'quest.sqlite')), new MemoryStore(), await FileStore.open(join(directory, 'files'))];
+      try {
+        assert.deepEqual(stores.map((store) => hasHistoryScan(store)), [true, false, false]);
+        for (const store of stores) {
+          await seed(store);
+          const found = await scanned(store);
+          // The order is the store's (SQLite: by start); the histories are the same everywhere.
+          assert.deepEqual([...found].sort(([a], [b]) => (a < b ? -1 : 1)), EXPECTED, store.constructor.name);
+          for await (const history of runningHistories(store)) {
+            if ('records' in history) assert.deepEqual(history.records, await store.history(history.workflowId).load());
+          }
+        }
+      } finally {
+        for (const store of stores) await store.close();
+      }
+    }));
+
+  test('SQLite pages by start time in batches that never skip or repeat a workflow, ties included, and sees the writes queued before it', () =>
+    inTempDir(async (directory) => {
+      const store = await SqliteStore.open(join(directory, 'quest.sqlite'));
+      try {
+        await seed(store);
+        const batches: string[][] = [];
+        let after: string | undefined;
+        do {
+          const batch = await store.scanRunningHistories(after === undefined ? { limit: 2 } : { after, limit: 2 });
+          batches.push(batch.histories.map((history) => history.workflowId));
+          after = batch.next;
+        } while (after !== undefined);
+        assert.deepEqual(batches, [['r0', 'r1'], ['r2', 'r3'], ['r4', 'r5'], []]);
+        // Queued, not awaited: the scan sees them.
+        const written = Promise.all([store.putWorkflow(entry('r6', 600)), store.history('r6').commit({ append: [record(1)], remove: [] })]);
+        const last = await store.scanRunningHistories({ limit: 10 });
+        assert.deepEqual(last.histories.map(summary).at(-1), ['r6', [1]]);
+        assert.equal(last.next, undefined);
+        await written;
+        await assert.rejects(store.scanRunningHistories({ after: 'not-a-cursor', limit: 2 }), (error: unknown) => isQuestError(error, 'INVALID_ARGUMENT'));
+      } finally {
+        await store.close();
+      }
+    }));
+
+  test('SQLite names a damaged history (bytes changed, a record deleted) and reads the others', () =>
+    inTempDir(async (directory) => {
+      const path = join(directory, 'quest.sqlite');
+      const writer = await SqliteStore.open(path);
+      await seed(writer);
+      await writer.close();
+      const sqlite = new Database(path);
+      sqlite.prepare("UPDATE records SET body = body || ' ' WHERE workflow_id = 'r1' AND seq = 2").run();
+      sqlite.prepare("DELETE FROM records WHERE workflow_id = 'r5' AND seq = 1").run();
+      sqlite.close();
+      const store = await SqliteStore.openReadOnly(path);
+      try {
+        assert.deepEqual(await scanned(store), [['r0', [1, 2]], ['r1', 'CORRUPT_HISTORY'], ['r2', [1, 2]], ['r3', []], ['r4', [1, 3]], ['r5', 'CORRUPT_HISTORY']]);
+        for await (const history of runningHistories(store)) {
+          if ('damage' in history) await assert.rejects(store.history(history.workflowId).load(), { message: history.damage.message });
+        }
+      } finally {
+        await store.close();
+      }
+    }));
+});
