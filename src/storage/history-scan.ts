@@ -1,10 +1,10 @@
 /**
  * The histories of every running workflow, read many at a time: what `quest versions`, the server's `versions`
  * call and other whole-store inspections need. A store with {@link HistoryScan} reads a batch of histories in
- * one query (SQLite: ./sqlite-history-scan.ts), without parsing the entries; on another store
- * {@link runningHistories} lists the running entries and loads each history.
+ * one query (./sqlite-history-scan.ts, ./postgres/history-scan.ts), without parsing the entries; on another
+ * store {@link runningHistories} lists the running entries and loads each history.
  */
-import { isQuestError, type QuestError } from '../core/errors.js';
+import { InvalidArgumentError, isQuestError, type QuestError } from '../core/errors.js';
 import type { HistoryRecord } from '../core/records.js';
 import { hasMethods, type Store } from './store.js';
 
@@ -30,12 +30,38 @@ export interface HistoryScanBatch {
 }
 
 /**
- * Optional store capability: the histories of the running workflows by batches (SQLite), each batch one read
- * that sees every write issued before it. A workflow started or finished while a scan goes on may or may not be
- * in it; one running throughout is read once.
+ * Optional store capability: the histories of the running workflows by batches (SQLite, PostgreSQL), each batch
+ * one read that sees every write issued before it. A workflow started or finished while a scan goes on may or
+ * may not be in it; one running throughout is read once.
  */
 export interface HistoryScan {
   scanRunningHistories(query: HistoryScanQuery): Promise<HistoryScanBatch>;
+}
+
+/** The cursor of a scan's batch whose last workflow started at `startedAt` and sits at `position` (SQLite's rowid, PostgreSQL's position). */
+export function encodeScanCursor(startedAt: number, position: number): string {
+  return `${startedAt}:${position}`;
+}
+
+/** The start time and position of a scan cursor; InvalidArgumentError for a cursor not made by {@link encodeScanCursor}. */
+export function decodeScanCursor(cursor: string): [startedAt: number, position: number] {
+  const match = /^(-?\d+(?:\.\d+)?):(\d+)$/.exec(cursor);
+  if (match === null) throw new InvalidArgumentError(`${JSON.stringify(cursor)} is not a cursor of this store's history scan: pass the \`next\` of the batch before.`);
+  return [Number(match[1]), Number(match[2])];
+}
+
+/**
+ * The rows of a batch's query, a workflow's rows together (its records in order of seq; one row without a record
+ * for an empty history), as the rows of each workflow, in order.
+ */
+export function rowsByWorkflow<R extends { id: string }>(rows: readonly R[]): R[][] {
+  const groups: R[][] = [];
+  for (const row of rows) {
+    const group = groups.at(-1);
+    if (group?.[0]?.id === row.id) group.push(row);
+    else groups.push([row]);
+  }
+  return groups;
 }
 
 /** True when `store` reads the running histories by batches ({@link HistoryScan}). */

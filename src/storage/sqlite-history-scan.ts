@@ -7,8 +7,8 @@
  * of it, mostly the lookups of the records (kept by workflow id, not by start) and of the rows' ids.
  */
 import type Database from 'better-sqlite3';
-import { isQuestError, InvalidArgumentError } from '../core/errors.js';
-import type { HistoryScanBatch, HistoryScanQuery, ScannedHistory } from './history-scan.js';
+import { isQuestError } from '../core/errors.js';
+import { decodeScanCursor, encodeScanCursor, rowsByWorkflow, type HistoryScanBatch, type HistoryScanQuery, type ScannedHistory } from './history-scan.js';
 import { checkedRecords, type RecordRow } from './sqlite-statements.js';
 
 /** A row of the scan: a running workflow, and one of its records (none: NULLs, for an empty history). */
@@ -43,26 +43,18 @@ export class SqliteHistoryScan {
   read(query: HistoryScanQuery): HistoryScanBatch {
     const limit = Math.max(1, Math.floor(query.limit));
     const rows = query.after === undefined ? this.first.all(limit) : this.after.all(...decodeScanCursor(query.after), limit);
-    const histories: ScannedHistory[] = [];
-    let last: ScanRow | undefined;
-    let records: RecordRow[] = [];
-    const close = (): void => {
-      if (last !== undefined) histories.push(this.checked(last, records));
-    };
-    for (const row of rows) {
-      if (row.id !== last?.id) {
-        close();
-        last = row;
-        records = [];
-      }
-      if (row.seq !== null && row.body !== null) records.push({ seq: row.seq, body: row.body, crc: row.crc });
-    }
-    close();
+    const workflows = rowsByWorkflow(rows);
+    const histories = workflows.map((workflowRows) => this.checked(workflowRows));
+    const last = workflows.at(-1)?.[0];
     if (histories.length < limit || last === undefined) return { histories };
-    return { histories, next: `${last.started_at}:${last.position}` };
+    return { histories, next: encodeScanCursor(last.started_at, last.position) };
   }
 
-  private checked(workflow: ScanRow, records: readonly RecordRow[]): ScannedHistory {
+  /** One workflow's history from its rows, or the damage a load would find in them. */
+  private checked(rows: readonly ScanRow[]): ScannedHistory {
+    const workflow = rows[0] as ScanRow;
+    const records: RecordRow[] = [];
+    for (const row of rows) if (row.seq !== null && row.body !== null) records.push({ seq: row.seq, body: row.body, crc: row.crc });
     try {
       return { workflowId: workflow.id, records: checkedRecords(records, workflow.counted, workflow.id, this.file) };
     } catch (error) {
@@ -70,10 +62,4 @@ export class SqliteHistoryScan {
       return { workflowId: workflow.id, damage: error };
     }
   }
-}
-
-function decodeScanCursor(cursor: string): [number, number] {
-  const match = /^(-?\d+(?:\.\d+)?):(\d+)$/.exec(cursor);
-  if (match === null) throw new InvalidArgumentError(`${JSON.stringify(cursor)} is not a cursor of this store's history scan: pass the \`next\` of the batch before.`);
-  return [Number(match[1]), Number(match[2])];
 }

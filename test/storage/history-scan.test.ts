@@ -1,9 +1,10 @@
 /**
- * The histories of every running workflow (runningHistories): SQLite reads them by batches in one query each
- * (HistoryScan), other stores a load each, and both give every running workflow once with what its load gives,
- * finished ones left out; SQLite's batches page by start time (ties included), see the writes queued before
- * them, name a damaged history (changed bytes, a deleted record) without failing the others, and refuse a
- * cursor they did not make. Real SQLite files and a real FileStore directory.
+ * The histories of every running workflow (runningHistories): SQLite and PostgreSQL read them by batches in one
+ * query each (HistoryScan), other stores a load each, and every store gives each running workflow once with what
+ * its load gives, finished ones left out. The batches page by start time (ties included), see the writes queued
+ * before them, name a damaged history (changed bytes, a deleted record) without failing the others, and refuse a
+ * cursor they did not make. Real SQLite files, a real FileStore directory, a real PostgreSQL server (a schema per
+ * test).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,12 +12,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isQuestError } from '../../src/core/errors.js';
 import { FileStore } from '../../src/storage/files.js';
-import { hasHistoryScan, runningHistories, type ScannedHistory } from '../../src/storage/history-scan.js';
+import { hasHistoryScan, runningHistories, type HistoryScan, type ScannedHistory } from '../../src/storage/history-scan.js';
+import { quoteIdentifier } from '../../src/storage/postgres/migrations.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { SqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
 import { entry, record } from './conformance.js';
 import { inTempDir } from '../helpers.js';
+import { adminPool, describePostgres, withPostgresStore } from './postgres-support.js';
 
 /**
  * Running r0..r5 (r1 and r2 started in the same millisecond; r3 with an empty history; r4 with three records of
@@ -45,6 +48,45 @@ function summary(history: ScannedHistory): [string, number[] | string] {
 
 const EXPECTED: Array<[string, number[]]> = [['r0', [1, 2]], ['r1', [1, 2]], ['r2', [1, 2]], ['r3', []], ['r4', [1, 3]], ['r5', [1, 2]]];
 
+/** Changes the bytes of r1's second record and deletes r5's first (`:SCHEMA.` before each table, for PostgreSQL). */
+const DAMAGE = [
+  "UPDATE :SCHEMA.records SET body = body || ' ' WHERE workflow_id = 'r1' AND seq = 2",
+  "DELETE FROM :SCHEMA.records WHERE workflow_id = 'r5' AND seq = 1",
+];
+
+/** Delete the seeded workflows (a store of a fresh schema or file has nothing else). */
+async function clearSeed(store: Store): Promise<void> {
+  for (const workflow of await store.listWorkflows()) await store.deleteWorkflow(workflow.id);
+}
+
+/** Batches of two on a seeded store, a write queued before a batch, and a cursor the store did not make. */
+async function checkBatches(store: Store & HistoryScan): Promise<void> {
+  await seed(store);
+  const batches: string[][] = [];
+  let after: string | undefined;
+  do {
+    const batch = await store.scanRunningHistories(after === undefined ? { limit: 2 } : { after, limit: 2 });
+    batches.push(batch.histories.map((history) => history.workflowId));
+    after = batch.next;
+  } while (after !== undefined);
+  assert.deepEqual(batches, [['r0', 'r1'], ['r2', 'r3'], ['r4', 'r5'], []]);
+  // Queued, not awaited: the scan sees them.
+  const written = Promise.all([store.putWorkflow(entry('r6', 600)), store.history('r6').commit({ append: [record(1)], remove: [] })]);
+  const last = await store.scanRunningHistories({ limit: 10 });
+  assert.deepEqual(last.histories.map(summary).at(-1), ['r6', [1]]);
+  assert.equal(last.next, undefined);
+  await written;
+  await assert.rejects(store.scanRunningHistories({ after: 'not-a-cursor', limit: 2 }), (error: unknown) => isQuestError(error, 'INVALID_ARGUMENT'));
+}
+
+/** The seeded store after DAMAGE: r1 and r5 damaged, as their loads say, the others read. */
+async function checkDamaged(store: Store): Promise<void> {
+  assert.deepEqual(await scanned(store), [['r0', [1, 2]], ['r1', 'CORRUPT_HISTORY'], ['r2', [1, 2]], ['r3', []], ['r4', [1, 3]], ['r5', 'CORRUPT_HISTORY']]);
+  for await (const history of runningHistories(store)) {
+    if ('damage' in history) await assert.rejects(store.history(history.workflowId).load(), { message: history.damage.message });
+  }
+}
+
 describe('the histories of the running workflows', () => {
   test('every running workflow once, with what its load gives, finished ones left out: SQLite by its scan, memory and files a load each', () =>
     inTempDir(async (directory) => {
@@ -69,22 +111,7 @@ describe('the histories of the running workflows', () => {
     inTempDir(async (directory) => {
       const store = await SqliteStore.open(join(directory, 'quest.sqlite'));
       try {
-        await seed(store);
-        const batches: string[][] = [];
-        let after: string | undefined;
-        do {
-          const batch = await store.scanRunningHistories(after === undefined ? { limit: 2 } : { after, limit: 2 });
-          batches.push(batch.histories.map((history) => history.workflowId));
-          after = batch.next;
-        } while (after !== undefined);
-        assert.deepEqual(batches, [['r0', 'r1'], ['r2', 'r3'], ['r4', 'r5'], []]);
-        // Queued, not awaited: the scan sees them.
-        const written = Promise.all([store.putWorkflow(entry('r6', 600)), store.history('r6').commit({ append: [record(1)], remove: [] })]);
-        const last = await store.scanRunningHistories({ limit: 10 });
-        assert.deepEqual(last.histories.map(summary).at(-1), ['r6', [1]]);
-        assert.equal(last.next, undefined);
-        await written;
-        await assert.rejects(store.scanRunningHistories({ after: 'not-a-cursor', limit: 2 }), (error: unknown) => isQuestError(error, 'INVALID_ARGUMENT'));
+        await checkBatches(store);
       } finally {
         await store.close();
       }
@@ -97,17 +124,35 @@ describe('the histories of the running workflows', () => {
       await seed(writer);
       await writer.close();
       const sqlite = new Database(path);
-      sqlite.prepare("UPDATE records SET body = body || ' ' WHERE workflow_id = 'r1' AND seq = 2").run();
-      sqlite.prepare("DELETE FROM records WHERE workflow_id = 'r5' AND seq = 1").run();
+      for (const statement of DAMAGE) sqlite.prepare(statement.replaceAll(':SCHEMA.', '')).run();
       sqlite.close();
       const store = await SqliteStore.openReadOnly(path);
       try {
-        assert.deepEqual(await scanned(store), [['r0', [1, 2]], ['r1', 'CORRUPT_HISTORY'], ['r2', [1, 2]], ['r3', []], ['r4', [1, 3]], ['r5', 'CORRUPT_HISTORY']]);
-        for await (const history of runningHistories(store)) {
-          if ('damage' in history) await assert.rejects(store.history(history.workflowId).load(), { message: history.damage.message });
-        }
+        await checkDamaged(store);
       } finally {
         await store.close();
       }
+    }));
+});
+
+describePostgres('postgres store: the histories of the running workflows', () => {
+  test('PostgreSQL gives what a load gives, by batches that never skip or repeat a workflow, and sees the writes queued before it', () =>
+    withPostgresStore(async (store) => {
+      assert.ok(hasHistoryScan(store));
+      await seed(store);
+      assert.deepEqual(await scanned(store), EXPECTED);
+      for await (const history of runningHistories(store)) {
+        if ('records' in history) assert.deepEqual(history.records, await store.history(history.workflowId).load());
+      }
+      await clearSeed(store);
+      await checkBatches(store);
+    }));
+
+  test('PostgreSQL names a damaged history (bytes changed, a record deleted) and reads the others', () =>
+    withPostgresStore(async (store, schema) => {
+      await seed(store);
+      const pool = adminPool();
+      for (const statement of DAMAGE) await pool.query(statement.replaceAll(':SCHEMA', quoteIdentifier(schema)));
+      await checkDamaged(store);
     }));
 });

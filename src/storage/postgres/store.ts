@@ -33,6 +33,8 @@ import { Fences, claim, leaseStatementsFor, releaseEach, renew, retireOwners, ty
 import { ChangeListener, channelOf, encodeChange } from './notifications.js';
 import type { RecordStore } from '../record-history.js';
 import { PostgresHistory, parseRecords, serializeChange, type RecordRow } from './history.js';
+import { selectRunningHistories } from './history-scan.js';
+import { decodeScanCursor, type HistoryScan, type HistoryScanBatch, type HistoryScanQuery } from '../history-scan.js';
 import { insertEvent, selectEvents, selectOutcome, serializeEvent, settleEvent } from './inbox.js';
 import { connect, type PostgresStoreOptions } from './connection.js';
 import { statementsFor, type Statements } from './sql.js';
@@ -66,7 +68,7 @@ import { checkTimeBuckets, type TimeBuckets, type TimeCounts, type WorkflowTimel
  * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1:5432/app' });
  * const manager = await WorkflowManager.open({ store, workflows: { order } });
  */
-export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore, WorkflowPages, WorkflowTimeline {
+export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordStore, WorkflowPages, WorkflowTimeline, HistoryScan {
   private readonly committer: GroupCommit;
   private closing: Promise<void> | undefined;
   private readonly leaseSql: LeaseStatements;
@@ -142,6 +144,12 @@ export class PostgresStore implements Store, EventInbox, WorkflowLeases, RecordS
   /** See {@link WorkflowPages.countWorkflows}. */
   countWorkflows(filter: WorkflowCountFilter = {}): Promise<WorkflowCount[]> {
     return this.read('count workflows', () => selectCounts(this.pool, this.schema, filter.search));
+  }
+
+  /** See {@link HistoryScan.scanRunningHistories}: a batch of running workflows and their records in one query. */
+  async scanRunningHistories(query: HistoryScanQuery): Promise<HistoryScanBatch> {
+    const cursor = query.after === undefined ? undefined : decodeScanCursor(query.after);
+    return this.read('read the histories of the running workflows', () => selectRunningHistories(this.pool, this.schema, query, cursor));
   }
 
   /** See {@link WorkflowTimeline.earliestStart}. */
