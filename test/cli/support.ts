@@ -46,10 +46,14 @@ export interface QuestRun {
   stderr: string;
 }
 
-/** Spawn `node --import tsx src/cli/main.ts ...args` (QUEST_DB unset unless `env` sets it: tests pass --db). */
+/**
+ * Spawn `node --import tsx src/cli/main.ts ...args` (QUEST_DB unset unless `env` sets it: tests pass --db;
+ * SQLITE_USE_URI unset too, so that the command sets it as it does for users).
+ */
 export function spawnQuest(args: readonly string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
   const environment = { ...process.env };
   delete environment['QUEST_DB'];
+  delete environment['SQLITE_USE_URI'];
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...environment, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
