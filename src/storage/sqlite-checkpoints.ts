@@ -24,8 +24,8 @@
  * checkpoints.committed();   // after each write transaction
  * await checkpoints.stop();  // before closing the store's connection
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startSqliteWorker } from './sqlite-worker.js';
 import type { SqliteSynchronous } from './sqlite-options.js';
 
 /** How long the worker lets pages gather in the WAL between two checkpoints while the store writes. */
@@ -44,11 +44,10 @@ const CHECKPOINTS = 2;
 const SLOTS = 3;
 
 /**
- * The worker: a CommonJS script (evaluated, so that it needs no file of its own, whether Quest runs from its
- * TypeScript sources or its build). It waits for commits, checkpoints, waits CHECKPOINT_INTERVAL_MS, and so on
- * until told to stop; then it closes its connection. A checkpoint that fails (the file went away, a lock held
- * by another process's checkpoint) is tried again at the next commit: the store's own checkpoints bound the
- * WAL meanwhile.
+ * The worker: a CommonJS script (./sqlite-worker.ts). It waits for commits, checkpoints, waits
+ * CHECKPOINT_INTERVAL_MS, and so on until told to stop; then it closes its connection. A checkpoint that fails
+ * (the file went away, a lock held by another process's checkpoint) is tried again at the next commit: the
+ * store's own checkpoints bound the WAL meanwhile.
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -121,20 +120,13 @@ export class BackgroundCheckpoints {
   }
 
   private start(): void {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      // Plain JavaScript: none of the process's flags (say, a TypeScript loader) need to load in the worker.
-      execArgv: [],
-      workerData: {
-        module: createRequire(import.meta.url).resolve('better-sqlite3'),
-        path: this.path,
-        synchronous: this.synchronous === 'full' ? 'FULL' : 'NORMAL',
-        shared: this.shared.buffer,
-        intervalMs: CHECKPOINT_INTERVAL_MS,
-      },
-    });
     // It never keeps the process alive: an unclosed store's WAL is recovered by the next opening, as after a crash.
-    worker.unref();
+    const worker = startSqliteWorker(WORKER_SOURCE, {
+      path: this.path,
+      synchronous: this.synchronous === 'full' ? 'FULL' : 'NORMAL',
+      shared: this.shared.buffer,
+      intervalMs: CHECKPOINT_INTERVAL_MS,
+    });
     this.worker = worker;
     this.exited = new Promise<void>((resolve) => {
       worker.once('error', (error) => {

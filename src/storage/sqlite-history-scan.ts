@@ -6,9 +6,9 @@
  * and 157 MB, where a load each (and the entries parsed to list them) took 20.6 s and 590 MB; the query is 6 s
  * of it, mostly the lookups of the records (kept by workflow id, not by start) and of the rows' ids.
  */
-import type Database from 'better-sqlite3';
 import { isQuestError } from '../core/errors.js';
 import { decodeScanCursor, encodeScanCursor, rowsByWorkflow, type HistoryScanBatch, type HistoryScanQuery, type ScannedHistory } from './history-scan.js';
+import type { ListReads } from './sqlite-list-reads.js';
 import { checkedRecords, type RecordRow } from './sqlite-statements.js';
 
 /** A row of the scan: a running workflow, and one of its records (none: NULLs, for an empty history). */
@@ -22,27 +22,36 @@ interface ScanRow {
   crc: number | null;
 }
 
-/** The statements of the scan, prepared on the store's connection. */
-export class SqliteHistoryScan {
-  private readonly first: Database.Statement<[limit: number], ScanRow>;
-  private readonly after: Database.Statement<[startedAt: number, position: number, limit: number], ScanRow>;
+/** The SQL of a batch: the workflows of the batch first (a LIMIT on records would split a history), then their records. */
+function batchSql(after: boolean): string {
+  return `
+    SELECT w.id, w.history_rows AS counted, w.started_at, w.rowid AS position, r.seq, r.body, r.crc
+    FROM (SELECT rowid, id, history_rows, started_at FROM workflows
+          WHERE state = 'running' ${after ? 'AND (started_at, rowid) > (@startedAt, @position)' : ''}
+          ORDER BY started_at, rowid LIMIT @limit) AS w
+    LEFT JOIN records AS r ON r.workflow_id = w.id
+    ORDER BY w.started_at, w.rowid, r.seq`;
+}
 
-  constructor(db: Database.Database, private readonly file: string) {
-    // The workflows of the batch first (a LIMIT on records would split a history), then their records.
-    const batch = (where: string): string => `
-      SELECT w.id, w.history_rows AS counted, w.started_at, w.rowid AS position, r.seq, r.body, r.crc
-      FROM (SELECT rowid, id, history_rows, started_at FROM workflows WHERE state = 'running' ${where}
-            ORDER BY started_at, rowid LIMIT ?) AS w
-      LEFT JOIN records AS r ON r.workflow_id = w.id
-      ORDER BY w.started_at, w.rowid, r.seq`;
-    this.first = db.prepare(batch(''));
-    this.after = db.prepare(batch('AND (started_at, rowid) > (?, ?)'));
-  }
+const FIRST_BATCH_SQL = batchSql(false);
+const NEXT_BATCH_SQL = batchSql(true);
+
+/**
+ * The scan of one store, through its ListReads (./sqlite-list-reads.ts: on the store's connection, or in the worker
+ * thread that reads its list once the database is large, so that the query leaves the event loop).
+ */
+export class SqliteHistoryScan {
+  constructor(private readonly reads: ListReads, private readonly file: string) {}
 
   /** One batch (see HistoryScan.scanRunningHistories); InvalidArgumentError for a cursor not made here. */
-  read(query: HistoryScanQuery): HistoryScanBatch {
+  async read(query: HistoryScanQuery): Promise<HistoryScanBatch> {
     const limit = Math.max(1, Math.floor(query.limit));
-    const rows = query.after === undefined ? this.first.all(limit) : this.after.all(...decodeScanCursor(query.after), limit);
+    let rows: ScanRow[];
+    if (query.after === undefined) rows = await this.reads.all<ScanRow>(FIRST_BATCH_SQL, { limit });
+    else {
+      const [startedAt, position] = decodeScanCursor(query.after);
+      rows = await this.reads.all<ScanRow>(NEXT_BATCH_SQL, { startedAt, position, limit });
+    }
     const workflows = rowsByWorkflow(rows);
     const histories = workflows.map((workflowRows) => this.checked(workflowRows));
     const last = workflows.at(-1)?.[0];

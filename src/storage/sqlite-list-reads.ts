@@ -1,6 +1,7 @@
 /**
  * Where a SqliteStore runs its reads of the workflow list as a whole (pages, counts by state and type, counts over
- * time): on its own connection, or on a second, read-only connection in a worker thread.
+ * time, the scan of the running histories): on its own connection, or on a second, read-only connection in a
+ * worker thread.
  *
  * Why a worker: better-sqlite3 is synchronous, and at a million workflows these reads take 80–500 ms of SQLite
  * (a search's page and counts, the counts of every workflow: docs/performance.md, eleventh round), during which
@@ -19,9 +20,9 @@
  * await reads.stop(); // before closing the store's connection
  */
 import { statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { startSqliteWorker } from './sqlite-worker.js';
 
 /** SqliteStoreOptions.listReads: where the store reads its workflow list as a whole (see this file's comment). */
 export type ListReadPlace = 'auto' | 'worker' | 'inline';
@@ -41,9 +42,9 @@ interface Pending {
 }
 
 /**
- * The worker: a CommonJS script (evaluated, as the checkpoint worker's: ./sqlite-checkpoints.ts). It answers each
- * message `{ id, sql, params }` with `{ id, rows }` or `{ id, error }`, its statements prepared once per text; on
- * `{ close: true }` it closes its connection and ends.
+ * The worker: a CommonJS script (./sqlite-worker.ts). It answers each message `{ id, sql, params }` with
+ * `{ id, rows }` or `{ id, error }`, its statements prepared once per text; on `{ close: true }` it closes its
+ * connection and ends.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -162,12 +163,7 @@ export class ListReads {
   }
 
   private start(path: string): void {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      execArgv: [],
-      workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path },
-    });
-    worker.unref();
+    const worker = startSqliteWorker(WORKER_SOURCE, { path });
     this.worker = worker;
     worker.on('message', (message) => this.answered(message as Parameters<ListReads['answered']>[0]));
     this.exited = new Promise<void>((resolve) => {

@@ -29,9 +29,10 @@ export interface SqliteStoreOptions {
   readOnly?: boolean;
   /**
    * Where the store reads its workflow list as a whole (pages, counts, counts over time, which take 80–500 ms of
-   * SQLite at a million workflows): `'auto'` (default) on a second, read-only connection in a worker thread once
-   * the database is larger than 16 MiB (about 50,000 workflows), so that the event loop, and every workflow of
-   * the manager, goes on meanwhile; `'worker'` there whatever its size; `'inline'` on the store's own connection.
+   * SQLite at a million workflows, and the batches of HistoryScan): `'auto'` (default) on a second, read-only
+   * connection in a worker thread once the database is larger than 16 MiB (about 50,000 workflows), so that the
+   * event loop, and every workflow of the manager, goes on meanwhile; `'worker'` there whatever its size;
+   * `'inline'` on the store's own connection.
    * A store in memory (`:memory:`) or open read-only always reads on its own connection.
    */
   listReads?: ListReadPlace;

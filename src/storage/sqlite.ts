@@ -126,7 +126,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
     // A database no other connection can open (`:memory:`), or open read-only here, reads its list on this connection.
     this.listReads = new ListReads(this.db, this.readOnly || this.db.memory ? undefined : path, options.listReads ?? 'auto');
     this.pages = new SqlitePages(this.listReads);
-    this.historyScan = new SqliteHistoryScan(this.db, path);
+    this.historyScan = new SqliteHistoryScan(this.listReads, path);
   }
 
   /**
@@ -220,7 +220,7 @@ export class SqliteStore implements Store, EventInbox, StoreOwnership, RecordSto
 
   /** See {@link HistoryScan.scanRunningHistories}: a batch of running workflows and their records in one query. */
   scanRunningHistories(query: HistoryScanQuery): Promise<HistoryScanBatch> {
-    return this.read('read the histories of the running workflows', () => this.historyScan.read(query));
+    return this.readList('read the histories of the running workflows', () => this.historyScan.read(query));
   }
 
   /** See {@link WorkflowTimeline.earliestStart}. */

@@ -107,32 +107,35 @@ describe('the histories of the running workflows', () => {
       }
     }));
 
-  test('SQLite pages by start time in batches that never skip or repeat a workflow, ties included, and sees the writes queued before it', () =>
-    inTempDir(async (directory) => {
-      const store = await SqliteStore.open(join(directory, 'quest.sqlite'));
-      try {
-        await checkBatches(store);
-      } finally {
-        await store.close();
-      }
-    }));
+  // On the store's connection, and in the worker that reads the list of a large database (listReads).
+  for (const listReads of ['inline', 'worker'] as const) {
+    test(`SQLite (list read ${listReads}) pages by start time in batches that never skip or repeat a workflow, ties included, and sees the writes queued before it`, () =>
+      inTempDir(async (directory) => {
+        const store = await SqliteStore.open(join(directory, 'quest.sqlite'), { listReads });
+        try {
+          await checkBatches(store);
+        } finally {
+          await store.close();
+        }
+      }));
 
-  test('SQLite names a damaged history (bytes changed, a record deleted) and reads the others', () =>
-    inTempDir(async (directory) => {
-      const path = join(directory, 'quest.sqlite');
-      const writer = await SqliteStore.open(path);
-      await seed(writer);
-      await writer.close();
-      const sqlite = new Database(path);
-      for (const statement of DAMAGE) sqlite.prepare(statement.replaceAll(':SCHEMA.', '')).run();
-      sqlite.close();
-      const store = await SqliteStore.openReadOnly(path);
-      try {
-        await checkDamaged(store);
-      } finally {
-        await store.close();
-      }
-    }));
+    test(`SQLite (list read ${listReads}) names a damaged history (bytes changed, a record deleted) and reads the others`, () =>
+      inTempDir(async (directory) => {
+        const path = join(directory, 'quest.sqlite');
+        const writer = await SqliteStore.open(path);
+        await seed(writer);
+        await writer.close();
+        const sqlite = new Database(path);
+        for (const statement of DAMAGE) sqlite.prepare(statement.replaceAll(':SCHEMA.', '')).run();
+        sqlite.close();
+        const store = await SqliteStore.open(path, { listReads, create: false });
+        try {
+          await checkDamaged(store);
+        } finally {
+          await store.close();
+        }
+      }));
+  }
 });
 
 describePostgres('postgres store: the histories of the running workflows', () => {

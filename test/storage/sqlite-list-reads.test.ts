@@ -1,8 +1,9 @@
 /**
- * A SqliteStore's reads of the workflow list as a whole (pages, counts, counts over time) in a worker thread
- * (`listReads`): the same answers as on the store's connection (the list conformance checks), the event loop free
- * meanwhile, every write issued before a read seen by it, a close that waits for the reads under way and still
- * folds the WAL into the file, and the store's own connection when the worker cannot run.
+ * A SqliteStore's reads of the workflow list as a whole (pages, counts, counts over time, the scan of the running
+ * histories) in a worker thread (`listReads`): the same answers as on the store's connection (the list
+ * conformance checks), the event loop free meanwhile, every write issued before a read seen by it, a close that
+ * waits for the reads under way and still folds the WAL into the file, and the store's own connection when the
+ * worker cannot run.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,11 +36,12 @@ async function loopRanDuring(read: () => Promise<unknown>): Promise<boolean> {
   return ran;
 }
 
-test('with its list read in a worker, a count leaves the event loop free; on its connection, it holds it', async () => {
+test('with its list read in a worker, a count and a scan of the running histories leave the event loop free; on its connection, they hold it', async () => {
   for (const [listReads, free] of [['worker', true], ['inline', false], ['auto', false]] as const) {
     await withStore(async (store) => {
       await store.putWorkflow(entry('w1', 1));
       assert.equal(await loopRanDuring(() => store.countWorkflows()), free, `listReads: '${listReads}'`);
+      assert.equal(await loopRanDuring(() => store.scanRunningHistories({ limit: 10 })), free, `listReads: '${listReads}', the scan`);
       assert.deepEqual(await store.countWorkflows(), [{ state: 'running', type: 'order', count: 1 }]);
     }, { listReads });
   }
